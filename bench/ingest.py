@@ -1,0 +1,180 @@
+"""Ingestion benchmark: generated HubSpot-style deals, companies and signals into a workspace.
+
+Measured in one run, each step in its own process (so peak memory is that step's alone):
+
+- ``icpkit``: ``icp ingest`` of the three exports (detect, normalize, quarantine, merge);
+- ``pandas per-cell``: what a user would otherwise write: ``pandas.read_csv`` then the same
+  normalizers applied cell by cell with ``Series.map``, then loaded into DuckDB;
+- ``duckdb read_csv``: DuckDB's own CSV reader loading the deals file as text, no
+  normalization at all: the floor any loader pays to read the bytes.
+
+Usage: ``python bench/ingest.py [--deals 1000000] [--seed 7] [--out bench/out]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+ICPKIT = """
+from icpkit.workspace import Workspace
+ws = Workspace.init({ws!r})
+result = ws.ingest([{companies!r}, {deals!r}, {signals!r}])
+assert result.ok, result.failures
+print(sum(r.rows_read for r in result.files))
+"""
+
+PANDAS = """
+import duckdb, pandas as pd
+from icpkit.ingest.normalize import Unreadable
+from icpkit.ingest.normalize.dates import parse_date
+from icpkit.ingest.normalize.domains import registrable_domain
+from icpkit.ingest.normalize.employees import parse_employees
+from icpkit.ingest.normalize.industries import match_industry
+from icpkit.ingest.normalize.countries import country_code
+from icpkit.ingest.normalize.money import parse_money
+from icpkit.ingest.normalize.stages import stage_outcome
+
+def safe(fn):
+    def run(v):
+        if not isinstance(v, str):
+            return None
+        try:
+            return fn(v)
+        except Unreadable:
+            return None
+    return run
+
+def money(v):
+    m = parse_money(v)
+    return None if m is None else m.amount
+
+def employees(v):
+    e = parse_employees(v)
+    return None if e is None else e.value
+
+def industry(v):
+    m = match_industry(v)
+    return None if m is None else m.label
+
+deals = pd.read_csv({deals!r}, dtype=str, keep_default_na=False)
+deals["outcome"] = deals["Deal Stage"].map(safe(stage_outcome))
+deals["amount"] = deals["Amount"].map(safe(money))
+deals["close"] = deals["Close Date"].map(safe(lambda v: parse_date(v, "mdy")))
+deals["create"] = deals["Create Date"].map(safe(lambda v: parse_date(v, "iso")))
+companies = pd.read_csv({companies!r}, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+companies["domain"] = companies["Company Domain Name"].map(safe(registrable_domain))
+companies["employees"] = companies["Number of Employees"].map(safe(employees))
+companies["revenue"] = companies["Annual Revenue"].map(safe(money))
+companies["industry"] = companies["Industry"].map(safe(industry))
+companies["country"] = companies["Country/Region"].map(safe(country_code))
+signals = pd.read_csv({signals!r}, dtype=str, keep_default_na=False)
+signals["date"] = signals["Signal Date"].map(safe(lambda v: parse_date(v, "iso")))
+con = duckdb.connect({db!r})
+con.execute("CREATE TABLE deals AS SELECT * FROM deals")
+con.execute("CREATE TABLE companies AS SELECT * FROM companies")
+con.execute("CREATE TABLE signals AS SELECT * FROM signals")
+print(len(deals) + len(companies) + len(signals))
+"""
+
+DUCKDB = """
+import duckdb
+con = duckdb.connect({db!r})
+n = 0
+for path in [{companies!r}, {deals!r}, {signals!r}]:
+    sql = f"SELECT * FROM read_csv('{{path}}', all_varchar=true)"
+    con.execute(f"CREATE OR REPLACE TABLE t AS {{sql}}")
+    n += con.execute("SELECT count(*) FROM t").fetchone()[0]
+print(n)
+"""
+
+
+def run_step(code: str) -> tuple[float, float, int]:
+    """Run ``code`` in a fresh interpreter: seconds, peak RSS in MiB, rows it reports."""
+    wrapper = textwrap.dedent(
+        """
+        import resource, runpy, sys, time
+        started = time.perf_counter()
+        exec(compile(sys.argv[1], "<bench>", "exec"))
+        took = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"__bench__ {took} {peak}")
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", wrapper, code], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    lines = proc.stdout.strip().splitlines()
+    took, peak = (float(x) for x in lines[-1].split()[1:])
+    return took, peak, int(lines[-2])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deals", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=HERE / "out")
+    args = parser.parse_args()
+
+    from icpkit.demo import make_crm
+
+    out: Path = args.out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    started = time.perf_counter()
+    files = make_crm(args.deals, args.seed, out / "data")
+    gen_seconds = time.perf_counter() - started
+    gen_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    paths = {
+        "companies": str(files.companies),
+        "deals": str(files.deals),
+        "signals": str(files.signals),
+    }
+    size_mb = sum(Path(p).stat().st_size for p in paths.values()) / 2**20
+
+    results = {}
+    for name, template, extra in (
+        ("icpkit ingest", ICPKIT, {"ws": str(out / "ws")}),
+        ("pandas per-cell", PANDAS, {"db": str(out / "pandas.duckdb")}),
+        ("duckdb read_csv (no normalization)", DUCKDB, {"db": str(out / "raw.duckdb")}),
+    ):
+        took, peak, rows = run_step(template.format(**paths, **extra))
+        results[name] = {"seconds": took, "peak_mib": peak, "rows": rows}
+        print(f"{name}: {rows:,} rows in {took:.1f}s, peak {peak:.0f} MiB", file=sys.stderr)
+
+    base = results["icpkit ingest"]
+    report = {
+        "deals": args.deals,
+        "seed": args.seed,
+        "input_mib": round(size_mb, 1),
+        "generate_seconds": round(gen_seconds, 2),
+        "generate_peak_mib": round(gen_peak),
+        "steps": results,
+    }
+    (out / "ingest.json").write_text(json.dumps(report, indent=2))
+    print("| step | rows | seconds | rows/s | peak memory | time vs icpkit |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in results.items():
+        print(
+            f"| {name} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} | "
+            f"{r['peak_mib']:,.0f} MiB | {r['seconds'] / base['seconds']:.2f}x |"
+        )
+    print(
+        f"\nInput: {args.deals:,} deals, {size_mb:,.0f} MiB of CSV; generated in "
+        f"{gen_seconds:.1f}s ({args.deals / gen_seconds:,.0f} deals/s), peak {gen_peak:,.0f} MiB."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Regenerate the reference parts of the docs from the code: settings and recognized columns.
+
+Run after changing a setting or a field: ``python scripts/gen_docs.py``. The tests fail when
+the docs and the code disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from icpkit.config import settings_table
+from icpkit.ingest.fields import FIELDS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def settings_rows() -> str:
+    lines = ["| key | default | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{name}` | `{default}` | {help} |" for name, default, help in settings_table()]
+    return "\n".join(lines)
+
+
+def field_tables() -> str:
+    out: list[str] = []
+    for entity, specs in FIELDS.items():
+        out += [
+            f"## {entity}",
+            "",
+            "| field | kind | column names (rank 1; rank 2; ...) | meaning |",
+            "| --- | --- | --- | --- |",
+        ]
+        for spec in specs:
+            ranks = "; ".join(", ".join(f"`{n}`" for n in names) for names in spec.synonyms)
+            out.append(f"| `{spec.name}` | {spec.kind} | {ranks} | {spec.help} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def replace_between(path: Path, marker: str, body: str) -> None:
+    text = path.read_text()
+    pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(<!-- {marker}:end -->)", re.S)
+    path.write_text(pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text))
+
+
+if __name__ == "__main__":
+    replace_between(DOCS / "settings.md", "settings", settings_rows())
+    replace_between(DOCS / "ingest.md", "fields", field_tables())

@@ -1,0 +1,1 @@
+"""The ``icp`` command: a thin shell over :class:`icpkit.workspace.Workspace`."""

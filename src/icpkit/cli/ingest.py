@@ -1,0 +1,141 @@
+"""``icp ingest`` and ``icp quarantine``: load exports, and show what was set aside."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from icpkit.cli.common import WorkspaceOption, clean_errors, console, err_console, open_workspace
+from icpkit.ingest.pipeline import FileReport
+
+SYSTEM_NAMES = {
+    "hubspot": "HubSpot",
+    "salesforce": "Salesforce",
+    "pipedrive": "Pipedrive",
+    "generic": "generic",
+}
+
+
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="CSV, XLSX or Parquet exports.")],
+    workspace: WorkspaceOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the mapping and the problems; load nothing.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on the first unreadable row or cell.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Reload files already imported unchanged.")
+    ] = False,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of CSV files (default: detected).")
+    ] = None,
+) -> None:
+    """Load CRM exports (HubSpot, Salesforce, Pipedrive or any layout) into the workspace."""
+    ws = open_workspace(workspace)
+    with (
+        clean_errors(),
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
+        ) as bar,
+    ):
+        task = bar.add_task("reading", total=None)
+        result = ws.ingest(
+            files,
+            dry_run=dry_run,
+            strict=strict,
+            force=force,
+            encoding=encoding,
+            progress=lambda p, n: bar.update(task, description=f"{p.name}: {n:,} rows read"),
+        )
+    for report in result.files:
+        print_report(report, show_mapping=dry_run)
+    for _path, error in result.failures:
+        err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+    if result.failures:
+        raise typer.Exit(1)
+
+
+def print_report(report: FileReport, *, show_mapping: bool) -> None:
+    """The summary of one file: what it was taken for, counts, reasons, notes."""
+    name = report.path.name
+    if report.skipped:
+        console.print(f"[bold]{name}[/]: {report.skipped}")
+        return
+    layout = report.layout
+    system = SYSTEM_NAMES.get(report.system, report.system)
+    conf = f"{layout.confidence:.2f}" if layout else "-"
+    how = f"{system} {report.entity}, mapping confidence {conf}"
+    if report.encoding:
+        how += f", {report.encoding}, delimiter {report.delimiter!r}"
+    prefix = "[yellow]dry run[/] " if report.dry_run else ""
+    console.print(f"{prefix}[bold]{name}[/]: {how}")
+    if show_mapping and layout:
+        table = Table("field", "column", "confidence", "how", "values read", "also matched")
+        for choice in sorted(layout.choices.values(), key=lambda c: c.field):
+            rate = "-" if choice.parse_rate is None else f"{choice.parse_rate:.0%}"
+            table.add_row(
+                choice.field,
+                choice.column,
+                f"{choice.confidence:.2f}",
+                choice.how,
+                rate,
+                ", ".join(choice.alternatives),
+            )
+        console.print(table)
+        if layout.unmapped:
+            console.print(f"  kept as extra (not mapped): {', '.join(layout.unmapped)}")
+    verb = "would load" if report.dry_run else "loaded"
+    console.print(
+        f"  read {report.rows_read:,} rows · {verb} {report.rows_loaded:,} · "
+        f"quarantined {report.rows_quarantined:,} rows and {report.cells_quarantined:,} cells"
+        + (f" · {report.blank_records:,} blank lines skipped" if report.blank_records else "")
+    )
+    for reason, count in report.reasons().items():
+        console.print(f"    {count:>6,}  {reason}")
+    for note in report.notes:
+        console.print(f"  [dim]note:[/] {note}")
+
+
+def quarantine(
+    workspace: WorkspaceOption = None,
+    file: Annotated[str | None, typer.Option("--file", help="Only this file's entries.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many (0: all).")] = 50,
+    fmt: Annotated[
+        Literal["table", "csv", "json"], typer.Option("--format", help="Output format.")
+    ] = "table",
+) -> None:
+    """List what could not be read: file, line, column, value and reason."""
+    ws = open_workspace(workspace)
+    with clean_errors():
+        rows = ws.quarantine(file=file, limit=limit or None)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["file"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    if not rows:
+        console.print("The quarantine is empty: every row and cell was read.")
+        return
+    table = Table("file", "line", "column", "value", "reason", "set aside")
+    for r in rows:
+        table.add_row(
+            r["file"],
+            str(r["line"] or ""),
+            r["column"] or "",
+            r["raw_value"] or "",
+            r["reason"],
+            r["scope"],
+        )
+    console.print(table)

@@ -1,0 +1,45 @@
+"""``icp init`` and ``icp summary``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from icpkit.cli.common import WorkspaceOption, clean_errors, console, open_workspace
+from icpkit.workspace import Workspace
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the workspace.")] = Path("."),
+    name: Annotated[str | None, typer.Option(help="Name shown in reports.")] = None,
+) -> None:
+    """Create a workspace: icp.yaml (settings, later the ICP) and the DuckDB store."""
+    with clean_errors():
+        ws = Workspace.init(directory, name=name)
+    console.print(
+        f"Workspace ready in [bold]{ws.root}[/]: {ws.config_path.name}, {ws.store_path.name}"
+    )
+
+
+def summary(workspace: WorkspaceOption = None) -> None:
+    """What the workspace holds: accounts, deals by outcome, signals, imports, quarantine."""
+    ws = open_workspace(workspace)
+    with clean_errors():
+        info = ws.summary()
+    counts = info["counts"]
+    outcomes = info["outcomes"]
+    console.print(
+        f"[bold]{ws.settings.name}[/] ({ws.root})\n"
+        f"  accounts {counts['accounts']:,} · deals {counts['deals']:,} "
+        f"(won {outcomes.get('won', 0):,}, lost {outcomes.get('lost', 0):,}, "
+        f"open {outcomes.get('open', 0):,}; {info['deals_linked']:,} linked to an account) · "
+        f"signals {counts['signals']:,} · quarantined {counts['quarantine']:,}"
+    )
+    if info["imports"]:
+        table = Table("#", "file", "holds", "read", "loaded", "rows out", "cells out")
+        for number, file, entity, system, *counts, _when in info["imports"]:
+            table.add_row(str(number), file, f"{system} {entity}", *(f"{n:,}" for n in counts))
+        console.print(table)

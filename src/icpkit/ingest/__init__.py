@@ -1,0 +1,1 @@
+"""Reading CRM exports into the workspace: readers, layout detection, normalizers, quarantine."""

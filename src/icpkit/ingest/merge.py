@@ -1,0 +1,521 @@
+"""Merging a normalized file (the temporary ``norm`` table) into the store by key.
+
+Keys make re-imports idempotent: a deal is ``<system>:<record id>``, an account its
+registrable domain (or ``name:<normalized name>`` when no domain is known), a
+signal the hash of its account, type, detail and date. Rows of the same key replace
+the old ones; account attributes merge, a new non-empty value winning over an old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from icpkit.config import IngestSettings
+from icpkit.ingest.detect import Layout
+from icpkit.ingest.normalize import Unreadable
+from icpkit.ingest.normalize.names import company_name_key
+from icpkit.ingest.problems import Problem
+
+if TYPE_CHECKING:
+    from icpkit.ingest.pipeline import FileReport
+
+# Account attributes any file may carry (a Salesforce opportunity report carries them too).
+ATTRIBUTES = (
+    "employees",
+    "employees_low",
+    "employees_high",
+    "employees_raw",
+    "revenue",
+    "revenue_currency",
+    "revenue_raw",
+    "industry",
+    "industry_naics",
+    "industry_sector",
+    "industry_raw",
+    "country",
+    "country_raw",
+    "city",
+    "founded_year",
+    "technologies",
+    "total_funding",
+    "funding_stage",
+)
+COMPANY_ONLY = ("lifecycle_stage", "churned", "churn_date", "created_at")
+
+
+@dataclass
+class LoadContext:
+    """What a loader needs besides the ``norm`` table."""
+
+    con: duckdb.DuckDBPyConnection
+    file: str
+    path: str
+    unit: str
+    system: str
+    settings: IngestSettings
+    present: set[str]
+    layout: Layout
+    header: list[str]
+
+    def problem(
+        self,
+        reason: str,
+        scope: str,
+        line: int | None,
+        field: str | None = None,
+        value: str | None = None,
+    ) -> Problem:
+        column = self.layout.column_of(field) if field else None
+        return Problem(self.file, reason, scope, line, column, value, self.unit)  # type: ignore[arg-type]
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[Any]:
+    return con.execute(sql, params or []).fetchall()
+
+
+def _add_name_keys(ctx: LoadContext, column: str) -> None:
+    """Add ``name_key`` to ``norm`` from the company names in ``column``, once per name."""
+    con = ctx.con
+    names = [
+        r[0] for r in _rows(con, f"SELECT DISTINCT {column} FROM norm WHERE {column} IS NOT NULL")
+    ]
+    keys: list[str | None] = []
+    for name in names:
+        try:
+            keys.append(company_name_key(name))
+        except Unreadable:
+            keys.append(None)
+    con.register(
+        "lk_names",
+        pa.table({"raw": pa.array(names, pa.string()), "key": pa.array(keys, pa.string())}),
+    )
+    con.execute("ALTER TABLE norm ADD COLUMN name_key VARCHAR")
+    con.execute(
+        f"UPDATE norm SET name_key = lk_names.key FROM lk_names WHERE lk_names.raw = norm.{column}"
+    )
+    con.unregister("lk_names")
+
+
+def _quarantine_rows(
+    ctx: LoadContext,
+    report: FileReport,
+    lines_reasons: Sequence[tuple[int, str, str | None, str | None]],
+) -> None:
+    """Move rows from ``norm`` into the report as row problems (line, reason, field, value)."""
+    if not lines_reasons:
+        return
+    lines = sorted({lr[0] for lr in lines_reasons})
+    # A row set aside whole no longer needs its own cell problems.
+    dropped = set(lines)
+    report.problems[:] = [
+        p for p in report.problems if not (p.scope == "cell" and p.line in dropped)
+    ]
+    for line, reason, field, value in lines_reasons:
+        report.problems.append(ctx.problem(reason, "row", line, field, value))
+    ctx.con.register("dropped_lines", pa.table({"line": pa.array(lines, pa.int64())}))
+    ctx.con.execute("DELETE FROM norm WHERE line IN (SELECT line FROM dropped_lines)")
+    ctx.con.unregister("dropped_lines")
+
+
+def _duplicate_ids(ctx: LoadContext, report: FileReport, id_label: str) -> None:
+    """Same id twice: identical rows merge into one, differing rows are all quarantined."""
+    con = ctx.con
+    if "source_id" not in ctx.present:
+        return
+    raw_cols = [r[0] for r in _rows(con, "DESCRIBE raw") if r[0] != "line"]
+    row_hash = "md5(concat_ws('\x1f', " + ", ".join(f"coalesce({c}, '')" for c in raw_cols) + "))"
+    dups = _rows(
+        con,
+        f"""SELECT n.source_id, list(n.line ORDER BY n.line), list({row_hash} ORDER BY n.line)
+            FROM norm n JOIN raw USING (line) WHERE n.source_id IS NOT NULL
+            GROUP BY n.source_id HAVING count(*) > 1""",
+    )
+    drop: list[tuple[int, str, str | None, str | None]] = []
+    merged_lines: list[int] = []
+    for source_id, lines, hashes in dups:
+        if len(set(hashes)) == 1:
+            merged_lines.extend(lines[1:])
+            continue
+        where = ", ".join(str(x) for x in lines)
+        diff = _first_difference(ctx, lines)
+        for line in lines:
+            drop.append(
+                (
+                    line,
+                    f"duplicate {id_label} {source_id} on lines {where} with "
+                    f"different values{diff}; fix the export or keep one row",
+                    "source_id",
+                    source_id,
+                )
+            )
+    if merged_lines:
+        report.duplicates_merged += len(merged_lines)
+        report.notes.append(
+            f"{len(merged_lines)} exact duplicate rows (same {id_label}, same values) loaded once"
+        )
+        con.register("merged_lines", pa.table({"line": pa.array(merged_lines, pa.int64())}))
+        con.execute("DELETE FROM norm WHERE line IN (SELECT line FROM merged_lines)")
+        con.unregister("merged_lines")
+    _quarantine_rows(ctx, report, drop)
+
+
+def _first_difference(ctx: LoadContext, lines: list[int]) -> str:
+    """The first column where two rows of a duplicated id differ, for the message."""
+    cols = [r[0] for r in _rows(ctx.con, "DESCRIBE raw")]
+    rows = _rows(ctx.con, f"SELECT * FROM raw WHERE line IN ({lines[0]}, {lines[1]}) ORDER BY line")
+    if len(rows) < 2:
+        return ""
+    for i, col in enumerate(cols):
+        if col != "line" and rows[0][i] != rows[1][i]:
+            name = ctx.header[int(col[1:])]
+            return f" (column {name!r}: {rows[0][i]!r} vs {rows[1][i]!r})"
+    return ""
+
+
+def _account_key_expr(domain: str, name_key: str) -> str:
+    return f"coalesce({domain}, CASE WHEN {name_key} IS NOT NULL THEN 'name:' || {name_key} END)"
+
+
+def _rank(alias: str) -> str:
+    return f"(CASE {alias}.origin WHEN 'record' THEN 3 WHEN 'deal' THEN 2 ELSE 1 END)"
+
+
+def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: str) -> int:
+    """Merge rows of ``select_sql`` (one or more per account_key) into ``accounts``."""
+    cols = (
+        "name",
+        "name_key",
+        "domain",
+        *ATTRIBUTES,
+        *COMPANY_ONLY,
+        "extra",
+        "source_file",
+        "source_line",
+        "import_id",
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE acc_in AS {select_sql}")
+    have = {r[0] for r in _rows(con, "DESCRIBE acc_in")}
+    firsts = ", ".join(
+        f"min_by({c}, source_line) FILTER (WHERE {c} IS NOT NULL) AS {c}"
+        if c in have
+        else f"NULL AS {c}"
+        for c in cols
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE acc_new AS SELECT account_key, {firsts}, "
+        f"'{origin}' AS origin FROM acc_in GROUP BY account_key"
+    )
+    # The better source wins (a CRM record over a deal's company columns over a bare stub),
+    # and fills its gaps from the other; a tie goes to the newer import.
+    new_wins = f"(a.origin IS NULL OR {_rank('n')} >= {_rank('a')})"
+    provenance = {"source_file", "source_line", "import_id"}
+    merged_cols = ", ".join(
+        f"CASE WHEN {new_wins} THEN n.{c} ELSE a.{c} END AS {c}"
+        if c in provenance
+        else f"CASE WHEN {new_wins} THEN coalesce(n.{c}, a.{c}) ELSE coalesce(a.{c}, n.{c}) END "
+        f"AS {c}"
+        for c in cols
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE acc_merged AS
+            SELECT n.account_key, {merged_cols},
+                   CASE WHEN {new_wins} THEN n.origin ELSE a.origin END AS origin
+            FROM acc_new n LEFT JOIN accounts a USING (account_key)"""
+    )
+    con.execute("DELETE FROM accounts WHERE account_key IN (SELECT account_key FROM acc_merged)")
+    con.execute("INSERT INTO accounts BY NAME SELECT * FROM acc_merged")
+    n = _rows(con, "SELECT count(*) FROM acc_new")[0][0]
+    for t in ("acc_in", "acc_new", "acc_merged"):
+        con.execute(f"DROP TABLE {t}")
+    return int(n)
+
+
+def load_companies(ctx: LoadContext, report: FileReport) -> None:
+    """Companies / accounts export -> ``accounts`` and ``account_ids``."""
+    con = ctx.con
+    _add_name_keys(ctx, "company_name")
+    missing = _rows(con, "SELECT line FROM norm WHERE company_domain IS NULL AND name_key IS NULL")
+    _quarantine_rows(
+        ctx,
+        report,
+        [
+            (
+                line,
+                "no company name or domain: nothing identifies the account",
+                "company_name",
+                None,
+            )
+            for (line,) in missing
+        ],
+    )
+    _duplicate_ids(ctx, report, "Record ID")
+    key = _account_key_expr("company_domain", "name_key")
+    con.execute("ALTER TABLE norm ADD COLUMN account_key VARCHAR")
+    con.execute(f"UPDATE norm SET account_key = {key}")
+    shared = _rows(con, "SELECT count(*) - count(DISTINCT account_key) FROM norm")[0][0]
+    if shared:
+        report.notes.append(
+            f"{shared} company records share a domain (or name) with another "
+            "record in the file and were merged into one account"
+        )
+    attrs = ", ".join(ATTRIBUTES)
+    _upsert_accounts(
+        con,
+        f"""SELECT account_key, company_name AS name, name_key, company_domain AS domain, {attrs},
+                   lifecycle_stage, churned, churn_date, created_at, extra,
+                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+            FROM norm""",
+        "record",
+    )
+    con.execute(
+        "DELETE FROM account_ids WHERE system = ? AND source_id IN "
+        "(SELECT source_id FROM norm WHERE source_id IS NOT NULL)",
+        [ctx.system],
+    )
+    con.execute(
+        "INSERT INTO account_ids SELECT DISTINCT ?, source_id, account_key FROM norm "
+        "WHERE source_id IS NOT NULL",
+        [ctx.system],
+    )
+
+
+def load_deals(ctx: LoadContext, report: FileReport) -> None:
+    """Deals / opportunities export -> ``deals`` (and the accounts they name)."""
+    con = ctx.con
+    settings = ctx.settings
+    con.execute("ALTER TABLE norm ADD COLUMN outcome VARCHAR")
+    con.execute(
+        """UPDATE norm SET outcome = CASE
+             WHEN won IS NOT NULL AND closed IS NOT NULL
+               THEN CASE WHEN won THEN 'won' WHEN closed THEN 'lost' ELSE 'open' END
+             WHEN won THEN 'won'
+             WHEN status IS NOT NULL THEN status
+             ELSE stage END"""
+    )
+    no_outcome = _rows(
+        con,
+        "SELECT line, coalesce(stage_raw, status_raw), stage_raw IS NOT NULL OR "
+        "status_raw IS NOT NULL FROM norm WHERE outcome IS NULL",
+    )
+    cell_reason = {(p.line, p.column): p.reason for p in report.problems if p.scope == "cell"}
+    stage_col = ctx.layout.column_of("stage") or ctx.layout.column_of("status")
+    drops = []
+    for line, value, had_value in no_outcome:
+        why = cell_reason.get((line, stage_col)) if had_value else None
+        reason = (
+            f"stage unusable ({why})"
+            if why
+            else "no stage or status: cannot tell won, lost or open"
+        )
+        drops.append((line, reason, "stage" if "stage" in ctx.present else "status", value))
+    _quarantine_rows(ctx, report, drops)
+    _duplicate_ids(ctx, report, "Record ID")
+
+    # Close before create: keep both dates, leave the cycle empty, and say so.
+    backwards = _rows(
+        con,
+        "SELECT line, closed_at_raw, created_at, closed_at FROM norm WHERE closed_at < created_at",
+    )
+    for line, raw, created, closed in backwards:
+        report.problems.append(
+            ctx.problem(
+                f"close date {closed:%Y-%m-%d} is before create date {created:%Y-%m-%d}; "
+                "dates kept, sales cycle left empty",
+                "cell",
+                line,
+                "closed_at",
+                raw,
+            )
+        )
+
+    _add_name_keys(ctx, "company_name")
+    expansion = [t.casefold() for t in settings.expansion_deal_types]
+    con.register("expansion_types", pa.table({"t": pa.array(expansion, pa.string())}))
+    system = _q(ctx.system)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE deal_rows AS
+            SELECT n.*,
+                   CASE WHEN n.source_id IS NOT NULL THEN '{system}:' || n.source_id
+                        ELSE 'row:' || md5(concat_ws('|', n.name, n.company_name, n.company_domain,
+                             n.created_at, n.closed_at, n.amount_raw, n.stage_raw)) END AS deal_key,
+                   coalesce(n.company_domain, ids.account_key, named.account_key,
+                            CASE WHEN n.name_key IS NOT NULL THEN 'name:' || n.name_key END)
+                     AS account_key
+            FROM norm n
+            LEFT JOIN account_ids ids
+              ON ids.system = '{system}' AND ids.source_id = n.company_source_id
+            LEFT JOIN (SELECT name_key, min(account_key) AS account_key FROM accounts
+                       WHERE name_key IS NOT NULL GROUP BY name_key HAVING count(*) = 1) named
+              ON named.name_key = n.name_key"""
+    )
+    unlinked = _rows(con, "SELECT count(*) FROM deal_rows WHERE account_key IS NULL")[0][0]
+    if unlinked:
+        report.notes.append(
+            f"{unlinked} deals name no company (no id, name or domain); loaded without an account"
+        )
+    dup_keys = _rows(con, "SELECT count(*) - count(DISTINCT deal_key) FROM deal_rows")[0][0]
+    if dup_keys:
+        report.duplicates_merged += dup_keys
+        report.notes.append(
+            f"{dup_keys} rows without an id repeat another row exactly; loaded once"
+        )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE deal_new AS
+            SELECT deal_key, '{system}' AS system, source_id, account_key, company_source_id,
+                   company_name, name, trim(stage_raw) AS stage, outcome, amount,
+                   coalesce(currency, amount_currency) AS currency, amount_raw,
+                   created_at, closed_at,
+                   CASE WHEN outcome <> 'open' AND closed_at >= created_at
+                        THEN date_diff('day', created_at, closed_at) END AS cycle_days,
+                   deal_type,
+                   coalesce(EXISTS (SELECT 1 FROM expansion_types
+                                    WHERE contains(lower(deal_type), t)), false) AS is_expansion,
+                   pipeline, owner, lost_reason, extra,
+                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+            FROM deal_rows QUALIFY row_number() OVER (PARTITION BY deal_key ORDER BY line) = 1"""
+    )
+    con.unregister("expansion_types")
+    con.execute("DELETE FROM deals WHERE deal_key IN (SELECT deal_key FROM deal_new)")
+    con.execute("INSERT INTO deals BY NAME SELECT * FROM deal_new")
+
+    # The accounts the deals name: attributes when the export carries them, else a stub.
+    has_attrs = bool(ctx.present & set(ATTRIBUTES))
+    attrs = ", ".join(ATTRIBUTES) if has_attrs else ""
+    _upsert_accounts(
+        con,
+        f"""SELECT account_key, company_name AS name, name_key, company_domain AS domain
+                   {", " + attrs if attrs else ""},
+                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+            FROM deal_rows WHERE account_key IS NOT NULL""",
+        "deal" if has_attrs else "stub",
+    )
+    if "company_source_id" in ctx.present:
+        con.execute(
+            f"""INSERT INTO account_ids
+                SELECT DISTINCT '{system}', company_source_id, account_key FROM deal_rows
+                WHERE company_source_id IS NOT NULL AND account_key IS NOT NULL
+                  AND account_key NOT LIKE 'name:%'
+                  AND (company_source_id) NOT IN
+                      (SELECT source_id FROM account_ids WHERE system = '{system}')"""
+        )
+    orphans = _rows(
+        con,
+        f"""SELECT count(*) FROM deal_rows WHERE company_source_id IS NOT NULL
+                 AND company_source_id NOT IN
+                     (SELECT source_id FROM account_ids WHERE system = '{system}')""",
+    )[0][0]
+    if orphans:
+        report.notes.append(
+            f"{orphans} deals point to company ids not in the workspace; they link when a "
+            "companies file with those ids is ingested"
+        )
+    con.execute("DROP TABLE deal_rows")
+    con.execute("DROP TABLE deal_new")
+
+
+def load_signals(ctx: LoadContext, report: FileReport) -> None:
+    """Dated intent events -> ``signals``."""
+    con = ctx.con
+    _add_name_keys(ctx, "company_name")
+    bad = _rows(
+        con,
+        "SELECT line, observed_at_raw, signal_type, company_domain IS NULL AND name_key IS NULL"
+        " FROM norm WHERE observed_at IS NULL OR signal_type IS NULL "
+        "OR (company_domain IS NULL AND name_key IS NULL)",
+    )
+    drops: list[tuple[int, str, str | None, str | None]] = []
+    cell_reason = {p.line: p.reason for p in report.problems if p.scope == "cell"}
+    for line, date_raw, signal_type, no_company in bad:
+        if no_company:
+            drops.append((line, "no company domain or name", "company_domain", None))
+        elif signal_type is None:
+            drops.append((line, "no signal type", "signal_type", None))
+        else:
+            why = cell_reason.get(line, "no date")
+            drops.append((line, f"signal date unusable ({why})", "observed_at", date_raw))
+    _quarantine_rows(ctx, report, drops)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE sig_new AS
+            SELECT md5(concat_ws('|', acct, stype, detail, observed_at)) AS signal_key,
+                   acct AS account_key, stype AS signal_type, detail, observed_at, source, extra,
+                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+            FROM (SELECT *, {_account_key_expr("company_domain", "name_key")} AS acct,
+                         regexp_replace(lower(trim(signal_type)), '[^a-z0-9]+', '_', 'g') AS stype
+                  FROM norm)
+            QUALIFY row_number() OVER (PARTITION BY signal_key ORDER BY line) = 1"""
+    )
+    total = _rows(con, "SELECT count(*) FROM norm")[0][0]
+    kept = _rows(con, "SELECT count(*) FROM sig_new")[0][0]
+    if total > kept:
+        report.duplicates_merged += total - kept
+        report.notes.append(
+            f"{total - kept} repeated signals (same company, type, detail and date) loaded once"
+        )
+    con.execute("DELETE FROM signals WHERE signal_key IN (SELECT signal_key FROM sig_new)")
+    con.execute("INSERT INTO signals BY NAME SELECT * FROM sig_new")
+    _upsert_accounts(
+        con,
+        f"""SELECT s.account_key, n.company_name AS name, n.name_key,
+                   CASE WHEN s.account_key NOT LIKE 'name:%' THEN s.account_key END AS domain,
+                   '{_q(ctx.file)}' AS source_file, s.source_line, -1 AS import_id
+            FROM sig_new s JOIN norm n ON n.line = s.source_line
+            WHERE s.account_key NOT IN (SELECT account_key FROM accounts)""",
+        "stub",
+    )
+    con.execute("DROP TABLE sig_new")
+
+
+def relink(con: duckdb.DuckDBPyConnection) -> None:
+    """Tie deals and signals to the best account key now known, across all imported files."""
+    # Deals whose company id is now known.
+    con.execute(
+        """UPDATE deals SET account_key = ids.account_key FROM account_ids ids
+           WHERE ids.system = deals.system AND ids.source_id = deals.company_source_id
+             AND deals.account_key IS DISTINCT FROM ids.account_key"""
+    )
+    # Name-only accounts that one domain account now claims (same normalized name).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE renames AS
+           SELECT s.account_key AS old_key, min(d.account_key) AS new_key
+           FROM accounts s JOIN accounts d
+             ON d.name_key = s.name_key AND d.account_key NOT LIKE 'name:%'
+           WHERE s.account_key LIKE 'name:%'
+           GROUP BY s.account_key HAVING count(DISTINCT d.account_key) = 1"""
+    )
+    for table in ("deals", "signals", "account_ids"):
+        con.execute(
+            f"UPDATE {table} SET account_key = r.new_key FROM renames r "
+            f"WHERE {table}.account_key = r.old_key"
+        )
+    fill = ", ".join(
+        f"{c} = coalesce(accounts.{c}, s.{c})" for c in ("name", *ATTRIBUTES, *COMPANY_ONLY)
+    )
+    con.execute(
+        f"""UPDATE accounts SET {fill},
+                origin = CASE WHEN {_rank("s")} > {_rank("accounts")}
+                              THEN s.origin ELSE accounts.origin END
+            FROM renames r JOIN accounts s ON s.account_key = r.old_key
+            WHERE accounts.account_key = r.new_key"""
+    )
+    con.execute("DELETE FROM accounts WHERE account_key IN (SELECT old_key FROM renames)")
+    con.execute("DROP TABLE renames")
+    # Stubs nothing points to any more.
+    con.execute(
+        """DELETE FROM accounts WHERE origin = 'stub'
+             AND account_key NOT IN
+                 (SELECT account_key FROM deals WHERE account_key IS NOT NULL)
+             AND account_key NOT IN
+                 (SELECT account_key FROM signals WHERE account_key IS NOT NULL)"""
+    )
+
+
+def _q(text: str) -> str:
+    return text.replace("'", "''")
+
+
+__all__ = ["LoadContext", "load_companies", "load_deals", "load_signals", "relink"]

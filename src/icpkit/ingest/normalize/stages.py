@@ -1,0 +1,83 @@
+"""Classify deal stages (HubSpot, Salesforce, Pipedrive, custom pipelines) as won, lost or open."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Literal
+
+from icpkit.ingest.normalize import Unreadable
+from icpkit.ingest.normalize.blanks import is_blank
+
+Outcome = Literal["won", "lost", "open"]
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def stage_key(raw: str) -> str:
+    """Normalize a stage name so spellings agree: ``"CLOSED-WON"`` → ``"closedwon"``."""
+    return _NON_ALNUM.sub("", raw.casefold())
+
+
+_DEFAULTS: dict[str, Outcome] = {
+    # HubSpot default sales pipeline (labels and internal ids normalize to the same keys).
+    "appointmentscheduled": "open",
+    "qualifiedtobuy": "open",
+    "presentationscheduled": "open",
+    "decisionmakerboughtin": "open",
+    "contractsent": "open",
+    "closedwon": "won",
+    "closedlost": "lost",
+    # Salesforce default opportunity stages.
+    "prospecting": "open",
+    "qualification": "open",
+    "needsanalysis": "open",
+    "valueproposition": "open",
+    "iddecisionmakers": "open",
+    "perceptionanalysis": "open",
+    "proposalpricequote": "open",
+    "negotiationreview": "open",
+    # Pipedrive deal statuses.
+    "won": "won",
+    "lost": "lost",
+    "open": "open",
+}
+
+DEFAULT_STAGE_OUTCOMES: Mapping[str, Outcome] = MappingProxyType(_DEFAULTS)
+"""Outcome of each CRM's default stages, keyed by :func:`stage_key`."""
+
+_WON_WORDS = frozenset({"won", "win", "signed", "booked", "closedwon"})
+_LOST_WORDS = frozenset(
+    {"lost", "disqualified", "churned", "closedlost", "dead", "rejected", "cancelled", "canceled"}
+)
+_LOST_PHRASES = ("no decision", "closed lost", "not interested")
+
+
+def stage_outcome(raw: str, overrides: Mapping[str, Outcome] | None = None) -> Outcome | None:
+    """Classify a deal stage, e.g. ``"Closed Won"`` → ``"won"``, ``"Demo booked"`` → ``"won"``.
+
+    Order: ``overrides`` (keys normalized with :func:`stage_key`), then the CRM defaults, then
+    word heuristics (lost words are checked before won words); any other stage is ``"open"``,
+    since custom pipelines mostly add open stages. Numeric HubSpot stage ids of custom
+    pipelines therefore read as open unless mapped in ``overrides``.
+    """
+    if is_blank(raw):
+        return None
+    key = stage_key(raw)
+    if overrides:
+        for name, outcome in overrides.items():
+            if stage_key(name) == key:
+                return outcome
+    if key == "deleted":
+        raise Unreadable("deleted deal: its outcome is unknown")
+    if key in _DEFAULTS:
+        return _DEFAULTS[key]
+    text = raw.casefold().replace("'", "").replace("’", "")
+    words = set(_NON_ALNUM.split(text))
+    phrase = " ".join(_NON_ALNUM.split(text))
+    if words & _LOST_WORDS or any(p in phrase for p in _LOST_PHRASES) or "closedlost" in key:
+        return "lost"
+    if words & _WON_WORDS or "closedwon" in key:
+        return "won"
+    return "open"

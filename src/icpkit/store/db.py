@@ -1,0 +1,46 @@
+"""Opening the workspace's DuckDB file and keeping its schema current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from icpkit.store.schema import STORE_SCHEMA_VERSION, TABLES
+
+STORE_NAME = "workspace.duckdb"
+
+
+class StoreError(Exception):
+    """The store cannot be opened or was written by a newer icpkit."""
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the store at ``path`` with every table in place."""
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise StoreError(f"{path}: cannot open the workspace store ({exc})") from exc
+    if read_only:
+        return con
+    for ddl in TABLES.values():
+        con.execute(ddl)
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(STORE_SCHEMA_VERSION)])
+    elif int(row[0]) > STORE_SCHEMA_VERSION:
+        con.close()
+        raise StoreError(
+            f"{path}: written by a newer icpkit (store schema {row[0]}, "
+            f"this version reads up to {STORE_SCHEMA_VERSION}); upgrade icpkit"
+        )
+    return con
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row count of every data table, for summaries and tests."""
+    counts: dict[str, int] = {}
+    for name in ("accounts", "deals", "signals", "quarantine", "imports"):
+        row = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+        counts[name] = int(row[0]) if row else 0
+    return counts

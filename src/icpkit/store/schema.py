@@ -1,0 +1,126 @@
+"""Table definitions of the workspace store (the canonical data model of DESIGN.md)."""
+
+from __future__ import annotations
+
+STORE_SCHEMA_VERSION = 1
+
+# Raw values are kept beside every normalized attribute (`*_raw`), and unmapped source
+# columns in `extra`, so a normalization can always be audited or redone.
+TABLES: dict[str, str] = {
+    "meta": """
+        CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)
+    """,
+    "imports": """
+        CREATE TABLE IF NOT EXISTS imports (
+            import_id INTEGER PRIMARY KEY,
+            path VARCHAR NOT NULL,
+            file_name VARCHAR NOT NULL,
+            content_hash VARCHAR NOT NULL,
+            entity VARCHAR NOT NULL,
+            system VARCHAR NOT NULL,
+            encoding VARCHAR,
+            delimiter VARCHAR,
+            rows_read BIGINT NOT NULL,
+            rows_loaded BIGINT NOT NULL,
+            rows_quarantined BIGINT NOT NULL,
+            cells_quarantined BIGINT NOT NULL,
+            mapping JSON,
+            imported_at TIMESTAMP NOT NULL
+        )
+    """,
+    "accounts": """
+        CREATE TABLE IF NOT EXISTS accounts (
+            account_key VARCHAR NOT NULL,
+            name VARCHAR,
+            name_key VARCHAR,
+            domain VARCHAR,
+            employees BIGINT,
+            employees_low BIGINT,
+            employees_high BIGINT,
+            employees_raw VARCHAR,
+            revenue DOUBLE,
+            revenue_currency VARCHAR,
+            revenue_raw VARCHAR,
+            industry VARCHAR,
+            industry_naics VARCHAR,
+            industry_sector VARCHAR,
+            industry_raw VARCHAR,
+            country VARCHAR,
+            country_raw VARCHAR,
+            city VARCHAR,
+            founded_year INTEGER,
+            technologies VARCHAR[],
+            total_funding DOUBLE,
+            funding_stage VARCHAR,
+            lifecycle_stage VARCHAR,
+            churned BOOLEAN,
+            churn_date TIMESTAMP,
+            created_at TIMESTAMP,
+            origin VARCHAR NOT NULL,
+            extra JSON,
+            source_file VARCHAR,
+            source_line BIGINT,
+            import_id INTEGER
+        )
+    """,
+    "account_ids": """
+        CREATE TABLE IF NOT EXISTS account_ids (
+            system VARCHAR NOT NULL,
+            source_id VARCHAR NOT NULL,
+            account_key VARCHAR NOT NULL
+        )
+    """,
+    "deals": """
+        CREATE TABLE IF NOT EXISTS deals (
+            deal_key VARCHAR NOT NULL,
+            system VARCHAR NOT NULL,
+            source_id VARCHAR,
+            account_key VARCHAR,
+            company_source_id VARCHAR,
+            company_name VARCHAR,
+            name VARCHAR,
+            stage VARCHAR,
+            outcome VARCHAR NOT NULL,
+            amount DOUBLE,
+            currency VARCHAR,
+            amount_raw VARCHAR,
+            created_at TIMESTAMP,
+            closed_at TIMESTAMP,
+            cycle_days INTEGER,
+            deal_type VARCHAR,
+            is_expansion BOOLEAN NOT NULL,
+            pipeline VARCHAR,
+            owner VARCHAR,
+            lost_reason VARCHAR,
+            extra JSON,
+            source_file VARCHAR,
+            source_line BIGINT,
+            import_id INTEGER
+        )
+    """,
+    "signals": """
+        CREATE TABLE IF NOT EXISTS signals (
+            signal_key VARCHAR NOT NULL,
+            account_key VARCHAR,
+            signal_type VARCHAR NOT NULL,
+            detail VARCHAR,
+            observed_at TIMESTAMP NOT NULL,
+            source VARCHAR,
+            extra JSON,
+            source_file VARCHAR,
+            source_line BIGINT,
+            import_id INTEGER
+        )
+    """,
+    "quarantine": """
+        CREATE TABLE IF NOT EXISTS quarantine (
+            import_id INTEGER NOT NULL,
+            file VARCHAR NOT NULL,
+            line BIGINT,
+            "column" VARCHAR,
+            raw_value VARCHAR,
+            reason VARCHAR NOT NULL,
+            scope VARCHAR NOT NULL
+        )
+    """,
+}

@@ -1,0 +1,182 @@
+"""The workspace: a folder with ``icp.yaml`` and the DuckDB store, and what can be done to it.
+
+``Workspace`` is the product; the ``icp`` commands are a thin face over it, so a
+notebook user gets the same results::
+
+    ws = Workspace.init("acme-icp")
+    result = ws.ingest(["companies.csv", "deals.csv"])
+    print(result.files[0].rows_loaded)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from icpkit.config import CONFIG_NAME, Settings, load_settings, save_settings
+from icpkit.ingest.pipeline import FileReport, ingest_file
+from icpkit.ingest.problems import IngestError
+from icpkit.store import STORE_NAME, connect, table_counts
+
+ENV_WORKSPACE = "ICP_WORKSPACE"
+
+
+class WorkspaceError(Exception):
+    """No workspace where one was expected, or one where none should be."""
+
+
+@dataclass
+class IngestResult:
+    """What ``Workspace.ingest`` did: a report per loaded file, an error per failed one."""
+
+    files: list[FileReport] = field(default_factory=list)
+    failures: list[tuple[Path, IngestError]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every file loaded (problems set aside in the quarantine are not failures)."""
+        return not self.failures
+
+
+@dataclass
+class Workspace:
+    """A workspace folder: settings in ``icp.yaml``, data in ``workspace.duckdb``."""
+
+    root: Path
+    settings: Settings
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / STORE_NAME
+
+    @classmethod
+    def init(cls, root: Path | str, *, name: str | None = None) -> Workspace:
+        """Create a workspace in ``root`` (kept as is when one exists already)."""
+        path = Path(root).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        config = path / CONFIG_NAME
+        if config.exists():
+            settings = load_settings(config)
+        else:
+            settings = Settings(name=name or path.name)
+            save_settings(settings, config)
+        ws = cls(path, settings)
+        with ws.connect():
+            pass
+        return ws
+
+    @classmethod
+    def open(cls, root: Path | str | None = None) -> Workspace:
+        """Open the workspace at ``root``, or $ICP_WORKSPACE, or the nearest one above the cwd."""
+        if root is None and os.environ.get(ENV_WORKSPACE):
+            root = os.environ[ENV_WORKSPACE]
+        if root is not None:
+            path = Path(root).resolve()
+            if not (path / CONFIG_NAME).is_file():
+                raise WorkspaceError(
+                    f"{path} is not an icpkit workspace (no {CONFIG_NAME}); "
+                    f"create one with: icp init {root}"
+                )
+            return cls(path, load_settings(path / CONFIG_NAME))
+        here = Path.cwd().resolve()
+        for candidate in (here, *here.parents):
+            if (candidate / CONFIG_NAME).is_file():
+                return cls(candidate, load_settings(candidate / CONFIG_NAME))
+        raise WorkspaceError(
+            f"no icpkit workspace in {here} or above; run 'icp init' here, or pass --workspace DIR"
+        )
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the store, closed on exit."""
+        con = connect(self.store_path, read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def ingest(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        dry_run: bool = False,
+        strict: bool = False,
+        force: bool = False,
+        encoding: str | None = None,
+        progress: Callable[[Path, int], None] | None = None,
+    ) -> IngestResult:
+        """Load each file in its own transaction; a failed file leaves the store untouched.
+
+        With ``strict`` the first problem of any file stops the run with its message.
+        """
+        result = IngestResult()
+        with self.connect() as con:
+            for raw_path in paths:
+                path = Path(raw_path)
+                report_progress = (lambda n, p=path: progress(p, n)) if progress else None
+                try:
+                    report = ingest_file(
+                        con,
+                        path,
+                        self.settings.ingest,
+                        strict=strict,
+                        dry_run=dry_run,
+                        force=force,
+                        encoding=encoding,
+                        progress=report_progress,
+                    )
+                except IngestError as exc:
+                    result.failures.append((path, exc))
+                    if strict:
+                        break
+                    continue
+                result.files.append(report)
+        return result
+
+    def quarantine(
+        self, *, file: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """What could not be read, with file, line, column, raw value and reason."""
+        sql = 'SELECT file, line, "column", raw_value, reason, scope, import_id FROM quarantine'
+        params: list[Any] = []
+        if file:
+            sql += " WHERE file = ?"
+            params.append(Path(file).name)
+        sql += " ORDER BY file, line NULLS FIRST"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self.connect() as con:
+            cur = con.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of what the store holds: tables, deal outcomes, imports."""
+        with self.connect() as con:
+            counts = table_counts(con)
+            outcomes = dict(
+                con.execute("SELECT outcome, count(*) FROM deals GROUP BY 1 ORDER BY 1").fetchall()
+            )
+            linked = con.execute(
+                "SELECT count(*) FILTER (WHERE account_key IS NOT NULL), count(*) FROM deals"
+            ).fetchone()
+            imports = con.execute(
+                "SELECT import_id, file_name, entity, system, rows_read, rows_loaded, "
+                "rows_quarantined, cells_quarantined, imported_at FROM imports ORDER BY import_id"
+            ).fetchall()
+        return {
+            "counts": counts,
+            "outcomes": outcomes,
+            "deals_linked": int(linked[0]) if linked else 0,
+            "imports": imports,
+        }

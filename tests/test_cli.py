@@ -1,0 +1,110 @@
+"""The ``icp`` command: a thin shell whose failures are messages, never tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from icpkit.cli.main import app
+
+runner = CliRunner()
+
+
+def icp(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    code, out = icp("init", str(tmp_path / "ws"))
+    assert code == 0, out
+    return tmp_path / "ws"
+
+
+def test_init_creates_settings_and_store(workspace: Path) -> None:
+    assert (workspace / "icp.yaml").is_file()
+    assert (workspace / "workspace.duckdb").is_file()
+
+
+def test_ingest_prints_counts_and_reasons(workspace: Path, write) -> None:
+    path = write("deals.csv", "Record ID,Deal Stage,Amount\n1,Closed Won,-3\n2,Closed Lost,5\n")
+    code, out = icp("ingest", "-w", str(workspace), str(path))
+    assert code == 0, out
+    assert "read 2 rows · loaded 2 · quarantined 0 rows and 1 cells" in out
+    assert "cell: negative amount" in out
+
+
+def test_dry_run_explains_the_mapping_it_chose(workspace: Path, fixtures: Path) -> None:
+    code, out = icp(
+        "ingest", "-w", str(workspace), "--dry-run", str(fixtures / "hubspot_deals.csv")
+    )
+    assert code == 0, out
+    assert "HubSpot deals, mapping confidence" in out
+    assert "Deal Stage" in out and "exact" in out
+    code, out = icp("summary", "-w", str(workspace))
+    assert "deals 0" in out
+
+
+def test_quarantine_lists_file_line_column_value_and_reason(workspace: Path, write) -> None:
+    path = write("deals.csv", "Record ID,Deal Stage,Amount\n1,Closed Won,-3\n")
+    icp("ingest", "-w", str(workspace), str(path))
+    code, out = icp("quarantine", "-w", str(workspace), "--format", "json")
+    assert code == 0
+    [entry] = json.loads(out)
+    assert entry["file"] == "deals.csv"
+    assert (entry["line"], entry["column"], entry["raw_value"]) == (2, "Amount", "-3")
+    assert entry["reason"] == "negative amount"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "empty.csv: empty file"),
+        (b"\x00\x01\x02\x03binary", "empty.csv: binary file"),
+        (b"Opportunity Name,Amount\nX,1\n", "missing a required column for deals"),
+    ],
+)
+def test_bad_files_give_one_clear_error_and_exit_1(workspace, write, content, expected) -> None:
+    path = write("empty.csv", content)
+    code, out = icp("ingest", "-w", str(workspace), str(path))
+    assert code == 1
+    assert expected in out
+    assert "Traceback" not in out
+
+
+def test_strict_exits_with_the_first_problem(workspace: Path, write) -> None:
+    path = write("deals.csv", "Record ID,Deal Stage,Close Date\n1,Closed Won,someday\n")
+    code, out = icp("ingest", "-w", str(workspace), "--strict", str(path))
+    assert code == 1
+    assert "deals.csv, line 2, column 'Close Date', value 'someday'" in out
+
+
+def test_commands_outside_a_workspace_say_how_to_make_one(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ICP_WORKSPACE", raising=False)
+    code, out = icp("summary")
+    assert code == 1
+    assert "no icpkit workspace" in out and "icp init" in out
+
+
+def test_broken_icp_yaml_names_the_key(workspace: Path) -> None:
+    (workspace / "icp.yaml").write_text("ingest:\n  date_order: sideways\n")
+    code, out = icp("summary", "-w", str(workspace))
+    assert code == 1
+    assert "ingest.date_order" in out and "sideways" in out
+
+
+def test_workspace_is_found_from_a_subfolder(workspace: Path, monkeypatch) -> None:
+    sub = workspace / "exports"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    monkeypatch.delenv("ICP_WORKSPACE", raising=False)
+    code, out = icp("summary")
+    assert code == 0
+    assert str(workspace) in out.replace("\n", "")

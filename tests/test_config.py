@@ -1,0 +1,68 @@
+"""icp.yaml: validated with messages naming the key, every setting documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from icpkit.config import ConfigError, Settings, load_settings, save_settings, settings_table
+from icpkit.ingest.fields import FIELDS
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    text = (DOCS / "settings.md").read_text()
+    for name, default, _help in settings_table():
+        assert f"`{name}` | `{default}`" in text, name
+
+
+def test_every_field_and_column_name_is_documented() -> None:
+    text = (DOCS / "ingest.md").read_text()
+    for specs in FIELDS.values():
+        for spec in specs:
+            assert f"`{spec.name}`" in text
+            for names in spec.synonyms:
+                for name in names:
+                    assert f"`{name}`" in text, name
+
+
+def test_settings_round_trip_and_keep_unknown_sections(tmp_path: Path) -> None:
+    path = tmp_path / "icp.yaml"
+    path.write_text("name: Acme\nicp:\n  fit: [1, 2]\ningest:\n  revenue_unit: millions\n")
+    settings = load_settings(path)
+    assert settings.ingest.revenue_unit == "millions"
+    save_settings(settings, path)
+    again = load_settings(path)
+    assert again.model_extra == {"icp": {"fit": [1, 2]}}
+    assert again.name == "Acme"
+
+
+def test_yaml_booleans_used_as_stage_names_stay_stage_names(tmp_path: Path) -> None:
+    path = tmp_path / "icp.yaml"
+    path.write_text("ingest:\n  stage_outcomes:\n    No: lost\n    Signed: won\n")
+    assert load_settings(path).ingest.stage_outcomes == {"no": "lost", "Signed": "won"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ingest:\n  date_order: sideways\n", "ingest.date_order"),
+        ("ingest:\n  max_amount: -1\n", "ingest.max_amount"),
+        ("ingest:\n  mapping: [{columns: {a: b}, colour: red}]\n", "ingest.mapping.0.colour"),
+        ("ingest: [unclosed\n", "is not valid YAML"),
+        ("- just\n- a list\n", "expected a mapping"),
+    ],
+)
+def test_invalid_settings_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "icp.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert str(path) in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_defaults_validate() -> None:
+    assert Settings().ingest.date_order == "auto"

@@ -1,0 +1,160 @@
+"""Layout detection: what a file holds, which CRM wrote it, which column is which field."""
+
+from __future__ import annotations
+
+import pytest
+
+from icpkit.config import MappingRule
+from icpkit.ingest.cells import check_sample
+from icpkit.ingest.detect import detect_layout
+from icpkit.ingest.problems import IngestError
+
+HUBSPOT_DEALS = [
+    "Record ID",
+    "Deal Name",
+    "Deal Stage",
+    "Amount",
+    "Close Date",
+    "Create Date",
+    "Associated Company IDs",
+    "Associated Company",
+    "Deal owner",
+]
+SALESFORCE_OPPS = [
+    "Opportunity Owner",
+    "Account Name",
+    "Opportunity Name",
+    "Stage",
+    "Amount",
+    "Close Date",
+    "Created Date",
+    "Type",
+    "Won",
+    "Closed",
+    "Opportunity ID",
+    "Account ID",
+    "Employees",
+    "Industry",
+    "Billing Country",
+    "Website",
+]
+PIPEDRIVE_DEALS = [
+    "Deal - ID",
+    "Deal - Title",
+    "Deal - Value",
+    "Deal - Currency",
+    "Deal - Organization",
+    "Deal - Status",
+    "Deal - Stage",
+    "Deal - Deal created",
+    "Deal - Deal closed on",
+    "Organization - Name",
+]
+HUBSPOT_COMPANIES = [
+    "Record ID",
+    "Company name",
+    "Company Domain Name",
+    "Number of Employees",
+    "Annual Revenue",
+    "Industry",
+    "Country/Region",
+    "Lifecycle Stage",
+]
+
+
+@pytest.mark.parametrize(
+    ("header", "entity", "system"),
+    [
+        (HUBSPOT_DEALS, "deals", "hubspot"),
+        (SALESFORCE_OPPS, "deals", "salesforce"),
+        (PIPEDRIVE_DEALS, "deals", "pipedrive"),
+        (HUBSPOT_COMPANIES, "companies", "hubspot"),
+        (["Company Domain Name", "Signal Type", "Signal Date", "Detail"], "signals", "generic"),
+    ],
+)
+def test_real_export_headers_are_recognized(header, entity, system) -> None:
+    layout = detect_layout("x.csv", header, {})
+    assert (layout.entity, layout.system) == (entity, system)
+
+
+def test_hubspot_deal_columns_map_to_canonical_fields() -> None:
+    layout = detect_layout("deals.csv", HUBSPOT_DEALS, {})
+    mapped = {c.field: c.column for c in layout.choices.values()}
+    assert mapped == {
+        "source_id": "Record ID",
+        "name": "Deal Name",
+        "stage": "Deal Stage",
+        "amount": "Amount",
+        "closed_at": "Close Date",
+        "created_at": "Create Date",
+        "company_source_id": "Associated Company IDs",
+        "company_name": "Associated Company",
+        "owner": "Deal owner",
+    }
+
+
+def test_salesforce_report_carries_account_attributes_and_won_closed_flags() -> None:
+    layout = detect_layout("opps.csv", SALESFORCE_OPPS, {})
+    assert {"won", "closed", "employees", "industry", "country", "company_domain"} <= set(
+        layout.choices
+    )
+    assert layout.column_of("deal_type") == "Type"
+
+
+def test_a_higher_ranked_synonym_wins_without_asking_and_the_other_is_listed() -> None:
+    header = ["Record ID", "Deal Stage", "Amount", "Amount in company currency"]
+    layout = detect_layout("deals.csv", header, {})
+    choice = layout.choices["amount"]
+    assert choice.column == "Amount"
+    assert choice.alternatives == ("Amount in company currency",)
+
+
+def test_two_columns_competing_at_the_same_rank_are_refused_with_a_fix() -> None:
+    header = ["Record ID", "Deal Stage", "Create Date", "Created Date"]
+    with pytest.raises(IngestError) as err:
+        detect_layout("deals.csv", header, {})
+    message = str(err.value)
+    assert "'Create Date' and 'Created Date' both look like 'created_at'" in message
+    assert "ingest.mapping" in message
+
+
+def test_a_mapping_rule_settles_a_conflict_and_maps_odd_names() -> None:
+    header = ["Opp #", "Create Date", "Created Date", "Phase", "Value (USD)"]
+    rule = MappingRule(
+        files="opps*.csv",
+        entity="deals",
+        columns={"Opp #": "source_id", "Created Date": "ignore", "Phase": "stage"},
+    )
+    layout = detect_layout("opps-2024.csv", header, {}, [rule])
+    assert layout.column_of("source_id") == "Opp #"
+    assert layout.column_of("created_at") == "Create Date"
+    assert layout.column_of("stage") == "Phase"
+    assert layout.choices["stage"].how == "manual"
+    assert layout.ignored == ["Created Date"]
+    # 'Value (USD)' contains a synonym of amount: mapped, but with a lower confidence.
+    assert layout.choices["amount"].how == "partial"
+    assert layout.choices["amount"].confidence < 0.7
+
+
+def test_a_mapping_rule_naming_a_missing_column_or_field_is_an_error() -> None:
+    with pytest.raises(IngestError, match="maps column 'Nope', which is not in the file"):
+        detect_layout("d.csv", ["Deal Stage"], {}, [MappingRule(columns={"Nope": "amount"})])
+    with pytest.raises(IngestError, match="'colour', which is not a deals field"):
+        detect_layout("d.csv", ["Deal Stage", "X"], {}, [MappingRule(columns={"X": "colour"})])
+
+
+def test_a_deals_file_without_any_stage_column_names_what_is_missing() -> None:
+    with pytest.raises(IngestError) as err:
+        detect_layout("opps.csv", ["Opportunity Name", "Amount", "Close Date"], {})
+    message = str(err.value)
+    assert message.startswith("opps.csv: missing a required column for deals")
+    assert "'Deal Stage'" in message and "columns found: Opportunity Name, Amount" in message
+
+
+def test_values_that_do_not_read_lower_the_confidence() -> None:
+    samples = {"Amount": ["100", "200", "lots", "n/a but not blank"], "Deal Stage": ["Won"]}
+    layout = detect_layout("d.csv", ["Deal Stage", "Amount"], samples, check=check_sample)
+    amount = layout.choices["amount"]
+    assert amount.parse_rate == 0.5
+    assert amount.confidence == pytest.approx(0.75)
+    assert layout.confidence == amount.confidence
