@@ -108,3 +108,19 @@ def test_workspace_is_found_from_a_subfolder(workspace: Path, monkeypatch) -> No
     code, out = icp("summary")
     assert code == 0
     assert str(workspace) in out.replace("\n", "")
+
+
+def test_demo_data_writes_the_exports_and_the_truth(tmp_path: Path) -> None:
+    code, out = icp("demo-data", "--rows", "500", "--seed", "3", "--out", str(tmp_path / "d"))
+    assert code == 0, out
+    names = {p.name for p in (tmp_path / "d").iterdir()}
+    assert {"companies.csv", "deals.csv", "signals.csv", "planted_truth.json"} <= names
+
+
+def test_demo_runs_the_chain_and_says_where_the_results_are(tmp_path: Path) -> None:
+    code, out = icp("demo", "--rows", "500", "--dir", str(tmp_path / "demo"))
+    assert code == 0, out
+    assert "deals.csv: HubSpot deals" in out
+    assert "deals 500 (won" in " ".join(out.split())
+    assert (tmp_path / "demo" / "workspace" / "workspace.duckdb").is_file()
+    assert str(tmp_path / "demo") in out.replace("\n", "")

@@ -22,7 +22,7 @@ import duckdb
 from icpkit.config import CONFIG_NAME, Settings, load_settings, save_settings
 from icpkit.ingest.pipeline import FileReport, ingest_file
 from icpkit.ingest.problems import IngestError
-from icpkit.store import STORE_NAME, connect, table_counts
+from icpkit.store import STORE_NAME, connect, first_row, table_counts
 
 ENV_WORKSPACE = "ICP_WORKSPACE"
 
@@ -167,9 +167,9 @@ class Workspace:
             outcomes = dict(
                 con.execute("SELECT outcome, count(*) FROM deals GROUP BY 1 ORDER BY 1").fetchall()
             )
-            linked = con.execute(
-                "SELECT count(*) FILTER (WHERE account_key IS NOT NULL), count(*) FROM deals"
-            ).fetchone()
+            linked = first_row(
+                con, "SELECT count(*) FILTER (WHERE account_key IS NOT NULL), count(*) FROM deals"
+            )
             imports = con.execute(
                 "SELECT import_id, file_name, entity, system, rows_read, rows_loaded, "
                 "rows_quarantined, cells_quarantined, imported_at FROM imports ORDER BY import_id"

@@ -91,3 +91,15 @@ def test_email_account_domain_skips_personal_mailboxes(raw: str, domain: str | N
 def test_email_account_domain_rejects_non_addresses(raw: str, reason: str) -> None:
     with pytest.raises(Unreadable, match=reason):
         email_account_domain(raw)
+
+
+@pytest.mark.parametrize("value", ["co.uk", "github.io", "x.ck", "com.au"])
+def test_bare_public_suffixes_are_not_company_domains(value: str) -> None:
+    # The fast path for already-clean 'name.tld' values must not accept a suffix itself.
+    with pytest.raises(Unreadable):
+        registrable_domain(value)
+
+
+@pytest.mark.parametrize("value", ["acme.io", "acme.com", "a-b.de", "x1.ai"])
+def test_clean_domains_are_their_own_registrable_domain(value: str) -> None:
+    assert registrable_domain(value) == value

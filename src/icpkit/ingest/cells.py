@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from icpkit.config import IngestSettings
@@ -22,8 +23,12 @@ from icpkit.ingest.normalize.blanks import is_blank
 from icpkit.ingest.normalize.booleans import parse_bool
 from icpkit.ingest.normalize.countries import country_code
 from icpkit.ingest.normalize.dates import DateOrder, infer_date_order, parse_date
-from icpkit.ingest.normalize.domains import email_account_domain, registrable_domain
-from icpkit.ingest.normalize.employees import parse_employees
+from icpkit.ingest.normalize.domains import (
+    email_account_domain,
+    registrable_domain,
+    simple_suffixes,
+)
+from icpkit.ingest.normalize.employees import LARGEST_EMPLOYER, parse_employees
 from icpkit.ingest.normalize.industries import match_industry
 from icpkit.ingest.normalize.money import check_amount, parse_money
 from icpkit.ingest.normalize.stages import stage_outcome
@@ -162,9 +167,84 @@ def _converter(
     raise ValueError(f"no normalizer for kind {kind!r}")
 
 
-def build_lookup(spec: FieldSpec, values: Sequence[str], settings: IngestSettings) -> Lookup:
-    """Normalize every distinct ``values`` entry of one column for field ``spec``."""
-    convert, note = _converter(spec, settings, values)
+@dataclass(frozen=True)
+class FastPath:
+    """The SQL twin of a normalizer's most common case.
+
+    Values for which ``where`` holds get ``outputs`` in DuckDB, without a Python call; the
+    rest go through the normalizer. Both must agree (tests/test_cells.py checks it).
+    ``{v}`` in the SQL stands for the raw value.
+    """
+
+    where: str
+    outputs: tuple[str, ...]
+
+    def sql(self, value: str) -> tuple[str, tuple[str, ...]]:
+        """The predicate and output expressions over the SQL expression ``value``."""
+        return self.where.replace("{v}", value), tuple(
+            o.replace("{v}", value) for o in self.outputs
+        )
+
+
+_PLAIN_NUMBER = r"'[0-9]{1,15}(\.[0-9]{1,6})?'"
+_ISO_DATE = r"'[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?'"
+_BARE_DOMAIN = r"'[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.[a-z]{2,63}'"
+# Tables the domain fast path reads, registered by the pipeline (see suffix_tables()).
+SUFFIX_TABLES = ("psl_single", "psl_every")
+
+
+def fast_path(spec: FieldSpec, settings: IngestSettings) -> FastPath | None:
+    """The SQL fast path for ``spec``'s kind, if it has one."""
+    if spec.kind == "money":
+        limit = settings.max_amount if spec.name == "amount" else MAX_REVENUE
+        return FastPath(
+            f"regexp_full_match({{v}}, {_PLAIN_NUMBER}) AND try_cast({{v}} AS DOUBLE) <= {limit!r}",
+            ("try_cast({v} AS DOUBLE)", "NULL::VARCHAR"),
+        )
+    if spec.kind == "employees":
+        return FastPath(
+            f"regexp_full_match({{v}}, '[0-9]{{1,7}}') AND try_cast({{v}} AS BIGINT) "
+            f"BETWEEN 1 AND {LARGEST_EMPLOYER}",
+            ("try_cast({v} AS BIGINT)",) * 3,
+        )
+    if spec.kind == "date":
+        return FastPath(
+            f"regexp_full_match({{v}}, {_ISO_DATE}) AND "
+            "year(try_cast({v} AS TIMESTAMP)) BETWEEN 1900 AND 2100",
+            ("try_cast({v} AS TIMESTAMP)",),
+        )
+    if spec.kind == "domain":
+        return FastPath(
+            f"regexp_full_match({{v}}, {_BARE_DOMAIN}) "
+            "AND regexp_extract({v}, '[^.]+$') IN (SELECT suffix FROM psl_single) "
+            "AND {v} NOT IN (SELECT suffix FROM psl_every)",
+            ("{v}",),
+        )
+    return None
+
+
+def suffix_tables() -> dict[str, pa.Table]:
+    """The public-suffix sets the domain fast path joins against."""
+    single, every = simple_suffixes()
+    return {
+        "psl_single": pa.table({"suffix": pa.array(sorted(single), pa.string())}),
+        "psl_every": pa.table({"suffix": pa.array(sorted(every), pa.string())}),
+    }
+
+
+def build_lookup(
+    spec: FieldSpec,
+    values: Sequence[str],
+    settings: IngestSettings,
+    *,
+    column_values: Sequence[str] | None = None,
+) -> Lookup:
+    """Normalize every distinct ``values`` entry of one column for field ``spec``.
+
+    ``column_values`` (default: ``values``) are all the column's distinct values, for the
+    decisions taken per column (the day/month order of dates).
+    """
+    convert, note = _converter(spec, settings, values if column_values is None else column_values)
     outputs = OUTPUTS[spec.kind]
     cols: list[list[Any]] = [[] for _ in outputs]
     errors: list[str | None] = []
@@ -194,8 +274,54 @@ def check_sample(spec: FieldSpec, values: Sequence[str]) -> float:
     """Share of a column sample that the field's normalizer reads (for detection confidence)."""
     if spec.kind in ("text", "id"):
         return 1.0
-    from icpkit.config import IngestSettings as _Settings
-
-    lookup = build_lookup(spec, list(dict.fromkeys(values)), _Settings())
+    lookup = build_lookup(spec, list(dict.fromkeys(values)), IngestSettings())
     total = lookup.table.num_rows
     return 1.0 if total == 0 else 1.0 - lookup.errors / total
+
+
+def _distinct(con: duckdb.DuckDBPyConnection, src: str, where: str = "true") -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT {src} FROM raw WHERE {src} IS NOT NULL AND trim({src}) <> '' "
+            f"AND ({where}) ORDER BY 1"
+        ).fetchall()
+    ]
+
+
+def create_lookup(
+    con: duckdb.DuckDBPyConnection, spec: FieldSpec, src: str, alias: str, settings: IngestSettings
+) -> Lookup:
+    """Create the temporary table ``alias``: each distinct raw value, its outputs, its error.
+
+    Values the field's SQL fast path covers are normalized in DuckDB; the rest in Python.
+    """
+    fast = fast_path(spec, settings)
+    if fast is None:
+        lookup = build_lookup(spec, _distinct(con, src), settings)
+        con.register("lookup_rows", lookup.table)
+        con.execute(f"CREATE TEMP TABLE {alias} AS SELECT * FROM lookup_rows")
+        con.unregister("lookup_rows")
+        return lookup
+    if spec.kind == "domain":
+        for name, rows in suffix_tables().items():
+            con.register(name, rows)
+    where, outputs = fast.sql(src)
+    slow = _distinct(con, src, f"NOT coalesce({where}, false)")
+    # Decisions per column (the order of dates) look at every value, fast or slow.
+    column_values = _distinct(con, src) if spec.kind == "date" else None
+    lookup = build_lookup(spec, slow, settings, column_values=column_values)
+    names = ", ".join(f"{spec.name}{o.suffix}" for o in lookup.outputs)
+    con.register("lookup_rows", lookup.table)
+    con.execute(
+        f"""CREATE TEMP TABLE {alias} AS
+            SELECT raw, {names}, error FROM lookup_rows
+            UNION ALL
+            SELECT DISTINCT {src} AS raw, {", ".join(outputs)}, NULL AS error
+            FROM raw WHERE coalesce({where}, false)"""
+    )
+    con.unregister("lookup_rows")
+    if spec.kind == "domain":
+        for name in suffix_tables():
+            con.unregister(name)
+    return lookup

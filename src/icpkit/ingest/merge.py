@@ -19,7 +19,7 @@ from icpkit.config import IngestSettings
 from icpkit.ingest.detect import Layout
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.names import company_name_key
-from icpkit.ingest.problems import Problem
+from icpkit.ingest.problems import Problem, Scope
 
 if TYPE_CHECKING:
     from icpkit.ingest.pipeline import FileReport
@@ -65,13 +65,13 @@ class LoadContext:
     def problem(
         self,
         reason: str,
-        scope: str,
+        scope: Scope,
         line: int | None,
         field: str | None = None,
         value: str | None = None,
     ) -> Problem:
         column = self.layout.column_of(field) if field else None
-        return Problem(self.file, reason, scope, line, column, value, self.unit)  # type: ignore[arg-type]
+        return Problem(self.file, reason, scope, line, column, value, self.unit)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[Any]:
@@ -386,12 +386,14 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
     # The accounts the deals name: attributes when the export carries them, else a stub.
     has_attrs = bool(ctx.present & set(ATTRIBUTES))
     attrs = ", ".join(ATTRIBUTES) if has_attrs else ""
+    # Without attributes a deal only adds accounts the store does not know yet.
+    only_new = "" if has_attrs else "AND account_key NOT IN (SELECT account_key FROM accounts)"
     _upsert_accounts(
         con,
         f"""SELECT account_key, company_name AS name, name_key, company_domain AS domain
                    {", " + attrs if attrs else ""},
                    '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
-            FROM deal_rows WHERE account_key IS NOT NULL""",
+            FROM deal_rows WHERE account_key IS NOT NULL {only_new}""",
         "deal" if has_attrs else "stub",
     )
     if "company_source_id" in ctx.present:

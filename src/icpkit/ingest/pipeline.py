@@ -14,31 +14,28 @@ store as it was:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from icpkit.config import IngestSettings
 from icpkit.ingest import merge
-from icpkit.ingest.cells import OUTPUTS, build_lookup, check_sample
-from icpkit.ingest.detect import Layout, detect_layout
+from icpkit.ingest.cells import OUTPUTS, create_lookup
+from icpkit.ingest.detect import Layout
 from icpkit.ingest.fields import FIELDS, FieldSpec
 from icpkit.ingest.normalize.money import suggest_revenue_unit
 from icpkit.ingest.problems import IngestError, Problem
-from icpkit.ingest.readers import Chunk, SourceTable, open_table
+from icpkit.ingest.readers import SourceTable, open_table
+from icpkit.ingest.staging import Progress, stage_raw
+from icpkit.store.db import first_row
 
-SAMPLE_SIZE = 200
 _UNIT_FACTOR = {"units": 1.0, "thousands": 1e3, "millions": 1e6}
-
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -73,9 +70,11 @@ class FileReport:
 
 
 def _reason_family(reason: str) -> str:
-    # Reasons carry specifics ("duplicate Record ID 12 ..."); group on the words before them.
+    # Reasons carry specifics ("unknown country 'Mars'", "duplicate Record ID 12 ..."):
+    # group on the words before them, without quoted values and numbers.
     for sep in (" (", ": ", "; "):
         reason = reason.split(sep)[0]
+    reason = re.sub(r"'[^']*'", "", reason)
     return " ".join(w for w in reason.split() if not any(ch.isdigit() for ch in w))
 
 
@@ -107,15 +106,19 @@ def ingest_file(
 ) -> FileReport:
     """Load ``path`` into the store; raise :class:`IngestError` when the file cannot load."""
     report = FileReport(path=path, dry_run=dry_run)
+    # Same bytes read the same way load the same rows: such a re-import is skipped.
     fingerprint = (
-        f"{file_fingerprint(path)}:{settings_fingerprint(settings)}" if path.is_file() else ""
+        f"{file_fingerprint(path)}:{settings_fingerprint(settings)}:{encoding or ''}"
+        if path.is_file()
+        else ""
     )
     if fingerprint and not force and not dry_run:
-        row = con.execute(
+        row = first_row(
+            con,
             "SELECT import_id, file_name, imported_at FROM imports WHERE content_hash = ? "
             "ORDER BY import_id DESC LIMIT 1",
             [fingerprint],
-        ).fetchone()
+        )
         if row is not None:
             report.skipped = (
                 f"unchanged since import #{row[0]} of {row[1]} at {row[2]:%Y-%m-%d %H:%M}; "
@@ -126,71 +129,32 @@ def ingest_file(
     table = open_table(path, encoding=encoding)
     report.encoding, report.delimiter = table.encoding, table.delimiter
     report.notes.extend(table.notes)
-    con.execute("BEGIN TRANSACTION")
     try:
-        _load(con, table, settings, report, strict, progress, fingerprint)
-        if dry_run:
+        # Staging fills a temporary table only, so it can run before the transaction.
+        layout = stage_raw(con, table, settings, progress)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _load(con, table, layout, settings, report, strict, fingerprint)
+            con.execute("ROLLBACK" if dry_run else "COMMIT")
+        except BaseException:
             con.execute("ROLLBACK")
-        else:
-            con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            raise
     finally:
-        for name in ("raw", "norm"):
+        table.close()
+        for name in ("raw0", "raw", "norm"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     return report
-
-
-def _stage_raw(
-    con: duckdb.DuckDBPyConnection,
-    table: SourceTable,
-    settings: IngestSettings,
-    report: FileReport,
-    progress: Progress | None,
-) -> Layout:
-    """Copy the file's records into the temporary ``raw`` table; detect the layout on the way."""
-    chunks = table.chunks()
-    first: Chunk | None = next(chunks, None)
-    samples: dict[str, list[str]] = {}
-    if first is not None:
-        for name, col in zip(table.header, first.columns, strict=True):
-            samples[name] = [v for v in col[: SAMPLE_SIZE * 5] if v and v.strip()][:SAMPLE_SIZE]
-    layout = detect_layout(
-        table.path.name, table.header, samples, settings.mapping, check=check_sample
-    )
-    cols = ", ".join(f'"c{i}" VARCHAR' for i in range(len(table.header)))
-    con.execute(f"CREATE TEMP TABLE raw (line BIGINT, {cols})")
-    names = ["line"] + [f"c{i}" for i in range(len(table.header))]
-    seen = 0
-    for chunk in _chain(first, chunks):
-        arrays = [pa.array(chunk.lines, pa.int64())]
-        arrays += [pa.array(col, pa.string()) for col in chunk.columns]
-        con.register("raw_batch", pa.table(arrays, names=names))
-        con.execute("INSERT INTO raw SELECT * FROM raw_batch")
-        con.unregister("raw_batch")
-        seen += len(chunk.lines)
-        if progress:
-            progress(seen)
-    return layout
-
-
-def _chain(first: Chunk | None, rest: Any) -> Any:
-    if first is not None:
-        yield first
-    yield from rest
 
 
 def _load(
     con: duckdb.DuckDBPyConnection,
     table: SourceTable,
+    layout: Layout,
     settings: IngestSettings,
     report: FileReport,
     strict: bool,
-    progress: Progress | None,
     fingerprint: str,
 ) -> None:
-    layout = _stage_raw(con, table, settings, report, progress)
     report.layout, report.entity, report.system = layout, layout.entity, layout.system
     report.notes.extend(layout.notes)
     report.blank_records = table.blank_records
@@ -211,18 +175,10 @@ def _load(
                 expr = f"regexp_replace({expr}, '\\.0$', '')"  # Excel turns ids into floats
             select.append(f"{expr} AS {name}")
             continue
-        distinct = [
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT {src} FROM raw WHERE {src} IS NOT NULL "
-                f"AND trim({src}) <> '' ORDER BY 1"
-            ).fetchall()
-        ]
-        lookup = build_lookup(spec, distinct, settings)
+        alias = f"lk_{name}"
+        lookup = create_lookup(con, spec, src, alias, settings)
         if lookup.note:
             report.notes.append(f"column {choice.column!r}: {lookup.note}")
-        alias = f"lk_{name}"
-        con.register(alias, lookup.table)
         joins.append(f"LEFT JOIN {alias} ON {alias}.raw = {src}")
         for out in OUTPUTS[spec.kind]:
             select.append(f"{alias}.{name}{out.suffix}")
@@ -243,8 +199,7 @@ def _load(
         select.append("NULL::JSON AS extra")
     con.execute(f"CREATE TEMP TABLE norm AS SELECT {', '.join(select)} FROM raw {' '.join(joins)}")
     for alias in [f"lk_{n}" for n in layout.choices]:
-        with contextlib.suppress(duckdb.Error):
-            con.unregister(alias)
+        con.execute(f"DROP TABLE IF EXISTS {alias}")
 
     present = set(layout.choices)
     _ensure_columns(con, layout, specs)
@@ -403,7 +358,7 @@ def _record_import(
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+    row = first_row(con, sql)
     return int(row[0]) if row and row[0] is not None else 0
 
 

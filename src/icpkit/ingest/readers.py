@@ -47,7 +47,9 @@ class SourceTable:
     notes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     blank_records: int = 0
+    header_lines: int = 1
     _chunks: Iterator[Chunk] | None = None
+    _close: Any = None
 
     def chunks(self) -> Iterator[Chunk]:
         """The records, in order; can be consumed once."""
@@ -55,6 +57,12 @@ class SourceTable:
             raise RuntimeError("chunks() can be consumed once")
         chunks, self._chunks = self._chunks, None
         return chunks
+
+    def close(self) -> None:
+        """Release the file when the chunks will not be read."""
+        if self._close is not None:
+            self._close()
+            self._close = None
 
 
 def open_table(path: Path, *, encoding: str | None = None, chunk_size: int = 50_000) -> SourceTable:
@@ -220,7 +228,9 @@ def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) ->
         fh.close()
         raise IngestError(Problem(path.name, "empty file: no header and no rows", "file"))
     table.header = clean_header(header, table)
+    table.header_lines = reader.line_num
     table._chunks = _csv_chunks(fh, reader, table, chunk_size)
+    table._close = fh.close
     return table
 
 
@@ -273,6 +283,16 @@ def _csv_chunks(
         raise _decode_error(table.path, table.encoding or "utf-8") from None
     finally:
         fh.close()
+
+
+def count_lines(path: Path) -> int:
+    """Physical lines of a file, the last one counted even without a final newline."""
+    lines, last = 0, b"\n"
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 22):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
 
 
 def _line_breaks(row: list[str]) -> int:

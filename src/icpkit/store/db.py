@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -25,7 +26,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         return con
     for ddl in TABLES.values():
         con.execute(ddl)
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    row = first_row(con, "SELECT value FROM meta WHERE key = 'schema_version'")
     if row is None:
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(STORE_SCHEMA_VERSION)])
     elif int(row[0]) > STORE_SCHEMA_VERSION:
@@ -37,10 +38,18 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     return con
 
 
+def first_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> tuple[Any, ...] | None:
+    """The first row of ``sql``, reading the whole result so the connection is free again."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row count of every data table, for summaries and tests."""
     counts: dict[str, int] = {}
     for name in ("accounts", "deals", "signals", "quarantine", "imports"):
-        row = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+        row = first_row(con, f"SELECT count(*) FROM {name}")
         counts[name] = int(row[0]) if row else 0
     return counts

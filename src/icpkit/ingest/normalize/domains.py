@@ -45,6 +45,18 @@ def _extractor() -> tldextract.TLDExtract:
     )
 
 
+_BARE_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.([a-z]{2,63})")
+
+
+@functools.cache
+def simple_suffixes() -> tuple[frozenset[str], frozenset[str]]:
+    """Single-label public suffixes without wildcard rules, and every suffix (fast paths)."""
+    every = frozenset(_extractor().tlds)
+    wild = {s[2:] for s in every if s.startswith("*.")}
+    single = frozenset(s for s in every if "." not in s and s not in wild)
+    return single, every
+
+
 @functools.lru_cache(maxsize=1 << 20)
 def registrable_domain(raw: str) -> str | None:
     """Registrable domain of a website, URL or email: ``"https://www.Acme.io/x"`` → ``"acme.io"``.
@@ -52,6 +64,11 @@ def registrable_domain(raw: str) -> str | None:
     Private public-suffix entries count (``acme.github.io`` stays itself), so companies hosted
     on shared platforms are not merged. Unicode domains are returned lower-cased, not punycoded.
     """
+    if (bare := _BARE_DOMAIN.fullmatch(raw)) is not None:
+        # Most CRM domain columns already hold 'acme.io': one label on a public suffix.
+        single, every = simple_suffixes()
+        if bare.group(1) in single and raw not in every:
+            return raw
     if is_blank(raw):
         return None
     host = _host(raw)

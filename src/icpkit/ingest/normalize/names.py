@@ -31,8 +31,11 @@ def company_name_key(raw: str) -> str | None:
     """
     if is_blank(raw):
         return None
-    text = unicodedata.normalize("NFKD", raw)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    if raw.isascii():
+        text = raw.lower()
+    else:
+        text = unicodedata.normalize("NFKD", raw)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     text = _DROPPED.sub("", text.replace("&", " and "))
     words = _NON_WORD.sub(" ", text).split()
     if not words:
