@@ -2,7 +2,8 @@
 
 Measured in one run, each step in its own process (so peak memory is that step's alone):
 
-- ``icpkit``: ``icp ingest`` of the three exports (detect, normalize, quarantine, merge);
+- ``icpkit``: ``icp ingest`` of the three exports (detect, normalize, quarantine, merge),
+  with DuckDB's default memory limit and with ``store.memory_limit: 1GB``;
 - ``pandas per-cell``: what a user would otherwise write: ``pandas.read_csv`` then the same
   normalizers on the same columns, applied cell by cell with ``Series.map`` and loaded into
   DuckDB. It is the easy version: no quarantine, no duplicate checks, no merging by key;
@@ -29,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 ICPKIT = """
 from icpkit.workspace import Workspace
 ws = Workspace.init({ws!r})
+ws.settings.store.memory_limit = {memory_limit!r}
 result = ws.ingest([{companies!r}, {deals!r}, {signals!r}])
 assert result.ok, result.failures
 print(sum(r.rows_read for r in result.files))
@@ -161,7 +163,12 @@ def main() -> None:
 
     results = {}
     for name, template, extra in (
-        ("icpkit ingest", ICPKIT, {"ws": str(out / "ws")}),
+        ("icpkit ingest", ICPKIT, {"ws": str(out / "ws"), "memory_limit": None}),
+        (
+            "icpkit ingest, store.memory_limit 1GB",
+            ICPKIT,
+            {"ws": str(out / "ws-1gb"), "memory_limit": "1GB"},
+        ),
         ("pandas per-cell", PANDAS, {"db": str(out / "pandas.duckdb")}),
         ("duckdb read_csv (no normalization)", DUCKDB, {"db": str(out / "raw.duckdb")}),
     ):

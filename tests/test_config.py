@@ -66,3 +66,16 @@ def test_invalid_settings_name_the_file_and_key(tmp_path: Path, text: str, expec
 
 def test_defaults_validate() -> None:
     assert Settings().ingest.date_order == "auto"
+
+
+def test_store_settings_reach_duckdb(tmp_path: Path) -> None:
+    from icpkit.store import first_row
+    from icpkit.workspace import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.settings.store.memory_limit = "512MB"
+    ws.settings.store.threads = 1
+    with ws.connect() as con:
+        assert first_row(con, "SELECT current_setting('threads')") == (1,)
+        limit = first_row(con, "SELECT current_setting('memory_limit')")
+    assert limit is not None and str(limit[0]).startswith(("488", "512"))

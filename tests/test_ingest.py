@@ -394,3 +394,35 @@ def test_a_work_email_keys_the_account_but_free_mail_does_not(query, ws, write) 
         ("acme.io",),
         ("name:solo consulting",),
     ]
+
+
+@pytest.mark.parametrize(
+    "name", ["hubspot_companies.csv", "hubspot_deals.csv", "salesforce_opportunities.csv"]
+)
+def test_duckdb_and_python_readers_load_the_same_rows_on_the_same_lines(
+    fixtures, tmp_path, monkeypatch, name
+) -> None:
+    from icpkit.ingest import staging
+
+    def load(root: Path) -> list[tuple[object, ...]]:
+        ws = Workspace.init(root)
+        assert ws.ingest([fixtures / name]).ok
+        table = "deals" if "deals" in name or "opportunities" in name else "accounts"
+        return run_query(ws, f"SELECT * EXCLUDE (import_id) FROM {table} ORDER BY source_line")
+
+    fast = load(tmp_path / "fast")
+    monkeypatch.setattr(staging, "_stage_csv_in_duckdb", lambda con, table: False)
+    slow = load(tmp_path / "slow")
+    assert fast == slow
+    assert len(fast) > 0
+
+
+def test_a_blank_line_falls_back_to_exact_line_numbers(query, ws, write) -> None:
+    path = write(
+        "deals.csv",
+        DEALS_HEADER + "1,A,Closed Won,100,2024-02-01,2024-01-01,Acme\n"
+        "\n2,B,Closed Won,-1,2024-02-01,2024-01-01,Acme\n",
+    )
+    report = ingest_one(ws, path)
+    assert report.blank_records == 1
+    assert query(ws, "SELECT line FROM quarantine") == [(4,)]

@@ -98,6 +98,19 @@ class IngestSettings(_Model):
         return value
 
 
+class StoreSettings(_Model):
+    """How the embedded DuckDB store uses the machine."""
+
+    memory_limit: str | None = Field(
+        None,
+        description="DuckDB memory limit, e.g. '2GB' (default: DuckDB's, 80% of RAM). Lower "
+        "it on a shared machine: big imports then spill to disk and run somewhat slower.",
+    )
+    threads: int | None = Field(
+        None, description="Threads DuckDB may use (default: all cores).", gt=0
+    )
+
+
 class Settings(_Model):
     """The whole of ``icp.yaml`` that this version understands."""
 
@@ -106,6 +119,7 @@ class Settings(_Model):
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this file's layout.")
     name: str = Field("icpkit workspace", description="A name for the workspace, shown in reports.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
 
 def load_settings(path: Path) -> Settings:

@@ -100,6 +100,11 @@ class Workspace:
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the store, closed on exit."""
         con = connect(self.store_path, read_only=read_only)
+        store = self.settings.store
+        if store.memory_limit:
+            con.execute("SET memory_limit = ?", [store.memory_limit])
+        if store.threads:
+            con.execute(f"SET threads = {int(store.threads)}")
         try:
             yield con
         finally:

@@ -44,6 +44,7 @@ class Output:
 
     suffix: str
     type: pa.DataType
+    sql: str
 
 
 @dataclass
@@ -58,22 +59,26 @@ class Lookup:
 
 
 OUTPUTS: dict[str, tuple[Output, ...]] = {
-    "employees": (Output("", pa.int64()), Output("_low", pa.int64()), Output("_high", pa.int64())),
-    "money": (Output("", pa.float64()), Output("_currency", pa.string())),
-    "date": (Output("", pa.timestamp("us")),),
-    "industry": (
-        Output("", pa.string()),
-        Output("_naics", pa.string()),
-        Output("_sector", pa.string()),
+    "employees": (
+        Output("", pa.int64(), "BIGINT"),
+        Output("_low", pa.int64(), "BIGINT"),
+        Output("_high", pa.int64(), "BIGINT"),
     ),
-    "country": (Output("", pa.string()),),
-    "domain": (Output("", pa.string()),),
-    "email": (Output("", pa.string()),),
-    "bool": (Output("", pa.bool_()),),
-    "stage": (Output("", pa.string()),),
-    "status": (Output("", pa.string()),),
-    "list": (Output("", pa.list_(pa.string())),),
-    "year": (Output("", pa.int32()),),
+    "money": (Output("", pa.float64(), "DOUBLE"), Output("_currency", pa.string(), "VARCHAR")),
+    "date": (Output("", pa.timestamp("us"), "TIMESTAMP"),),
+    "industry": (
+        Output("", pa.string(), "VARCHAR"),
+        Output("_naics", pa.string(), "VARCHAR"),
+        Output("_sector", pa.string(), "VARCHAR"),
+    ),
+    "country": (Output("", pa.string(), "VARCHAR"),),
+    "domain": (Output("", pa.string(), "VARCHAR"),),
+    "email": (Output("", pa.string(), "VARCHAR"),),
+    "bool": (Output("", pa.bool_(), "BOOLEAN"),),
+    "stage": (Output("", pa.string(), "VARCHAR"),),
+    "status": (Output("", pa.string(), "VARCHAR"),),
+    "list": (Output("", pa.list_(pa.string()), "VARCHAR[]"),),
+    "year": (Output("", pa.int32(), "INTEGER"),),
 }
 
 

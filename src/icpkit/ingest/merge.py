@@ -78,11 +78,18 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
     return con.execute(sql, params or []).fetchall()
 
 
-def _add_name_keys(ctx: LoadContext, column: str) -> None:
-    """Add ``name_key`` to ``norm`` from the company names in ``column``, once per name."""
+def _add_name_keys(ctx: LoadContext, column: str, where: str = "true") -> None:
+    """Add ``name_key`` to ``norm`` from the company names in ``column``, once per name.
+
+    ``where`` limits the rows that need a key (the others keep NULL): name keys cost a
+    Python call per distinct name, and rows already tied to a known account need none.
+    """
     con = ctx.con
     names = [
-        r[0] for r in _rows(con, f"SELECT DISTINCT {column} FROM norm WHERE {column} IS NOT NULL")
+        r[0]
+        for r in _rows(
+            con, f"SELECT DISTINCT {column} FROM norm WHERE {column} IS NOT NULL AND ({where})"
+        )
     ]
     keys: list[str | None] = []
     for name in names:
@@ -96,7 +103,8 @@ def _add_name_keys(ctx: LoadContext, column: str) -> None:
     )
     con.execute("ALTER TABLE norm ADD COLUMN name_key VARCHAR")
     con.execute(
-        f"UPDATE norm SET name_key = lk_names.key FROM lk_names WHERE lk_names.raw = norm.{column}"
+        f"UPDATE norm SET name_key = lk_names.key FROM lk_names "
+        f"WHERE lk_names.raw = norm.{column} AND ({where})"
     )
     con.unregister("lk_names")
 
@@ -333,7 +341,12 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
             )
         )
 
-    _add_name_keys(ctx, "company_name")
+    _add_name_keys(
+        ctx,
+        "company_name",
+        f"""company_domain IS NULL AND (company_source_id IS NULL OR company_source_id NOT IN
+            (SELECT source_id FROM account_ids WHERE system = '{_q(ctx.system)}'))""",
+    )
     expansion = [t.casefold() for t in settings.expansion_deal_types]
     con.register("expansion_types", pa.table({"t": pa.array(expansion, pa.string())}))
     system = _q(ctx.system)
@@ -423,7 +436,11 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
 def load_signals(ctx: LoadContext, report: FileReport) -> None:
     """Dated intent events -> ``signals``."""
     con = ctx.con
-    _add_name_keys(ctx, "company_name")
+    _add_name_keys(
+        ctx,
+        "company_name",
+        "company_domain IS NULL OR company_domain NOT IN (SELECT account_key FROM accounts)",
+    )
     bad = _rows(
         con,
         "SELECT line, observed_at_raw, signal_type, company_domain IS NULL AND name_key IS NULL"

@@ -248,27 +248,11 @@ def _ensure_columns(
             wanted.append((name, "VARCHAR"))
         else:
             for out in outs:
-                wanted.append((name + out.suffix, _sql_type(out.type)))
+                wanted.append((name + out.suffix, out.sql))
             wanted.append((f"{name}_raw", "VARCHAR"))
         for col, typ in wanted:
             if col not in have:
                 con.execute(f"ALTER TABLE norm ADD COLUMN {col} {typ}")
-
-
-def _sql_type(t: pa.DataType) -> str:
-    if pa.types.is_int64(t):
-        return "BIGINT"
-    if pa.types.is_int32(t):
-        return "INTEGER"
-    if pa.types.is_floating(t):
-        return "DOUBLE"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMP"
-    if pa.types.is_list(t):
-        return "VARCHAR[]"
-    return "VARCHAR"
 
 
 def _check_revenue_unit(

@@ -342,8 +342,11 @@ def _checked_rows(
 
 
 def _to_chunk(lines: list[int], rows: list[list[str]], width: int) -> Chunk:
+    # An empty field is missing, as DuckDB's reader has it, whichever reader ran.
     columns: list[list[str | None]] = (
-        [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+        [[v or None for v in col] for col in zip(*rows, strict=True)]
+        if rows
+        else [[] for _ in range(width)]
     )
     return Chunk(lines, columns)
 
