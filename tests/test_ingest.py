@@ -426,3 +426,34 @@ def test_a_blank_line_falls_back_to_exact_line_numbers(query, ws, write) -> None
     report = ingest_one(ws, path)
     assert report.blank_records == 1
     assert query(ws, "SELECT line FROM quarantine") == [(4,)]
+
+
+def test_salesforce_18_and_15_character_ids_link_the_same_account(query, ws, write) -> None:
+    accounts = write(
+        "accounts.csv",
+        "Account ID,Account Name,Website,Billing Country,Employees\n"
+        "0015e00000XyZaBAAV,Umbrella Corp,umbrella.co.uk,United Kingdom,250\n",
+    )
+    opps = write(
+        "opps.csv",
+        "Opportunity ID,Opportunity Name,Account ID,Account Name,Stage,Won,Closed\n"
+        "0065e00000AbCdE,Umbrella - Platform,0015e00000XyZaB,Umbrella Corp,Closed Won,1,1\n",
+    )
+    assert ws.ingest([opps, accounts]).ok
+    assert query(ws, "SELECT source_id, account_key FROM deals") == [
+        ("0065e00000AbCdE", "umbrella.co.uk")
+    ]
+
+
+def test_hubspot_deals_with_several_companies_link_to_the_primary(query, ws, write) -> None:
+    companies = write(
+        "companies.csv",
+        "Record ID,Company name,Company Domain Name\n1,Acme,acme.io\n2,Beta,beta.io\n",
+    )
+    deals = write(
+        "deals.csv",
+        "Record ID,Deal Stage,Associated Company IDs,Associated Company\n"
+        "10,Closed Won,1;2,Acme;Beta\n",
+    )
+    assert ws.ingest([companies, deals]).ok
+    assert query(ws, "SELECT account_key, company_name FROM deals") == [("acme.io", "Acme")]

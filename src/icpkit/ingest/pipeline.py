@@ -171,8 +171,11 @@ def _load(
         src = f'raw."{col_of[choice.column]}"'
         if spec.kind in ("text", "id"):
             expr = f"NULLIF(trim({src}), '')"
+            if name in ("company_source_id", "company_name"):
+                # HubSpot lists every associated company ('123;456'): the first is the primary.
+                expr = f"NULLIF(trim(split_part({expr}, ';', 1)), '')"
             if spec.kind == "id":
-                expr = f"regexp_replace({expr}, '\\.0$', '')"  # Excel turns ids into floats
+                expr = _id_expr(expr, layout.system)
             select.append(f"{expr} AS {name}")
             continue
         alias = f"lk_{name}"
@@ -234,6 +237,19 @@ def _load(
         raise IngestError(report.problems[0])
     report.import_id = _record_import(con, table, report, fingerprint)
     merge.relink(con)
+
+
+def _id_expr(expr: str, system: str) -> str:
+    """Ids as the CRM means them, whatever the export did to them."""
+    expr = f"regexp_replace({expr}, '\\.0$', '')"  # Excel turns numeric ids into floats
+    if system == "salesforce":
+        # An 18-character Salesforce id is the 15-character one plus a case checksum;
+        # reports export 15, the API and Data Loader 18: keep 15 so both match.
+        expr = (
+            f"CASE WHEN regexp_full_match({expr}, '[a-zA-Z0-9]{{18}}') THEN left({expr}, 15) "
+            f"ELSE {expr} END"
+        )
+    return expr
 
 
 def _ensure_columns(
