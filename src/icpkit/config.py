@@ -98,6 +98,81 @@ class IngestSettings(_Model):
         return value
 
 
+class AnalysisSettings(_Model):
+    """How closed deals are cut into attribute values and judged."""
+
+    employee_buckets: list[int] = Field(
+        default_factory=lambda: [10, 50, 200, 500, 1000],
+        description="Upper bounds of the employee buckets (1-10, 11-50, ..., 1001+).",
+    )
+    revenue_buckets: list[float] = Field(
+        default_factory=lambda: [1e6, 1e7, 5e7, 1e8, 1e9],
+        description="Upper bounds of the annual revenue buckets, in currency units.",
+    )
+    signal_windows: list[int] = Field(
+        default_factory=lambda: [30, 90, 180, 365, 540, 730],
+        description="Upper bounds (days before the deal was created) of the signal recency "
+        "bins; intent windows are unions of adjacent bins.",
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="False-discovery rate (Benjamini-Hochberg) of the tests."
+    )
+    min_closed_deals: int = Field(
+        30, ge=1, description="Cuts with fewer closed deals are flagged as too thin to tell."
+    )
+    min_lift: float = Field(
+        1.2, ge=1, description="A discriminator must win at least this many times as often."
+    )
+    descriptor_share: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="A value held by at least this share of wins and of losses, without a "
+        "significant difference, is a market descriptor.",
+    )
+    max_categories: int = Field(
+        30, ge=2, description="Unmapped columns with more distinct values are not analyzed."
+    )
+    exclude_attributes: list[str] = Field(
+        default_factory=list,
+        description="Attributes never analyzed, e.g. fields filled after the deal closed.",
+    )
+
+
+class TierSettings(_Model):
+    """How won customers are sorted into Tier 1 (find more), 2, and 3 (wish we had not)."""
+
+    acv_threshold: float | None = Field(
+        None, description="ACV that earns a point (default: the median ACV of won deals)."
+    )
+    cycle_days_threshold: float | None = Field(
+        None,
+        description="A first deal closed within this many days earns a point (default: the "
+        "median sales cycle of won deals).",
+    )
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"acv": 1.0, "fast_cycle": 1.0, "expansion": 1.0},
+        description="Points per trait: acv (first deal at or above the threshold), fast_cycle "
+        "(first deal closed within the threshold), expansion (a won expansion deal).",
+    )
+    tier1_min_points: float = Field(
+        2.0, ge=0, description="Customers with at least these points are Tier 1."
+    )
+    churned_is_tier3: bool = Field(
+        True, description="A churned customer is Tier 3 whatever its points."
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _known_traits(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = set(value) - {"acv", "fast_cycle", "expansion"}
+        if unknown:
+            raise ValueError(
+                f"unknown trait(s) {sorted(unknown)}; allowed: acv, fast_cycle, expansion"
+            )
+        return value
+
+
 class StoreSettings(_Model):
     """How the embedded DuckDB store uses the machine."""
 
@@ -119,6 +194,8 @@ class Settings(_Model):
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this file's layout.")
     name: str = Field("icpkit workspace", description="A name for the workspace, shown in reports.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    tiers: TierSettings = Field(default_factory=TierSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
 
 

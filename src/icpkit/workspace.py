@@ -19,7 +19,16 @@ from typing import Any
 
 import duckdb
 
+from icpkit.analysis.frame import build_frame, discover_attributes, prepare
+from icpkit.analysis.lift import LiftResult, lift_table
+from icpkit.analysis.segments import SegmentTable, segment_table
+from icpkit.analysis.tiers import TierResult, assign_tiers
 from icpkit.config import CONFIG_NAME, Settings, load_settings, save_settings
+from icpkit.icp.derive import data_fingerprint, derive_icp
+from icpkit.icp.diff import diff_icps, format_diff
+from icpkit.icp.locks import apply_human_decisions
+from icpkit.icp.model import ICP, dump_icp, load_icp
+from icpkit.icp.versions import VersionStore
 from icpkit.ingest.pipeline import FileReport, ingest_file
 from icpkit.ingest.problems import IngestError
 from icpkit.store import STORE_NAME, connect, first_row, table_counts
@@ -42,6 +51,18 @@ class IngestResult:
     def ok(self) -> bool:
         """True when every file loaded (problems set aside in the quarantine are not failures)."""
         return not self.failures
+
+
+@dataclass
+class DeriveResult:
+    """What ``Workspace.derive`` did: the ICP now in force, its version and what moved."""
+
+    icp: ICP
+    version: int
+    written: bool
+    changes: list[str]
+    disagreements: list[str]
+    warnings: list[str]
 
 
 @dataclass
@@ -164,6 +185,65 @@ class Workspace:
             cur = con.execute(sql, params)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def lift(self) -> LiftResult:
+        """Won versus lost for every attribute value, classed (see icpkit.analysis.lift)."""
+        with self.connect() as con:
+            frame = build_frame(con, self.settings.analysis)
+        return lift_table(frame, self.settings.analysis)
+
+    def segments(self, by: str) -> SegmentTable:
+        """The segment table of one attribute (see icpkit.analysis.segments)."""
+        with self.connect() as con:
+            prepare(con)
+            attributes = discover_attributes(con, self.settings.analysis)
+            return segment_table(con, attributes, by, self.settings.analysis)
+
+    def tiers(self) -> TierResult:
+        """Every customer's tier (see icpkit.analysis.tiers)."""
+        with self.connect() as con:
+            return assign_tiers(con, self.settings.tiers)
+
+    @property
+    def versions(self) -> VersionStore:
+        """The saved ICP versions of this workspace (``.icp/versions``)."""
+        return VersionStore(self.root)
+
+    def current_icp(self) -> ICP | None:
+        """The ICP in ``icp.yaml`` (with the human edits), else the latest saved version."""
+        data = (self.settings.model_extra or {}).get("icp")
+        if data:
+            return load_icp(data, source=f"{self.config_path}: icp")
+        return self.versions.latest()
+
+    def derive(self, *, note: str | None = None) -> DeriveResult:
+        """Derive the ICP from the data, keep human decisions, save a version if anything moved.
+
+        Deriving twice on unchanged data changes nothing: no new version, no spurious diff.
+        """
+        analysis = self.settings.analysis
+        with self.connect() as con:
+            frame = build_frame(con, analysis)
+            fingerprint = data_fingerprint(con)
+        result = lift_table(frame, analysis)
+        derived = derive_icp(frame, result, analysis, fingerprint)
+        previous = self.current_icp()
+        icp, disagreements = apply_human_decisions(derived, previous)
+        if previous is not None:
+            diff = diff_icps(previous, icp)
+            if diff.is_empty and not diff.data_changed:
+                return DeriveResult(
+                    previous, previous.version, False, [], disagreements, result.warnings
+                )
+            changes = format_diff(diff)
+        else:
+            diff, changes = None, ["first derivation"]
+        version = self.versions.save(icp)
+        if diff is not None:
+            self.versions.append_changelog(diff, note)
+        setattr(self.settings, "icp", dump_icp(icp))  # noqa: B010 - an extra section
+        save_settings(self.settings, self.config_path)
+        return DeriveResult(icp, version, True, changes, disagreements, result.warnings)
 
     def summary(self) -> dict[str, Any]:
         """Counts of what the store holds: tables, deal outcomes, imports."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from icpkit import __version__
-from icpkit.cli import demo, ingest, workspace
+from icpkit.cli import analyze, demo, icp, ingest, workspace
 
 app = typer.Typer(
     name="icp",
@@ -37,3 +37,8 @@ app.command()(ingest.quarantine)
 app.command()(workspace.summary)
 app.command("demo-data")(demo.demo_data)
 app.command()(demo.demo)
+app.add_typer(analyze.app, name="analyze")
+app.command()(icp.derive)
+app.command()(icp.history)
+app.command()(icp.diff)
+app.command()(icp.schema)

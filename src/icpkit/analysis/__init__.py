@@ -1,0 +1,1 @@
+"""Analysis of closed deals: the frame, statistics, tiers, segments, won vs lost."""

@@ -1,0 +1,318 @@
+"""The analysis frame: every closed new-business deal cut by every attribute value.
+
+One attribute gives each deal exactly one value (``(missing)`` included), so a value can
+always be compared with the rest of its attribute. Attributes of the account (size,
+industry, stack) and of the deal's moment (how long before the deal was created the
+account raised money or posted a job) are built in SQL over the workspace store and
+counted per account, because deals of one account are not independent evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import duckdb
+import numpy as np
+
+from icpkit.config import AnalysisSettings
+
+MISSING = "(missing)"
+NONE_SEEN = "none"
+
+Family = Literal["fit", "intent"]
+Kind = Literal["ordinal", "categorical", "binary"]
+
+# Fields filled after a deal closes would leak the outcome into the analysis.
+POST_OUTCOME = frozenset({"lifecycle_stage", "churned", "churn_date", "Lifecycle Stage"})
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One way of cutting deals: its name, kind, value order and the SQL giving the value."""
+
+    name: str
+    kind: Kind
+    family: Family
+    sql: str
+    order: tuple[str, ...] = ()
+    account_level: bool = True
+
+
+@dataclass
+class Cut:
+    """Closed deals of one attribute value, per account: ``wins[i]`` of ``deals[i]``."""
+
+    value: str
+    accounts: np.ndarray
+    wins: np.ndarray
+    deals: np.ndarray
+
+    @property
+    def n_closed(self) -> int:
+        return int(self.deals.sum())
+
+    @property
+    def n_won(self) -> int:
+        return int(self.wins.sum())
+
+
+@dataclass
+class Frame:
+    """Closed deals of the workspace cut by every attribute, plus churn per account."""
+
+    attributes: list[Attribute]
+    cuts: dict[str, list[Cut]]
+    n_closed: int
+    n_won: int
+    n_accounts: int
+    churned: dict[str, bool] = field(default_factory=dict)
+    account_keys: list[str] = field(default_factory=list)
+
+
+def bucket_labels(bounds: list[float], fmt: str) -> list[str]:
+    """Labels of the buckets ending at ``bounds`` plus the open last one: 1-10, ..., 1,001+."""
+    labels: list[str] = []
+    low = 1.0
+    for high in bounds:
+        labels.append(_range_label(low, high, fmt))
+        low = high + 1 if fmt == "count" else high
+    labels.append(f"{_fmt(low, fmt)}+")
+    return labels
+
+
+def _fmt(value: float, fmt: str) -> str:
+    if fmt == "count":
+        return f"{int(value):,}"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= scale:
+            number = value / scale
+            return f"${number:g}{unit}"
+    return f"${value:g}"
+
+
+def _range_label(low: float, high: float, fmt: str) -> str:
+    if fmt == "count":
+        return f"{int(low):,}-{int(high):,}"
+    return f"<{_fmt(high, fmt)}" if low <= 1 else f"{_fmt(low, fmt)}-{_fmt(high, fmt)}"
+
+
+def _bucket_sql(column: str, bounds: list[float], labels: list[str]) -> str:
+    whens = " ".join(
+        f"WHEN {column} <= {bound!r} THEN '{label}'"
+        for bound, label in zip(bounds, labels, strict=False)
+    )
+    return f"CASE WHEN {column} IS NULL THEN '{MISSING}' {whens} ELSE '{labels[-1]}' END"
+
+
+def _q(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def window_labels(bounds: list[int]) -> list[str]:
+    """Recency bins of a signal before the deal: 0-30d, 31-90d, ..., 731d+."""
+    labels, low = [], 0
+    for high in bounds:
+        labels.append(f"{low}-{high}d")
+        low = high + 1
+    labels.append(f"{low}d+")
+    return labels
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Temporary tables the attributes read: closed deals and each signal's latest occurrence."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE closed AS
+           SELECT deal_key, account_key, outcome = 'won' AS won, created_at, closed_at,
+                  cycle_days, amount
+           FROM deals
+           WHERE outcome IN ('won', 'lost') AND NOT is_expansion AND account_key IS NOT NULL"""
+    )
+    # Funding details carry amounts ('$12M Series B'): the kind of event is what repeats.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE signal_last AS
+           SELECT c.deal_key,
+                  s.signal_type || ':' || regexp_replace(coalesce(s.detail, ''),
+                      '^[$€£]?[0-9][0-9.,]*\\s*[kKmMbB]?\\s+', '') AS family,
+                  min(date_diff('day', s.observed_at, c.created_at)) AS days
+           FROM closed c JOIN signals s USING (account_key)
+           WHERE c.created_at IS NOT NULL AND s.observed_at <= c.created_at
+           GROUP BY ALL"""
+    )
+
+
+def discover_attributes(
+    con: duckdb.DuckDBPyConnection, settings: AnalysisSettings
+) -> list[Attribute]:
+    """Every attribute the workspace's data support, in a stable order."""
+    emp_labels = bucket_labels([float(b) for b in settings.employee_buckets], "count")
+    rev_labels = bucket_labels(settings.revenue_buckets, "money")
+    attrs = [
+        Attribute(
+            "employees",
+            "ordinal",
+            "fit",
+            _bucket_sql("a.employees", [float(b) for b in settings.employee_buckets], emp_labels),
+            (*emp_labels, MISSING),
+        ),
+        Attribute(
+            "revenue",
+            "ordinal",
+            "fit",
+            _bucket_sql("a.revenue", settings.revenue_buckets, rev_labels),
+            (*rev_labels, MISSING),
+        ),
+        Attribute("industry", "categorical", "fit", f"coalesce(a.industry, '{MISSING}')"),
+        Attribute("country", "categorical", "fit", f"coalesce(a.country, '{MISSING}')"),
+        Attribute(
+            "stack_density",
+            "ordinal",
+            "fit",
+            f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
+                     WHEN len(a.technologies) <= 2 THEN '0-2 tools'
+                     WHEN len(a.technologies) <= 5 THEN '3-5 tools'
+                     WHEN len(a.technologies) <= 8 THEN '6-8 tools' ELSE '9+ tools' END""",
+            ("0-2 tools", "3-5 tools", "6-8 tools", "9+ tools", MISSING),
+        ),
+        Attribute(
+            "company_age",
+            "ordinal",
+            "fit",
+            f"""CASE WHEN a.founded_year IS NULL OR c.created_at IS NULL THEN '{MISSING}'
+                     WHEN year(c.created_at) - a.founded_year <= 2 THEN '0-2 years'
+                     WHEN year(c.created_at) - a.founded_year <= 5 THEN '3-5 years'
+                     WHEN year(c.created_at) - a.founded_year <= 10 THEN '6-10 years'
+                     WHEN year(c.created_at) - a.founded_year <= 20 THEN '11-20 years'
+                     ELSE '21+ years' END""",
+            ("0-2 years", "3-5 years", "6-10 years", "11-20 years", "21+ years", MISSING),
+            account_level=False,
+        ),
+    ]
+    funding = con.execute(
+        "SELECT count(DISTINCT funding_stage) FROM accounts WHERE funding_stage IS NOT NULL"
+    ).fetchall()
+    if funding and funding[0][0] > 1:
+        attrs.append(
+            Attribute(
+                "funding_stage", "categorical", "fit", f"coalesce(a.funding_stage, '{MISSING}')"
+            )
+        )
+    floor = settings.min_closed_deals
+    tools = con.execute(
+        f"""SELECT tool FROM (SELECT unnest(a.technologies) AS tool, c.deal_key
+                              FROM closed c JOIN accounts a USING (account_key))
+            GROUP BY tool HAVING count(*) >= {floor} ORDER BY tool"""
+    ).fetchall()
+    for (tool,) in tools:
+        attrs.append(
+            Attribute(
+                f"tech:{tool}",
+                "binary",
+                "fit",
+                f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
+                         WHEN list_contains(a.technologies, '{_q(tool)}') THEN 'yes'
+                         ELSE 'no' END""",
+                ("yes", "no", MISSING),
+            )
+        )
+    keys = con.execute(
+        f"""SELECT key FROM (SELECT unnest(json_keys(extra)) AS key,
+                                    json_extract_string(extra, unnest(json_keys(extra))) AS v
+                             FROM accounts WHERE extra IS NOT NULL)
+            WHERE v IS NOT NULL GROUP BY key
+            HAVING count(DISTINCT v) BETWEEN 2 AND {settings.max_categories} ORDER BY key"""
+    ).fetchall()
+    for (key,) in keys:
+        if key in POST_OUTCOME:
+            continue
+        attrs.append(
+            Attribute(
+                f"extra:{key}",
+                "categorical",
+                "fit",
+                f"coalesce(json_extract_string(a.extra, '$.\"{_q(key)}\"'), '{MISSING}')",
+            )
+        )
+    labels = window_labels(settings.signal_windows)
+    bins = " ".join(
+        f"WHEN sl.days <= {bound} THEN '{label}'"
+        for bound, label in zip(settings.signal_windows, labels, strict=False)
+    )
+    families = con.execute(
+        f"""SELECT family FROM signal_last GROUP BY family HAVING count(*) >= {floor}
+            ORDER BY family"""
+    ).fetchall()
+    for (family,) in families:
+        attrs.append(
+            Attribute(
+                f"signal:{family}",
+                "ordinal",
+                "intent",
+                f"""CASE WHEN c.created_at IS NULL THEN '{MISSING}'
+                         WHEN sl.days IS NULL THEN '{NONE_SEEN}'
+                         {bins} ELSE '{labels[-1]}' END""",
+                (*labels, NONE_SEEN, MISSING),
+                account_level=False,
+            )
+        )
+    excluded = set(settings.exclude_attributes)
+    return [a for a in attrs if a.name not in excluded]
+
+
+def build_frame(con: duckdb.DuckDBPyConnection, settings: AnalysisSettings) -> Frame:
+    """Count closed deals and wins per attribute value and account."""
+    prepare(con)
+    attrs = discover_attributes(con, settings)
+    keys = [
+        r[0] for r in con.execute("SELECT DISTINCT account_key FROM closed ORDER BY 1").fetchall()
+    ]
+    index = {k: i for i, k in enumerate(keys)}
+    cuts: dict[str, list[Cut]] = {}
+    for attr in attrs:
+        join = ""
+        if attr.name.startswith("signal:"):
+            family = _q(attr.name.removeprefix("signal:"))
+            join = (
+                f"LEFT JOIN signal_last sl ON sl.deal_key = c.deal_key AND sl.family = '{family}'"
+            )
+        rows = con.execute(
+            f"""SELECT value, account_key, count(*) FILTER (WHERE won), count(*)
+                FROM (SELECT c.account_key, c.won, {attr.sql} AS value
+                      FROM closed c JOIN accounts a USING (account_key) {join})
+                GROUP BY ALL ORDER BY value, account_key"""
+        ).fetchall()
+        by_value: dict[str, list[tuple[int, int, int]]] = {}
+        for value, account, wins, deals in rows:
+            by_value.setdefault(str(value), []).append((index[account], int(wins), int(deals)))
+        order = list(attr.order) or sorted(
+            by_value, key=lambda v: (v == MISSING, -sum(d for *_, d in by_value[v]), v)
+        )
+        cuts[attr.name] = [
+            Cut(
+                value,
+                np.array([r[0] for r in by_value[value]], dtype=np.int64),
+                np.array([r[1] for r in by_value[value]], dtype=np.float64),
+                np.array([r[2] for r in by_value[value]], dtype=np.float64),
+            )
+            for value in order
+            if value in by_value
+        ]
+    totals = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE won), count(DISTINCT account_key) FROM closed"
+    ).fetchall()[0]
+    churned = dict(
+        con.execute(
+            """SELECT a.account_key, coalesce(a.churned, false) FROM accounts a
+               WHERE a.account_key IN (SELECT account_key FROM closed WHERE won)
+                 AND a.churned IS NOT NULL"""
+        ).fetchall()
+    )
+    return Frame(
+        attrs,
+        cuts,
+        int(totals[0]),
+        int(totals[1]),
+        int(totals[2]),
+        {str(k): bool(v) for k, v in churned.items()},
+        keys,
+    )

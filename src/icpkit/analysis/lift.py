@@ -1,0 +1,238 @@
+"""Won versus lost: which attribute values separate the deals a company wins from those it loses.
+
+For every value of every attribute: its share among won, lost (and churned) deals, the
+win rate of the deals worked there against the rest of the attribute, lift with a
+cluster-robust interval (accounts, not deals, are the independent units), weight of
+evidence, information value, and a p-value adjusted for the many values tested at once
+(Benjamini-Hochberg). Each value is then classed:
+
+- **discriminator**: wins significantly more often (belongs in the ICP),
+- **disqualifier**: wins significantly less often, or churns significantly more (anti-ICP),
+- **market descriptor**: common among wins and losses alike (the boundary, not the priority),
+- **not enough evidence**: everything else, including cuts too thin to tell.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from icpkit.analysis import stats
+from icpkit.analysis.frame import MISSING, NONE_SEEN, Attribute, Cut, Frame
+from icpkit.config import AnalysisSettings
+
+Verdict = Literal["discriminator", "disqualifier", "market descriptor", "not enough evidence"]
+
+
+@dataclass
+class LiftRow:
+    """The evidence about one attribute value."""
+
+    attribute: str
+    value: str
+    family: str
+    kind: str
+    n_closed: int
+    wins: int
+    n_accounts: int
+    win_rate: float
+    win_rate_ci: tuple[float, float]
+    shrunk_rate: float
+    share_won: float
+    share_lost: float
+    lift: float
+    lift_ci: tuple[float, float]
+    difference: float
+    difference_ci: tuple[float, float]
+    p_value: float
+    woe: float
+    test: str
+    churn_rate: float | None = None
+    churn_lift: float | None = None
+    churn_p_value: float | None = None
+    q_value: float = 1.0
+    churn_q_value: float | None = None
+    verdict: Verdict = "not enough evidence"
+    why: str = ""
+    thin: bool = False
+
+
+@dataclass
+class LiftResult:
+    """All values of all attributes, the base rates, and what cannot be concluded."""
+
+    rows: list[LiftRow]
+    information_value: dict[str, float]
+    n_closed: int
+    n_won: int
+    n_accounts: int
+    base_rate: float
+    warnings: list[str] = field(default_factory=list)
+
+    def by_verdict(self, verdict: Verdict) -> list[LiftRow]:
+        """Rows of one class, strongest first."""
+        rows = [r for r in self.rows if r.verdict == verdict]
+        return sorted(rows, key=lambda r: (r.q_value, -abs(math.log(max(r.lift, 1e-9)))))
+
+
+def _concat(cuts: list[Cut]) -> tuple[np.ndarray, np.ndarray]:
+    if not cuts:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate([c.wins for c in cuts]), np.concatenate([c.deals for c in cuts])
+
+
+def _churn(frame: Frame, attr: Attribute, cut: Cut, others: list[Cut]) -> stats.Comparison | None:
+    """Churn of the won accounts in ``cut`` against the won accounts elsewhere."""
+    if not attr.account_level or not frame.churned:
+        return None
+
+    def churn_arrays(cuts: list[Cut]) -> tuple[list[float], list[float]]:
+        churned, accounts = [], []
+        for c in cuts:
+            for account, wins in zip(c.accounts, c.wins, strict=True):
+                key = frame.account_keys[int(account)]
+                if wins > 0 and key in frame.churned:
+                    churned.append(float(frame.churned[key]))
+                    accounts.append(1.0)
+        return churned, accounts
+
+    inside = churn_arrays([cut])
+    outside = churn_arrays(others)
+    if not inside[1] or not outside[1]:
+        return None
+    wins = np.array(inside[0] + outside[0])
+    deals = np.array(inside[1] + outside[1])
+    in_group = np.array([True] * len(inside[1]) + [False] * len(outside[1]))
+    return stats.rate_difference(wins, deals, in_group)
+
+
+def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
+    """Compare every attribute value with the rest of its attribute; class each value."""
+    n_won, n_lost = frame.n_won, frame.n_closed - frame.n_won
+    base = frame.n_won / frame.n_closed if frame.n_closed else math.nan
+    result = LiftResult([], {}, frame.n_closed, frame.n_won, frame.n_accounts, base)
+    result.warnings.extend(_thin_data_warnings(frame, settings))
+    if result.warnings and (n_won == 0 or n_lost == 0 or frame.n_closed < 2):
+        return result
+
+    for attr in frame.attributes:
+        cuts = frame.cuts[attr.name]
+        won = np.array([c.n_won for c in cuts], dtype=float)
+        lost = np.array([c.n_closed - c.n_won for c in cuts], dtype=float)
+        _, iv = stats.information_value(won, lost)
+        result.information_value[attr.name] = iv
+        strength = stats.estimate_prior_strength(won, won + lost)
+        for i, cut in enumerate(cuts):
+            others = cuts[:i] + cuts[i + 1 :]
+            if not others:
+                continue
+            out_wins, out_deals = _concat(others)
+            comparison = stats.rate_difference(
+                np.concatenate([cut.wins, out_wins]),
+                np.concatenate([cut.deals, out_deals]),
+                np.array([True] * len(cut.wins) + [False] * len(out_wins)),
+            )
+            rate = stats.clustered_rate(cut.wins, cut.deals)
+            churn = _churn(frame, attr, cut, others)
+            result.rows.append(
+                LiftRow(
+                    attribute=attr.name,
+                    value=cut.value,
+                    family=attr.family,
+                    kind=attr.kind,
+                    n_closed=cut.n_closed,
+                    wins=cut.n_won,
+                    n_accounts=len(cut.accounts),
+                    win_rate=rate.rate,
+                    win_rate_ci=(rate.low, rate.high),
+                    shrunk_rate=stats.shrunk_rate(cut.n_won, cut.n_closed, base, strength),
+                    share_won=cut.n_won / n_won,
+                    share_lost=(cut.n_closed - cut.n_won) / n_lost,
+                    lift=comparison.lift,
+                    lift_ci=comparison.lift_ci,
+                    difference=comparison.difference,
+                    difference_ci=comparison.difference_ci,
+                    p_value=comparison.p_value,
+                    woe=stats.weight_of_evidence(
+                        cut.n_won, cut.n_closed - cut.n_won, n_won, n_lost
+                    ),
+                    test=comparison.test,
+                    churn_rate=churn.rate_in if churn else None,
+                    churn_lift=churn.lift if churn else None,
+                    churn_p_value=churn.p_value if churn else None,
+                    thin=cut.n_closed < settings.min_closed_deals,
+                )
+            )
+    _adjust_and_classify(result.rows, settings)
+    return result
+
+
+def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> None:
+    """Benjamini-Hochberg over every test run (win and churn), then one verdict per value."""
+    p = [r.p_value for r in rows] + [
+        r.churn_p_value if r.churn_p_value is not None else math.nan for r in rows
+    ]
+    q = stats.benjamini_hochberg(np.array(p, dtype=float))
+    n = len(rows)
+    for i, row in enumerate(rows):
+        row.q_value = float(q[i])
+        row.churn_q_value = None if math.isnan(q[n + i]) else float(q[n + i])
+        row.verdict, row.why = _verdict(row, settings)
+
+
+def _verdict(row: LiftRow, settings: AnalysisSettings) -> tuple[Verdict, str]:
+    alpha = settings.alpha
+    if row.thin:
+        return "not enough evidence", (
+            f"only {row.n_closed} closed deals (fewer than {settings.min_closed_deals})"
+        )
+    low, high = row.lift_ci
+    if row.q_value < alpha and low > 1 and row.lift >= settings.min_lift:
+        return "discriminator", f"wins {row.lift:.1f}x as often (q={row.q_value:.2g})"
+    if row.q_value < alpha and high < 1 and row.lift <= 1 / settings.min_lift:
+        return "disqualifier", f"wins {row.lift:.1f}x as often (q={row.q_value:.2g})"
+    if (
+        row.churn_q_value is not None
+        and row.churn_q_value < alpha
+        and row.churn_lift is not None
+        and row.churn_lift >= settings.min_lift
+    ):
+        return "disqualifier", f"churns {row.churn_lift:.1f}x as often (q={row.churn_q_value:.2g})"
+    if row.value in (MISSING, NONE_SEEN) or (row.kind == "binary" and row.value == "no"):
+        # The complement of a trait describes nobody; it is the reference.
+        return "not enough evidence", f"the reference value (q={row.q_value:.2g})"
+    if row.share_won >= settings.descriptor_share and row.share_lost >= settings.descriptor_share:
+        return "market descriptor", (
+            f"{row.share_won:.0%} of wins and {row.share_lost:.0%} of losses"
+        )
+    return "not enough evidence", f"no significant difference (q={row.q_value:.2g})"
+
+
+def _thin_data_warnings(frame: Frame, settings: AnalysisSettings) -> list[str]:
+    """What cannot be concluded from these data, said plainly."""
+    warnings: list[str] = []
+    n_lost = frame.n_closed - frame.n_won
+    if frame.n_closed == 0:
+        return ["no closed new-business deals: nothing can be compared"]
+    if frame.n_won == 0:
+        warnings.append("no won deals: there is no customer to describe")
+    elif n_lost == 0:
+        warnings.append(
+            "no lost deals: every closed deal was won, so nothing separates wins from losses"
+        )
+    elif frame.n_closed < settings.min_closed_deals:
+        warnings.append(
+            f"only {frame.n_closed} closed deals (fewer than {settings.min_closed_deals}): "
+            "every cut is too thin to tell; treat the tables as description, not evidence"
+        )
+    for attr in frame.attributes:
+        cuts = frame.cuts[attr.name]
+        known = [c for c in cuts if c.value not in (MISSING,)]
+        if not known:
+            warnings.append(f"{attr.name}: every value is missing")
+        elif len(known) == 1 and attr.kind != "binary":
+            warnings.append(f"{attr.name}: only one value ({known[0].value}), nothing to compare")
+    return warnings

@@ -1,0 +1,57 @@
+"""Customer tiers: Tier 1 are the customers to find more of, churned ones are Tier 3."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from icpkit.config import TierSettings
+from icpkit.demo import make_crm
+from icpkit.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
+    root = tmp_path_factory.mktemp("tiers")
+    files = make_crm(4_000, 5, root / "data")
+    ws = Workspace.init(root / "ws")
+    assert ws.ingest(files.exports()).ok
+    return ws, files.company_truth
+
+
+def test_tiers_recover_the_planted_tier_1_customers(demo_ws) -> None:
+    ws, truth_path = demo_ws
+    with truth_path.open(newline="") as fh:
+        truth = {r["domain"]: int(r["tier"]) for r in csv.DictReader(fh) if r["tier"]}
+    tiers = ws.tiers().tier_of()
+    shared = [k for k in tiers if k in truth]
+    assert len(shared) > 0.9 * len(truth)
+    true_tier1 = [k for k in shared if truth[k] == 1]
+    recall = sum(tiers[k] == 1 for k in true_tier1) / len(true_tier1)
+    agreement = sum(tiers[k] == truth[k] for k in shared) / len(shared)
+    assert recall > 0.9
+    assert agreement > 0.75
+
+
+def test_every_churned_customer_is_tier_3(demo_ws, query) -> None:
+    ws, _ = demo_ws
+    churned = {k for (k,) in query(ws, "SELECT account_key FROM accounts WHERE churned")}
+    result = ws.tiers()
+    assert churned
+    assert {c.account_key for c in result.customers if c.tier == 3} == churned & {
+        c.account_key for c in result.customers
+    }
+
+
+def test_thresholds_default_to_the_medians_and_can_be_set(demo_ws) -> None:
+    ws, _ = demo_ws
+    default = ws.tiers()
+    assert default.acv_threshold is not None and default.acv_threshold > 0
+    ws.settings.tiers = TierSettings(acv_threshold=1e12, cycle_days_threshold=0)
+    strict = ws.tiers()
+    ws.settings.tiers = TierSettings()
+    # With ACV and speed out of reach, only expansion earns a point: nobody reaches two.
+    assert strict.counts()[1] == 0
+    assert default.counts()[1] > 0
