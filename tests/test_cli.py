@@ -124,3 +124,34 @@ def test_demo_runs_the_chain_and_says_where_the_results_are(tmp_path: Path) -> N
     assert "deals 500 (won" in " ".join(out.split())
     assert (tmp_path / "demo" / "workspace" / "workspace.duckdb").is_file()
     assert str(tmp_path / "demo") in out.replace("\n", "")
+
+
+def test_demo_ends_with_the_derived_icp_next_to_the_planted_truth(tmp_path: Path) -> None:
+    code, out = icp("demo", "--rows", "3000", "--dir", str(tmp_path / "demo"))
+    assert code == 0, out
+    text = " ".join(out.split())
+    assert "Planted truth vs derived ICP" in text
+    assert "employees 51-200 │ fit │ employees-51-200" in text
+    assert "WRONGLY IN" not in text
+
+
+def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) -> None:
+    code, out = icp("demo", "--rows", "2000", "--dir", str(tmp_path / "demo"))
+    ws = str(tmp_path / "demo" / "workspace")
+    code, out = icp("analyze", "lift", "-w", ws, "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert {"attribute", "value", "lift", "lift_ci", "q_value", "verdict"} <= set(rows[0])
+    code, out = icp("analyze", "segments", "--by", "employees", "-w", ws, "--format", "csv")
+    assert code == 0
+    assert out.splitlines()[0].startswith("attribute,value,deals,wins,accounts,win_rate")
+    code, out = icp("analyze", "segments", "--by", "colour", "-w", ws)
+    assert code == 1 and "no attribute 'colour'" in out
+    code, out = icp("analyze", "tiers", "-w", ws)
+    assert code == 0 and "Tier 1" in out
+    code, out = icp("derive", "-w", ws)
+    assert code == 0 and "ICP unchanged (version 1)" in out
+    code, out = icp("history", "-w", ws)
+    assert code == 0 and "ICP versions" in out
+    code, out = icp("schema")
+    assert json.loads(out)["$id"].endswith("icp-1.json")

@@ -227,20 +227,23 @@ class Workspace:
             fingerprint = data_fingerprint(con)
         result = lift_table(frame, analysis)
         derived = derive_icp(frame, result, analysis, fingerprint)
-        previous = self.current_icp()
-        icp, disagreements = apply_human_decisions(derived, previous)
-        if previous is not None:
-            diff = diff_icps(previous, icp)
+        # Human edits live in icp.yaml; what counts as a change is measured against the
+        # latest saved version, so an edit by hand is versioned by the next derive.
+        icp, disagreements = apply_human_decisions(derived, self.current_icp())
+        latest = self.versions.latest()
+        if latest is not None:
+            diff = diff_icps(latest, icp)
             if diff.is_empty and not diff.data_changed:
                 return DeriveResult(
-                    previous, previous.version, False, [], disagreements, result.warnings
+                    latest, latest.version, False, [], disagreements, result.warnings
                 )
             changes = format_diff(diff)
         else:
-            diff, changes = None, ["first derivation"]
+            changes = ["first derivation"]
         version = self.versions.save(icp)
-        if diff is not None:
-            self.versions.append_changelog(diff, note)
+        if latest is not None:
+            # Diffed again now that the new ICP carries its version number.
+            self.versions.append_changelog(diff_icps(latest, icp), note)
         setattr(self.settings, "icp", dump_icp(icp))  # noqa: B010 - an extra section
         save_settings(self.settings, self.config_path)
         return DeriveResult(icp, version, True, changes, disagreements, result.warnings)

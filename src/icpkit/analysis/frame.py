@@ -37,6 +37,7 @@ class Attribute:
     sql: str
     order: tuple[str, ...] = ()
     account_level: bool = True
+    profiled: bool = True  # False: offered as a segment cut, not tested in won vs lost
 
 
 @dataclass
@@ -137,6 +138,12 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                   min(date_diff('day', s.observed_at, c.created_at)) AS days
            FROM closed c JOIN signals s USING (account_key)
            WHERE c.created_at IS NOT NULL AND s.observed_at <= c.created_at
+           GROUP BY ALL"""
+    )
+    # Each signal type whatever its detail ('funding_recency'), for segment tables.
+    con.execute(
+        """INSERT INTO signal_last
+           SELECT deal_key, split_part(family, ':', 1), min(days) FROM signal_last
            GROUP BY ALL"""
     )
 
@@ -253,6 +260,7 @@ def discover_attributes(
                          {bins} ELSE '{labels[-1]}' END""",
                 (*labels, NONE_SEEN, MISSING),
                 account_level=False,
+                profiled=":" in family,
             )
         )
     excluded = set(settings.exclude_attributes)

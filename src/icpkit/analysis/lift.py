@@ -119,6 +119,8 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
         return result
 
     for attr in frame.attributes:
+        if not attr.profiled:
+            continue
         cuts = frame.cuts[attr.name]
         won = np.array([c.n_won for c in cuts], dtype=float)
         lost = np.array([c.n_closed - c.n_won for c in cuts], dtype=float)

@@ -1,8 +1,9 @@
 """Statistics a skeptic accepts: intervals, cluster-robust comparisons, FDR control, WoE/IV.
 
-Pure functions over numpy arrays. Deals of one account are not independent evidence about
-that account's attributes, so comparisons take per-account (cluster) counts: ``wins[i]`` of
-``deals[i]`` closed deals of account i, and use the ratio-estimator variance across accounts.
+Pure functions over numpy arrays. The unit of analysis is a closed deal, but deals of one
+account are not independent evidence about that account's attributes, so most functions take
+per-account (cluster) arrays: ``wins[i]`` won of ``deals[i]`` closed deals of account i.
+Accounts with no closed deals carry no information and are ignored.
 """
 
 from __future__ import annotations
@@ -15,23 +16,62 @@ import numpy as np
 from scipy import stats as sps
 
 MIN_CLOSED_DEALS = 30
-"""Fewer closed deals than this in a cut is noise, and is flagged as such."""
+"""Fewer closed deals than this in a cut is noise: report it, but flag it as too thin."""
 
 DEFAULT_PRIOR_STRENGTH = 20.0
+"""Prior strength k used when it cannot be estimated: 20 pseudo-deals at the base rate."""
+
 PRIOR_STRENGTH_RANGE = (2.0, 500.0)
-IV_BANDS = ((0.02, "useless"), (0.1, "weak"), (0.3, "medium"), (math.inf, "strong"))
-"""Information value strength bands: <0.02 useless, 0.02-0.1 weak, 0.1-0.3 medium, >0.3 strong."""
+"""Estimated prior strengths are clipped to this range: never (almost) no shrinkage, never
+a prior that drowns a thousand deals."""
+
+IV_BANDS: tuple[tuple[float, str], ...] = (
+    (0.02, "useless"),
+    (0.1, "weak"),
+    (0.3, "medium"),
+    (math.inf, "strong"),
+)
+"""Usual information-value strength bands (upper bounds, exclusive):
+<0.02 useless, 0.02-0.1 weak, 0.1-0.3 medium, >=0.3 strong."""
+
+TEST_Z = "z (cluster-robust)"
+TEST_FISHER = "fisher"
+TEST_NONE = "none"
+
+_FISHER_MIN_EXPECTED = 5.0
 
 
 def _z(confidence: float) -> float:
+    """Two-sided normal quantile, e.g. 0.95 -> 1.96."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     return float(sps.norm.ppf(0.5 + confidence / 2))
 
 
+def _clusters(wins: np.ndarray, deals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float copies of per-account counts, accounts without closed deals dropped."""
+    w = np.asarray(wins, dtype=float).ravel()
+    n = np.asarray(deals, dtype=float).ravel()
+    if w.shape != n.shape:
+        raise ValueError(f"wins and deals differ in length: {w.size} != {n.size}")
+    if np.any(w < 0) or np.any(w > n):
+        raise ValueError("every account needs 0 <= wins <= deals")
+    keep = n > 0
+    return w[keep], n[keep]
+
+
 def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion, e.g. 81/263 -> (0.2553, 0.3662)."""
+    """Wilson score interval of a proportion; (0, 1) when n == 0.
+
+    Unlike the Wald interval it stays inside [0, 1] and keeps its coverage near 0 and 1.
+    Example: ``wilson_interval(81, 263)`` -> (0.2553, 0.3662) (Newcombe 1998). Fractional
+    counts are allowed (effective sample sizes).
+    """
+    z = _z(confidence)
     if n <= 0:
         return 0.0, 1.0
-    z = _z(confidence)
+    if not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -39,33 +79,50 @@ def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tup
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _ratio_variance(wins: np.ndarray, deals: np.ndarray) -> float:
-    """Cluster-robust variance of the pooled rate sum(wins)/sum(deals) over clusters."""
-    m = len(deals)
-    total = float(deals.sum())
+def _ratio_variance(w: np.ndarray, n: np.ndarray) -> float:
+    """Cluster-robust variance m/(m-1) * sum((w_i - p n_i)^2) / N^2 of p = sum(w) / sum(n)."""
+    m = w.size
+    total = float(n.sum())
     if m < 2 or total == 0:
         return math.nan
-    p = float(wins.sum()) / total
-    resid = wins - p * deals
+    p = float(w.sum()) / total
+    resid = w - p * n
     return float(m / (m - 1) * np.sum(resid * resid) / (total * total))
 
 
 def design_effect(wins: np.ndarray, deals: np.ndarray) -> float:
-    """How much clustering inflates the variance of the pooled rate (at least 1)."""
-    total = float(deals.sum())
-    if total == 0 or len(deals) < 2:
+    """Variance inflation of the pooled rate from clustering: robust / binomial variance, >= 1.
+
+    1.0 when every account has one deal, and when it cannot be estimated (fewer than two
+    accounts, or every deal won or every deal lost). Example: 10 accounts of 10 deals each,
+    all-or-nothing -> about 10 (each account is worth one deal, not ten).
+    """
+    w, n = _clusters(wins, deals)
+    total = float(n.sum())
+    if total == 0 or w.size < 2 or np.all(n == 1):
         return 1.0
-    p = float(wins.sum()) / total
-    binomial = p * (1 - p) / total
-    robust = _ratio_variance(wins, deals)
-    if binomial <= 0 or math.isnan(robust):
+    p = float(w.sum()) / total
+    if p <= 0.0 or p >= 1.0:
         return 1.0
-    return max(1.0, robust / binomial)
+    return max(1.0, _ratio_variance(w, n) / (p * (1 - p) / total))
+
+
+def _effective_n(w: np.ndarray, n: np.ndarray) -> float:
+    """Deals worth of independent evidence: N / design effect, or the number of accounts
+    when the design effect cannot be estimated (one account, or a rate of 0 or 1)."""
+    total = float(n.sum())
+    if total == 0:
+        return 0.0
+    p = float(w.sum()) / total
+    if w.size < 2 or p <= 0.0 or p >= 1.0:
+        # Nothing to estimate the within-account correlation from: count accounts, not deals.
+        return float(w.size)
+    return total / design_effect(w, n)
 
 
 @dataclass(frozen=True)
 class RateEstimate:
-    """A rate with an interval computed on the effective (cluster-adjusted) sample size."""
+    """A pooled win rate with an interval computed on the effective (cluster-adjusted) n."""
 
     rate: float
     low: float
@@ -76,20 +133,25 @@ class RateEstimate:
 
 
 def clustered_rate(wins: np.ndarray, deals: np.ndarray, confidence: float = 0.95) -> RateEstimate:
-    """Pooled rate with a Wilson interval on n / design effect, so 3 accounts of 100 deals
-    are not 300 independent deals."""
-    n = float(deals.sum())
-    if n == 0:
-        return RateEstimate(math.nan, math.nan, math.nan, 0, len(deals), 0.0)
-    rate = float(wins.sum()) / n
-    effective = n / design_effect(wins, deals)
+    """Pooled rate sum(wins)/sum(deals) with a Wilson interval on n / design effect.
+
+    So 3 accounts with 100 deals each are not 300 independent deals. When the design effect
+    cannot be estimated (one account, all won or all lost) the interval counts accounts.
+    Rate and interval are NaN when there are no closed deals.
+    """
+    w, n = _clusters(wins, deals)
+    total = float(n.sum())
+    if total == 0:
+        return RateEstimate(math.nan, math.nan, math.nan, 0, 0, 0.0)
+    rate = float(w.sum()) / total
+    effective = _effective_n(w, n)
     low, high = wilson_interval(rate * effective, effective, confidence)
-    return RateEstimate(rate, low, high, int(n), len(deals), effective)
+    return RateEstimate(rate, low, high, round(total), int(w.size), effective)
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Win rate inside a group against outside it, with cluster-robust uncertainty."""
+    """Win rate inside a group (``_in``) against outside it (``_out``), cluster-robust."""
 
     rate_in: float
     rate_out: float
@@ -107,69 +169,109 @@ class Comparison:
     n_accounts_out: int
 
 
+@dataclass(frozen=True)
+class _Side:
+    rate: float
+    effective_n: float
+    variance: float
+
+
+def _side(w: np.ndarray, n: np.ndarray) -> _Side:
+    """Rate, effective n and cluster-robust variance of one side of a comparison."""
+    p = float(w.sum()) / float(n.sum())
+    ne = _effective_n(w, n)
+    if 0.0 < p < 1.0:
+        # p(1-p) / (N / deff) is the ratio-estimator variance, floored at the binomial one.
+        return _Side(p, ne, p * (1 - p) / ne)
+    # A rate of 0 or 1 has zero plug-in variance; add one win and one loss (Agresti-Caffo).
+    adjusted = (p * ne + 1) / (ne + 2)
+    return _Side(p, ne, adjusted * (1 - adjusted) / (ne + 2))
+
+
+def _fisher_p(inside: _Side, outside: _Side) -> float:
+    """Fisher's exact p on effective (account-adjusted) won/lost counts of the two sides."""
+    table = np.rint(
+        [
+            [inside.rate * inside.effective_n, (1 - inside.rate) * inside.effective_n],
+            [outside.rate * outside.effective_n, (1 - outside.rate) * outside.effective_n],
+        ]
+    ).astype(int)
+    if np.any(table.sum(axis=0) == 0) or np.any(table.sum(axis=1) == 0):
+        return 1.0
+    return float(min(1.0, sps.fisher_exact(table).pvalue))
+
+
 def rate_difference(
     wins: np.ndarray, deals: np.ndarray, in_group: np.ndarray, confidence: float = 0.95
 ) -> Comparison:
-    """Compare the pooled rate of the clusters ``in_group`` with the others.
+    """Compare the pooled win rate of the accounts ``in_group`` (p1) with the others (p0).
 
-    z-test on the cluster-robust standard error; Fisher's exact test on account-level counts
-    when a side expects fewer than 5 wins or losses. Undefined quantities are NaN, p = 1.
+    Difference p1 - p0 with a normal CI on the sum of the two cluster-robust variances; lift
+    p1 / p0 with a delta-method CI on the log scale; two-sided z-test on the same standard
+    error, or Fisher's exact test on the won/lost counts deflated by each side's design
+    effect when either side expects fewer than 5 wins or losses. Undefined quantities are
+    NaN and their p-value is 1.0. Example: 30/100 inside vs 20/100 outside, one deal per
+    account -> difference 0.10, lift 1.5.
     """
-    wins = np.asarray(wins, dtype=float)
-    deals = np.asarray(deals, dtype=float)
-    mask = np.asarray(in_group, dtype=bool)
-    w1, n1 = wins[mask], deals[mask]
-    w0, n0 = wins[~mask], deals[~mask]
-    s1, t1, s0, t0 = float(w1.sum()), float(n1.sum()), float(w0.sum()), float(n0.sum())
-    counts = dict(
-        n_deals_in=int(t1),
-        wins_in=int(s1),
-        n_accounts_in=int(mask.sum()),
-        n_deals_out=int(t0),
-        wins_out=int(s0),
-        n_accounts_out=int((~mask).sum()),
-    )
+    z = _z(confidence)
+    w_all = np.asarray(wins, dtype=float).ravel()
+    n_all = np.asarray(deals, dtype=float).ravel()
+    mask_all = np.asarray(in_group, dtype=bool).ravel()
+    if mask_all.shape != n_all.shape:
+        raise ValueError(f"in_group and deals differ in length: {mask_all.size} != {n_all.size}")
+    _clusters(w_all, n_all)
+    keep = n_all > 0
+    w_all, n_all, mask = w_all[keep], n_all[keep], mask_all[keep]
+    w1, n1, w0, n0 = w_all[mask], n_all[mask], w_all[~mask], n_all[~mask]
+    t1, t0 = float(n1.sum()), float(n0.sum())
+    counts = {
+        "n_deals_in": round(t1),
+        "wins_in": round(float(w1.sum())),
+        "n_accounts_in": int(n1.size),
+        "n_deals_out": round(t0),
+        "wins_out": round(float(w0.sum())),
+        "n_accounts_out": int(n0.size),
+    }
     nan2 = (math.nan, math.nan)
     if t1 == 0 or t0 == 0:
-        return Comparison(math.nan, math.nan, math.nan, nan2, math.nan, nan2, 1.0, "none", **counts)
-    p1, p0 = s1 / t1, s0 / t0
-    z = _z(confidence)
-    v1 = _cluster_or_binomial(w1, n1, p1, t1)
-    v0 = _cluster_or_binomial(w0, n0, p0, t0)
+        rate_in = float(w1.sum()) / t1 if t1 else math.nan
+        rate_out = float(w0.sum()) / t0 if t0 else math.nan
+        return Comparison(
+            rate_in, rate_out, math.nan, nan2, math.nan, nan2, 1.0, TEST_NONE, **counts
+        )
+
+    inside, outside = _side(w1, n1), _side(w0, n0)
+    p1, p0 = inside.rate, outside.rate
     diff = p1 - p0
-    se = math.sqrt(v1 + v0)
-    diff_ci = (diff - z * se, diff + z * se)
+    se = math.sqrt(inside.variance + outside.variance)
+    diff_ci = (max(-1.0, diff - z * se), min(1.0, diff + z * se))
+
+    lift, lift_ci = math.nan, nan2
     if p0 > 0 and p1 > 0:
         lift = p1 / p0
-        se_log = math.sqrt(v1 / (p1 * p1) + v0 / (p0 * p0))
+        se_log = math.sqrt(inside.variance / p1**2 + outside.variance / p0**2)
         lift_ci = (lift * math.exp(-z * se_log), lift * math.exp(z * se_log))
-    else:
-        lift = p1 / p0 if p0 > 0 else math.nan
-        lift_ci = nan2
-    expected = min(s1 + s0, (t1 + t0) - (s1 + s0)) * min(t1, t0) / (t1 + t0)
-    if expected < 5 or se == 0:
-        table = [[s1, t1 - s1], [s0, t0 - s0]]
-        # Deal counts can be non-integral after weighting; Fisher needs whole numbers.
-        table_int = [[round(x) for x in row] for row in table]
-        p = float(sps.fisher_exact(table_int).pvalue)
-        test = "fisher"
-    else:
-        p = float(2 * sps.norm.sf(abs(diff) / se))
-        test = "z (cluster-robust)"
-    return Comparison(p1, p0, diff, diff_ci, lift, lift_ci, p, test, **counts)
+    elif p0 > 0:
+        lift = 0.0
 
-
-def _cluster_or_binomial(w: np.ndarray, n: np.ndarray, p: float, total: float) -> float:
-    """Cluster-robust variance, never below the binomial one (few clusters understate it)."""
-    binomial = p * (1 - p) / total
-    robust = _ratio_variance(w, n)
-    if math.isnan(robust):
-        return binomial
-    return max(robust, binomial)
+    ne1, ne0 = inside.effective_n, outside.effective_n
+    won_eff = p1 * ne1 + p0 * ne0
+    lost_eff = (ne1 + ne0) - won_eff
+    smallest_expected = min(won_eff, lost_eff) * min(ne1, ne0) / (ne1 + ne0)
+    if smallest_expected < _FISHER_MIN_EXPECTED:
+        return Comparison(
+            p1, p0, diff, diff_ci, lift, lift_ci, _fisher_p(inside, outside), TEST_FISHER, **counts
+        )
+    p_value = float(2 * sps.norm.sf(abs(diff) / se))
+    return Comparison(p1, p0, diff, diff_ci, lift, lift_ci, p_value, TEST_Z, **counts)
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values: monotone, at most 1; NaN stays NaN and is not counted."""
+    """Benjamini-Hochberg q-values controlling the false discovery rate across many cuts.
+
+    q_(i) = min_{j >= i} p_(j) * m / j, capped at 1, monotone in p; NaN stays NaN and does not
+    count towards m. Example: [0.01, 0.04, 0.03, 0.2] -> [0.04, 0.0533, 0.0533, 0.2].
+    """
     p = np.asarray(p_values, dtype=float)
     q = np.full(p.shape, math.nan)
     ok = ~np.isnan(p)
@@ -177,7 +279,7 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     if m == 0:
         return q
     values = p[ok]
-    order = np.argsort(values)
+    order = np.argsort(values, kind="stable")
     ranked = values[order] * m / np.arange(1, m + 1)
     adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
     out = np.empty(m)
@@ -189,57 +291,98 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
 def weight_of_evidence(
     won_in: float, lost_in: float, won_total: float, lost_total: float, smoothing: float = 0.5
 ) -> float:
-    """ln(share of wins / share of losses) with ``smoothing`` added to each cell (and 2x to
-    each total), so an empty cell gives a finite value; positive: more common among wins."""
-    share_won = (won_in + smoothing) / (won_total + 2 * smoothing)
-    share_lost = (lost_in + smoothing) / (lost_total + 2 * smoothing)
+    """WoE = ln( ((won_in + s) / (won_total + 2s)) / ((lost_in + s) / (lost_total + 2s)) ).
+
+    Positive: the value is more common among wins than among losses. ``s`` is added to the
+    value's cell and to the rest-of-attribute cell, hence 2s in each total, so an empty cell
+    stays finite. NaN when undefined (only possible with s = 0). Example: 0 of 100 wins vs 10
+    of 100 losses -> ln(0.5 / 10.5) = -3.04.
+    """
+    s = smoothing
+    won_den, lost_den = won_total + 2 * s, lost_total + 2 * s
+    if won_den <= 0 or lost_den <= 0:
+        return math.nan
+    share_won, share_lost = (won_in + s) / won_den, (lost_in + s) / lost_den
+    if share_won <= 0 or share_lost <= 0:
+        return math.nan
     return math.log(share_won / share_lost)
 
 
 def information_value(
     won_counts: np.ndarray, lost_counts: np.ndarray, smoothing: float = 0.5
 ) -> tuple[np.ndarray, float]:
-    """Per-bin IV contributions (share_won - share_lost) * WoE and their sum (see IV_BANDS)."""
-    won = np.asarray(won_counts, dtype=float)
-    lost = np.asarray(lost_counts, dtype=float)
-    if won.size == 0 or won.sum() == 0 or lost.sum() == 0:
-        return np.zeros(won.size), 0.0
+    """Per-bin IV contributions (share_won - share_lost) * WoE and their sum (IV).
+
+    ``smoothing`` is added to every bin, so shares are (count + s) / (total + s * bins); with
+    two bins each WoE equals ``weight_of_evidence``. Read the IV with IV_BANDS / iv_strength:
+    <0.02 useless, 0.02-0.1 weak, 0.1-0.3 medium, >0.3 strong. NaN when there are no wins or
+    no losses; with s = 0 a bin empty on one side only contributes inf.
+    """
+    won = np.asarray(won_counts, dtype=float).ravel()
+    lost = np.asarray(lost_counts, dtype=float).ravel()
+    if won.shape != lost.shape:
+        raise ValueError(f"won and lost counts differ in length: {won.size} != {lost.size}")
+    if won.size == 0:
+        return np.zeros(0), 0.0
+    if won.sum() <= 0 or lost.sum() <= 0:
+        return np.full(won.size, math.nan), math.nan
     share_won = (won + smoothing) / (won.sum() + smoothing * won.size)
     share_lost = (lost + smoothing) / (lost.sum() + smoothing * lost.size)
-    parts = (share_won - share_lost) * np.log(share_won / share_lost)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        parts = (share_won - share_lost) * np.log(share_won / share_lost)
+    # A bin empty on both sides (s = 0) says nothing: 0 * log(0/0) is taken as 0.
+    parts = np.where(share_won == share_lost, 0.0, parts)
     return parts, float(parts.sum())
 
 
+def iv_strength(iv: float) -> str:
+    """Name the IV band: useless (<0.02), weak (<0.1), medium (<0.3), strong; "unknown" for NaN."""
+    if math.isnan(iv):
+        return "unknown"
+    for upper, name in IV_BANDS:
+        if iv < upper:
+            return name
+    return IV_BANDS[-1][1]
+
+
 def shrunk_rate(wins: float, n: float, prior_rate: float, prior_strength: float) -> float:
-    """Beta-binomial posterior mean (wins + k p0) / (n + k): thin cells lean to the base rate."""
+    """Beta-binomial posterior mean (wins + k p0) / (n + k): thin cells lean to the base rate.
+
+    Example: 2/2 with p0 = 0.25, k = 20 -> 7/22 = 0.32, while 500/1000 barely moves.
+    NaN when n + k is 0.
+    """
+    if n + prior_strength <= 0:
+        return math.nan
     return (wins + prior_strength * prior_rate) / (n + prior_strength)
 
 
 def estimate_prior_strength(wins: np.ndarray, n: np.ndarray) -> float:
-    """Empirical-Bayes (method of moments) prior strength k from the spread of segment rates.
+    """Empirical-Bayes (method-of-moments) prior strength k from the spread of segment rates.
 
-    Between-segment variance of the rates beyond binomial noise gives the prior variance
-    tau^2 = p(1-p)/(k+1); clipped to PRIOR_STRENGTH_RANGE, DEFAULT_PRIOR_STRENGTH when the
-    spread cannot tell (fewer than 2 segments, or no excess variance).
+    Under a beta-binomial model with mean p and k = alpha + beta, the intra-segment
+    correlation is rho = 1 / (k + 1) and S = sum n_i (r_i - p)^2 has expectation
+    p(1-p)(m-1) + rho p(1-p) sum (n_i - 1)(1 - n_i/N). Solving for rho gives k = 1/rho - 1,
+    clipped to PRIOR_STRENGTH_RANGE ([2, 500]); no spread beyond binomial noise gives the
+    upper bound (segments look alike, shrink hard). DEFAULT_PRIOR_STRENGTH (20) when it
+    cannot be estimated: fewer than two segments with deals, a pooled rate of 0 or 1, or
+    single-deal segments only.
     """
-    w = np.asarray(wins, dtype=float)
-    t = np.asarray(n, dtype=float)
-    keep = t > 0
-    w, t = w[keep], t[keep]
-    if len(t) < 2 or t.sum() == 0:
+    w, t = _clusters(wins, n)
+    lo, hi = PRIOR_STRENGTH_RANGE
+    if w.size < 2:
         return DEFAULT_PRIOR_STRENGTH
-    p = w.sum() / t.sum()
-    if p <= 0 or p >= 1:
+    total = float(t.sum())
+    p = float(w.sum()) / total
+    if p <= 0.0 or p >= 1.0:
         return DEFAULT_PRIOR_STRENGTH
-    rates = w / t
-    weights = t / t.sum()
-    observed = float(np.sum(weights * (rates - p) ** 2))
-    noise = float(np.sum(weights * p * (1 - p) / t))
-    tau2 = observed - noise
-    if tau2 <= 0:
-        return PRIOR_STRENGTH_RANGE[1]
-    k = p * (1 - p) / tau2 - 1
-    return float(min(max(k, PRIOR_STRENGTH_RANGE[0]), PRIOR_STRENGTH_RANGE[1]))
+    denominator = float(np.sum((t - 1) * (1 - t / total)))
+    if denominator <= 0:
+        return DEFAULT_PRIOR_STRENGTH
+    spread = float(np.sum(t * (w / t - p) ** 2))
+    rho = (spread - p * (1 - p) * (w.size - 1)) / (p * (1 - p) * denominator)
+    if rho <= 0:
+        return hi
+    return float(min(max(1 / rho - 1, lo), hi))
 
 
 def bootstrap_accounts_ci(
@@ -249,31 +392,49 @@ def bootstrap_accounts_ci(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> tuple[float, float]:
-    """Percentile interval of ``statistic`` over resamples of account indices (deterministic)."""
-    if n_accounts < 2:
+    """Percentile interval of ``statistic`` over resamples of ACCOUNT indices, deterministic
+    for a seed; for quantities without a closed form.
+
+    ``statistic`` receives an index array (with repeats) into the per-account arrays.
+    Resamples where it returns NaN are dropped. NaN when fewer than 2 accounts.
+    Example: ``bootstrap_accounts_ci(lambda i: float(acv[i].mean()), len(acv))``.
+    """
+    tail = (1 - confidence) / 2 * 100
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if n_accounts < 2 or n_boot < 1:
         return math.nan, math.nan
     rng = np.random.default_rng(seed)
-    draws = np.array([statistic(rng.integers(0, n_accounts, n_accounts)) for _ in range(n_boot)])
+    draws = np.array(
+        [statistic(rng.integers(0, n_accounts, n_accounts)) for _ in range(n_boot)], dtype=float
+    )
     draws = draws[~np.isnan(draws)]
     if draws.size == 0:
         return math.nan, math.nan
-    tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(draws, [tail, 100 - tail])
     return float(low), float(high)
 
 
 def median_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Median with a distribution-free interval from binomial order statistics."""
-    x = np.sort(np.asarray(values, dtype=float))
+    """Median with a distribution-free CI from order statistics: (median, low, high).
+
+    The interval [x_(k), x_(n-k+1)] covers the median with probability 1 - 2 P(B <= k-1),
+    B ~ Binomial(n, 1/2), with k as large as keeps that >= ``confidence``. NaN values are
+    ignored; all NaN for no values, NaN bounds when n is too small for the confidence (n <= 5
+    at 95%). Example: n = 10 at 95% -> [x_(2), x_(9)], coverage 97.9%.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    x = np.asarray(values, dtype=float).ravel()
+    x = np.sort(x[~np.isnan(x)])
     n = x.size
     if n == 0:
         return math.nan, math.nan, math.nan
     median = float(np.median(x))
-    if n < 3:
-        return median, float(x[0]), float(x[-1])
     tail = (1 - confidence) / 2
-    lo = int(sps.binom.ppf(tail, n, 0.5))
-    hi = int(sps.binom.isf(tail, n, 0.5))
-    lo = max(lo - 1, 0)
-    hi = min(hi, n - 1)
-    return median, float(x[lo]), float(x[hi])
+    k = int(sps.binom.ppf(tail, n, 0.5))
+    if sps.binom.cdf(k, n, 0.5) <= tail:
+        k += 1
+    if k < 1:
+        return median, math.nan, math.nan
+    return median, float(x[k - 1]), float(x[n - k])

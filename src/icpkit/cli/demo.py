@@ -2,17 +2,67 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from icpkit.cli.common import clean_errors, console, fail
+from icpkit.cli.icp import print_icp
 from icpkit.cli.ingest import print_report
+from icpkit.cli.output import emit
 from icpkit.cli.workspace import summary
+from icpkit.icp import ICP
 from icpkit.workspace import Workspace
+
+
+def truth_check(icp: ICP, truth: dict[str, Any]) -> list[dict[str, str]]:
+    """Each planted criterion and where (if anywhere) the derived ICP has it."""
+
+    def fit_match(items: list[Any], planted: dict[str, Any]) -> str:
+        for item in items:
+            if item.attribute != planted["attribute"]:
+                continue
+            if "min" in planted and item.min == planted["min"] and item.max == planted["max"]:
+                return str(item.id)
+            if "value" in planted and planted["value"] in (item.values or []):
+                return str(item.id)
+        return ""
+
+    rows = []
+    for planted in truth["discriminators"]:
+        rows.append(("fit", planted, fit_match(icp.fit, planted)))
+    for planted in truth["disqualifiers"]:
+        rows.append(("exclusion", planted, fit_match(icp.exclusions, planted)))
+    for planted in truth["intent_signals"]:
+        hits = [
+            f"{s.id} ({s.window_days[0]}-{s.window_days[1]}d)"
+            for s in icp.intent
+            if s.signal == planted["type"] and set(s.detail_in) & set(planted["detail_in"])
+        ]
+        rows.append(("intent", planted, ", ".join(hits)))
+    for decoy in truth["decoys"]:
+        wrongly = fit_match(icp.fit, decoy)
+        rows.append(("decoy (must stay out)", decoy, f"WRONGLY IN: {wrongly}" if wrongly else ""))
+
+    def label(p: dict[str, Any]) -> str:
+        if "min" in p:
+            return f"{p['attribute']} {p['min']}-{p['max']}"
+        if p.get("attribute") == "signal":
+            return f"{p['type']} {'/'.join(p['detail_in'])} {p['window_days']} days"
+        return f"{p['attribute']} {p['value']}"
+
+    return [
+        {
+            "planted": label(p),
+            "as": kind,
+            "derived": found or ("(not found)" if not kind.startswith("decoy") else "kept out"),
+        }
+        for kind, p, found in rows
+    ]
 
 
 def demo_data(
@@ -38,7 +88,7 @@ def demo(
         Path | None, typer.Option("--dir", help="Where to keep the demo (default: a new temp dir).")
     ] = None,
 ) -> None:
-    """Run the whole chain on generated data: generate, ingest, summarize."""
+    """Run the whole chain on generated data: generate, ingest, summarize, derive the ICP."""
     from icpkit.demo import make_crm
 
     root = directory or Path(tempfile.mkdtemp(prefix="icpkit-demo-"))
@@ -57,9 +107,16 @@ def demo(
         fail("; ".join(str(e) for _, e in result.failures))
     console.rule("3. what the workspace holds")
     summary(ws.root)
+    console.rule("4. derive the ICP from won vs lost")
+    with clean_errors():
+        derived = ws.derive()
+    print_icp(derived.icp)
+    console.rule("5. the derived ICP next to the planted truth")
+    truth = json.loads(files.planted_truth.read_text())
+    emit(truth_check(derived.icp, truth), "table", title="Planted truth vs derived ICP")
     console.print(
         f"\nResults are in [bold]{root}[/]:\n"
         f"  exports and the planted truth: {data}\n"
-        f"  workspace (icp.yaml, workspace.duckdb): {ws.root}\n"
-        f"  try: icp quarantine -w {ws.root}"
+        f"  workspace (icp.yaml with the derived ICP, workspace.duckdb): {ws.root}\n"
+        f"  try: icp analyze lift -w {ws.root}   or   icp quarantine -w {ws.root}"
     )

@@ -1,0 +1,114 @@
+"""icp derive: the planted ICP comes out as versioned code, deterministic, human edits kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from icpkit.demo import make_crm
+from icpkit.icp import ICP
+from icpkit.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def derived(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, ICP, dict]:
+    root: Path = tmp_path_factory.mktemp("derive")
+    files = make_crm(8_000, 7, root / "data")
+    ws = Workspace.init(root / "ws")
+    assert ws.ingest(files.exports()).ok
+    result = ws.derive()
+    assert result.written and result.version == 1
+    return ws, result.icp, json.loads(files.planted_truth.read_text())
+
+
+def test_planted_fit_criteria_are_in_the_icp(derived) -> None:
+    _, icp, _ = derived
+    fit = {(c.attribute, tuple(c.values or ()), c.min, c.max) for c in icp.fit}
+    assert ("employees", (), 51, 200) in fit
+    assert ("industry", ("Software",), None, None) in fit
+    assert ("tech", ("HubSpot",), None, None) in fit
+
+
+def test_planted_disqualifiers_land_in_exclusions(derived) -> None:
+    _, icp, _ = derived
+    excluded = {(e.attribute, tuple(e.values or ()), e.min, e.max) for e in icp.exclusions}
+    assert ("industry", ("Public Administration",), None, None) in excluded
+    assert ("employees", (), 1, 10) in excluded
+    # Retail is won as often as others but churns: excluded for churn, with the reason.
+    retail = next(e for e in icp.exclusions if e.values == ["Retail Trade"])
+    assert retail.kind == "churn"
+    assert "churn" in retail.rationale
+
+
+def test_intent_signals_carry_windows_inside_the_planted_ones(derived) -> None:
+    _, icp, truth = derived
+    for planted in truth["intent_signals"]:
+        low, high = planted["window_days"]
+        mine = [
+            s
+            for s in icp.intent
+            if s.signal == planted["type"] and set(s.detail_in) & set(planted["detail_in"])
+        ]
+        assert mine, planted
+        for signal in mine:
+            start, end = signal.window_days
+            assert start <= high and end >= low
+
+
+def test_every_criterion_has_evidence_and_a_rationale_with_its_numbers(derived) -> None:
+    _, icp, _ = derived
+    for item in [*icp.fit, *icp.exclusions, *icp.intent]:
+        assert item.evidence is not None and item.evidence.n_closed >= 30
+        assert f"n={item.evidence.n_closed:,} closed deals" in item.rationale or (
+            "churn" in item.rationale
+        )
+    employees = next(c for c in icp.fit if c.attribute == "employees")
+    assert employees.rationale.startswith("51-200 employees: 2.")
+    assert "95% CI" in employees.rationale
+
+
+def test_the_icp_is_written_into_icp_yaml_and_as_version_1(derived) -> None:
+    ws, icp, _ = derived
+    on_disk = yaml.safe_load(ws.config_path.read_text())["icp"]
+    assert on_disk["version"] == 1
+    assert [c["id"] for c in on_disk["fit"]] == [c.id for c in icp.fit]
+    assert (ws.root / ".icp" / "versions" / "v0001.yaml").is_file()
+
+
+def test_deriving_again_on_unchanged_data_changes_nothing(derived) -> None:
+    ws, _, _ = derived
+    before = ws.config_path.read_text()
+    again = ws.derive()
+    assert not again.written
+    assert again.version == 1
+    assert ws.config_path.read_text() == before
+    assert [v.version for v in ws.versions.list()] == [1]
+
+
+def test_a_locked_human_criterion_survives_and_disagreement_is_reported(derived) -> None:
+    ws, _, _ = derived
+    data = yaml.safe_load(ws.config_path.read_text())
+    data["icp"]["fit"].append(
+        {
+            "id": "country-fr",
+            "attribute": "country",
+            "values": ["FR"],
+            "direction": "positive",
+            "source": "human",
+            "locked": True,
+            "reason": "new French sales team",
+        }
+    )
+    ws.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    ws = Workspace.open(ws.root)
+    result = ws.derive(note="French team")
+    assert result.written and result.version == 2
+    assert any(c.id == "country-fr" and c.locked for c in result.icp.fit)
+    assert any("country-fr" in m for m in result.disagreements)
+    assert any("country-fr" in line for line in result.changes)
+    changelog = (ws.root / ".icp" / "CHANGELOG.md").read_text()
+    assert "## v2" in changelog
+    assert [v.version for v in ws.versions.list()] == [1, 2]

@@ -1,0 +1,105 @@
+"""Segment tables: five metrics per bucket with intervals, and an honest verdict on who leads."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from icpkit.demo import make_crm
+from icpkit.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    root: Path = tmp_path_factory.mktemp("segments")
+    files = make_crm(6_000, 11, root / "data")
+    ws = Workspace.init(root / "ws")
+    assert ws.ingest(files.exports()).ok
+    return ws
+
+
+def test_default_employee_buckets_in_order_with_intervals(ws: Workspace) -> None:
+    table = ws.segments("employees")
+    assert [s.value for s in table.segments] == [
+        "1-10",
+        "11-50",
+        "51-200",
+        "201-500",
+        "501-1,000",
+        "1,001+",
+        "(missing)",
+    ]
+    for s in table.segments:
+        assert s.win_rate.low <= s.win_rate.value <= s.win_rate.high
+        assert s.wins <= s.deals
+
+
+def test_each_metric_has_a_leader_and_a_bucket_is_named_only_on_three(ws: Workspace) -> None:
+    table = ws.segments("employees")
+    by_value = {s.value: s for s in table.segments}
+    # The planted sweet spot wins most often; enterprise buys bigger and expands more.
+    assert "win_rate" in by_value["51-200"].leads
+    assert "avg_acv" in by_value["1,001+"].leads
+    leads = {s.value: len(s.leads) for s in table.segments}
+    if table.leader is None:
+        assert max(leads.values()) < 3
+        assert table.verdict == "no bucket leads on three or more of the five metrics"
+    else:
+        assert leads[table.leader] >= 3
+
+
+def test_a_bucket_leading_three_metrics_is_named() -> None:
+    from icpkit.analysis.segments import Interval, Segment, _leader
+    from icpkit.config import AnalysisSettings
+
+    def seg(value: str, win: float, acv: float, cycle: float, exp: float, churn: float):
+        i = lambda x: Interval(x, x, x)  # noqa: E731
+        return Segment(
+            value, 100, int(win * 100), 50, i(win), i(acv), i(cycle), i(exp), i(churn), thin=False
+        )
+
+    segments = [
+        seg("small", 0.2, 5000, 40, 0.1, 0.3),
+        seg("mid", 0.5, 9000, 30, 0.3, 0.1),
+        seg("big", 0.3, 20000, 60, 0.5, 0.1),
+    ]
+    leader, verdict = _leader(segments, AnalysisSettings())
+    assert leader == "mid"
+    assert verdict.startswith("mid leads on 3 of 5 metrics (win_rate, median_cycle_days")
+
+
+def test_custom_buckets_come_from_the_settings(ws: Workspace) -> None:
+    ws.settings.analysis.employee_buckets = [100, 1000]
+    try:
+        values = [s.value for s in ws.segments("employees").segments]
+    finally:
+        ws.settings.analysis.employee_buckets = [10, 50, 200, 500, 1000]
+    assert values == ["1-100", "101-1,000", "1,001+", "(missing)"]
+
+
+def test_thin_buckets_are_flagged_and_never_named_leader(ws: Workspace) -> None:
+    table = ws.segments("stack_density")
+    thin = [s for s in table.segments if s.thin]
+    assert thin, "9+ tools is rare in the demo data"
+    assert table.leader not in {s.value for s in thin}
+
+
+def test_too_thin_data_says_so(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "Record ID,Deal Stage,Company name,Employees\n"
+        + "".join(f"{i},{'Closed Won' if i % 2 else 'Closed Lost'},C{i},60\n" for i in range(10))
+    )
+    assert ws.ingest([path]).ok
+    table = ws.segments("employees")
+    assert table.leader is None
+    assert table.verdict.startswith("too thin to tell")
+
+
+def test_funding_recency_is_an_alias_of_the_funding_signal(ws: Workspace) -> None:
+    table = ws.segments("funding_recency")
+    assert table.attribute == "signal:funding_round"
+    assert not math.isnan(table.segments[0].win_rate.value)
