@@ -19,11 +19,11 @@ import argparse
 import json
 import resource
 import shutil
-import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
+
+from measure import run_step
 
 HERE = Path(__file__).resolve().parent
 
@@ -116,28 +116,6 @@ print(n)
 """
 
 
-def run_step(code: str) -> tuple[float, float, int]:
-    """Run ``code`` in a fresh interpreter: seconds, peak RSS in MiB, rows it reports."""
-    wrapper = textwrap.dedent(
-        """
-        import resource, runpy, sys, time
-        started = time.perf_counter()
-        exec(compile(sys.argv[1], "<bench>", "exec"))
-        took = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"__bench__ {took} {peak}")
-        """
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", wrapper, code], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr)
-    lines = proc.stdout.strip().splitlines()
-    took, peak = (float(x) for x in lines[-1].split()[1:])
-    return took, peak, int(lines[-2])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1_000_000)
@@ -172,7 +150,8 @@ def main() -> None:
         ("pandas per-cell", PANDAS, {"db": str(out / "pandas.duckdb")}),
         ("duckdb read_csv (no normalization)", DUCKDB, {"db": str(out / "raw.duckdb")}),
     ):
-        took, peak, rows = run_step(template.format(**paths, **extra))
+        took, peak, last = run_step(template.format(**paths, **extra))
+        rows = int(last)
         results[name] = {"seconds": took, "peak_mib": peak, "rows": rows}
         print(f"{name}: {rows:,} rows in {took:.1f}s, peak {peak:.0f} MiB", file=sys.stderr)
 

@@ -63,3 +63,11 @@ def test_an_empty_workspace_says_there_is_nothing_to_compare(tmp_path: Path) -> 
     result = Workspace.init(tmp_path / "ws").lift()
     assert result.warnings == ["no closed new-business deals: nothing can be compared"]
     assert result.rows == []
+
+
+def test_deriving_from_five_deals_gives_no_confident_icp(tmp_path: Path) -> None:
+    ws = workspace_with(tmp_path, deals(5))
+    result = ws.derive()
+    icp = result.icp
+    assert icp.fit == [] and icp.intent == [] and icp.exclusions == []
+    assert any("fewer than 30" in note for note in icp.notes)

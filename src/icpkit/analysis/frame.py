@@ -67,7 +67,7 @@ class Frame:
     n_closed: int
     n_won: int
     n_accounts: int
-    churned: dict[str, bool] = field(default_factory=dict)
+    churned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
     account_keys: list[str] = field(default_factory=list)
 
 
@@ -271,10 +271,14 @@ def build_frame(con: duckdb.DuckDBPyConnection, settings: AnalysisSettings) -> F
     """Count closed deals and wins per attribute value and account."""
     prepare(con)
     attrs = discover_attributes(con, settings)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE account_index AS
+           SELECT account_key, (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS idx
+           FROM (SELECT DISTINCT account_key FROM closed)"""
+    )
     keys = [
-        r[0] for r in con.execute("SELECT DISTINCT account_key FROM closed ORDER BY 1").fetchall()
+        r[0] for r in con.execute("SELECT account_key FROM account_index ORDER BY idx").fetchall()
     ]
-    index = {k: i for i, k in enumerate(keys)}
     cuts: dict[str, list[Cut]] = {}
     for attr in attrs:
         join = ""
@@ -283,44 +287,51 @@ def build_frame(con: duckdb.DuckDBPyConnection, settings: AnalysisSettings) -> F
             join = (
                 f"LEFT JOIN signal_last sl ON sl.deal_key = c.deal_key AND sl.family = '{family}'"
             )
-        rows = con.execute(
-            f"""SELECT value, account_key, count(*) FILTER (WHERE won), count(*)
+        result = con.execute(
+            f"""SELECT value, idx, count(*) FILTER (WHERE won) AS wins, count(*) AS deals
                 FROM (SELECT c.account_key, c.won, {attr.sql} AS value
                       FROM closed c JOIN accounts a USING (account_key) {join})
-                GROUP BY ALL ORDER BY value, account_key"""
-        ).fetchall()
-        by_value: dict[str, list[tuple[int, int, int]]] = {}
-        for value, account, wins, deals in rows:
-            by_value.setdefault(str(value), []).append((index[account], int(wins), int(deals)))
-        order = list(attr.order) or sorted(
-            by_value, key=lambda v: (v == MISSING, -sum(d for *_, d in by_value[v]), v)
-        )
+                JOIN account_index USING (account_key)
+                GROUP BY ALL ORDER BY value, idx"""
+        ).fetchnumpy()
+        values = np.asarray(result["value"]).astype(str)
+        if values.size == 0:
+            cuts[attr.name] = []
+            continue
+        uniq, starts = np.unique(values, return_index=True)
+        bounds = dict(zip(uniq.tolist(), starts.tolist(), strict=True))
+        ends = {
+            v: e
+            for v, e in zip(
+                sorted(bounds, key=bounds.__getitem__),
+                [*sorted(starts.tolist())[1:], len(values)],
+                strict=True,
+            )
+        }
+        idx = np.asarray(result["idx"], dtype=np.int64)
+        wins = np.asarray(result["wins"], dtype=np.float64)
+        deals = np.asarray(result["deals"], dtype=np.float64)
+        size = {v: float(deals[bounds[v] : ends[v]].sum()) for v in bounds}
+        order = list(attr.order) or sorted(bounds, key=lambda v: (v == MISSING, -size[v], v))
         cuts[attr.name] = [
             Cut(
                 value,
-                np.array([r[0] for r in by_value[value]], dtype=np.int64),
-                np.array([r[1] for r in by_value[value]], dtype=np.float64),
-                np.array([r[2] for r in by_value[value]], dtype=np.float64),
+                idx[bounds[value] : ends[value]],
+                wins[bounds[value] : ends[value]],
+                deals[bounds[value] : ends[value]],
             )
             for value in order
-            if value in by_value
+            if value in bounds
         ]
     totals = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE won), count(DISTINCT account_key) FROM closed"
     ).fetchall()[0]
-    churned = dict(
-        con.execute(
-            """SELECT a.account_key, coalesce(a.churned, false) FROM accounts a
-               WHERE a.account_key IN (SELECT account_key FROM closed WHERE won)
-                 AND a.churned IS NOT NULL"""
-        ).fetchall()
-    )
-    return Frame(
-        attrs,
-        cuts,
-        int(totals[0]),
-        int(totals[1]),
-        int(totals[2]),
-        {str(k): bool(v) for k, v in churned.items()},
-        keys,
-    )
+    churn = con.execute(
+        """SELECT i.idx, a.churned FROM account_index i JOIN accounts a USING (account_key)
+           WHERE a.churned IS NOT NULL"""
+    ).fetchall()
+    # -1: not known; churn is judged among won accounts only (see lift).
+    churned = np.full(len(keys), -1, dtype=np.int8)
+    for i, flag in churn:
+        churned[int(i)] = int(bool(flag))
+    return Frame(attrs, cuts, int(totals[0]), int(totals[1]), int(totals[2]), churned, keys)

@@ -86,27 +86,21 @@ def _concat(cuts: list[Cut]) -> tuple[np.ndarray, np.ndarray]:
 
 def _churn(frame: Frame, attr: Attribute, cut: Cut, others: list[Cut]) -> stats.Comparison | None:
     """Churn of the won accounts in ``cut`` against the won accounts elsewhere."""
-    if not attr.account_level or not frame.churned:
+    if not attr.account_level or not (frame.churned >= 0).any():
         return None
 
-    def churn_arrays(cuts: list[Cut]) -> tuple[list[float], list[float]]:
-        churned, accounts = [], []
-        for c in cuts:
-            for account, wins in zip(c.accounts, c.wins, strict=True):
-                key = frame.account_keys[int(account)]
-                if wins > 0 and key in frame.churned:
-                    churned.append(float(frame.churned[key]))
-                    accounts.append(1.0)
-        return churned, accounts
+    def churn_of(cuts: list[Cut]) -> np.ndarray:
+        accounts = np.concatenate([c.accounts[c.wins > 0] for c in cuts])
+        flags = frame.churned[accounts]
+        known: np.ndarray = flags[flags >= 0].astype(float)
+        return known
 
-    inside = churn_arrays([cut])
-    outside = churn_arrays(others)
-    if not inside[1] or not outside[1]:
+    inside, outside = churn_of([cut]), churn_of(others)
+    if inside.size == 0 or outside.size == 0:
         return None
-    wins = np.array(inside[0] + outside[0])
-    deals = np.array(inside[1] + outside[1])
-    in_group = np.array([True] * len(inside[1]) + [False] * len(outside[1]))
-    return stats.rate_difference(wins, deals, in_group)
+    churned = np.concatenate([inside, outside])
+    in_group = np.arange(churned.size) < inside.size
+    return stats.rate_difference(churned, np.ones(churned.size), in_group)
 
 
 def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:

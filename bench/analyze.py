@@ -1,0 +1,129 @@
+"""Analysis benchmark: won vs lost over every attribute, and the ICP derivation.
+
+For each size, in one run: generate the demo CRM, ingest it (not timed here; see
+bench/ingest.py), then time in separate processes
+
+- ``icpkit lift``: the analysis frame plus the cluster-robust won-vs-lost table with BH;
+- ``icpkit derive``: the same plus the ICP, its version and icp.yaml;
+- ``pandas pivot``: what a user would otherwise do: one DataFrame of closed deals joined to
+  their accounts, then per attribute a ``groupby`` win rate and a chi-square test per value
+  (no clustering, no shrinkage, no intent windows, no FDR control).
+
+Usage: ``python bench/analyze.py [--deals 100000 1000000] [--seed 7] [--out bench/out]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from measure import run_step
+
+HERE = Path(__file__).resolve().parent
+
+PREPARE = """
+from pathlib import Path
+from icpkit.demo import make_crm
+from icpkit.workspace import Workspace
+files = make_crm({n}, {seed}, Path({root!r}) / "data")
+ws = Workspace.init(Path({root!r}) / "ws")
+assert ws.ingest(files.exports()).ok
+with ws.connect() as con:
+    print(con.execute(
+        "SELECT count(*) FROM deals WHERE outcome IN ('won', 'lost') AND NOT is_expansion"
+    ).fetchall()[0][0])
+"""
+
+LIFT = """
+from icpkit.workspace import Workspace
+result = Workspace.open({ws!r}).lift()
+print(len({{r.attribute for r in result.rows}}), len(result.rows))
+"""
+
+DERIVE = """
+from icpkit.workspace import Workspace
+ws = Workspace.open({ws!r})
+result = ws.derive()
+print(len(result.icp.fit) + len(result.icp.intent) + len(result.icp.exclusions), 0)
+"""
+
+PANDAS = """
+import duckdb
+from scipy.stats import chi2_contingency
+con = duckdb.connect({db!r}, read_only=True)
+df = con.execute(
+    "SELECT d.outcome = 'won' AS won, a.employees, a.revenue, a.industry, a.country, "
+    "a.technologies, a.founded_year, a.extra FROM deals d JOIN accounts a USING (account_key) "
+    "WHERE d.outcome IN ('won', 'lost') AND NOT d.is_expansion"
+).df()
+import pandas as pd
+df["employees"] = pd.cut(df["employees"], [0, 10, 50, 200, 500, 1000, 1e9])
+df["revenue"] = pd.cut(df["revenue"], [0, 1e6, 1e7, 5e7, 1e8, 1e9, 1e15])
+tools = sorted({{t for ts in df["technologies"].dropna() for t in ts}})
+for tool in tools:
+    has = lambda ts, t=tool: t in list(ts) if hasattr(ts, "__iter__") else None
+    df["tech:" + tool] = df["technologies"].map(has)
+columns = ["employees", "revenue", "industry", "country"] + ["tech:" + t for t in tools]
+tests = 0
+for column in columns:
+    table = df.groupby(column, observed=True)["won"].agg(["sum", "count"])
+    for value, row in table.iterrows():
+        rest = df[df[column] != value]["won"]
+        chi2_contingency([[row["sum"], row["count"] - row["sum"]],
+                          [rest.sum(), len(rest) - rest.sum()]])
+        tests += 1
+print(len(columns), tests)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deals", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "analyze")
+    args = parser.parse_args()
+
+    print("| deals | closed | step | attributes | values tested | seconds | peak memory |")
+    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    report = []
+    for n in args.deals:
+        root: Path = args.out / str(n)
+        shutil.rmtree(root, ignore_errors=True)
+        # Set-up in its own process too: a child inherits its parent's peak RSS figure.
+        _, _, last = run_step(PREPARE.format(root=str(root), n=n, seed=args.seed))
+        closed = int(last)
+        ws = root / "ws"
+        for name, template in (
+            ("icpkit lift", LIFT),
+            ("icpkit derive", DERIVE),
+            ("pandas pivot + chi-square", PANDAS),
+        ):
+            took, peak, last = run_step(
+                template.format(ws=str(ws), db=str(ws / "workspace.duckdb"))
+            )
+            attrs, values = last.split()
+            report.append(
+                {
+                    "deals": n,
+                    "closed": closed,
+                    "step": name,
+                    "seconds": took,
+                    "peak_mib": peak,
+                    "attributes": int(attrs),
+                    "values": int(values),
+                }
+            )
+            shown = values if name != "icpkit derive" else "-"
+            label = "criteria" if name == "icpkit derive" else "attributes"
+            print(
+                f"| {n:,} | {closed:,} | {name} | {attrs} {label if label == 'criteria' else ''}"
+                f" | {shown} | {took:.1f} | {peak:,.0f} MiB |",
+                flush=True,
+            )
+    (args.out / "analyze.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

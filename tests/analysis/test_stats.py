@@ -1,0 +1,407 @@
+"""Specification of icpkit.analysis.stats, checked against textbook values and references."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from icpkit.analysis import stats
+
+# --- Wilson interval ---------------------------------------------------------------------
+
+
+def test_wilson_matches_newcombe_1998_textbook_value() -> None:
+    low, high = stats.wilson_interval(81, 263)
+    assert low == pytest.approx(0.2553, abs=1e-4)
+    assert high == pytest.approx(0.3662, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "confidence"),
+    [(0, 10, 0.95), (10, 10, 0.95), (1, 29, 0.9), (15, 148, 0.99), (500, 1000, 0.95)],
+)
+def test_wilson_matches_statsmodels(successes: int, n: int, confidence: float) -> None:
+    proportion = pytest.importorskip("statsmodels.stats.proportion")
+    expected = proportion.proportion_confint(successes, n, alpha=1 - confidence, method="wilson")
+    assert stats.wilson_interval(successes, n, confidence) == pytest.approx(expected, abs=1e-10)
+
+
+def test_wilson_without_data_is_the_whole_unit_interval() -> None:
+    assert stats.wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_wilson_rejects_impossible_counts() -> None:
+    with pytest.raises(ValueError):
+        stats.wilson_interval(5, 3)
+
+
+# --- Design effect and clustered rate ----------------------------------------------------
+
+
+def test_design_effect_is_one_when_every_account_has_one_deal() -> None:
+    wins = np.array([1, 0, 1, 1, 0, 0, 1, 0])
+    assert stats.design_effect(wins, np.ones(8)) == 1.0
+
+
+def test_design_effect_of_all_or_nothing_accounts_is_the_cluster_size() -> None:
+    # 10 accounts of 10 deals, 5 won everything: robust var = 10/9 * 250 / 100^2, binomial .25/100.
+    wins = np.array([10] * 5 + [0] * 5)
+    deals = np.full(10, 10)
+    assert stats.design_effect(wins, deals) == pytest.approx(100 / 9)
+
+
+def test_design_effect_is_one_when_it_cannot_be_estimated() -> None:
+    assert stats.design_effect(np.array([3]), np.array([10])) == 1.0
+    assert stats.design_effect(np.array([4, 6]), np.array([4, 6])) == 1.0
+    assert stats.design_effect(np.zeros(0), np.zeros(0)) == 1.0
+
+
+def test_design_effect_is_never_below_one() -> None:
+    # Every account won exactly half its deals: less spread than binomial.
+    assert stats.design_effect(np.full(20, 2), np.full(20, 4)) == 1.0
+
+
+def test_clustered_rate_equals_wilson_when_deals_are_independent() -> None:
+    wins = np.array([1] * 30 + [0] * 70)
+    est = stats.clustered_rate(wins, np.ones(100))
+    assert (est.low, est.high) == pytest.approx(stats.wilson_interval(30, 100))
+    assert (est.rate, est.n_deals, est.n_accounts, est.effective_n) == (0.3, 100, 100, 100.0)
+
+
+def test_clustered_rate_is_wider_than_naive_wilson_when_deals_cluster() -> None:
+    wins = np.array([10] * 5 + [0] * 5)
+    deals = np.full(10, 10)
+    est = stats.clustered_rate(wins, deals)
+    naive_low, naive_high = stats.wilson_interval(50, 100)
+    assert est.low < naive_low and est.high > naive_high
+    assert est.effective_n == pytest.approx(100 / (100 / 9))
+    assert (est.low, est.high) == pytest.approx(stats.wilson_interval(4.5, 9.0))
+
+
+def test_three_accounts_with_a_hundred_deals_are_not_three_hundred_deals() -> None:
+    est = stats.clustered_rate(np.array([100, 100, 100]), np.array([100, 100, 100]))
+    assert est.rate == 1.0
+    assert est.effective_n == 3.0
+    assert est.low == pytest.approx(stats.wilson_interval(3, 3)[0])
+    assert est.low < 0.5 < stats.wilson_interval(300, 300)[0]
+
+
+def test_clustered_rate_ignores_accounts_without_closed_deals_and_handles_no_data() -> None:
+    est = stats.clustered_rate(np.array([1, 0, 0]), np.array([2, 2, 0]))
+    assert (est.n_deals, est.n_accounts) == (4, 2)
+    empty = stats.clustered_rate(np.zeros(3), np.zeros(3))
+    assert math.isnan(empty.rate) and empty.n_deals == 0
+
+
+# --- Rate difference ----------------------------------------------------------------------
+
+
+def _independent(wins: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([1.0] * wins + [0.0] * (n - wins)), np.ones(n)
+
+
+def _two_groups(
+    inside: tuple[np.ndarray, np.ndarray], outside: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    wins = np.concatenate([inside[0], outside[0]])
+    deals = np.concatenate([inside[1], outside[1]])
+    in_group = np.array([True] * inside[0].size + [False] * outside[0].size)
+    return wins, deals, in_group
+
+
+def test_rate_difference_on_independent_deals_has_the_textbook_answer() -> None:
+    # 30/100 vs 20/100: var = .3*.7/100 + .2*.8/100, se = sqrt(.0037).
+    c = stats.rate_difference(*_two_groups(_independent(30, 100), _independent(20, 100)))
+    se = math.sqrt(0.0037)
+    assert (c.rate_in, c.rate_out, c.difference) == pytest.approx((0.3, 0.2, 0.1))
+    assert c.difference_ci == pytest.approx((0.1 - 1.959964 * se, 0.1 + 1.959964 * se), abs=1e-6)
+    assert c.p_value == pytest.approx(2 * sps.norm.sf(0.1 / se))
+    assert c.p_value == pytest.approx(0.1002, abs=1e-4)
+    se_log = math.sqrt(0.0021 / 0.09 + 0.0016 / 0.04)
+    assert c.lift == pytest.approx(1.5)
+    assert c.lift_ci == pytest.approx(
+        (1.5 * math.exp(-1.959964 * se_log), 1.5 * math.exp(1.959964 * se_log)), abs=1e-5
+    )
+    assert c.test == stats.TEST_Z
+    assert (c.n_deals_in, c.wins_in, c.n_accounts_in) == (100, 30, 100)
+    assert (c.n_deals_out, c.wins_out, c.n_accounts_out) == (100, 20, 100)
+
+
+def test_rate_difference_p_value_matches_statsmodels_unpooled_wald() -> None:
+    proportion = pytest.importorskip("statsmodels.stats.proportion")
+    c = stats.rate_difference(*_two_groups(_independent(45, 120), _independent(60, 240)))
+    ref = proportion.test_proportions_2indep(45, 120, 60, 240, method="wald", compare="diff")
+    assert c.p_value == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_duplicating_every_deal_within_its_account_does_not_add_evidence() -> None:
+    # 50 accounts per side, each with 2 deals that both win or both lose: the robust variance
+    # is the account-level one, p(1-p) / (m - 1), not p(1-p) / 100 deals.
+    inside = (np.array([2.0] * 15 + [0.0] * 35), np.full(50, 2.0))
+    outside = (np.array([2.0] * 10 + [0.0] * 40), np.full(50, 2.0))
+    c = stats.rate_difference(*_two_groups(inside, outside))
+    se = math.sqrt(0.21 / 49 + 0.16 / 49)
+    assert c.difference == pytest.approx(0.1)
+    assert c.difference_ci == pytest.approx((0.1 - 1.959964 * se, 0.1 + 1.959964 * se), abs=1e-6)
+    assert c.p_value == pytest.approx(2 * sps.norm.sf(0.1 / se))
+    independent = stats.rate_difference(*_two_groups(_independent(30, 100), _independent(20, 100)))
+    assert c.p_value > independent.p_value
+    assert (c.n_deals_in, c.wins_in, c.n_accounts_in) == (100, 30, 50)
+
+
+def test_small_counts_fall_back_to_fishers_exact_test() -> None:
+    c = stats.rate_difference(*_two_groups(_independent(3, 4), _independent(1, 6)))
+    assert c.test == stats.TEST_FISHER
+    assert c.p_value == pytest.approx(sps.fisher_exact([[3, 1], [1, 5]]).pvalue)
+
+
+def test_fisher_counts_a_clustered_side_by_its_effective_size() -> None:
+    # Two accounts that each won 3 of 3 are two pieces of evidence, not six.
+    inside = (np.array([3.0, 3.0]), np.array([3.0, 3.0]))
+    c = stats.rate_difference(*_two_groups(inside, _independent(1, 6)))
+    assert c.test == stats.TEST_FISHER
+    assert c.p_value == pytest.approx(sps.fisher_exact([[2, 0], [1, 5]]).pvalue)
+    assert c.p_value > sps.fisher_exact([[6, 0], [1, 5]]).pvalue
+
+
+@pytest.mark.parametrize(
+    ("inside", "outside"),
+    [
+        ((np.zeros(0), np.zeros(0)), _independent(5, 10)),
+        (_independent(5, 10), (np.zeros(0), np.zeros(0))),
+        (_independent(10, 10), _independent(20, 20)),
+        (_independent(0, 10), _independent(0, 20)),
+    ],
+    ids=["empty group", "empty rest", "all won", "all lost"],
+)
+def test_degenerate_comparisons_give_p_one_without_warnings(
+    inside: tuple[np.ndarray, np.ndarray], outside: tuple[np.ndarray, np.ndarray]
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = stats.rate_difference(*_two_groups(inside, outside))
+    assert c.p_value == 1.0
+    if inside[0].size == 0 or outside[0].size == 0:
+        assert c.test == stats.TEST_NONE
+        assert math.isnan(c.difference) and math.isnan(c.lift)
+        assert all(math.isnan(x) for x in (*c.difference_ci, *c.lift_ci))
+
+
+def test_lift_is_undefined_when_nothing_outside_the_group_wins() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = stats.rate_difference(*_two_groups(_independent(20, 40), _independent(0, 40)))
+    assert math.isnan(c.lift) and all(math.isnan(x) for x in c.lift_ci)
+    assert c.difference == pytest.approx(0.5)
+    assert c.difference_ci[0] > 0
+    assert c.p_value < 1e-6
+
+
+def test_a_side_that_always_wins_still_has_uncertainty() -> None:
+    c = stats.rate_difference(*_two_groups(_independent(12, 12), _independent(40, 100)))
+    assert c.difference_ci[0] < 1.0 - 0.4 < c.difference_ci[1]
+    assert c.lift_ci[0] < c.lift < c.lift_ci[1]
+
+
+def test_rate_difference_rejects_mismatched_inputs() -> None:
+    with pytest.raises(ValueError):
+        stats.rate_difference(np.ones(3), np.ones(3), np.array([True, False]))
+    with pytest.raises(ValueError):
+        stats.rate_difference(np.array([2.0]), np.array([1.0]), np.array([True]))
+
+
+def _simulate_clustered(
+    rng: np.random.Generator, rate: float, n_accounts: int
+) -> tuple[np.ndarray, np.ndarray]:
+    # Account-level win propensity ~ Beta(mean rate, concentration 2): strong clustering.
+    deals = rng.integers(1, 9, n_accounts).astype(float)
+    propensity = rng.beta(2 * rate, 2 * (1 - rate), n_accounts)
+    return rng.binomial(deals.astype(int), propensity).astype(float), deals
+
+
+def test_lift_ci_covers_the_true_lift_at_about_the_nominal_rate_under_clustering() -> None:
+    rng = np.random.default_rng(7)
+    true_lift = 0.45 / 0.3
+    robust_hits = naive_hits = 0
+    sims = 200
+    for _ in range(sims):
+        inside = _simulate_clustered(rng, 0.45, 120)
+        outside = _simulate_clustered(rng, 0.3, 240)
+        c = stats.rate_difference(*_two_groups(inside, outside))
+        robust_hits += c.lift_ci[0] <= true_lift <= c.lift_ci[1]
+        # The same interval with binomial variances, as if deals were independent.
+        n1, n0 = inside[1].sum(), outside[1].sum()
+        se_log = math.sqrt(
+            (1 - c.rate_in) / (c.rate_in * n1) + (1 - c.rate_out) / (c.rate_out * n0)
+        )
+        naive_hits += abs(math.log(c.lift / true_lift)) <= 1.959964 * se_log
+    assert 0.90 <= robust_hits / sims <= 0.99
+    assert naive_hits / sims < 0.88
+
+
+# --- Benjamini-Hochberg -------------------------------------------------------------------
+
+# Benjamini & Hochberg (1995), section 4: 15 p-values; at FDR 0.05 the first four are rejected.
+BH_1995 = np.array(
+    [
+        *(0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459),
+        *(0.3240, 0.4262, 0.5719, 0.6528, 0.7590, 1.0000),
+    ]
+)
+
+
+def test_bh_reproduces_the_1995_paper_example() -> None:
+    q = stats.benjamini_hochberg(BH_1995)
+    assert int(np.sum(q <= 0.05)) == 4
+    assert q[:4] == pytest.approx([0.0015, 0.003, 0.0095, 0.0095 * 15 / 4])
+    assert q[4] == pytest.approx(0.0201 * 15 / 5)
+
+
+def test_bh_matches_scipy_false_discovery_control() -> None:
+    rng = np.random.default_rng(3)
+    p = np.concatenate([rng.uniform(size=40), rng.uniform(0, 0.01, size=10)])
+    rng.shuffle(p)
+    np.testing.assert_allclose(
+        stats.benjamini_hochberg(p), sps.false_discovery_control(p, method="bh"), rtol=1e-12
+    )
+
+
+def test_bh_is_monotone_capped_and_passes_nan_through_without_counting_it() -> None:
+    p = np.array([0.04, np.nan, 0.01, 0.9, np.nan, 0.03])
+    q = stats.benjamini_hochberg(p)
+    assert np.isnan(q[[1, 4]]).all()
+    finite = ~np.isnan(p)
+    np.testing.assert_allclose(q[finite], sps.false_discovery_control(p[finite]))
+    order = np.argsort(p[finite])
+    assert np.all(np.diff(q[finite][order]) >= 0)
+    assert np.all(q[finite] <= 1.0)
+    assert np.isnan(stats.benjamini_hochberg(np.array([np.nan]))).all()
+
+
+# --- Weight of evidence and information value ---------------------------------------------
+
+
+def test_iv_on_a_hand_worked_example_without_smoothing() -> None:
+    # Shares of wins .1/.2/.7, of losses .4/.4/.2:
+    # WoE = ln(.25), ln(.5), ln(3.5); IV parts = .3*1.386294, .2*.693147, .5*1.252763.
+    parts, iv = stats.information_value(np.array([10, 20, 70]), np.array([40, 40, 20]), 0.0)
+    assert parts == pytest.approx([0.415888, 0.138629, 0.626381], abs=1e-6)
+    assert iv == pytest.approx(1.180899, abs=1e-6)
+    assert stats.iv_strength(iv) == "strong"
+
+
+def test_smoothing_keeps_empty_cells_finite() -> None:
+    # (0 + .5) / (100 + 1) over (10 + .5) / (100 + 1) = 1/21.
+    assert stats.weight_of_evidence(0, 10, 100, 100) == pytest.approx(math.log(1 / 21))
+    parts, iv = stats.information_value(np.array([0, 50]), np.array([10, 40]))
+    assert np.isfinite(parts).all() and iv > 0
+
+
+def test_woe_sign_says_whether_a_value_is_more_common_among_wins() -> None:
+    assert stats.weight_of_evidence(30, 10, 100, 100) > 0
+    assert stats.weight_of_evidence(10, 30, 100, 100) < 0
+    assert stats.weight_of_evidence(10, 10, 100, 100) == pytest.approx(0.0)
+
+
+def test_two_bin_iv_uses_the_same_woe_as_weight_of_evidence() -> None:
+    won, lost = np.array([30.0, 70.0]), np.array([12.0, 138.0])
+    parts, _ = stats.information_value(won, lost)
+    woe = stats.weight_of_evidence(30, 12, 100, 150)
+    share_won, share_lost = 30.5 / 101, 12.5 / 151
+    assert parts[0] == pytest.approx((share_won - share_lost) * woe)
+
+
+def test_iv_strength_bands() -> None:
+    assert [stats.iv_strength(x) for x in (0.0, 0.019, 0.02, 0.099, 0.1, 0.29, 0.3, 2.0)] == [
+        "useless",
+        "useless",
+        "weak",
+        "weak",
+        "medium",
+        "medium",
+        "strong",
+        "strong",
+    ]
+    doc = stats.information_value.__doc__ or ""
+    assert all(band in doc for band in ("<0.02 useless", "0.02-0.1 weak", "0.1-0.3 medium"))
+
+
+def test_iv_is_undefined_without_wins_or_losses() -> None:
+    parts, iv = stats.information_value(np.array([0, 0]), np.array([3, 4]))
+    assert math.isnan(iv) and np.isnan(parts).all()
+
+
+# --- Shrinkage ----------------------------------------------------------------------------
+
+
+def test_shrinkage_pulls_a_tiny_cell_to_the_prior_and_leaves_a_big_one_alone() -> None:
+    assert stats.shrunk_rate(2, 2, 0.25, 20) == pytest.approx(7 / 22)
+    assert stats.shrunk_rate(500, 1000, 0.25, 20) == pytest.approx(505 / 1020)
+    assert abs(stats.shrunk_rate(500, 1000, 0.25, 20) - 0.5) < 0.01
+
+
+def test_prior_strength_recovers_a_known_beta_binomial_concentration() -> None:
+    rng = np.random.default_rng(11)
+    k, p = 50.0, 0.3
+    n = rng.integers(20, 200, 400)
+    wins = rng.binomial(n, rng.beta(k * p, k * (1 - p), n.size))
+    assert 35 <= stats.estimate_prior_strength(wins, n) <= 70
+
+
+def test_prior_strength_defaults_and_clipping() -> None:
+    lo, hi = stats.PRIOR_STRENGTH_RANGE
+    # No spread beyond binomial noise: segments look alike, shrink as hard as allowed.
+    assert stats.estimate_prior_strength(np.array([10, 20, 30]), np.array([100, 200, 300])) == hi
+    # Rates of 0 and 1: all the variance is between segments.
+    assert stats.estimate_prior_strength(np.array([0, 50]), np.array([50, 50])) == lo
+    for wins, n in [([3], [10]), ([0, 0], [5, 5]), ([1, 0, 1], [1, 1, 1])]:
+        assert stats.estimate_prior_strength(np.array(wins), np.array(n)) == 20.0
+
+
+# --- Bootstrap and median -----------------------------------------------------------------
+
+
+def test_bootstrap_resamples_accounts_deterministically() -> None:
+    values = np.random.default_rng(5).normal(10, 2, 400)
+    seen: list[np.ndarray] = []
+
+    def mean(idx: np.ndarray) -> float:
+        seen.append(idx)
+        return float(values[idx].mean())
+
+    ci = stats.bootstrap_accounts_ci(mean, values.size, n_boot=500, seed=1)
+    assert ci == stats.bootstrap_accounts_ci(mean, values.size, n_boot=500, seed=1)
+    assert ci != stats.bootstrap_accounts_ci(mean, values.size, n_boot=500, seed=2)
+    assert all(i.size == 400 and i.min() >= 0 and i.max() < 400 for i in seen)
+    half = 1.959964 * values.std(ddof=1) / math.sqrt(values.size)
+    assert ci[0] == pytest.approx(values.mean() - half, abs=0.15 * half)
+    assert ci[1] == pytest.approx(values.mean() + half, abs=0.15 * half)
+
+
+def test_bootstrap_needs_two_accounts() -> None:
+    assert all(math.isnan(x) for x in stats.bootstrap_accounts_ci(lambda i: 1.0, 1))
+
+
+def test_median_ci_uses_binomial_order_statistics() -> None:
+    # n = 10 at 95%: [x(2), x(9)], coverage 1 - 2 * 11/1024 = 0.9785 (Conover's table).
+    values = np.array([7.0, 1, 9, 3, 10, 5, 2, 8, 4, 6])
+    assert stats.median_ci(values) == (5.5, 2.0, 9.0)
+    assert stats.median_ci(np.arange(1.0, 7.0)) == (3.5, 1.0, 6.0)
+    median, low, high = stats.median_ci(np.arange(1.0, 101.0))
+    k = int(low)
+    assert median == 50.5 and high == 101 - k
+    assert 1 - 2 * sps.binom.cdf(k - 1, 100, 0.5) >= 0.95 > 1 - 2 * sps.binom.cdf(k, 100, 0.5)
+
+
+def test_median_ci_is_undefined_when_the_data_cannot_reach_the_confidence() -> None:
+    assert all(math.isnan(x) for x in stats.median_ci(np.zeros(0)))
+    median, low, high = stats.median_ci(np.arange(5.0))
+    assert median == 2.0 and math.isnan(low) and math.isnan(high)
+
+
+def test_min_closed_deals_threshold() -> None:
+    assert stats.MIN_CLOSED_DEALS == 30
