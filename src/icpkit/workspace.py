@@ -189,7 +189,8 @@ class Workspace:
     def lift(self) -> LiftResult:
         """Won versus lost for every attribute value, classed (see icpkit.analysis.lift)."""
         with self.connect() as con:
-            frame = build_frame(con, self.settings.analysis)
+            tiers = assign_tiers(con, self.settings.tiers).tier_of()
+            frame = build_frame(con, self.settings.analysis, tiers)
         return lift_table(frame, self.settings.analysis)
 
     def segments(self, by: str) -> SegmentTable:
@@ -223,7 +224,8 @@ class Workspace:
         """
         analysis = self.settings.analysis
         with self.connect() as con:
-            frame = build_frame(con, analysis)
+            tiers = assign_tiers(con, self.settings.tiers).tier_of()
+            frame = build_frame(con, analysis, tiers)
             fingerprint = data_fingerprint(con)
         result = lift_table(frame, analysis)
         derived = derive_icp(frame, result, analysis, fingerprint)

@@ -55,3 +55,17 @@ def test_thresholds_default_to_the_medians_and_can_be_set(demo_ws) -> None:
     # With ACV and speed out of reach, only expansion earns a point: nobody reaches two.
     assert strict.counts()[1] == 0
     assert default.counts()[1] > 0
+
+
+def test_lift_reports_the_tier_1_share_of_each_values_customers(demo_ws, query) -> None:
+    ws, _ = demo_ws
+    tier_of = ws.tiers().tier_of()
+    in_bucket = {
+        k
+        for (k,) in query(ws, "SELECT account_key FROM accounts WHERE employees BETWEEN 51 AND 200")
+    }
+    customers = [k for k in tier_of if k in in_bucket]
+    expected = sum(tier_of[k] == 1 for k in customers) / len(customers)
+    row = next(r for r in ws.lift().rows if r.attribute == "employees" and r.value == "51-200")
+    assert row.tier1_rate == pytest.approx(expected)
+    assert row.tier1_q_value is not None

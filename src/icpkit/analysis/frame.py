@@ -69,6 +69,7 @@ class Frame:
     n_accounts: int
     churned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
     account_keys: list[str] = field(default_factory=list)
+    tiers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
 
 
 def bucket_labels(bounds: list[float], fmt: str) -> list[str]:
@@ -267,8 +268,13 @@ def discover_attributes(
     return [a for a in attrs if a.name not in excluded]
 
 
-def build_frame(con: duckdb.DuckDBPyConnection, settings: AnalysisSettings) -> Frame:
-    """Count closed deals and wins per attribute value and account."""
+def build_frame(
+    con: duckdb.DuckDBPyConnection,
+    settings: AnalysisSettings,
+    tiers: dict[str, int] | None = None,
+) -> Frame:
+    """Count closed deals and wins per attribute value and account; ``tiers`` (account key
+    -> customer tier) lets the analysis say which values Tier 1 customers share."""
     prepare(con)
     attrs = discover_attributes(con, settings)
     con.execute(
@@ -334,4 +340,9 @@ def build_frame(con: duckdb.DuckDBPyConnection, settings: AnalysisSettings) -> F
     churned = np.full(len(keys), -1, dtype=np.int8)
     for i, flag in churn:
         churned[int(i)] = int(bool(flag))
-    return Frame(attrs, cuts, int(totals[0]), int(totals[1]), int(totals[2]), churned, keys)
+    tier_of = np.zeros(len(keys), dtype=np.int8)  # 0: not a customer
+    for i, key in enumerate(keys):
+        tier_of[i] = (tiers or {}).get(key, 0)
+    return Frame(
+        attrs, cuts, int(totals[0]), int(totals[1]), int(totals[2]), churned, keys, tier_of
+    )

@@ -53,8 +53,12 @@ class LiftRow:
     churn_rate: float | None = None
     churn_lift: float | None = None
     churn_p_value: float | None = None
+    tier1_rate: float | None = None
+    tier1_lift: float | None = None
+    tier1_p_value: float | None = None
     q_value: float = 1.0
     churn_q_value: float | None = None
+    tier1_q_value: float | None = None
     verdict: Verdict = "not enough evidence"
     why: str = ""
     thin: bool = False
@@ -103,6 +107,25 @@ def _churn(frame: Frame, attr: Attribute, cut: Cut, others: list[Cut]) -> stats.
     return stats.rate_difference(churned, np.ones(churned.size), in_group)
 
 
+def _tier1(frame: Frame, attr: Attribute, cut: Cut, others: list[Cut]) -> stats.Comparison | None:
+    """Share of Tier 1 among the customers in ``cut`` against the customers elsewhere."""
+    if not attr.account_level or not (frame.tiers > 0).any():
+        return None
+
+    def tier1_of(cuts: list[Cut]) -> np.ndarray:
+        accounts = np.concatenate([c.accounts[c.wins > 0] for c in cuts])
+        tiers = frame.tiers[accounts]
+        flags: np.ndarray = (tiers[tiers > 0] == 1).astype(float)
+        return flags
+
+    inside, outside = tier1_of([cut]), tier1_of(others)
+    if inside.size == 0 or outside.size == 0:
+        return None
+    flags = np.concatenate([inside, outside])
+    in_group = np.arange(flags.size) < inside.size
+    return stats.rate_difference(flags, np.ones(flags.size), in_group)
+
+
 def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
     """Compare every attribute value with the rest of its attribute; class each value."""
     n_won, n_lost = frame.n_won, frame.n_closed - frame.n_won
@@ -133,6 +156,7 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
             )
             rate = stats.clustered_rate(cut.wins, cut.deals)
             churn = _churn(frame, attr, cut, others)
+            tier1 = _tier1(frame, attr, cut, others)
             result.rows.append(
                 LiftRow(
                     attribute=attr.name,
@@ -159,6 +183,9 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
                     churn_rate=churn.rate_in if churn else None,
                     churn_lift=churn.lift if churn else None,
                     churn_p_value=churn.p_value if churn else None,
+                    tier1_rate=tier1.rate_in if tier1 else None,
+                    tier1_lift=tier1.lift if tier1 else None,
+                    tier1_p_value=tier1.p_value if tier1 else None,
                     thin=cut.n_closed < settings.min_closed_deals,
                 )
             )
@@ -167,7 +194,8 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
 
 
 def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> None:
-    """Benjamini-Hochberg over every test run (win and churn), then one verdict per value."""
+    """Benjamini-Hochberg over the tests that decide verdicts (win and churn), then one
+    verdict per value; the Tier 1 shares, reported only, get their own adjustment."""
     p = [r.p_value for r in rows] + [
         r.churn_p_value if r.churn_p_value is not None else math.nan for r in rows
     ]
@@ -177,6 +205,11 @@ def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> Non
         row.q_value = float(q[i])
         row.churn_q_value = None if math.isnan(q[n + i]) else float(q[n + i])
         row.verdict, row.why = _verdict(row, settings)
+    tier1 = stats.benjamini_hochberg(
+        np.array([r.tier1_p_value if r.tier1_p_value is not None else math.nan for r in rows])
+    )
+    for row, value in zip(rows, tier1, strict=True):
+        row.tier1_q_value = None if math.isnan(value) else float(value)
 
 
 def _verdict(row: LiftRow, settings: AnalysisSettings) -> tuple[Verdict, str]:
