@@ -88,42 +88,25 @@ def _concat(cuts: list[Cut]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([c.wins for c in cuts]), np.concatenate([c.deals for c in cuts])
 
 
-def _churn(frame: Frame, attr: Attribute, cut: Cut, others: list[Cut]) -> stats.Comparison | None:
-    """Churn of the won accounts in ``cut`` against the won accounts elsewhere."""
-    if not attr.account_level or not (frame.churned >= 0).any():
+def _among_customers(
+    per_account: np.ndarray, attr: Attribute, cut: Cut, others: list[Cut]
+) -> stats.Comparison | None:
+    """Rate of a per-customer flag (1 or 0; -1 unknown) among the customers won in ``cut``
+    against those won elsewhere: churn, or being Tier 1."""
+    if not attr.account_level or not (per_account >= 0).any():
         return None
 
-    def churn_of(cuts: list[Cut]) -> np.ndarray:
+    def flags(cuts: list[Cut]) -> np.ndarray:
         accounts = np.concatenate([c.accounts[c.wins > 0] for c in cuts])
-        flags = frame.churned[accounts]
-        known: np.ndarray = flags[flags >= 0].astype(float)
+        values = per_account[accounts]
+        known: np.ndarray = values[values >= 0].astype(float)
         return known
 
-    inside, outside = churn_of([cut]), churn_of(others)
+    inside, outside = flags([cut]), flags(others)
     if inside.size == 0 or outside.size == 0:
         return None
-    churned = np.concatenate([inside, outside])
-    in_group = np.arange(churned.size) < inside.size
-    return stats.rate_difference(churned, np.ones(churned.size), in_group)
-
-
-def _tier1(frame: Frame, attr: Attribute, cut: Cut, others: list[Cut]) -> stats.Comparison | None:
-    """Share of Tier 1 among the customers in ``cut`` against the customers elsewhere."""
-    if not attr.account_level or not (frame.tiers > 0).any():
-        return None
-
-    def tier1_of(cuts: list[Cut]) -> np.ndarray:
-        accounts = np.concatenate([c.accounts[c.wins > 0] for c in cuts])
-        tiers = frame.tiers[accounts]
-        flags: np.ndarray = (tiers[tiers > 0] == 1).astype(float)
-        return flags
-
-    inside, outside = tier1_of([cut]), tier1_of(others)
-    if inside.size == 0 or outside.size == 0:
-        return None
-    flags = np.concatenate([inside, outside])
-    in_group = np.arange(flags.size) < inside.size
-    return stats.rate_difference(flags, np.ones(flags.size), in_group)
+    both = np.concatenate([inside, outside])
+    return stats.rate_difference(both, np.ones(both.size), np.arange(both.size) < inside.size)
 
 
 def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
@@ -135,6 +118,7 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
     if result.warnings and (n_won == 0 or n_lost == 0 or frame.n_closed < 2):
         return result
 
+    is_tier1 = np.where(frame.tiers > 0, (frame.tiers == 1).astype(np.int8), -1)
     for attr in frame.attributes:
         if not attr.profiled:
             continue
@@ -155,8 +139,8 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
                 np.array([True] * len(cut.wins) + [False] * len(out_wins)),
             )
             rate = stats.clustered_rate(cut.wins, cut.deals)
-            churn = _churn(frame, attr, cut, others)
-            tier1 = _tier1(frame, attr, cut, others)
+            churn = _among_customers(frame.churned, attr, cut, others)
+            tier1 = _among_customers(is_tier1, attr, cut, others)
             result.rows.append(
                 LiftRow(
                     attribute=attr.name,

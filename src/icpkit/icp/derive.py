@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
@@ -26,14 +26,6 @@ _RANGE = re.compile(r"^([\d,]+)-([\d,]+)$")
 _OPEN = re.compile(r"^([\d,]+)\+$")
 _WINDOW = re.compile(r"^(\d+)-(\d+)d$")
 _WINDOW_OPEN = re.compile(r"^(\d+)d\+$")
-
-
-@dataclass(frozen=True)
-class _Group:
-    """Adjacent values of one attribute taken together as one criterion."""
-
-    attribute: str
-    values: tuple[str, ...]
 
 
 def slug(text: str) -> str:
@@ -221,7 +213,7 @@ def derive_icp(
     )
 
 
-def _range_fields(attribute: str, values: tuple[str, ...]) -> dict[str, object]:
+def _range_fields(attribute: str, values: tuple[str, ...]) -> dict[str, Any]:
     if attribute == "employees" and all(_bounds(v) != (None, None) for v in values):
         lows = [_bounds(v)[0] for v in values]
         highs = [_bounds(v)[1] for v in values]
@@ -237,23 +229,27 @@ def _attribute_name(attribute: str) -> str:
 
 
 def _criterion(
-    attribute: str, values: tuple[str, ...], direction: str, ev: Evidence, subject: str
+    attribute: str,
+    values: tuple[str, ...],
+    direction: Literal["positive", "negative"],
+    ev: Evidence,
+    subject: str,
 ) -> Criterion:
     return Criterion(
         id=slug(f"{_attribute_name(attribute)} {' '.join(_range_text(attribute, values))}"),
         attribute=_attribute_name(attribute),
-        direction=direction,  # type: ignore[arg-type]
+        direction=direction,
         evidence=ev,
         rationale=_rationale(subject, ev),
         source="derived",
-        **_range_fields(attribute, values),  # type: ignore[arg-type]
+        **_range_fields(attribute, values),
     )
 
 
 def _range_text(attribute: str, values: tuple[str, ...]) -> list[str]:
     fields = _range_fields(attribute, values)
     if "values" in fields:
-        return [str(v) for v in fields["values"]]  # type: ignore[attr-defined]
+        return [str(v) for v in fields["values"]]
     return [str(fields["min"]), str(fields["max"] or "plus")]
 
 
@@ -280,7 +276,7 @@ def _exclusion(
         evidence=ev,
         rationale=rationale,
         source="derived",
-        **_range_fields(attribute, values),  # type: ignore[arg-type]
+        **_range_fields(attribute, values),
     )
 
 
