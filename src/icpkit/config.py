@@ -151,9 +151,25 @@ class TierSettings(_Model):
         "median sales cycle of won deals).",
     )
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"acv": 1.0, "fast_cycle": 1.0, "expansion": 1.0},
+        default_factory=lambda: {
+            "acv": 1.0,
+            "fast_cycle": 1.0,
+            "expansion": 1.0,
+            "nps": 1.0,
+            "usage": 1.0,
+        },
         description="Points per trait: acv (first deal at or above the threshold), fast_cycle "
-        "(first deal closed within the threshold), expansion (a won expansion deal).",
+        "(first deal closed within the threshold), expansion (a won expansion deal), nps (a "
+        "promoter, when an NPS column was ingested), usage (at or above the usage threshold, "
+        "when a product usage column was ingested).",
+    )
+    nps_promoter: float = Field(
+        9.0,
+        description="NPS answers at or above this are promoters (0-10 scale; a -100..100 "
+        "score column is read as promoter at 50 and above).",
+    )
+    usage_threshold: float | None = Field(
+        None, description="Product usage that earns a point (default: the customers' median)."
     )
     tier1_min_points: float = Field(
         2.0, ge=0, description="Customers with at least these points are Tier 1."
@@ -165,10 +181,11 @@ class TierSettings(_Model):
     @field_validator("weights")
     @classmethod
     def _known_traits(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = set(value) - {"acv", "fast_cycle", "expansion"}
+        allowed = {"acv", "fast_cycle", "expansion", "nps", "usage"}
+        unknown = set(value) - allowed
         if unknown:
             raise ValueError(
-                f"unknown trait(s) {sorted(unknown)}; allowed: acv, fast_cycle, expansion"
+                f"unknown trait(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}"
             )
         return value
 

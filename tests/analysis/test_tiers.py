@@ -69,3 +69,27 @@ def test_lift_reports_the_tier_1_share_of_each_values_customers(demo_ws, query) 
     row = next(r for r in ws.lift().rows if r.attribute == "employees" and r.value == "51-200")
     assert row.tier1_rate == pytest.approx(expected)
     assert row.tier1_q_value is not None
+
+
+def test_nps_and_usage_earn_points_when_the_export_has_them(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    companies = tmp_path / "companies.csv"
+    companies.write_text(
+        "Record ID,Company name,Company Domain Name,NPS,Product Usage\n"
+        "1,Fan,fan.io,10,900\n2,Critic,critic.io,3,10\n3,Quiet,quiet.io,,\n"
+    )
+    deals = tmp_path / "deals.csv"
+    deals.write_text(
+        "Record ID,Deal Stage,Amount,Create Date,Close Date,Associated Company IDs\n"
+        "11,Closed Won,100,2024-01-01,2024-06-01,1\n"
+        "12,Closed Won,100,2024-01-01,2024-06-01,2\n"
+        "13,Closed Won,100,2024-01-01,2024-06-01,3\n"
+    )
+    assert ws.ingest([companies, deals]).ok
+    ws.settings.tiers = TierSettings(acv_threshold=1e9, cycle_days_threshold=1)
+    result = ws.tiers()
+    points = {c.account_key: c.points for c in result.customers}
+    # The promoter with heavy usage reaches two points; the detractor and the unknown do not.
+    assert points == {"fan.io": 2.0, "critic.io": 0.0, "quiet.io": 0.0}
+    assert result.tier_of() == {"fan.io": 1, "critic.io": 2, "quiet.io": 2}
+    assert any("NPS known for 2 customers" in n for n in result.notes)

@@ -24,7 +24,9 @@ Family = Literal["fit", "intent"]
 Kind = Literal["ordinal", "categorical", "binary"]
 
 # Fields filled after a deal closes would leak the outcome into the analysis.
-POST_OUTCOME = frozenset({"lifecycle_stage", "churned", "churn_date", "Lifecycle Stage"})
+POST_OUTCOME = frozenset(
+    {"lifecycle_stage", "churned", "churn_date", "Lifecycle Stage", "nps", "product_usage"}
+)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Customer tiers: which won customers to find more of (Tier 1) and which not (Tier 3).
 
 Each customer (an account with a won new-business deal) earns points for traits of a good
-customer: a first deal at or above the ACV threshold, a first deal that closed fast, and
-expansion revenue after it. Churned customers are Tier 3. The ICP describes Tier 1 and
+customer: a first deal at or above the ACV threshold, a first deal that closed fast,
+expansion revenue after it, and, when the CRM export carries them, a promoter NPS and
+product usage at or above the threshold. Churned customers are Tier 3. The ICP describes Tier 1 and
 excludes what predicts Tier 3 and churn.
 """
 
@@ -62,7 +63,7 @@ def assign_tiers(con: duckdb.DuckDBPyConnection, settings: TierSettings) -> Tier
              SELECT account_key, sum(coalesce(amount, 0)) AS revenue, count(*) AS n
              FROM deals WHERE outcome = 'won' AND is_expansion GROUP BY account_key)
            SELECT f.account_key, f.acv, f.cycle, coalesce(e.revenue, 0), coalesce(e.n, 0),
-                  coalesce(a.churned, false)
+                  coalesce(a.churned, false), a.nps, a.product_usage
            FROM firsts f LEFT JOIN expansion e USING (account_key)
            LEFT JOIN accounts a USING (account_key)
            ORDER BY f.account_key"""
@@ -83,9 +84,25 @@ def assign_tiers(con: duckdb.DuckDBPyConnection, settings: TierSettings) -> Tier
     if not cycles:
         notes.append("no create and close dates on won deals: cycle length earns no points")
     weights = settings.weights
+    npss = [r[6] for r in rows if r[6] is not None]
+    usages = [r[7] for r in rows if r[7] is not None]
+    # A -100..100 score column has values outside 0-10; its promoters start at 50.
+    promoter = 50.0 if npss and (min(npss) < 0 or max(npss) > 10) else settings.nps_promoter
+    usage_threshold = settings.usage_threshold
+    if usage_threshold is None and usages:
+        usage_threshold = float(statistics.median(usages))
+        notes.append(f"usage threshold: the customers' median usage, {usage_threshold:,.4g}")
+    if npss:
+        notes.append(
+            f"NPS known for {len(npss):,} customers: promoters ({promoter:g}+) earn a point"
+        )
     customers: list[CustomerTier] = []
-    for key, acv, cycle, expansion_revenue, expansions, churned in rows:
+    for key, acv, cycle, expansion_revenue, expansions, churned, nps, usage in rows:
         points = 0.0
+        if nps is not None and nps >= promoter:
+            points += weights.get("nps", 0.0)
+        if usage is not None and usage_threshold is not None and usage >= usage_threshold:
+            points += weights.get("usage", 0.0)
         if acv is not None and acv_threshold is not None and acv >= acv_threshold:
             points += weights.get("acv", 0.0)
         if cycle is not None and cycle_threshold is not None and cycle <= cycle_threshold:

@@ -31,6 +31,7 @@ from icpkit.ingest.normalize.domains import (
 from icpkit.ingest.normalize.employees import LARGEST_EMPLOYER, parse_employees
 from icpkit.ingest.normalize.industries import match_industry
 from icpkit.ingest.normalize.money import check_amount, parse_money
+from icpkit.ingest.normalize.numbers import parse_number
 from icpkit.ingest.normalize.stages import stage_outcome
 
 _LIST_SPLIT = re.compile(r"\s*[;,|]\s*")
@@ -79,6 +80,7 @@ OUTPUTS: dict[str, tuple[Output, ...]] = {
     "status": (Output("", pa.string(), "VARCHAR"),),
     "list": (Output("", pa.list_(pa.string()), "VARCHAR[]"),),
     "year": (Output("", pa.int32(), "INTEGER"),),
+    "number": (Output("", pa.float64(), "DOUBLE"),),
 }
 
 
@@ -169,6 +171,8 @@ def _converter(
         return _list, None
     if kind == "year":
         return _year, None
+    if kind == "number":
+        return parse_number, None
     raise ValueError(f"no normalizer for kind {kind!r}")
 
 
@@ -206,6 +210,8 @@ def fast_path(spec: FieldSpec, settings: IngestSettings) -> FastPath | None:
             f"regexp_full_match({{v}}, {_PLAIN_NUMBER}) AND try_cast({{v}} AS DOUBLE) <= {limit!r}",
             ("try_cast({v} AS DOUBLE)", "NULL::VARCHAR"),
         )
+    if spec.kind == "number":
+        return FastPath(f"regexp_full_match({{v}}, {_PLAIN_NUMBER})", ("try_cast({v} AS DOUBLE)",))
     if spec.kind == "employees":
         return FastPath(
             f"regexp_full_match({{v}}, '[0-9]{{1,7}}') AND try_cast({{v}} AS BIGINT) "

@@ -27,6 +27,7 @@ Kind = Literal[
     "status",
     "list",
     "year",
+    "number",
 ]
 
 
@@ -106,6 +107,18 @@ _COMPANY_ATTRIBUTES: tuple[FieldSpec, ...] = (
         "Total money raised.",
         ("Total Money Raised", "Total Funding", "Total Funding Amount"),
         ("Funding Raised", "Funding"),
+    ),
+    _f(
+        "nps",
+        "number",
+        "Net Promoter Score of the customer (0-10 answer or -100..100 score).",
+        ("NPS", "NPS Score", "Net Promoter Score", "Latest NPS"),
+    ),
+    _f(
+        "product_usage",
+        "number",
+        "A product usage measure (active users, events, seats used).",
+        ("Product Usage", "Usage Score", "Active Users", "Monthly Active Users", "Seats Used"),
     ),
     _f(
         "funding_stage",

@@ -44,6 +44,8 @@ ATTRIBUTES = (
     "technologies",
     "total_funding",
     "funding_stage",
+    "nps",
+    "product_usage",
 )
 COMPANY_ONLY = ("lifecycle_stage", "churned", "churn_date", "created_at")
 

@@ -52,6 +52,8 @@ TABLES: dict[str, str] = {
             technologies VARCHAR[],
             total_funding DOUBLE,
             funding_stage VARCHAR,
+            nps DOUBLE,
+            product_usage DOUBLE,
             lifecycle_stage VARCHAR,
             churned BOOLEAN,
             churn_date TIMESTAMP,
