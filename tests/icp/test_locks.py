@@ -55,8 +55,8 @@ def test_human_rule_missing_from_the_derivation_is_added_and_reported(
     merged, messages = apply_human_decisions(make_icp(), previous)
     assert [e.id for e in merged.exclusions] == ["industry-retail", "industry-gambling"]
     assert messages == [
-        "exclusions industry-gambling is set by hand (reason: 'brand policy') but the data no "
-        "longer support it: not found in the new derivation"
+        "exclusions industry-gambling is set by hand (reason: 'brand policy'); the data do "
+        "not show it on their own (not found in the new derivation)"
     ]
 
 

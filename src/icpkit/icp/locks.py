@@ -28,6 +28,12 @@ def _disagreement(
 ) -> str | None:
     head = f"{name} {kept.id} is {_status(kept)} (reason: {kept.reason!r}) but the data"
     if derived is None:
+        if kept.source == "human":
+            # A rule a person added never came from the data: say so without alarm.
+            return (
+                f"{name} {kept.id} is {_status(kept)} (reason: {kept.reason!r}); the data "
+                "do not show it on their own (not found in the new derivation)"
+            )
         return f"{head} no longer support it: not found in the new derivation"
     derived_name, item = derived
     evidence = _evidence_text(item)
