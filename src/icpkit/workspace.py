@@ -240,6 +240,8 @@ class Workspace:
                     latest, latest.version, False, [], disagreements, result.warnings
                 )
             changes = format_diff(diff)
+            if diff.data_changed:
+                changes.append(f"data changed: {latest.data_fingerprint} -> {icp.data_fingerprint}")
         else:
             changes = ["first derivation"]
         version = self.versions.save(icp)

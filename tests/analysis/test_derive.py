@@ -112,3 +112,25 @@ def test_a_locked_human_criterion_survives_and_disagreement_is_reported(derived)
     changelog = (ws.root / ".icp" / "CHANGELOG.md").read_text()
     assert "## v2" in changelog
     assert [v.version for v in ws.versions.list()] == [1, 2]
+
+
+def test_new_outcomes_give_a_new_version_with_the_evidence_that_moved(tmp_path: Path) -> None:
+    files = make_crm(3_000, 5, tmp_path / "data")
+    ws = Workspace.init(tmp_path / "ws")
+    assert ws.ingest(files.exports()).ok
+    first = ws.derive()
+    more = tmp_path / "more-deals.csv"
+    more.write_text(
+        "Record ID,Deal Stage,Create Date,Close Date,Deal Type,Associated Company\n"
+        + "".join(
+            f"x{i},Closed Lost,2025-01-0{1 + i % 9},2025-03-01,New Business,Late Co {i}\n"
+            for i in range(400)
+        )
+    )
+    assert ws.ingest([more]).ok
+    second = ws.derive()
+    assert second.written and second.version == first.version + 1
+    assert second.icp.data_fingerprint != first.icp.data_fingerprint
+    assert second.changes[-1].startswith("data changed: ")
+    # More lost deals move the evidence: some rule's lift or win rate changed.
+    assert any(line.startswith(("~ ", "+ ", "- ")) for line in second.changes[:-1])

@@ -147,7 +147,8 @@ def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
                      FROM deals),
                   (SELECT coalesce(sum(hash(account_key, employees, industry, country,
                                             technologies)), 0) FROM accounts),
-                  (SELECT count(*) FROM signals)"""
+                  (SELECT count(*) FROM signals),
+                  (SELECT coalesce(sum(hash(signal_key, account_key)), 0) FROM signals)"""
     ).fetchall()
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
