@@ -457,3 +457,16 @@ def test_hubspot_deals_with_several_companies_link_to_the_primary(query, ws, wri
     )
     assert ws.ingest([companies, deals]).ok
     assert query(ws, "SELECT account_key, company_name FROM deals") == [("acme.io", "Acme")]
+
+
+def test_salesforce_report_footer_is_skipped_not_quarantined(query, ws, fixtures, write) -> None:
+    body = (fixtures / "salesforce_opportunities.csv").read_text()
+    footer = (
+        '""\r\n"Grand Totals (3 records)"\r\n\r\n'
+        '"Confidential Information - Do Not Distribute"\r\n'
+        '"Copyright (c) 2000-2024 salesforce.com, inc. All rights reserved."\r\n'
+    )
+    report = ingest_one(ws, write("report.csv", body + footer))
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (3, 3, 0)
+    assert any("skipped 3 report footer lines" in n for n in report.notes)
+    assert query(ws, "SELECT count(*) FROM quarantine") == [(0,)]

@@ -158,6 +158,11 @@ def _load(
     report.layout, report.entity, report.system = layout, layout.entity, layout.system
     report.notes.extend(layout.notes)
     report.blank_records = table.blank_records
+    if table.footer_lines:
+        shown = "; ".join(table.footer_lines[:3])
+        report.notes.append(
+            f"skipped {len(table.footer_lines)} report footer lines, not records ({shown})"
+        )
     staged = _scalar(con, "SELECT count(*) FROM raw")
     report.rows_read = staged + len(table.problems)
     report.problems.extend(table.problems)
