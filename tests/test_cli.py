@@ -141,7 +141,18 @@ def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) ->
     code, out = icp("analyze", "lift", "-w", ws, "--format", "json")
     assert code == 0
     rows = json.loads(out)
-    assert {"attribute", "value", "lift", "lift_ci", "q_value", "verdict"} <= set(rows[0])
+    assert {
+        "attribute",
+        "value",
+        "lift",
+        "lift_ci",
+        "q_value",
+        "verdict",
+        "woe",
+        "information_value",
+        "share_won",
+        "share_lost",
+    } <= set(rows[0])
     code, out = icp("analyze", "segments", "--by", "employees", "-w", ws, "--format", "csv")
     assert code == 0
     assert out.splitlines()[0].startswith("attribute,value,deals,wins,accounts,win_rate")

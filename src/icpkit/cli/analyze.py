@@ -115,8 +115,10 @@ def segments(
     console.print(table.verdict)
 
 
-def _lift_dict(r: LiftRow) -> dict[str, Any]:
-    return dict(r.__dict__)
+def _lift_dict(r: LiftRow, information_value: dict[str, float]) -> dict[str, Any]:
+    row = dict(r.__dict__)
+    row["information_value"] = information_value.get(r.attribute)
+    return row
 
 
 @app.command()
@@ -138,7 +140,7 @@ def lift(
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     if fmt != "table":
-        emit([_lift_dict(r) for r in result.rows], fmt, out=out)
+        emit([_lift_dict(r, result.information_value) for r in result.rows], fmt, out=out)
         return
     console.print(
         f"{result.n_closed:,} closed new-business deals, {result.n_won:,} won "
