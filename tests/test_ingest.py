@@ -470,3 +470,20 @@ def test_salesforce_report_footer_is_skipped_not_quarantined(query, ws, fixtures
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (3, 3, 0)
     assert any("skipped 3 report footer lines" in n for n in report.notes)
     assert query(ws, "SELECT count(*) FROM quarantine") == [(0,)]
+
+
+def test_reimporting_a_file_replaces_its_quarantine_entries(query, ws, write, tmp_path) -> None:
+    row = "1,A,Closed Won,-5,2024-02-01,2024-01-01,Acme\n"
+    path = write("deals.csv", DEALS_HEADER + row)
+    ingest_one(ws, path)
+    ingest_one(ws, path, force=True)
+    # A file of the same name elsewhere keeps its own entries.
+    other = tmp_path / "elsewhere" / "deals.csv"
+    other.parent.mkdir()
+    other.write_text(DEALS_HEADER + row.replace("1,A", "2,B"))
+    ingest_one(ws, other)
+    assert query(ws, 'SELECT line, "column" FROM quarantine ORDER BY import_id') == [
+        (2, "Amount"),
+        (2, "Amount"),
+    ]
+    assert query(ws, "SELECT count(DISTINCT import_id) FROM quarantine") == [(2,)]

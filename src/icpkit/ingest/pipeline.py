@@ -324,7 +324,7 @@ def _record_import(
         "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             import_id,
-            str(table.path),
+            str(table.path.resolve()),
             table.path.name,
             fingerprint,
             report.entity,
@@ -343,7 +343,11 @@ def _record_import(
     con.execute("UPDATE deals SET import_id = ? WHERE import_id = -1", [import_id])
     con.execute("UPDATE signals SET import_id = ? WHERE import_id = -1", [import_id])
     # The quarantine shows the current state of each file: a re-import replaces its entries.
-    con.execute("DELETE FROM quarantine WHERE file = ?", [table.path.name])
+    con.execute(
+        "DELETE FROM quarantine WHERE import_id IN "
+        "(SELECT import_id FROM imports WHERE path = ? AND import_id <> ?)",
+        [str(table.path.resolve()), import_id],
+    )
     if report.problems:
         rows = pa.table(
             {
