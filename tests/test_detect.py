@@ -70,6 +70,11 @@ HUBSPOT_COMPANIES = [
         (PIPEDRIVE_DEALS, "deals", "pipedrive"),
         (HUBSPOT_COMPANIES, "companies", "hubspot"),
         (["Company Domain Name", "Signal Type", "Signal Date", "Detail"], "signals", "generic"),
+        (
+            ["Record ID", "First Name", "Last Name", "Email", "Job Title", "Company Name"],
+            "contacts",
+            "generic",
+        ),
     ],
 )
 def test_real_export_headers_are_recognized(header, entity, system) -> None:

@@ -228,6 +228,7 @@ def test_dry_run_reports_the_counts_and_loads_nothing(ws, fixtures) -> None:
         "accounts": 0,
         "deals": 0,
         "signals": 0,
+        "contacts": 0,
         "quarantine": 0,
         "imports": 0,
     }
@@ -487,3 +488,33 @@ def test_reimporting_a_file_replaces_its_quarantine_entries(query, ws, write, tm
         (2, "Amount"),
     ]
     assert query(ws, "SELECT count(DISTINCT import_id) FROM quarantine") == [(2,)]
+
+
+def test_hubspot_contacts_load_with_persona_fields_and_link_to_accounts(
+    query, ws, fixtures
+) -> None:
+    result = ws.ingest([fixtures / "hubspot_companies.csv", fixtures / "hubspot_contacts.csv"])
+    assert result.ok, result.failures
+    report = result.files[1]
+    assert (report.entity, report.system) == ("contacts", "hubspot")
+    rows = query(
+        ws,
+        "SELECT source_id, account_key, email, full_name, seniority, department FROM contacts "
+        "ORDER BY source_id",
+    )
+    assert rows == [
+        ("701", "acme.io", "jane.doe@acme.io", "Jane Doe", "VP", "Sales"),
+        # A gmail address says nothing about the company: the CRM id links it instead.
+        (
+            "702",
+            "globex.com",
+            "bob.roe@gmail.com",
+            "Bob Roe",
+            "Individual contributor",
+            "Engineering",
+        ),
+        ("703", "initech.com", "ann@initech.com", "Ann Lee", "Head", "Marketing"),
+        ("704", "name:newco", None, "Sam Poe", "Owner", "Executive"),
+    ]
+    counts = table_counts_of(ws)
+    assert counts["contacts"] == 4

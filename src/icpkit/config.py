@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 CONFIG_NAME = "icp.yaml"
 SCHEMA_VERSION = 1
 
-Entity = Literal["deals", "companies", "signals"]
+Entity = Literal["deals", "companies", "signals", "contacts"]
 Outcome = Literal["won", "lost", "open"]
 
 

@@ -36,7 +36,8 @@ def summary(workspace: WorkspaceOption = None) -> None:
         f"  accounts {counts['accounts']:,} · deals {counts['deals']:,} "
         f"(won {outcomes.get('won', 0):,}, lost {outcomes.get('lost', 0):,}, "
         f"open {outcomes.get('open', 0):,}; {info['deals_linked']:,} linked to an account) · "
-        f"signals {counts['signals']:,} · quarantined {counts['quarantine']:,}"
+        f"signals {counts['signals']:,} · contacts {counts['contacts']:,} · "
+        f"quarantined {counts['quarantine']:,}"
     )
     if info["imports"]:
         table = Table("#", "file", "holds", "read", "loaded", "rows out", "cells out")

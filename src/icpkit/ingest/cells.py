@@ -81,6 +81,10 @@ OUTPUTS: dict[str, tuple[Output, ...]] = {
     "list": (Output("", pa.list_(pa.string()), "VARCHAR[]"),),
     "year": (Output("", pa.int32(), "INTEGER"),),
     "number": (Output("", pa.float64(), "DOUBLE"),),
+    "email_address": (
+        Output("", pa.string(), "VARCHAR"),
+        Output("_domain", pa.string(), "VARCHAR"),
+    ),
 }
 
 
@@ -115,6 +119,14 @@ def _list(raw: str) -> list[str] | None:
     for item in items:
         seen.setdefault(item, None)
     return list(seen) or None
+
+
+def _email_address(raw: str) -> tuple[str, str | None] | None:
+    """An email address, lower-cased, and the company domain it names (None for free mail)."""
+    if is_blank(raw):
+        return None
+    address = raw.strip().casefold()
+    return address, email_account_domain(address)
 
 
 def _converter(
@@ -173,6 +185,8 @@ def _converter(
         return _year, None
     if kind == "number":
         return parse_number, None
+    if kind == "email_address":
+        return _email_address, None
     raise ValueError(f"no normalizer for kind {kind!r}")
 
 

@@ -109,6 +109,9 @@ def detect_entity(header: Sequence[str], forced: str | None = None) -> str:
         return "signals"
     if found["deals"] & {"stage", "status", "won"}:
         return "deals"
+    people = {"first_name", "last_name", "full_name", "contact_email", "job_title"}
+    if len(found["contacts"] & people) >= 2:
+        return "contacts"
     scores = {e: len(found[e] & ENTITY_MARKERS[e]) for e in FIELDS}
     return max(scores, key=lambda e: (scores[e], e == "companies"))
 
@@ -173,6 +176,8 @@ def detect_layout(
                 choices[target] = ColumnChoice(target, column, 1.0, "manual")
             taken.add(column)
 
+    notes: list[str] = []
+    exact_columns = {c for c in header for s in specs.values() if _rank_of(s, c) is not None}
     # Candidates per field: (score, column, how).
     for name, spec in specs.items():
         if name in choices:
@@ -185,11 +190,19 @@ def detect_layout(
             if rank is not None:
                 ranked.append((1.0 - _RANK_PENALTY * rank, column, "exact"))
         if not ranked:
-            ranked = [
+            # A weak guess: only columns no field names exactly, and only a single candidate.
+            partial = [
                 (_PARTIAL_SCORE, c, "partial")
                 for c in header
-                if c not in taken and _partial(spec, c)
+                if c not in taken and c not in exact_columns and _partial(spec, c)
             ]
+            if len(partial) > 1:
+                notes.append(
+                    f"{name}: columns {', '.join(repr(p[1]) for p in partial)} all partly "
+                    "match; none was mapped (map one in icp.yaml if it matters)"
+                )
+                continue
+            ranked = partial
         if not ranked:
             continue
         ranked.sort(key=lambda t: -t[0])
@@ -236,7 +249,7 @@ def detect_layout(
 
     mapped = {c.column for c in choices.values()}
     unmapped = [c for c in header if c not in mapped and c not in ignored]
-    layout = Layout(entity, system, system_conf, choices, unmapped, ignored)
+    layout = Layout(entity, system, system_conf, choices, unmapped, ignored, notes)
 
     for group in REQUIRED[entity]:
         if not group & choices.keys():

@@ -28,6 +28,7 @@ Kind = Literal[
     "list",
     "year",
     "number",
+    "email_address",
 ]
 
 
@@ -332,10 +333,77 @@ SIGNAL_FIELDS: tuple[FieldSpec, ...] = (
     _f("source", "text", "Where the signal came from.", ("Source", "Provider")),
 )
 
+CONTACT_FIELDS: tuple[FieldSpec, ...] = (
+    _f(
+        "source_id",
+        "id",
+        "The contact's id in the CRM.",
+        ("Record ID", "Contact ID", "Person - ID", "Lead ID"),
+        ("ID", "Id", "hs_object_id"),
+    ),
+    _f("first_name", "text", "First name.", ("First Name", "Person - First name", "Firstname")),
+    _f("last_name", "text", "Last name.", ("Last Name", "Person - Last name", "Lastname")),
+    _f(
+        "full_name", "text", "Full name.", ("Full Name", "Person - Name", "Contact Name"), ("Name",)
+    ),
+    _f(
+        "contact_email",
+        "email_address",
+        "Email address; a work address's domain also links the contact to its company.",
+        ("Email", "Email Address", "Person - Email", "Work Email", "Contact Email"),
+    ),
+    _f(
+        "job_title",
+        "text",
+        "Job title; seniority and department are read from it when not given.",
+        ("Job Title", "Title", "Person - Job title", "Position"),
+    ),
+    _f(
+        "seniority",
+        "text",
+        "Seniority (C-level, VP, Director, ...).",
+        ("Seniority", "Job Seniority", "Management Level"),
+    ),
+    _f("department", "text", "Department or function.", ("Department", "Job Function", "Function")),
+    _f(
+        "company_source_id",
+        "id",
+        "The contact's company id in the CRM.",
+        (
+            "Associated Company IDs",
+            "Associated Company IDs (Primary)",
+            "Account ID",
+            "Company ID",
+            "Person - Organization ID",
+        ),
+    ),
+    _f(
+        "company_name",
+        "text",
+        "The contact's company name.",
+        ("Company Name", "Associated Company", "Account Name", "Person - Organization", "Company"),
+        ("Organization",),
+    ),
+    *_COMPANY_LINK[:1],
+    _f(
+        "lifecycle_stage",
+        "text",
+        "Lifecycle stage of the contact.",
+        ("Lifecycle Stage", "Lead Status"),
+    ),
+    _f(
+        "created_at",
+        "date",
+        "When the contact was created.",
+        ("Create Date", "Created Date", "Person - Person created"),
+    ),
+)
+
 FIELDS: dict[str, tuple[FieldSpec, ...]] = {
     "deals": DEAL_FIELDS,
     "companies": COMPANY_FIELDS,
     "signals": SIGNAL_FIELDS,
+    "contacts": CONTACT_FIELDS,
 }
 
 # Fields whose presence says what a file holds.
@@ -343,6 +411,7 @@ ENTITY_MARKERS: dict[str, frozenset[str]] = {
     "deals": frozenset({"stage", "status", "won", "amount", "closed_at", "name"}),
     "signals": frozenset({"signal_type", "observed_at"}),
     "companies": frozenset({"company_name", "employees", "industry", "revenue", "lifecycle_stage"}),
+    "contacts": frozenset({"first_name", "last_name", "full_name", "contact_email", "job_title"}),
 }
 
 # A file of the entity cannot be loaded without at least one field of each group.
@@ -354,6 +423,7 @@ REQUIRED: dict[str, tuple[frozenset[str], ...]] = {
         frozenset({"observed_at"}),
         frozenset({"company_domain", "company_name", "company_email"}),
     ),
+    "contacts": (frozenset({"contact_email", "first_name", "last_name", "full_name"}),),
 }
 
 # Header names that only one CRM writes, to name the system in the dry run.

@@ -19,6 +19,7 @@ from icpkit.config import IngestSettings
 from icpkit.ingest.detect import Layout
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.names import company_name_key
+from icpkit.ingest.normalize.titles import department_of, seniority_of
 from icpkit.ingest.problems import Problem, Scope
 
 if TYPE_CHECKING:
@@ -491,14 +492,98 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
     con.execute("DROP TABLE sig_new")
 
 
+def _fill_from_titles(ctx: LoadContext) -> None:
+    """Seniority and department read from the job title where the export leaves them empty."""
+    con = ctx.con
+    titles = [
+        r[0] for r in _rows(con, "SELECT DISTINCT job_title FROM norm WHERE job_title IS NOT NULL")
+    ]
+    con.register(
+        "lk_titles",
+        pa.table(
+            {
+                "raw": pa.array(titles, pa.string()),
+                "seniority": pa.array([seniority_of(t) for t in titles], pa.string()),
+                "department": pa.array([department_of(t) for t in titles], pa.string()),
+            }
+        ),
+    )
+    con.execute(
+        """UPDATE norm SET seniority = coalesce(norm.seniority, t.seniority),
+                          department = coalesce(norm.department, t.department)
+           FROM lk_titles t WHERE t.raw = norm.job_title"""
+    )
+    con.unregister("lk_titles")
+
+
+def load_contacts(ctx: LoadContext, report: FileReport) -> None:
+    """Contacts / people export -> ``contacts``, linked to the accounts they work at."""
+    con = ctx.con
+    system = _q(ctx.system)
+    _fill_from_titles(ctx)
+    _duplicate_ids(ctx, report, "Record ID")
+    _add_name_keys(
+        ctx,
+        "company_name",
+        f"""coalesce(company_domain, contact_email_domain) IS NULL AND (company_source_id IS NULL
+            OR company_source_id NOT IN
+            (SELECT source_id FROM account_ids WHERE system = '{system}'))""",
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE contact_rows AS
+            SELECT n.*,
+                   CASE WHEN n.source_id IS NOT NULL THEN '{system}:' || n.source_id
+                        WHEN n.contact_email IS NOT NULL THEN 'email:' || n.contact_email
+                        ELSE 'row:' || md5(concat_ws('|', n.first_name, n.last_name,
+                             n.full_name, n.company_name)) END AS contact_key,
+                   coalesce(n.company_domain, n.contact_email_domain, ids.account_key,
+                            CASE WHEN n.name_key IS NOT NULL THEN 'name:' || n.name_key END)
+                     AS account_key
+            FROM norm n
+            LEFT JOIN account_ids ids
+              ON ids.system = '{system}' AND ids.source_id = n.company_source_id"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE contact_new AS
+            SELECT contact_key, '{system}' AS system, source_id, account_key, company_source_id,
+                   company_name, first_name, last_name,
+                   coalesce(full_name, NULLIF(concat_ws(' ', first_name, last_name), ''))
+                     AS full_name,
+                   contact_email AS email, job_title, seniority, department, lifecycle_stage,
+                   created_at, extra, '{_q(ctx.file)}' AS source_file, line AS source_line,
+                   -1 AS import_id
+            FROM contact_rows
+            QUALIFY row_number() OVER (PARTITION BY contact_key ORDER BY line) = 1"""
+    )
+    total = _rows(con, "SELECT count(*) FROM contact_rows")[0][0]
+    kept = _rows(con, "SELECT count(*) FROM contact_new")[0][0]
+    if total > kept:
+        report.duplicates_merged += total - kept
+        report.notes.append(f"{total - kept} repeated contacts (same email or name) loaded once")
+    con.execute("DELETE FROM contacts WHERE contact_key IN (SELECT contact_key FROM contact_new)")
+    con.execute("INSERT INTO contacts BY NAME SELECT * FROM contact_new")
+    _upsert_accounts(
+        con,
+        f"""SELECT account_key, company_name AS name, name_key,
+                   CASE WHEN account_key NOT LIKE 'name:%' THEN account_key END AS domain,
+                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+            FROM contact_rows WHERE account_key IS NOT NULL
+              AND account_key NOT IN (SELECT account_key FROM accounts)""",
+        "stub",
+    )
+    con.execute("DROP TABLE contact_rows")
+    con.execute("DROP TABLE contact_new")
+
+
 def relink(con: duckdb.DuckDBPyConnection) -> None:
     """Tie deals and signals to the best account key now known, across all imported files."""
-    # Deals whose company id is now known.
-    con.execute(
-        """UPDATE deals SET account_key = ids.account_key FROM account_ids ids
-           WHERE ids.system = deals.system AND ids.source_id = deals.company_source_id
-             AND deals.account_key IS DISTINCT FROM ids.account_key"""
-    )
+    # Deals and contacts whose company id is now known.
+    for table in ("deals", "contacts"):
+        con.execute(
+            f"""UPDATE {table} SET account_key = ids.account_key FROM account_ids ids
+                WHERE ids.system = {table}.system AND ids.source_id = {table}.company_source_id
+                  AND {table}.account_key IS DISTINCT FROM ids.account_key"""
+        )
     # Name-only accounts that one domain account now claims (same normalized name).
     con.execute(
         """CREATE OR REPLACE TEMP TABLE renames AS
@@ -508,7 +593,7 @@ def relink(con: duckdb.DuckDBPyConnection) -> None:
            WHERE s.account_key LIKE 'name:%'
            GROUP BY s.account_key HAVING count(DISTINCT d.account_key) = 1"""
     )
-    for table in ("deals", "signals", "account_ids"):
+    for table in ("deals", "signals", "contacts", "account_ids"):
         con.execute(
             f"UPDATE {table} SET account_key = r.new_key FROM renames r "
             f"WHERE {table}.account_key = r.old_key"
@@ -531,7 +616,9 @@ def relink(con: duckdb.DuckDBPyConnection) -> None:
              AND account_key NOT IN
                  (SELECT account_key FROM deals WHERE account_key IS NOT NULL)
              AND account_key NOT IN
-                 (SELECT account_key FROM signals WHERE account_key IS NOT NULL)"""
+                 (SELECT account_key FROM signals WHERE account_key IS NOT NULL)
+             AND account_key NOT IN
+                 (SELECT account_key FROM contacts WHERE account_key IS NOT NULL)"""
     )
 
 
@@ -539,4 +626,11 @@ def _q(text: str) -> str:
     return text.replace("'", "''")
 
 
-__all__ = ["LoadContext", "load_companies", "load_deals", "load_signals", "relink"]
+__all__ = [
+    "LoadContext",
+    "load_companies",
+    "load_contacts",
+    "load_deals",
+    "load_signals",
+    "relink",
+]

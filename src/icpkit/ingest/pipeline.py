@@ -220,6 +220,7 @@ def _load(
         "deals": merge.load_deals,
         "companies": merge.load_companies,
         "signals": merge.load_signals,
+        "contacts": merge.load_contacts,
     }[layout.entity]
     context = merge.LoadContext(
         con=con,

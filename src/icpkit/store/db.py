@@ -49,7 +49,7 @@ def first_row(
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row count of every data table, for summaries and tests."""
     counts: dict[str, int] = {}
-    for name in ("accounts", "deals", "signals", "quarantine", "imports"):
+    for name in ("accounts", "deals", "signals", "contacts", "quarantine", "imports"):
         row = first_row(con, f"SELECT count(*) FROM {name}")
         counts[name] = int(row[0]) if row else 0
     return counts

@@ -114,6 +114,29 @@ TABLES: dict[str, str] = {
             import_id INTEGER
         )
     """,
+    "contacts": """
+        CREATE TABLE IF NOT EXISTS contacts (
+            contact_key VARCHAR NOT NULL,
+            system VARCHAR NOT NULL,
+            source_id VARCHAR,
+            account_key VARCHAR,
+            company_source_id VARCHAR,
+            company_name VARCHAR,
+            first_name VARCHAR,
+            last_name VARCHAR,
+            full_name VARCHAR,
+            email VARCHAR,
+            job_title VARCHAR,
+            seniority VARCHAR,
+            department VARCHAR,
+            lifecycle_stage VARCHAR,
+            created_at TIMESTAMP,
+            extra JSON,
+            source_file VARCHAR,
+            source_line BIGINT,
+            import_id INTEGER
+        )
+    """,
     "quarantine": """
         CREATE TABLE IF NOT EXISTS quarantine (
             import_id INTEGER NOT NULL,
