@@ -247,8 +247,12 @@ def save_settings(settings: Settings, path: Path) -> None:
     write_atomic(path, text)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so a crash leaves either the old or the new file."""
+def write_atomic(path: Path, text: str, *, overwrite: bool = True) -> None:
+    """Write ``path`` whole or not at all, so a crash leaves either the old or the new file.
+
+    With ``overwrite=False`` an existing file is never replaced (FileExistsError): the
+    finished temporary file is hard-linked into place, which fails if the name is taken.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -256,10 +260,12 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def settings_table() -> list[tuple[str, str, str]]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import builtins
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,23 +29,6 @@ class VersionInfo:
     derived_at: datetime
     counts: dict[str, int]
     data_fingerprint: str
-
-
-def _create_new(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all, and fail if it exists.
-
-    ``write_atomic`` renames over the target, which would replace a version written
-    meanwhile; a hard link of the finished temporary file fails instead.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class VersionStore:
@@ -77,7 +58,7 @@ class VersionStore:
         text = icp_to_yaml(icp.model_copy(update={"version": version}))
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         try:
-            _create_new(path, text)
+            write_atomic(path, text, overwrite=False)
         except FileExistsError:
             raise VersionExistsError(
                 f"{path}: version {version} already exists and versions are never "
