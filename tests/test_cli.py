@@ -166,3 +166,29 @@ def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) ->
     assert code == 0 and "ICP versions" in out
     code, out = icp("schema")
     assert json.loads(out)["$id"].endswith("icp-1.json")
+
+
+def test_diff_shows_what_a_hand_edit_changed_between_versions(tmp_path: Path) -> None:
+    import yaml
+
+    icp("demo", "--rows", "2000", "--dir", str(tmp_path / "demo"))
+    ws = tmp_path / "demo" / "workspace"
+    data = yaml.safe_load((ws / "icp.yaml").read_text())
+    data["icp"]["exclusions"].append(
+        {
+            "id": "country-no",
+            "attribute": "country",
+            "values": ["NO"],
+            "kind": "human",
+            "source": "human",
+            "reason": "no sales team in Norway",
+        }
+    )
+    (ws / "icp.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out = icp("derive", "-w", str(ws), "--note", "Norway out")
+    assert code == 0 and "ICP version 2 written" in out
+    code, out = icp("diff", "1", "2", "-w", str(ws))
+    assert code == 0
+    assert "+ exclusions country-no: country = NO" in " ".join(out.split())
+    code, out = icp("diff", "1", "9", "-w", str(ws))
+    assert code == 1 and "Traceback" not in out
