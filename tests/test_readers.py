@@ -169,3 +169,19 @@ def test_parquet_columns_of_any_type_become_text(tmp_path) -> None:
     table = open_table(path)
     assert table.unit == "row"
     assert rows_of(table) == [(1, ["Acme", "120", "HubSpot;Slack"]), (2, [None, "5", ""])]
+
+
+def test_a_named_sheet_is_read_and_a_wrong_name_lists_the_sheets(tmp_path) -> None:
+    book = openpyxl.Workbook()
+    book.active.title = "Read me"
+    book.active.append(["Exported from the CRM on Monday"])
+    deals = book.create_sheet("Deals")
+    deals.append(["Record ID", "Deal Stage"])
+    deals.append([7, "Closed Won"])
+    path = tmp_path / "export.xlsx"
+    book.save(path)
+    assert open_table(path).header == ["Exported from the CRM on Monday"]
+    table = open_table(path, sheet="Deals")
+    assert rows_of(table) == [(2, ["7", "Closed Won"])]
+    with pytest.raises(IngestError, match="no sheet named 'Dealz'; sheets: Read me, Deals"):
+        open_table(path, sheet="Dealz")

@@ -139,6 +139,7 @@ class Workspace:
         strict: bool = False,
         force: bool = False,
         encoding: str | None = None,
+        sheet: str | None = None,
         progress: Callable[[Path, int], None] | None = None,
     ) -> IngestResult:
         """Load each file in its own transaction; a failed file leaves the store untouched.
@@ -159,6 +160,7 @@ class Workspace:
                         dry_run=dry_run,
                         force=force,
                         encoding=encoding,
+                        sheet=sheet,
                         progress=report_progress,
                     )
                 except IngestError as exc:

@@ -38,6 +38,10 @@ def ingest(
     encoding: Annotated[
         str | None, typer.Option(help="Text encoding of CSV files (default: detected).")
     ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(help="Sheet of XLSX workbooks to read (default: the first with data)."),
+    ] = None,
 ) -> None:
     """Load CRM exports (HubSpot, Salesforce, Pipedrive or any layout) into the workspace."""
     ws = open_workspace(workspace)
@@ -54,6 +58,7 @@ def ingest(
             strict=strict,
             force=force,
             encoding=encoding,
+            sheet=sheet,
             progress=lambda p, n: bar.update(task, description=f"{p.name}: {n:,} rows read"),
         )
     for report in result.files:

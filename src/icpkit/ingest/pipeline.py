@@ -102,13 +102,14 @@ def ingest_file(
     dry_run: bool = False,
     force: bool = False,
     encoding: str | None = None,
+    sheet: str | None = None,
     progress: Progress | None = None,
 ) -> FileReport:
     """Load ``path`` into the store; raise :class:`IngestError` when the file cannot load."""
     report = FileReport(path=path, dry_run=dry_run)
     # Same bytes read the same way load the same rows: such a re-import is skipped.
     fingerprint = (
-        f"{file_fingerprint(path)}:{settings_fingerprint(settings)}:{encoding or ''}"
+        f"{file_fingerprint(path)}:{settings_fingerprint(settings)}:{encoding or ''}:{sheet or ''}"
         if path.is_file()
         else ""
     )
@@ -126,7 +127,7 @@ def ingest_file(
             )
             return report
 
-    table = open_table(path, encoding=encoding)
+    table = open_table(path, encoding=encoding, sheet=sheet)
     report.encoding, report.delimiter = table.encoding, table.delimiter
     report.notes.extend(table.notes)
     try:

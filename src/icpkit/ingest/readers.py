@@ -67,7 +67,13 @@ class SourceTable:
             self._close = None
 
 
-def open_table(path: Path, *, encoding: str | None = None, chunk_size: int = 50_000) -> SourceTable:
+def open_table(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    chunk_size: int = 50_000,
+) -> SourceTable:
     """Open ``path`` whatever its format; raise :class:`IngestError` when it is not a table."""
     name = path.name
     try:
@@ -82,7 +88,7 @@ def open_table(path: Path, *, encoding: str | None = None, chunk_size: int = 50_
     if not head.strip(b"\xef\xbb\xbf\xff\xfe \t\r\n"):
         raise IngestError(Problem(name, "empty file: no header and no rows", "file"))
     if head.startswith(b"PK\x03\x04"):
-        return _open_xlsx(path, chunk_size)
+        return _open_xlsx(path, chunk_size, sheet)
     if head.startswith(b"PAR1"):
         return _open_parquet(path, chunk_size)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -391,7 +397,7 @@ def _cell_text(value: Any) -> str | None:
     return str(value)
 
 
-def _open_xlsx(path: Path, chunk_size: int) -> SourceTable:
+def _open_xlsx(path: Path, chunk_size: int, sheet_name: str | None = None) -> SourceTable:
     import zipfile
 
     import openpyxl
@@ -405,7 +411,20 @@ def _open_xlsx(path: Path, chunk_size: int) -> SourceTable:
         raise IngestError(
             Problem(path.name, f"not a readable XLSX workbook ({exc})", "file")
         ) from None
-    sheet = next((ws for ws in book.worksheets if ws.max_row and ws.max_row > 0), None)
+    if sheet_name is not None:
+        if sheet_name not in book.sheetnames:
+            book.close()
+            handle.close()
+            raise IngestError(
+                Problem(
+                    path.name,
+                    f"no sheet named {sheet_name!r}; sheets: {', '.join(book.sheetnames)}",
+                    "file",
+                )
+            )
+        sheet = book[sheet_name]
+    else:
+        sheet = next((ws for ws in book.worksheets if ws.max_row and ws.max_row > 0), None)
     if sheet is None:
         book.close()
         handle.close()
