@@ -57,7 +57,6 @@ class LoadContext:
 
     con: duckdb.DuckDBPyConnection
     file: str
-    path: str
     unit: str
     system: str
     settings: IngestSettings

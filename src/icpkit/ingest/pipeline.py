@@ -33,7 +33,7 @@ from icpkit.ingest.normalize.money import suggest_revenue_unit
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.readers import SourceTable, open_table
 from icpkit.ingest.staging import Progress, stage_raw
-from icpkit.store.db import first_row
+from icpkit.store.db import first_row, scalar
 
 _UNIT_FACTOR = {"units": 1.0, "thousands": 1e3, "millions": 1e6}
 
@@ -164,7 +164,7 @@ def _load(
         report.notes.append(
             f"skipped {len(table.footer_lines)} report footer lines, not records ({shown})"
         )
-    staged = _scalar(con, "SELECT count(*) FROM raw")
+    staged = scalar(con, "SELECT count(*) FROM raw")
     report.rows_read = staged + len(table.problems)
     report.problems.extend(table.problems)
     col_of = {name: f"c{i}" for i, name in enumerate(table.header)}
@@ -226,7 +226,6 @@ def _load(
     context = merge.LoadContext(
         con=con,
         file=table.path.name,
-        path=str(table.path),
         unit=table.unit,
         system=layout.system,
         settings=settings,
@@ -320,7 +319,7 @@ def _check_revenue_unit(
 def _record_import(
     con: duckdb.DuckDBPyConnection, table: SourceTable, report: FileReport, fingerprint: str
 ) -> int:
-    import_id = _scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports")
+    import_id = scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports")
     mapping = {c.field: c.column for c in report.layout.choices.values()} if report.layout else {}
     con.execute(
         "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -366,11 +365,6 @@ def _record_import(
         con.execute("INSERT INTO quarantine SELECT * FROM problem_rows")
         con.unregister("problem_rows")
     return import_id
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = first_row(con, sql)
-    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _sql_str(text: str) -> str:

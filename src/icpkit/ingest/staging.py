@@ -16,7 +16,7 @@ from icpkit.config import IngestSettings
 from icpkit.ingest.cells import check_sample
 from icpkit.ingest.detect import Layout, detect_layout
 from icpkit.ingest.readers import Chunk, SourceTable, count_lines
-from icpkit.store.db import first_row
+from icpkit.store.db import first_row, scalar
 
 SAMPLE_SIZE = 200
 
@@ -37,7 +37,7 @@ def stage_raw(
         for i, name in enumerate(table.header):
             samples[name] = [r[i] for r in head if r[i] and r[i].strip()][:SAMPLE_SIZE]
         if progress:
-            progress(_scalar(con, "SELECT count(*) FROM raw"))
+            progress(scalar(con, "SELECT count(*) FROM raw"))
         return detect_layout(
             table.path.name, table.header, samples, settings.mapping, check=check_sample
         )
@@ -110,7 +110,7 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
         return False
     con.execute("ALTER TABLE raw DROP COLUMN breaks")
     all_null = " AND ".join(f"c{i} IS NULL" for i in range(width))
-    table.blank_records = _scalar(con, f"SELECT count(*) FROM raw WHERE {all_null}")
+    table.blank_records = scalar(con, f"SELECT count(*) FROM raw WHERE {all_null}")
     if table.blank_records:
         con.execute(f"DELETE FROM raw WHERE {all_null}")
     return True
@@ -120,8 +120,3 @@ def _chain(first: Chunk | None, rest: Iterator[Chunk]) -> Iterator[Chunk]:
     if first is not None:
         yield first
     yield from rest
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = first_row(con, sql)
-    return int(row[0]) if row and row[0] is not None else 0

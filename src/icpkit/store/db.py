@@ -46,6 +46,12 @@ def first_row(
     return rows[0] if rows else None
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The integer ``sql`` returns (0 for no row or NULL)."""
+    row = first_row(con, sql)
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row count of every data table, for summaries and tests."""
     counts: dict[str, int] = {}

@@ -65,16 +65,17 @@ def _clean(title: str) -> str:
     return re.sub(r"[^a-z0-9&/ -]+", " ", title.casefold()).replace("&", " and ")
 
 
+def _first_match(rules: tuple[tuple[str, re.Pattern[str]], ...], title: str) -> str | None:
+    text = _clean(title)
+    return next((name for name, pattern in rules if pattern.search(text)), None)
+
+
 def seniority_of(title: str) -> str | None:
     """Seniority of a job title: 'VP of Sales' -> 'VP', 'Sr. Data Analyst' -> 'Individual
     contributor'; None for a blank title."""
     if is_blank(title):
         return None
-    text = _clean(title)
-    for name, pattern in _COMPILED_SENIORITY:
-        if pattern.search(text):
-            return name
-    return "Individual contributor"
+    return _first_match(_COMPILED_SENIORITY, title) or "Individual contributor"
 
 
 def department_of(title: str) -> str | None:
@@ -82,8 +83,4 @@ def department_of(title: str) -> str | None:
     rule matches (kept as unknown rather than guessed)."""
     if is_blank(title):
         return None
-    text = _clean(title)
-    for name, pattern in _COMPILED_DEPARTMENT:
-        if pattern.search(text):
-            return name
-    return None
+    return _first_match(_COMPILED_DEPARTMENT, title)
