@@ -137,6 +137,13 @@ class AnalysisSettings(_Model):
         default_factory=list,
         description="Attributes never analyzed, e.g. fields filled after the deal closed.",
     )
+    leak_auc: float = Field(
+        0.9,
+        gt=0.5,
+        le=1,
+        description="An attribute whose values alone rank won above lost deals with at least "
+        "this ROC AUC is taken for a field filled after close: the backtest refuses to run.",
+    )
 
 
 class TierSettings(_Model):
@@ -190,6 +197,140 @@ class TierSettings(_Model):
         return value
 
 
+Dimension = Literal["firmographic", "technographic", "behavioral", "deal_potential"]
+Route = Literal["work_now", "nurture", "automated_nurture", "disqualify", "never"]
+DIMENSIONS: tuple[Dimension, ...] = (
+    "firmographic",
+    "technographic",
+    "behavioral",
+    "deal_potential",
+)
+
+
+class RoutingSettings(_Model):
+    """The routing matrix on fit x intent; exclusions always route to 'never'."""
+
+    fit_high: float = Field(60, ge=0, le=100, description="Fit at or above this is high fit.")
+    fit_low: float = Field(
+        30, ge=0, le=100, description="Fit below this is low fit (between: medium)."
+    )
+    intent_high: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Intent at or above this is high intent (default: the intent of signals "
+        "that at least double the odds of winning).",
+    )
+    matrix: dict[str, Route] = Field(
+        default_factory=lambda: {  # type: ignore[arg-type]
+            "high/high": "work_now",
+            "high/low": "nurture",
+            "medium/high": "nurture",
+            "medium/low": "automated_nurture",
+            "low/high": "automated_nurture",
+            "low/low": "disqualify",
+        },
+        description="Route per 'fit/intent' band (fit high|medium|low, intent high|low).",
+    )
+
+    @field_validator("matrix")
+    @classmethod
+    def _every_cell(cls, value: dict[str, Route]) -> dict[str, Route]:
+        cells = {f"{f}/{i}" for f in ("high", "medium", "low") for i in ("high", "low")}
+        unknown, missing = set(value) - cells, cells - set(value)
+        if unknown or missing:
+            raise ValueError(
+                f"needs exactly the cells {sorted(cells)}"
+                + (f"; unknown {sorted(unknown)}" if unknown else "")
+                + (f"; missing {sorted(missing)}" if missing else "")
+            )
+        return value
+
+
+class PersonaSettings(_Model):
+    """The buyer persona: contacts that match it add to an account's deal potential."""
+
+    seniorities: list[str] = Field(
+        default_factory=list,
+        description="Seniorities that match, e.g. ['vp', 'director'] (empty: persona off "
+        "unless departments or titles are set).",
+    )
+    departments: list[str] = Field(
+        default_factory=list, description="Departments that match, e.g. ['sales', 'marketing']."
+    )
+    titles: list[str] = Field(
+        default_factory=list,
+        description="Words any of which in a job title matches, e.g. ['revops', 'sales ops'].",
+    )
+    points: float | None = Field(
+        None,
+        description="Points for an account with a matching contact (default: learned from "
+        "won and lost deals when contacts are ingested).",
+    )
+
+
+class ScoringSettings(_Model):
+    """How the ICP becomes fit and intent scores, tiers and routes."""
+
+    caps: dict[Dimension, float] = Field(
+        default_factory=lambda: {  # type: ignore[arg-type]
+            "firmographic": 30.0,
+            "technographic": 25.0,
+            "behavioral": 25.0,
+            "deal_potential": 20.0,
+        },
+        description="Most points each dimension gives (they add up to the 100 of the "
+        "combined score); a dimension without rules passes its share to the others.",
+    )
+    caps_from_data: bool = Field(
+        True,
+        description="Size each dimension's cap by how much its rules move the odds of "
+        "winning, so points mean the same everywhere (false: use `caps` as given).",
+    )
+    tiers: dict[str, float] | None = Field(
+        None,
+        description="Lowest combined score of tiers A, B and C (below C: D), e.g. {A: 70, B: "
+        "50, C: 30}. Default: learned with the weights, from the deals they were fitted on "
+        "(see tier_a_lift, tier_ab_wins, tier_abc_wins).",
+    )
+    tier_a_lift: float = Field(
+        1.75,
+        gt=1,
+        description="Learned tier A starts where the deals at or above win this many times the "
+        "base rate.",
+    )
+    tier_ab_wins: float = Field(
+        0.75, gt=0, lt=1, description="Learned tiers A and B together hold this share of wins."
+    )
+    tier_abc_wins: float = Field(
+        0.9, gt=0, lt=1, description="Learned tiers A to C together hold this share of wins."
+    )
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    persona: PersonaSettings = Field(default_factory=PersonaSettings)
+    prior_sd: float = Field(
+        1.0,
+        gt=0,
+        description="Prior standard deviation of a rule's log-odds: the shrinkage that keeps "
+        "thin evidence from earning many points.",
+    )
+    half_life_days: list[int] = Field(
+        default_factory=lambda: [30, 90, 180, 365],
+        description="Half-lives tried for each intent signal (the data choose, or none: no "
+        "decay inside the window); a signal's own half_life_days in the ICP wins.",
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_ordered(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return value
+        if set(value) != {"A", "B", "C"}:
+            raise ValueError("needs the thresholds of tiers A, B and C")
+        if not value["A"] > value["B"] > value["C"] >= 0:
+            raise ValueError("thresholds must fall from A to C: A > B > C >= 0")
+        return value
+
+
 class StoreSettings(_Model):
     """How the embedded DuckDB store uses the machine."""
 
@@ -213,6 +354,7 @@ class Settings(_Model):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     tiers: TierSettings = Field(default_factory=TierSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
 
 

@@ -10,6 +10,7 @@ notebook user gets the same results::
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from typing import Any
 import duckdb
 
 from icpkit.analysis.frame import build_frame, discover_attributes, prepare
+from icpkit.analysis.leaks import suspected_leaks
 from icpkit.analysis.lift import LiftResult, lift_table
 from icpkit.analysis.segments import SegmentTable, segment_table
 from icpkit.analysis.tiers import TierResult, assign_tiers
@@ -31,7 +33,10 @@ from icpkit.icp.model import ICP, dump_icp, load_icp
 from icpkit.icp.versions import VersionStore
 from icpkit.ingest.pipeline import FileReport, ingest_file
 from icpkit.ingest.problems import IngestError
+from icpkit.scoring.learn import learn, learn_and_refine
+from icpkit.scoring.prospects import ScoredFile, score_file
 from icpkit.store import STORE_NAME, connect, first_row, table_counts
+from icpkit.validate.backtest import BacktestResult, run_backtest
 
 ENV_WORKSPACE = "ICP_WORKSPACE"
 
@@ -231,16 +236,89 @@ class Workspace:
             fingerprint = data_fingerprint(con)
         result = lift_table(frame, analysis)
         derived = derive_icp(frame, result, analysis, fingerprint)
+        leaks = suspected_leaks(frame, analysis.leak_auc)
         # Human edits live in icp.yaml; what counts as a change is measured against the
         # latest saved version, so an edit by hand is versioned by the next derive.
         icp, disagreements = apply_human_decisions(derived, self.current_icp())
+        with self.connect() as con:
+            icp = learn_and_refine(con, icp, self.settings)
+        warnings = [*result.warnings, *(leak.message() for leak in leaks)]
+        return self._save(icp, note, disagreements, warnings)
+
+    def calibrate(self, *, note: str | None = None) -> DeriveResult:
+        """Refit the current ICP's points on the outcomes in the store, criteria unchanged,
+        and save a version when they moved: the quarterly review in one call."""
+        current = self.current_icp()
+        if current is None:
+            raise WorkspaceError("no ICP yet: run `icp derive` first")
+        with self.connect() as con:
+            icp = learn(con, current, self.settings)
+            icp = icp.model_copy(update={"data_fingerprint": data_fingerprint(con)})
+        return self._save(icp, note or "calibrated", [], [])
+
+    def require_icp(self) -> ICP:
+        """The current ICP, or a clear error when none was derived yet."""
+        icp = self.current_icp()
+        if icp is None:
+            raise WorkspaceError("no ICP yet: run `icp derive` first")
+        if icp.scoring is None:
+            raise WorkspaceError(
+                "the ICP has no fitted points yet: run `icp calibrate` (or `icp derive`)"
+            )
+        return icp
+
+    def score_file(
+        self,
+        path: Path | str,
+        *,
+        as_of: dt.date | None = None,
+        encoding: str | None = None,
+        sheet: str | None = None,
+    ) -> ScoredFile:
+        """Score the accounts of a file with the current ICP (see icpkit.scoring.prospects)."""
+        return score_file(
+            Path(path),
+            self.require_icp(),
+            self.settings,
+            self.store_path,
+            as_of=as_of,
+            encoding=encoding,
+            sheet=sheet,
+        )
+
+    def backtest(
+        self,
+        *,
+        cutoff: dt.date | None = None,
+        test_share: float = 0.3,
+        allow_leaks: bool = False,
+        reference: dict[str, float] | None = None,
+        challengers: bool = True,
+        n_boot: int = 500,
+    ) -> BacktestResult:
+        """Derive and fit on older deals, judge on newer (see icpkit.validate.backtest)."""
+        with self.connect() as con:
+            return run_backtest(
+                con,
+                self.settings,
+                self.current_icp(),
+                cutoff=cutoff,
+                test_share=test_share,
+                allow_leaks=allow_leaks,
+                reference=reference,
+                challengers=challengers,
+                n_boot=n_boot,
+            )
+
+    def _save(
+        self, icp: ICP, note: str | None, disagreements: list[str], warnings: list[str]
+    ) -> DeriveResult:
+        """Save ``icp`` as a new version (and in icp.yaml) unless nothing moved."""
         latest = self.versions.latest()
         if latest is not None:
             diff = diff_icps(latest, icp)
             if diff.is_empty and not diff.data_changed:
-                return DeriveResult(
-                    latest, latest.version, False, [], disagreements, result.warnings
-                )
+                return DeriveResult(latest, latest.version, False, [], disagreements, warnings)
             changes = format_diff(diff)
             if diff.data_changed:
                 changes.append(f"data changed: {latest.data_fingerprint} -> {icp.data_fingerprint}")
@@ -252,7 +330,7 @@ class Workspace:
             self.versions.append_changelog(diff_icps(latest, icp), note)
         setattr(self.settings, "icp", dump_icp(icp))  # noqa: B010 - an extra section
         save_settings(self.settings, self.config_path)
-        return DeriveResult(icp, version, True, changes, disagreements, result.warnings)
+        return DeriveResult(icp, version, True, changes, disagreements, warnings)
 
     def summary(self) -> dict[str, Any]:
         """Counts of what the store holds: tables, deal outcomes, imports."""

@@ -65,7 +65,7 @@ def test_every_criterion_has_evidence_and_a_rationale_with_its_numbers(derived) 
         assert f"n={item.evidence.n_closed:,} closed deals" in item.rationale or (
             "churn" in item.rationale
         )
-    employees = next(c for c in icp.fit if c.attribute == "employees")
+    employees = next(c for c in icp.fit if c.attribute == "employees" and c.direction == "positive")
     assert employees.rationale.startswith("51-200 employees: 2.")
     assert "95% CI" in employees.rationale
 

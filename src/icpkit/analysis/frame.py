@@ -123,21 +123,26 @@ def window_labels(bounds: list[int]) -> list[str]:
     return labels
 
 
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Temporary tables the attributes read: closed deals and each signal's latest occurrence."""
+# The kind of a signal without its amount: '$12M Series B' -> 'Series B'.
+DETAIL_SQL = "regexp_replace(coalesce(s.detail, ''), '^[$€£]?[0-9][0-9.,]*\\s*[kKmMbB]?\\s+', '')"
+
+
+def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> None:
+    """Temporary tables the attributes read: closed deals (those matching the SQL condition
+    ``where`` on ``deals``, when given) and each signal's latest occurrence."""
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE closed AS
+        f"""CREATE OR REPLACE TEMP TABLE closed AS
            SELECT deal_key, account_key, outcome = 'won' AS won, created_at, closed_at,
                   cycle_days, amount
            FROM deals
-           WHERE outcome IN ('won', 'lost') AND NOT is_expansion AND account_key IS NOT NULL"""
+           WHERE outcome IN ('won', 'lost') AND NOT is_expansion AND account_key IS NOT NULL
+             AND ({where or "true"})"""
     )
     # Funding details carry amounts ('$12M Series B'): the kind of event is what repeats.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE signal_last AS
+        f"""CREATE OR REPLACE TEMP TABLE signal_last AS
            SELECT c.deal_key,
-                  s.signal_type || ':' || regexp_replace(coalesce(s.detail, ''),
-                      '^[$€£]?[0-9][0-9.,]*\\s*[kKmMbB]?\\s+', '') AS family,
+                  s.signal_type || ':' || {DETAIL_SQL} AS family,
                   min(date_diff('day', s.observed_at, c.created_at)) AS days
            FROM closed c JOIN signals s USING (account_key)
            WHERE c.created_at IS NOT NULL AND s.observed_at <= c.created_at
@@ -151,6 +156,45 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def value_sql(name: str, settings: AnalysisSettings, as_of: str = "c.created_at") -> str | None:
+    """SQL giving an account's value of attribute ``name`` (alias ``a``: accounts) on the day
+    ``as_of``; None for a name that is not an account attribute. Scoring reuses these."""
+    if name == "employees":
+        bounds = [float(b) for b in settings.employee_buckets]
+        return _bucket_sql("a.employees", bounds, bucket_labels(bounds, "count"))
+    if name == "revenue":
+        bounds = settings.revenue_buckets
+        return _bucket_sql("a.revenue", bounds, bucket_labels(bounds, "money"))
+    if name in ("industry", "country", "funding_stage"):
+        return f"coalesce(a.{name}, '{MISSING}')"
+    if name == "stack_density":
+        return f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
+                     WHEN len(a.technologies) <= 2 THEN '0-2 tools'
+                     WHEN len(a.technologies) <= 5 THEN '3-5 tools'
+                     WHEN len(a.technologies) <= 8 THEN '6-8 tools' ELSE '9+ tools' END"""
+    if name == "company_age":
+        return f"""CASE WHEN a.founded_year IS NULL OR {as_of} IS NULL THEN '{MISSING}'
+                     WHEN year({as_of}) - a.founded_year <= 2 THEN '0-2 years'
+                     WHEN year({as_of}) - a.founded_year <= 5 THEN '3-5 years'
+                     WHEN year({as_of}) - a.founded_year <= 10 THEN '6-10 years'
+                     WHEN year({as_of}) - a.founded_year <= 20 THEN '11-20 years'
+                     ELSE '21+ years' END"""
+    if name.startswith("tech:"):
+        tool = _q(name.removeprefix("tech:"))
+        return f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
+                     WHEN list_contains(a.technologies, '{tool}') THEN 'yes' ELSE 'no' END"""
+    if name.startswith("extra:"):
+        key = _q(name.removeprefix("extra:"))
+        return f"coalesce(json_extract_string(a.extra, '$.\"{key}\"'), '{MISSING}')"
+    return None
+
+
+def _sql(name: str, settings: AnalysisSettings) -> str:
+    sql = value_sql(name, settings)
+    assert sql is not None, name
+    return sql
+
+
 def discover_attributes(
     con: duckdb.DuckDBPyConnection, settings: AnalysisSettings
 ) -> list[Attribute]:
@@ -159,41 +203,23 @@ def discover_attributes(
     rev_labels = bucket_labels(settings.revenue_buckets, "money")
     attrs = [
         Attribute(
-            "employees",
-            "ordinal",
-            "fit",
-            _bucket_sql("a.employees", [float(b) for b in settings.employee_buckets], emp_labels),
-            (*emp_labels, MISSING),
+            "employees", "ordinal", "fit", _sql("employees", settings), (*emp_labels, MISSING)
         ),
-        Attribute(
-            "revenue",
-            "ordinal",
-            "fit",
-            _bucket_sql("a.revenue", settings.revenue_buckets, rev_labels),
-            (*rev_labels, MISSING),
-        ),
-        Attribute("industry", "categorical", "fit", f"coalesce(a.industry, '{MISSING}')"),
-        Attribute("country", "categorical", "fit", f"coalesce(a.country, '{MISSING}')"),
+        Attribute("revenue", "ordinal", "fit", _sql("revenue", settings), (*rev_labels, MISSING)),
+        Attribute("industry", "categorical", "fit", _sql("industry", settings)),
+        Attribute("country", "categorical", "fit", _sql("country", settings)),
         Attribute(
             "stack_density",
             "ordinal",
             "fit",
-            f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
-                     WHEN len(a.technologies) <= 2 THEN '0-2 tools'
-                     WHEN len(a.technologies) <= 5 THEN '3-5 tools'
-                     WHEN len(a.technologies) <= 8 THEN '6-8 tools' ELSE '9+ tools' END""",
+            _sql("stack_density", settings),
             ("0-2 tools", "3-5 tools", "6-8 tools", "9+ tools", MISSING),
         ),
         Attribute(
             "company_age",
             "ordinal",
             "fit",
-            f"""CASE WHEN a.founded_year IS NULL OR c.created_at IS NULL THEN '{MISSING}'
-                     WHEN year(c.created_at) - a.founded_year <= 2 THEN '0-2 years'
-                     WHEN year(c.created_at) - a.founded_year <= 5 THEN '3-5 years'
-                     WHEN year(c.created_at) - a.founded_year <= 10 THEN '6-10 years'
-                     WHEN year(c.created_at) - a.founded_year <= 20 THEN '11-20 years'
-                     ELSE '21+ years' END""",
+            _sql("company_age", settings),
             ("0-2 years", "3-5 years", "6-10 years", "11-20 years", "21+ years", MISSING),
             account_level=False,
         ),
@@ -203,9 +229,7 @@ def discover_attributes(
     ).fetchall()
     if funding and funding[0][0] > 1:
         attrs.append(
-            Attribute(
-                "funding_stage", "categorical", "fit", f"coalesce(a.funding_stage, '{MISSING}')"
-            )
+            Attribute("funding_stage", "categorical", "fit", _sql("funding_stage", settings))
         )
     floor = settings.min_closed_deals
     tools = con.execute(
@@ -219,9 +243,7 @@ def discover_attributes(
                 f"tech:{tool}",
                 "binary",
                 "fit",
-                f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
-                         WHEN list_contains(a.technologies, '{_q(tool)}') THEN 'yes'
-                         ELSE 'no' END""",
+                _sql(f"tech:{tool}", settings),
                 ("yes", "no", MISSING),
             )
         )
@@ -236,12 +258,7 @@ def discover_attributes(
         if key in POST_OUTCOME:
             continue
         attrs.append(
-            Attribute(
-                f"extra:{key}",
-                "categorical",
-                "fit",
-                f"coalesce(json_extract_string(a.extra, '$.\"{_q(key)}\"'), '{MISSING}')",
-            )
+            Attribute(f"extra:{key}", "categorical", "fit", _sql(f"extra:{key}", settings))
         )
     labels = window_labels(settings.signal_windows)
     bins = " ".join(
@@ -274,10 +291,11 @@ def build_frame(
     con: duckdb.DuckDBPyConnection,
     settings: AnalysisSettings,
     tiers: dict[str, int] | None = None,
+    where: str | None = None,
 ) -> Frame:
     """Count closed deals and wins per attribute value and account; ``tiers`` (account key
     -> customer tier) lets the analysis say which values Tier 1 customers share."""
-    prepare(con)
+    prepare(con, where)
     attrs = discover_attributes(con, settings)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE account_index AS

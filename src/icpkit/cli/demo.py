@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tempfile
 import time
@@ -14,9 +15,12 @@ from icpkit.cli.common import clean_errors, console, fail
 from icpkit.cli.icp import print_icp
 from icpkit.cli.ingest import print_report
 from icpkit.cli.output import emit
+from icpkit.cli.score import SHOWN, print_backtest, write_rows
 from icpkit.cli.workspace import summary
 from icpkit.icp import ICP
 from icpkit.workspace import Workspace
+
+EXPORT_DAY = dt.date(2025, 10, 1)  # the demo CRM's export date: intent is scored as of then
 
 
 def truth_check(icp: ICP, truth: dict[str, Any]) -> list[dict[str, str]]:
@@ -88,7 +92,7 @@ def demo(
         Path | None, typer.Option("--dir", help="Where to keep the demo (default: a new temp dir).")
     ] = None,
 ) -> None:
-    """Run the whole chain on generated data: generate, ingest, summarize, derive the ICP."""
+    """Run the whole chain on generated data: generate, ingest, derive, backtest, score."""
     from icpkit.demo import make_crm
 
     root = directory or Path(tempfile.mkdtemp(prefix="icpkit-demo-"))
@@ -114,8 +118,22 @@ def demo(
     console.rule("5. the derived ICP next to the planted truth")
     truth = json.loads(files.planted_truth.read_text())
     emit(truth_check(derived.icp, truth), "table", title="Planted truth vs derived ICP")
+    console.rule("6. backtest: fit on older deals, score the newer ones")
+    with clean_errors():
+        backtest = ws.backtest(reference=files.win_probabilities())
+    print_backtest(backtest)
+    console.rule("7. score the prospects (companies that never bought)")
+    prospects = data / "prospects.csv"
+    files.write_prospects(prospects)
+    with clean_errors():
+        scored = ws.score_file(prospects, as_of=EXPORT_DAY)
+    ranked = sorted(scored.rows(), key=lambda r: (-r["score"], r["line"] or 0))
+    emit(ranked[:15], "table", title="Top 15 prospects", columns=SHOWN)
+    scored_path = root / "scored_prospects.csv"
+    write_rows(ranked, scored_path)
     console.print(
         f"\nResults are in [bold]{root}[/]:\n"
+        f"  scored prospects (fit, intent, tier, route, reasons): {scored_path}\n"
         f"  exports and the planted truth: {data}\n"
         f"  workspace (icp.yaml with the derived ICP, workspace.duckdb): {ws.root}\n"
         f"  try: icp analyze lift -w {ws.root}   or   icp quarantine -w {ws.root}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from icpkit import __version__
-from icpkit.cli import analyze, demo, icp, ingest, workspace
+from icpkit.cli import analyze, demo, icp, ingest, score, workspace
 
 app = typer.Typer(
     name="icp",
@@ -42,3 +42,6 @@ app.command()(icp.derive)
 app.command()(icp.history)
 app.command()(icp.diff)
 app.command()(icp.schema)
+app.command()(score.score)
+app.command()(score.backtest)
+app.command()(score.calibrate)

@@ -187,6 +187,31 @@ class DemoFiles:
         """Every file written: the exports, then the ground truth."""
         return [*self.exports(), self.planted_truth, self.deal_truth, self.company_truth]
 
+    def win_probabilities(self) -> dict[str, float]:
+        """The generator's own win probability per deal, keyed like the store ('hubspot:id')."""
+        with self.deal_truth.open(encoding="utf-8", newline="") as fh:
+            return {f"hubspot:{r['Record ID']}": float(r["p_win"]) for r in csv.DictReader(fh)}
+
+    def write_prospects(self, path: Path) -> int:
+        """Write the companies that never bought (rows of the companies export, as exported)
+        to ``path``: a prospect list to score. Returns the number of rows written."""
+        with self.company_truth.open(encoding="utf-8", newline="") as fh:
+            customers = {r["Record ID"] for r in csv.DictReader(fh) if r["customer"] == "1"}
+        written = 0
+        with (
+            self.companies.open(encoding="utf-8-sig", newline="") as src,
+            path.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            reader = csv.reader(src)
+            writer = csv.writer(dst)
+            header = next(reader)
+            writer.writerow(header)
+            for row in reader:
+                if row and row[0] not in customers:
+                    writer.writerow(row)
+                    written += 1
+        return written
+
 
 TABLE_FROM_DAY = day_number("2015-01-01")
 TABLE_TO_DAY = day_number("2027-01-01")

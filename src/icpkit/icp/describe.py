@@ -81,6 +81,8 @@ def show_field(name: str, value: Any) -> str:
         return "true" if value else "false"
     if name == "window_days":
         return f"{value[0]}-{value[1]} days"
+    if name == "weight":
+        return f"{value:+.2f}"
     if isinstance(value, list):
         return "[" + ", ".join(str(v) for v in value) + "]"
     if isinstance(value, float):

@@ -25,6 +25,9 @@ RULE_FIELDS = (
     "locked",
     "source",
     "reason",
+    "weight",
+    "half_life_days",
+    "dimension",
 )
 EVIDENCE_FIELDS = ("lift", "win_rate", "q_value", "n_closed")
 _UNORDERED = {"values", "detail_in"}
@@ -104,6 +107,8 @@ class ICPDiff:
 
 
 def _comparable(name: str, value: Any) -> Any:
+    if name == "weight" and value is not None:
+        return round(value, 2)  # a refit on a few more deals is not a change
     return sorted(value) if name in _UNORDERED and value is not None else value
 
 

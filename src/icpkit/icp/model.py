@@ -34,6 +34,7 @@ LISTS: tuple[str, ...] = ("boundary", "fit", "intent", "exclusions")
 SIGNIFICANT_DIGITS = 4
 
 Source = Literal["derived", "human"]
+Dimension = Literal["firmographic", "technographic", "behavioral", "deal_potential"]
 Direction = Literal["positive", "negative"]
 ExclusionKind = Literal["disqualifier", "churn", "human"]
 
@@ -152,7 +153,24 @@ Reason = Annotated[
         "'human' or locked is true.",
     ),
 ]
-Points = Annotated[Number | None, Field(description="Points set by hand for the scoring model.")]
+Points = Annotated[
+    Number | None,
+    Field(description="Points set by hand for the scoring model; they win over learned ones."),
+]
+Weight = Annotated[
+    OptionalStat,
+    Field(
+        description="Learned log-odds of the rule in the scoring model (set by derive and "
+        "calibrate); points are scaled from it."
+    ),
+]
+DimensionField = Annotated[
+    Dimension | None,
+    Field(
+        description="Scoring dimension (default: firmographic, technographic for tech and "
+        "stack, behavioral for intent, deal_potential for persona)."
+    ),
+]
 
 
 def _reason_given(value: str | None, info: ValidationInfo) -> str | None:
@@ -270,6 +288,8 @@ class Criterion(_Model):
     locked: Locked = False
     reason: Reason = None
     points: Points = None
+    weight: Weight = None
+    dimension: DimensionField = None
 
     _check_reason = field_validator("reason")(_reason_given)
     _check_range = field_validator("max")(_max_not_below_min)
@@ -298,6 +318,14 @@ class IntentSignal(_Model):
     locked: Locked = False
     reason: Reason = None
     points: Points = None
+    weight: Weight = None
+    dimension: DimensionField = None
+    half_life_days: int | None = Field(
+        None,
+        gt=0,
+        description="Days after the window opens for the points to halve (none: full points "
+        "throughout the window); learned where the data allow.",
+    )
 
     _check_reason = field_validator("reason")(_reason_given)
 
@@ -335,6 +363,8 @@ class Exclusion(_Model):
     locked: Locked = False
     reason: Reason = None
     points: Points = None
+    weight: Weight = None
+    dimension: DimensionField = None
 
     _check_reason = field_validator("reason")(_reason_given)
     _check_range = field_validator("max")(_max_not_below_min)
@@ -346,6 +376,24 @@ class Exclusion(_Model):
 
 
 Rule = Criterion | IntentSignal | Exclusion
+
+
+class ScoringModel(_Model):
+    """How the rules' weights were learned: the model behind the points."""
+
+    method: str = Field(description="How the weights were fitted, in words.")
+    intercept: Stat = Field(description="Log-odds of winning for an account matching no rule.")
+    deals: int = Field(ge=0, description="Closed deals the weights were fitted on.")
+    wins: int = Field(ge=0, description="Won deals among them.")
+    closed_from: date | None = Field(None, description="Creation date of the oldest deal used.")
+    closed_to: date | None = Field(None, description="Creation date of the newest deal used.")
+    auc: OptionalStat = Field(None, description="ROC AUC on the deals fitted (in sample).")
+    persona_weight: OptionalStat = Field(
+        None, description="Learned log-odds of having a contact matching the buyer persona."
+    )
+    tiers: dict[str, float] | None = Field(
+        None, description="Lowest combined score of tiers A, B and C, learned with the weights."
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -405,6 +453,9 @@ class ICP(_Model):
         default_factory=list, description="Accounts to leave out, and why."
     )
     notes: list[str] = Field(default_factory=list, description="Free-form notes for readers.")
+    scoring: ScoringModel | None = Field(
+        None, description="The fitted scoring model (weights live on each rule)."
+    )
 
     @field_validator("schema_version")
     @classmethod
@@ -524,6 +575,10 @@ def dump_icp(icp: ICP) -> dict[str, Any]:
                 item["evidence"] = _drop_none(item["evidence"])
             items.append(_drop_none(item))
         data[name] = items
+    if data.get("scoring") is None:
+        data.pop("scoring", None)
+    else:
+        data["scoring"] = _drop_none(data["scoring"])
     return data
 
 

@@ -1,0 +1,254 @@
+"""Each ICP rule evaluated for each scored entity, in SQL over the workspace store.
+
+An entity is an account seen on a day (``as_of``): a closed deal on the day it was created
+when the model learns, a prospect today when it is scored. Fit rules and exclusions give
+1 or 0; an intent signal gives the age in days of the freshest matching signal inside its
+window (NaN when none), so decay can be applied and learned outside SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+
+from icpkit.analysis.frame import DETAIL_SQL, MISSING, value_sql
+from icpkit.config import AnalysisSettings, PersonaSettings
+from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal, format_number
+
+# Numeric columns a rule's min/max compares, by attribute.
+NUMERIC = {
+    "employees": "a.employees",
+    "revenue": "a.revenue",
+    "total_funding": "a.total_funding",
+    "founded_year": "a.founded_year",
+    "stack_density": "len(a.technologies)",
+}
+ENTITIES = "score_entities"
+
+
+class ScoringError(Exception):
+    """The ICP cannot be scored as written; the message names the rule and what is wrong."""
+
+
+@dataclass(frozen=True)
+class ScoredRule:
+    """A rule of the ICP as the scorecard sees it: where it sits and what it is."""
+
+    list: str  # 'fit', 'exclusions', 'intent' or 'persona'
+    rule: Criterion | Exclusion | IntentSignal | None  # None: the persona
+
+    @property
+    def id(self) -> str:
+        return self.rule.id if self.rule is not None else "persona"
+
+
+@dataclass
+class Features:
+    """Rules evaluated per entity: ``matches[:, j]`` is 1/0 for fit rules, exclusions and the
+    persona, and ``ages[:, j]`` the signal age in days for intent rules (NaN: none)."""
+
+    rules: list[ScoredRule]
+    matches: np.ndarray
+    ages: np.ndarray
+    outside: list[tuple[str, np.ndarray]]  # boundary rule id, entities that fail it
+
+    @property
+    def n(self) -> int:
+        return int(self.matches.shape[0])
+
+    def subset(self, mask: np.ndarray) -> Features:
+        """The same features for the entities selected by ``mask`` (bool or indices)."""
+        return Features(
+            self.rules,
+            self.matches[mask],
+            self.ages[mask],
+            [(rule_id, fails[mask]) for rule_id, fails in self.outside],
+        )
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _texts(values: list[str]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]"
+
+
+def condition_sql(
+    rule: Criterion | Exclusion, settings: AnalysisSettings, where: str, unknown: bool = False
+) -> str:
+    """SQL that is true when an account (alias ``a``) matches ``rule``; an unknown value gives
+    ``unknown`` (no match for a criterion, inside for a boundary)."""
+    fallback = "true" if unknown else "false"
+    attribute = rule.attribute
+    if rule.min is not None or rule.max is not None:
+        column = NUMERIC.get(attribute)
+        if column is None:
+            raise ScoringError(
+                f"{where}: attribute {attribute!r} has no numeric value to compare with "
+                f"min/max; numeric attributes: {', '.join(sorted(NUMERIC))}"
+            )
+        parts = []
+        if rule.min is not None:
+            parts.append(f"{column} >= {format_number(rule.min)}")
+        if rule.max is not None:
+            parts.append(f"{column} <= {format_number(rule.max)}")
+        return f"coalesce({' AND '.join(parts)}, {fallback})"
+    values = rule.values or []
+    if attribute == "tech":
+        return f"coalesce(list_has_any(a.technologies, {_texts(values)}), {fallback})"
+    sql = value_sql(attribute, settings, as_of="e.as_of")
+    if sql is None:
+        raise ScoringError(
+            f"{where}: unknown attribute {attribute!r}; known: employees, revenue, industry, "
+            "country, funding_stage, stack_density, company_age, tech, extra:<column>"
+        )
+    listed = ", ".join(_q(v) for v in values)
+    return f"CASE WHEN ({sql}) = '{MISSING}' THEN {fallback} ELSE ({sql}) IN ({listed}) END"
+
+
+def signal_age_sql(signal: IntentSignal) -> str:
+    """SQL aggregate: age in days of the freshest signal matching ``signal`` inside its window."""
+    start, end = signal.window_days
+    age = "date_diff('day', s.observed_at, e.as_of)"
+    conditions = [f"s.signal_type = {_q(signal.signal)}", f"{age} BETWEEN {start} AND {end}"]
+    if signal.detail_in:
+        conditions.append(f"{DETAIL_SQL} IN ({', '.join(_q(d) for d in signal.detail_in)})")
+    return f"min({age}) FILTER (WHERE {' AND '.join(conditions)})"
+
+
+def persona_sql(persona: PersonaSettings) -> str | None:
+    """SQL over contacts (alias ``p``) true for a contact matching the buyer persona."""
+    parts = []
+    if persona.seniorities:
+        parts.append(
+            f"lower(p.seniority) IN ({', '.join(_q(s.lower()) for s in persona.seniorities)})"
+        )
+    if persona.departments:
+        parts.append(
+            f"lower(p.department) IN ({', '.join(_q(d.lower()) for d in persona.departments)})"
+        )
+    if persona.titles:
+        words = " OR ".join(
+            f"contains(lower(p.job_title), {_q(t.lower())})" for t in persona.titles
+        )
+        parts.append(f"({words})")
+    if not parts:
+        return None
+    return " AND ".join(parts)
+
+
+def scored_rules(icp: ICP, persona: PersonaSettings | None = None) -> list[ScoredRule]:
+    """The rules that carry points, in a stable order: fit, exclusions, intent, persona."""
+    rules = [ScoredRule("fit", r) for r in icp.fit]
+    rules += [ScoredRule("exclusions", r) for r in icp.exclusions]
+    rules += [ScoredRule("intent", r) for r in icp.intent]
+    if persona is not None and persona_sql(persona) is not None:
+        rules.append(ScoredRule("persona", None))
+    return rules
+
+
+def compute_features(
+    con: duckdb.DuckDBPyConnection,
+    icp: ICP,
+    settings: AnalysisSettings,
+    *,
+    persona: PersonaSettings | None = None,
+    accounts: str = "accounts",
+    signals: str = "signals",
+    contacts: str = "contacts",
+) -> Features:
+    """Evaluate every rule for each row of the temp table ``score_entities(entity_id,
+    account_key, as_of)``; entity ids must be 0..n-1 (rows come back in that order)."""
+    rules = scored_rules(icp, persona)
+    n = int(con.execute(f"SELECT count(*) FROM {ENTITIES}").fetchall()[0][0])
+    matches = np.zeros((n, len(rules)), dtype=np.float64)
+    ages = np.full((n, len(rules)), np.nan)
+    where = {
+        id(item): f"{name}[{i}] {item.id}"
+        for name in ("fit", "exclusions", "boundary", "intent")
+        for i, item in enumerate(getattr(icp, name))
+    }
+
+    static = [
+        (j, condition_sql(r.rule, settings, where[id(r.rule)]))
+        for j, r in enumerate(rules)
+        if isinstance(r.rule, Criterion | Exclusion)
+    ]
+    boundary = [
+        (b.id, condition_sql(b, settings, where[id(b)], unknown=True)) for b in icp.boundary
+    ]
+    columns = [sql for _, sql in static] + [f"NOT ({sql})" for _, sql in boundary]
+    if columns:
+        select = ", ".join(f"{sql} AS c{k}" for k, sql in enumerate(columns))
+        result = con.execute(
+            f"""SELECT e.entity_id, {select} FROM {ENTITIES} e
+                LEFT JOIN {accounts} a USING (account_key)"""
+        ).fetchnumpy()
+        order = np.asarray(result["entity_id"], dtype=np.int64)
+        for k, (j, _) in enumerate(static):
+            matches[order, j] = np.asarray(result[f"c{k}"], dtype=bool)
+        outside = []
+        for k, (rule_id, _) in enumerate(boundary, start=len(static)):
+            fails = np.zeros(n, dtype=bool)
+            fails[order] = np.asarray(result[f"c{k}"], dtype=bool)
+            outside.append((rule_id, fails))
+    else:
+        outside = []
+
+    dated = [
+        (j, signal_age_sql(r.rule)) for j, r in enumerate(rules) if isinstance(r.rule, IntentSignal)
+    ]
+    if dated:
+        select = ", ".join(f"{sql} AS s{k}" for k, (_, sql) in enumerate(dated))
+        result = con.execute(
+            f"""SELECT e.entity_id, {select} FROM {ENTITIES} e
+                JOIN {signals} s ON s.account_key = e.account_key AND s.observed_at <= e.as_of
+                GROUP BY e.entity_id"""
+        ).fetchnumpy()
+        order = np.asarray(result["entity_id"], dtype=np.int64)
+        for k, (j, _) in enumerate(dated):
+            column = result[f"s{k}"]
+            values = np.asarray(
+                np.ma.filled(column.astype(np.float64), np.nan)
+                if isinstance(column, np.ma.MaskedArray)
+                else column,
+                dtype=np.float64,
+            )
+            ages[order, j] = values
+            matches[order, j] = ~np.isnan(values)
+
+    if rules and rules[-1].list == "persona" and persona is not None:
+        condition = persona_sql(persona)
+        result = con.execute(
+            f"""SELECT DISTINCT e.entity_id FROM {ENTITIES} e
+                JOIN {contacts} p ON p.account_key = e.account_key
+                WHERE ({condition}) AND (p.created_at IS NULL OR p.created_at <= e.as_of)"""
+        ).fetchnumpy()
+        matches[np.asarray(result["entity_id"], dtype=np.int64), len(rules) - 1] = 1.0
+    return Features(rules, matches, ages, outside)
+
+
+def decay(ages: np.ndarray, start: int, half_life: float | None) -> np.ndarray:
+    """Weight of a signal by age: 1 when the window opens, halving every ``half_life`` days
+    after; 0 when there is no signal inside the window (NaN age)."""
+    weight = np.zeros_like(ages, dtype=np.float64)
+    inside = ~np.isnan(ages)
+    if half_life is None:
+        weight[inside] = 1.0
+    else:
+        weight[inside] = np.power(0.5, np.maximum(ages[inside] - start, 0.0) / half_life)
+    return weight
+
+
+def design(features: Features, half_lives: dict[str, float | None]) -> np.ndarray:
+    """The model's inputs: matches for static rules, decayed weights for intent signals."""
+    x = features.matches.copy()
+    for j, scored in enumerate(features.rules):
+        if isinstance(scored.rule, IntentSignal):
+            x[:, j] = decay(
+                features.ages[:, j], scored.rule.window_days[0], half_lives.get(scored.id)
+            )
+    return x

@@ -1,0 +1,196 @@
+"""Fitting an ICP's scoring model on the workspace's closed deals.
+
+Each closed new-business deal is one example: its account's attributes, and its signals as
+they stood on the day the deal was created, against whether it was won.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from icpkit.analysis.frame import prepare
+from icpkit.config import Settings
+from icpkit.icp.model import ICP, IntentSignal, ScoringModel
+from icpkit.scoring.features import ENTITIES, Features, compute_features
+from icpkit.scoring.fit import Fitted, fit_logistic, fit_weights, predict
+from icpkit.scoring.refine import refine
+from icpkit.scoring.score import apply_scorecard
+from icpkit.scoring.scorecard import build_scorecard, learn_tiers
+
+
+@dataclass
+class Deals:
+    """Closed new-business deals, in entity order: what a backtest needs to judge a score."""
+
+    keys: np.ndarray
+    accounts: np.ndarray
+    won: np.ndarray
+    created_at: np.ndarray
+    closed_at: np.ndarray
+    cycle_days: np.ndarray
+
+    def subset(self, mask: np.ndarray) -> Deals:
+        """The deals selected by ``mask``."""
+        return Deals(
+            self.keys[mask],
+            self.accounts[mask],
+            self.won[mask],
+            self.created_at[mask],
+            self.closed_at[mask],
+            self.cycle_days[mask],
+        )
+
+
+def closed_deals(con: duckdb.DuckDBPyConnection, where: str | None = None) -> Deals:
+    """Closed new-business deals (matching ``where`` on ``deals``) as scoring entities: the
+    temp table ``score_entities`` holds each deal's account on the day it was created."""
+    prepare(con, where)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
+            SELECT (row_number() OVER (ORDER BY deal_key) - 1)::BIGINT AS entity_id,
+                   account_key, created_at AS as_of, deal_key, won, closed_at,
+                   cycle_days::DOUBLE AS cycle_days
+            FROM closed"""
+    )
+    result = con.execute(
+        f"""SELECT deal_key, account_key, won, as_of, closed_at, cycle_days
+            FROM {ENTITIES} ORDER BY entity_id"""
+    ).fetchnumpy()
+
+    def filled(name: str, fill: Any) -> np.ndarray:
+        column = result[name]
+        return np.asarray(column.filled(fill) if isinstance(column, np.ma.MaskedArray) else column)
+
+    return Deals(
+        np.asarray(result["deal_key"]).astype(str),
+        np.asarray(result["account_key"]).astype(str),
+        np.asarray(result["won"], dtype=np.int8),
+        filled("as_of", np.datetime64("NaT")).astype("datetime64[s]"),
+        filled("closed_at", np.datetime64("NaT")).astype("datetime64[s]"),
+        np.asarray(filled("cycle_days", np.nan), dtype=np.float64),
+    )
+
+
+def fit_icp(icp: ICP, features: Features, deals: Deals, settings: Settings) -> tuple[ICP, Fitted]:
+    """``icp`` with every rule's weight learned from ``deals`` (and each intent signal's
+    half-life, unless set by hand), plus the model's summary in ``icp.scoring``."""
+    from sklearn.metrics import roc_auc_score
+
+    scoring = settings.scoring
+    fixed: dict[str, float | None] = {
+        s.id: float(s.half_life_days)
+        for s in icp.intent
+        if s.half_life_days is not None and (s.source == "human" or s.locked)
+    }
+    fitted = fit_weights(
+        features,
+        deals.won,
+        prior_sd=scoring.prior_sd,
+        candidates=scoring.half_life_days,
+        fixed_half_lives=fixed,
+    )
+    weights = fitted.weights
+    auc = (
+        float(roc_auc_score(deals.won, predict(features, fitted)))
+        if 0 < deals.won.sum() < len(deals.won)
+        else None
+    )
+
+    def weighted(items: list, lists: str) -> list:  # type: ignore[type-arg]
+        out = []
+        for item in items:
+            update: dict[str, object] = {"weight": round(weights.get(item.id, 0.0), 4)}
+            if isinstance(item, IntentSignal) and item.id not in fixed:
+                life = fitted.half_lives.get(item.id)
+                update["half_life_days"] = int(life) if life else None
+            out.append(item.model_copy(update=update))
+        return out
+
+    created = deals.created_at[~np.isnat(deals.created_at)]
+    model = ScoringModel(
+        method=(
+            f"logistic regression with a normal prior (sd {scoring.prior_sd:g}) on each "
+            "rule's log-odds, signs fixed by the evidence"
+        ),
+        intercept=round(fitted.intercept, 4),
+        deals=len(deals.won),
+        wins=int(deals.won.sum()),
+        closed_from=_day(created.min()) if created.size else None,
+        closed_to=_day(created.max()) if created.size else None,
+        auc=round(auc, 4) if auc is not None else None,
+        persona_weight=round(weights["persona"], 4) if "persona" in weights else None,
+    )
+    updated = icp.model_copy(
+        update={
+            "fit": weighted(icp.fit, "fit"),
+            "exclusions": weighted(icp.exclusions, "exclusions"),
+            "intent": weighted(icp.intent, "intent"),
+            "scoring": model,
+        }
+    )
+    # Tiers are cut where the fitted deals' own scores reach the targets.
+    scores = apply_scorecard(build_scorecard(updated, scoring), features)
+    tiers = learn_tiers(scores.score, deals.won, scoring)
+    updated.scoring = model.model_copy(update={"tiers": tiers})  # type: ignore[union-attr]
+    return updated, fitted
+
+
+def _day(value: np.datetime64) -> dt.date:
+    return dt.date.fromisoformat(str(value.astype("datetime64[D]")))
+
+
+def learn(
+    con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, where: str | None = None
+) -> ICP:
+    """Fit ``icp``'s scoring model on the workspace's closed deals (matching ``where``)."""
+    deals = closed_deals(con, where)
+    features = compute_features(con, icp, settings.analysis, persona=settings.scoring.persona)
+    fitted, _ = fit_icp(icp, features, deals, settings)
+    return fitted
+
+
+def churn_weights(
+    con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, where: str | None = None
+) -> dict[str, float]:
+    """Joint log-odds of churning per churn exclusion, among won deals whose churn is known,
+    with every fit rule and exclusion in the model (so a proxy of a churn driver fades)."""
+    deals = closed_deals(con, where)
+    features = compute_features(con, icp, settings.analysis)
+    churned = dict(
+        con.execute(
+            "SELECT account_key, churned FROM accounts WHERE churned IS NOT NULL"
+        ).fetchall()
+    )
+    known = np.array(
+        [bool(w) and a in churned for w, a in zip(deals.won, deals.accounts, strict=True)]
+    )
+    static = [j for j, r in enumerate(features.rules) if r.list in ("fit", "exclusions")]
+    if known.sum() < settings.analysis.min_closed_deals or not static:
+        return {}
+    y = np.array([churned[a] for a in deals.accounts[known]], dtype=np.int8)
+    if y.min() == y.max():
+        return {}
+    x = features.matches[known][:, static]
+    bounds: list[tuple[float | None, float | None]] = [(None, None)] * len(static)
+    _, weights, _, _ = fit_logistic(x, y, bounds, settings.scoring.prior_sd)
+    return {
+        features.rules[j].id: float(w)
+        for j, w in zip(static, weights, strict=True)
+        if features.rules[j].list == "exclusions"
+    }
+
+
+def learn_and_refine(
+    con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, where: str | None = None
+) -> ICP:
+    """Fit the weights, drop the derived rules the joint model does not support (see
+    icpkit.scoring.refine), and fit again on what is left."""
+    fitted = learn(con, icp, settings, where)
+    churn = churn_weights(con, fitted, settings, where)
+    refined, notes = refine(fitted, settings.analysis.min_lift, churn)
+    return learn(con, refined, settings, where) if notes else fitted

@@ -1,0 +1,193 @@
+"""Applying a scorecard: sub-scores, fit, intent, the combined score, tier, route and reasons.
+
+Every number is a sum of whole points, so the reasons an account carries plus the base add up
+to its combined score exactly, and each dimension's sub-score to its base plus its reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from icpkit.config import DIMENSIONS, Dimension
+from icpkit.icp.model import Criterion, Exclusion, IntentSignal, format_number
+from icpkit.scoring.features import Features, design
+from icpkit.scoring.scorecard import FIT_DIMENSIONS, Scorecard
+
+TIERS = ("A", "B", "C", "D")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One line of an account's explanation: what holds, and the points it brought."""
+
+    rule_id: str
+    dimension: Dimension
+    text: str
+    points: int
+
+
+@dataclass
+class Scores:
+    """Scores of a batch of entities, aligned with the features' rows."""
+
+    scorecard: Scorecard
+    features: Features
+    contributions: np.ndarray  # (n, rules) whole points
+    subscores: dict[Dimension, np.ndarray]
+    score: np.ndarray
+    fit: np.ndarray
+    intent: np.ndarray
+    tier: np.ndarray
+    route: np.ndarray
+    probability: np.ndarray
+    excluded: np.ndarray
+    outside: np.ndarray
+
+    def reasons(self, i: int) -> list[Reason]:
+        """Entity ``i``'s reasons, largest first: every rule that brought points, and the
+        exclusions and boundary conditions that decided its route (0 points if none)."""
+        out: list[Reason] = []
+        for j, rp in enumerate(self.scorecard.rules):
+            points = int(self.contributions[i, j])
+            matched = self.features.matches[i, j] > 0
+            if points == 0 and not (matched and rp.scored.list == "exclusions"):
+                continue
+            age = self.features.ages[i, j]
+            out.append(Reason(rp.id, rp.dimension, reason_text(rp.scored.rule, age), points))
+        for rule_id, fails in self.features.outside:
+            if fails[i]:
+                out.append(
+                    Reason(rule_id, "firmographic", f"Outside the market served ({rule_id})", 0)
+                )
+        return sorted(out, key=lambda r: (-r.points, r.text))
+
+    def top_reasons(self, i: int, k: int = 3) -> tuple[list[Reason], list[Reason]]:
+        """Entity ``i``'s top ``k`` positive and top ``k`` negative reasons."""
+        reasons = self.reasons(i)
+        positive = [r for r in reasons if r.points > 0][:k]
+        negative = sorted((r for r in reasons if r.points <= 0), key=lambda r: r.points)[:k]
+        return positive, negative
+
+
+def _words(text: str) -> str:
+    return text.replace("_", " ")
+
+
+def _values(values: list[str] | None) -> str:
+    return " or ".join(values or [])
+
+
+def reason_text(
+    rule: Criterion | Exclusion | IntentSignal | None, age: float = float("nan")
+) -> str:
+    """A reason as a sales rep reads it: 'Uses HubSpot', 'Funding round Series A 75 days ago',
+    'Industry Public Administration: excluded'."""
+    if rule is None:
+        return "Has a contact matching the buyer persona"
+    if isinstance(rule, IntentSignal):
+        what = _words(rule.signal).capitalize()
+        detail = f" {_values(rule.detail_in)}" if rule.detail_in else ""
+        when = f" {int(age)} days ago" if not np.isnan(age) else ""
+        return f"{what}{detail}{when}"
+    attribute = rule.attribute
+    if attribute == "tech":
+        text = f"Uses {_values(rule.values)}"
+    elif rule.values is None:
+        low = format_number(rule.min) if rule.min is not None else None
+        high = format_number(rule.max) if rule.max is not None else None
+        span = f"{low}-{high}" if low and high else (f"{low}+" if low else f"up to {high}")
+        text = (
+            f"{span} {_words(attribute)}"
+            if attribute == "employees"
+            else f"{_words(attribute).capitalize()} {span}"
+        )
+    elif attribute.startswith("extra:"):
+        text = f"{attribute.removeprefix('extra:')} {_values(rule.values)}"
+    else:
+        text = f"{_words(attribute).capitalize()} {_values(rule.values)}"
+    if isinstance(rule, Exclusion):
+        text += ": excluded" if rule.kind != "churn" else ": excluded (customers churn)"
+    return text
+
+
+def _half_up(x: np.ndarray) -> np.ndarray:
+    return np.asarray(np.sign(x) * np.floor(np.abs(x) + 0.5))
+
+
+def apply_scorecard(card: Scorecard, features: Features) -> Scores:
+    """Score every entity of ``features`` with ``card``."""
+    x = design(features, card.half_lives)
+    points = np.array([rp.points for rp in card.rules], dtype=np.float64)
+    contributions = _half_up(x * points).astype(np.int64)
+    n = features.n
+    subscores: dict[Dimension, np.ndarray] = {}
+    for d in DIMENSIONS:
+        columns = [j for j, rp in enumerate(card.rules) if rp.dimension == d]
+        subscores[d] = (
+            card.base[d] + contributions[:, columns].sum(axis=1)
+            if columns
+            else np.full(n, card.base[d])
+        )
+    score = sum(subscores[d] for d in DIMENSIONS)
+    fit_points = sum(subscores[d] for d in FIT_DIMENSIONS)
+    fit = (
+        np.floor(100 * fit_points / card.fit_max + 0.5).astype(np.int64)
+        if card.fit_max
+        else np.zeros(n, np.int64)
+    )
+    intent = (
+        np.floor(100 * subscores["behavioral"] / card.intent_max + 0.5).astype(np.int64)
+        if card.intent_max
+        else np.zeros(n, np.int64)
+    )
+    excl = [j for j, rp in enumerate(card.rules) if rp.scored.list == "exclusions"]
+    excluded = np.asarray(
+        features.matches[:, excl].any(axis=1) if excl else np.zeros(n, dtype=bool), dtype=bool
+    )
+    outside = np.zeros(n, dtype=bool)
+    for _, fails in features.outside:
+        outside |= fails
+    tier = np.select(
+        [score >= card.tiers["A"], score >= card.tiers["B"], score >= card.tiers["C"]],
+        ["A", "B", "C"],
+        default="D",
+    )
+    route = routes(fit, intent, excluded, outside, card)
+    weights = np.array([rp.weight for rp in card.rules], dtype=np.float64)
+    probability = (
+        np.asarray(expit(card.intercept + x @ weights)) if len(weights) else np.full(n, np.nan)
+    )
+    return Scores(
+        card,
+        features,
+        contributions,
+        subscores,
+        np.asarray(score, dtype=np.int64),
+        fit,
+        intent,
+        tier,
+        route,
+        probability,
+        excluded,
+        outside,
+    )
+
+
+def routes(
+    fit: np.ndarray, intent: np.ndarray, excluded: np.ndarray, outside: np.ndarray, card: Scorecard
+) -> np.ndarray:
+    """The routing matrix: fit band x intent band, with exclusions 'never' and accounts
+    outside the boundary 'disqualify'."""
+    r = card.routing
+    fit_band = np.select([fit >= r.fit_high, fit >= r.fit_low], ["high", "medium"], default="low")
+    intent_band = np.where(intent >= card.intent_high, "high", "low")
+    cells = np.char.add(np.char.add(fit_band, "/"), intent_band)
+    route = np.empty(len(fit), dtype=object)
+    for cell, target in r.matrix.items():
+        route[cells == cell] = target
+    route[outside] = "disqualify"
+    route[excluded] = "never"
+    return route.astype(str)

@@ -1,0 +1,226 @@
+"""The time-split backtest: derive and fit on older closed deals, judge on newer ones.
+
+Nothing from the test period reaches the model: the ICP is derived again from the training
+deals alone (deals still open at the cut-off are in neither set), its weights and tiers are
+fitted on them, and only then are the newer deals scored. The same split and table hold the
+baselines a reader would otherwise trust: equal weights over the same rules, firmographics
+only, an optbinning scorecard and gradient boosting on every attribute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+
+from icpkit.analysis.deals import deal_matrix
+from icpkit.analysis.frame import build_frame
+from icpkit.analysis.leaks import Leak, suspected_leaks
+from icpkit.analysis.lift import lift_table
+from icpkit.analysis.tiers import assign_tiers
+from icpkit.config import Settings
+from icpkit.icp.derive import derive_icp
+from icpkit.icp.locks import apply_human_decisions
+from icpkit.icp.model import ICP
+from icpkit.scoring.features import compute_features
+from icpkit.scoring.learn import Deals, closed_deals, learn_and_refine
+from icpkit.scoring.score import Scores, apply_scorecard
+from icpkit.scoring.scorecard import build_scorecard
+from icpkit.validate import baselines, metrics
+
+FIRMOGRAPHIC = {"employees", "revenue", "industry", "country", "funding_stage", "company_age"}
+
+
+class BacktestError(Exception):
+    """The backtest cannot run honestly (too few deals, a leaking field); says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model's accuracy on the test deals."""
+
+    model: str
+    auc: metrics.MetricCI
+    pr_auc: metrics.MetricCI
+    seconds: float
+    note: str = ""
+
+
+@dataclass
+class BacktestResult:
+    """What the backtest measured, on the test deals only."""
+
+    cutoff: dt.date
+    train_deals: int
+    test_deals: int
+    test_wins: int
+    skipped_open: int
+    icp: ICP
+    models: list[ModelRow]
+    tiers: list[metrics.TierRow]
+    tier_lift: metrics.MetricCI
+    top_tier_wins: float
+    calibration: list[metrics.CalibrationRow]
+    brier: float
+    scores: Scores
+    deals: Deals
+    leaks: list[Leak] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def model(self, name: str) -> ModelRow:
+        """The row of the model called ``name``."""
+        return next(m for m in self.models if m.model == name)
+
+
+def choose_cutoff(con: duckdb.DuckDBPyConnection, test_share: float) -> dt.date:
+    """The creation date after which ``test_share`` of the closed new-business deals fall."""
+    row = con.execute(
+        f"""SELECT quantile_disc(created_at::DATE, {1 - test_share}) FROM deals
+            WHERE outcome IN ('won', 'lost') AND NOT is_expansion AND created_at IS NOT NULL"""
+    ).fetchall()
+    if not row or row[0][0] is None:
+        raise BacktestError("no closed deal has a creation date: nothing to split by time")
+    value = row[0][0]
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def run_backtest(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    current: ICP | None,
+    *,
+    cutoff: dt.date | None = None,
+    test_share: float = 0.3,
+    allow_leaks: bool = False,
+    reference: dict[str, float] | None = None,
+    challengers: bool = True,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> BacktestResult:
+    """Backtest the ICP and its scorecard by time; ``reference`` (deal key -> probability,
+    e.g. the demo's true win probability) is scored alongside as the best achievable."""
+    cut = cutoff or choose_cutoff(con, test_share)
+    day = f"DATE '{cut.isoformat()}'"
+    train_where = f"closed_at < {day}"
+    test_where = f"created_at >= {day}"
+    analysis = settings.analysis
+    tiers = assign_tiers(con, settings.tiers).tier_of()
+    frame = build_frame(con, analysis, tiers, where=train_where)
+    leaks = suspected_leaks(frame, analysis.leak_auc)
+    if leaks and not allow_leaks:
+        raise BacktestError(
+            "refusing to backtest: "
+            + "; ".join(leak.message() for leak in leaks)
+            + " (or pass --allow-leaks to see the inflated result)"
+        )
+    if frame.n_closed < analysis.min_closed_deals or frame.n_won == 0:
+        raise BacktestError(
+            f"only {frame.n_closed} closed deals ({frame.n_won} won) before {cut}: too few "
+            "to fit on; move the cut-off later (--cutoff) or add history"
+        )
+    result = lift_table(frame, analysis)
+    derived = derive_icp(frame, result, analysis, "backtest")
+    icp, _ = apply_human_decisions(derived, current)
+    icp = learn_and_refine(con, icp, settings, where=train_where)
+    card = build_scorecard(icp, settings.scoring)
+
+    test = closed_deals(con, test_where)
+    if len(test.won) == 0 or test.won.min() == test.won.max():
+        raise BacktestError(
+            f"the {len(test.won)} closed deals created from {cut} on are all "
+            f"{'won' if len(test.won) and test.won[0] else 'lost'}: nothing to judge a score "
+            "by; move the cut-off earlier (--cutoff)"
+        )
+    features = compute_features(con, icp, analysis, persona=settings.scoring.persona)
+    scores = apply_scorecard(card, features)
+    skipped = int(
+        con.execute(
+            f"""SELECT count(*) FROM deals WHERE outcome IN ('won', 'lost') AND NOT is_expansion
+                AND account_key IS NOT NULL AND created_at < {day} AND closed_at >= {day}"""
+        ).fetchall()[0][0]
+    )
+    train_count = frame.n_closed
+
+    y, clusters = test.won.astype(np.int64), test.accounts
+
+    def row(name: str, score: np.ndarray, seconds: float, note: str = "") -> ModelRow:
+        return ModelRow(
+            name,
+            metrics.auc_with_ci(y, score, clusters, n_boot=n_boot, seed=seed),
+            metrics.pr_auc_with_ci(y, score, clusters, n_boot=n_boot, seed=seed),
+            seconds,
+            note,
+        )
+
+    notes = list(card.notes)
+    models = [row("icpkit scorecard", scores.score.astype(np.float64), 0.0)]
+    signs = np.array([np.sign(rp.weight) if rp.weight else 0.0 for rp in card.rules])
+    equal = (features.matches * signs).sum(axis=1) if len(signs) else np.zeros(len(y))
+    models.append(row("equal weights, same rules", equal, 0.0))
+    if challengers:
+        models += _challengers(con, settings, train_where, test, row, seed, notes)
+    if reference is not None:
+        truth = np.array([reference.get(k, np.nan) for k in test.keys])
+        if not np.isnan(truth).any():
+            models.append(row("true win probability (generator)", truth, 0.0))
+
+    tier_rows = metrics.tier_table(y, scores.tier, test.cycle_days, clusters)
+    lift = metrics.tier_lift(y, scores.tier, clusters, n_boot=n_boot, seed=seed)
+    top = sum(r.wins for r in tier_rows if r.tier in ("A", "B")) / max(int(y.sum()), 1)
+    calibration = metrics.calibration_table(y, scores.probability)
+    return BacktestResult(
+        cutoff=cut,
+        train_deals=train_count,
+        test_deals=len(y),
+        test_wins=int(y.sum()),
+        skipped_open=skipped,
+        icp=icp,
+        models=models,
+        tiers=tier_rows,
+        tier_lift=lift,
+        top_tier_wins=top,
+        calibration=calibration,
+        brier=metrics.brier(y, scores.probability),
+        scores=scores,
+        deals=test,
+        leaks=leaks,
+        notes=notes,
+    )
+
+
+def _challengers(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    train_where: str,
+    test: Deals,
+    row: Callable[[str, np.ndarray, float, str], ModelRow],
+    seed: int,
+    notes: list[str],
+) -> list[ModelRow]:
+    """The baselines on the same split: every attribute, per deal, as the analysis sees it."""
+    matrix = deal_matrix(con, settings.analysis)
+    train_keys = set(
+        k for (k,) in con.execute(f"SELECT deal_key FROM deals WHERE {train_where}").fetchall()
+    )
+    train = matrix.subset(np.isin(matrix.deal_keys, list(train_keys)))
+    position = {k: i for i, k in enumerate(matrix.deal_keys)}
+    test_rows = matrix.subset(np.array([position[k] for k in test.keys]))
+    firmographic = [a.name for a in matrix.attributes if _firmographic(a.name)]
+    out: list[ModelRow] = []
+    for baseline in (
+        baselines.logistic_baseline(train, test_rows, firmographic, name="firmographics only"),
+        baselines.optbinning_baseline(train, test_rows),
+        baselines.gbm_baseline(train, test_rows, seed=seed),
+    ):
+        if baseline.probabilities is None:
+            notes.append(f"{baseline.name} skipped: {baseline.note}")
+            continue
+        out.append(row(baseline.name, baseline.probabilities, baseline.seconds, baseline.note))
+    return out
+
+
+def _firmographic(name: str) -> bool:
+    return name in FIRMOGRAPHIC or name.startswith("extra:")
