@@ -134,6 +134,7 @@ def test_a_file_of_prospects_is_scored_with_reasons_and_excel_safe_names(
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == 3
+    assert {r["customer"] for r in rows} == {"false"}
     evil = next(r for r in rows if "HYPERLINK" in r["name"])
     assert evil["name"].startswith("'=")  # Excel shows it as text, never runs it
     assert "Uses HubSpot" in evil["top_reasons"] and "Industry Software" in evil["top_reasons"]
@@ -157,6 +158,16 @@ def test_a_file_of_prospects_is_scored_with_reasons_and_excel_safe_names(
     import pyarrow.parquet as pq
 
     assert pq.read_table(parquet).num_rows == 3
+
+
+def test_scoring_the_crm_itself_flags_exactly_the_existing_customers(demo) -> None:
+    ws, files = demo
+    with files.company_truth.open(encoding="utf-8") as fh:
+        customers = {r["Record ID"] for r in csv.DictReader(fh) if r["customer"] == "1"}
+    scored = ws.score_file(files.companies, as_of=dt.date(2025, 10, 1))
+    flagged = {r["record_id"] for r in scored.rows() if r["customer"]}
+    # Records without a domain in the file are still known by their CRM id.
+    assert flagged == customers
 
 
 def test_calibrate_refits_points_on_new_outcomes_and_versions_them(demo, tmp_path: Path) -> None:

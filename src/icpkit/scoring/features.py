@@ -159,9 +159,11 @@ def compute_features(
     accounts: str = "accounts",
     signals: str = "signals",
     contacts: str = "contacts",
+    attributes_key: str = "account_key",
 ) -> Features:
     """Evaluate every rule for each row of the temp table ``score_entities(entity_id,
-    account_key, as_of)``; entity ids must be 0..n-1 (rows come back in that order)."""
+    account_key, as_of)``; entity ids must be 0..n-1 (rows come back in that order). The
+    account's attributes are read by the entity's ``attributes_key`` column."""
     rules = scored_rules(icp, persona)
     n = int(con.execute(f"SELECT count(*) FROM {ENTITIES}").fetchall()[0][0])
     matches = np.zeros((n, len(rules)), dtype=np.float64)
@@ -185,7 +187,7 @@ def compute_features(
         select = ", ".join(f"{sql} AS c{k}" for k, sql in enumerate(columns))
         result = con.execute(
             f"""SELECT e.entity_id, {select} FROM {ENTITIES} e
-                LEFT JOIN {accounts} a USING (account_key)"""
+                LEFT JOIN {accounts} a ON a.account_key = e.{attributes_key}"""
         ).fetchnumpy()
         order = np.asarray(result["entity_id"], dtype=np.int64)
         for k, (j, _) in enumerate(static):

@@ -101,20 +101,33 @@ def score_file(
     con = connect(":memory:")
     try:
         report = ingest_file(con, path, ingest, encoding=encoding, sheet=sheet, force=True)
-        signals, contacts = "signals", "contacts"
+        signals, contacts, deals = "signals", "contacts", "deals"
         if store is not None and store.exists():
             con.execute(f"ATTACH '{store.as_posix()}' AS ws (READ_ONLY)")
-            signals, contacts = "ws.signals", "ws.contacts"
+            signals, contacts, deals = "ws.signals", "ws.contacts", "ws.deals"
+        # A record the workspace knows by its CRM id is that account, whatever the file
+        # says of its domain: its signals, contacts and deals are the workspace's.
+        known = "ws.account_ids" if deals.startswith("ws.") else "account_ids"
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
-                SELECT (row_number() OVER (ORDER BY source_line, account_key) - 1)::BIGINT
-                         AS entity_id, account_key, DATE '{day.isoformat()}' AS as_of
-                FROM accounts"""
+                WITH known AS (
+                  SELECT s.account_key, min(w.account_key) AS workspace_key
+                  FROM account_ids s JOIN {known} w USING (system, source_id)
+                  GROUP BY s.account_key)
+                SELECT (row_number() OVER (ORDER BY a.source_line, a.account_key) - 1)::BIGINT
+                         AS entity_id, coalesce(k.workspace_key, a.account_key) AS account_key,
+                       a.account_key AS file_key, DATE '{day.isoformat()}' AS as_of
+                FROM accounts a LEFT JOIN known k USING (account_key)"""
         )
         rows = con.execute(
-            f"""SELECT e.entity_id, a.source_line AS line, a.name, a.domain, a.employees,
-                       a.industry, a.country
-                FROM {ENTITIES} e JOIN accounts a USING (account_key) ORDER BY e.entity_id"""
+            f"""SELECT e.entity_id, a.source_line AS line,
+                       (SELECT min(source_id) FROM account_ids i
+                        WHERE i.account_key = e.file_key) AS record_id,
+                       a.name, a.domain, a.employees,
+                       a.industry, a.country,
+                       e.account_key IN (SELECT account_key FROM {deals} WHERE outcome = 'won')
+                FROM {ENTITIES} e JOIN accounts a ON a.account_key = e.file_key
+                ORDER BY e.entity_id"""
         ).fetchall()
         features = compute_features(
             con,
@@ -123,19 +136,22 @@ def score_file(
             persona=settings.scoring.persona,
             signals=signals,
             contacts=contacts,
+            attributes_key="file_key",
         )
     finally:
         con.close()
     accounts = [
         {
             "line": line,
+            "record_id": record_id,
             "name": name,
             "domain": domain,
             "employees": employees,
             "industry": industry,
             "country": country,
+            "customer": bool(customer),
         }
-        for _, line, name, domain, employees, industry, country in rows
+        for _, line, record_id, name, domain, employees, industry, country, customer in rows
     ]
     scores = apply_scorecard(card, features)
     result = ScoredFile(report, card, day, accounts, scores)
