@@ -17,7 +17,7 @@ from icpkit.icp import ICPError
 from icpkit.scoring.features import ScoringError
 from icpkit.validate.backtest import BacktestError, BacktestResult
 
-SHOWN = ("line", "name", "domain", "fit", "intent", "score", "tier", "route", "top_reasons")
+SHOWN = ("name", "fit", "intent", "score", "tier", "route", "top_reasons")
 
 
 def write_rows(rows: list[dict[str, Any]], out: Path) -> None:
