@@ -170,6 +170,28 @@ def test_scoring_the_crm_itself_flags_exactly_the_existing_customers(demo) -> No
     assert flagged == customers
 
 
+def test_icp_backtest_prints_models_tiers_and_calibration(demo) -> None:
+    ws, _ = demo
+    result = CliRunner().invoke(app, ["backtest", "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    for heading in ("ROC AUC", "icpkit scorecard", "LightGBM", "optbinning", "Tiers on the test"):
+        assert heading in result.output
+    assert "Tier A wins" in result.output and "Calibration" in result.output
+
+
+def test_scoring_before_an_icp_exists_says_what_to_do(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "empty")
+    prospects = tmp_path / "p.csv"
+    prospects.write_text("Company name,Website URL\nAcme,acme.io\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["score", str(prospects), "-w", str(ws.root)])
+    assert result.exit_code == 1 and "icp derive" in result.output
+    result = runner.invoke(app, ["score", str(tmp_path / "nope.csv"), "-w", str(ws.root)])
+    assert result.exit_code == 1 and "no such file" in result.output
+    result = runner.invoke(app, ["backtest", "-w", str(ws.root)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
 def test_calibrate_refits_points_on_new_outcomes_and_versions_them(demo, tmp_path: Path) -> None:
     ws, _ = demo
     assert not ws.calibrate().written  # same outcomes, same points

@@ -64,6 +64,8 @@ def score(
     ws = open_workspace(workspace)
     if not file.exists():
         fail(f"{file}: no such file")
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".json"):
+        fail(f"{out}: write .csv, .parquet or .json")
     day = _day(as_of)
     with clean_errors():
         try:

@@ -1,0 +1,1 @@
+"""Validation of scoring models: backtests, baselines and their metrics."""
