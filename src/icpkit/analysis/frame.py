@@ -124,7 +124,7 @@ def window_labels(bounds: list[int]) -> list[str]:
 
 
 # The kind of a signal without its amount: '$12M Series B' -> 'Series B'.
-DETAIL_SQL = "regexp_replace(coalesce(s.detail, ''), '^[$€£]?[0-9][0-9.,]*\\s*[kKmMbB]?\\s+', '')"
+DETAIL_SQL = "regexp_replace(coalesce(s.detail, ''), '^[$€£]?[0-9][0-9.,]*[ ]*[kKmMbB]?[ ]+', '')"
 
 
 def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> None:
@@ -143,9 +143,9 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> None:
         f"""CREATE OR REPLACE TEMP TABLE signal_last AS
            SELECT c.deal_key,
                   s.signal_type || ':' || {DETAIL_SQL} AS family,
-                  min(date_diff('day', s.observed_at, c.created_at)) AS days
+                  min(date_diff('day', s.observed_at::DATE, c.created_at::DATE)) AS days
            FROM closed c JOIN signals s USING (account_key)
-           WHERE c.created_at IS NOT NULL AND s.observed_at <= c.created_at
+           WHERE c.created_at IS NOT NULL AND s.observed_at::DATE <= c.created_at::DATE
            GROUP BY ALL"""
     )
     # Each signal type whatever its detail ('funding_recency'), for segment tables.
@@ -156,9 +156,17 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> None:
     )
 
 
-def value_sql(name: str, settings: AnalysisSettings, as_of: str = "c.created_at") -> str | None:
+def value_sql(
+    name: str,
+    settings: AnalysisSettings,
+    as_of: str = "c.created_at",
+    *,
+    extra_columns: bool = False,
+) -> str | None:
     """SQL giving an account's value of attribute ``name`` (alias ``a``: accounts) on the day
-    ``as_of``; None for a name that is not an account attribute. Scoring reuses these."""
+    ``as_of``; None for a name that is not an account attribute. Scoring reuses these; with
+    ``extra_columns`` an unmapped field ``extra:X`` is read from a column ``X`` (as in a
+    warehouse table) rather than from the store's JSON."""
     if name == "employees":
         bounds = [float(b) for b in settings.employee_buckets]
         return _bucket_sql("a.employees", bounds, bucket_labels(bounds, "count"))
@@ -169,9 +177,10 @@ def value_sql(name: str, settings: AnalysisSettings, as_of: str = "c.created_at"
         return f"coalesce(a.{name}, '{MISSING}')"
     if name == "stack_density":
         return f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
-                     WHEN len(a.technologies) <= 2 THEN '0-2 tools'
-                     WHEN len(a.technologies) <= 5 THEN '3-5 tools'
-                     WHEN len(a.technologies) <= 8 THEN '6-8 tools' ELSE '9+ tools' END"""
+                     WHEN coalesce(array_length(a.technologies), 0) <= 2 THEN '0-2 tools'
+                     WHEN array_length(a.technologies) <= 5 THEN '3-5 tools'
+                     WHEN array_length(a.technologies) <= 8 THEN '6-8 tools'
+                     ELSE '9+ tools' END"""
     if name == "company_age":
         return f"""CASE WHEN a.founded_year IS NULL OR {as_of} IS NULL THEN '{MISSING}'
                      WHEN year({as_of}) - a.founded_year <= 2 THEN '0-2 years'
@@ -182,8 +191,11 @@ def value_sql(name: str, settings: AnalysisSettings, as_of: str = "c.created_at"
     if name.startswith("tech:"):
         tool = _q(name.removeprefix("tech:"))
         return f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
-                     WHEN list_contains(a.technologies, '{tool}') THEN 'yes' ELSE 'no' END"""
+                     WHEN array_contains(a.technologies, '{tool}') THEN 'yes' ELSE 'no' END"""
     if name.startswith("extra:"):
+        if extra_columns:
+            column = name.removeprefix("extra:").replace('"', '""')
+            return f"""coalesce(CAST(a."{column}" AS VARCHAR), '{MISSING}')"""
         key = _q(name.removeprefix("extra:"))
         return f"coalesce(json_extract_string(a.extra, '$.\"{key}\"'), '{MISSING}')"
     return None

@@ -23,7 +23,8 @@ NUMERIC = {
     "revenue": "a.revenue",
     "total_funding": "a.total_funding",
     "founded_year": "a.founded_year",
-    "stack_density": "len(a.technologies)",
+    "stack_density": "CASE WHEN a.technologies IS NULL THEN NULL "
+    "ELSE coalesce(array_length(a.technologies), 0) END",
 }
 ENTITIES = "score_entities"
 
@@ -72,15 +73,17 @@ def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _texts(values: list[str]) -> str:
-    return "[" + ", ".join(_q(v) for v in values) + "]"
-
-
 def condition_sql(
-    rule: Criterion | Exclusion, settings: AnalysisSettings, where: str, unknown: bool = False
+    rule: Criterion | Exclusion,
+    settings: AnalysisSettings,
+    where: str,
+    unknown: bool = False,
+    *,
+    as_of: str = "e.as_of",
+    extra_columns: bool = False,
 ) -> str:
-    """SQL that is true when an account (alias ``a``) matches ``rule``; an unknown value gives
-    ``unknown`` (no match for a criterion, inside for a boundary)."""
+    """SQL that is true when an account (alias ``a``) matches ``rule`` on the day ``as_of``;
+    an unknown value gives ``unknown`` (no match for a criterion, inside for a boundary)."""
     fallback = "true" if unknown else "false"
     attribute = rule.attribute
     if rule.min is not None or rule.max is not None:
@@ -98,8 +101,11 @@ def condition_sql(
         return f"coalesce({' AND '.join(parts)}, {fallback})"
     values = rule.values or []
     if attribute == "tech":
-        return f"coalesce(list_has_any(a.technologies, {_texts(values)}), {fallback})"
-    sql = value_sql(attribute, settings, as_of="e.as_of")
+        any_of = " OR ".join(f"array_contains(a.technologies, {_q(v)})" for v in values)
+        return (
+            f"CASE WHEN a.technologies IS NULL THEN {fallback} ELSE coalesce({any_of}, false) END"
+        )
+    sql = value_sql(attribute, settings, as_of=as_of, extra_columns=extra_columns)
     if sql is None:
         raise ScoringError(
             f"{where}: unknown attribute {attribute!r}; known: employees, revenue, industry, "
@@ -112,7 +118,7 @@ def condition_sql(
 def signal_age_sql(signal: IntentSignal) -> str:
     """SQL aggregate: age in days of the freshest signal matching ``signal`` inside its window."""
     start, end = signal.window_days
-    age = "date_diff('day', s.observed_at, e.as_of)"
+    age = "date_diff('day', CAST(s.observed_at AS DATE), CAST(e.as_of AS DATE))"
     conditions = [f"s.signal_type = {_q(signal.signal)}", f"{age} BETWEEN {start} AND {end}"]
     if signal.detail_in:
         conditions.append(f"{DETAIL_SQL} IN ({', '.join(_q(d) for d in signal.detail_in)})")
@@ -132,7 +138,7 @@ def persona_sql(persona: PersonaSettings) -> str | None:
         )
     if persona.titles:
         words = " OR ".join(
-            f"contains(lower(p.job_title), {_q(t.lower())})" for t in persona.titles
+            f"strpos(lower(p.job_title), {_q(t.lower())}) > 0" for t in persona.titles
         )
         parts.append(f"({words})")
     if not parts:
@@ -207,7 +213,8 @@ def compute_features(
         select = ", ".join(f"{sql} AS s{k}" for k, (_, sql) in enumerate(dated))
         result = con.execute(
             f"""SELECT e.entity_id, {select} FROM {ENTITIES} e
-                JOIN {signals} s ON s.account_key = e.account_key AND s.observed_at <= e.as_of
+                JOIN {signals} s ON s.account_key = e.account_key
+                 AND CAST(s.observed_at AS DATE) <= CAST(e.as_of AS DATE)
                 GROUP BY e.entity_id"""
         ).fetchnumpy()
         order = np.asarray(result["entity_id"], dtype=np.int64)
@@ -227,7 +234,8 @@ def compute_features(
         result = con.execute(
             f"""SELECT DISTINCT e.entity_id FROM {ENTITIES} e
                 JOIN {contacts} p ON p.account_key = e.account_key
-                WHERE ({condition}) AND (p.created_at IS NULL OR p.created_at <= e.as_of)"""
+                WHERE ({condition}) AND (p.created_at IS NULL
+                     OR CAST(p.created_at AS DATE) <= CAST(e.as_of AS DATE))"""
         ).fetchnumpy()
         matches[np.asarray(result["entity_id"], dtype=np.int64), len(rules) - 1] = 1.0
     return Features(rules, matches, ages, outside)

@@ -14,7 +14,7 @@ from scipy.special import expit
 from icpkit.config import DIMENSIONS, Dimension
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal, format_number
 from icpkit.scoring.features import Features, design
-from icpkit.scoring.scorecard import FIT_DIMENSIONS, Scorecard
+from icpkit.scoring.scorecard import FIT_DIMENSIONS, Scorecard, decay_steps
 
 TIERS = ("A", "B", "C", "D")
 
@@ -47,10 +47,12 @@ class Scores:
     outside: np.ndarray
 
     def reasons(self, i: int) -> list[Reason]:
-        """Entity ``i``'s reasons, largest first: every rule that brought points, and the
-        exclusions and boundary conditions that decided its route (0 points if none)."""
+        """Entity ``i``'s reasons: every rule that brought points, strongest rule first, then
+        the exclusions and boundary conditions that decided its route (0 points if none).
+        The order is the scorecard's, the same for every account and every engine."""
         out: list[Reason] = []
-        for j, rp in enumerate(self.scorecard.rules):
+        for j in self.scorecard.reason_order():
+            rp = self.scorecard.rules[j]
             points = int(self.contributions[i, j])
             matched = self.features.matches[i, j] > 0
             if points == 0 and not (matched and rp.scored.list == "exclusions"):
@@ -59,17 +61,20 @@ class Scores:
             out.append(Reason(rp.id, rp.dimension, reason_text(rp.scored.rule, age), points))
         for rule_id, fails in self.features.outside:
             if fails[i]:
-                out.append(
-                    Reason(rule_id, "firmographic", f"Outside the market served ({rule_id})", 0)
-                )
-        return sorted(out, key=lambda r: (-r.points, r.text))
+                out.append(Reason(rule_id, "firmographic", outside_text(rule_id), 0))
+        return out
 
     def top_reasons(self, i: int, k: int = 3) -> tuple[list[Reason], list[Reason]]:
         """Entity ``i``'s top ``k`` positive and top ``k`` negative reasons."""
         reasons = self.reasons(i)
         positive = [r for r in reasons if r.points > 0][:k]
-        negative = sorted((r for r in reasons if r.points <= 0), key=lambda r: r.points)[:k]
+        negative = [r for r in reasons if r.points <= 0][:k]
         return positive, negative
+
+
+def outside_text(rule_id: str) -> str:
+    """The reason of an account outside the boundary rule ``rule_id``."""
+    return f"Outside the market served ({rule_id})"
 
 
 def _words(text: str) -> str:
@@ -113,15 +118,30 @@ def reason_text(
     return text
 
 
-def _half_up(x: np.ndarray) -> np.ndarray:
-    return np.asarray(np.sign(x) * np.floor(np.abs(x) + 0.5))
+def contributions_of(card: Scorecard, features: Features) -> np.ndarray:
+    """Whole points per entity and rule: a rule's points when it matches, an intent signal's
+    points looked up by the age of its freshest signal in the window (see decay_steps)."""
+    out = np.zeros(features.matches.shape, dtype=np.int64)
+    for j, rp in enumerate(card.rules):
+        rule = rp.scored.rule
+        if isinstance(rule, IntentSignal):
+            start, end = rule.window_days
+            steps = decay_steps(rp.points, start, end, card.half_lives.get(rp.id))
+            ages = features.ages[:, j]
+            inside = ~np.isnan(ages)
+            lasts = np.array([a for a, _ in steps])
+            values = np.array([v for _, v in steps], dtype=np.int64)
+            index = np.searchsorted(lasts, ages[inside], side="left")
+            out[inside, j] = values[np.minimum(index, len(values) - 1)]
+        else:
+            out[:, j] = np.where(features.matches[:, j] > 0, rp.points, 0)
+    return out
 
 
 def apply_scorecard(card: Scorecard, features: Features) -> Scores:
     """Score every entity of ``features`` with ``card``."""
     x = design(features, card.half_lives)
-    points = np.array([rp.points for rp in card.rules], dtype=np.float64)
-    contributions = _half_up(x * points).astype(np.int64)
+    contributions = contributions_of(card, features)
     n = features.n
     subscores: dict[Dimension, np.ndarray] = {}
     for d in DIMENSIONS:

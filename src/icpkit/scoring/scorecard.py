@@ -69,6 +69,15 @@ class Scorecard:
         """The most points the behavioral (intent) dimension gives."""
         return self.caps["behavioral"]
 
+    def reason_order(self) -> list[int]:
+        """Rule indices in the order reasons are told: positive points from the largest down,
+        then negative points from the most negative up (exclusions with 0 points last)."""
+        positive = [j for j, rp in enumerate(self.rules) if rp.points > 0]
+        other = [j for j, rp in enumerate(self.rules) if rp.points <= 0]
+        positive.sort(key=lambda j: (-self.rules[j].points, self.rules[j].id))
+        other.sort(key=lambda j: (self.rules[j].points, self.rules[j].id))
+        return positive + other
+
     @property
     def base_total(self) -> int:
         """Points every account starts from: the sum of the dimensions' bases."""
@@ -282,3 +291,21 @@ def learn_tiers(
     b = min(b if b is not None else a - 1, a - 1)
     c = min(c if c is not None else b - 1, b - 1)
     return {"A": a, "B": b, "C": max(c, 0.0)}
+
+
+def decay_steps(
+    points: int, start: int, end: int, half_life: float | None
+) -> list[tuple[int, int]]:
+    """The whole points an intent signal brings by age, as (last age, points) steps over its
+    window: ``points`` on the first day, halving every ``half_life`` days, rounded half away
+    from zero. Every engine looks the points up in these steps, so none rounds a float."""
+    steps: list[tuple[int, int]] = []
+    for age in range(start, end + 1):
+        value = (
+            points if half_life is None else _half_up(points * 0.5 ** ((age - start) / half_life))
+        )
+        if steps and steps[-1][1] == value:
+            steps[-1] = (age, value)
+        else:
+            steps.append((age, value))
+    return steps

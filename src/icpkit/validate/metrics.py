@@ -17,11 +17,11 @@ Metric = Callable[[np.ndarray, np.ndarray], float]
 """A metric of (y, score), e.g. ``roc_auc``; NaN where it is undefined."""
 
 _Kernel = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""Weighted form of a metric: (positive, negative) weight per tie group, lowest score first,
-one resample per row -> the metric per resample."""
+"""Weighted form of a metric: won and total weight per tie group of scores (rows, best score
+first) and resample (columns) -> the metric per resample. May overwrite its arguments."""
 
-_CHUNK_CELLS = 4_000_000
-"""Rows x resamples held at once by the fast bootstrap (32 MB of float64)."""
+_CHUNK_CELLS = 1_000_000
+"""Resamples x (tie groups or accounts) held at once by the fast bootstraps (8 MB of float64)."""
 
 
 @dataclass(frozen=True)
@@ -136,29 +136,34 @@ def _cluster_counts(
         yield np.stack(chunk)
 
 
-def _auc_kernel(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """Rank (Mann-Whitney) AUC with midranks from per-tie-group weights, ascending score."""
-    total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
-    below = np.cumsum(neg, axis=1) - neg
+def _auc_kernel(pos: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC from per-tie-group weights, best score first: each lost deal's share of
+    won deals scoring above it, ties counting half."""
+    neg = np.subtract(total, pos, out=total)
+    total_neg = neg.sum(axis=0)
+    ties = np.einsum("ij,ij->j", neg, pos)
+    above = np.cumsum(pos, axis=0, out=pos)  # won weight at or above each group
+    total_pos = above[-1].copy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        auc = np.sum(pos * (below + 0.5 * neg), axis=1) / (total_pos * total_neg)
+        auc = (np.einsum("ij,ij->j", neg, above) - 0.5 * ties) / (total_pos * total_neg)
     return np.where((total_pos > 0) & (total_neg > 0), auc, math.nan)
 
 
-def _ap_kernel(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """Average precision from per-tie-group weights, ascending score: sklearn's step sum."""
-    pos, neg = pos[:, ::-1], neg[:, ::-1]
-    true_pos = np.cumsum(pos, axis=1)
-    flagged = true_pos + np.cumsum(neg, axis=1)
-    precision = np.divide(true_pos, flagged, out=np.zeros_like(true_pos), where=flagged > 0)
-    total_pos, total_neg = true_pos[:, -1], flagged[:, -1] - true_pos[:, -1]
+def _ap_kernel(pos: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Average precision from per-tie-group weights, best score first: the precision at each
+    distinct score, weighted by the wins it adds (sklearn's step sum)."""
+    flagged = np.cumsum(total, axis=0, out=total)
+    precision = np.cumsum(pos, axis=0)
+    total_pos, total_all = precision[-1].copy(), flagged[-1].copy()
+    # Where nothing is flagged yet no win is added either: any positive divisor gives 0.
+    np.divide(precision, np.maximum(flagged, 1.0, out=flagged), out=precision)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ap = np.sum(pos * precision, axis=1) / total_pos
-    return np.where((total_pos > 0) & (total_neg > 0), ap, math.nan)
+        ap = np.einsum("ij,ij->j", pos, precision) / total_pos
+    return np.where((total_pos > 0) & (total_all > total_pos), ap, math.nan)
 
 
 _KERNELS: dict[Metric, _Kernel] = {roc_auc: _auc_kernel, pr_auc: _ap_kernel}
-"""Metrics the bootstrap computes from cluster weights on deals sorted once by score."""
+"""Metrics the bootstrap computes from account weights on deals tie-grouped once by score."""
 
 
 def _weighted_replicates(
@@ -171,17 +176,19 @@ def _weighted_replicates(
     seed: int,
 ) -> np.ndarray:
     """A rank metric per resample without gathering rows: a resample weights each deal by how
-    often its account was drawn, so its (won, lost) weight per tie group of scores is a sparse
-    product of the draw counts with the (account x tie group) won and lost deal counts."""
-    groups, group_of_row = np.unique(score, return_inverse=True)
-    shape = (n_clusters, groups.size)
-    won = sparse.csr_array((y.astype(float), (codes, group_of_row.ravel())), shape=shape)
-    lost = sparse.csr_array(((1 - y).astype(float), (codes, group_of_row.ravel())), shape=shape)
+    often its account was drawn, so its won and total weight per tie group of scores is a
+    sparse product of the (tie group x account) deal counts with the draw counts."""
+    groups, group_of_row = np.unique(-score, return_inverse=True)  # best score first
+    # Rows in score order keep the product's writes sequential.
+    cells = (group_of_row.ravel(), codes)
+    shape = (groups.size, n_clusters)
+    won = sparse.csr_array((y.astype(float), cells), shape=shape)
+    deals = sparse.csr_array((np.ones(y.size), cells), shape=shape)
     per_chunk = max(1, _CHUNK_CELLS // max(shape))
-    out = [
-        kernel(np.asarray(counts @ won), np.asarray(counts @ lost))
-        for counts in _cluster_counts(n_clusters, n_boot, seed, per_chunk)
-    ]
+    out: list[np.ndarray] = []
+    for counts in _cluster_counts(n_clusters, n_boot, seed, per_chunk):
+        drawn = np.ascontiguousarray(counts.T)
+        out.append(kernel(np.asarray(won @ drawn), np.asarray(deals @ drawn)))
     return np.concatenate(out)
 
 
@@ -233,8 +240,9 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile interval of ``metric`` over resamples of whole clusters (accounts), since an
     account's deals are not independent. Single-class resamples are skipped; (nan, nan) with
-    fewer than 2 clusters. ``roc_auc`` and ``pr_auc`` take a fast weighted path (a second
-    for 200k deals x 500 resamples); other metrics are called on each resample's rows."""
+    fewer than 2 clusters. ``roc_auc`` and ``pr_auc`` take a fast weighted path (200k deals
+    x 500 resamples: 0.2 s with ~700 distinct scores, 1.5 s with all distinct); any other
+    metric is called on each resample's rows (about 30x slower)."""
     _check_level(level)
     yy = _outcomes(y)
     s = np.asarray(score, dtype=float).ravel()

@@ -1,0 +1,272 @@
+"""The scorecard in plain Python, one account at a time: the reference the SQL engines are
+proven against. It is written for clarity, not speed, and nothing in the product calls it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from icpkit.analysis.frame import MISSING, bucket_labels
+from icpkit.config import DIMENSIONS, AnalysisSettings, PersonaSettings, Settings
+from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
+from icpkit.scoring.score import outside_text, reason_text
+from icpkit.scoring.scorecard import FIT_DIMENSIONS, Scorecard, build_scorecard, decay_steps
+from icpkit.scoring.sql import SEPARATOR
+
+AMOUNT = re.compile(r"^[$€£]?[0-9][0-9.,]*[ ]*[kKmMbB]?[ ]+")
+NUMERIC_COLUMNS = ("employees", "revenue", "total_funding", "founded_year")
+
+
+def _numeric(attribute: str, account: dict[str, Any]) -> float | None:
+    if attribute == "stack_density":
+        tools = account.get("technologies")
+        return None if tools is None else len(tools)
+    if attribute not in NUMERIC_COLUMNS:
+        raise ValueError(attribute)
+    value = account.get(attribute)
+    return None if value is None else float(value)
+
+
+def _bucket(value: float | None, bounds: list[float], labels: list[str]) -> str:
+    if value is None:
+        return MISSING
+    for bound, label in zip(bounds, labels, strict=False):
+        if value <= bound:
+            return label
+    return labels[-1]
+
+
+def attribute_value(name: str, account: dict[str, Any], as_of: dt.date, s: AnalysisSettings) -> str:
+    """An account's value of attribute ``name`` on ``as_of``, as the analysis labels it."""
+    if name == "employees":
+        bounds = [float(b) for b in s.employee_buckets]
+        return _bucket(account.get("employees"), bounds, bucket_labels(bounds, "count"))
+    if name == "revenue":
+        return _bucket(
+            account.get("revenue"), s.revenue_buckets, bucket_labels(s.revenue_buckets, "money")
+        )
+    if name in ("industry", "country", "funding_stage"):
+        value = account.get(name)
+        return MISSING if value is None else str(value)
+    if name == "stack_density":
+        tools = account.get("technologies")
+        if tools is None:
+            return MISSING
+        n = len(tools)
+        return (
+            "0-2 tools"
+            if n <= 2
+            else "3-5 tools"
+            if n <= 5
+            else "6-8 tools"
+            if n <= 8
+            else "9+ tools"
+        )
+    if name == "company_age":
+        founded = account.get("founded_year")
+        if founded is None:
+            return MISSING
+        age = as_of.year - founded
+        for top, label in (
+            (2, "0-2 years"),
+            (5, "3-5 years"),
+            (10, "6-10 years"),
+            (20, "11-20 years"),
+        ):
+            if age <= top:
+                return label
+        return "21+ years"
+    if name.startswith("tech:"):
+        tools = account.get("technologies")
+        return MISSING if tools is None else ("yes" if name[5:] in tools else "no")
+    if name.startswith("extra:"):
+        value = account.get(name.removeprefix("extra:"))
+        return MISSING if value is None else str(value)
+    raise ValueError(name)
+
+
+def matches(
+    rule: Criterion | Exclusion,
+    account: dict[str, Any],
+    as_of: dt.date,
+    s: AnalysisSettings,
+    unknown: bool = False,
+) -> bool:
+    """Whether ``account`` matches ``rule``; an unknown value gives ``unknown``."""
+    if rule.min is not None or rule.max is not None:
+        number = _numeric(rule.attribute, account)
+        if number is None:
+            return unknown
+        return (rule.min is None or number >= rule.min) and (rule.max is None or number <= rule.max)
+    values = rule.values or []
+    if rule.attribute == "tech":
+        tools = account.get("technologies")
+        return unknown if tools is None else any(v in tools for v in values)
+    value = attribute_value(rule.attribute, account, as_of, s)
+    return unknown if value == MISSING else value in values
+
+
+def signal_age(
+    signal: IntentSignal, signals: Iterable[dict[str, Any]], as_of: dt.date
+) -> int | None:
+    """Days since the freshest signal matching ``signal`` inside its window, or None."""
+    start, end = signal.window_days
+    ages = []
+    for row in signals:
+        day = row["observed_at"]
+        day = day.date() if isinstance(day, dt.datetime) else day
+        if day > as_of or row["signal_type"] != signal.signal:
+            continue
+        kind = AMOUNT.sub("", row.get("detail") or "", count=1)
+        if signal.detail_in and kind not in signal.detail_in:
+            continue
+        age = (as_of - day).days
+        if start <= age <= end:
+            ages.append(age)
+    return min(ages) if ages else None
+
+
+def persona_match(
+    persona: PersonaSettings, contacts: Iterable[dict[str, Any]], as_of: dt.date
+) -> bool:
+    """Whether any contact, known by ``as_of``, matches the buyer persona."""
+    for c in contacts:
+        created = c.get("created_at")
+        if (
+            created is not None
+            and (created.date() if isinstance(created, dt.datetime) else created) > as_of
+        ):
+            continue
+        if persona.seniorities and (c.get("seniority") or "").lower() not in [
+            x.lower() for x in persona.seniorities
+        ]:
+            continue
+        if persona.departments and (c.get("department") or "").lower() not in [
+            x.lower() for x in persona.departments
+        ]:
+            continue
+        if persona.titles and not any(
+            t.lower() in (c.get("job_title") or "").lower() for t in persona.titles
+        ):
+            continue
+        if persona.seniorities or persona.departments or persona.titles:
+            return True
+    return False
+
+
+def score_account(
+    card: Scorecard,
+    icp: ICP,
+    settings: Settings,
+    account: dict[str, Any],
+    signals: list[dict[str, Any]],
+    contacts: list[dict[str, Any]],
+    as_of: dt.date,
+) -> dict[str, Any]:
+    """One account's output row, exactly as the compiled SQL gives it."""
+    a = settings.analysis
+    points: dict[str, int] = {}
+    matched: dict[str, bool] = {}
+    ages: dict[str, int | None] = {}
+    inputs: dict[str, float] = {}
+    for rp in card.rules:
+        rule = rp.scored.rule
+        if isinstance(rule, IntentSignal):
+            age = signal_age(rule, signals, as_of)
+            ages[rp.id] = age
+            start, end = rule.window_days
+            life = card.half_lives.get(rp.id)
+            steps = decay_steps(rp.points, start, end, life)
+            points[rp.id] = 0 if age is None else next(v for last, v in steps if age <= last)
+            inputs[rp.id] = (
+                0.0 if age is None else (1.0 if life is None else 0.5 ** ((age - start) / life))
+            )
+        else:
+            hit = (
+                persona_match(settings.scoring.persona, contacts, as_of)
+                if rule is None
+                else matches(rule, account, as_of, a)
+            )
+            matched[rp.id] = hit
+            points[rp.id] = rp.points if hit else 0
+            inputs[rp.id] = 1.0 if hit else 0.0
+    subs: dict[str, int] = {
+        d: card.base[d] + sum(points[rp.id] for rp in card.rules if rp.dimension == d)
+        for d in DIMENSIONS
+    }
+    score = sum(subs.values())
+    fit_points = sum(subs[d] for d in FIT_DIMENSIONS)
+    fit = math.floor(100 * fit_points / card.fit_max + 0.5) if card.fit_max else 0
+    intent = math.floor(100 * subs["behavioral"] / card.intent_max + 0.5) if card.intent_max else 0
+    excluded = any(matched.get(rp.id) for rp in card.rules if rp.scored.list == "exclusions")
+    inside = [matches(b, account, as_of, a, unknown=True) for b in icp.boundary]
+    t = card.tiers
+    tier = "A" if score >= t["A"] else "B" if score >= t["B"] else "C" if score >= t["C"] else "D"
+    r = card.routing
+    band = "high" if fit >= r.fit_high else "medium" if fit >= r.fit_low else "low"
+    cell = f"{band}/{'high' if intent >= card.intent_high else 'low'}"
+    route = "never" if excluded else "disqualify" if not all(inside) else r.matrix[cell]
+    log_odds = card.intercept + sum(rp.weight * inputs[rp.id] for rp in card.rules if rp.weight)
+    positive, negative = [], []
+    for j in card.reason_order():
+        rp = card.rules[j]
+        rule = rp.scored.rule
+        if isinstance(rule, IntentSignal):
+            p = points[rp.id]
+            if p == 0:
+                continue
+            piece = f"{reason_text(rule, float(ages[rp.id]))} ({p:+d})"  # type: ignore[arg-type]
+        elif matched[rp.id]:
+            piece = f"{reason_text(rule)} ({rp.points:+d})" if rp.points else reason_text(rule)
+        else:
+            continue
+        if rp.points > 0:
+            positive.append(piece)
+        elif rp.points < 0 or rp.scored.list == "exclusions":
+            negative.append(piece)
+    negative += [outside_text(b.id) for b, ok in zip(icp.boundary, inside, strict=True) if not ok]
+    return {
+        "account_key": account["account_key"],
+        "fit": fit,
+        "intent": intent,
+        "score": score,
+        **subs,
+        "tier": tier,
+        "route": route,
+        "win_probability": round(1 / (1 + math.exp(-log_odds)), 4),
+        "top_reasons": SEPARATOR.join(positive),
+        "negative_reasons": SEPARATOR.join(negative),
+    }
+
+
+def score_all(
+    icp: ICP,
+    settings: Settings,
+    accounts: list[dict[str, Any]],
+    signals: list[dict[str, Any]],
+    contacts: list[dict[str, Any]],
+    as_of: dt.date,
+) -> list[dict[str, Any]]:
+    """Every account's output row, in the order given."""
+    card = build_scorecard(icp, settings.scoring)
+    by_account: dict[str, list[dict[str, Any]]] = {}
+    for row in signals:
+        by_account.setdefault(row["account_key"], []).append(row)
+    people: dict[str, list[dict[str, Any]]] = {}
+    for row in contacts:
+        people.setdefault(row["account_key"], []).append(row)
+    return [
+        score_account(
+            card,
+            icp,
+            settings,
+            a,
+            by_account.get(a["account_key"], []),
+            people.get(a["account_key"], []),
+            as_of,
+        )
+        for a in accounts
+    ]
