@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from helpers import run_query
 from icpkit.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -37,15 +37,6 @@ def write(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
         return path
 
     return _write
-
-
-def run_query(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    """Rows of ``sql`` run on the workspace store."""
-    con = duckdb.connect(str(ws.store_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture

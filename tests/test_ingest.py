@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_query
+from helpers import run_query
 from icpkit.config import MappingRule
 from icpkit.ingest.pipeline import FileReport
 from icpkit.ingest.problems import IngestError

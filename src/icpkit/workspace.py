@@ -272,18 +272,23 @@ class Workspace:
         path: Path | str,
         *,
         as_of: dt.date | None = None,
+        out: Path | str | None = None,
         encoding: str | None = None,
         sheet: str | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> ScoredFile:
-        """Score the accounts of a file with the current ICP (see icpkit.scoring.prospects)."""
+        """Score the accounts of a file with the current ICP (see icpkit.scoring.prospects);
+        with ``out`` the rows stream to that file instead of coming back."""
         return score_file(
             Path(path),
             self.require_icp(),
             self.settings,
             self.store_path,
             as_of=as_of,
+            out=Path(out) if out is not None else None,
             encoding=encoding,
             sheet=sheet,
+            progress=progress,
         )
 
     def backtest(

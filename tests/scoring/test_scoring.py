@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,9 @@ def test_a_file_of_prospects_is_scored_with_reasons_and_excel_safe_names(
     result = runner.invoke(app, ["score", str(prospects), "-o", str(as_json), "-w", str(ws.root)])
     assert result.exit_code == 0, result.output
     for row in json.loads(as_json.read_text()):
-        assert row["base"] + sum(r["points"] for r in row["reasons"]) == row["score"]
+        told = f"{row['top_reasons']}; {row['negative_reasons']}"
+        points = [int(p) for p in re.findall(r"\(([+-]\d+)\)(?:;|$)", told)]
+        assert row["base"] + sum(points) == row["score"]
     parquet = tmp_path / "scored.parquet"
     assert (
         runner.invoke(

@@ -138,23 +138,6 @@ def test_postgres_scores_every_edge_case_like_the_reference(postgres: Any, edge_
     assert_same_rows(expected, actual, "postgres")
 
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Spark needs Java")
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("icpkit-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
 def test_spark_scores_every_edge_case_like_the_reference(spark: Any, edge_case: Case) -> None:
     from pyspark.sql import types as T
 

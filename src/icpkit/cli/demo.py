@@ -15,7 +15,7 @@ from icpkit.cli.common import clean_errors, console, fail
 from icpkit.cli.icp import print_icp
 from icpkit.cli.ingest import print_report
 from icpkit.cli.output import emit
-from icpkit.cli.score import SHOWN, print_backtest, write_rows
+from icpkit.cli.score import SHOWN, print_backtest
 from icpkit.cli.workspace import summary
 from icpkit.icp import ICP
 from icpkit.workspace import Workspace
@@ -125,12 +125,18 @@ def demo(
     console.rule("7. score the prospects (companies that never bought)")
     prospects = data / "prospects.csv"
     files.write_prospects(prospects)
+    scored_path = root / "scored_prospects.csv"
     with clean_errors():
         scored = ws.score_file(prospects, as_of=EXPORT_DAY)
+        ws.score_file(prospects, as_of=EXPORT_DAY, out=scored_path)
     ranked = sorted(scored.rows(), key=lambda r: (-r["score"], r["line"] or 0))
     emit(ranked[:15], "table", title="Top 15 prospects", columns=SHOWN)
-    scored_path = root / "scored_prospects.csv"
-    write_rows(ranked, scored_path)
+    console.print(
+        "tiers: "
+        + ", ".join(f"{t} {scored.tiers.get(t, 0):,}" for t in "ABCD")
+        + "; routes: "
+        + ", ".join(f"{r} {n:,}" for r, n in sorted(scored.routes.items()))
+    )
     console.print(
         f"\nResults are in [bold]{root}[/]:\n"
         f"  scored prospects (fit, intent, tier, route, reasons): {scored_path}\n"

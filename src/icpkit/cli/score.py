@@ -4,48 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-import tempfile
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress
 
 from icpkit.cli.common import WorkspaceOption, clean_errors, console, fail, open_workspace
-from icpkit.cli.output import Format, emit, excel_safe
+from icpkit.cli.output import Format, emit
 from icpkit.icp import ICPError
 from icpkit.scoring.features import ScoringError
+from icpkit.scoring.prospects import ScoreError
 from icpkit.validate.backtest import BacktestError, BacktestResult
 
 SHOWN = ("name", "fit", "intent", "score", "tier", "route", "top_reasons")
-
-
-def write_rows(rows: list[dict[str, Any]], out: Path) -> None:
-    """CSV (Excel-safe), Parquet or JSON by the file's suffix, written whole or not at all."""
-    import json
-
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    suffix = out.suffix.lower()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent or Path("."))
-    os.close(fd)
-    try:
-        if suffix == ".json":
-            Path(tmp).write_text(json.dumps(rows, indent=2, default=str) + "\n", encoding="utf-8")
-        else:
-            flat = [{k: v for k, v in r.items() if k != "reasons"} for r in rows]
-            if suffix == ".parquet":
-                pq.write_table(pa.Table.from_pylist(flat), tmp)
-            elif suffix == ".csv":
-                safe = [{k: excel_safe(v) for k, v in r.items()} for r in flat]
-                pacsv.write_csv(pa.Table.from_pylist(safe), tmp)
-            else:
-                fail(f"{out}: write .csv, .parquet or .json")
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def score(
@@ -56,6 +29,9 @@ def score(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Score intent as of this day (YYYY-MM-DD).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="duckdb (here), or spark (needs icpkit[spark] and Parquet in/out).")
+    ] = "duckdb",
     top: Annotated[int, typer.Option(help="Accounts shown in the terminal.")] = 20,
     sheet: Annotated[str | None, typer.Option(help="XLSX sheet to read.")] = None,
     workspace: WorkspaceOption = None,
@@ -67,28 +43,94 @@ def score(
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".json"):
         fail(f"{out}: write .csv, .parquet or .json")
     day = _day(as_of)
+    if engine == "spark":
+        _score_on_spark(ws, file, out, day)
+        return
+    if engine != "duckdb":
+        fail(f"--engine {engine!r}: duckdb or spark")
     with clean_errors():
         try:
-            scored = ws.score_file(file, as_of=day, sheet=sheet)
-        except (ICPError, ScoringError) as exc:
+            with Progress(transient=True, console=console) as bar:
+                task = bar.add_task(f"scoring {file.name}", total=100)
+                scored = ws.score_file(
+                    file,
+                    as_of=day,
+                    out=out,
+                    sheet=sheet,
+                    progress=lambda done: bar.update(task, completed=done),
+                )
+        except (ICPError, ScoringError, ScoreError) as exc:
             fail(str(exc))
     report = scored.report
-    for problem in report.problems[:20]:
-        console.print(f"[yellow]quarantined:[/] {problem}")
-    if len(report.problems) > 20:
-        console.print(f"[yellow]... and {len(report.problems) - 20} more problems[/]")
-    for note in report.notes:
-        console.print(f"[dim]note: {note}[/]")
-    rows = scored.rows(full=out is not None and out.suffix.lower() == ".json")
-    rows.sort(key=lambda r: (-r["score"], r["line"] or 0))
+    if report is not None:
+        for problem in report.problems[:20]:
+            console.print(f"[yellow]quarantined:[/] {problem}")
+        if len(report.problems) > 20:
+            console.print(f"[yellow]... and {len(report.problems) - 20} more problems[/]")
+        for note in report.notes:
+            console.print(f"[dim]note: {note}[/]")
+    quarantined = f", {report.rows_quarantined} rows quarantined" if report else ""
     console.print(
-        f"Scored {len(rows):,} accounts from {file.name} as of {scored.as_of} "
-        f"({report.rows_quarantined} rows quarantined). Base {scored.scorecard.base_total} points."
+        f"Scored {scored.total:,} accounts from {file.name} as of {scored.as_of}{quarantined}; "
+        f"base {scored.scorecard.base_total} points."
     )
-    emit(rows[:top], "table", title=f"Top {min(top, len(rows))} accounts", columns=SHOWN)
-    if out is not None:
-        write_rows(rows, out)
-        console.print(f"wrote {len(rows):,} scored accounts to {out}")
+    console.print(
+        "tiers: "
+        + ", ".join(f"{t} {scored.tiers.get(t, 0):,}" for t in "ABCD")
+        + "; routes: "
+        + ", ".join(f"{r} {n:,}" for r, n in sorted(scored.routes.items()))
+    )
+    if out is None:
+        rows = sorted(scored.rows(), key=lambda r: (-r["score"], str(r.get("line") or "")))
+        emit(rows[:top], "table", title=f"Top {min(top, len(rows))} accounts", columns=SHOWN)
+    else:
+        console.print(f"wrote {scored.total:,} scored accounts to {out}")
+
+
+def _score_on_spark(ws: Any, file: Path, out: Path | None, day: dt.date | None) -> None:
+    """Run the compiled SELECT on a Spark session (local, or the cluster of SPARK_* settings)."""
+    from icpkit.scoring.spark import SparkUnavailable, score_on_spark
+
+    if out is None or out.suffix.lower() != ".parquet":
+        fail("--engine spark reads and writes Parquet: pass --out scored.parquet")
+    with clean_errors():
+        try:
+            total = score_on_spark(ws, file, out, as_of=day)
+        except (SparkUnavailable, ICPError, ScoringError, ScoreError) as exc:
+            fail(str(exc))
+    console.print(f"Spark scored {total:,} accounts from {file.name}; wrote {out}")
+
+
+def sql(
+    dialect: Annotated[
+        str, typer.Option(help="duckdb, spark, postgres, snowflake or bigquery.")
+    ] = "duckdb",
+    table: Annotated[str, typer.Option(help="The accounts table to score.")] = "accounts",
+    signals: Annotated[str, typer.Option(help="The signals table.")] = "signals",
+    contacts: Annotated[str, typer.Option(help="The contacts table (buyer persona).")] = "contacts",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="A fixed day (default: the engine's today).")
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Print the scorecard as one SQL SELECT for a warehouse job or a dbt model."""
+    from icpkit.scoring.sql import DIALECTS, Tables, compile_scorecard
+
+    if dialect not in DIALECTS:
+        fail(f"--dialect {dialect!r}: one of {', '.join(DIALECTS)}")
+    ws = open_workspace(workspace)
+    with clean_errors():
+        try:
+            text = compile_scorecard(
+                ws.require_icp(),
+                ws.settings,
+                dialect=dialect,
+                tables=Tables(table, signals, contacts),
+                as_of=_day(as_of),
+            )
+        except (ICPError, ScoringError) as exc:
+            fail(str(exc))
+    sys.stdout.write(text + "\n")
 
 
 def _day(text: str | None) -> dt.date | None:

@@ -1,79 +1,206 @@
-"""Scoring a file of accounts: read and normalized like any companies export, then scored.
+"""Scoring a file of accounts with the compiled scorecard, in DuckDB.
 
-The file is loaded into a scratch in-memory store (the workspace is never written), so bad
-cells are quarantined and reported exactly as at ingestion. Intent and persona come from the
-workspace's signals and contacts, matched by account key (the registrable domain).
+A raw export (any CSV, XLSX or Parquet a CRM or a list vendor produced) is read and
+normalized exactly like a companies export, into a scratch in-memory store: bad cells are
+quarantined and reported, and the workspace is never written. A file already in the
+scorecard's input layout (an ``account_key`` column, e.g. a warehouse extract) is scored
+as it stands, streaming, so files larger than memory score with bounded memory. Either
+way the rows go through the same compiled SELECT that runs in Spark or a warehouse.
+
+Intent, persona and the customer flag come from the workspace's signals, contacts and
+deals, matched by account key; a record the workspace knows by its CRM id is that account.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fnmatch
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import duckdb
 
 from icpkit.config import MappingRule, Settings
 from icpkit.icp.model import ICP
 from icpkit.ingest.pipeline import FileReport, ingest_file
-from icpkit.scoring.features import ENTITIES, compute_features
-from icpkit.scoring.score import Scores, apply_scorecard
 from icpkit.scoring.scorecard import Scorecard, build_scorecard
+from icpkit.scoring.sql import Tables, compile_scorecard
 from icpkit.store import connect
 
-REASONS_SHOWN = 3
+# The scorecard's input layout (see icpkit.scoring.sql), with each column's type.
+CANONICAL = {
+    "account_key": "VARCHAR",
+    "employees": "BIGINT",
+    "revenue": "DOUBLE",
+    "industry": "VARCHAR",
+    "country": "VARCHAR",
+    "funding_stage": "VARCHAR",
+    "founded_year": "INTEGER",
+    "technologies": "VARCHAR[]",
+    "total_funding": "DOUBLE",
+}
+IDENTITY = ("line", "record_id", "name", "domain", "employees", "industry", "country", "customer")
+FORMATS = {".csv": "CSV", ".parquet": "PARQUET", ".json": "JSON"}
+
+Progress = Callable[[float], None]
+
+
+class ScoreError(Exception):
+    """A file cannot be scored as asked; the message says what to change."""
 
 
 @dataclass
 class ScoredFile:
-    """The scored accounts of one file, in file order, and how the file was read."""
+    """What scoring a file did: how it was read, the counts, and the rows (when kept)."""
 
-    report: FileReport
+    path: Path
     scorecard: Scorecard
     as_of: dt.date
-    accounts: list[dict[str, Any]] = field(default_factory=list)
-    scores: Scores | None = None
+    sql: str
+    total: int
+    tiers: dict[str, int]
+    routes: dict[str, int]
+    report: FileReport | None = None
+    out: Path | None = None
+    scored_rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def rows(self, *, full: bool = False) -> list[dict[str, Any]]:
-        """One flat row per account: identity, scores, tier, route and reasons as text (or,
-        with ``full``, every reason with its points and the base, for JSON)."""
-        out: list[dict[str, Any]] = []
-        s = self.scores
-        if s is None:
-            return out
-        for i, account in enumerate(self.accounts):
-            positive, negative = s.top_reasons(i, REASONS_SHOWN)
-            row: dict[str, Any] = {
-                **account,
-                "fit": int(s.fit[i]),
-                "intent": int(s.intent[i]),
-                "score": int(s.score[i]),
-                "tier": str(s.tier[i]),
-                "route": str(s.route[i]),
-                "win_probability": round(float(s.probability[i]), 4),
-            }
-            for d, values in s.subscores.items():
-                if self.scorecard.caps[d]:
-                    row[d] = int(values[i])
-            row["top_reasons"] = "; ".join(f"{r.text} ({r.points:+d})" for r in positive)
-            row["negative_reasons"] = "; ".join(
-                f"{r.text} ({r.points:+d})" if r.points else r.text for r in negative
+    def rows(self) -> list[dict[str, Any]]:
+        """The scored rows (kept in memory only when no output file was written)."""
+        return self.scored_rows
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _extras(icp: ICP) -> list[str]:
+    """Unmapped fields the ICP reads (``extra:Time Zone`` -> 'Time Zone')."""
+    attributes = [r.attribute for r in icp.boundary + icp.fit] + [
+        e.attribute for e in icp.exclusions
+    ]
+    return sorted({a.removeprefix("extra:") for a in attributes if a.startswith("extra:")})
+
+
+def _reader(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str, str]] | None:
+    """A DuckDB table function reading ``path`` and its columns, when DuckDB reads it as it
+    stands (Parquet, or a plain CSV); None sends the file through ingestion."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head == b"PAR1":
+        source = f"read_parquet({_q(str(path))})"
+    elif head.startswith(b"PK") or not head:
+        return None
+    else:
+        source = f"read_csv({_q(str(path))}, header = true, all_varchar = true)"
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    except duckdb.Error:
+        return None
+    return source, {str(r[0]): str(r[1]) for r in rows}
+
+
+def _canonical_view(
+    con: duckdb.DuckDBPyConnection, source: str, columns: dict[str, str], icp: ICP, deals: str
+) -> tuple[str, ...]:
+    """``score_input`` over a file already in the input layout; returns the pass-through
+    columns (every column of the file that is not an input, then the customer flag)."""
+    select = []
+    for name, kind in CANONICAL.items():
+        if name not in columns:
+            select.append(f"CAST(NULL AS {kind}) AS {name}")
+        elif name == "technologies" and not columns[name].endswith("[]"):
+            select.append(
+                "list_filter(list_transform(string_split(technologies, ';'), x -> trim(x)), "
+                "x -> x <> '') AS technologies"
             )
-            if full:
-                row["base"] = self.scorecard.base_total
-                row["reasons"] = [
-                    {
-                        "rule": r.rule_id,
-                        "dimension": r.dimension,
-                        "text": r.text,
-                        "points": r.points,
-                    }
-                    for r in s.reasons(i)
-                ]
-            out.append(row)
-        return out
+        elif name == "account_key":
+            select.append("CAST(f.account_key AS VARCHAR) AS account_key")
+        else:
+            select.append(f"TRY_CAST(f.{name} AS {kind}) AS {name}")
+    extras = _extras(icp)
+    for extra in extras:
+        value = f"CAST(f.{_ident(extra)} AS VARCHAR)" if extra in columns else "NULL::VARCHAR"
+        select.append(f"{value} AS {_ident(extra)}")
+    passthrough = tuple(c for c in columns if c not in CANONICAL and c not in extras)
+    select += [f"f.{_ident(c)} AS {_ident('in_' + c)}" for c in passthrough]
+    select.append(
+        f"CAST(f.account_key AS VARCHAR) IN (SELECT account_key FROM {deals} "
+        "WHERE outcome = 'won') AS customer"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW score_input AS SELECT {', '.join(select)} FROM {source} AS f"
+    )
+    return (*(f"in_{c}" for c in passthrough), "customer")
+
+
+def _ingested_view(
+    con: duckdb.DuckDBPyConnection, icp: ICP, ids: str, deals: str
+) -> tuple[str, ...]:
+    """``score_input`` over a raw export loaded into the scratch store."""
+    extras = ", ".join(
+        f"json_extract_string(a.extra, '$.\"{e.replace(chr(39), chr(39) * 2)}\"') AS {_ident(e)}"
+        for e in _extras(icp)
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW score_input AS
+            WITH known AS (
+              SELECT s.account_key, min(w.account_key) AS workspace_key
+              FROM account_ids s JOIN {ids} w USING (system, source_id)
+              GROUP BY s.account_key)
+            SELECT coalesce(k.workspace_key, a.account_key) AS account_key,
+                   a.source_line AS line,
+                   (SELECT min(source_id) FROM account_ids i
+                    WHERE i.account_key = a.account_key) AS record_id,
+                   a.name, a.domain, a.employees, a.revenue, a.industry, a.country,
+                   a.funding_stage, a.founded_year, a.technologies, a.total_funding,
+                   coalesce(k.workspace_key, a.account_key) IN
+                     (SELECT account_key FROM {deals} WHERE outcome = 'won') AS customer
+                   {", " + extras if extras else ""}
+            FROM accounts a LEFT JOIN known k USING (account_key)"""
+    )
+    return IDENTITY
+
+
+def _excel_safe(column: str) -> str:
+    # A cell starting with = + - @ (or a tab / CR) would run as a formula in Excel.
+    return (
+        f"CASE WHEN regexp_matches(CAST({column} AS VARCHAR), '^[=+@\\t\\r-]') "
+        f"THEN '''' || CAST({column} AS VARCHAR) ELSE CAST({column} AS VARCHAR) END"
+    )
+
+
+@contextlib.contextmanager
+def _watch(con: duckdb.DuckDBPyConnection, progress: Progress | None) -> Iterator[None]:
+    """Report the running query's progress (0-100) every half second."""
+    if progress is None:
+        yield
+        return
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.5):
+            with contextlib.suppress(duckdb.Error):
+                value = con.query_progress()
+                if value >= 0:
+                    progress(float(value))
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def score_file(
@@ -83,12 +210,70 @@ def score_file(
     store: Path | None,
     *,
     as_of: dt.date | None = None,
+    out: Path | None = None,
     encoding: str | None = None,
     sheet: str | None = None,
+    progress: Progress | None = None,
 ) -> ScoredFile:
-    """Score every account of ``path`` with ``icp`` as of ``as_of`` (default: today)."""
+    """Score every account of ``path`` with ``icp`` as of ``as_of`` (default: today); with
+    ``out`` (.csv, .parquet or .json) the rows stream to that file, written whole or not at
+    all, else they are returned."""
     day = as_of or dt.date.today()
+    if out is not None and out.suffix.lower() not in FORMATS:
+        raise ScoreError(f"{out}: write .csv, .parquet or .json")
     card = build_scorecard(icp, settings.scoring)
+    con = connect(":memory:")
+    if settings.store.memory_limit:
+        con.execute(f"SET memory_limit = {_q(settings.store.memory_limit)}")
+    if settings.store.threads:
+        con.execute(f"SET threads = {int(settings.store.threads)}")
+    try:
+        schema = ""
+        if store is not None and store.exists():
+            con.execute(f"ATTACH {_q(store.as_posix())} AS ws (READ_ONLY)")
+            schema = "ws."
+        report = None
+        read = _reader(con, path)
+        if read is not None and "account_key" in read[1]:
+            keep = _canonical_view(con, read[0], read[1], icp, f"{schema}deals")
+        else:
+            report = _ingest(con, path, settings, encoding, sheet)
+            keep = _ingested_view(con, icp, f"{schema}account_ids", f"{schema}deals")
+        tables = Tables("score_input", f"{schema}signals", f"{schema}contacts")
+        sql = compile_scorecard(icp, settings, tables=tables, as_of=day, keep=keep)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW scored AS {sql}")
+        result = ScoredFile(path, card, day, sql, 0, {}, {}, report, out)
+        if out is None:
+            with _watch(con, progress):
+                cur = con.execute(f"SELECT *, {card.base_total} AS base FROM scored")
+                names = [d[0].removeprefix("in_") for d in cur.description]
+                result.scored_rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            rows = result.scored_rows
+            result.total = len(rows)
+            for row in rows:
+                result.tiers[row["tier"]] = result.tiers.get(row["tier"], 0) + 1
+                result.routes[row["route"]] = result.routes.get(row["route"], 0) + 1
+        else:
+            _write(con, out, keep, card, progress)
+            counts = con.execute(
+                f"SELECT tier, route, count(*) FROM {_reread(out)} GROUP BY ALL"
+            ).fetchall()
+            for tier, route, n in counts:
+                result.tiers[tier] = result.tiers.get(tier, 0) + n
+                result.routes[route] = result.routes.get(route, 0) + n
+                result.total += n
+        return result
+    finally:
+        con.close()
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    settings: Settings,
+    encoding: str | None,
+    sheet: str | None,
+) -> FileReport:
     # The file holds companies, whatever detection would guess; a mapping rule written for
     # it keeps its columns.
     own = next((r for r in settings.ingest.mapping if fnmatch.fnmatch(path.name, r.files)), None)
@@ -98,62 +283,50 @@ def score_file(
         else MappingRule(files=path.name, entity="companies")
     )
     ingest = settings.ingest.model_copy(update={"mapping": [rule, *settings.ingest.mapping]})
-    con = connect(":memory:")
+    return ingest_file(con, path, ingest, encoding=encoding, sheet=sheet, force=True)
+
+
+def _reread(out: Path) -> str:
+    kind = FORMATS[out.suffix.lower()]
+    if kind == "PARQUET":
+        return f"read_parquet({_q(str(out))})"
+    if kind == "CSV":
+        return f"read_csv({_q(str(out))}, header = true)"
+    return f"read_json({_q(str(out))})"
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    keep: tuple[str, ...],
+    card: Scorecard,
+    progress: Progress | None,
+) -> None:
+    """Stream the scored rows into ``out`` through a temporary file renamed at the end, so
+    an interrupted run leaves no half-written output."""
+    kind = FORMATS[out.suffix.lower()]
+    names = [d[0] for d in con.execute("DESCRIBE scored").fetchall()]
+    text = {"top_reasons", "negative_reasons", *keep}
+    select = []
+    for name in names:
+        column = _ident(name)
+        shown = _ident(name.removeprefix("in_"))
+        if kind == "CSV" and name in text:
+            select.append(f"{_excel_safe(column)} AS {shown}")
+        else:
+            select.append(f"{column} AS {shown}")
+    select.append(f"{card.base_total} AS base")
+    options = {
+        "CSV": "FORMAT CSV, HEADER",
+        "PARQUET": "FORMAT PARQUET",
+        "JSON": "FORMAT JSON, ARRAY true",
+    }[kind]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
     try:
-        report = ingest_file(con, path, ingest, encoding=encoding, sheet=sheet, force=True)
-        signals, contacts, deals = "signals", "contacts", "deals"
-        if store is not None and store.exists():
-            con.execute(f"ATTACH '{store.as_posix()}' AS ws (READ_ONLY)")
-            signals, contacts, deals = "ws.signals", "ws.contacts", "ws.deals"
-        # A record the workspace knows by its CRM id is that account, whatever the file
-        # says of its domain: its signals, contacts and deals are the workspace's.
-        known = "ws.account_ids" if deals.startswith("ws.") else "account_ids"
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
-                WITH known AS (
-                  SELECT s.account_key, min(w.account_key) AS workspace_key
-                  FROM account_ids s JOIN {known} w USING (system, source_id)
-                  GROUP BY s.account_key)
-                SELECT (row_number() OVER (ORDER BY a.source_line, a.account_key) - 1)::BIGINT
-                         AS entity_id, coalesce(k.workspace_key, a.account_key) AS account_key,
-                       a.account_key AS file_key, DATE '{day.isoformat()}' AS as_of
-                FROM accounts a LEFT JOIN known k USING (account_key)"""
-        )
-        rows = con.execute(
-            f"""SELECT e.entity_id, a.source_line AS line,
-                       (SELECT min(source_id) FROM account_ids i
-                        WHERE i.account_key = e.file_key) AS record_id,
-                       a.name, a.domain, a.employees,
-                       a.industry, a.country,
-                       e.account_key IN (SELECT account_key FROM {deals} WHERE outcome = 'won')
-                FROM {ENTITIES} e JOIN accounts a ON a.account_key = e.file_key
-                ORDER BY e.entity_id"""
-        ).fetchall()
-        features = compute_features(
-            con,
-            icp,
-            settings.analysis,
-            persona=settings.scoring.persona,
-            signals=signals,
-            contacts=contacts,
-            attributes_key="file_key",
-        )
+        with _watch(con, progress):
+            con.execute(f"COPY (SELECT {', '.join(select)} FROM scored) TO {_q(tmp)} ({options})")
+        os.replace(tmp, out)
     finally:
-        con.close()
-    accounts = [
-        {
-            "line": line,
-            "record_id": record_id,
-            "name": name,
-            "domain": domain,
-            "employees": employees,
-            "industry": industry,
-            "country": country,
-            "customer": bool(customer),
-        }
-        for _, line, record_id, name, domain, employees, industry, country, customer in rows
-    ]
-    scores = apply_scorecard(card, features)
-    result = ScoredFile(report, card, day, accounts, scores)
-    assert len(accounts) == scores.score.shape[0] == np.asarray(features.matches).shape[0]
-    return result
+        Path(tmp).unlink(missing_ok=True)

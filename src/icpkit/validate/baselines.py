@@ -1,152 +1,266 @@
-"""Challenger models a readable scorecard is measured against, fitted on the same split.
+"""Challenger models a readable scorecard is measured against, fitted on the same time split.
 
-They are challengers only: their libraries are imported here, lazily, and the scoring path
-never imports this module. A missing library gives a skipped baseline that says so.
+Challengers only: their libraries (LightGBM, optbinning, pandas, even scikit-learn) are
+imported lazily inside the functions, and a missing one gives a skipped baseline saying so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import io
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from icpkit.analysis.deals import DealMatrix
+from icpkit.analysis.frame import MISSING
 
 INSTALL = "pip install 'icpkit[challengers]'"
+MAX_ROUNDS = 1000
+PATIENCE = 50
+THREADED_ROWS = 50_000
+HGB_MAX_CATEGORIES = 254  # scikit-learn bins a categorical feature into at most 255 codes
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """A challenger's win probabilities on the test deals (None: skipped, see ``note``)."""
+    """A challenger's win probabilities on the test deals, in their row order (None: skipped,
+    ``note`` says why), and the seconds its fit and prediction took."""
 
     name: str
     probabilities: np.ndarray | None
-    seconds: float = 0.0
     note: str = ""
-
-
-def _encoded(
-    train: DealMatrix, test: DealMatrix, names: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes per attribute, levels from the training deals (unseen in test: -1)."""
-    train_cols, test_cols = [], []
-    for name in names:
-        codes, levels = train.codes(name)
-        train_cols.append(codes)
-        test_cols.append(test.codes(name, levels)[0])
-    return np.column_stack(train_cols), np.column_stack(test_cols)
+    seconds: float = 0.0
 
 
 def gbm_baseline(train: DealMatrix, test: DealMatrix, *, seed: int = 0) -> Baseline:
     """Gradient boosting on every attribute as a category: LightGBM when installed, else
-    scikit-learn's HistGradientBoosting; rounds chosen by early stopping."""
-    started = time.perf_counter()
-    names = list(train.columns)
-    x_train, x_test = _encoded(train, test, names)
+    scikit-learn's HistGradientBoosting; rounds chosen by early stopping on a fifth of the
+    training accounts, then refitted on all training deals."""
     try:
-        import lightgbm as lgb
-    except ImportError:
-        lgb = None  # type: ignore[assignment]
-    if lgb is not None:
-        model = lgb.LGBMClassifier(
-            n_estimators=2000,
-            learning_rate=0.05,
-            num_leaves=15,
-            min_child_samples=20,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.8,
-            random_state=seed,
-            n_jobs=2,
-            verbose=-1,
+        import lightgbm
+    except (ImportError, OSError):  # OSError: installed without its OpenMP runtime
+        return _hist_gbm(train, test, seed)
+    name = "LightGBM (all attributes)"
+    skip = _cannot_fit(name, train, list(train.columns))
+    if skip is not None:
+        return skip
+    started = time.perf_counter()
+    x_train, x_test = _category_codes(train, test, list(train.columns))
+    held = _held_accounts(train, seed)
+    params: dict[str, Any] = {
+        "objective": "binary",
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_data_in_leaf": 20,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": _threads(train),
+        "verbose": -1,
+    }
+    categorical = list(range(x_train.shape[1]))
+    rounds = 100
+    if held is not None:
+        fit = lightgbm.Dataset(
+            x_train[~held], train.won[~held], categorical_feature=categorical, params=params
         )
-        rng = np.random.default_rng(seed)
-        accounts = np.unique(train.account_keys)
-        held = np.isin(train.account_keys, rng.choice(accounts, len(accounts) // 5, replace=False))
-        x_tr, x_te = np.where(x_train < 0, np.nan, x_train), np.where(x_test < 0, np.nan, x_test)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # eval_set is renamed in newer LightGBM
-            model.fit(
-                x_tr[~held],
-                train.won[~held],
-                eval_set=[(x_tr[held], train.won[held])],
-                categorical_feature=list(range(len(names))),
-                callbacks=[lgb.early_stopping(50, verbose=False)],
-            )
-        p = np.asarray(model.predict_proba(x_te))[:, 1]
-        return Baseline("LightGBM (all attributes)", p, time.perf_counter() - started)
-    from sklearn.ensemble import HistGradientBoostingClassifier
+        valid = fit.create_valid(x_train[held], train.won[held])
+        booster = lightgbm.train(
+            params,
+            fit,
+            num_boost_round=MAX_ROUNDS,
+            valid_sets=[valid],
+            callbacks=[lightgbm.early_stopping(PATIENCE, verbose=False)],
+        )
+        rounds = max(int(booster.best_iteration), 1)
+    data = lightgbm.Dataset(x_train, train.won, categorical_feature=categorical, params=params)
+    booster = lightgbm.train(params, data, num_boost_round=rounds)
+    p = np.asarray(booster.predict(x_test), dtype=np.float64)
+    note = f"{rounds} trees"
+    return Baseline(name, p, note, time.perf_counter() - started)
 
-    offset = 1  # unseen categories (-1) become their own code 0
-    hgb = HistGradientBoostingClassifier(
-        categorical_features=list(range(len(names))),
-        early_stopping=True,
-        random_state=seed,
-        max_leaf_nodes=15,
-        learning_rate=0.05,
-        max_iter=1000,
+
+def _hist_gbm(train: DealMatrix, test: DealMatrix, seed: int) -> Baseline:
+    """scikit-learn's histogram gradient boosting, the fallback when LightGBM is missing."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+    name = "HistGradientBoosting (all attributes)"
+    skip = _cannot_fit(name, train, list(train.columns))
+    if skip is not None:
+        return skip
+    started = time.perf_counter()
+    x_train, x_test = _category_codes(train, test, list(train.columns), HGB_MAX_CATEGORIES)
+
+    def model(**kwargs: Any) -> Any:
+        return HistGradientBoostingClassifier(
+            categorical_features=list(range(x_train.shape[1])),
+            learning_rate=0.05,
+            max_leaf_nodes=15,
+            min_samples_leaf=20,
+            random_state=seed,
+            **kwargs,
+        )
+
+    held = _held_accounts(train, seed)
+    rounds = 100
+    grouped = "X_val" in inspect.signature(HistGradientBoostingClassifier.fit).parameters
+    with threadpool_limits(limits=_threads(train), user_api="openmp"):
+        if held is not None and grouped:
+            first = model(max_iter=MAX_ROUNDS, early_stopping=True, n_iter_no_change=PATIENCE)
+            first.fit(x_train[~held], train.won[~held], X_val=x_train[held], y_val=train.won[held])
+            rounds = int(first.n_iter_)
+        elif held is not None:  # scikit-learn < 1.6 holds out a random fifth of deals itself
+            first = model(
+                max_iter=MAX_ROUNDS,
+                early_stopping=True,
+                n_iter_no_change=PATIENCE,
+                validation_fraction=0.2,
+            )
+            first.fit(x_train, train.won)
+            rounds = int(first.n_iter_)
+        final = model(max_iter=max(rounds, 1), early_stopping=False)
+        final.fit(x_train, train.won)
+        p = np.asarray(final.predict_proba(x_test), dtype=np.float64)[:, 1]
+    note = f"{rounds} trees; LightGBM is not installed: {INSTALL}"
+    return Baseline(name, p, note, time.perf_counter() - started)
+
+
+def optbinning_baseline(train: DealMatrix, test: DealMatrix) -> Baseline:
+    """optbinning's classic credit scorecard: optimal bins per attribute (monotone over the
+    order of ordinal ones), their weight of evidence, and a logistic regression on it."""
+    name = "optbinning scorecard"
+    try:
+        import pandas as pd
+        from optbinning import BinningProcess, Scorecard
+    except ImportError as exc:
+        missing = exc.name or "optbinning"
+        return Baseline(name, None, f"{missing} is not installed: {INSTALL}")
+    from sklearn.linear_model import LogisticRegression
+
+    names = list(train.columns)
+    skip = _cannot_fit(name, train, names)
+    if skip is not None:
+        return skip
+    started = time.perf_counter()
+    variables = [f"x{i}" for i in range(len(names))]
+    ordinal = {a.name for a in train.attributes if a.kind == "ordinal"}
+    frames = []
+    for matrix in (train, test):
+        data: dict[str, np.ndarray] = {}
+        for variable, column in zip(variables, names, strict=True):
+            if column in ordinal:
+                # Codes in the attribute's order; '(missing)' and unseen values are missing.
+                levels = [v for v in train.levels(column) if v != MISSING]
+                codes = matrix.codes(column, levels)[0]
+                data[variable] = np.where(codes < 0, np.nan, codes.astype(np.float64))
+            else:
+                data[variable] = matrix.columns[column]
+        frames.append(pd.DataFrame(data))
+    categorical = [v for v, c in zip(variables, names, strict=True) if c not in ordinal]
+    process = BinningProcess(
+        variable_names=variables,
+        categorical_variables=categorical,
+        binning_fit_params={
+            v: {"monotonic_trend": "auto_asc_desc"}
+            for v, c in zip(variables, names, strict=True)
+            if c in ordinal
+        },
     )
-    hgb.fit(x_train + offset, train.won)
-    p = hgb.predict_proba(np.clip(x_test + offset, 0, None))[:, 1]
-    return Baseline("HistGradientBoosting (all attributes)", p, time.perf_counter() - started)
+    card = Scorecard(binning_process=process, estimator=LogisticRegression(C=1.0, max_iter=1000))
+    with _quiet():
+        card.fit(frames[0], train.won)
+        p = np.asarray(card.predict_proba(frames[1]), dtype=np.float64)[:, 1]
+    return Baseline(name, p, "", time.perf_counter() - started)
 
 
 def logistic_baseline(
     train: DealMatrix, test: DealMatrix, columns: list[str] | None = None, *, name: str
 ) -> Baseline:
-    """One-hot encoded attributes in an L2 logistic regression."""
+    """One-hot encoded attributes (all, or ``columns``) in an L2 logistic regression; values
+    unseen in training encode as all zeros."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import OneHotEncoder
 
+    names = list(train.columns) if columns is None else list(columns)
+    skip = _cannot_fit(name, train, names)
+    if skip is not None:
+        return skip
     started = time.perf_counter()
-    names = columns if columns is not None else list(train.columns)
-    if not names:
-        return Baseline(name, None, note="no attributes of that kind")
-    x_train = np.column_stack([train.columns[n] for n in names])
-    x_test = np.column_stack([test.columns[n] for n in names])
     encoder = OneHotEncoder(handle_unknown="ignore")
+    x_train = encoder.fit_transform(np.column_stack([train.columns[n] for n in names]))
     model = LogisticRegression(C=1.0, max_iter=1000)
-    model.fit(encoder.fit_transform(x_train), train.won)
-    p = model.predict_proba(encoder.transform(x_test))[:, 1]
-    return Baseline(name, p, time.perf_counter() - started)
-
-
-def optbinning_baseline(train: DealMatrix, test: DealMatrix) -> Baseline:
-    """optbinning's binning process (optimal bins, weight of evidence) and a logistic
-    regression on the WoE values: the classic credit-style scorecard."""
-    try:
-        import pandas as pd
-        from optbinning import BinningProcess
-    except ImportError:
-        return Baseline(
-            "optbinning scorecard", None, note=f"optbinning is not installed: {INSTALL}"
-        )
-    from sklearn.linear_model import LogisticRegression
-
-    started = time.perf_counter()
-    names = list(train.columns)
-    ordinal = {a.name for a in train.attributes if a.kind == "ordinal"}
-    frames = []
-    for matrix in (train, test):
-        data = {}
-        for i, n in enumerate(names):
-            if n in ordinal:
-                codes, _ = matrix.codes(n, train.codes(n)[1])
-                data[f"x{i}"] = np.where(codes < 0, np.nan, codes).astype(float)
-            else:
-                data[f"x{i}"] = matrix.columns[n]
-        frames.append(pd.DataFrame(data))
-    categorical = [f"x{i}" for i, n in enumerate(names) if n not in ordinal]
-    process = BinningProcess(
-        variable_names=[f"x{i}" for i in range(len(names))],
-        categorical_variables=categorical,
-    )
+    model.fit(x_train, train.won)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # optbinning's pandas deprecation noise
-        process.fit(frames[0], train.won)
-        model = LogisticRegression(C=1.0, max_iter=1000)
-        model.fit(process.transform(frames[0], metric="woe"), train.won)
-        p = model.predict_proba(process.transform(frames[1], metric="woe"))[:, 1]
-    return Baseline("optbinning scorecard", p, time.perf_counter() - started)
+        warnings.simplefilter("ignore")  # "unknown categories ... encoded as all zeros"
+        x_test = encoder.transform(np.column_stack([test.columns[n] for n in names]))
+    p = np.asarray(model.predict_proba(x_test), dtype=np.float64)[:, 1]
+    return Baseline(name, p, "", time.perf_counter() - started)
+
+
+def _threads(train: DealMatrix) -> int:
+    """OpenMP threads for boosting: two pay only on big data; on small data two threads
+    contending with other work spin-wait and can take a hundred times longer."""
+    return 2 if len(train) >= THREADED_ROWS else 1
+
+
+def _cannot_fit(name: str, train: DealMatrix, columns: list[str]) -> Baseline | None:
+    """A skipped baseline when the training deals cannot fit a model, else None."""
+    if not columns:
+        return Baseline(name, None, "no attributes to fit on")
+    won = int(train.won.sum())
+    if won == 0 or won == len(train):
+        return Baseline(name, None, "the training deals are all won or all lost")
+    return None
+
+
+def _category_codes(
+    train: DealMatrix, test: DealMatrix, names: list[str], limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Category codes per attribute as floats, levels from the training deals; a value unseen
+    in training (or beyond the ``limit`` most frequent) is NaN, which boosting reads as
+    missing."""
+    x_train = np.empty((len(train), len(names)), dtype=np.float64)
+    x_test = np.empty((len(test), len(names)), dtype=np.float64)
+    for j, column in enumerate(names):
+        codes, levels = train.codes(column)
+        if limit is not None and len(levels) > limit:
+            counts = np.bincount(codes[codes >= 0], minlength=len(levels))
+            keep = sorted(np.argsort(-counts, kind="stable")[:limit].tolist())
+            levels = [levels[i] for i in keep]
+            codes = train.codes(column, levels)[0]
+        x_train[:, j] = np.where(codes < 0, np.nan, codes)
+        test_codes = test.codes(column, levels)[0]
+        x_test[:, j] = np.where(test_codes < 0, np.nan, test_codes)
+    return x_train, x_test
+
+
+def _held_accounts(train: DealMatrix, seed: int) -> np.ndarray | None:
+    """A mask of the deals of a random fifth of the training accounts, for early stopping;
+    None when either part would miss a class."""
+    accounts = np.unique(train.account_keys.astype(str))
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(accounts, size=max(len(accounts) // 5, 1), replace=False)
+    held = np.isin(train.account_keys.astype(str), chosen)
+    for part in (train.won[held], train.won[~held]):
+        if part.size == 0 or part.min() == part.max():
+            return None
+    return held
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence a challenger library's printing and warnings."""
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        warnings.simplefilter("ignore")
+        yield

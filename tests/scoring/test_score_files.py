@@ -1,0 +1,169 @@
+"""``icp score`` on files: a file in the input layout streams through the compiled SELECT
+(DuckDB, or Spark), output is written whole or not at all, and the SQL for the warehouses
+is checked in as golden files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlglot
+from edge_cases import ACCOUNT_SCHEMA, Case, assert_same_rows
+from typer.testing import CliRunner
+
+from icpkit.cli.main import app
+from icpkit.config import save_settings
+from icpkit.icp.model import dump_icp
+from icpkit.scoring.reference import score_all
+from icpkit.scoring.sql import Tables, compile_scorecard
+from icpkit.workspace import Workspace
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture
+def edge_workspace(tmp_path: Path, edge_case: Case) -> tuple[Workspace, Path]:
+    """A workspace holding the edge-case ICP and signals, and the accounts as Parquet."""
+    ws = Workspace.init(tmp_path / "ws")
+    ws.settings.scoring = edge_case.settings.scoring
+    setattr(ws.settings, "icp", dump_icp(edge_case.icp))  # noqa: B010 - an extra section
+    save_settings(ws.settings, ws.config_path)
+    with ws.connect() as con:
+        for i, s in enumerate(edge_case.signals):
+            con.execute(
+                "INSERT INTO signals (signal_key, account_key, signal_type, detail, observed_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [f"s{i}", s["account_key"], s["signal_type"], s["detail"], s["observed_at"]],
+            )
+        for i, c in enumerate(edge_case.contacts):
+            con.execute(
+                "INSERT INTO contacts (contact_key, system, account_key, seniority, department, "
+                "job_title, created_at) VALUES (?, 'test', ?, ?, ?, ?, ?)",
+                [
+                    f"c{i}",
+                    c["account_key"],
+                    c["seniority"],
+                    c["department"],
+                    c["job_title"],
+                    c["created_at"],
+                ],
+            )
+    table = pa.Table.from_pylist(edge_case.accounts, schema=ACCOUNT_SCHEMA)
+    table = table.append_column("crm_id", pa.array([f"id-{i}" for i in range(table.num_rows)]))
+    path = tmp_path / "accounts.parquet"
+    pq.write_table(table, path)
+    return Workspace.open(ws.root), path
+
+
+def _expected(case: Case) -> list[dict[str, Any]]:
+    return score_all(
+        case.icp, case.settings, case.accounts, case.signals, case.contacts, case.as_of
+    )
+
+
+def test_a_file_in_the_input_layout_scores_like_the_reference(edge_workspace, edge_case) -> None:
+    ws, path = edge_workspace
+    scored = ws.score_file(path, as_of=edge_case.as_of)
+    assert scored.report is None  # read as it stands, no ingestion
+    assert_same_rows(_expected(edge_case), scored.rows(), "duckdb file")
+    assert [r["crm_id"] for r in scored.rows()][:2] == ["id-0", "id-1"]  # passed through
+
+
+def test_streamed_outputs_hold_the_same_rows(edge_workspace, edge_case, tmp_path: Path) -> None:
+    ws, path = edge_workspace
+    expected = _expected(edge_case)
+    for suffix in (".parquet", ".csv"):
+        out = tmp_path / f"scored{suffix}"
+        result = ws.score_file(path, as_of=edge_case.as_of, out=out)
+        assert result.total == len(expected) and sum(result.tiers.values()) == len(expected)
+        read = "read_parquet" if suffix == ".parquet" else "read_csv"
+        cur = duckdb.connect().execute(f"SELECT * FROM {read}('{out}')")
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        for row in rows:
+            row["top_reasons"] = row["top_reasons"] or ""
+            row["negative_reasons"] = row["negative_reasons"] or ""
+        assert_same_rows(expected, rows, f"streamed {suffix}")
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".scored")]
+
+
+def test_an_interrupted_write_leaves_the_previous_output_untouched(
+    edge_workspace, edge_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, path = edge_workspace
+    out = tmp_path / "scored.parquet"
+    out.write_bytes(b"yesterday's scores")
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ws.score_file(path, as_of=edge_case.as_of, out=out)
+    assert out.read_bytes() == b"yesterday's scores"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".scored")] == []
+
+
+def test_spark_engine_scores_the_file_like_duckdb(
+    edge_workspace, edge_case, spark, tmp_path
+) -> None:
+    ws, path = edge_workspace
+    out = tmp_path / "spark.parquet"
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            str(path),
+            "--engine",
+            "spark",
+            "-o",
+            str(out),
+            "-w",
+            str(ws.root),
+            "--as-of",
+            str(edge_case.as_of),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [r.asDict() for r in spark.read.parquet(str(out)).collect()]
+    for row in rows:
+        row["top_reasons"] = row["top_reasons"] or ""
+        row["negative_reasons"] = row["negative_reasons"] or ""
+    assert rows and {"crm_id", "fit", "top_reasons"} <= set(rows[0])
+    duck = ws.score_file(path, as_of=edge_case.as_of).rows()
+    assert_same_rows(rows, duck, "spark file vs duckdb")
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+@pytest.mark.parametrize("dialect", ["snowflake", "bigquery"])
+def test_warehouse_sql_matches_its_golden_file_and_parses_back(edge_case, dialect: str) -> None:
+    sql = compile_scorecard(
+        edge_case.icp,
+        edge_case.settings,
+        dialect=dialect,
+        as_of=edge_case.as_of,
+        tables=Tables("crm.accounts", "crm.signals", "crm.contacts"),
+    )
+    golden = GOLDEN / f"edge_case.{dialect}.sql"
+    if os.environ.get("ICPKIT_UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(sql + "\n", encoding="utf-8")
+    assert sql + "\n" == golden.read_text(encoding="utf-8"), "rerun with ICPKIT_UPDATE_GOLDEN=1"
+    assert sqlglot.parse_one(sql, read=dialect).sql(dialect=dialect)
+
+
+def test_icp_sql_prints_the_select_for_a_dialect(edge_workspace) -> None:
+    ws, _ = edge_workspace
+    result = CliRunner().invoke(
+        app, ["sql", "--dialect", "spark", "--table", "prod.accounts", "-w", str(ws.root)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "prod.accounts" in result.output and "CURRENT_DATE" in result.output
+    assert sqlglot.parse_one(result.output, read="spark") is not None
+    bad = CliRunner().invoke(app, ["sql", "--dialect", "oracle", "-w", str(ws.root)])
+    assert bad.exit_code == 1 and "one of" in bad.output
