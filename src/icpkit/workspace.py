@@ -16,27 +16,27 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from icpkit.analysis.frame import build_frame, discover_attributes, prepare
-from icpkit.analysis.leaks import suspected_leaks
-from icpkit.analysis.lift import LiftResult, lift_table
-from icpkit.analysis.segments import SegmentTable, segment_table
-from icpkit.analysis.tiers import TierResult, assign_tiers
 from icpkit.config import CONFIG_NAME, Settings, load_settings, save_settings
-from icpkit.icp.derive import data_fingerprint, derive_icp
 from icpkit.icp.diff import diff_icps, format_diff
-from icpkit.icp.locks import apply_human_decisions
 from icpkit.icp.model import ICP, dump_icp, load_icp
 from icpkit.icp.versions import VersionStore
 from icpkit.ingest.pipeline import FileReport, ingest_file
 from icpkit.ingest.problems import IngestError
-from icpkit.scoring.learn import learn, learn_and_refine
-from icpkit.scoring.prospects import ScoredFile, score_file
 from icpkit.store import STORE_NAME, connect, first_row, table_counts
-from icpkit.validate.backtest import BacktestResult, run_backtest
+
+if TYPE_CHECKING:
+    from icpkit.analysis.lift import LiftResult
+    from icpkit.analysis.segments import SegmentTable
+    from icpkit.analysis.tiers import TierResult
+    from icpkit.scoring.prospects import ScoredFile
+    from icpkit.validate.backtest import BacktestResult
+
+# The statistics stack (scipy, scikit-learn) is imported by the methods that need it, so
+# scoring a file does not pay a second for it at start-up.
 
 ENV_WORKSPACE = "ICP_WORKSPACE"
 
@@ -195,6 +195,10 @@ class Workspace:
 
     def lift(self) -> LiftResult:
         """Won versus lost for every attribute value, classed (see icpkit.analysis.lift)."""
+        from icpkit.analysis.frame import build_frame
+        from icpkit.analysis.lift import lift_table
+        from icpkit.analysis.tiers import assign_tiers
+
         with self.connect() as con:
             tiers = assign_tiers(con, self.settings.tiers).tier_of()
             frame = build_frame(con, self.settings.analysis, tiers)
@@ -202,6 +206,9 @@ class Workspace:
 
     def segments(self, by: str) -> SegmentTable:
         """The segment table of one attribute (see icpkit.analysis.segments)."""
+        from icpkit.analysis.frame import discover_attributes, prepare
+        from icpkit.analysis.segments import segment_table
+
         with self.connect() as con:
             prepare(con)
             attributes = discover_attributes(con, self.settings.analysis)
@@ -209,6 +216,8 @@ class Workspace:
 
     def tiers(self) -> TierResult:
         """Every customer's tier (see icpkit.analysis.tiers)."""
+        from icpkit.analysis.tiers import assign_tiers
+
         with self.connect() as con:
             return assign_tiers(con, self.settings.tiers)
 
@@ -229,6 +238,14 @@ class Workspace:
 
         Deriving twice on unchanged data changes nothing: no new version, no spurious diff.
         """
+        from icpkit.analysis.frame import build_frame
+        from icpkit.analysis.leaks import suspected_leaks
+        from icpkit.analysis.lift import lift_table
+        from icpkit.analysis.tiers import assign_tiers
+        from icpkit.icp.derive import data_fingerprint, derive_icp
+        from icpkit.icp.locks import apply_human_decisions
+        from icpkit.scoring.learn import learn_and_refine
+
         analysis = self.settings.analysis
         with self.connect() as con:
             tiers = assign_tiers(con, self.settings.tiers).tier_of()
@@ -248,6 +265,9 @@ class Workspace:
     def calibrate(self, *, note: str | None = None) -> DeriveResult:
         """Refit the current ICP's points on the outcomes in the store, criteria unchanged,
         and save a version when they moved: the quarterly review in one call."""
+        from icpkit.icp.derive import data_fingerprint
+        from icpkit.scoring.learn import learn
+
         current = self.current_icp()
         if current is None:
             raise WorkspaceError("no ICP yet: run `icp derive` first")
@@ -279,6 +299,8 @@ class Workspace:
     ) -> ScoredFile:
         """Score the accounts of a file with the current ICP (see icpkit.scoring.prospects);
         with ``out`` the rows stream to that file instead of coming back."""
+        from icpkit.scoring.prospects import score_file
+
         return score_file(
             Path(path),
             self.require_icp(),
@@ -302,6 +324,8 @@ class Workspace:
         n_boot: int = 500,
     ) -> BacktestResult:
         """Derive and fit on older deals, judge on newer (see icpkit.validate.backtest)."""
+        from icpkit.validate.backtest import run_backtest
+
         with self.connect() as con:
             return run_backtest(
                 con,

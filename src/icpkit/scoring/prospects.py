@@ -22,16 +22,18 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from icpkit.config import MappingRule, Settings
 from icpkit.icp.model import ICP
-from icpkit.ingest.pipeline import FileReport, ingest_file
 from icpkit.scoring.scorecard import Scorecard, build_scorecard
 from icpkit.scoring.sql import Tables, compile_scorecard
 from icpkit.store import connect
+
+if TYPE_CHECKING:
+    from icpkit.ingest.pipeline import FileReport
 
 # The scorecard's input layout (see icpkit.scoring.sql), with each column's type.
 CANONICAL = {
@@ -274,6 +276,9 @@ def _ingest(
     encoding: str | None,
     sheet: str | None,
 ) -> FileReport:
+    # Imported here: a file already in the input layout never needs the normalizers.
+    from icpkit.ingest.pipeline import ingest_file
+
     # The file holds companies, whatever detection would guess; a mapping rule written for
     # it keeps its columns.
     own = next((r for r in settings.ingest.mapping if fnmatch.fnmatch(path.name, r.files)), None)

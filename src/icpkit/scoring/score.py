@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from icpkit.config import DIMENSIONS, Dimension
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal, format_number
@@ -178,7 +177,9 @@ def apply_scorecard(card: Scorecard, features: Features) -> Scores:
     route = routes(fit, intent, excluded, outside, card)
     weights = np.array([rp.weight for rp in card.rules], dtype=np.float64)
     probability = (
-        np.asarray(expit(card.intercept + x @ weights)) if len(weights) else np.full(n, np.nan)
+        1.0 / (1.0 + np.exp(-(card.intercept + x @ weights)))
+        if len(weights)
+        else np.full(n, np.nan)
     )
     return Scores(
         card,

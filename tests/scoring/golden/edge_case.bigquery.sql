@@ -350,12 +350,6 @@ WITH sig AS (
       ELSE POWER(0.5, CAST(age_r14 - 0 AS FLOAT64) / 7.0)
     END + 0.5 * CASE WHEN m_r15 THEN 1 ELSE 0 END AS log_odds
   FROM summed
-), banded AS (
-  SELECT
-    *,
-    CASE WHEN fit >= 60.0 THEN 'high' WHEN fit >= 30.0 THEN 'medium' ELSE 'low' END AS fit_band,
-    CASE WHEN intent >= 39.8 THEN 'high' ELSE 'low' END AS intent_band
-  FROM scored
 )
 SELECT
   account_key,
@@ -380,17 +374,17 @@ SELECT
     THEN 'never'
     WHEN NOT is_inside
     THEN 'disqualify'
-    WHEN fit_band = 'high' AND intent_band = 'high'
+    WHEN fit >= 60.0 AND intent >= 39.8
     THEN 'work_now'
-    WHEN fit_band = 'high' AND intent_band = 'low'
+    WHEN fit >= 60.0 AND intent < 39.8
     THEN 'nurture'
-    WHEN fit_band = 'medium' AND intent_band = 'high'
+    WHEN fit >= 30.0 AND fit < 60.0 AND intent >= 39.8
     THEN 'nurture'
-    WHEN fit_band = 'medium' AND intent_band = 'low'
+    WHEN fit >= 30.0 AND fit < 60.0 AND intent < 39.8
     THEN 'automated_nurture'
-    WHEN fit_band = 'low' AND intent_band = 'high'
+    WHEN fit < 30.0 AND intent >= 39.8
     THEN 'automated_nurture'
-    WHEN fit_band = 'low' AND intent_band = 'low'
+    WHEN fit < 30.0 AND intent < 39.8
     THEN 'disqualify'
     ELSE 'disqualify'
   END AS route,
@@ -399,71 +393,128 @@ SELECT
   ), 4) AS win_probability,
   SUBSTRING(
     CONCAT(
-      COALESCE(COALESCE(CASE WHEN m_r0 THEN '; 51-200 employees (+11)' END, ''), ''),
       COALESCE(
-        COALESCE(
-          CASE
-            WHEN p_r12 <> 0
-            THEN CONCAT(
-              '; Funding round Series A or Series B ',
-              COALESCE(CAST(age_r12 AS STRING), ''),
-              ' days ago (',
-              COALESCE(CASE WHEN p_r12 > 0 THEN '+' ELSE '' END, ''),
-              COALESCE(CAST(p_r12 AS STRING), ''),
-              ')'
-            )
-          END,
-          ''
-        ),
+        COALESCE(CONCAT('; ', COALESCE(CASE WHEN m_r0 THEN '51-200 employees (+11)' END, '')), ''),
         ''
       ),
-      COALESCE(COALESCE(CASE WHEN m_r1 THEN '; Industry Software (+9)' END, ''), ''),
-      COALESCE(COALESCE(CASE WHEN m_r2 THEN '; Uses HubSpot or O\'Reilly Tool (+6)' END, ''), ''),
       COALESCE(
         COALESCE(
-          CASE
-            WHEN p_r13 <> 0
-            THEN CONCAT(
-              '; Job posting SDR ',
-              COALESCE(CAST(age_r13 AS STRING), ''),
-              ' days ago (',
-              COALESCE(CASE WHEN p_r13 > 0 THEN '+' ELSE '' END, ''),
-              COALESCE(CAST(p_r13 AS STRING), ''),
-              ')'
+          CONCAT(
+            '; ',
+            COALESCE(
+              CASE
+                WHEN p_r12 <> 0
+                THEN CONCAT(
+                  'Funding round Series A or Series B ',
+                  COALESCE(CAST(age_r12 AS STRING), ''),
+                  ' days ago (',
+                  COALESCE(CASE WHEN p_r12 > 0 THEN '+' ELSE '' END, ''),
+                  COALESCE(CAST(p_r12 AS STRING), ''),
+                  ')'
+                )
+              END,
+              ''
             )
-          END,
+          ),
           ''
         ),
         ''
       ),
       COALESCE(
-        COALESCE(CASE WHEN m_r15 THEN '; Has a contact matching the buyer persona (+5)' END, ''),
+        COALESCE(CONCAT('; ', COALESCE(CASE WHEN m_r1 THEN 'Industry Software (+9)' END, '')), ''),
         ''
       ),
       COALESCE(
         COALESCE(
-          CASE
-            WHEN p_r14 <> 0
-            THEN CONCAT(
-              '; Web visit ',
-              COALESCE(CAST(age_r14 AS STRING), ''),
-              ' days ago (',
-              COALESCE(CASE WHEN p_r14 > 0 THEN '+' ELSE '' END, ''),
-              COALESCE(CAST(p_r14 AS STRING), ''),
-              ')'
-            )
-          END,
+          CONCAT('; ', COALESCE(CASE WHEN m_r2 THEN 'Uses HubSpot or O\'Reilly Tool (+6)' END, '')),
           ''
         ),
         ''
       ),
       COALESCE(
-        COALESCE(CASE WHEN m_r5 THEN '; Company age 0-2 years or 3-5 years (+4)' END, ''),
+        COALESCE(
+          CONCAT(
+            '; ',
+            COALESCE(
+              CASE
+                WHEN p_r13 <> 0
+                THEN CONCAT(
+                  'Job posting SDR ',
+                  COALESCE(CAST(age_r13 AS STRING), ''),
+                  ' days ago (',
+                  COALESCE(CASE WHEN p_r13 > 0 THEN '+' ELSE '' END, ''),
+                  COALESCE(CAST(p_r13 AS STRING), ''),
+                  ')'
+                )
+              END,
+              ''
+            )
+          ),
+          ''
+        ),
         ''
       ),
-      COALESCE(COALESCE(CASE WHEN m_r3 THEN '; Revenue $10M-$50M (+3)' END, ''), ''),
-      COALESCE(COALESCE(CASE WHEN m_r4 THEN '; Stack density 3-5 tools (+2)' END, ''), ''),
-      COALESCE(COALESCE(CASE WHEN m_r6 THEN '; Time Zone Europe/Berlin (+2)' END, ''), ''),
+      COALESCE(
+        COALESCE(
+          CONCAT(
+            '; ',
+            COALESCE(CASE WHEN m_r15 THEN 'Has a contact matching the buyer persona (+5)' END, '')
+          ),
+          ''
+        ),
+        ''
+      ),
+      COALESCE(
+        COALESCE(
+          CONCAT(
+            '; ',
+            COALESCE(
+              CASE
+                WHEN p_r14 <> 0
+                THEN CONCAT(
+                  'Web visit ',
+                  COALESCE(CAST(age_r14 AS STRING), ''),
+                  ' days ago (',
+                  COALESCE(CASE WHEN p_r14 > 0 THEN '+' ELSE '' END, ''),
+                  COALESCE(CAST(p_r14 AS STRING), ''),
+                  ')'
+                )
+              END,
+              ''
+            )
+          ),
+          ''
+        ),
+        ''
+      ),
+      COALESCE(
+        COALESCE(
+          CONCAT(
+            '; ',
+            COALESCE(CASE WHEN m_r5 THEN 'Company age 0-2 years or 3-5 years (+4)' END, '')
+          ),
+          ''
+        ),
+        ''
+      ),
+      COALESCE(
+        COALESCE(CONCAT('; ', COALESCE(CASE WHEN m_r3 THEN 'Revenue $10M-$50M (+3)' END, '')), ''),
+        ''
+      ),
+      COALESCE(
+        COALESCE(
+          CONCAT('; ', COALESCE(CASE WHEN m_r4 THEN 'Stack density 3-5 tools (+2)' END, '')),
+          ''
+        ),
+        ''
+      ),
+      COALESCE(
+        COALESCE(
+          CONCAT('; ', COALESCE(CASE WHEN m_r6 THEN 'Time Zone Europe/Berlin (+2)' END, '')),
+          ''
+        ),
+        ''
+      ),
       ''
     ),
     3
@@ -471,29 +522,62 @@ SELECT
   SUBSTRING(
     CONCAT(
       COALESCE(
-        COALESCE(CASE WHEN m_r10 THEN '; Industry Public Administration: excluded (-16)' END, ''),
-        ''
-      ),
-      COALESCE(COALESCE(CASE WHEN m_r9 THEN '; 1-10 employees: excluded (-12)' END, ''), ''),
-      COALESCE(COALESCE(CASE WHEN m_r7 THEN '; 1001+ employees (-5)' END, ''), ''),
-      COALESCE(COALESCE(CASE WHEN m_r8 THEN '; Stack density 6+ (-3)' END, ''), ''),
-      COALESCE(
-        COALESCE(CASE WHEN m_r11 THEN '; Industry Retail Trade: excluded (customers churn)' END, ''),
-        ''
-      ),
-      COALESCE(
         COALESCE(
-          CASE WHEN NOT inside_0 THEN '; Outside the market served (employees-floor)' END,
+          CONCAT(
+            '; ',
+            COALESCE(CASE WHEN m_r10 THEN 'Industry Public Administration: excluded (-16)' END, '')
+          ),
           ''
         ),
         ''
       ),
       COALESCE(
-        COALESCE(CASE WHEN NOT inside_1 THEN '; Outside the market served (country-served)' END, ''),
+        COALESCE(
+          CONCAT('; ', COALESCE(CASE WHEN m_r9 THEN '1-10 employees: excluded (-12)' END, '')),
+          ''
+        ),
+        ''
+      ),
+      COALESCE(
+        COALESCE(CONCAT('; ', COALESCE(CASE WHEN m_r7 THEN '1001+ employees (-5)' END, '')), ''),
+        ''
+      ),
+      COALESCE(
+        COALESCE(CONCAT('; ', COALESCE(CASE WHEN m_r8 THEN 'Stack density 6+ (-3)' END, '')), ''),
+        ''
+      ),
+      COALESCE(
+        COALESCE(
+          CONCAT(
+            '; ',
+            COALESCE(CASE WHEN m_r11 THEN 'Industry Retail Trade: excluded (customers churn)' END, '')
+          ),
+          ''
+        ),
+        ''
+      ),
+      COALESCE(
+        COALESCE(
+          CONCAT(
+            '; ',
+            COALESCE(CASE WHEN NOT inside_0 THEN 'Outside the market served (employees-floor)' END, '')
+          ),
+          ''
+        ),
+        ''
+      ),
+      COALESCE(
+        COALESCE(
+          CONCAT(
+            '; ',
+            COALESCE(CASE WHEN NOT inside_1 THEN 'Outside the market served (country-served)' END, '')
+          ),
+          ''
+        ),
         ''
       ),
       ''
     ),
     3
   ) AS negative_reasons
-FROM banded
+FROM scored
