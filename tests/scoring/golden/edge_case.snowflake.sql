@@ -349,11 +349,11 @@ SELECT
   behavioral,
   deal_potential,
   CASE
-    WHEN score >= 55.0
+    WHEN score >= 55
     THEN 'A'
-    WHEN score >= 40.0
+    WHEN score >= 40
     THEN 'B'
-    WHEN score >= 25.0
+    WHEN score >= 25
     THEN 'C'
     ELSE 'D'
   END AS tier,
@@ -362,17 +362,17 @@ SELECT
     THEN 'never'
     WHEN NOT is_inside
     THEN 'disqualify'
-    WHEN fit >= 60.0 AND intent >= 39.8
+    WHEN fit >= 60 AND intent >= 40
     THEN 'work_now'
-    WHEN fit >= 60.0 AND intent < 39.8
+    WHEN fit >= 60 AND intent < 40
     THEN 'nurture'
-    WHEN fit >= 30.0 AND fit < 60.0 AND intent >= 39.8
+    WHEN fit >= 30 AND fit < 60 AND intent >= 40
     THEN 'nurture'
-    WHEN fit >= 30.0 AND fit < 60.0 AND intent < 39.8
+    WHEN fit >= 30 AND fit < 60 AND intent < 40
     THEN 'automated_nurture'
-    WHEN fit < 30.0 AND intent >= 39.8
+    WHEN fit < 30 AND intent >= 40
     THEN 'automated_nurture'
-    WHEN fit < 30.0 AND intent < 39.8
+    WHEN fit < 30 AND intent < 40
     THEN 'disqualify'
     ELSE 'disqualify'
   END AS route,
