@@ -26,9 +26,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _server_user() -> pwd.struct_passwd | None:
+    """The account the server runs as when the tests run as root (PostgreSQL refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    pytest.skip("running as root with neither a 'postgres' nor a 'nobody' account")
+
+
 def _as_postgres_user(cmd: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root; CI machines often are.
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+    user = _server_user()
+    return ["runuser", "-u", user.pw_name, "--", *cmd] if user else cmd
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +49,8 @@ def postgres() -> Iterator[Any]:
     if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     root = Path(tempfile.mkdtemp(prefix="icpkit-pg-"))
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
+    user = _server_user()
+    if user is not None:
         os.chown(root, user.pw_uid, user.pw_gid)
     data, port = root / "data", _free_port()
     subprocess.run(
