@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_NAME = "icp.yaml"
 SCHEMA_VERSION = 1
@@ -344,6 +351,31 @@ class StoreSettings(_Model):
     )
 
 
+class TamSettings(_Model):
+    """When the TAM of a company universe (``icp tam``) is a poor target for the sales team."""
+
+    too_broad: int = Field(
+        10_000,
+        gt=0,
+        description="A TAM of more accounts than this is too broad to drive outbound: narrow "
+        "the profile, or work it tier by tier.",
+    )
+    too_narrow: int = Field(
+        500,
+        ge=0,
+        description="A TAM of fewer accounts than this is too narrow to fill the pipeline: "
+        "widen the profile (a what-if shows what it costs in win rate).",
+    )
+
+    @model_validator(mode="after")
+    def _narrow_below_broad(self) -> TamSettings:
+        if self.too_narrow >= self.too_broad:
+            raise ValueError(
+                f"too_narrow must be below too_broad; got {self.too_narrow:,} >= {self.too_broad:,}"
+            )
+        return self
+
+
 class Settings(_Model):
     """The whole of ``icp.yaml`` that this version understands."""
 
@@ -356,6 +388,7 @@ class Settings(_Model):
     tiers: TierSettings = Field(default_factory=TierSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    tam: TamSettings = Field(default_factory=TamSettings)
 
 
 def load_settings(path: Path) -> Settings:

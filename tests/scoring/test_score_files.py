@@ -4,6 +4,7 @@ is checked in as golden files."""
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,30 @@ def test_icp_sql_prints_the_select_for_a_dialect(edge_workspace) -> None:
     assert sqlglot.parse_one(result.output, read="spark") is not None
     bad = CliRunner().invoke(app, ["sql", "--dialect", "oracle", "-w", str(ws.root)])
     assert bad.exit_code == 1 and "one of" in bad.output
+
+
+def test_a_csv_in_the_input_layout_reads_tools_joined_by_semicolons(
+    edge_workspace, edge_case, tmp_path: Path
+) -> None:
+    ws, _ = edge_workspace
+    path = tmp_path / "accounts.csv"
+    accounts = [
+        {**a, "technologies": a["technologies"] or None} for a in edge_case.accounts
+    ]  # an empty cell cannot tell "no tools" from "unknown": both read as unknown
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(accounts[0]))
+        writer.writeheader()
+        for a in accounts:
+            tools = a["technologies"]
+            writer.writerow({**a, "technologies": " ; ".join(tools) if tools else ""})
+    expected = score_all(
+        edge_case.icp,
+        edge_case.settings,
+        accounts,
+        edge_case.signals,
+        edge_case.contacts,
+        edge_case.as_of,
+    )
+    rows = ws.score_file(path, as_of=edge_case.as_of).rows()
+    assert_same_rows(expected, rows, "csv file")
+    assert {r["customer"] for r in rows} == {False}  # never NULL

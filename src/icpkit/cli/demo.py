@@ -92,7 +92,8 @@ def demo(
         Path | None, typer.Option("--dir", help="Where to keep the demo (default: a new temp dir).")
     ] = None,
 ) -> None:
-    """Run the whole chain on generated data: generate, ingest, derive, backtest, score."""
+    """Run the whole chain on generated data: generate, ingest, derive, backtest, score,
+    size the TAM and find lookalikes."""
     from icpkit.demo import make_crm
 
     root = directory or Path(tempfile.mkdtemp(prefix="icpkit-demo-"))
@@ -137,6 +138,21 @@ def demo(
         + "; routes: "
         + ", ".join(f"{r} {n:,}" for r, n in sorted(scored.routes.items()))
     )
+    console.rule("8. size the market: a company universe scored with the ICP")
+    from icpkit.cli import operate
+    from icpkit.demo import make_universe
+
+    universe = make_universe(files, 20_000, seed, data / "universe")
+    operate.tam(
+        universe.path,
+        widen=["employees=20-500"],
+        as_of=None,
+        fmt="table",
+        out=None,
+        workspace=ws.root,
+    )
+    console.rule("9. lookalikes of the Tier 1 customers (existing customers left out)")
+    operate.lookalike(universe.path, top=10, k=3, fmt="table", out=None, workspace=ws.root)
     console.print(
         f"\nResults are in [bold]{root}[/]:\n"
         f"  scored prospects (fit, intent, tier, route, reasons): {scored_path}\n"

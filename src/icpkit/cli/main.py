@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from icpkit import __version__
-from icpkit.cli import analyze, demo, icp, ingest, score, workspace
+from icpkit.cli import analyze, demo, icp, ingest, operate, score, workspace
 
 app = typer.Typer(
     name="icp",
@@ -46,3 +46,5 @@ app.command()(score.score)
 app.command()(score.backtest)
 app.command()(score.calibrate)
 app.command()(score.sql)
+app.command()(operate.tam)
+app.command()(operate.lookalike)

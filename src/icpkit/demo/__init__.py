@@ -1,5 +1,6 @@
 """Synthetic CRM exports with a planted, documented Ideal Customer Profile."""
 
 from icpkit.demo.generator import DemoFiles, make_crm
+from icpkit.demo.universe import Universe, make_universe
 
-__all__ = ["DemoFiles", "make_crm"]
+__all__ = ["DemoFiles", "Universe", "make_crm", "make_universe"]

@@ -121,9 +121,10 @@ def _canonical_view(
         if name not in columns:
             select.append(f"CAST(NULL AS {kind}) AS {name}")
         elif name == "technologies" and not columns[name].endswith("[]"):
+            # Tools joined by ';' in a text column, each trimmed, empty ones dropped.
             select.append(
-                "list_filter(list_transform(string_split(technologies, ';'), x -> trim(x)), "
-                "x -> x <> '') AS technologies"
+                "regexp_extract_all(f.technologies, '[^;[:space:]](?:[^;]*[^;[:space:]])?') "
+                "AS technologies"
             )
         elif name == "account_key":
             select.append("CAST(f.account_key AS VARCHAR) AS account_key")
@@ -137,7 +138,7 @@ def _canonical_view(
     select += [f"f.{_ident(c)} AS {_ident('in_' + c)}" for c in passthrough]
     select.append(
         f"CAST(f.account_key AS VARCHAR) IN (SELECT account_key FROM {deals} "
-        "WHERE outcome = 'won') AS customer"
+        "WHERE outcome = 'won' AND account_key IS NOT NULL) AS customer"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW score_input AS SELECT {', '.join(select)} FROM {source} AS f"
@@ -166,7 +167,8 @@ def _ingested_view(
                    a.name, a.domain, a.employees, a.revenue, a.industry, a.country,
                    a.funding_stage, a.founded_year, a.technologies, a.total_funding,
                    coalesce(k.workspace_key, a.account_key) IN
-                     (SELECT account_key FROM {deals} WHERE outcome = 'won') AS customer
+                     (SELECT account_key FROM {deals}
+                      WHERE outcome = 'won' AND account_key IS NOT NULL) AS customer
                    {", " + extras if extras else ""}
             FROM accounts a LEFT JOIN known k USING (account_key)"""
     )

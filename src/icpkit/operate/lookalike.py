@@ -1,0 +1,409 @@
+"""Lookalikes: the companies of a universe most like the workspace's Tier 1 customers.
+
+An account is a vector of its attributes: log employees and log revenue (standardized on the
+workspace's accounts), industry, country and funding stage (one column per value) and one
+column per tool. Each attribute is weighted by how well it tells Tier 1 customers apart from
+the workspace's other accounts (its information value), so the market's common traits (US,
+Google Analytics) barely count and the traits of the best customers do. The squared distance
+between two accounts is then the weighted count of attributes on which they differ (for
+employees and revenue: the squared difference in standard deviations), and
+
+    similarity = 1 - distance^2 / total weight        (1: alike on everything that matters)
+
+A company ranks by its mean similarity to its k nearest Tier 1 customers. The universe is
+read in Arrow batches and only a running top-N is kept, so its size is bounded by disk, not
+memory. Existing customers and accounts matching an ICP exclusion never appear::
+
+    hits = find_lookalikes(ws, Path("universe.parquet"), top=100)
+    print(hits[0].account_key, hits[0].explain())
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from icpkit.analysis.frame import MISSING, value_sql
+from icpkit.analysis.stats import information_value
+from icpkit.config import AnalysisSettings
+from icpkit.icp.model import ICP
+from icpkit.operate.universe import VIEW, create_view, q, scratch
+from icpkit.scoring.features import condition_sql
+from icpkit.workspace import Workspace, WorkspaceError
+
+NUMERIC = ("employees", "revenue")
+CATEGORICAL = ("industry", "country", "funding_stage")
+BANDS = {"employees": "employees_band", "revenue": "revenue_band"}
+BATCH_ROWS = 65_536
+# Distances are computed for blocks of rows x Tier 1 customers of at most this many cells.
+BLOCK_CELLS = 4_000_000
+MAX_TOOLS = 300
+# Attributes weighing less than this share of the heaviest one are not named as shared.
+NAMED_SHARE = 0.1
+
+
+class LookalikeError(Exception):
+    """Lookalikes cannot be found as asked; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A Tier 1 customer near a lookalike, and how similar the two are (0-1)."""
+
+    account_key: str
+    name: str | None
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Lookalike:
+    """A universe company like the Tier 1 customers, with its nearest ones and what they share."""
+
+    account_key: str
+    name: str | None
+    similarity: float
+    neighbours: tuple[Neighbour, ...]
+    shared: tuple[str, ...]
+
+    def explain(self) -> str:
+        """One line for a sales rep: 'Software, 51-200 employees, uses HubSpot; like Kazomi
+        Labs (0.97), Tuzara Data (0.95)'."""
+        like = ", ".join(f"{n.name or n.account_key} ({n.similarity:.2f})" for n in self.neighbours)
+        traits = ", ".join(self.shared) if self.shared else "no single trait in common"
+        return f"{traits}; like {like}"
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """How an account becomes a weighted vector, learned from the workspace's accounts."""
+
+    weights: dict[str, float]  # attribute, or 'tech:<tool>', -> weight
+    centre: dict[str, float]  # numeric attribute -> mean of log1p(value)
+    scale: dict[str, float]  # numeric attribute -> standard deviation of log1p(value)
+    vocab: dict[str, list[str]]  # categorical attribute -> its values
+    tools: list[str]
+    tool_share: np.ndarray  # share of accounts using each tool: a missing stack's stand-in
+
+    @property
+    def total(self) -> float:
+        """The most two accounts can differ by on categories: the sum of the weights."""
+        return float(sum(self.weights.values()))
+
+    def encode(self, cols: dict[str, Any]) -> np.ndarray:
+        """Rows as vectors whose squared distances are the weighted differences."""
+        n = len(cols["account_key"])
+        blocks: list[np.ndarray] = []
+        for name in NUMERIC:
+            values = np.asarray(cols[name], dtype=np.float64)
+            z = (np.log1p(np.clip(values, 0, None)) - self.centre[name]) / self.scale[name]
+            z = np.where(np.isnan(z), 0.0, z)  # unknown: the middle of the market
+            blocks.append((math.sqrt(self.weights[name]) * z)[:, None])
+        for name in CATEGORICAL:
+            vocab = self.vocab[name]
+            onehot = np.zeros((n, len(vocab) + 1))
+            values = cols[name]
+            index = pc.index_in(values, value_set=pa.array(vocab, pa.string()))
+            codes = index.fill_null(len(vocab)).to_numpy(zero_copy_only=False)
+            known = ~np.asarray(pc.is_null(values).to_numpy(zero_copy_only=False), dtype=bool)
+            # A value outside the vocabulary differs from every known one; an unknown value
+            # differs half as much from each.
+            onehot[np.flatnonzero(known), codes[known]] = 1.0
+            blocks.append(math.sqrt(self.weights[name] / 2) * onehot)
+        tech = np.zeros((n, len(self.tools)))
+        lists = cols["technologies"]
+        if self.tools:
+            flat = pc.list_flatten(lists)
+            parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+            index = pc.index_in(flat, value_set=pa.array(self.tools, pa.string()))
+            found = ~np.asarray(pc.is_null(index).to_numpy(zero_copy_only=False), dtype=bool)
+            codes = index.fill_null(0).to_numpy(zero_copy_only=False)
+            tech[parents[found], codes[found]] = 1.0
+            missing = np.asarray(pc.is_null(lists).to_numpy(zero_copy_only=False), dtype=bool)
+            tech[missing] = self.tool_share
+            root = np.sqrt(np.array([self.weights[f"tech:{t}"] for t in self.tools]))
+            tech *= root
+        blocks.append(tech)
+        return np.hstack(blocks).astype(np.float32)
+
+
+def find_lookalikes(ws: Workspace, universe: Path, *, top: int, k: int = 5) -> list[Lookalike]:
+    """The ``top`` companies of ``universe`` most like the Tier 1 customers (mean similarity
+    to their ``k`` nearest), best first, leaving out customers and excluded accounts."""
+    if top < 1 or k < 1:
+        raise LookalikeError(f"top and k must be at least 1; got top={top}, k={k}")
+    icp = ws.current_icp()
+    if icp is None:
+        raise WorkspaceError("no ICP yet: run `icp derive` first")
+    tier1 = sorted(key for key, tier in ws.tiers().tier_of().items() if tier == 1)
+    if not tier1:
+        raise LookalikeError("no Tier 1 customers in the workspace: nothing to look like")
+    analysis = ws.settings.analysis
+    con = scratch(ws.settings.store)
+    try:
+        con.execute(f"ATTACH {q(ws.store_path.as_posix())} AS ws (READ_ONLY)")
+        accounts = _table(con, _select(analysis, "ws.accounts", "TRUE"))
+        encoder = fit_encoder(accounts, set(tier1))
+        keep = np.isin(np.asarray(accounts["account_key"].to_pylist(), dtype=object), tier1)
+        reference = accounts.filter(pa.array(keep))
+        others = create_view(con, Path(universe), icp)
+        name = "a.name" if "name" in others else "NULL::VARCHAR"
+        reader = _batches(con, _candidates_sql(icp, analysis, name))
+        best = _nearest(reader, encoder, reference, top, k)
+    finally:
+        con.close()
+    return _explain(best, encoder, reference)
+
+
+def _candidates_sql(icp: ICP, analysis: AnalysisSettings, name: str) -> str:
+    """The universe's accounts that may be lookalikes: not customers, matching no exclusion."""
+    excluded = [
+        condition_sql(e, analysis, f"exclusions {e.id}", as_of="CURRENT_DATE", extra_columns=True)
+        for e in icp.exclusions
+    ]
+    any_excluded = " OR ".join(f"({e})" for e in excluded) or "FALSE"
+    won = "SELECT account_key FROM ws.deals WHERE outcome = 'won' AND account_key IS NOT NULL"
+    where = (
+        f"a.account_key IS NOT NULL AND NOT coalesce({any_excluded}, FALSE) "
+        f"AND a.account_key NOT IN ({won})"
+    )
+    return _select(analysis, VIEW, where, name)
+
+
+def _select(analysis: AnalysisSettings, table: str, where: str, name: str = "a.name") -> str:
+    """The attributes of every account of ``table`` (alias a) matching ``where``."""
+    employees_band = value_sql("employees", analysis)
+    revenue_band = value_sql("revenue", analysis)
+    return f"""SELECT a.account_key, {name} AS name, a.employees::DOUBLE AS employees,
+                      a.revenue::DOUBLE AS revenue, a.industry, a.country, a.funding_stage,
+                      a.technologies, {employees_band} AS employees_band,
+                      {revenue_band} AS revenue_band
+               FROM {table} AS a WHERE {where}"""
+
+
+def _table(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    relation = con.sql(sql)
+    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb < 1.4
+    return fetch()
+
+
+def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatchReader:
+    """The rows of ``sql`` as a stream of Arrow batches, never all in memory."""
+    relation = con.sql(sql)
+    fetch = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    return fetch(BATCH_ROWS)
+
+
+def _columns(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
+    """A batch's columns: numbers as float arrays (NaN unknown), the rest as Arrow arrays."""
+    cols: dict[str, Any] = {}
+    for name in batch.schema.names:
+        column = batch.column(name)
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        if name in NUMERIC:
+            cols[name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        else:
+            cols[name] = column
+    return cols
+
+
+def _iv(labels: Sequence[Any], tier1: np.ndarray) -> float:
+    """Information value of one attribute's values for Tier 1 against the other accounts."""
+    codes, index = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
+    won = np.bincount(index[tier1], minlength=len(codes))
+    lost = np.bincount(index[~tier1], minlength=len(codes))
+    if len(codes) < 2 or won.sum() == 0 or lost.sum() == 0:
+        return 0.0
+    _, value = information_value(won, lost)
+    return 0.0 if math.isnan(value) else float(value)
+
+
+def fit_encoder(accounts: pa.Table, tier1: set[str]) -> Encoder:
+    """Weights, scales and vocabularies from the workspace's accounts (``tier1``: the keys of
+    the Tier 1 customers among them)."""
+    cols = _columns(accounts)
+    is_tier1 = np.isin(np.asarray(cols["account_key"].to_pylist(), dtype=object), list(tier1))
+    weights: dict[str, float] = {}
+    centre: dict[str, float] = {}
+    scale: dict[str, float] = {}
+    for name in NUMERIC:
+        logs = np.log1p(np.clip(cols[name], 0, None))
+        known = logs[~np.isnan(logs)]
+        centre[name] = float(known.mean()) if known.size else 0.0
+        scale[name] = float(known.std()) if known.size > 1 and known.std() > 0 else 1.0
+        weights[name] = _iv(cols[BANDS[name]].to_pylist(), is_tier1)
+    vocab: dict[str, list[str]] = {}
+    for name in CATEGORICAL:
+        values = cols[name].to_pylist()
+        vocab[name] = sorted({v for v in values if v is not None})
+        weights[name] = _iv([MISSING if v is None else v for v in values], is_tier1)
+    tools, tool_weights, share = _tool_weights(cols["technologies"], is_tier1)
+    weights.update({f"tech:{t}": w for t, w in zip(tools, tool_weights, strict=True)})
+    if sum(weights.values()) <= 0:
+        raise LookalikeError(
+            "the Tier 1 customers look like every other account on the attributes known "
+            "(employees, revenue, industry, country, funding stage, technologies)"
+        )
+    return Encoder(weights, centre, scale, vocab, tools, share)
+
+
+def _tool_weights(
+    stacks: pa.Array, is_tier1: np.ndarray
+) -> tuple[list[str], list[float], np.ndarray]:
+    """The tools worth a column (the MAX_TOOLS most telling), each tool's information value
+    (uses it / does not / stack unknown, Tier 1 against the rest) and share of users."""
+    flat = pc.list_flatten(stacks)
+    parents = pc.list_parent_indices(stacks).to_numpy(zero_copy_only=False)
+    if len(flat) == 0:
+        return [], [], np.zeros(0)
+    names, codes = np.unique(np.asarray(flat.to_pylist(), dtype=object).astype(str),
+                             return_inverse=True)  # fmt: skip
+    # Each (account, tool) once, even when a stack lists a tool twice.
+    pairs = np.unique(parents.astype(np.int64) * len(names) + codes)
+    account, tool = pairs // len(names), pairs % len(names)
+    unknown = np.asarray(pc.is_null(stacks).to_numpy(zero_copy_only=False), dtype=bool)
+    uses_1 = np.bincount(tool[is_tier1[account]], minlength=len(names))
+    uses_0 = np.bincount(tool[~is_tier1[account]], minlength=len(names))
+    known_1 = int((is_tier1 & ~unknown).sum())
+    known_0 = int((~is_tier1 & ~unknown).sum())
+    unknown_1, unknown_0 = int((is_tier1 & unknown).sum()), int((~is_tier1 & unknown).sum())
+    values = []
+    for j in range(len(names)):
+        won = np.array([uses_1[j], known_1 - uses_1[j], unknown_1])
+        lost = np.array([uses_0[j], known_0 - uses_0[j], unknown_0])
+        _, iv = information_value(won, lost) if won.sum() and lost.sum() else (None, 0.0)
+        values.append(0.0 if math.isnan(iv) else float(iv))
+    order = sorted(range(len(names)), key=lambda j: (-values[j], names[j]))[:MAX_TOOLS]
+    order = [j for j in order if values[j] > 0]
+    share = (uses_1 + uses_0)[order] / max(1, known_1 + known_0)
+    return [str(names[j]) for j in order], [values[j] for j in order], share.astype(float)
+
+
+@dataclass(order=True)
+class _Hit:
+    score: float
+    order: int  # minus the row number: earlier rows win ties
+    row: dict[str, Any] = field(compare=False)
+    neighbours: list[tuple[int, float]] = field(compare=False)
+
+
+def _blocks(n: int, width: int) -> Iterator[slice]:
+    step = max(256, BLOCK_CELLS // max(1, width))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def _nearest(
+    reader: pa.RecordBatchReader, encoder: Encoder, reference: pa.Table, top: int, k: int
+) -> list[_Hit]:
+    """The ``top`` rows of ``reader`` with the highest mean similarity to their ``k`` nearest
+    reference accounts, each with those neighbours (index, similarity)."""
+    ref = encoder.encode(_columns(reference))
+    ref_norm = (ref * ref).sum(axis=1)
+    k = min(k, ref.shape[0])
+    total = encoder.total
+    heap: list[_Hit] = []
+    seen = 0
+    for batch in reader:
+        cols = _columns(batch)
+        x = encoder.encode(cols)
+        for part in _blocks(x.shape[0], ref.shape[0]):
+            block = x[part]
+            d2 = (block * block).sum(axis=1)[:, None] + ref_norm[None, :] - 2.0 * (block @ ref.T)
+            sims = np.clip(1.0 - np.maximum(d2, 0.0) / total, 0.0, 1.0)
+            if k < sims.shape[1]:
+                near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            else:
+                near = np.tile(np.arange(sims.shape[1]), (sims.shape[0], 1))
+            near_sims = np.take_along_axis(sims, near, axis=1)
+            scores = near_sims.mean(axis=1)
+            floor = heap[0].score if len(heap) >= top else -1.0
+            candidates = np.flatnonzero(scores >= floor)
+            if candidates.size > top:
+                candidates = candidates[np.argpartition(-scores[candidates], top - 1)[:top]]
+            for i in candidates.tolist():
+                row_index = part.start + i
+                hit = _Hit(
+                    float(scores[i]),
+                    -(seen + row_index),
+                    {name: _cell(cols[name], row_index) for name in cols},
+                    sorted(
+                        zip(near[i].tolist(), near_sims[i].tolist(), strict=True),
+                        key=lambda pair: -pair[1],
+                    ),
+                )
+                if len(heap) < top:
+                    heapq.heappush(heap, hit)
+                elif hit > heap[0]:
+                    heapq.heapreplace(heap, hit)
+        seen += x.shape[0]
+    return sorted(heap, reverse=True)
+
+
+def _cell(column: Any, i: int) -> Any:
+    if isinstance(column, np.ndarray):
+        value = float(column[i])
+        return None if math.isnan(value) else value
+    return column[i].as_py()
+
+
+def _explain(hits: list[_Hit], encoder: Encoder, reference: pa.Table) -> list[Lookalike]:
+    """Lookalikes with their neighbours named and the traits they share with them."""
+    refs = reference.to_pylist()
+    heaviest = max(encoder.weights.values())
+    named = {a for a, w in encoder.weights.items() if w >= NAMED_SHARE * heaviest}
+    out = []
+    for hit in hits:
+        neighbours = [refs[j] for j, _ in hit.neighbours]
+        out.append(
+            Lookalike(
+                account_key=hit.row["account_key"],
+                name=hit.row.get("name"),
+                similarity=round(hit.score, 4),
+                neighbours=tuple(
+                    Neighbour(r["account_key"], r.get("name"), round(s, 4))
+                    for r, (_, s) in zip(neighbours, hit.neighbours, strict=True)
+                ),
+                shared=shared_traits(hit.row, neighbours, named, encoder.weights),
+            )
+        )
+    return out
+
+
+def shared_traits(
+    row: dict[str, Any],
+    neighbours: Sequence[dict[str, Any]],
+    named: set[str],
+    weights: dict[str, float],
+) -> tuple[str, ...]:
+    """What ``row`` has in common with most of its ``neighbours``, weightiest first:
+    ('Software', '51-200 employees', 'uses HubSpot')."""
+    half = len(neighbours) / 2
+
+    def most(test: Any) -> bool:
+        return sum(1 for n in neighbours if test(n)) >= half
+
+    traits: list[tuple[float, str]] = []
+    for name in (*CATEGORICAL, *NUMERIC):
+        if name not in named:
+            continue
+        key = BANDS.get(name, name)
+        value = row.get(key)
+        if value is None or value == MISSING or not most(lambda n, k=key, v=value: n.get(k) == v):
+            continue
+        text = {"employees": f"{value} employees", "revenue": f"{value} revenue"}.get(name, value)
+        traits.append((weights[name], str(text)))
+    for tool in row.get("technologies") or ():
+        attribute = f"tech:{tool}"
+        if attribute in named and most(lambda n, t=tool: t in (n.get("technologies") or ())):
+            traits.append((weights[attribute], f"uses {tool}"))
+    return tuple(text for _, text in sorted(traits, key=lambda t: -t[0]))

@@ -1,0 +1,344 @@
+"""TAM sizing: how many accounts of a company universe the ICP describes, and what-ifs.
+
+The universe is scored with the ICP (the same compiled SELECT as ``icp score``). Accounts
+matching an exclusion, or outside the boundary, are not in the market served; of the market,
+the TAM is the accounts that match the ICP's profile: on every attribute with positive fit
+criteria, at least one of them (51-200 employees AND Software AND uses HubSpot). A what-if
+widens a numeric range of the profile, scores the universe again, and sets the larger TAM
+against what the workspace's own deals say about win rates in the band it adds::
+
+    result = size_tam(ws, Path("universe.parquet"), widen={"employees": (20, 500)})
+    print(result.current.tam, result.widened.tam, result.win_rates.change)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from icpkit.analysis.stats import RateEstimate, clustered_rate
+from icpkit.config import AnalysisSettings, TamSettings
+from icpkit.icp.model import ICP, Criterion, format_number, slugify
+from icpkit.operate.universe import VIEW, check_layout, create_view, q, scratch
+from icpkit.scoring.features import NUMERIC, condition_sql
+from icpkit.scoring.prospects import score_file
+from icpkit.scoring.score import outside_text, reason_text
+from icpkit.workspace import Workspace
+
+Range = tuple[float | None, float | None]
+TIERS = ("A", "B", "C", "D")
+ROUTES = ("work_now", "nurture", "automated_nurture", "disqualify", "never")
+
+
+class TamError(Exception):
+    """A TAM cannot be sized as asked; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class TamCount:
+    """One ICP's view of a universe: market served, TAM, and the TAM by tier and route.
+
+    Accounts are counted once per account_key; ``tam`` includes the customers already won.
+    """
+
+    universe: int
+    excluded: int
+    outside: int
+    market: int
+    tam: int
+    customers: int
+    tiers: dict[str, int]
+    routes: dict[str, int]
+    profile: tuple[str, ...]
+
+    @property
+    def prospects(self) -> int:
+        """Accounts of the TAM not yet won."""
+        return self.tam - self.customers
+
+
+@dataclass(frozen=True)
+class WinRates:
+    """Win rate of the workspace's closed new-business deals whose account lies inside the
+    old ranges, inside the new ones, and in the band the new ranges add (account-clustered
+    95% intervals: an account's deals are not independent)."""
+
+    old: RateEstimate
+    new: RateEstimate
+    added: RateEstimate
+
+    @property
+    def change(self) -> float:
+        """Expected change in win rate from widening: new minus old (NaN when unknown)."""
+        return self.new.rate - self.old.rate
+
+
+@dataclass(frozen=True)
+class TamResult:
+    """The TAM of a universe under the current ICP and, with a what-if, under the widened one."""
+
+    universe: Path
+    as_of: dt.date
+    current: TamCount
+    warnings: list[str]
+    widened: TamCount | None = None
+    ranges: dict[str, tuple[Range, Range]] = field(default_factory=dict)
+    win_rates: WinRates | None = None
+
+
+def size_tam(
+    ws: Workspace,
+    universe: Path,
+    *,
+    as_of: dt.date | None = None,
+    widen: Mapping[str, tuple[float, float]] | None = None,
+) -> TamResult:
+    """Size the TAM of ``universe`` with the current ICP; with ``widen`` ({"employees":
+    (20, 500)}) also with that range in place of the profile's, and the win rates behind it."""
+    icp = ws.require_icp()
+    day = as_of or dt.date.today()
+    path = Path(universe)
+    check_layout(path)
+    settings = ws.settings.tam
+    # Scored rows go to disk next to the store, not to memory (or a small /tmp).
+    with tempfile.TemporaryDirectory(prefix=".tam-", dir=ws.root) as tmp:
+        out = Path(tmp) / "scored.parquet"
+        ws.score_file(path, as_of=day, out=out)
+        current = count_tam(ws, path, icp, out)
+        warnings = tam_warnings(current.tam, settings)
+        if not widen:
+            return TamResult(path, day, current, warnings)
+        wider, ranges = widen_icp(icp, widen)
+        score_file(path, wider, ws.settings, ws.store_path, as_of=day, out=out)
+        widened = count_tam(ws, path, wider, out)
+    warnings += [f"widened: {w}" for w in tam_warnings(widened.tam, settings)]
+    with ws.connect(read_only=True) as con:
+        rates = deal_win_rates(con, ranges)
+    return TamResult(path, day, current, warnings, widened, ranges, rates)
+
+
+def tam_warnings(tam: int, settings: TamSettings) -> list[str]:
+    """Why a TAM of ``tam`` accounts is a poor target, if it is: too broad or too narrow."""
+    if tam > settings.too_broad:
+        return [
+            f"TAM of {tam:,} accounts is above tam.too_broad ({settings.too_broad:,}): too broad "
+            "to drive outbound; narrow the profile, or work it tier by tier"
+        ]
+    if tam < settings.too_narrow:
+        return [
+            f"TAM of {tam:,} accounts is below tam.too_narrow ({settings.too_narrow:,}): too "
+            "narrow to fill the pipeline; widen the profile (a what-if shows the cost) or size "
+            "a larger universe"
+        ]
+    return []
+
+
+def profile(icp: ICP) -> dict[str, list[Criterion]]:
+    """The ICP's positive fit criteria by attribute: the TAM matches one of each."""
+    groups: dict[str, list[Criterion]] = {}
+    for c in icp.fit:
+        if c.direction == "positive":
+            groups.setdefault(c.attribute, []).append(c)
+    return groups
+
+
+def profile_text(icp: ICP) -> tuple[str, ...]:
+    """The profile in words, one entry per attribute: ('51-200 employees', 'Uses HubSpot')."""
+    return tuple(" or ".join(reason_text(c) for c in group) for group in profile(icp).values())
+
+
+def profile_sql(icp: ICP, analysis: AnalysisSettings) -> str:
+    """SQL true for an account (alias ``a``) matching the profile; TRUE when there is none."""
+    groups = [
+        " OR ".join(
+            condition_sql(c, analysis, f"fit {c.id}", as_of="CURRENT_DATE", extra_columns=True)
+            for c in group
+        )
+        for group in profile(icp).values()
+    ]
+    return " AND ".join(f"({g})" for g in groups) or "TRUE"
+
+
+def count_tam(ws: Workspace, universe: Path, icp: ICP, scored: Path) -> TamCount:
+    """Count the market and the TAM of ``universe`` from its rows as ``icp`` scored them
+    (``scored``: the scorer's Parquet output), one pass over each."""
+    outside = " OR ".join(
+        f"contains(coalesce(negative_reasons, ''), {q(outside_text(b.id))})" for b in icp.boundary
+    )
+    con = scratch(ws.settings.store)
+    try:
+        create_view(con, universe, icp)
+        combos = con.execute(
+            f"""WITH flags AS (
+                  SELECT account_key, bool_or({profile_sql(icp, ws.settings.analysis)}) AS fits
+                  FROM {VIEW} AS a GROUP BY account_key),
+                scored AS (
+                  SELECT account_key, any_value(tier) AS tier, any_value(route) AS route,
+                         bool_or(customer) AS customer, bool_or(route = 'never') AS excluded,
+                         bool_or({outside or "FALSE"}) AS outside
+                  FROM read_parquet({q(str(scored))}) GROUP BY account_key)
+                SELECT s.tier, s.route, coalesce(s.customer, FALSE), s.excluded, s.outside,
+                       coalesce(f.fits, FALSE), count(*)
+                FROM scored s LEFT JOIN flags f USING (account_key)
+                GROUP BY ALL"""
+        ).fetchall()
+    finally:
+        con.close()
+    return tally(combos, profile_text(icp))
+
+
+def tally(
+    combos: list[tuple[str, str, bool, bool, bool, bool, int]], words: tuple[str, ...]
+) -> TamCount:
+    """A TamCount from counts of (tier, route, customer, excluded, outside, fits profile)."""
+    counts = dict.fromkeys(("universe", "excluded", "outside", "market", "tam", "customers"), 0)
+    tiers = dict.fromkeys(TIERS, 0)
+    routes = dict.fromkeys(ROUTES, 0)
+    for tier, route, customer, excluded, outside, fits, n in combos:
+        counts["universe"] += n
+        if excluded:
+            counts["excluded"] += n
+            continue
+        if outside:
+            counts["outside"] += n
+            continue
+        counts["market"] += n
+        if fits:
+            counts["tam"] += n
+            counts["customers"] += n if customer else 0
+            tiers[tier] = tiers.get(tier, 0) + n
+            routes[route] = routes.get(route, 0) + n
+    return TamCount(**counts, tiers=tiers, routes=routes, profile=words)
+
+
+def widen_icp(
+    icp: ICP, widen: Mapping[str, tuple[float, float]]
+) -> tuple[ICP, dict[str, tuple[Range, Range]]]:
+    """``icp`` with each attribute's positive fit range replaced by the given one, and each
+    boundary range on it stretched to hold it; returns the ICP and attribute -> (old, new).
+
+    Example: employees 51-200 widened to (20, 500) fits 20-500; a boundary 'employees >= 11'
+    already holds it and stays. Points stay those learned for the old range.
+    """
+    fit = list(icp.fit)
+    boundary = list(icp.boundary)
+    ranges: dict[str, tuple[Range, Range]] = {}
+    taken = {r.id for r in icp.boundary} | {r.id for r in icp.fit} | {r.id for r in icp.exclusions}
+    for attribute, bounds in widen.items():
+        low, high = float(bounds[0]), float(bounds[1])
+        if attribute not in NUMERIC:
+            raise TamError(
+                f"widen {attribute}: only numeric attributes have a range to widen "
+                f"(allowed: {', '.join(sorted(NUMERIC))})"
+            )
+        if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+            raise TamError(
+                f"widen {attribute}: needs low <= high; got {format_number(low)} > "
+                f"{format_number(high)}"
+                if low > high
+                else f"widen {attribute}: needs finite bounds; got ({low}, {high})"
+            )
+        positions = [
+            i
+            for i, c in enumerate(fit)
+            if c.attribute == attribute and c.direction == "positive" and c.values is None
+        ]
+        if not positions:
+            have = sorted(
+                {c.attribute for c in icp.fit if c.direction == "positive" and c.values is None}
+            )
+            raise TamError(
+                f"widen {attribute}: the ICP has no positive range criterion on {attribute} "
+                f"(it has ranges on: {', '.join(have) or 'none'})"
+            )
+        first = fit[positions[0]]
+        ranges[attribute] = ((first.min, first.max), (low, high))
+        new_id = slugify(f"{attribute}-{format_number(low)}-{format_number(high)}")
+        if new_id in taken and new_id != first.id:
+            new_id = f"{new_id}-widened"
+        fit[positions[0]] = first.model_copy(
+            update={"id": new_id, "min": low, "max": high, "evidence": None}
+        )
+        # One criterion holds the new range; other positive ranges on it would count twice.
+        fit = [c for i, c in enumerate(fit) if i not in positions[1:]]
+        boundary = [_stretch(b, attribute, low, high) for b in boundary]
+    return icp.model_copy(update={"fit": fit, "boundary": boundary}), ranges
+
+
+def _stretch(rule: Criterion, attribute: str, low: float, high: float) -> Criterion:
+    """A boundary range on ``attribute`` stretched to hold low..high; other rules as they are."""
+    if rule.attribute != attribute or rule.values is not None:
+        return rule
+    new_min = None if rule.min is None else min(rule.min, low)
+    new_max = None if rule.max is None else max(rule.max, high)
+    return rule.model_copy(update={"min": new_min, "max": new_max})
+
+
+def deal_win_rates(
+    con: duckdb.DuckDBPyConnection, ranges: Mapping[str, tuple[Range, Range]]
+) -> WinRates:
+    """Win rates of the workspace's closed new-business deals by account: inside every old
+    range, inside every new one, and in the band added (see ``range_win_rates``)."""
+    attributes = list(ranges)
+    # An unknown value is NaN: inside no range.
+    values = ", ".join(
+        f"coalesce(any_value({NUMERIC[a]})::DOUBLE, 'NaN'::DOUBLE) AS v{i}"
+        for i, a in enumerate(attributes)
+    )
+    result = con.execute(
+        f"""SELECT d.account_key, count(*) FILTER (d.outcome = 'won') AS wins, count(*) AS n,
+                   {values}
+            FROM deals d JOIN accounts a USING (account_key)
+            WHERE d.outcome IN ('won', 'lost') AND NOT d.is_expansion
+            GROUP BY d.account_key ORDER BY d.account_key"""
+    ).fetchnumpy()
+    columns = {a: np.asarray(result[f"v{i}"], dtype=float) for i, a in enumerate(attributes)}
+    return range_win_rates(
+        columns,
+        np.asarray(result["wins"], dtype=float),
+        np.asarray(result["n"], dtype=float),
+        {a: old for a, (old, _) in ranges.items()},
+        {a: new for a, (_, new) in ranges.items()},
+    )
+
+
+def _inside(values: np.ndarray, bounds: Range) -> np.ndarray:
+    low, high = bounds
+    inside = ~np.isnan(values)
+    if low is not None:
+        inside &= values >= low
+    if high is not None:
+        inside &= values <= high
+    return np.asarray(inside)
+
+
+def range_win_rates(
+    values: Mapping[str, np.ndarray],
+    wins: np.ndarray,
+    deals: np.ndarray,
+    old: Mapping[str, Range],
+    new: Mapping[str, Range],
+) -> WinRates:
+    """Pooled win rates of the accounts inside every ``old`` range, inside every ``new``
+    one, and inside the new but not the old; one entry per account, unknown values inside
+    neither. Example: employees 51-200 won 6/10 and 201-500 won 2/10 -> old 0.6, widened to
+    20-500: new 0.4, added 0.2."""
+    n = len(wins)
+    in_old = np.ones(n, dtype=bool)
+    in_new = np.ones(n, dtype=bool)
+    for attribute, column in values.items():
+        in_old &= _inside(column, old[attribute])
+        in_new &= _inside(column, new[attribute])
+    added = in_new & ~in_old
+    return WinRates(
+        clustered_rate(wins[in_old], deals[in_old]),
+        clustered_rate(wins[in_new], deals[in_new]),
+        clustered_rate(wins[added], deals[added]),
+    )

@@ -1,0 +1,44 @@
+"""One demo workspace and company universe shared by the TAM and lookalike tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from icpkit.demo import DemoFiles, Universe, make_crm, make_universe
+from icpkit.workspace import Workspace
+
+AS_OF = dt.date(2025, 10, 1)
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A derived demo workspace, its CRM files, and a universe of its companies plus new ones."""
+
+    ws: Workspace
+    files: DemoFiles
+    universe: Universe
+
+    def truth(self) -> dict[str, dict[str, bool]]:
+        """account_key -> {is_icp, customer}, the planted answer kept out of the universe."""
+        rows = pq.read_table(self.universe.truth).to_pylist()
+        return {r["account_key"]: r for r in rows}
+
+    def companies(self) -> dict[str, dict[str, object]]:
+        """account_key -> the universe row."""
+        return {r["account_key"]: r for r in pq.read_table(self.universe.path).to_pylist()}
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    root: Path = tmp_path_factory.mktemp("operate")
+    files = make_crm(4_000, 3, root / "data")
+    ws = Workspace.init(root / "ws")
+    assert ws.ingest(files.exports()).ok
+    ws.derive()
+    universe = make_universe(files, 20_000, 1, root / "universe")
+    return Demo(Workspace.open(ws.root), files, universe)

@@ -1,0 +1,228 @@
+"""Lookalikes: universe companies ranked by likeness to the Tier 1 customers, never a customer
+or an excluded account, mostly planted-ICP companies, each naming its nearest Tier 1
+customers and what it shares with them; the answer does not depend on the batch size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from icpkit.cli import operate
+from icpkit.operate import lookalike
+from icpkit.operate.lookalike import (
+    Encoder,
+    Lookalike,
+    LookalikeError,
+    find_lookalikes,
+    shared_traits,
+)
+from icpkit.operate.universe import UniverseError
+
+from .conftest import AS_OF, Demo
+
+TOP, K = 100, 5
+
+
+@pytest.fixture(scope="module")
+def hits(demo: Demo) -> list[Lookalike]:
+    return find_lookalikes(demo.ws, demo.universe.path, top=TOP, k=K)
+
+
+@pytest.fixture(scope="module")
+def tier1(demo: Demo) -> dict[str, dict[str, object]]:
+    """The Tier 1 customers as the workspace holds them: key -> name, industry, stack."""
+    keys = [k for k, t in demo.ws.tiers().tier_of().items() if t == 1]
+    with demo.ws.connect(read_only=True) as con:
+        rows = con.execute(
+            "SELECT account_key, name, industry, technologies FROM accounts "
+            "WHERE list_contains(?, account_key)",
+            [keys],
+        ).fetchall()
+    return {r[0]: {"name": r[1], "industry": r[2], "technologies": r[3] or []} for r in rows}
+
+
+def test_the_top_n_come_best_first(hits: list[Lookalike]) -> None:
+    assert len(hits) == TOP
+    scores = [h.similarity for h in hits]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[-1] <= scores[0] <= 1
+    assert len({h.account_key for h in hits}) == TOP
+
+
+def test_existing_customers_never_appear(demo: Demo, hits: list[Lookalike]) -> None:
+    with demo.ws.connect(read_only=True) as con:
+        rows = con.execute("SELECT account_key FROM deals WHERE outcome = 'won'").fetchall()
+    won = {r[0] for r in rows if r[0] is not None}
+    assert won and not won & {h.account_key for h in hits}
+    truth = demo.truth()
+    assert not any(truth[h.account_key]["customer"] for h in hits)
+
+
+def test_excluded_accounts_never_appear(demo: Demo, hits: list[Lookalike]) -> None:
+    rows = demo.ws.score_file(demo.universe.path, as_of=AS_OF).rows()
+    excluded = {r["account_key"] for r in rows if r["route"] == "never"}
+    assert excluded and not excluded & {h.account_key for h in hits}
+
+
+def test_most_lookalikes_are_planted_icp_companies(demo: Demo, hits: list[Lookalike]) -> None:
+    truth = demo.truth()
+    precision = sum(truth[h.account_key]["is_icp"] for h in hits) / len(hits)
+    base_rate = demo.universe.icp_rate
+    print(f"precision@{TOP} {precision:.2f} against a base rate of {base_rate:.3f}")
+    # Measured on this universe (CRM seed 3, universe seed 1): precision@100 = 0.64, while
+    # is_icp is 2.9% of the universe (662 of 22,500); universe seeds 2 and 3 give 0.70 and
+    # 0.73, and a 1,002,500-company universe 0.72. Tier 1 also holds large Software/HubSpot
+    # customers (a big first deal earns the tier), so their lookalikes fill the rest. The
+    # floor, 0.45, is 15x the base rate.
+    assert base_rate < 0.05
+    assert precision >= 0.45
+
+
+def test_explanations_name_real_tier1_customers_and_what_is_shared(
+    demo: Demo, hits: list[Lookalike], tier1: dict[str, dict[str, object]]
+) -> None:
+    companies = demo.companies()
+    for hit in hits:
+        assert len(hit.neighbours) == K
+        similarities = [n.similarity for n in hit.neighbours]
+        assert similarities == sorted(similarities, reverse=True)
+        assert hit.similarity == pytest.approx(np.mean(similarities), abs=1e-3)
+        for n in hit.neighbours:
+            assert n.account_key in tier1 and n.name == tier1[n.account_key]["name"]
+        row = companies[hit.account_key]
+        assert hit.name == row["name"]
+        for trait in hit.shared:
+            if trait.startswith("uses "):
+                tool = trait.removeprefix("uses ")
+                assert tool in row["technologies"]
+                holders = [
+                    n for n in hit.neighbours if tool in tier1[n.account_key]["technologies"]
+                ]
+                assert len(holders) >= K / 2
+            elif trait == row["industry"]:
+                same = [n for n in hit.neighbours if tier1[n.account_key]["industry"] == trait]
+                assert len(same) >= K / 2
+    best = hits[0]
+    assert {"Software", "uses HubSpot"} <= set(best.shared)
+    assert best.explain().startswith(", ".join(best.shared) + "; like ")
+    assert all(n.name in best.explain() for n in best.neighbours if n.name)
+
+
+def test_the_answer_does_not_depend_on_the_batch_size(
+    demo: Demo, hits: list[Lookalike], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lookalike, "BATCH_ROWS", 997)
+    monkeypatch.setattr(lookalike, "BLOCK_CELLS", 50_000)
+    again = find_lookalikes(demo.ws, demo.universe.path, top=TOP, k=K)
+    assert [h.account_key for h in again] == [h.account_key for h in hits]
+
+
+def test_a_csv_universe_with_joined_tools_gives_the_same_lookalikes(
+    demo: Demo, hits: list[Lookalike], tmp_path: Path
+) -> None:
+    csv = tmp_path / "universe.csv"
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (array_to_string(technologies, '; ') AS technologies) "
+        f"FROM read_parquet('{demo.universe.path}')) TO '{csv}' (HEADER)"
+    )
+    again = find_lookalikes(demo.ws, csv, top=10, k=K)
+    assert again == hits[:10]
+
+
+def test_asking_for_no_lookalikes_is_an_error(demo: Demo) -> None:
+    with pytest.raises(LookalikeError, match="at least 1"):
+        find_lookalikes(demo.ws, demo.universe.path, top=0)
+
+
+def test_a_universe_needs_an_account_key(demo: Demo, tmp_path: Path) -> None:
+    path = tmp_path / "companies.csv"
+    path.write_text("domain,employees\nacme.io,120\n", encoding="utf-8")
+    with pytest.raises(UniverseError, match="needs an account_key column"):
+        find_lookalikes(demo.ws, path, top=5)
+
+
+def _encoder() -> Encoder:
+    return Encoder(
+        weights={
+            "employees": 1.0,
+            "revenue": 0.0,
+            "industry": 2.0,
+            "country": 1.0,
+            "funding_stage": 0.0,
+            "tech:HubSpot": 0.5,
+        },
+        centre={"employees": 0.0, "revenue": 0.0},
+        scale={"employees": 1.0, "revenue": 1.0},
+        vocab={"industry": ["Retail Trade", "Software"], "country": ["US"], "funding_stage": []},
+        tools=["HubSpot"],
+        tool_share=np.array([0.3]),
+    )
+
+
+def test_the_squared_distance_is_the_weighted_count_of_differences() -> None:
+    e = np.expm1(2.0)  # log1p(e) = 2: employees one standard deviation apart below
+    cols = {
+        "account_key": pa.array(["a", "b", "c", "d"]),
+        "employees": np.array([e, e, np.expm1(3.0), np.nan]),
+        "revenue": np.array([1.0, 1.0, 1.0, 1.0]),
+        "industry": pa.array(["Software", "Retail Trade", "Software", None], pa.string()),
+        "country": pa.array(["US", "US", "US", "US"], pa.string()),
+        "funding_stage": pa.array([None] * 4, pa.string()),
+        "technologies": pa.array(
+            [["HubSpot"], [], ["HubSpot", "Jira"], None], pa.list_(pa.string())
+        ),
+    }
+    x = _encoder().encode(cols).astype(float)
+
+    def d2(i: int, j: int) -> float:
+        return float(((x[i] - x[j]) ** 2).sum())
+
+    assert d2(0, 1) == pytest.approx(2.0 + 0.5)  # industry and HubSpot differ
+    assert d2(0, 2) == pytest.approx(1.0)  # one standard deviation of log employees
+    # Unknown industry is half a difference; an unknown stack stands at the tools' shares.
+    assert d2(0, 3) == pytest.approx(2.0**2 + 1.0 + 0.5 * 0.7**2)
+
+
+def test_shared_traits_are_those_most_neighbours_hold_too() -> None:
+    row = {"industry": "Software", "employees_band": "51-200", "country": "US",
+           "technologies": ["HubSpot", "Slack"]}  # fmt: skip
+    neighbours = [
+        {"industry": "Software", "employees_band": "51-200", "country": "DE",
+         "technologies": ["HubSpot"]},
+        {"industry": "Software", "employees_band": "201-500", "country": "DE",
+         "technologies": ["HubSpot", "Slack"]},
+        {"industry": "Retail Trade", "employees_band": "51-200", "country": "US",
+         "technologies": ["Slack"]},
+    ]  # fmt: skip
+    weights = {"industry": 0.2, "employees": 0.6, "country": 0.05, "tech:HubSpot": 0.1,
+               "tech:Slack": 0.001}  # fmt: skip
+    named = {"industry", "employees", "country", "tech:HubSpot"}
+    assert shared_traits(row, neighbours, named, weights) == (
+        "51-200 employees",
+        "Software",
+        "uses HubSpot",
+    )
+
+
+def test_the_lookalike_command_lists_the_companies_with_their_reasons(
+    demo: Demo, tmp_path: Path
+) -> None:
+    app = typer.Typer()
+    app.command()(operate.tam)
+    app.command()(operate.lookalike)
+    out = tmp_path / "lookalikes.json"
+    result = CliRunner().invoke(
+        app,
+        ["lookalike", str(demo.universe.path), "-w", str(demo.ws.root), "--top", "3",
+         "--format", "json", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    assert "Software" in rows[0]["shared"] and rows[0]["like"].count("(") == 5
