@@ -24,19 +24,19 @@ from icpkit.config import CONFIG_NAME, Settings, load_settings, save_settings
 from icpkit.icp.diff import diff_icps, format_diff
 from icpkit.icp.model import ICP, dump_icp, load_icp
 from icpkit.icp.versions import VersionStore
-from icpkit.ingest.pipeline import FileReport, ingest_file
-from icpkit.ingest.problems import IngestError
 from icpkit.store import STORE_NAME, connect, first_row, table_counts
 
 if TYPE_CHECKING:
     from icpkit.analysis.lift import LiftResult
     from icpkit.analysis.segments import SegmentTable
     from icpkit.analysis.tiers import TierResult
+    from icpkit.ingest.pipeline import FileReport
+    from icpkit.ingest.problems import IngestError
     from icpkit.scoring.prospects import ScoredFile
     from icpkit.validate.backtest import BacktestResult
 
-# The statistics stack (scipy, scikit-learn) is imported by the methods that need it, so
-# scoring a file does not pay a second for it at start-up.
+# The statistics stack (scipy, scikit-learn) and the normalizers are imported by the methods
+# that need them, so scoring a file does not pay a second for them at start-up.
 
 ENV_WORKSPACE = "ICP_WORKSPACE"
 
@@ -151,6 +151,9 @@ class Workspace:
 
         With ``strict`` the first problem of any file stops the run with its message.
         """
+        from icpkit.ingest.pipeline import ingest_file
+        from icpkit.ingest.problems import IngestError
+
         result = IngestResult()
         with self.connect() as con:
             for raw_path in paths:

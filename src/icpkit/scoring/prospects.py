@@ -49,6 +49,10 @@ CANONICAL = {
 }
 IDENTITY = ("line", "record_id", "name", "domain", "employees", "industry", "country", "customer")
 FORMATS = {".csv": "CSV", ".parquet": "PARQUET", ".json": "JSON"}
+LABELS = {
+    "tier": ("A", "B", "C", "D"),
+    "route": ("work_now", "nurture", "automated_nurture", "disqualify", "never"),
+}
 
 Progress = Callable[[float], None]
 
@@ -128,6 +132,8 @@ def _canonical_view(
             )
         elif name == "account_key":
             select.append("CAST(f.account_key AS VARCHAR) AS account_key")
+        elif columns[name] == kind:
+            select.append(f"f.{name} AS {name}")
         else:
             select.append(f"TRY_CAST(f.{name} AS {kind}) AS {name}")
     extras = _extras(icp)
@@ -320,12 +326,16 @@ def _write(
         shown = _ident(name.removeprefix("in_"))
         if kind == "CSV" and name in text:
             select.append(f"{_excel_safe(column)} AS {shown}")
+        elif kind == "PARQUET" and name in LABELS:
+            # Labels from a fixed set are written as Parquet dictionaries without hashing
+            # each value: cheaper to write and to read.
+            select.append(f"CAST({column} AS ENUM ({', '.join(map(_q, LABELS[name]))})) AS {shown}")
         else:
             select.append(f"{column} AS {shown}")
     select.append(f"{card.base_total} AS base")
     options = {
         "CSV": "FORMAT CSV, HEADER",
-        "PARQUET": "FORMAT PARQUET",
+        "PARQUET": "FORMAT PARQUET, COMPRESSION zstd, COMPRESSION_LEVEL 1",
         "JSON": "FORMAT JSON, ARRAY true",
     }[kind]
     out.parent.mkdir(parents=True, exist_ok=True)
