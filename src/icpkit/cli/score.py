@@ -64,12 +64,16 @@ def score(
     report = scored.report
     if report is not None:
         for problem in report.problems[:20]:
-            console.print(f"[yellow]quarantined:[/] {problem}")
+            console.print(f"[yellow]quarantined:[/] {problem.message()}")
         if len(report.problems) > 20:
             console.print(f"[yellow]... and {len(report.problems) - 20} more problems[/]")
         for note in report.notes:
             console.print(f"[dim]note: {note}[/]")
-    quarantined = f", {report.rows_quarantined} rows quarantined" if report else ""
+    quarantined = (
+        f", {report.rows_quarantined} rows and {report.cells_quarantined} cells quarantined"
+        if report
+        else ""
+    )
     console.print(
         f"Scored {scored.total:,} accounts from {file.name} as of {scored.as_of}{quarantined}; "
         f"base {scored.scorecard.base_total} points."
