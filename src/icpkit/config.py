@@ -217,9 +217,19 @@ DIMENSIONS: tuple[Dimension, ...] = (
 class RoutingSettings(_Model):
     """The routing matrix on fit x intent; exclusions always route to 'never'."""
 
-    fit_high: float = Field(60, ge=0, le=100, description="Fit at or above this is high fit.")
-    fit_low: float = Field(
-        30, ge=0, le=100, description="Fit below this is low fit (between: medium)."
+    fit_high: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Fit at or above this is high fit (default: the fit of an account that "
+        "matches no rule, plus the points that double the odds of winning).",
+    )
+    fit_low: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Fit below this is low fit, between the two medium (default: the fit of "
+        "an account that matches no rule, less the points that halve the odds).",
     )
     intent_high: float | None = Field(
         None,

@@ -115,7 +115,16 @@ def test_tiers_and_routes_follow_the_settings() -> None:
     )
     scores = apply_scorecard(card, features)
     assert scores.tier.tolist() == ["A", "A", "C", "B"]  # excluded: routed, not re-tiered
-    assert scores.route.tolist() == ["work_now", "nurture", "never", "automated_nurture"]
+    # Fit bands by default sit around a no-match account (base 23 of 76 fit points: 30.3),
+    # one doubling of the odds away (100 / 4.2 = 23.8 points per log-odds, so ln 2 is 16.5
+    # points: 21.7 fit): Software alone (+19) is high fit.
+    assert (card.fit_high, card.fit_low) == (52.0, 8.5)
+    assert scores.route.tolist() == ["work_now", "nurture", "never", "nurture"]
+    fixed = ScoringSettings(
+        tiers={"A": 60, "B": 40, "C": 20}, routing={"fit_high": 60, "fit_low": 30}
+    )
+    rerouted = apply_scorecard(build_scorecard(icp, fixed), features)
+    assert rerouted.route.tolist() == ["work_now", "nurture", "never", "automated_nurture"]
     assert scores.fit[0] == 100 and scores.intent[0] == 100
 
 

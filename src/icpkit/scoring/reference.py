@@ -206,7 +206,7 @@ def score_account(
     t = card.tiers
     tier = "A" if score >= t["A"] else "B" if score >= t["B"] else "C" if score >= t["C"] else "D"
     r = card.routing
-    band = "high" if fit >= r.fit_high else "medium" if fit >= r.fit_low else "low"
+    band = "high" if fit >= card.fit_high else "medium" if fit >= card.fit_low else "low"
     cell = f"{band}/{'high' if intent >= card.intent_high else 'low'}"
     route = "never" if excluded else "disqualify" if not all(inside) else r.matrix[cell]
     log_odds = card.intercept + sum(rp.weight * inputs[rp.id] for rp in card.rules if rp.weight)

@@ -203,7 +203,9 @@ def routes(
     """The routing matrix: fit band x intent band, with exclusions 'never' and accounts
     outside the boundary 'disqualify'."""
     r = card.routing
-    fit_band = np.select([fit >= r.fit_high, fit >= r.fit_low], ["high", "medium"], default="low")
+    fit_band = np.select(
+        [fit >= card.fit_high, fit >= card.fit_low], ["high", "medium"], default="low"
+    )
     intent_band = np.where(intent >= card.intent_high, "high", "low")
     cells = np.char.add(np.char.add(fit_band, "/"), intent_band)
     route = np.empty(len(fit), dtype=object)

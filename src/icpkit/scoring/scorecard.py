@@ -57,6 +57,8 @@ class Scorecard:
     intercept: float
     half_lives: dict[str, float | None]
     intent_high: float
+    fit_high: float
+    fit_low: float
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -249,6 +251,7 @@ def build_scorecard(icp: ICP, settings: ScoringSettings) -> Scorecard:
         intent_high = (
             min(100.0, 100.0 * doubling / caps["behavioral"]) if caps["behavioral"] else 50.0
         )
+    fit_high, fit_low = _fit_bands(settings, base, caps, scales)
     return Scorecard(
         rules,
         base,
@@ -258,8 +261,31 @@ def build_scorecard(icp: ICP, settings: ScoringSettings) -> Scorecard:
         icp.scoring.intercept if icp.scoring else 0.0,
         half_lives,
         round(intent_high, 1),
+        fit_high,
+        fit_low,
         tuple(notes),
     )
+
+
+def _fit_bands(
+    settings: ScoringSettings,
+    base: dict[Dimension, int],
+    caps: dict[Dimension, int],
+    scales: dict[Dimension, float],
+) -> tuple[float, float]:
+    """The fit bands of the routing matrix: as set, else around the fit of an account that
+    matches no rule, by the points that double (or halve) the odds of winning. A fit score's
+    zero is the worst possible profile, so fixed bands would put most accounts in one."""
+    routing = settings.routing
+    fit_max = sum(caps[d] for d in FIT_DIMENSIONS)
+    if not fit_max:
+        return routing.fit_high or 60.0, routing.fit_low or 30.0
+    neutral = 100.0 * sum(base[d] for d in FIT_DIMENSIONS) / fit_max
+    used = [scales[d] for d in FIT_DIMENSIONS if caps[d]]
+    step = 100.0 * (sum(used) / len(used)) * math.log(2) / fit_max
+    high = routing.fit_high if routing.fit_high is not None else min(100.0, neutral + step)
+    low = routing.fit_low if routing.fit_low is not None else max(0.0, neutral - step)
+    return round(high, 1), round(min(low, high), 1)
 
 
 def learn_tiers(

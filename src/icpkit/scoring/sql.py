@@ -202,7 +202,7 @@ def _duckdb_sql(
     )
     r = card.routing
     # Bands as numeric conditions: comparing numbers is cheaper than building band labels.
-    high, low, hot = _at_least(r.fit_high), _at_least(r.fit_low), _at_least(card.intent_high)
+    high, low, hot = _at_least(card.fit_high), _at_least(card.fit_low), _at_least(card.intent_high)
     fit_band = {
         "high": f"fit >= {high}",
         "medium": f"fit >= {low} AND fit < {high}",

@@ -362,17 +362,17 @@ SELECT
     THEN 'never'
     WHEN NOT is_inside
     THEN 'disqualify'
-    WHEN fit >= 60 AND intent >= 40
+    WHEN fit >= 54 AND intent >= 40
     THEN 'work_now'
-    WHEN fit >= 60 AND intent < 40
+    WHEN fit >= 54 AND intent < 40
     THEN 'nurture'
-    WHEN fit >= 30 AND fit < 60 AND intent >= 40
+    WHEN fit >= 32 AND fit < 54 AND intent >= 40
     THEN 'nurture'
-    WHEN fit >= 30 AND fit < 60 AND intent < 40
+    WHEN fit >= 32 AND fit < 54 AND intent < 40
     THEN 'automated_nurture'
-    WHEN fit < 30 AND intent >= 40
+    WHEN fit < 32 AND intent >= 40
     THEN 'automated_nurture'
-    WHEN fit < 30 AND intent < 40
+    WHEN fit < 32 AND intent < 40
     THEN 'disqualify'
     ELSE 'disqualify'
   END AS route,
