@@ -195,3 +195,25 @@ def test_a_csv_in_the_input_layout_reads_tools_joined_by_semicolons(
     rows = ws.score_file(path, as_of=edge_case.as_of).rows()
     assert_same_rows(expected, rows, "csv file")
     assert {r["customer"] for r in rows} == {False}  # never NULL
+
+
+def test_unreadable_values_in_the_input_layout_are_reported_not_dropped(
+    edge_workspace, edge_case, tmp_path: Path
+) -> None:
+    ws, _ = edge_workspace
+    path = tmp_path / "accounts.csv"
+    path.write_text(
+        "account_key,employees,industry\nacme.io,120,Software\nbeta.io,lots,Software\n"
+        "gamma.io,many,Retail Trade\n",
+        encoding="utf-8",
+    )
+    scored = ws.score_file(path, as_of=edge_case.as_of)
+    assert len(scored.rows()) == 3  # every row is scored; the bad counts are unknown
+    assert scored.problems == [
+        "accounts.csv, line 3, column 'employees', value 'lots': not a bigint; "
+        "2 such values scored as unknown"
+    ]
+    result = CliRunner().invoke(app, ["score", str(path), "-w", str(ws.root)])
+    assert result.exit_code == 0 and "line 3, column 'employees'" in result.output
+    missing = CliRunner().invoke(app, ["score", str(tmp_path), "-w", str(ws.root)])
+    assert missing.exit_code == 1 and "not a file" in missing.output

@@ -318,31 +318,3 @@ def _blocks() -> tuple[np.ndarray, np.ndarray]:
         score += [float(value)] * deals
         y += [1] * wins + [0] * (deals - wins)
     return np.array(score), np.array(y)
-
-
-@pytest.mark.parametrize(
-    ("target", "expected"),
-    [
-        (0.70, 6.0),  # the lowest qualifying cut, though 7 alone would not qualify
-        (0.75, 8.0),
-        (0.36, 5.0),
-    ],
-)
-def test_threshold_is_the_lowest_score_reaching_the_target_win_rate(
-    target: float, expected: float
-) -> None:
-    score, y = _blocks()
-    assert metrics.threshold_for_precision(score, y, target) == expected
-
-
-def test_threshold_needs_at_least_30_deals_at_or_above_it() -> None:
-    score, y = _blocks()
-    # Score 9 wins 90% but on 20 deals only.
-    assert metrics.threshold_for_precision(score, y, 0.8) is None
-    assert metrics.threshold_for_precision(score, y, 0.8, min_deals=20) == 9.0
-
-
-def test_threshold_is_none_when_no_cut_reaches_the_target() -> None:
-    score, y = _blocks()
-    assert metrics.threshold_for_precision(score, y, 0.95) is None
-    assert metrics.threshold_for_precision(np.zeros(0), np.zeros(0, dtype=int), 0.5) is None

@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 
 from icpkit.config import AnalysisSettings
+from icpkit.store.db import json_path, literal
 
 MISSING = "(missing)"
 NONE_SEEN = "none"
@@ -196,8 +197,8 @@ def value_sql(
         if extra_columns:
             column = name.removeprefix("extra:").replace('"', '""')
             return f"""coalesce(CAST(a."{column}" AS VARCHAR), '{MISSING}')"""
-        key = _q(name.removeprefix("extra:"))
-        return f"coalesce(json_extract_string(a.extra, '$.\"{key}\"'), '{MISSING}')"
+        path = literal(json_path(name.removeprefix("extra:")))
+        return f"coalesce(json_extract_string(a.extra, {path}), '{MISSING}')"
     return None
 
 

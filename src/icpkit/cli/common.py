@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,3 +50,13 @@ def open_workspace(path: Path | None) -> Workspace:
     with clean_errors():
         return Workspace.open(path)
     raise AssertionError("unreachable")
+
+
+def parse_day(text: str | None, option: str = "--as-of") -> dt.date | None:
+    """A day given as YYYY-MM-DD on the command line, or a clear failure."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} {text!r}: expected a date as YYYY-MM-DD")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from pathlib import Path
@@ -11,7 +10,14 @@ from typing import Annotated, Any
 import typer
 
 from icpkit.analysis.stats import RateEstimate
-from icpkit.cli.common import WorkspaceOption, clean_errors, console, fail, open_workspace
+from icpkit.cli.common import (
+    WorkspaceOption,
+    clean_errors,
+    console,
+    fail,
+    open_workspace,
+    parse_day,
+)
 from icpkit.cli.output import FormatOption, OutOption, emit
 from icpkit.icp import ICPError
 from icpkit.icp.model import format_number
@@ -19,7 +25,6 @@ from icpkit.operate.lookalike import LookalikeError, find_lookalikes
 from icpkit.operate.tam import Range, TamCount, TamError, TamResult, size_tam
 from icpkit.operate.universe import UniverseError
 from icpkit.scoring.features import ScoringError
-from icpkit.scoring.prospects import ScoreError
 
 UniverseArgument = Annotated[
     Path,
@@ -29,7 +34,7 @@ UniverseArgument = Annotated[
     ),
 ]
 _WIDEN = re.compile(r"^([a-z_]+)=([0-9][0-9.,_eE+]*)-([0-9][0-9.,_eE+]*)$")
-ERRORS = (UniverseError, TamError, LookalikeError, ICPError, ScoringError, ScoreError)
+ERRORS = (UniverseError, TamError, LookalikeError, ICPError, ScoringError)
 
 
 def tam(
@@ -52,7 +57,7 @@ def tam(
     """Size the TAM of a company universe with the ICP, and what widening a range costs."""
     ws = open_workspace(workspace)
     ranges = dict(_widening(text) for text in widen or [])
-    day = _day(as_of)
+    day = parse_day(as_of)
     with clean_errors():
         try:
             result = size_tam(ws, universe, as_of=day, widen=ranges or None)
@@ -206,12 +211,3 @@ def _widening(text: str) -> tuple[str, tuple[float, float]]:
         return attribute, (float(low.replace(",", "")), float(high.replace(",", "")))
     except ValueError:
         fail(f"--widen {text!r}: low and high must be numbers, e.g. employees=20-500")
-
-
-def _day(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"--as-of {text!r}: expected a date as YYYY-MM-DD")

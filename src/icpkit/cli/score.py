@@ -11,11 +11,17 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress
 
-from icpkit.cli.common import WorkspaceOption, clean_errors, console, fail, open_workspace
+from icpkit.cli.common import (
+    WorkspaceOption,
+    clean_errors,
+    console,
+    fail,
+    open_workspace,
+    parse_day,
+)
 from icpkit.cli.output import Format, emit
 from icpkit.icp import ICPError
 from icpkit.scoring.features import ScoringError
-from icpkit.scoring.prospects import ScoreError
 from icpkit.validate.backtest import BacktestError, BacktestResult
 
 SHOWN = ("name", "fit", "intent", "score", "tier", "route", "top_reasons")
@@ -42,7 +48,7 @@ def score(
         fail(f"{file}: no such file")
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".json"):
         fail(f"{out}: write .csv, .parquet or .json")
-    day = _day(as_of)
+    day = parse_day(as_of)
     if engine == "spark":
         _score_on_spark(ws, file, out, day)
         return
@@ -59,9 +65,11 @@ def score(
                     sheet=sheet,
                     progress=lambda done: bar.update(task, completed=done),
                 )
-        except (ICPError, ScoringError, ScoreError) as exc:
+        except (ICPError, ScoringError) as exc:
             fail(str(exc))
     report = scored.report
+    for text in scored.problems:
+        console.print(f"[yellow]unreadable:[/] {text}")
     if report is not None:
         for problem in report.problems[:20]:
             console.print(f"[yellow]quarantined:[/] {problem.message()}")
@@ -100,7 +108,7 @@ def _score_on_spark(ws: Any, file: Path, out: Path | None, day: dt.date | None) 
     with clean_errors():
         try:
             total = score_on_spark(ws, file, out, as_of=day)
-        except (SparkUnavailable, ICPError, ScoringError, ScoreError) as exc:
+        except (SparkUnavailable, ICPError, ScoringError) as exc:
             fail(str(exc))
     console.print(f"Spark scored {total:,} accounts from {file.name}; wrote {out}")
 
@@ -130,20 +138,11 @@ def sql(
                 ws.settings,
                 dialect=dialect,
                 tables=Tables(table, signals, contacts),
-                as_of=_day(as_of),
+                as_of=parse_day(as_of),
             )
         except (ICPError, ScoringError) as exc:
             fail(str(exc))
     sys.stdout.write(text + "\n")
-
-
-def _day(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"--as-of {text!r}: expected a date as YYYY-MM-DD")
 
 
 def _ci(value: float, low: float, high: float, fmt: str = ".3f") -> str:
@@ -233,7 +232,7 @@ def backtest(
     with clean_errors():
         try:
             result = ws.backtest(
-                cutoff=_day(cutoff), test_share=test_share, allow_leaks=allow_leaks
+                cutoff=parse_day(cutoff, "--cutoff"), test_share=test_share, allow_leaks=allow_leaks
             )
         except (BacktestError, ICPError, ScoringError) as exc:
             fail(str(exc))

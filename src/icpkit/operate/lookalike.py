@@ -36,8 +36,9 @@ from icpkit.analysis.frame import MISSING, value_sql
 from icpkit.analysis.stats import information_value
 from icpkit.config import AnalysisSettings
 from icpkit.icp.model import ICP
-from icpkit.operate.universe import VIEW, create_view, q, scratch
+from icpkit.operate.universe import VIEW, create_view, scratch
 from icpkit.scoring.features import condition_sql
+from icpkit.store.db import literal
 from icpkit.workspace import Workspace, WorkspaceError
 
 NUMERIC = ("employees", "revenue")
@@ -149,7 +150,7 @@ def find_lookalikes(ws: Workspace, universe: Path, *, top: int, k: int = 5) -> l
     analysis = ws.settings.analysis
     con = scratch(ws.settings.store)
     try:
-        con.execute(f"ATTACH {q(ws.store_path.as_posix())} AS ws (READ_ONLY)")
+        con.execute(f"ATTACH {literal(ws.store_path.as_posix())} AS ws (READ_ONLY)")
         accounts = _table(con, _select(analysis, "ws.accounts", "TRUE"))
         encoder = fit_encoder(accounts, set(tier1))
         keep = np.isin(np.asarray(accounts["account_key"].to_pylist(), dtype=object), tier1)

@@ -26,10 +26,11 @@ import numpy as np
 from icpkit.analysis.stats import RateEstimate, clustered_rate
 from icpkit.config import AnalysisSettings, TamSettings
 from icpkit.icp.model import ICP, Criterion, format_number, slugify
-from icpkit.operate.universe import VIEW, check_layout, create_view, q, scratch
+from icpkit.operate.universe import VIEW, check_layout, create_view, scratch
 from icpkit.scoring.features import NUMERIC, condition_sql
 from icpkit.scoring.prospects import score_file
 from icpkit.scoring.score import outside_text, reason_text
+from icpkit.store.db import literal
 from icpkit.workspace import Workspace
 
 Range = tuple[float | None, float | None]
@@ -170,7 +171,8 @@ def count_tam(ws: Workspace, universe: Path, icp: ICP, scored: Path) -> TamCount
     """Count the market and the TAM of ``universe`` from its rows as ``icp`` scored them
     (``scored``: the scorer's Parquet output), one pass over each."""
     outside = " OR ".join(
-        f"contains(coalesce(negative_reasons, ''), {q(outside_text(b.id))})" for b in icp.boundary
+        f"contains(coalesce(negative_reasons, ''), {literal(outside_text(b.id))})"
+        for b in icp.boundary
     )
     con = scratch(ws.settings.store)
     try:
@@ -183,7 +185,7 @@ def count_tam(ws: Workspace, universe: Path, icp: ICP, scored: Path) -> TamCount
                   SELECT account_key, any_value(tier) AS tier, any_value(route) AS route,
                          bool_or(customer) AS customer, bool_or(route = 'never') AS excluded,
                          bool_or({outside or "FALSE"}) AS outside
-                  FROM read_parquet({q(str(scored))}) GROUP BY account_key)
+                  FROM read_parquet({literal(str(scored))}) GROUP BY account_key)
                 SELECT s.tier, s.route, coalesce(s.customer, FALSE), s.excluded, s.outside,
                        coalesce(f.fits, FALSE), count(*)
                 FROM scored s LEFT JOIN flags f USING (account_key)

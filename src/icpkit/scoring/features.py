@@ -16,6 +16,7 @@ import numpy as np
 from icpkit.analysis.frame import DETAIL_SQL, MISSING, value_sql
 from icpkit.config import AnalysisSettings, PersonaSettings
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal, format_number
+from icpkit.store.db import literal
 
 # Numeric columns a rule's min/max compares, by attribute.
 NUMERIC = {
@@ -59,19 +60,6 @@ class Features:
     def n(self) -> int:
         return int(self.matches.shape[0])
 
-    def subset(self, mask: np.ndarray) -> Features:
-        """The same features for the entities selected by ``mask`` (bool or indices)."""
-        return Features(
-            self.rules,
-            self.matches[mask],
-            self.ages[mask],
-            [(rule_id, fails[mask]) for rule_id, fails in self.outside],
-        )
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
 
 def condition_sql(
     rule: Criterion | Exclusion,
@@ -101,7 +89,7 @@ def condition_sql(
         return f"coalesce({' AND '.join(parts)}, {fallback})"
     values = rule.values or []
     if attribute == "tech":
-        any_of = " OR ".join(f"array_contains(a.technologies, {_q(v)})" for v in values)
+        any_of = " OR ".join(f"array_contains(a.technologies, {literal(v)})" for v in values)
         return (
             f"CASE WHEN a.technologies IS NULL THEN {fallback} ELSE coalesce({any_of}, false) END"
         )
@@ -111,7 +99,7 @@ def condition_sql(
             f"{where}: unknown attribute {attribute!r}; known: employees, revenue, industry, "
             "country, funding_stage, stack_density, company_age, tech, extra:<column>"
         )
-    listed = ", ".join(_q(v) for v in values)
+    listed = ", ".join(literal(v) for v in values)
     return f"CASE WHEN ({sql}) = '{MISSING}' THEN {fallback} ELSE ({sql}) IN ({listed}) END"
 
 
@@ -119,9 +107,9 @@ def signal_age_sql(signal: IntentSignal) -> str:
     """SQL aggregate: age in days of the freshest signal matching ``signal`` inside its window."""
     start, end = signal.window_days
     age = "date_diff('day', CAST(s.observed_at AS DATE), CAST(e.as_of AS DATE))"
-    conditions = [f"s.signal_type = {_q(signal.signal)}", f"{age} BETWEEN {start} AND {end}"]
+    conditions = [f"s.signal_type = {literal(signal.signal)}", f"{age} BETWEEN {start} AND {end}"]
     if signal.detail_in:
-        conditions.append(f"{DETAIL_SQL} IN ({', '.join(_q(d) for d in signal.detail_in)})")
+        conditions.append(f"{DETAIL_SQL} IN ({', '.join(literal(d) for d in signal.detail_in)})")
     return f"min({age}) FILTER (WHERE {' AND '.join(conditions)})"
 
 
@@ -130,15 +118,15 @@ def persona_sql(persona: PersonaSettings) -> str | None:
     parts = []
     if persona.seniorities:
         parts.append(
-            f"lower(p.seniority) IN ({', '.join(_q(s.lower()) for s in persona.seniorities)})"
+            f"lower(p.seniority) IN ({', '.join(literal(s.lower()) for s in persona.seniorities)})"
         )
     if persona.departments:
         parts.append(
-            f"lower(p.department) IN ({', '.join(_q(d.lower()) for d in persona.departments)})"
+            f"lower(p.department) IN ({', '.join(literal(d.lower()) for d in persona.departments)})"
         )
     if persona.titles:
         words = " OR ".join(
-            f"strpos(lower(p.job_title), {_q(t.lower())}) > 0" for t in persona.titles
+            f"strpos(lower(p.job_title), {literal(t.lower())}) > 0" for t in persona.titles
         )
         parts.append(f"({words})")
     if not parts:

@@ -7,6 +7,7 @@ they stood on the day the deal was created, against whether it was won.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from icpkit.analysis.frame import prepare
 from icpkit.config import Settings
-from icpkit.icp.model import ICP, IntentSignal, ScoringModel
+from icpkit.icp.model import ICP, IntentSignal, Rule, ScoringModel
 from icpkit.scoring.features import ENTITIES, Features, compute_features
 from icpkit.scoring.fit import Fitted, fit_logistic, fit_weights, predict
 from icpkit.scoring.refine import refine
@@ -101,7 +102,7 @@ def fit_icp(icp: ICP, features: Features, deals: Deals, settings: Settings) -> t
         else None
     )
 
-    def weighted(items: list, lists: str) -> list:  # type: ignore[type-arg]
+    def weighted(items: Sequence[Rule]) -> list[Any]:
         out = []
         for item in items:
             update: dict[str, object] = {"weight": round(weights.get(item.id, 0.0), 4)}
@@ -127,9 +128,9 @@ def fit_icp(icp: ICP, features: Features, deals: Deals, settings: Settings) -> t
     )
     updated = icp.model_copy(
         update={
-            "fit": weighted(icp.fit, "fit"),
-            "exclusions": weighted(icp.exclusions, "exclusions"),
-            "intent": weighted(icp.intent, "intent"),
+            "fit": weighted(icp.fit),
+            "exclusions": weighted(icp.exclusions),
+            "intent": weighted(icp.intent),
             "scoring": model,
         }
     )

@@ -28,25 +28,22 @@ import duckdb
 
 from icpkit.config import MappingRule, Settings
 from icpkit.icp.model import ICP
+from icpkit.scoring.features import ScoringError
+from icpkit.scoring.layout import (
+    CANONICAL,
+    extra_columns,
+    read_table,
+    typed_columns,
+    unreadable,
+)
 from icpkit.scoring.scorecard import Scorecard, build_scorecard
 from icpkit.scoring.sql import Tables, compile_scorecard
 from icpkit.store import connect
+from icpkit.store.db import identifier, json_path, literal
 
 if TYPE_CHECKING:
     from icpkit.ingest.pipeline import FileReport
 
-# The scorecard's input layout (see icpkit.scoring.sql), with each column's type.
-CANONICAL = {
-    "account_key": "VARCHAR",
-    "employees": "BIGINT",
-    "revenue": "DOUBLE",
-    "industry": "VARCHAR",
-    "country": "VARCHAR",
-    "funding_stage": "VARCHAR",
-    "founded_year": "INTEGER",
-    "technologies": "VARCHAR[]",
-    "total_funding": "DOUBLE",
-}
 IDENTITY = ("line", "record_id", "name", "domain", "employees", "industry", "country", "customer")
 FORMATS = {".csv": "CSV", ".parquet": "PARQUET", ".json": "JSON"}
 LABELS = {
@@ -55,10 +52,6 @@ LABELS = {
 }
 
 Progress = Callable[[float], None]
-
-
-class ScoreError(Exception):
-    """A file cannot be scored as asked; the message says what to change."""
 
 
 @dataclass
@@ -75,44 +68,11 @@ class ScoredFile:
     report: FileReport | None = None
     out: Path | None = None
     scored_rows: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, Any]]:
         """The scored rows (kept in memory only when no output file was written)."""
         return self.scored_rows
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _extras(icp: ICP) -> list[str]:
-    """Unmapped fields the ICP reads (``extra:Time Zone`` -> 'Time Zone')."""
-    attributes = [r.attribute for r in icp.boundary + icp.fit] + [
-        e.attribute for e in icp.exclusions
-    ]
-    return sorted({a.removeprefix("extra:") for a in attributes if a.startswith("extra:")})
-
-
-def _reader(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str, str]] | None:
-    """A DuckDB table function reading ``path`` and its columns, when DuckDB reads it as it
-    stands (Parquet, or a plain CSV); None sends the file through ingestion."""
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    if head == b"PAR1":
-        source = f"read_parquet({_q(str(path))})"
-    elif head.startswith(b"PK") or not head:
-        return None
-    else:
-        source = f"read_csv({_q(str(path))}, header = true, all_varchar = true)"
-    try:
-        rows = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-    except duckdb.Error:
-        return None
-    return source, {str(r[0]): str(r[1]) for r in rows}
 
 
 def _canonical_view(
@@ -120,28 +80,10 @@ def _canonical_view(
 ) -> tuple[str, ...]:
     """``score_input`` over a file already in the input layout; returns the pass-through
     columns (every column of the file that is not an input, then the customer flag)."""
-    select = []
-    for name, kind in CANONICAL.items():
-        if name not in columns:
-            select.append(f"CAST(NULL AS {kind}) AS {name}")
-        elif name == "technologies" and not columns[name].endswith("[]"):
-            # Tools joined by ';' in a text column, each trimmed, empty ones dropped.
-            select.append(
-                "regexp_extract_all(f.technologies, '[^;[:space:]](?:[^;]*[^;[:space:]])?') "
-                "AS technologies"
-            )
-        elif name == "account_key":
-            select.append("CAST(f.account_key AS VARCHAR) AS account_key")
-        elif columns[name] == kind:
-            select.append(f"f.{name} AS {name}")
-        else:
-            select.append(f"TRY_CAST(f.{name} AS {kind}) AS {name}")
-    extras = _extras(icp)
-    for extra in extras:
-        value = f"CAST(f.{_ident(extra)} AS VARCHAR)" if extra in columns else "NULL::VARCHAR"
-        select.append(f"{value} AS {_ident(extra)}")
+    extras = extra_columns(icp)
     passthrough = tuple(c for c in columns if c not in CANONICAL and c not in extras)
-    select += [f"f.{_ident(c)} AS {_ident('in_' + c)}" for c in passthrough]
+    select = typed_columns(columns, icp)
+    select += [f"f.{identifier(c)} AS {identifier('in_' + c)}" for c in passthrough]
     select.append(
         f"CAST(f.account_key AS VARCHAR) IN (SELECT account_key FROM {deals} "
         "WHERE outcome = 'won' AND account_key IS NOT NULL) AS customer"
@@ -157,8 +99,8 @@ def _ingested_view(
 ) -> tuple[str, ...]:
     """``score_input`` over a raw export loaded into the scratch store."""
     extras = ", ".join(
-        f"json_extract_string(a.extra, '$.\"{e.replace(chr(39), chr(39) * 2)}\"') AS {_ident(e)}"
-        for e in _extras(icp)
+        f"json_extract_string(a.extra, {literal(json_path(e))}) AS {identifier(e)}"
+        for e in extra_columns(icp)
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW score_input AS
@@ -229,30 +171,34 @@ def score_file(
     ``out`` (.csv, .parquet or .json) the rows stream to that file, written whole or not at
     all, else they are returned."""
     day = as_of or dt.date.today()
+    if not path.is_file():
+        raise ScoringError(f"{path}: not a file (score a CSV, XLSX or Parquet file)")
     if out is not None and out.suffix.lower() not in FORMATS:
-        raise ScoreError(f"{out}: write .csv, .parquet or .json")
+        raise ScoringError(f"{out}: write .csv, .parquet or .json")
     card = build_scorecard(icp, settings.scoring)
     con = connect(":memory:")
     if settings.store.memory_limit:
-        con.execute(f"SET memory_limit = {_q(settings.store.memory_limit)}")
+        con.execute(f"SET memory_limit = {literal(settings.store.memory_limit)}")
     if settings.store.threads:
         con.execute(f"SET threads = {int(settings.store.threads)}")
     try:
         schema = ""
         if store is not None and store.exists():
-            con.execute(f"ATTACH {_q(store.as_posix())} AS ws (READ_ONLY)")
+            con.execute(f"ATTACH {literal(store.as_posix())} AS ws (READ_ONLY)")
             schema = "ws."
         report = None
-        read = _reader(con, path)
+        read = read_table(con, path)
+        problems: list[str] = []
         if read is not None and "account_key" in read[1]:
             keep = _canonical_view(con, read[0], read[1], icp, f"{schema}deals")
+            problems = unreadable(con, read[0], read[1], path)
         else:
             report = _ingest(con, path, settings, encoding, sheet)
             keep = _ingested_view(con, icp, f"{schema}account_ids", f"{schema}deals")
         tables = Tables("score_input", f"{schema}signals", f"{schema}contacts")
         sql = compile_scorecard(icp, settings, tables=tables, as_of=day, keep=keep)
         con.execute(f"CREATE OR REPLACE TEMP VIEW scored AS {sql}")
-        result = ScoredFile(path, card, day, sql, 0, {}, {}, report, out)
+        result = ScoredFile(path, card, day, sql, 0, {}, {}, report, out, problems=problems)
         if out is None:
             with _watch(con, progress):
                 cur = con.execute(f"SELECT *, {card.base_total} AS base FROM scored")
@@ -302,10 +248,10 @@ def _ingest(
 def _reread(out: Path) -> str:
     kind = FORMATS[out.suffix.lower()]
     if kind == "PARQUET":
-        return f"read_parquet({_q(str(out))})"
+        return f"read_parquet({literal(str(out))})"
     if kind == "CSV":
-        return f"read_csv({_q(str(out))}, header = true)"
-    return f"read_json({_q(str(out))})"
+        return f"read_csv({literal(str(out))}, header = true)"
+    return f"read_json({literal(str(out))})"
 
 
 def _write(
@@ -322,14 +268,16 @@ def _write(
     text = {"top_reasons", "negative_reasons", *keep}
     select = []
     for name in names:
-        column = _ident(name)
-        shown = _ident(name.removeprefix("in_"))
+        column = identifier(name)
+        shown = identifier(name.removeprefix("in_"))
         if kind == "CSV" and name in text:
             select.append(f"{_excel_safe(column)} AS {shown}")
         elif kind == "PARQUET" and name in LABELS:
             # Labels from a fixed set are written as Parquet dictionaries without hashing
             # each value: cheaper to write and to read.
-            select.append(f"CAST({column} AS ENUM ({', '.join(map(_q, LABELS[name]))})) AS {shown}")
+            select.append(
+                f"CAST({column} AS ENUM ({', '.join(map(literal, LABELS[name]))})) AS {shown}"
+            )
         else:
             select.append(f"{column} AS {shown}")
     select.append(f"{card.base_total} AS base")
@@ -343,7 +291,9 @@ def _write(
     os.close(fd)
     try:
         with _watch(con, progress):
-            con.execute(f"COPY (SELECT {', '.join(select)} FROM scored) TO {_q(tmp)} ({options})")
+            con.execute(
+                f"COPY (SELECT {', '.join(select)} FROM scored) TO {literal(tmp)} ({options})"
+            )
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -63,13 +63,6 @@ class Scores:
                 out.append(Reason(rule_id, "firmographic", outside_text(rule_id), 0))
         return out
 
-    def top_reasons(self, i: int, k: int = 3) -> tuple[list[Reason], list[Reason]]:
-        """Entity ``i``'s top ``k`` positive and top ``k`` negative reasons."""
-        reasons = self.reasons(i)
-        positive = [r for r in reasons if r.points > 0][:k]
-        negative = [r for r in reasons if r.points <= 0][:k]
-        return positive, negative
-
 
 def outside_text(rule_id: str) -> str:
     """The reason of an account outside the boundary rule ``rule_id``."""

@@ -160,6 +160,11 @@ def _largest_scale(span: Callable[[float], float], target: float) -> float:
     return low
 
 
+def _contribution(human: float | None, weight: float, scale: float) -> float:
+    """A rule's points before rounding: as set by hand, else its weight on the scale."""
+    return human if human is not None else scale * weight
+
+
 def _toward_zero(x: float) -> int:
     return math.trunc(x)
 
@@ -185,17 +190,13 @@ def build_scorecard(icp: ICP, settings: ScoringSettings) -> Scorecard:
             learned.append(s.rule.weight or 0.0)
     notes: list[str] = []
 
-    def contributions(scales: dict[Dimension, float]) -> list[float]:
-        return [
-            h if h is not None else scales[d] * w
-            for h, w, d in zip(human, learned, dims, strict=True)
-        ]
+    members = {d: [j for j, dd in enumerate(dims) if dd == d] for d in DIMENSIONS}
+    groups = {d: _groups([items[j] for j in members[d]]) for d in DIMENSIONS}
 
     def span(dim: Dimension, scale: float) -> float:
-        members = [j for j, d in enumerate(dims) if d == dim]
-        sub = [items[j] for j in members]
-        values = [contributions(dict.fromkeys(DIMENSIONS, scale))[j] for j in members]
-        low, high = _extremes(_groups(sub), values)
+        """The range of points ``dim`` gives when learned weights count ``scale`` each."""
+        values = [_contribution(human[j], learned[j], scale) for j in members[dim]]
+        low, high = _extremes(groups[dim], values)
         return high - low
 
     used = [d for d in DIMENSIONS if d in dims]
@@ -229,8 +230,7 @@ def build_scorecard(icp: ICP, settings: ScoringSettings) -> Scorecard:
     base: dict[Dimension, int] = dict.fromkeys(DIMENSIONS, 0)
     caps: dict[Dimension, int] = dict.fromkeys(DIMENSIONS, 0)
     for d in used:
-        members = [j for j, dd in enumerate(dims) if dd == d]
-        low, high = _extremes(_groups([items[j] for j in members]), [points[j] for j in members])
+        low, high = _extremes(groups[d], [points[j] for j in members[d]])
         base[d], caps[d] = int(-low), int(high - low)
     if not any(points):
         notes.append("no rule moves the odds of winning: every account scores the same")

@@ -15,7 +15,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from icpkit.scoring.prospects import CANONICAL, ScoreError, _extras
+from icpkit.scoring.features import ScoringError
+from icpkit.scoring.layout import CANONICAL, extra_columns
 from icpkit.scoring.sql import Tables, compile_scorecard
 
 if TYPE_CHECKING:
@@ -57,14 +58,14 @@ def score_on_spark(ws: Workspace, path: Path, out: Path, *, as_of: dt.date | Non
     spark = _session()
     accounts = spark.read.parquet(str(path))
     if "account_key" not in accounts.columns:
-        raise ScoreError(
+        raise ScoringError(
             f"{path}: Spark scores files in the input layout (an account_key column, see "
             "docs/scoring.md); score raw exports with the default engine"
         )
     for name, kind in CANONICAL.items():
         if name not in accounts.columns:
             accounts = accounts.withColumn(name, F.lit(None).cast(SPARK_TYPES[kind]))
-    extras = _extras(icp)
+    extras = extra_columns(icp)
     for extra in extras:
         if extra not in accounts.columns:
             accounts = accounts.withColumn(extra, F.lit(None).cast("string"))

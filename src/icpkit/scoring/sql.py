@@ -30,7 +30,14 @@ from icpkit.config import DIMENSIONS, Settings
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
 from icpkit.scoring.features import condition_sql, persona_sql
 from icpkit.scoring.score import outside_text, reason_text
-from icpkit.scoring.scorecard import FIT_DIMENSIONS, Scorecard, build_scorecard, decay_steps
+from icpkit.scoring.scorecard import (
+    FIT_DIMENSIONS,
+    RulePoints,
+    Scorecard,
+    build_scorecard,
+    decay_steps,
+)
+from icpkit.store.db import identifier, literal
 
 DIALECTS = ("duckdb", "spark", "postgres", "snowflake", "bigquery")
 # Dialects whose CONCAT_WS skips NULL arguments.
@@ -57,18 +64,6 @@ class Tables:
     accounts: str = "accounts"
     signals: str = "signals"
     contacts: str = "contacts"
-
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _text_sql(text: str) -> str:
-    return _q(text)
 
 
 def compile_scorecard(
@@ -100,7 +95,7 @@ def _duckdb_sql(
     keep: tuple[str, ...],
     dialect: str,
 ) -> str:
-    day = f"CAST({_q(as_of.isoformat())} AS DATE)" if as_of else "CURRENT_DATE"
+    day = f"CAST({literal(as_of.isoformat())} AS DATE)" if as_of else "CURRENT_DATE"
     analysis = settings.analysis
     rules = card.rules
     names = {id(rp): f"r{j}" for j, rp in enumerate(rules)}
@@ -111,9 +106,12 @@ def _duckdb_sql(
         rule = rp.scored.rule
         if isinstance(rule, IntentSignal):
             start, end = rule.window_days
-            conditions = [f"s.signal_type = {_q(rule.signal)}", f"s.age BETWEEN {start} AND {end}"]
+            conditions = [
+                f"s.signal_type = {literal(rule.signal)}",
+                f"s.age BETWEEN {start} AND {end}",
+            ]
             if rule.detail_in:
-                conditions.append(f"s.kind IN ({', '.join(_q(d) for d in rule.detail_in)})")
+                conditions.append(f"s.kind IN ({', '.join(literal(d) for d in rule.detail_in)})")
             ages.append(
                 f"MIN(CASE WHEN {' AND '.join(conditions)} THEN s.age END) AS age_{names[id(rp)]}"
             )
@@ -144,7 +142,7 @@ def _duckdb_sql(
 
     # 2. what each account matches
     where = {id(item): f"{name} {item.id}" for name, item in _indexed(icp)}
-    matched = [f"a.{_ident(k)} AS {_ident(k)}" for k in keep]
+    matched = [f"a.{identifier(k)} AS {identifier(k)}" for k in keep]
     matched.append("a.account_key AS account_key")
     for rp in rules:
         rule, name = rp.scored.rule, names[id(rp)]
@@ -211,7 +209,7 @@ def _duckdb_sql(
     intent_band = {"high": f"intent >= {hot}", "low": f"intent < {hot}"}
     cells = " ".join(
         f"WHEN {fit_band[cell.split('/')[0]]} AND {intent_band[cell.split('/')[1]]} "
-        f"THEN {_q(target)}"
+        f"THEN {literal(target)}"
         for cell, target in r.matrix.items()
     )
     route = (
@@ -228,19 +226,19 @@ def _duckdb_sql(
         elif rp.points < 0 or rp.scored.list == "exclusions":
             negative.append(piece)
     for i, b in enumerate(icp.boundary):
-        negative.append(f"CASE WHEN NOT inside_{i} THEN {_text_sql(outside_text(b.id))} END")
+        negative.append(f"CASE WHEN NOT inside_{i} THEN {literal(outside_text(b.id))} END")
 
     def joined(pieces: list[str]) -> str:
         if not pieces:
             return "''"
         if dialect in SKIPS_NULLS:
-            return f"CONCAT_WS({_q(SEPARATOR)}, {', '.join(pieces)})"
+            return f"CONCAT_WS({literal(SEPARATOR)}, {', '.join(pieces)})"
         # Elsewhere CONCAT_WS is missing (BigQuery) or keeps NULLs as '' (Snowflake): each
         # piece carries its separator and the first one is cut off.
-        parts = ", ".join(f"COALESCE(CONCAT({_q(SEPARATOR)}, {p}), '')" for p in pieces)
+        parts = ", ".join(f"COALESCE(CONCAT({literal(SEPARATOR)}, {p}), '')" for p in pieces)
         return f"SUBSTRING(CONCAT({parts}, ''), {len(SEPARATOR) + 1})"
 
-    kept = "".join(f"{_ident(k)}, " for k in keep)
+    kept = "".join(f"{identifier(k)}, " for k in keep)
     return f"""
     WITH {signal_cte}{persona_cte}
     matched AS (
@@ -287,9 +285,9 @@ def _indexed(icp: ICP) -> list[tuple[str, Criterion | Exclusion | IntentSignal]]
     return out
 
 
-def _model_input(rp: object, name: str, card: Scorecard) -> str:
+def _model_input(rp: RulePoints, name: str, card: Scorecard) -> str:
     """The model's input for a rule: 1/0 for a match, the decay weight for a signal."""
-    rule = rp.scored.rule  # type: ignore[attr-defined]
+    rule = rp.scored.rule
     if isinstance(rule, IntentSignal):
         start = rule.window_days[0]
         life = card.half_lives.get(rule.id)
@@ -307,10 +305,10 @@ def _reason_piece(points: int, rule: Criterion | Exclusion | IntentSignal | None
     if isinstance(rule, IntentSignal):
         text = reason_text(rule)
         return (
-            f"CASE WHEN p_{name} <> 0 THEN CONCAT({_text_sql(text + ' ')}, "
+            f"CASE WHEN p_{name} <> 0 THEN CONCAT({literal(text + ' ')}, "
             f"CAST(age_{name} AS VARCHAR), ' days ago (', "
             f"CASE WHEN p_{name} > 0 THEN '+' ELSE '' END, CAST(p_{name} AS VARCHAR), ')') END"
         )
     text = reason_text(rule)
     shown = f"{text} ({points:+d})" if points else text
-    return f"CASE WHEN m_{name} THEN {_text_sql(shown)} END"
+    return f"CASE WHEN m_{name} THEN {literal(shown)} END"

@@ -59,3 +59,18 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         row = first_row(con, f"SELECT count(*) FROM {name}")
         counts[name] = int(row[0]) if row else 0
     return counts
+
+
+def literal(text: str) -> str:
+    """``text`` as a SQL string literal: 'O''Reilly'."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def json_path(key: str) -> str:
+    """The JSON path of the top-level ``key``, quoted so spaces and dots stay in the key."""
+    return f'$."{key}"'
+
+
+def identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier: "Time Zone"."""
+    return '"' + name.replace('"', '""') + '"'

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from icpkit.analysis.stats import MIN_CLOSED_DEALS, clustered_rate, wilson_interval
+from icpkit.analysis.stats import clustered_rate, wilson_interval
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 """A metric of (y, score), e.g. ``roc_auc``; NaN where it is undefined."""
@@ -438,28 +438,3 @@ def expected_calibration_error(rows: Sequence[CalibrationRow]) -> float:
     if total == 0:
         return math.nan
     return sum(r.n * abs(r.mean_predicted - r.observed) for r in rows) / total
-
-
-# --- Cut-off -----------------------------------------------------------------------------
-
-
-def threshold_for_precision(
-    score: np.ndarray, y: np.ndarray, target: float, *, min_deals: int = MIN_CLOSED_DEALS
-) -> float | None:
-    """Lowest score t (one of the scores) at which deals scoring >= t win at least ``target``
-    of the time, with at least ``min_deals`` (30) of them; None if none. Picks the tier-A cut."""
-    yy = _outcomes(y)
-    s = np.asarray(score, dtype=float).ravel()
-    _same_length(yy, score=s)
-    known = ~np.isnan(s)
-    s, yy = s[known], yy[known]
-    if s.size == 0:
-        return None
-    order = np.argsort(-s, kind="stable")
-    ranked = s[order]
-    # Last row of each run of equal scores, best first: deals at or above that score.
-    ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])
-    deals = ends + 1
-    rates = np.cumsum(yy[order])[ends] / deals
-    ok = np.flatnonzero((deals >= min_deals) & (rates >= target))
-    return float(ranked[ends[ok[-1]]]) if ok.size else None
