@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint sysdeps bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,8 +20,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
-test: lint
-	$(BIN)/pytest
+# PostgreSQL and Java for the engines-agree tests, installed when missing.
+sysdeps:
+	bash scripts/system-deps.sh
+
+test: lint sysdeps
+	PATH="$$PATH:$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)" $(BIN)/pytest --durations=15
+
+# The quick loop: everything but the tests marked slow (engines, full demos, large CRMs).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" -x -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -44,7 +44,7 @@ import json
 from pathlib import Path
 from icpkit.workspace import Workspace
 import csv
-with open(Path({root!r}) / "data" / "deal_truth.csv", encoding="utf-8") as fh:
+with open(Path({root!r}) / "data" / "truth" / "deal_truth.csv", encoding="utf-8") as fh:
     truth = {{f"hubspot:{{r['Record ID']}}": float(r["p_win"]) for r in csv.DictReader(fh)}}
 r = Workspace.open({ws!r}).backtest(reference=truth, n_boot=200)
 print(json.dumps({{

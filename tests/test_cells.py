@@ -35,6 +35,9 @@ CASES = {
         "ACME.io",
         "a-b.de",
         "acme.co.uk",
+        "facebook.com",
+        "linkedin.com",
+        "wixsite.com",
     ],
 }
 

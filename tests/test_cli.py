@@ -56,7 +56,7 @@ def test_quarantine_lists_file_line_column_value_and_reason(workspace: Path, wri
     icp("ingest", "-w", str(workspace), str(path))
     code, out = icp("quarantine", "-w", str(workspace), "--format", "json")
     assert code == 0
-    [entry] = json.loads(out)
+    [entry] = json.loads(out)["rows"]
     assert entry["file"] == "deals.csv"
     assert (entry["line"], entry["column"], entry["raw_value"]) == (2, "Amount", "-3")
     assert entry["reason"] == "negative amount"
@@ -114,7 +114,15 @@ def test_demo_data_writes_the_exports_and_the_truth(tmp_path: Path) -> None:
     code, out = icp("demo-data", "--rows", "500", "--seed", "3", "--out", str(tmp_path / "d"))
     assert code == 0, out
     names = {p.name for p in (tmp_path / "d").iterdir()}
-    assert {"companies.csv", "deals.csv", "signals.csv", "planted_truth.json"} <= names
+    assert {"companies.csv", "deals.csv", "signals.csv"} <= names
+    # The ground truth sits in a folder of its own, out of reach of `icp ingest d/*.csv`.
+    assert {p.name for p in (tmp_path / "d").glob("*.csv")} == {
+        "companies.csv",
+        "deals.csv",
+        "signals.csv",
+    }
+    truth = {p.name for p in (tmp_path / "d" / "truth").iterdir()}
+    assert truth == {"planted_truth.json", "deal_truth.csv", "company_truth.csv"}
 
 
 def test_demo_runs_the_chain_and_says_where_the_results_are(tmp_path: Path) -> None:
@@ -140,7 +148,7 @@ def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) ->
     ws = str(tmp_path / "demo" / "workspace")
     code, out = icp("analyze", "lift", "-w", ws, "--format", "json")
     assert code == 0
-    rows = json.loads(out)
+    rows = json.loads(out)["rows"]
     assert {
         "attribute",
         "value",

@@ -70,7 +70,7 @@ def test_planted_bad_cells_are_quarantined_one_for_one(demo, query) -> None:
 
 def test_outcomes_match_the_generators_outcomes(demo, query) -> None:
     ws, data, _ = demo
-    expected = {r["Record ID"]: r["outcome"] for r in rows(data / "deal_truth.csv")}
+    expected = {r["Record ID"]: r["outcome"] for r in rows(data / "truth" / "deal_truth.csv")}
     loaded = dict(query(ws, "SELECT source_id, outcome FROM deals"))
     assert loaded == expected
 
@@ -85,7 +85,7 @@ def test_normalized_attributes_match_the_true_company_attributes(demo, query) ->
         )
     }
     checked = 0
-    for company in rows(data / "company_truth.csv"):
+    for company in rows(data / "truth" / "company_truth.csv"):
         if company["duplicate_record_id"] or company["domain"] not in loaded:
             continue
         low, high, industry, country = loaded[company["domain"]]
@@ -102,10 +102,10 @@ def test_normalized_attributes_match_the_true_company_attributes(demo, query) ->
 
 def test_deals_link_to_their_companys_domain(demo, query) -> None:
     ws, data, _ = demo
-    domain_of = {c["Record ID"]: c["domain"] for c in rows(data / "company_truth.csv")}
+    domain_of = {c["Record ID"]: c["domain"] for c in rows(data / "truth" / "company_truth.csv")}
     linked = dict(query(ws, "SELECT source_id, account_key FROM deals"))
     wrong = []
-    for deal in rows(data / "deal_truth.csv"):
+    for deal in rows(data / "truth" / "deal_truth.csv"):
         domain = domain_of.get(deal["Company Record ID"])
         key = linked[deal["Record ID"]]
         # A company whose record has no domain is keyed by name until a file names its domain.

@@ -163,3 +163,27 @@ def test_values_that_do_not_read_lower_the_confidence() -> None:
     assert amount.parse_rate == 0.5
     assert amount.confidence == pytest.approx(0.75)
     assert layout.confidence == amount.confidence
+
+
+def test_salesforce_api_names_name_salesforce_only_when_written_exactly() -> None:
+    api = ["Id", "Name", "Website", "BillingCity", "BillingCountry", "CreatedDate"]
+    assert detect_layout("Account.csv", api, {}).system == "salesforce"
+    zoho = ["Record Id", "Account Name", "Billing City", "Billing Country", "Created Time"]
+    zoho += ["Modified Time"]
+    assert detect_layout("Accounts_001.csv", zoho, {}).system == "zoho"
+
+
+def test_names_several_crms_write_name_no_crm() -> None:
+    # 'Record ID', 'Deal Name', 'Deal Stage' are written by HubSpot, Zoho and Attio alike.
+    layout = detect_layout("deals.csv", ["Record ID", "Deal Name", "Deal Stage", "Amount"], {})
+    assert layout.system == "generic"
+
+
+def test_an_unsure_layout_is_not_checked_for_required_fields_unless_forced() -> None:
+    header = ["Record ID", "outcome", "employees", "industry"]
+    samples = {"outcome": ["won", "lost"], "employees": ["10"], "industry": ["Software"]}
+    layout = detect_layout("truth.csv", header, samples)
+    assert layout.entity == "deals" and layout.entity_confidence < 0.75
+    assert layout.skip_reason is not None and "--force" in layout.skip_reason
+    forced = detect_layout("truth.csv", header, samples, force=True)
+    assert forced.skip_reason is None and forced.column_of("stage") == "outcome"

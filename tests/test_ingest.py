@@ -261,12 +261,13 @@ def test_mapping_in_icp_yaml_loads_a_generic_layout(query, ws, write) -> None:
     ]
 
 
-def test_revenue_that_looks_like_millions_is_flagged_not_rescaled(query, ws, write) -> None:
+def test_revenue_that_looks_like_millions_is_read_as_millions(query, ws, write) -> None:
+    # More cases, and files in other units, in tests/ingest/test_units.py.
     lines = ["Company name,Company Domain Name,Number of Employees,Annual Revenue"]
     lines += [f"Co {i},co{i}.com,{100 + i},{5 + i % 7}" for i in range(40)]
     report = ingest_one(ws, write("companies.csv", "\n".join(lines) + "\n"))
-    assert any("revenue_unit: millions" in n for n in report.notes)
-    assert query(ws, "SELECT max(revenue) FROM accounts") == [(11.0,)]
+    assert any("plain numbers read as millions" in n for n in report.notes)
+    assert query(ws, "SELECT max(revenue) FROM accounts") == [(11e6,)]
 
 
 def test_confirmed_revenue_unit_scales_plain_numbers_only(query, ws, write) -> None:

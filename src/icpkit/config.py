@@ -50,6 +50,16 @@ class MappingRule(_Model):
         default_factory=dict,
         description="Source column -> canonical field (or 'ignore' to keep it only in `extra`).",
     )
+    revenue_unit: Literal["units", "thousands", "millions", "billions"] | None = Field(
+        None,
+        description="Unit of these files' plain revenue numbers, whatever their values "
+        "suggest (default: decided per file from its own evidence).",
+    )
+    amount_unit: Literal["units", "thousands", "millions", "billions"] | None = Field(
+        None,
+        description="Unit of these files' plain deal amounts (default: as written, unless "
+        "the column name says 'k', '(000s)' or '$M').",
+    )
 
 
 class IngestSettings(_Model):
@@ -63,10 +73,13 @@ class IngestSettings(_Model):
     date_order_default: Literal["mdy", "dmy"] = Field(
         "mdy", description="Order used when a column's dates cannot tell (all parts 12 or less)."
     )
-    revenue_unit: Literal["auto", "units", "thousands", "millions"] = Field(
+    revenue_unit: Literal["auto", "units", "thousands", "millions", "billions"] = Field(
         "auto",
-        description="Unit of plain revenue numbers. 'auto' loads them as written and warns "
-        "when their scale against employee counts suggests thousands or millions.",
+        description="Unit of plain revenue numbers in a file whose own evidence cannot tell "
+        "(no employee counts to compare with, no unit in the column name). Each file is "
+        "judged alone: one whose revenue per employee or column name shows its unit is read "
+        "in that unit, whatever this says; 'auto' loads an undecided file as written, with a "
+        "note. A mapping rule's revenue_unit fixes the unit of its files.",
     )
     stage_outcomes: dict[str, Outcome] = Field(
         default_factory=dict,
@@ -90,7 +103,9 @@ class IngestSettings(_Model):
         1e10, description="Deal amounts above this are quarantined as absurd.", gt=0
     )
     mapping: list[MappingRule] = Field(
-        default_factory=list, description="Hand-made column mappings, first match wins."
+        default_factory=list,
+        description="Hand-made rules per file glob: entity, column mappings (first match "
+        "wins) and the unit of plain revenue or amount numbers (revenue_unit, amount_unit).",
     )
 
     @field_validator("stage_outcomes", mode="before")

@@ -57,6 +57,16 @@ class IngestResult:
         """True when every file loaded (problems set aside in the quarantine are not failures)."""
         return not self.failures
 
+    @property
+    def unrecognized(self) -> list[FileReport]:
+        """Files skipped because detection could not tell what they hold (reason in each)."""
+        return [r for r in self.files if r.unrecognized]
+
+    @property
+    def nothing_loaded(self) -> bool:
+        """True when files were given and every one was skipped as unrecognized or failed."""
+        return bool(self.files or self.failures) and all(r.unrecognized for r in self.files)
+
 
 @dataclass
 class DeriveResult:
@@ -205,7 +215,10 @@ class Workspace:
         with self.connect() as con:
             tiers = assign_tiers(con, self.settings.tiers).tier_of()
             frame = build_frame(con, self.settings.analysis, tiers)
-        return lift_table(frame, self.settings.analysis)
+        result = lift_table(frame, self.settings.analysis)
+        if (kept := frame.unanalyzed_note()) is not None:
+            result.warnings.append(kept)
+        return result
 
     def segments(self, by: str) -> SegmentTable:
         """The segment table of one attribute (see icpkit.analysis.segments)."""
@@ -245,12 +258,21 @@ class Workspace:
         from icpkit.analysis.leaks import suspected_leaks
         from icpkit.analysis.lift import lift_table
         from icpkit.analysis.tiers import assign_tiers
-        from icpkit.icp.derive import data_fingerprint, derive_icp
+        from icpkit.icp.derive import (
+            NoUsableDeals,
+            data_fingerprint,
+            derive_icp,
+            no_rule_reason,
+            no_usable_deals_reason,
+        )
         from icpkit.icp.locks import apply_human_decisions
         from icpkit.scoring.learn import learn_and_refine
 
         analysis = self.settings.analysis
         with self.connect() as con:
+            # Nothing to learn from is an error, never an empty version.
+            if (reason := no_usable_deals_reason(con)) is not None:
+                raise NoUsableDeals(f"cannot derive an ICP: {reason}")
             tiers = assign_tiers(con, self.settings.tiers).tier_of()
             frame = build_frame(con, analysis, tiers)
             fingerprint = data_fingerprint(con)
@@ -263,6 +285,8 @@ class Workspace:
         with self.connect() as con:
             icp = learn_and_refine(con, icp, self.settings)
         warnings = [*result.warnings, *(leak.message() for leak in leaks)]
+        if (empty := no_rule_reason(icp, analysis)) is not None:
+            warnings.append(empty)
         return self._save(icp, note, disagreements, warnings)
 
     def calibrate(self, *, note: str | None = None) -> DeriveResult:

@@ -17,7 +17,13 @@ from icpkit.demo.generator import (
 
 from .conftest import Loaded
 
-FILES = ("companies.csv", "deals.csv", "signals.csv", "deal_truth.csv", "company_truth.csv")
+FILES = (
+    "companies.csv",
+    "deals.csv",
+    "signals.csv",
+    "truth/deal_truth.csv",
+    "truth/company_truth.csv",
+)
 OPEN_STAGES = {
     "Appointment Scheduled",
     "Qualified To Buy",
@@ -30,7 +36,7 @@ OPEN_STAGES = {
 def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     a = make_crm(1_500, 3, tmp_path / "a", chunk_size=1_000)
     b = make_crm(1_500, 3, tmp_path / "b", chunk_size=1_000)
-    for name in (*FILES, "planted_truth.json"):
+    for name in (*FILES, "truth/planted_truth.json"):
         assert (a.out_dir / name).read_bytes() == (b.out_dir / name).read_bytes(), name
 
 
@@ -115,6 +121,7 @@ def test_rejects_bad_sizes(tmp_path: Path, kwargs: dict[str, int]) -> None:
         make_crm(seed=1, out_dir=tmp_path, **kwargs)
 
 
+@pytest.mark.slow
 def test_memory_is_bounded_by_chunk_size(tmp_path: Path) -> None:
     def peak(n: int) -> int:
         tracemalloc.start()

@@ -23,6 +23,8 @@ def test_exact_counts_have_equal_value_low_and_high(raw: str, count: int) -> Non
         ("2-10 employees", 2, 10),
         ("11-50 employees", 11, 50),
         ("10-50K", 10_000, 50_000),
+        ("251-1K", 251, 1_000),
+        ("1K-5K", 1_000, 5_000),
     ],
 )
 def test_employee_ranges_map_to_their_midpoint(raw: str, low: int, high: int) -> None:

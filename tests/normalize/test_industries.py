@@ -3,9 +3,16 @@ from pathlib import Path
 import pytest
 
 from icpkit.ingest.normalize import Unreadable
-from icpkit.ingest.normalize.industries import industry_key, match_industry, taxonomy
+from icpkit.ingest.normalize.industries import (
+    code_system,
+    industry_key,
+    match_industry,
+    read_industry,
+    taxonomy,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "taxonomy.md"
+VOCABULARIES = Path(__file__).resolve().parents[1] / "fixtures" / "vocabularies"
 
 NAICS_SECTORS = {
     "11", "21", "22", "23", "31-33", "42", "44-45", "48-49", "51", "52", "53", "54", "55", "56",
@@ -42,7 +49,7 @@ def test_required_labels_exist_with_their_codes(label: str, naics: str, sector: 
 
 
 def test_every_naics_sector_has_a_sector_level_entry() -> None:
-    sector_level = {e.sector for e in taxonomy() if e.naics == e.sector}
+    sector_level = {e.sector for e in taxonomy() if e.sector and e.naics == e.sector}
     assert sector_level == NAICS_SECTORS
 
 
@@ -114,7 +121,7 @@ def test_typos_match_fuzzily_above_the_threshold(raw: str, label: str) -> None:
     assert 88 <= match.score < 100
 
 
-@pytest.mark.parametrize("raw", ["Basket weaving", "Other", "Art", "Food", "xyz"])
+@pytest.mark.parametrize("raw", ["Basket weaving", "Widgets", "Food", "xyz"])
 def test_unrelated_values_are_unreadable_and_named(raw: str) -> None:
     with pytest.raises(Unreadable, match=f"no industry in the taxonomy resembles '{raw}'"):
         match_industry(raw)
@@ -153,3 +160,225 @@ def test_taxonomy_doc_lists_every_label_and_alias() -> None:
         if name not in doc
     ]
     assert not missing, f"docs/taxonomy.md is out of date; missing {missing}"
+
+
+# --- Coverage of public vocabularies -------------------------------------------------------
+
+VOCABULARY_FILES = sorted(p.name for p in VOCABULARIES.glob("*.txt") if "countr" not in p.name)
+
+
+def test_the_vocabularies_measured_are_the_published_lists() -> None:
+    assert {
+        "linkedin_industries.txt",
+        "linkedin_industries_v2.txt",
+        "crunchbase_2013_categories.txt",
+        "inc5000_industries.txt",
+        "naics_codes.txt",
+        "sic_codes.txt",
+        "plain_words.txt",
+        "dynamics365_industry_codes.txt",
+    } <= set(VOCABULARY_FILES)
+    classic = (VOCABULARIES / "linkedin_industries.txt").read_text("utf-8").splitlines()
+    assert len(classic) >= 147
+
+
+@pytest.mark.parametrize("name", VOCABULARY_FILES)
+def test_at_least_98_percent_of_each_public_vocabulary_maps_to_the_taxonomy(name: str) -> None:
+    labels = [line.strip() for line in (VOCABULARIES / name).read_text("utf-8").splitlines()]
+    labels = [label for label in labels if label]
+    codes = code_system(labels)
+    unmapped = []
+    for label in labels:
+        try:
+            match = match_industry(label, codes)
+        except Unreadable:
+            unmapped.append(label)
+            continue
+        assert match is not None, label
+    share = 1 - len(unmapped) / len(labels)
+    assert share >= 0.98, f"{name}: {share:.1%} mapped; unmapped: {unmapped}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        # Crunchbase 2013 category codes
+        ("medical", "Health Care"), ("health", "Health Care"), ("biotech", "Biotechnology"),
+        ("web", "Internet"), ("mobile", "Software"), ("games_video", "Information"),
+        ("network_hosting", "IT Services"), ("public_relations", "Marketing and Advertising"),
+        ("real_estate", "Real Estate and Rental and Leasing"), ("cleantech", "Utilities"),
+        ("ecommerce", "Retail Trade"), ("enterprise", "Software"),
+        # Inc. 5000 industries
+        ("IT Management", "IT Services"), ("Business Products & Services",
+         "Professional, Scientific, and Technical Services"),
+        ("Human Resources", "Staffing and Recruiting"),
+        ("Logistics & Transportation", "Transportation and Warehousing"),
+        ("Government Services", "Public Administration"),
+        ("Travel & Hospitality", "Accommodation and Food Services"),
+        # plain words
+        ("services", "Professional, Scientific, and Technical Services"),
+        ("employment", "Staffing and Recruiting"), ("pharma", "Pharmaceuticals"),
+        # LinkedIn labels
+        ("Alternative Dispute Resolution", "Legal Services"), ("Libraries", "Information"),
+        ("Software Development", "Software"), ("Hospitals and Health Care", "Health Care"),
+    ],
+)  # fmt: skip
+def test_crunchbase_inc_and_plain_labels_map_to_their_industry(raw: str, label: str) -> None:
+    match = match_industry(raw)
+    assert match is not None
+    assert match.label == label
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("Retail Groceries", "Retail Trade"),
+        ("Plastics Manufacturing", "Manufacturing"),
+        ("Embedded Software Products", "Software"),
+        ("Renewable Energy Semiconductor Manufacturing", "Semiconductors"),
+        ("Truck Transportation", "Transportation and Warehousing"),
+        ("Insurance Agencies and Brokerages", "Insurance"),
+        ("Dentists", "Health Care"),
+        ("Hotels and Motels", "Accommodation and Food Services"),
+    ],
+)
+def test_labels_no_alias_names_map_by_keyword(raw: str, label: str) -> None:
+    match = match_industry(raw)
+    assert match is not None
+    assert (match.label, match.how) == (label, "keyword")
+
+
+# --- NAICS and SIC codes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("541511", "IT Services"),  # Custom Computer Programming Services
+        ("5415", "IT Services"),
+        ("511210", "Software"),  # NAICS 2017 Software Publishers
+        ("513210", "Software"),  # NAICS 2022 Software Publishers
+        ("622110", "Health Care"),  # General Medical and Surgical Hospitals
+        ("445110", "Retail Trade"),  # Supermarkets
+        ("31", "Manufacturing"),
+        ("33", "Manufacturing"),
+        ("334413", "Semiconductors"),
+        ("524113", "Insurance"),
+        ("921110", "Public Administration"),
+        ("NAICS 541511", "IT Services"),
+        ("541511 - Custom Computer Programming Services", "IT Services"),
+        ("541511.0", "IT Services"),
+    ],
+)
+def test_naics_codes_map_to_their_finer_entry_or_sector(raw: str, label: str) -> None:
+    match = match_industry(raw)
+    assert match is not None
+    assert (match.label, match.how) == (label, "code")
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("7372", "Software"),  # Prepackaged Software
+        ("7371", "IT Services"),  # Computer Programming Services
+        ("2834", "Pharmaceuticals"),  # Pharmaceutical Preparations
+        ("3674", "Semiconductors"),
+        ("6022", "Banking"),  # State Commercial Banks
+        ("5411", "Retail Trade"),  # Grocery Stores, in a SIC column
+        ("8062", "Health Care"),  # Hospitals
+        ("0100", "Agriculture, Forestry, Fishing and Hunting"),
+        ("3711", "Automotive"),
+        ("9995", "Other"),  # Non-Operating Establishments
+    ],
+)
+def test_sic_codes_map_by_major_group_in_a_sic_column(raw: str, label: str) -> None:
+    match = match_industry(raw, "sic")
+    assert match is not None
+    assert match.label == label
+
+
+def test_a_code_written_with_its_system_needs_no_column() -> None:
+    assert match_industry("SIC 5411").label == "Retail Trade"  # type: ignore[union-attr]
+    assert match_industry("NAICS 5411").label == "Legal Services"  # type: ignore[union-attr]
+    assert match_industry("SIC Code: 7372").label == "Software"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("values", "system"),
+    [
+        (["7372", "5411", "2834"], "sic"),  # 73xx and 28xx are no NAICS sector
+        (["0100", "5411"], "sic"),
+        (["541511", "5411", "7372"], "naics"),  # a 6-digit code makes the column NAICS
+        (["5411", "5415"], "naics"),  # both readings possible: NAICS
+        (["Software", "Retail"], "naics"),
+        ([], "naics"),
+        (["1", "7", "12", "33"], "dynamics"),  # Dynamics 365 industrycode option values
+        (["54", "11", "23"], "naics"),  # two-digit NAICS sectors, no one-digit value
+        (["1", "7", "541511"], "naics"),
+    ],
+)
+def test_a_columns_code_system_is_decided_by_its_values(values: list[str], system: str) -> None:
+    assert code_system(values) == system
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [("1", "Accounting"), ("7", "Management Consulting"), ("11", "Health Care"),
+     ("13", "Accommodation and Food Services"), ("33", "Wholesale Trade")],
+)  # fmt: skip
+def test_dynamics_industry_codes_map_in_a_dynamics_column(raw: str, label: str) -> None:
+    match = match_industry(raw, "dynamics")
+    assert match is not None
+    assert match.label == label
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("ERP (Enterprise Resource Planning)", "Software"),
+        ("ASP (Application Service Provider)", "Software"),
+        ("Management ISV", "Software"),
+        ("MSP (Management Service Provider)", "IT Services"),
+        ("Systems Integrator", "IT Services"),
+        ("Storage Equipment", "Computer Hardware"),
+        ("Optical Networking", "Telecommunications"),
+        ("Government/Military", "Public Administration"),
+    ],
+)
+def test_zoho_picklist_values_map_to_their_industry(raw: str, label: str) -> None:
+    match = match_industry(raw)
+    assert match is not None
+    assert match.label == label
+
+
+@pytest.mark.parametrize("raw", ["99", "1", "1234567", "00"])
+def test_numbers_that_are_no_code_are_unreadable(raw: str) -> None:
+    with pytest.raises(Unreadable):
+        match_industry(raw)
+
+
+# --- What is stored --------------------------------------------------------------------------
+
+
+def test_other_is_recognized_as_no_industry_given_not_as_a_sector() -> None:
+    for raw in ("Other", "other", "Misc", "Unclassified"):
+        match = match_industry(raw)
+        assert match is not None
+        assert (match.label, match.naics, match.sector, match.sector_label) == (
+            "Other",
+            None,
+            None,
+            "Unclassified",
+        )
+
+
+def test_stored_industry_of_a_known_value_is_label_code_and_sector() -> None:
+    assert read_industry("COMPUTER_SOFTWARE") == ("Software", "5132", "Information")
+
+
+def test_a_value_outside_the_taxonomy_is_kept_as_written_without_a_sector() -> None:
+    assert read_industry("  Basket   weaving ") == ("Basket weaving", None, None)
+
+
+def test_a_blank_industry_is_stored_as_nothing() -> None:
+    assert read_industry("N/A") is None

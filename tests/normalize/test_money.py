@@ -3,10 +3,12 @@ import pytest
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.money import (
     Money,
-    RevenueUnitCheck,
+    MoneyEvidence,
     check_amount,
+    infer_amount_unit,
+    infer_revenue_unit,
     parse_money,
-    suggest_revenue_unit,
+    unit_in_header,
 )
 
 
@@ -147,53 +149,91 @@ def test_check_amount_accepts_plausible_amounts() -> None:
     check_amount(Money(5e6, 1e6, None, "USD"), field="revenue", max_value=1e10)
 
 
-def _unit_check(revenue_per_employee: float, pairs: int) -> RevenueUnitCheck:
-    employees = [10.0 * (i + 1) for i in range(pairs)]
-    return suggest_revenue_unit([e * revenue_per_employee for e in employees], employees)
-
-
 @pytest.mark.parametrize(
-    ("revenue_per_employee", "unit"),
-    [(0.2, "millions"), (1.5, "millions"), (200.0, "thousands"), (1500.0, "thousands"),
-     (200_000.0, "units"), (25_000.0, "units")],
-)  # fmt: skip
-def test_revenue_unit_follows_the_scale_of_revenue_per_employee(
-    revenue_per_employee: float, unit: str
-) -> None:
-    result = _unit_check(revenue_per_employee, pairs=30)
-    assert result.unit == unit
-    assert result.median_revenue_per_employee == pytest.approx(revenue_per_employee)
-    assert result.pairs == 30
-    assert result.confident
+    ("column", "unit"),
+    [
+        ("Revenue (in millions)", "millions"),
+        ("Revenue ($M)", "millions"),
+        ("ARR $M", "millions"),
+        ("revenue_mm", "millions"),
+        ("Umsatz (Mio. EUR)", "millions"),
+        ("Revenue (USD m)", "millions"),
+        ("Sales (000s)", "thousands"),
+        ("Amount (000)", "thousands"),
+        ("Amount (k)", "thousands"),
+        ("deal_value_k", "thousands"),
+        ("Revenue in thousands", "thousands"),
+        ("Revenue $B", "billions"),
+        ("Annual Revenue", None),
+        ("Amount in company currency", None),
+        ("Deal Amount (USD)", None),
+        ("Annual Revenue (converted)", None),
+    ],
+)
+def test_a_column_name_can_declare_its_unit(column: str, unit: str | None) -> None:
+    assert unit_in_header(column) == unit
 
 
-def test_revenue_unit_is_not_confident_below_twenty_pairs() -> None:
-    result = _unit_check(0.2, pairs=19)
-    assert result.unit == "millions"
-    assert not result.confident
-    assert "19 companies" in result.explanation
+def _evidence(per_employee: float | None, pairs: int, largest: float = 50.0) -> MoneyEvidence:
+    return MoneyEvidence(
+        values=max(pairs, 3), largest=largest, median=largest / 2, pairs=pairs,
+        median_per_employee=per_employee,
+    )  # fmt: skip
 
 
-def test_revenue_unit_is_not_confident_when_the_ratio_is_implausible_in_every_unit() -> None:
-    result = _unit_check(10.0, pairs=30)
-    assert not result.confident
-    assert "outside the plausible range" in result.explanation
+def test_revenue_per_employee_decides_the_unit_with_enough_companies() -> None:
+    decision = infer_revenue_unit("Annual Revenue", _evidence(0.0113, 40))
+    assert (decision.unit, decision.confident) == ("millions", True)
+    assert decision.evidence == (
+        "median revenue per employee would be $0.0113 as written, $11,300 as millions "
+        "(40 companies with both)"
+    )
 
 
-def test_revenue_unit_ignores_rows_missing_either_value() -> None:
-    result = suggest_revenue_unit([0.0, 5.0, -1.0, 2.0], [10.0, 0.0, 10.0, 10.0])
-    assert result.pairs == 1
-    assert result.median_revenue_per_employee == pytest.approx(0.2)
+def test_plausible_revenue_per_employee_as_written_keeps_units() -> None:
+    decision = infer_revenue_unit("Annual Revenue", _evidence(150_000.0, 40, 1e9))
+    assert (decision.unit, decision.confident) == ("units", True)
 
 
-def test_revenue_unit_without_pairs_says_so() -> None:
-    result = suggest_revenue_unit([], [])
-    assert result == RevenueUnitCheck("units", None, 0, False, result.explanation)
-    assert "No rows" in result.explanation
+def test_a_header_unit_the_ratio_confirms_needs_few_companies() -> None:
+    decision = infer_revenue_unit("Revenue ($M)", _evidence(0.15, 6))
+    assert (decision.unit, decision.confident) == ("millions", True)
+    assert decision.evidence.startswith("the column name says millions and median revenue")
 
 
-def test_revenue_unit_explanation_quotes_the_median_and_the_unit() -> None:
-    result = _unit_check(0.2, pairs=25)
-    assert "0.2" in result.explanation
-    assert "millions" in result.explanation
-    assert "25 companies" in result.explanation
+def test_a_header_unit_the_ratio_contradicts_is_unsure() -> None:
+    decision = infer_revenue_unit("Revenue ($M)", _evidence(150_000.0, 40, 1e9))
+    assert not decision.confident
+    assert "the column name says millions, but median revenue per employee" in decision.evidence
+
+
+def test_without_employees_only_a_header_and_fitting_magnitudes_decide() -> None:
+    fits = infer_revenue_unit("Revenue (in millions)", MoneyEvidence(30, 950.5, 36.9))
+    assert (fits.unit, fits.confident) == ("millions", True)
+    too_big = infer_revenue_unit("Revenue (in millions)", MoneyEvidence(30, 5e6, 36.9))
+    assert not too_big.confident
+    plain = infer_revenue_unit("Revenue", MoneyEvidence(30, 950.5, 36.9))
+    assert not plain.confident and "no employee counts" in plain.evidence
+    large = infer_revenue_unit("Revenue", MoneyEvidence(30, 9e8, 5e6))
+    assert (large.unit, large.confident) == ("units", True)
+
+
+def test_deal_amounts_change_unit_only_when_their_name_says_so() -> None:
+    small = MoneyEvidence(10, 3.5, 1.2)
+    assert infer_amount_unit("Amount (k)", small).unit == "thousands"
+    assert infer_amount_unit("ACV $M", small).unit == "millions"
+    assert infer_amount_unit("Amount", small).unit == "units"
+    huge = infer_amount_unit("Amount (k)", MoneyEvidence(10, 5e7, 1e6))
+    assert (huge.unit, huge.confident) == ("units", False)
+
+
+def test_companies_whose_ratios_disagree_leave_the_unit_unsure() -> None:
+    mixed = MoneyEvidence(40, 1e9, 50.0, 40, 0.2, quartiles_per_employee=(0.1, 150_000.0))
+    decision = infer_revenue_unit("Annual Revenue", mixed)
+    assert not decision.confident
+    assert "the companies disagree" in decision.evidence
+
+
+def test_a_ratio_implausible_in_every_unit_is_unsure() -> None:
+    decision = infer_revenue_unit("Annual Revenue", _evidence(5e7, 40, 1e12))
+    assert not decision.confident and "implausible in every unit" in decision.evidence

@@ -24,7 +24,6 @@ from icpkit.operate.tam import (
     tam_warnings,
     widen_icp,
 )
-from icpkit.operate.universe import UniverseError
 from icpkit.workspace import Workspace
 
 from .conftest import AS_OF, Demo
@@ -135,11 +134,6 @@ def test_size_tam_warns_at_the_workspaces_thresholds(demo: Demo, widened: TamRes
     assert wider.startswith("widened: TAM of") and "too broad" in wider
 
 
-def test_a_raw_export_is_not_a_universe(demo: Demo) -> None:
-    with pytest.raises(UniverseError, match="needs an account_key column"):
-        size_tam(demo.ws, demo.files.companies, as_of=AS_OF)
-
-
 def _icp(*, boundary: list[Criterion], fit: list[Criterion]) -> ICP:
     return ICP(derived_at="2025-10-01T00:00:00Z", data_fingerprint="x", boundary=boundary, fit=fit)
 
@@ -207,7 +201,7 @@ def test_the_tam_command_prints_the_counts_and_the_what_if(demo: Demo, tmp_path:
         _app(), [*args, "--widen", "employees=20-500", "--format", "json", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    rows = {r["measure"]: r for r in json.loads(out.read_text())}
+    rows = {r["measure"]: r for r in json.loads(out.read_text())["rows"]}
     assert rows["TAM (match the profile)"]["current"] == demo.universe.n_icp
     assert rows["TAM (match the profile)"]["widened"] > 2 * demo.universe.n_icp
     assert rows["expected change in win rate"]["widened"] < 0

@@ -148,6 +148,16 @@ def edge_icp() -> ICP:
     )
 
 
+def no_rules_icp() -> ICP:
+    """An ICP where nothing discriminated: no fit, intent or exclusion rule, only the fitted
+    intercept (the base rate's log-odds)."""
+    return ICP(
+        derived_at=dt.datetime(2025, 10, 1),
+        data_fingerprint="flat",
+        scoring=ScoringModel(method="hand-made", intercept=-0.4, deals=80, wins=32),
+    )
+
+
 def edge_settings() -> Settings:
     settings = Settings()
     settings.scoring = ScoringSettings(

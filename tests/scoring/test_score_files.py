@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from icpkit.cli.main import app
 from icpkit.config import save_settings
 from icpkit.icp.model import dump_icp
+from icpkit.scoring import layout
 from icpkit.scoring.reference import score_all
 from icpkit.scoring.sql import Tables, compile_scorecard
 from icpkit.workspace import Workspace
@@ -210,10 +211,86 @@ def test_unreadable_values_in_the_input_layout_are_reported_not_dropped(
     scored = ws.score_file(path, as_of=edge_case.as_of)
     assert len(scored.rows()) == 3  # every row is scored; the bad counts are unknown
     assert scored.problems == [
-        "accounts.csv, line 3, column 'employees', value 'lots': not a bigint; "
-        "2 such values scored as unknown"
+        "accounts.csv, line 3, column 'employees', value 'lots': not an employee count: "
+        "'lots'; 2 such values read as unknown (also 'many')"
     ]
     result = CliRunner().invoke(app, ["score", str(path), "-w", str(ws.root)])
     assert result.exit_code == 0 and "line 3, column 'employees'" in result.output
     missing = CliRunner().invoke(app, ["score", str(tmp_path), "-w", str(ws.root)])
     assert missing.exit_code == 1 and "not a file" in missing.output
+
+
+def _input_layout_csv(path: Path, rows: list[dict[str, Any]], encoding: str = "utf-8") -> None:
+    with path.open("w", encoding=encoding, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_input_layout_values_not_in_canonical_form_pass_the_ingest_normalizers(
+    edge_workspace, edge_case, tmp_path: Path
+) -> None:
+    ws, _ = edge_workspace
+    canonical = [
+        {"account_key": "a.io", "employees": "120", "revenue": "36900000", "country": "US",
+         "industry": "Software"},
+        {"account_key": "b.io", "employees": "126", "revenue": "", "country": "US",
+         "industry": "Software"},
+        {"account_key": "c.io", "employees": "1200", "revenue": "5000000", "country": "DE",
+         "industry": "Software"},
+    ]  # fmt: skip
+    written = [
+        {**canonical[0], "revenue": "36.9 Million", "country": "USA"},
+        {**canonical[1], "employees": "51-200", "country": "United States"},
+        {**canonical[2], "employees": "1,200", "revenue": "$5M", "country": "Deutschland",
+         "industry": "Computer Software"},
+    ]  # fmt: skip
+    _input_layout_csv(tmp_path / "canonical.csv", canonical)
+    _input_layout_csv(tmp_path / "written.csv", written)
+    expected = ws.score_file(tmp_path / "canonical.csv", as_of=edge_case.as_of)
+    scored = ws.score_file(tmp_path / "written.csv", as_of=edge_case.as_of)
+    assert scored.problems == expected.problems == []
+    strip = ("line",)
+    assert [{k: v for k, v in r.items() if k not in strip} for r in scored.rows()] == [
+        {k: v for k, v in r.items() if k not in strip} for r in expected.rows()
+    ]
+
+
+def test_an_input_layout_csv_in_cp1252_is_read_not_refused(
+    edge_workspace, edge_case, tmp_path: Path
+) -> None:
+    ws, _ = edge_workspace
+    rows = [
+        {"account_key": "muller.de", "name": "Müller Söhne", "employees": "120",
+         "country": "Österreich"},
+        {"account_key": "cafe.fr", "name": "Café Crème", "employees": "lots", "country": "FR"},
+    ]  # fmt: skip
+    path = tmp_path / "accounts.csv"
+    _input_layout_csv(path, rows, encoding="cp1252")
+    canonical = tmp_path / "canonical.csv"
+    _input_layout_csv(canonical, [{**rows[0], "country": "AT"}, rows[1]])
+    scored = ws.score_file(path, as_of=edge_case.as_of)
+    assert scored.rows() == ws.score_file(canonical, as_of=edge_case.as_of).rows()
+    by_key = {r["account_key"]: r for r in scored.rows()}
+    assert by_key["muller.de"]["name"] == "Müller Söhne"
+    assert "Outside the market served" in by_key["muller.de"]["negative_reasons"]
+    assert scored.problems == [
+        "accounts.csv, line 3, column 'employees', value 'lots': not an employee count: "
+        "'lots'; 1 such values read as unknown"
+    ]
+
+
+def test_many_distinct_values_to_normalize_are_looked_up_like_a_few(
+    edge_workspace, edge_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, _ = edge_workspace
+    revenues = [1_000_000 + 137_731 * i for i in range(300)]
+    canonical = [{"account_key": f"c{i}.io", "revenue": str(r)} for i, r in enumerate(revenues)]
+    written = [{**row, "revenue": f"${r:,}"} for row, r in zip(canonical, revenues, strict=True)]
+    _input_layout_csv(tmp_path / "canonical.csv", canonical)
+    _input_layout_csv(tmp_path / "written.csv", written)
+    expected = ws.score_file(tmp_path / "canonical.csv", as_of=edge_case.as_of).rows()
+    assert len({r["score"] for r in expected}) > 1  # the revenue rule tells some apart
+    assert ws.score_file(tmp_path / "written.csv", as_of=edge_case.as_of).rows() == expected
+    monkeypatch.setattr(layout, "INLINE_FIXES", 1_000)  # the same, written as one CASE
+    assert ws.score_file(tmp_path / "written.csv", as_of=edge_case.as_of).rows() == expected

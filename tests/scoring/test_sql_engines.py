@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_cases import Case, assert_same_rows
+from edge_cases import Case, assert_same_rows, no_rules_icp
 
+from icpkit.config import Settings
 from icpkit.scoring.reference import score_all
 from icpkit.scoring.sql import Tables, compile_scorecard
 
@@ -41,6 +42,9 @@ def _server_user() -> pwd.struct_passwd | None:
 def _as_postgres_user(cmd: list[str]) -> list[str]:
     user = _server_user()
     return ["runuser", "-u", user.pw_name, "--", *cmd] if user else cmd
+
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +212,20 @@ def test_spark_scores_every_edge_case_like_the_reference(spark: Any, edge_case: 
         edge_case.as_of,
     )
     assert_same_rows(expected, actual, "spark")
+
+
+def test_postgres_scores_an_icp_without_rules_like_the_reference(
+    postgres: Any, edge_case: Case
+) -> None:
+    case = Case(no_rules_icp(), Settings(), edge_case.accounts, [], [])
+    for table in ("accounts", "signals", "contacts"):
+        postgres.execute(f"DROP TABLE IF EXISTS {table}")
+    _load_postgres(postgres, case)
+    sql = compile_scorecard(case.icp, case.settings, dialect="postgres", as_of=case.as_of)
+    with postgres.cursor() as cur:
+        cur.execute(sql)
+        names = [d.name for d in cur.description]
+        actual = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    expected = score_all(case.icp, case.settings, case.accounts, [], [], case.as_of)
+    assert_same_rows(expected, actual, "postgres")
+    assert {r["route"] for r in actual} == {"automated_nurture"}

@@ -12,6 +12,7 @@ from icpkit.demo import make_crm
 from icpkit.workspace import Workspace
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [3, 11])
 def test_backtest_on_planted_data_meets_the_fields_targets(tmp_path: Path, seed: int) -> None:
     files = make_crm(6_000, seed, tmp_path / "data")

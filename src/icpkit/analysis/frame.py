@@ -9,6 +9,7 @@ counted per account, because deals of one account are not independent evidence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,6 +21,8 @@ from icpkit.store.db import json_path, literal
 
 MISSING = "(missing)"
 NONE_SEEN = "none"
+TOO_MANY_VALUES = "too many values to compare"
+FREE_TEXT = "free text"
 
 Family = Literal["fit", "intent"]
 Kind = Literal["ordinal", "categorical", "binary"]
@@ -28,6 +31,70 @@ Kind = Literal["ordinal", "categorical", "binary"]
 POST_OUTCOME = frozenset(
     {"lifecycle_stage", "churned", "churn_date", "Lifecycle Stage", "nps", "product_usage"}
 )
+
+
+# Words in a column's name that say it identifies or locates one record (split on case and
+# punctuation: 'BillingStreet' -> billing, street; 'Tax ID' -> tax, id).
+IDENTIFIER_WORDS = frozenset(
+    {
+        "id", "ids", "uuid", "guid", "key", "phone", "telephone", "tel", "fax", "street",
+        "address", "addr", "url", "uri", "link", "website", "email", "mail",
+        "zip", "zipcode", "postal", "postcode", "tax", "vat", "ein", "duns", "siren", "siret",
+        "linkedin", "twitter", "facebook", "instagram", "youtube", "photo", "image", "avatar",
+        "logo", "description", "notes", "comment", "comments",
+    }
+)  # fmt: skip
+# Most accounts with a value hold one of their own: a value that one account holds is never
+# evidence about others.
+IDENTIFIER_UNIQUE_SHARE = 0.5
+# With a name that says identifier, a lower share suffices (shared switchboards, one city's
+# zip code).
+HINTED_UNIQUE_SHARE = 0.2
+# Free text: values this long on average are prose, not categories.
+FREE_TEXT_CHARS = 60
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """How an unmapped column's values spread over the accounts that have one."""
+
+    name: str
+    accounts: int  # accounts with a value
+    distinct: int
+    unique_accounts: int  # accounts whose value no other account holds
+    mean_length: float
+
+    @property
+    def unique_share(self) -> float:
+        return self.unique_accounts / self.accounts if self.accounts else 0.0
+
+
+def name_words(column: str) -> list[str]:
+    """The words of a column name, lower case: 'BillingPostalCode' -> billing, postal, code."""
+    return [w.casefold() for w in _WORD.findall(column)]
+
+
+def identifier_reason(profile: ColumnProfile) -> str | None:
+    """Why an unmapped column identifies accounts rather than describing them, or None.
+
+    Decided by the data first (most accounts with a value hold one no other account has, or
+    values are long free text), then by the name (phone, street, id, url, email, zip, tax,
+    vat, ...) together with a lower share of one-account values.
+    """
+    if profile.accounts < 2:
+        return None
+    if profile.mean_length >= FREE_TEXT_CHARS:
+        return FREE_TEXT
+    if profile.unique_share > IDENTIFIER_UNIQUE_SHARE:
+        return f"{profile.unique_share:.0%} of accounts have a value of their own"
+    hinted = set(name_words(profile.name)) & IDENTIFIER_WORDS
+    if hinted and profile.unique_share >= HINTED_UNIQUE_SHARE:
+        return (
+            f"named as an identifier ({sorted(hinted)[0]}), {profile.unique_share:.0%} of "
+            "accounts have a value of their own"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -73,6 +140,25 @@ class Frame:
     churned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
     account_keys: list[str] = field(default_factory=list)
     tiers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    # Unmapped columns kept in the store but not analyzed: column -> why.
+    unanalyzed: dict[str, str] = field(default_factory=dict)
+
+    def unanalyzed_note(self) -> str | None:
+        """'kept, not analyzed: Phone, BillingStreet (identifiers)', or None."""
+        return unanalyzed_note(self.unanalyzed)
+
+
+def unanalyzed_note(unanalyzed: dict[str, str]) -> str | None:
+    """One line naming the unmapped columns kept but not analyzed, grouped by why."""
+    groups: dict[str, list[str]] = {}
+    for column, why in unanalyzed.items():
+        label = why if why in (TOO_MANY_VALUES, FREE_TEXT) else "identifiers"
+        groups.setdefault(label, []).append(column)
+    if not groups:
+        return None
+    return "kept, not analyzed: " + "; ".join(
+        f"{', '.join(columns)} ({label})" for label, columns in groups.items()
+    )
 
 
 def bucket_labels(bounds: list[float], fmt: str) -> list[str]:
@@ -260,16 +346,8 @@ def discover_attributes(
                 ("yes", "no", MISSING),
             )
         )
-    keys = con.execute(
-        f"""SELECT key FROM (SELECT unnest(json_keys(extra)) AS key,
-                                    json_extract_string(extra, unnest(json_keys(extra))) AS v
-                             FROM accounts WHERE extra IS NOT NULL)
-            WHERE v IS NOT NULL GROUP BY key
-            HAVING count(DISTINCT v) BETWEEN 2 AND {settings.max_categories} ORDER BY key"""
-    ).fetchall()
-    for (key,) in keys:
-        if key in POST_OUTCOME:
-            continue
+    keys, _ = extra_columns(con, settings)
+    for key in keys:
         attrs.append(
             Attribute(f"extra:{key}", "categorical", "fit", _sql(f"extra:{key}", settings))
         )
@@ -298,6 +376,44 @@ def discover_attributes(
         )
     excluded = set(settings.exclude_attributes)
     return [a for a in attrs if a.name not in excluded]
+
+
+def column_profiles(con: duckdb.DuckDBPyConnection) -> list[ColumnProfile]:
+    """How the values of every unmapped account column spread over the accounts."""
+    rows = con.execute(
+        """WITH cells AS (
+               SELECT a.account_key, j.key, json_extract_string(j.value, '$') AS v
+               FROM accounts AS a, json_each(a.extra) AS j WHERE a.extra IS NOT NULL),
+           known AS (SELECT account_key, key, v FROM cells WHERE v IS NOT NULL),
+           holders AS (SELECT key, v, count(*) AS n FROM known GROUP BY ALL)
+           SELECT key, sum(n)::BIGINT, count(*)::BIGINT,
+                  coalesce(sum(n) FILTER (WHERE n = 1), 0)::BIGINT,
+                  coalesce(sum(length(v) * n) / sum(n), 0)::DOUBLE
+           FROM holders GROUP BY key ORDER BY key"""
+    ).fetchall()
+    return [ColumnProfile(str(k), int(a), int(d), int(u), float(m)) for k, a, d, u, m in rows]
+
+
+def extra_columns(
+    con: duckdb.DuckDBPyConnection, settings: AnalysisSettings
+) -> tuple[list[str], dict[str, str]]:
+    """The unmapped account columns analyzed as attributes, and those kept but not analyzed
+    (column -> why: an identifier, free text, or more than ``max_categories`` values).
+    Columns with a single value, and fields filled after a deal closes, are neither."""
+    analyzed: list[str] = []
+    skipped: dict[str, str] = {}
+    for profile in column_profiles(con):
+        if profile.name in POST_OUTCOME or profile.distinct < 2:
+            continue
+        reason = identifier_reason(profile)
+        if reason is not None:
+            skipped[profile.name] = reason
+        elif profile.distinct > settings.max_categories:
+            skipped[profile.name] = TOO_MANY_VALUES
+        else:
+            analyzed.append(profile.name)
+    excluded = {n.removeprefix("extra:") for n in settings.exclude_attributes}
+    return analyzed, {k: v for k, v in skipped.items() if k not in excluded}
 
 
 def build_frame(
@@ -376,6 +492,15 @@ def build_frame(
     tier_of = np.zeros(len(keys), dtype=np.int8)  # 0: not a customer
     for i, key in enumerate(keys):
         tier_of[i] = (tiers or {}).get(key, 0)
+    _, unanalyzed = extra_columns(con, settings)
     return Frame(
-        attrs, cuts, int(totals[0]), int(totals[1]), int(totals[2]), churned, keys, tier_of
+        attrs,
+        cuts,
+        int(totals[0]),
+        int(totals[1]),
+        int(totals[2]),
+        churned,
+        keys,
+        tier_of,
+        unanalyzed,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from icpkit.analysis.frame import Frame
+from icpkit.analysis.frame import IDENTIFIER_UNIQUE_SHARE, MISSING, Cut, Frame
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,25 @@ def value_auc(counts: list[tuple[int, int]]) -> float:
     return pairs / (won * lost)
 
 
+def one_account_share(cuts: list[Cut]) -> float:
+    """Share of the known values' closed deals that lie in values held by a single account.
+    Such a value's win rate is that account's own record, so it separates won from lost by
+    construction (an identifier), not because it was filled in after close."""
+    known = [c for c in cuts if c.value != MISSING]
+    total = sum(c.n_closed for c in known)
+    if not total:
+        return 0.0
+    return sum(c.n_closed for c in known if len(c.accounts) == 1) / total
+
+
 def suspected_leaks(frame: Frame, threshold: float) -> list[Leak]:
-    """Fit attributes whose single-attribute AUC reaches ``threshold``, worst first."""
+    """Fit attributes whose single-attribute AUC reaches ``threshold``, worst first; an
+    attribute whose values mostly belong to one account each is an identifier, not a leak."""
     leaks = []
     for attribute in frame.attributes:
         if attribute.family != "fit":
+            continue
+        if one_account_share(frame.cuts.get(attribute.name, [])) > IDENTIFIER_UNIQUE_SHARE:
             continue
         counts = [(c.n_won, c.n_closed - c.n_won) for c in frame.cuts.get(attribute.name, [])]
         auc = value_auc(counts)

@@ -241,11 +241,15 @@ def _thin_data_warnings(frame: Frame, settings: AnalysisSettings) -> list[str]:
             f"only {frame.n_closed} closed deals (fewer than {settings.min_closed_deals}): "
             "every cut is too thin to tell; treat the tables as description, not evidence"
         )
+    absent: list[str] = []
     for attr in frame.attributes:
         cuts = frame.cuts[attr.name]
         known = [c for c in cuts if c.value not in (MISSING,)]
         if not known:
-            warnings.append(f"{attr.name}: every value is missing")
+            absent.append(attr.name)
         elif len(known) == 1 and attr.kind != "binary":
             warnings.append(f"{attr.name}: only one value ({known[0].value}), nothing to compare")
+    if absent:
+        # Most exports carry no technologies or founding year: one line, not one per attribute.
+        warnings.append(f"not in these data (every value missing): {', '.join(absent)}")
     return warnings

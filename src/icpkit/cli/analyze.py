@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from icpkit.analysis.lift import LiftRow
-from icpkit.analysis.segments import METRICS, Interval
 from icpkit.cli.common import WorkspaceOption, clean_errors, console, fail, open_workspace
-from icpkit.cli.output import FormatOption, OutOption, emit
+from icpkit.cli.numbers import NotComputable, cell, finite, interval, prose
+from icpkit.cli.output import Column, FormatOption, OutOption, emit
+
+if TYPE_CHECKING:
+    from icpkit.analysis.lift import LiftResult, LiftRow
+    from icpkit.analysis.segments import Interval, Segment
 
 app = typer.Typer(help="Analyze closed deals: customer tiers, segment tables, won vs lost.")
 
-
-def _pct(x: float) -> str:
-    return "-" if math.isnan(x) else f"{x:.0%}"
-
-
-def _ci(i: Interval, fmt: str = "{:.0%}") -> str:
-    if math.isnan(i.value):
-        return "-"
-    if math.isnan(i.low):
-        return fmt.format(i.value)
-    return f"{fmt.format(i.value)} ({fmt.format(i.low)}-{fmt.format(i.high)})"
+SEGMENT_WHY = {
+    "win_rate": "no closed deals in this segment",
+    "avg_acv": "no won deal with an amount in this segment",
+    "median_cycle_days": "no won deal with both a creation and a close date in this segment",
+    "expansion_rate": "no customer in this segment",
+    "churn_rate": "no customer in this segment",
+}
+LIFT_WHY = {
+    "win_rate": "no closed deals with this value",
+    "lift": "no deal outside this value was won, so there is no win rate to compare with",
+    "lift_ci": "too few accounts to resample for an interval",
+    "woe": "every deal with this value was won, or every one lost",
+    "information_value": "every deal of this attribute's values was won, or every one lost",
+    "p_value": "no test was run for this value",
+    "q_value": "no test was run for this value",
+}
 
 
 @app.command()
@@ -35,9 +42,16 @@ def tiers(
     ws = open_workspace(workspace)
     with clean_errors():
         result = ws.tiers()
-    rows = [c.__dict__ for c in result.customers]
     if fmt != "table":
-        emit(rows, fmt, out=out)
+        emit(
+            [c.__dict__ for c in result.customers],
+            fmt,
+            out=out,
+            command="analyze tiers",
+            acv_threshold=result.acv_threshold,
+            cycle_days_threshold=result.cycle_days_threshold,
+            notes=result.notes,
+        )
         return
     counts = result.counts()
     total = sum(counts.values()) or 1
@@ -51,6 +65,11 @@ def tiers(
         "table",
         title="Customer tiers",
     )
+
+
+def _segment_cell(s: Segment, metric: str, spec: str) -> str:
+    i: Interval = getattr(s, metric)
+    return interval(i.value, i.low, i.high, spec, SEGMENT_WHY[metric])
 
 
 @app.command()
@@ -69,6 +88,8 @@ def segments(
     out: OutOption = None,
 ) -> None:
     """Per bucket: deals, win rate, ACV, cycle, expansion and churn, with intervals."""
+    from icpkit.analysis.segments import METRICS
+
     ws = open_workspace(workspace)
     with clean_errors():
         try:
@@ -77,6 +98,7 @@ def segments(
             fail(str(exc))
     if fmt != "table":
         rows: list[dict[str, Any]] = []
+        why: dict[str, str] = {}
         for s in table.segments:
             row: dict[str, Any] = {
                 "attribute": table.attribute,
@@ -86,39 +108,75 @@ def segments(
                 "accounts": s.accounts,
             }
             for metric in METRICS:
-                interval = getattr(s, metric)
-                row |= {
-                    metric: interval.value,
-                    f"{metric}_low": interval.low,
-                    f"{metric}_high": interval.high,
-                }
+                i = getattr(s, metric)
+                row |= {metric: i.value, f"{metric}_low": i.low, f"{metric}_high": i.high}
+                keys = (metric, f"{metric}_low", f"{metric}_high")
+                why |= dict.fromkeys(keys, SEGMENT_WHY[metric])
             row |= {"thin": s.thin, "leads": ";".join(s.leads)}
             rows.append(row)
-        emit(rows, fmt, out=out)
+        emit(
+            rows,
+            fmt,
+            out=out,
+            why=why,
+            command="analyze segments",
+            attribute=table.attribute,
+            leader=table.leader,
+            verdict=table.verdict,
+        )
         return
     emit(
         [
             {
-                table.attribute: s.value + (" (thin)" if s.thin else ""),
+                "value": s.value + (" (thin)" if s.thin else ""),
                 "deals": f"{s.deals:,}",
-                "win rate": _ci(s.win_rate),
-                "avg ACV": _ci(s.avg_acv, "{:,.0f}"),
-                "median cycle": _ci(s.median_cycle_days, "{:.0f}d"),
-                "expansion": _ci(s.expansion_rate),
-                "churn": _ci(s.churn_rate),
+                "win rate": _segment_cell(s, "win_rate", ".0%"),
+                "avg ACV": _segment_cell(s, "avg_acv", ",.0f"),
+                "median cycle": _segment_cell(s, "median_cycle_days", ".0f"),
+                "expansion": _segment_cell(s, "expansion_rate", ".0%"),
+                "churn": _segment_cell(s, "churn_rate", ".0%"),
             }
             for s in table.segments
         ],
         "table",
-        title=f"Segments by {table.attribute}",
+        title=f"Segments by {table.attribute} (cycle in days)",
+        columns=[
+            Column("value", table.attribute),
+            Column("deals"),
+            Column("win rate"),
+            Column("avg ACV", priority=2),
+            Column("median cycle", priority=3),
+            Column("expansion", priority=4),
+            Column("churn", priority=1),
+        ],
     )
     console.print(table.verdict)
 
 
-def _lift_dict(r: LiftRow, information_value: dict[str, float]) -> dict[str, Any]:
+def _lift_dict(r: LiftRow, result: LiftResult) -> dict[str, Any]:
     row = dict(r.__dict__)
-    row["information_value"] = information_value.get(r.attribute)
+    row["information_value"] = result.information_value.get(r.attribute)
     return row
+
+
+def _shares(r: LiftRow) -> str:
+    """Share of all wins and of all losses that have this value, as "won%/lost%"."""
+    if finite(r.share_won) and finite(r.share_lost):
+        return f"{r.share_won:.0%}/{r.share_lost:.0%}"
+    return NotComputable("no won deals, or no lost deals, to take a share of")
+
+
+LIFT_COLUMNS = [
+    Column("verdict"),
+    Column("attribute"),
+    Column("value"),
+    Column("closed", priority=2),
+    Column("win rate", priority=1),
+    Column("lift", "lift (95% CI)"),
+    Column("shares", "won/lost share", priority=4),
+    Column("q", priority=3),
+    Column("why", priority=5),
+]
 
 
 @app.command()
@@ -137,14 +195,27 @@ def lift(
     ws = open_workspace(workspace)
     with clean_errors():
         result = ws.lift()
+    if fmt != "table":
+        emit(
+            [_lift_dict(r, result) for r in result.rows],
+            fmt,
+            out=out,
+            why=LIFT_WHY,
+            command="analyze lift",
+            n_closed=result.n_closed,
+            n_won=result.n_won,
+            n_accounts=result.n_accounts,
+            base_rate=result.base_rate,
+            base_rate_reason=None if result.n_closed else "no closed new-business deals",
+            warnings=result.warnings,
+        )
+        return
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
-    if fmt != "table":
-        emit([_lift_dict(r, result.information_value) for r in result.rows], fmt, out=out)
-        return
+    base = prose(result.base_rate, ".0%", "no closed new-business deals")
     console.print(
         f"{result.n_closed:,} closed new-business deals, {result.n_won:,} won "
-        f"({_pct(result.base_rate)}), {result.n_accounts:,} accounts"
+        f"({base}), {result.n_accounts:,} accounts"
     )
     rows = (
         result.rows
@@ -160,14 +231,15 @@ def lift(
                 "attribute": r.attribute,
                 "value": r.value,
                 "closed": f"{r.n_closed:,}",
-                "win rate": f"{r.win_rate:.0%}",
-                "lift (95% CI)": f"{r.lift:.2f} ({r.lift_ci[0]:.2f}-{r.lift_ci[1]:.2f})",
-                "won/lost share": f"{r.share_won:.0%}/{r.share_lost:.0%}",
-                "q": f"{r.q_value:.2g}",
+                "win rate": cell(r.win_rate, ".0%", LIFT_WHY["win_rate"]),
+                "lift": interval(r.lift, *r.lift_ci, ".2f", LIFT_WHY["lift"]),
+                "shares": _shares(r),
+                "q": cell(r.q_value, ".2g", LIFT_WHY["q_value"]),
                 "why": r.why,
             }
             for r in rows
         ],
         "table",
         title="Won vs lost",
+        columns=LIFT_COLUMNS,
     )

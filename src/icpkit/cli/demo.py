@@ -7,7 +7,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,8 +17,9 @@ from icpkit.cli.ingest import print_report
 from icpkit.cli.output import emit
 from icpkit.cli.score import SHOWN, print_backtest
 from icpkit.cli.workspace import summary
-from icpkit.icp import ICP
-from icpkit.workspace import Workspace
+
+if TYPE_CHECKING:
+    from icpkit.icp import ICP
 
 EXPORT_DAY = dt.date(2025, 10, 1)  # the demo CRM's export date: intent is scored as of then
 
@@ -74,14 +75,18 @@ def demo_data(
     rows: Annotated[int, typer.Option("--rows", min=100, help="Number of deals.")] = 5_000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 7,
 ) -> None:
-    """Write messy HubSpot-style exports with a documented, planted ICP (planted_truth.json)."""
+    """Write messy HubSpot-style exports with a documented, planted ICP; the ground truth
+    goes in truth/ (planted_truth.json), so `icp ingest OUT/*.csv` reads only the exports."""
     from icpkit.demo import make_crm
 
     started = time.perf_counter()
     files = make_crm(rows, seed, out)
     took = time.perf_counter() - started
     console.print(f"Wrote {rows:,} deals (seed {seed}) to [bold]{out}[/] in {took:.1f}s:")
-    for path in files.paths():
+    for path in files.exports():
+        console.print(f"  {path}")
+    console.print(f"and the planted ground truth (not an export) in {files.planted_truth.parent}:")
+    for path in files.paths()[len(files.exports()) :]:
         console.print(f"  {path}")
 
 
@@ -95,6 +100,7 @@ def demo(
     """Run the whole chain on generated data: generate, ingest, derive, backtest, score,
     size the TAM and find lookalikes."""
     from icpkit.demo import make_crm
+    from icpkit.workspace import Workspace
 
     root = directory or Path(tempfile.mkdtemp(prefix="icpkit-demo-"))
     data = root / "data"

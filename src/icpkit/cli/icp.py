@@ -8,10 +8,8 @@ from typing import Annotated
 
 import typer
 
-from icpkit.cli.common import WorkspaceOption, clean_errors, console, fail, open_workspace
+from icpkit.cli.common import WorkspaceOption, clean_errors, console, open_workspace
 from icpkit.cli.output import emit
-from icpkit.icp import ICPError, diff_icps, format_diff, icp_json_schema
-from icpkit.icp.describe import describe_rule
 
 
 def derive(
@@ -21,10 +19,7 @@ def derive(
     """Derive the ICP from the data into icp.yaml; keep locked and human criteria."""
     ws = open_workspace(workspace)
     with clean_errors():
-        try:
-            result = ws.derive(note=note)
-        except ICPError as exc:
-            fail(str(exc))
+        result = ws.derive(note=note)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     if not result.written:
@@ -40,6 +35,7 @@ def derive(
 
 def print_icp(icp: object) -> None:
     """The ICP as a short readable list: boundary, fit, intent, exclusions, with rationale."""
+    from icpkit.icp.describe import describe_rule
     from icpkit.icp.model import ICP
 
     if not isinstance(icp, ICP):
@@ -85,16 +81,17 @@ def diff(
     workspace: WorkspaceOption = None,
 ) -> None:
     """What changed between two ICP versions, with the evidence that moved."""
+    from icpkit.icp import diff_icps, format_diff
+
     ws = open_workspace(workspace)
     with clean_errors():
-        try:
-            lines = format_diff(diff_icps(ws.versions.load(a), ws.versions.load(b)))
-        except ICPError as exc:
-            fail(str(exc))
+        lines = format_diff(diff_icps(ws.versions.load(a), ws.versions.load(b)))
     for line in lines or ["no change"]:
         console.print(line)
 
 
 def schema() -> None:
     """Print the JSON Schema of the ICP in icp.yaml, for editors."""
+    from icpkit.icp import icp_json_schema
+
     sys.stdout.write(json.dumps(icp_json_schema(), indent=2) + "\n")

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from icpkit.cli.common import WorkspaceOption, clean_errors, console, err_console, open_workspace
-from icpkit.ingest.pipeline import FileReport
+from icpkit.cli.numbers import cell
+from icpkit.cli.output import Column, document, print_table, write_json
 
-SYSTEM_NAMES = {
-    "hubspot": "HubSpot",
-    "salesforce": "Salesforce",
-    "pipedrive": "Pipedrive",
-    "generic": "generic",
-}
+if TYPE_CHECKING:
+    from icpkit.ingest.pipeline import FileReport
 
 
 def ingest(
@@ -33,7 +29,12 @@ def ingest(
         bool, typer.Option("--strict", help="Fail on the first unreadable row or cell.")
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Reload files already imported unchanged.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Reload files already imported unchanged, and load files whose layout "
+            "detection is unsure of (as what it found most likely).",
+        ),
     ] = False,
     encoding: Annotated[
         str | None, typer.Option(help="Text encoding of CSV files (default: detected).")
@@ -63,9 +64,19 @@ def ingest(
         )
     for report in result.files:
         print_report(report, show_mapping=dry_run)
+    # Files not recognized as CRM records are listed last, where they are seen: the run
+    # exits 0 when others loaded, 1 when nothing could be loaded at all.
+    if skipped := result.unrecognized:
+        console.print(
+            f"[bold yellow]{len(skipped)} file{'s' if len(skipped) > 1 else ''} not loaded "
+            "(not recognized as CRM records):[/] " + ", ".join(r.path.name for r in skipped),
+            soft_wrap=True,
+        )
     for _path, error in result.failures:
         err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
-    if result.failures:
+    if result.nothing_loaded and not result.failures:
+        err_console.print("[bold red]error:[/] nothing loaded: no file was recognized")
+    if result.failures or result.nothing_loaded:
         raise typer.Exit(1)
 
 
@@ -73,29 +84,52 @@ def print_report(report: FileReport, *, show_mapping: bool) -> None:
     """The summary of one file: what it was taken for, counts, reasons, notes."""
     name = report.path.name
     if report.skipped:
-        console.print(f"[bold]{name}[/]: {report.skipped}")
+        if report.unrecognized:
+            console.print(
+                f"[bold yellow]skipped[/] [bold]{name}[/]: {report.skipped}", soft_wrap=True
+            )
+        else:
+            console.print(f"[bold]{name}[/]: {report.skipped}")
         return
     layout = report.layout
-    system = SYSTEM_NAMES.get(report.system, report.system)
+    from icpkit.ingest.fields import SYSTEM_LABELS
+
+    system = SYSTEM_LABELS.get(report.system, report.system)
     conf = f"{layout.confidence:.2f}" if layout else "-"
     how = f"{system} {report.entity}, mapping confidence {conf}"
     if report.encoding:
         how += f", {report.encoding}, delimiter {report.delimiter!r}"
     prefix = "[yellow]dry run[/] " if report.dry_run else ""
     console.print(f"{prefix}[bold]{name}[/]: {how}")
+    if show_mapping and layout and layout.entity_reason:
+        console.print(
+            f"  taken for {report.entity} (confidence {layout.entity_confidence:.2f}): "
+            f"{layout.entity_reason}",
+            soft_wrap=True,
+        )
     if show_mapping and layout:
-        table = Table("field", "column", "confidence", "how", "values read", "also matched")
-        for choice in sorted(layout.choices.values(), key=lambda c: c.field):
-            rate = "-" if choice.parse_rate is None else f"{choice.parse_rate:.0%}"
-            table.add_row(
-                choice.field,
-                choice.column,
-                f"{choice.confidence:.2f}",
-                choice.how,
-                rate,
-                ", ".join(choice.alternatives),
-            )
-        console.print(table)
+        unchecked = "not checked: no values in the sample, or mapped by hand"
+        print_table(
+            [
+                {
+                    "field": choice.field,
+                    "column": choice.column,
+                    "confidence": f"{choice.confidence:.2f}",
+                    "how": choice.how,
+                    "values read": cell(choice.parse_rate, ".0%", unchecked),
+                    "also matched": ", ".join(choice.alternatives),
+                }
+                for choice in sorted(layout.choices.values(), key=lambda c: c.field)
+            ],
+            [
+                Column("field"),
+                Column("column"),
+                Column("confidence", priority=2),
+                Column("how", priority=3),
+                Column("values read", priority=1),
+                Column("also matched", priority=4),
+            ],
+        )
         if layout.unmapped:
             console.print(f"  kept as extra (not mapped): {', '.join(layout.unmapped)}")
     verb = "would load" if report.dry_run else "loaded"
@@ -103,9 +137,12 @@ def print_report(report: FileReport, *, show_mapping: bool) -> None:
         f"  read {report.rows_read:,} rows · {verb} {report.rows_loaded:,} · "
         f"quarantined {report.rows_quarantined:,} rows and {report.cells_quarantined:,} cells"
         + (f" · {report.blank_records:,} blank lines skipped" if report.blank_records else "")
+        + (f" · [bold]{report.unlinked:,} without an account[/]" if report.unlinked else "")
     )
     for reason, count in report.reasons().items():
         console.print(f"    {count:>6,}  {reason}")
+    for warning in report.warnings:
+        console.print(f"  [bold yellow]warning:[/] {warning}", soft_wrap=True)
     for note in report.notes:
         console.print(f"  [dim]note:[/] {note}")
 
@@ -123,7 +160,7 @@ def quarantine(
     with clean_errors():
         rows = ws.quarantine(file=file, limit=limit or None)
     if fmt == "json":
-        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        write_json(document("quarantine", rows=rows))
         return
     if fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["file"])

@@ -2,39 +2,39 @@
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from icpkit.analysis.stats import RateEstimate
 from icpkit.cli.common import (
     WorkspaceOption,
     clean_errors,
     console,
+    err_console,
     fail,
     open_workspace,
     parse_day,
 )
-from icpkit.cli.output import FormatOption, OutOption, emit
-from icpkit.icp import ICPError
-from icpkit.icp.model import format_number
-from icpkit.operate.lookalike import LookalikeError, find_lookalikes
-from icpkit.operate.tam import Range, TamCount, TamError, TamResult, size_tam
-from icpkit.operate.universe import UniverseError
-from icpkit.scoring.features import ScoringError
+from icpkit.cli.numbers import NotComputable, finite
+from icpkit.cli.output import Column, FormatOption, OutOption, emit
+
+if TYPE_CHECKING:
+    from icpkit.analysis.stats import RateEstimate
+    from icpkit.operate.tam import Range, TamCount, TamResult
 
 UniverseArgument = Annotated[
     Path,
     typer.Argument(
-        help="Company universe in the scorer's input layout (account_key, employees, revenue, "
-        "industry, country, technologies, ...): Parquet or CSV."
+        help="Company universe: a company export (CSV in any encoding, XLSX, Parquet), read "
+        "like `icp ingest` reads one, or a file in the scorer's input layout (account_key, "
+        "employees, revenue, industry, country, technologies, ...)."
     ),
 ]
 _WIDEN = re.compile(r"^([a-z_]+)=([0-9][0-9.,_eE+]*)-([0-9][0-9.,_eE+]*)$")
-ERRORS = (UniverseError, TamError, LookalikeError, ICPError, ScoringError)
+NO_RULES = "the ICP has no rules, so nothing tells the TAM apart from the market"
+NO_DEALS = "no closed deals in these ranges"
 
 
 def tam(
@@ -55,21 +55,35 @@ def tam(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Size the TAM of a company universe with the ICP, and what widening a range costs."""
+    from icpkit.operate.tam import size_tam
+
     ws = open_workspace(workspace)
     ranges = dict(_widening(text) for text in widen or [])
     day = parse_day(as_of)
     with clean_errors():
-        try:
-            result = size_tam(ws, universe, as_of=day, widen=ranges or None)
-        except ERRORS as exc:
-            fail(str(exc))
-    if fmt == "table":
-        _print_profile(result)
+        result = size_tam(ws, universe, as_of=day, widen=ranges or None)
+    if fmt != "table":
+        emit(
+            tam_rows(result),
+            fmt,
+            out=out,
+            why={"current": NO_DEALS, "widened": NO_DEALS},
+            command="tam",
+            universe=str(universe),
+            as_of=result.as_of.isoformat(),
+            profile=list(result.current.profile),
+            widened_profile=None if result.widened is None else list(result.widened.profile),
+            discriminates=result.discriminates,
+            warnings=list(result.warnings),
+        )
+        return
+    _print_profile(result)
     emit(
-        tam_rows(result, readable=fmt == "table"),
+        tam_rows(result, readable=True),
         fmt,
         title=f"TAM of {universe.name} as of {result.as_of}",
-        out=out,
+        columns=[Column("measure"), Column("current")]
+        + ([Column("widened")] if result.widened is not None else []),
     )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
@@ -84,12 +98,19 @@ def lookalike(
     workspace: WorkspaceOption = None,
 ) -> None:
     """The universe's companies most like the Tier 1 customers, with who and what they share."""
+    from icpkit.operate.lookalike import NothingSeparates, find_lookalikes
+
     ws = open_workspace(workspace)
+    notes: list[str] = []
     with clean_errors():
         try:
-            hits = find_lookalikes(ws, universe, top=top, k=k)
-        except ERRORS as exc:
-            fail(str(exc))
+            hits = find_lookalikes(ws, universe, top=top, k=k, warnings=notes)
+        except NothingSeparates as exc:
+            # An answer, not a failure: nothing to rank by; say so and list nobody.
+            (console if fmt == "table" else err_console).print(f"[yellow]warning:[/] {exc}")
+            if fmt == "table":
+                return
+            hits = []
     rows: list[dict[str, Any]] = [
         {
             "rank": i + 1,
@@ -107,9 +128,21 @@ def lookalike(
         rows,
         fmt,
         title=f"{len(rows)} companies most like the Tier 1 customers (mean of {k} nearest)",
-        columns=("rank", "name", "account_key", "similarity", "shared", "like"),
+        columns=[
+            Column("rank"),
+            Column("name"),
+            Column("account_key", priority=2),
+            Column("similarity"),
+            Column("shared", priority=1),
+            Column("like", priority=3),
+        ],
         out=out,
+        command="lookalike",
+        universe=str(universe),
+        k=k,
     )
+    for note in notes:
+        (console if fmt == "table" else err_console).print(f"[yellow]warning:[/] {note}")
 
 
 def tam_rows(result: TamResult, *, readable: bool = False) -> list[dict[str, Any]]:
@@ -125,12 +158,18 @@ def tam_rows(result: TamResult, *, readable: bool = False) -> list[dict[str, Any
         ("  already customers", "customers"),
         ("  prospects", "prospects"),
     ):
+        if not result.discriminates and name == "tam":
+            # Nothing discriminates: no TAM, tiers or routes presented as if meaningful.
+            rows.append(_row(label, NotComputable(NO_RULES) if readable else None, None))
+            if not readable:
+                rows[-1]["current_reason"] = NO_RULES
+            break
         rows.append(_row(label, _get(result.current, name), widened and _get(widened, name)))
-    for tier in result.current.tiers:
+    for tier in result.current.tiers if result.discriminates else ():
         rows.append(
             _row(f"  tier {tier}", result.current.tiers[tier], widened and widened.tiers[tier])
         )
-    for route in result.current.routes:
+    for route in result.current.routes if result.discriminates else ():
         rows.append(
             _row(
                 f"  route {route}", result.current.routes[route], widened and widened.routes[route]
@@ -148,7 +187,9 @@ def tam_rows(result: TamResult, *, readable: bool = False) -> list[dict[str, Any
             _row(
                 "expected change in win rate",
                 None,
-                (f"{change:+.1%}" if not math.isnan(change) else "n/a") if readable else change,
+                (f"{change:+.1%}" if finite(change) else NotComputable(NO_DEALS))
+                if readable
+                else change,
             )
         )
     for row in rows:
@@ -160,8 +201,8 @@ def tam_rows(result: TamResult, *, readable: bool = False) -> list[dict[str, Any
 
 
 def _readable(value: Any) -> str:
-    if value is None:
-        return ""
+    if value is None or isinstance(value, str):
+        return value or ""
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
@@ -174,6 +215,8 @@ def _row(measure: str, current: Any, widened: Any) -> dict[str, Any]:
 
 
 def _span(attribute: str, bounds: Range) -> str:
+    from icpkit.icp.model import format_number
+
     low, high = bounds
     if low is not None and high is not None:
         return f"{attribute} {format_number(low)}-{format_number(high)}"
@@ -182,13 +225,15 @@ def _span(attribute: str, bounds: Range) -> str:
     return f"{attribute} up to {format_number(high)}" if high is not None else attribute
 
 
-def _rate_value(rate: RateEstimate) -> float | None:
-    return None if math.isnan(rate.rate) else rate.rate
+def _rate_value(rate: RateEstimate) -> float:
+    return rate.rate  # NaN without closed deals: null in JSON, with the reason beside it
 
 
 def _rate_text(rate: RateEstimate) -> str:
-    if math.isnan(rate.rate):
-        return "no closed deals"
+    if not finite(rate.rate):
+        return NotComputable(NO_DEALS)
+    if not (finite(rate.low) and finite(rate.high)):
+        return f"{rate.rate:.0%} ({rate.n_deals:,} deals, {rate.n_accounts:,} accounts)"
     return (
         f"{rate.rate:.0%} ({rate.low:.0%}-{rate.high:.0%}; {rate.n_deals:,} deals, "
         f"{rate.n_accounts:,} accounts)"

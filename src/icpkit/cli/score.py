@@ -3,28 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from rich.progress import Progress
 
 from icpkit.cli.common import (
     WorkspaceOption,
     clean_errors,
     console,
+    err_console,
     fail,
     open_workspace,
     parse_day,
 )
-from icpkit.cli.output import Format, emit
-from icpkit.icp import ICPError
-from icpkit.scoring.features import ScoringError
-from icpkit.validate.backtest import BacktestError, BacktestResult
+from icpkit.cli.numbers import cell, finite, interval, json_record, prose_interval
+from icpkit.cli.output import Column, OutOption, document, emit, write_json
 
-SHOWN = ("name", "fit", "intent", "score", "tier", "route", "top_reasons")
+if TYPE_CHECKING:
+    from icpkit.validate.backtest import BacktestResult, ModelRow
+
+SHOWN = (
+    Column("name"),
+    Column("fit", priority=3),
+    Column("intent", priority=4),
+    Column("score"),
+    Column("tier"),
+    Column("route", priority=1),
+    Column("top_reasons", "top reasons", priority=2),
+)
+"""The columns of scored accounts in the terminal; the file written keeps every field."""
+GENERATOR = "true win probability (generator)"
 
 
 def score(
@@ -43,6 +53,8 @@ def score(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Score a file of accounts: fit, intent, sub-scores, tier, route and reasons."""
+    from rich.progress import Progress
+
     ws = open_workspace(workspace)
     if not file.exists():
         fail(f"{file}: no such file")
@@ -54,20 +66,21 @@ def score(
         return
     if engine != "duckdb":
         fail(f"--engine {engine!r}: duckdb or spark")
-    with clean_errors():
-        try:
-            with Progress(transient=True, console=console) as bar:
-                task = bar.add_task(f"scoring {file.name}", total=100)
-                scored = ws.score_file(
-                    file,
-                    as_of=day,
-                    out=out,
-                    sheet=sheet,
-                    progress=lambda done: bar.update(task, completed=done),
-                )
-        except (ICPError, ScoringError) as exc:
-            fail(str(exc))
+    with clean_errors(), Progress(transient=True, console=err_console) as bar:
+        task = bar.add_task(f"scoring {file.name}", total=100)
+        scored = ws.score_file(
+            file,
+            as_of=day,
+            out=out,
+            sheet=sheet,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+        bar.update(task, completed=100)
     report = scored.report
+    if scored.scorecard.flat:
+        from icpkit.scoring.scorecard import NO_RULES
+
+        console.print(f"[yellow]warning:[/] {NO_RULES}")
     for text in scored.problems:
         console.print(f"[yellow]unreadable:[/] {text}")
     if report is not None:
@@ -101,15 +114,12 @@ def score(
 
 def _score_on_spark(ws: Any, file: Path, out: Path | None, day: dt.date | None) -> None:
     """Run the compiled SELECT on a Spark session (local, or the cluster of SPARK_* settings)."""
-    from icpkit.scoring.spark import SparkUnavailable, score_on_spark
+    from icpkit.scoring.spark import score_on_spark
 
     if out is None or out.suffix.lower() != ".parquet":
         fail("--engine spark reads and writes Parquet: pass --out scored.parquet")
     with clean_errors():
-        try:
-            total = score_on_spark(ws, file, out, as_of=day)
-        except (SparkUnavailable, ICPError, ScoringError) as exc:
-            fail(str(exc))
+        total = score_on_spark(ws, file, out, as_of=day)
     console.print(f"Spark scored {total:,} accounts from {file.name}; wrote {out}")
 
 
@@ -132,83 +142,224 @@ def sql(
         fail(f"--dialect {dialect!r}: one of {', '.join(DIALECTS)}")
     ws = open_workspace(workspace)
     with clean_errors():
-        try:
-            text = compile_scorecard(
-                ws.require_icp(),
-                ws.settings,
-                dialect=dialect,
-                tables=Tables(table, signals, contacts),
-                as_of=parse_day(as_of),
-            )
-        except (ICPError, ScoringError) as exc:
-            fail(str(exc))
+        text = compile_scorecard(
+            ws.require_icp(),
+            ws.settings,
+            dialect=dialect,
+            tables=Tables(table, signals, contacts),
+            as_of=parse_day(as_of),
+        )
     sys.stdout.write(text + "\n")
 
 
-def _ci(value: float, low: float, high: float, fmt: str = ".3f") -> str:
-    if math.isnan(value):
-        return "n/a"
-    if math.isnan(low):
-        return format(value, fmt)
-    return f"{value:{fmt}} ({low:{fmt}}-{high:{fmt}})"
+# --- The backtest, as tables and as one JSON document -------------------------------------
+
+NO_PROBABILITY = "the scorecard gave no win probability for these deals"
 
 
-def print_backtest(result: BacktestResult, fmt: Format = "table") -> None:
-    """The backtest's tables: models, tiers and calibration."""
+def _model_why(m: ModelRow) -> str:
+    if not m.fitted:
+        return f"{m.model}: {m.note or 'could not be fitted'}"
+    return f"{m.model}: its scores do not separate won from lost on these test deals"
+
+
+def _tier_lift_why(result: BacktestResult) -> str:
+    """Why tier A's win rate over tiers C-D cannot be computed on these test deals."""
+    by_tier = {r.tier: r for r in result.tiers}
+    top = by_tier.get("A")
+    bottom = [by_tier[t] for t in ("C", "D") if t in by_tier]
+    if top is None or top.n == 0:
+        return "no test deal is in tier A"
+    if sum(r.n for r in bottom) == 0:
+        return "no test deal is in tiers C-D"
+    if sum(r.wins for r in bottom) == 0:
+        return "no test deal in tiers C-D was won, so there is no rate to divide by"
+    return "too few test deals in tier A or tiers C-D"
+
+
+def _brier_why(result: BacktestResult) -> str:
+    return "no test deals" if result.test_deals == 0 else NO_PROBABILITY
+
+
+TIER_WHY = {
+    "win_rate": "no test deal in this tier",
+    "win_rate_low": "no test deal in this tier",
+    "win_rate_high": "no test deal in this tier",
+    "share_of_wins": "no test deal was won",
+    "cumulative_share": "no test deal was won",
+    "median_cycle_days": "no won deal in this tier has both a creation and a close date",
+}
+"""Why a value of the backtest's tier table cannot be computed."""
+
+
+def backtest_document(result: BacktestResult) -> dict[str, Any]:
+    """The backtest as one JSON-ready document (docs/json.md, command ``backtest``)."""
+    models = []
+    for m in result.models:
+        why = _model_why(m)
+        record = {
+            "model": m.model,
+            "fitted": m.fitted,
+            "note": m.note,
+            "roc_auc": m.auc.value,
+            "roc_auc_low": m.auc.low,
+            "roc_auc_high": m.auc.high,
+            "pr_auc": m.pr_auc.value,
+            "pr_auc_low": m.pr_auc.low,
+            "pr_auc_high": m.pr_auc.high,
+            "seconds": m.seconds,
+        }
+        models.append(json_record(record, dict.fromkeys(record, why)))
+    tiers = [
+        json_record(
+            {
+                "tier": r.tier,
+                "deals": r.n,
+                "won": r.wins,
+                "win_rate": r.win_rate,
+                "win_rate_low": r.low,
+                "win_rate_high": r.high,
+                "share_of_wins": r.share_of_wins,
+                "cumulative_share": r.cumulative_share,
+                "median_cycle_days": r.median_cycle_days,
+            },
+            TIER_WHY,
+        )
+        for r in result.tiers
+    ]
+    calibration = [
+        json_record(
+            {
+                "bin": i + 1,
+                "deals": r.n,
+                "mean_predicted": r.mean_predicted,
+                "observed": r.observed,
+                "observed_low": r.low,
+                "observed_high": r.high,
+            },
+            {"mean_predicted": NO_PROBABILITY},
+        )
+        for i, r in enumerate(result.calibration)
+    ]
+    lift = result.tier_lift
+    summary = json_record(
+        {
+            "tier_lift": lift.value,
+            "tier_lift_low": lift.low,
+            "tier_lift_high": lift.high,
+            "top_tier_wins": result.top_tier_wins,
+            "brier": result.brier,
+        },
+        {
+            "tier_lift": _tier_lift_why(result),
+            "tier_lift_low": _tier_lift_why(result),
+            "tier_lift_high": _tier_lift_why(result),
+            "brier": _brier_why(result),
+        },
+    )
+    return document(
+        "backtest",
+        cutoff=result.cutoff.isoformat(),
+        train_deals=result.train_deals,
+        test_deals=result.test_deals,
+        test_wins=result.test_wins,
+        skipped_open=result.skipped_open,
+        models=models,
+        tiers=tiers,
+        calibration=calibration,
+        **summary,
+        leaks=[
+            {"attribute": k.attribute, "auc": k.auc, "n_closed": k.n_closed, "message": k.message()}
+            for k in result.leaks
+        ],
+        notes=list(result.notes),
+    )
+
+
+def print_backtest(result: BacktestResult) -> None:
+    """The backtest's tables: models, tiers and calibration, every gap said in words."""
     console.print(
         f"Backtest: fitted on {result.train_deals:,} deals closed before {result.cutoff}, "
         f"tested on {result.test_deals:,} deals created from then on ({result.test_wins:,} "
         f"won); {result.skipped_open:,} deals open at the cut-off are in neither."
     )
-    best = max(m.auc.value for m in result.models if m.model != "true win probability (generator)")
-    emit(
-        [
+    measured = [m.auc.value for m in result.models if m.fitted and m.model != GENERATOR]
+    best = max((v for v in measured if finite(v)), default=float("nan"))
+    rows = []
+    for m in result.models:
+        why = _model_why(m)
+        rows.append(
             {
                 "model": m.model,
-                "ROC AUC (95% CI)": _ci(m.auc.value, m.auc.low, m.auc.high),
-                "PR AUC (95% CI)": _ci(m.pr_auc.value, m.pr_auc.low, m.pr_auc.high),
-                "vs best": f"{m.auc.value - best:+.3f}",
+                "roc": interval(m.auc.value, m.auc.low, m.auc.high, ".3f", why),
+                "pr": interval(m.pr_auc.value, m.pr_auc.low, m.pr_auc.high, ".3f", why),
+                "vs best": cell(m.auc.value - best, "+.3f", why),
             }
-            for m in result.models
-        ],
-        fmt,
+        )
+    emit(
+        rows,
+        "table",
         title="Accuracy on the test deals (intervals resample accounts)",
+        columns=[
+            Column("model"),
+            Column("roc", "ROC AUC (95% CI)"),
+            Column("pr", "PR AUC (95% CI)", priority=2),
+            Column("vs best", priority=1),
+        ],
     )
     emit(
         [
             {
                 "tier": r.tier,
-                "deals": r.n,
-                "won": r.wins,
-                "win rate (95% CI)": _ci(r.win_rate, r.low, r.high, ".0%") if r.n else "-",
-                "share of wins": f"{r.share_of_wins:.0%}",
-                "median cycle (won)": "-"
-                if math.isnan(r.median_cycle_days)
-                else f"{r.median_cycle_days:.0f}d",
+                "deals": f"{r.n:,}",
+                "won": f"{r.wins:,}",
+                "win rate": interval(r.win_rate, r.low, r.high, ".0%", TIER_WHY["win_rate"]),
+                "share of wins": cell(r.share_of_wins, ".0%", TIER_WHY["share_of_wins"]),
+                "median cycle": cell(r.median_cycle_days, ".0f", TIER_WHY["median_cycle_days"]),
             }
             for r in result.tiers
         ],
-        fmt,
-        title="Tiers on the test deals",
+        "table",
+        title="Tiers on the test deals (win rate with 95% CI; median cycle of won deals, days)",
+        columns=[
+            Column("tier"),
+            Column("deals"),
+            Column("won"),
+            Column("win rate"),
+            Column("share of wins", priority=1),
+            Column("median cycle", priority=2),
+        ],
     )
     lift = result.tier_lift
+    ratio = prose_interval(lift.value, lift.low, lift.high, ".1f", _tier_lift_why(result), "x")
+    lead = (
+        f"Tier A wins {ratio} as often as tiers C-D"
+        if finite(lift.value)
+        else f"How often tier A wins against tiers C-D: {ratio}"
+    )
     console.print(
-        f"Tier A wins {_ci(lift.value, lift.low, lift.high, '.1f')}x as often as tiers C-D "
-        "(below 1.5x the score does not discriminate; 2-3x is the field's target). "
+        f"{lead} (below 1.5x the score does not discriminate; 2-3x is the field's target). "
         f"Tiers A-B hold {result.top_tier_wins:.0%} of the test wins (rule of thumb: 70%+)."
     )
+    brier = prose_interval(result.brier, None, None, ".3f", _brier_why(result))
     emit(
         [
             {
-                "decile": i + 1,
-                "deals": r.n,
-                "predicted": f"{r.mean_predicted:.0%}",
-                "observed (95% CI)": _ci(r.observed, r.low, r.high, ".0%"),
+                "decile": f"{i + 1}",
+                "deals": f"{r.n:,}",
+                "predicted": cell(r.mean_predicted, ".0%", NO_PROBABILITY),
+                "observed": interval(r.observed, r.low, r.high, ".0%", "no deals in this bin"),
             }
             for i, r in enumerate(result.calibration)
         ],
-        fmt,
-        title=f"Calibration of the win probability (Brier {result.brier:.3f})",
+        "table",
+        title=f"Calibration of the win probability (Brier {brier})",
+        columns=[
+            Column("decile"),
+            Column("deals"),
+            Column("predicted"),
+            Column("observed", "observed (95% CI)"),
+        ],
     )
     for leak in result.leaks:
         console.print(f"[yellow]warning:[/] {leak.message()}")
@@ -224,19 +375,23 @@ def backtest(
     allow_leaks: Annotated[
         bool, typer.Option(help="Run even when a field looks filled in after close.")
     ] = False,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Annotated[
+        Literal["table", "json"],
+        typer.Option("--format", help="table (terminal) or json (one document)."),
+    ] = "table",
+    out: OutOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Fit on older deals, score newer ones: AUC, tiers, calibration, against baselines."""
     ws = open_workspace(workspace)
     with clean_errors():
-        try:
-            result = ws.backtest(
-                cutoff=parse_day(cutoff, "--cutoff"), test_share=test_share, allow_leaks=allow_leaks
-            )
-        except (BacktestError, ICPError, ScoringError) as exc:
-            fail(str(exc))
-    print_backtest(result, fmt)
+        result = ws.backtest(
+            cutoff=parse_day(cutoff, "--cutoff"), test_share=test_share, allow_leaks=allow_leaks
+        )
+    if fmt == "json":
+        write_json(backtest_document(result), out)
+    else:
+        print_backtest(result)
 
 
 def calibrate(
@@ -246,10 +401,7 @@ def calibrate(
     """Refit the points from the latest outcomes; write a new ICP version with its diff."""
     ws = open_workspace(workspace)
     with clean_errors():
-        try:
-            result = ws.calibrate(note=note)
-        except (ICPError, ScoringError) as exc:
-            fail(str(exc))
+        result = ws.calibrate(note=note)
     if not result.written:
         console.print(f"Points unchanged (version {result.version}).")
         return

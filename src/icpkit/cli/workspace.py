@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from icpkit.cli.common import WorkspaceOption, clean_errors, console, open_workspace
-from icpkit.workspace import Workspace
+from icpkit.cli.output import Column, print_table
 
 
 def init(
@@ -17,6 +16,8 @@ def init(
     name: Annotated[str | None, typer.Option(help="Name shown in reports.")] = None,
 ) -> None:
     """Create a workspace: icp.yaml (settings, later the ICP) and the DuckDB store."""
+    from icpkit.workspace import Workspace
+
     with clean_errors():
         ws = Workspace.init(directory, name=name)
     console.print(
@@ -40,7 +41,17 @@ def summary(workspace: WorkspaceOption = None) -> None:
         f"quarantined {counts['quarantine']:,}"
     )
     if info["imports"]:
-        table = Table("#", "file", "holds", "read", "loaded", "rows out", "cells out")
-        for number, file, entity, system, *counts, _when in info["imports"]:
-            table.add_row(str(number), file, f"{system} {entity}", *(f"{n:,}" for n in counts))
-        console.print(table)
+        names = ("read", "loaded", "rows out", "cells out")
+        print_table(
+            [
+                {"#": str(number), "file": file, "holds": f"{system} {entity}"}
+                | {name: f"{n:,}" for name, n in zip(names, counts, strict=True)}
+                for number, file, entity, system, *counts, _when in info["imports"]
+            ],
+            [
+                Column("#", priority=2),
+                Column("file"),
+                Column("holds", priority=1),
+                *(Column(name) for name in names),
+            ],
+        )

@@ -86,6 +86,8 @@ COMPANY_TRUTH_COLUMNS = (
 )
 SIGNAL_TYPES = ("funding_round", "job_posting", "leadership_change", "tech_added", "web_visit")
 
+TRUTH_DIR = "truth"  # subfolder of the output holding the ground truth
+
 COMPANY_ID_BASE = 5_100_000_000
 DEAL_ID_BASE = 9_200_000_000
 # Lower than every company ID the generator hands out, so it never resolves.
@@ -870,11 +872,12 @@ def make_crm(n_deals: int, seed: int, out_dir: Path, *, chunk_size: int = 100_00
     if round(n_deals * T.COMPANIES_PER_DEAL) > NAME_SPACE:
         raise ValueError(f"n_deals too large: at most {int(NAME_SPACE / T.COMPANIES_PER_DEAL)}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        name: out_dir / f"{name}.csv"
-        for name in ("companies", "deals", "signals", "deal_truth", "company_truth")
-    }
+    # The ground truth goes in a folder of its own, so `icp ingest out/*.csv` reads only
+    # the exports.
+    truth_dir = out_dir / TRUTH_DIR
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / f"{name}.csv" for name in ("companies", "deals", "signals")}
+    paths |= {name: truth_dir / f"{name}.csv" for name in ("deal_truth", "company_truth")}
     counts: Counter[str] = Counter()
     quirks: Counter[str] = Counter()
     with ExitStack() as stack:
@@ -893,7 +896,7 @@ def make_crm(n_deals: int, seed: int, out_dir: Path, *, chunk_size: int = 100_00
         for name, (f, col, d) in QUIRKS.items()
     ]
     count_dict = {key: int(v) for key, v in sorted(counts.items())}
-    truth_path = out_dir / "planted_truth.json"
+    truth_path = truth_dir / "planted_truth.json"
     doc = T.planted_truth(seed, n_deals, count_dict, quirk_list)
     truth_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return DemoFiles(

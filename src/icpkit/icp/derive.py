@@ -20,7 +20,7 @@ from icpkit.analysis import stats
 from icpkit.analysis.frame import MISSING, NONE_SEEN, Frame
 from icpkit.analysis.lift import LiftResult, LiftRow
 from icpkit.config import AnalysisSettings
-from icpkit.icp.model import ICP, Criterion, Evidence, Exclusion, IntentSignal
+from icpkit.icp.model import ICP, Criterion, Evidence, Exclusion, ICPError, IntentSignal
 
 _RANGE = re.compile(r"^([\d,]+)-([\d,]+)$")
 _OPEN = re.compile(r"^([\d,]+)\+$")
@@ -95,13 +95,13 @@ def _evidence(
         n_closed=n_closed,
         wins=won,
         win_rate=_r(rate.rate),
-        win_rate_ci=(_r(rate.low), _r(rate.high)),
+        win_rate_ci=_interval(rate.low, rate.high),
         base_rate=_r(result.base_rate),
-        lift=_r(comparison.lift),
-        lift_ci=(_r(comparison.lift_ci[0]), _r(comparison.lift_ci[1])),
-        q_value=_r(q, 6),
-        woe=_r(stats.weight_of_evidence(won, n_closed - won, result.n_won, n_lost_total)),
-        iv=_r(result.information_value.get(attribute, math.nan)),
+        lift=_finite(comparison.lift),
+        lift_ci=_interval(*comparison.lift_ci),
+        q_value=_finite(q, 6),
+        woe=_finite(stats.weight_of_evidence(won, n_closed - won, result.n_won, n_lost_total)),
+        iv=_finite(result.information_value.get(attribute, math.nan)),
         share_won=_r(won / result.n_won) if result.n_won else None,
         share_lost=_r((n_closed - won) / n_lost_total) if n_lost_total else None,
         n_accounts=int(sum(len(c.accounts) for c in inside)),
@@ -111,6 +111,20 @@ def _evidence(
 
 def _r(x: float, digits: int = 4) -> float:
     return float(round(x, digits)) if x is not None and not math.isnan(x) else math.nan
+
+
+def _finite(x: float | None, digits: int = 4) -> float | None:
+    """A statistic the data can tell, or None when it is not computable (no NaN, no infinity):
+    a cut whose rest has no win has no finite lift."""
+    if x is None or not math.isfinite(x):
+        return None
+    return float(round(x, digits))
+
+
+def _interval(low: float, high: float) -> tuple[float, float] | None:
+    """An interval only when both ends are finite."""
+    a, b = _finite(low), _finite(high)
+    return (a, b) if a is not None and b is not None else None
 
 
 def _describe(attribute: str, values: tuple[str, ...]) -> str:
@@ -139,6 +153,77 @@ def _rationale(subject: str, ev: Evidence, what: str = "the win rate of the rest
     )
 
 
+class NoUsableDeals(ICPError):
+    """No closed new-business deal with an account: there is nothing to derive an ICP from."""
+
+
+def no_usable_deals_reason(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the store holds no closed new-business deal linked to an account, or None when it
+    holds at least one: 'none of the 1,200 closed deals is linked to an account ...'."""
+    row = con.execute(
+        """SELECT count(*),
+                  count(*) FILTER (WHERE outcome IN ('won', 'lost')),
+                  count(*) FILTER (WHERE outcome IN ('won', 'lost') AND NOT is_expansion),
+                  count(*) FILTER (WHERE outcome IN ('won', 'lost') AND NOT is_expansion
+                                   AND account_key IS NOT NULL),
+                  count(*) FILTER (WHERE account_key IS NOT NULL)
+           FROM deals"""
+    ).fetchall()[0]
+    total, closed, new_business, usable, linked = (int(x or 0) for x in row)
+    if usable:
+        return None
+    accounts = int(con.execute("SELECT count(*) FROM accounts").fetchall()[0][0])
+    if not total:
+        return (
+            f"the workspace holds no deals ({accounts:,} accounts): ingest a deals export "
+            "with won and lost deals first (icp ingest deals.csv)"
+        )
+    if not closed:
+        return (
+            f"{_none_is(total, 'deals', 'closed')} (won or lost): the ICP is learned from "
+            "outcomes; check that the stage or outcome column was recognized (icp ingest "
+            "--dry-run)"
+        )
+    if not new_business:
+        return (
+            f"all {closed:,} closed deals are expansion deals: the ICP is learned from "
+            "new-business deals"
+        )
+    if not linked:
+        return (
+            f"{_none_is(total, 'deals', 'linked to an account')} ({accounts:,} accounts in the "
+            "workspace): map the deals' company column (ingest.mapping) and ingest again; "
+            "icp ingest --dry-run shows the mapping"
+        )
+    return (
+        f"{_none_is(new_business, 'closed new-business deals', 'linked to an account')} "
+        f"({linked:,} of {total:,} deals are): map the deals' company column "
+        "(ingest.mapping) and ingest again"
+    )
+
+
+def _none_is(n: int, things: str, what: str) -> str:
+    """'none of the 3 deals is closed' or, for one, 'the only deal is not closed'."""
+    if n == 1:
+        return f"the only {things.removesuffix('s')} is not {what}"
+    return f"none of the {n:,} {things} is {what}"
+
+
+def no_rule_reason(icp: ICP, settings: AnalysisSettings) -> str | None:
+    """'no rule passed: ...' when the derived ICP has no fit, intent or exclusion rule (a
+    boundary alone scores nobody), else None."""
+    if icp.fit or icp.intent or icp.exclusions:
+        return None
+    closed = int(icp.method.get("closed_deals", 0) or 0)
+    won = int(icp.method.get("won_deals", 0) or 0)
+    return (
+        f"no rule passed: on {closed:,} closed deals ({won:,} won) no attribute value wins or "
+        f"loses significantly more often than the rest (q < {settings.alpha:g}, lift of at "
+        f"least {settings.min_lift:g}x, {settings.min_closed_deals} closed deals per cut); "
+        "every account will score the same. Derive again on more data"
+    )
+
+
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """Hash of the deals and accounts the derivation read, to tell when the data changed."""
     rows = con.execute(
@@ -162,6 +247,8 @@ def derive_icp(
     intent: list[IntentSignal] = []
     boundary: list[Criterion] = []
     notes = list(result.warnings)
+    if (kept := frame.unanalyzed_note()) is not None:
+        notes.append(kept)
     by_attr: dict[str, list[LiftRow]] = {}
     for r in result.rows:
         if r.value not in (MISSING, NONE_SEEN):
@@ -390,4 +477,11 @@ def _volume_notes(frame: Frame, by_attr: dict[str, list[LiftRow]]) -> list[str]:
     return notes
 
 
-__all__ = ["data_fingerprint", "derive_icp", "slug"]
+__all__ = [
+    "NoUsableDeals",
+    "data_fingerprint",
+    "derive_icp",
+    "no_rule_reason",
+    "no_usable_deals_reason",
+    "slug",
+]

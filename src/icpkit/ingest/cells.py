@@ -17,25 +17,25 @@ import duckdb
 import pyarrow as pa
 
 from icpkit.config import IngestSettings
-from icpkit.ingest.fields import FieldSpec
+from icpkit.ingest.fields import FieldSpec, status_outcome
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.blanks import is_blank
 from icpkit.ingest.normalize.booleans import parse_bool
-from icpkit.ingest.normalize.countries import country_code
+from icpkit.ingest.normalize.countries import country_reader
 from icpkit.ingest.normalize.dates import DateOrder, infer_date_order, parse_date
 from icpkit.ingest.normalize.domains import (
+    account_domain,
     email_account_domain,
-    registrable_domain,
+    platform_hosts,
     simple_suffixes,
 )
 from icpkit.ingest.normalize.employees import LARGEST_EMPLOYER, parse_employees
-from icpkit.ingest.normalize.industries import match_industry
+from icpkit.ingest.normalize.industries import code_system, read_industry
 from icpkit.ingest.normalize.money import check_amount, parse_money
 from icpkit.ingest.normalize.numbers import parse_number
 from icpkit.ingest.normalize.stages import stage_outcome
 
 _LIST_SPLIT = re.compile(r"\s*[;,|]\s*")
-_STATUS = {"won": "won", "lost": "lost", "open": "open"}
 MAX_REVENUE = 1e13  # above the largest company's revenue in any currency
 
 
@@ -106,9 +106,10 @@ def _status(raw: str) -> str | None:
     text = raw.strip().casefold()
     if is_blank(text):
         return None
-    if text not in _STATUS:
-        raise Unreadable("status must be won, lost or open")
-    return _STATUS[text]
+    outcome = status_outcome(text)
+    if outcome is None:
+        raise Unreadable("status must be won, lost or open (or active, abandoned, 0, 1, 2)")
+    return outcome
 
 
 def _list(raw: str) -> list[str] | None:
@@ -160,16 +161,14 @@ def _converter(
             order, note = DateOrder(settings.date_order), None
         return (lambda raw: parse_date(raw, order)), note
     if kind == "industry":
-
-        def industry(raw: str) -> Any:
-            m = match_industry(raw)
-            return None if m is None else (m.label, m.naics, m.sector_label)
-
-        return industry, None
+        # Bare 4-digit numbers are NAICS or SIC codes depending on the rest of the column.
+        codes = code_system(values)
+        return (lambda raw: read_industry(raw, codes)), None
     if kind == "country":
-        return country_code, None
+        # Whether 'CA' is California or Canada depends on the column's other values.
+        return country_reader(values), None
     if kind == "domain":
-        return registrable_domain, None
+        return account_domain, None
     if kind == "email":
         return email_account_domain, None
     if kind == "bool":
@@ -213,7 +212,7 @@ _PLAIN_NUMBER = r"'[0-9]{1,15}(\.[0-9]{1,6})?'"
 _ISO_DATE = r"'[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?'"
 _BARE_DOMAIN = r"'[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.[a-z]{2,63}'"
 # Tables the domain fast path reads, registered by the pipeline (see suffix_tables()).
-SUFFIX_TABLES = ("psl_single", "psl_every")
+SUFFIX_TABLES = ("psl_single", "psl_every", "platform_hosts")
 
 
 def fast_path(spec: FieldSpec, settings: IngestSettings) -> FastPath | None:
@@ -242,18 +241,20 @@ def fast_path(spec: FieldSpec, settings: IngestSettings) -> FastPath | None:
         return FastPath(
             f"regexp_full_match({{v}}, {_BARE_DOMAIN}) "
             "AND regexp_extract({v}, '[^.]+$') IN (SELECT suffix FROM psl_single) "
-            "AND {v} NOT IN (SELECT suffix FROM psl_every)",
+            "AND {v} NOT IN (SELECT suffix FROM psl_every) "
+            "AND {v} NOT IN (SELECT suffix FROM platform_hosts)",
             ("{v}",),
         )
     return None
 
 
 def suffix_tables() -> dict[str, pa.Table]:
-    """The public-suffix sets the domain fast path joins against."""
+    """The public-suffix sets and shared-platform hosts the domain fast path joins against."""
     single, every = simple_suffixes()
     return {
         "psl_single": pa.table({"suffix": pa.array(sorted(single), pa.string())}),
         "psl_every": pa.table({"suffix": pa.array(sorted(every), pa.string())}),
+        "platform_hosts": pa.table({"suffix": pa.array(sorted(platform_hosts()), pa.string())}),
     }
 
 
@@ -327,6 +328,8 @@ def create_lookup(
         con.register("lookup_rows", lookup.table)
         con.execute(f"CREATE TEMP TABLE {alias} AS SELECT * FROM lookup_rows")
         con.unregister("lookup_rows")
+        if spec.kind == "industry":
+            lookup.note = _unmapped_industries(con, spec, src, alias)
         return lookup
     if spec.kind == "domain":
         for name, rows in suffix_tables().items():
@@ -350,3 +353,24 @@ def create_lookup(
         for name in suffix_tables():
             con.unregister(name)
     return lookup
+
+
+def _unmapped_industries(
+    con: duckdb.DuckDBPyConnection, spec: FieldSpec, src: str, alias: str
+) -> str | None:
+    """Industry values outside the taxonomy, most frequent first: they are kept as written
+    (no sector) and analyzed as their own values, and the ingest report lists them."""
+    rows = con.execute(
+        f"""SELECT l.{spec.name}, count(*) AS n FROM raw JOIN {alias} l ON l.raw = {src}
+            WHERE l.{spec.name} IS NOT NULL AND l.{spec.name}_sector IS NULL
+            GROUP BY 1 ORDER BY n DESC, 1"""
+    ).fetchall()
+    if not rows:
+        return None
+    total = sum(int(n) for _, n in rows)
+    shown = ", ".join(f"{value} ({n})" for value, n in rows[:10])
+    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+    return (
+        f"{len(rows)} industry values ({total} rows) are not in the taxonomy and are "
+        f"analyzed as written: {shown}{more} (see docs/taxonomy.md to map them)"
+    )

@@ -11,21 +11,63 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from icpkit.config import MappingRule
 from icpkit.ingest.fields import (
-    ENTITY_MARKERS,
     FIELDS,
     REQUIRED,
+    SYSTEM_EXACT,
     SYSTEM_MARKERS,
     FieldSpec,
+    formats,
     header_key,
+    status_outcome,
 )
+from icpkit.ingest.normalize import Unreadable
+from icpkit.ingest.normalize.booleans import parse_bool
 from icpkit.ingest.problems import IngestError, Problem
+from icpkit.ingest.propose import (
+    KnownAccounts,
+    Proposal,
+    mapping_line,
+    propose_identity,
+    propose_link,
+    propose_outcome,
+    stage_reading,
+)
 
 IGNORE = "ignore"
 _RANK_PENALTY = 0.05
 _PARTIAL_SCORE = 0.6
+# Below this entity confidence a file is not merged without --force or a mapping.
+SURE = 0.75
+# Names that say little about what a file holds ('Name' of a product, 'Status' of a company).
+_GENERIC = frozenset(
+    {"name", "title", "status", "stage", "outcome", "result", "customer", "client"}
+)
+_COMPANY_ATTRIBUTES = (
+    "employees",
+    "revenue",
+    "industry",
+    "country",
+    "city",
+    "founded_year",
+    "technologies",
+    "total_funding",
+    "funding_stage",
+    "lifecycle_stage",
+    "churned",
+    "churn_date",
+    "nps",
+    "product_usage",
+)
+# Fields that tie a record to its account, per entity.
+LINK_FIELDS = {
+    "deals": ("company_source_id", "company_name", "company_domain", "company_email"),
+    "contacts": ("company_source_id", "company_name", "company_domain", "contact_email"),
+    "signals": ("company_domain", "company_name", "company_email"),
+}
 
 # Sample of a column's values -> share of them the field's normalizer reads.
 ValueCheck = Callable[[FieldSpec, Sequence[str]], float]
@@ -54,6 +96,13 @@ class Layout:
     unmapped: list[str]
     ignored: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    entity_confidence: float = 1.0
+    entity_reason: str = ""
+    # Set when the file is not merged: what it looked like, why unsure, and the fix.
+    skip_reason: str | None = None
+    # Said loudly in the dry run and the ingest (a deals file linking to no account).
+    warnings: list[str] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
 
     @property
     def confidence(self) -> float:
@@ -70,12 +119,18 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(w for w in re.split(r"[^0-9a-z]+", text.casefold()) if w)
 
 
-def _rank_of(spec: FieldSpec, column: str) -> int | None:
-    key = header_key(column)
+@cache
+def _ranks(spec: FieldSpec) -> dict[str, int]:
+    """Each synonym's key and its (best) rank for ``spec``, computed once per field."""
+    ranks: dict[str, int] = {}
     for rank, names in enumerate(spec.synonyms):
-        if any(header_key(n) == key for n in names):
-            return rank
-    return None
+        for name in names:
+            ranks.setdefault(header_key(name), rank)
+    return ranks
+
+
+def _rank_of(spec: FieldSpec, column: str) -> int | None:
+    return _ranks(spec).get(header_key(column))
 
 
 def _partial(spec: FieldSpec, column: str) -> bool:
@@ -98,33 +153,196 @@ def _rule_for(file_name: str, rules: Sequence[MappingRule]) -> MappingRule | Non
     return next((r for r in rules if fnmatch.fnmatch(file_name, r.files)), None)
 
 
+@dataclass(frozen=True)
+class EntityGuess:
+    """What a file holds, how sure detection is, and in words why."""
+
+    entity: str
+    confidence: float
+    reason: str
+
+    @property
+    def unsure(self) -> bool:
+        """Too unsure to merge into the workspace without ``--force`` or a mapping."""
+        return self.confidence < SURE
+
+
+def _exact(entity: str, header: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """Fields of ``entity`` the header names exactly: field -> (column, best rank)."""
+    found: dict[str, tuple[str, int]] = {}
+    for spec in FIELDS[entity]:
+        for column in header:
+            rank = _rank_of(spec, column)
+            if rank is not None and (spec.name not in found or rank < found[spec.name][1]):
+                found[spec.name] = (column, rank)
+    return found
+
+
+def _reads_as_outcome(field: str, values: list[str] | None) -> bool:
+    """The column's values look like deal outcomes (None: no sample, so no evidence against)."""
+    if values is None:
+        return True
+    distinct = list(dict.fromkeys(v.strip() for v in values if v.strip()))
+    if not distinct:
+        return False
+    if field == "status":
+        read = sum(1 for v in distinct if status_outcome(v) is not None)
+        return read / len(distinct) >= 0.5
+    if field == "won":
+        return _share_read(distinct, parse_bool) >= 0.8
+    share, won, lost = stage_reading(distinct)
+    return share >= 0.5 or (won and lost)
+
+
+def _share_read(values: list[str], read: Callable[[str], object]) -> float:
+    hits = 0
+    for value in values:
+        try:
+            hits += read(value) is not None
+        except Unreadable:
+            continue
+    return hits / len(values)
+
+
+def _listed(found: dict[str, tuple[str, int]], names: Sequence[str]) -> str:
+    return ", ".join(f"{n} {found[n][0]!r}" for n in names if n in found)
+
+
+def weigh_entity(header: Sequence[str], samples: dict[str, list[str]]) -> EntityGuess:
+    """Deals, companies, signals or contacts, from all the header's names and their values.
+
+    No single column decides: a deals file shows an outcome (stage, status or won) whose
+    values read as outcomes *and* other deal fields (amount, dates, deal name, owner, or a
+    company link with no company attributes); a company list shows a name or website with
+    company attributes. A ``status`` of operating / acquired / closed is no deal outcome.
+    """
+    keys = {header_key(h) for h in header}
+    for layout in formats().not_records:
+        if layout.matches(keys):
+            return EntityGuess("companies", 0.0, f"it looks like {layout.what}")
+    deals = _exact("deals", header)
+    companies = _exact("companies", header)
+    signals = _exact("signals", header)
+    contacts = _exact("contacts", header)
+    if {"signal_type", "observed_at"} <= signals.keys():
+        return EntityGuess(
+            "signals", 0.95, f"signal fields: {_listed(signals, ['signal_type', 'observed_at'])}"
+        )
+    people = ["first_name", "last_name", "full_name", "contact_email", "job_title"]
+    if len(contacts.keys() & set(people)) >= 2:
+        return EntityGuess("contacts", 0.9, f"people fields: {_listed(contacts, people)}")
+
+    have_samples = bool(samples)
+    outcomes: list[str] = [
+        f
+        for f in ("stage", "status", "won")
+        if f in deals and _reads_as_outcome(f, samples.get(deals[f][0]) if have_samples else None)
+    ]
+    not_outcomes = [f for f in ("stage", "status", "won") if f in deals and f not in outcomes]
+    specific = [f for f in outcomes if deals[f][1] == 0 and header_key(deals[f][0]) not in _GENERIC]
+    outcome_weight = 2 if specific else (1 if outcomes else 0)
+    support: list[str] = [f for f in ("amount", "closed_at") if f in deals]
+    score = float(len(support))
+    if "created_at" in deals:
+        score += 0.5
+        support.append("created_at")
+    if "name" in deals and deals["name"][1] == 0:
+        score += 0.5
+        support.append("name")
+    extras = [f for f in ("closed", "deal_type", "pipeline", "owner", "lost_reason") if f in deals]
+    if extras:
+        score += 0.5
+        support += extras
+    links: list[str] = [
+        f
+        for f in ("company_source_id", "company_name", "company_domain", "company_email")
+        if f in deals
+    ]
+    identity = [f for f in ("company_name", "company_domain", "company_email") if f in companies]
+    specific_identity = [f for f in identity if header_key(companies[f][0]) not in _GENERIC]
+    attributes = [f for f in _COMPANY_ATTRIBUTES if f in companies]
+
+    if outcome_weight:
+        seen = _listed(deals, outcomes + support + links)
+        if score >= 1 or (links and not attributes):
+            return EntityGuess(
+                "deals", 0.95 if specific and score >= 1 else 0.85, f"deal fields: {seen}"
+            )
+        absent = [
+            label
+            for f, label in (
+                ("amount", "amount"),
+                ("closed_at", "close date"),
+                ("created_at", "create date"),
+            )
+            if f not in deals
+        ] + ([] if links else ["company link"])
+        why = (
+            f"{_listed(deals, outcomes)} reads as a deal outcome, but it has no "
+            f"{', no '.join(absent)}"
+        )
+        if support:
+            why += f" (only {_listed(deals, support)})"
+        if attributes:
+            shown = _listed(companies, attributes)
+            why += f", and its other columns look like company attributes ({shown})"
+        return EntityGuess("deals", 0.5, why)
+    if score >= 1.5 and score > len(attributes) / 2:
+        return EntityGuess("deals", 0.8, f"deal fields: {_listed(deals, support + links)}")
+    if specific_identity:
+        return EntityGuess(
+            "companies", 0.9, f"company fields: {_listed(companies, identity + attributes)}"
+        )
+    why_not = (
+        f"; {_listed(deals, not_outcomes)} does not hold deal outcomes" if not_outcomes else ""
+    )
+    if identity and attributes:
+        return EntityGuess(
+            "companies",
+            0.8,
+            f"company fields: {_listed(companies, identity + attributes)}{why_not}",
+        )
+    if identity:
+        return EntityGuess(
+            "companies",
+            0.5,
+            f"only a generic {companies[identity[0]][0]!r} column could name a company, and no "
+            f"other column looks like a company attribute{why_not}",
+        )
+    return EntityGuess(
+        "companies",
+        0.0,
+        "none of its columns names a company, a deal, a signal or a contact" + why_not,
+    )
+
+
 def detect_entity(header: Sequence[str], forced: str | None = None) -> str:
-    """Deals, companies or signals, from which canonical fields the header names exactly."""
-    if forced:
-        return forced
-    found: dict[str, set[str]] = {}
-    for entity, specs in FIELDS.items():
-        found[entity] = {s.name for s in specs for col in header if _rank_of(s, col) is not None}
-    if {"signal_type", "observed_at"} <= found["signals"]:
-        return "signals"
-    if found["deals"] & {"stage", "status", "won"}:
-        return "deals"
-    people = {"first_name", "last_name", "full_name", "contact_email", "job_title"}
-    if len(found["contacts"] & people) >= 2:
-        return "contacts"
-    scores = {e: len(found[e] & ENTITY_MARKERS[e]) for e in FIELDS}
-    return max(scores, key=lambda e: (scores[e], e == "companies"))
+    """Deals, companies, signals or contacts, from the header's names alone."""
+    return forced or weigh_entity(header, {}).entity
 
 
 def detect_system(header: Sequence[str]) -> tuple[str, float]:
-    """Which CRM wrote the header, with the share of that CRM's marker columns seen."""
-    keys = {header_key(h) for h in header}
-    best, best_hits = "generic", 0
-    for system, markers in SYSTEM_MARKERS.items():
-        hits = len(keys & markers)
-        if hits > best_hits:
-            best, best_hits = system, hits
-    if best_hits < 2:
+    """Which CRM wrote the header, with how many of the names only it writes were seen.
+
+    Two such names are needed, and a tie between CRMs names none ("generic").
+    """
+    names = [h.strip() for h in header]
+    hits = sorted(
+        (
+            (
+                sum(
+                    1
+                    for h in names
+                    if header_key(h) in markers or h in SYSTEM_EXACT.get(system, ())
+                ),
+                system,
+            )
+            for system, markers in SYSTEM_MARKERS.items()
+        ),
+        reverse=True,
+    )
+    (best_hits, best), (second_hits, _) = hits[0], hits[1]
+    if best_hits < 2 or best_hits == second_hits:
         return "generic", 1.0
     return best, round(min(1.0, best_hits / 4), 2)
 
@@ -135,15 +353,27 @@ def detect_layout(
     samples: dict[str, list[str]],
     rules: Sequence[MappingRule] = (),
     check: ValueCheck | None = None,
+    *,
+    force: bool = False,
+    known: Callable[[], KnownAccounts] | None = None,
 ) -> Layout:
     """Map ``header`` to canonical fields; raise :class:`IngestError` on an unsettled conflict.
 
     ``samples`` holds a few non-blank values per column; ``check`` scores how many of
     them a field's normalizer reads, so a column named right but holding the wrong
     thing shows a low confidence instead of passing silently.
+
+    A file whose entity detection is unsure of gets ``skip_reason`` (unless ``force`` or an
+    ``ingest.mapping`` rule for it), and no required-field check: it is not loaded. A
+    missing required field or account link comes with proposals: ``known`` returns what
+    the workspace knows of accounts, to compare the unmapped columns' values with.
     """
     rule = _rule_for(file_name, rules)
-    entity = detect_entity(header, rule.entity if rule else None)
+    if rule and rule.entity:
+        guess = EntityGuess(rule.entity, 1.0, f"ingest.mapping says {rule.entity}")
+    else:
+        guess = weigh_entity(header, samples)
+    entity = guess.entity
     system, system_conf = detect_system(header)
     specs = {s.name: s for s in FIELDS[entity]}
     choices: dict[str, ColumnChoice] = {}
@@ -250,16 +480,63 @@ def detect_layout(
     mapped = {c.column for c in choices.values()}
     unmapped = [c for c in header if c not in mapped and c not in ignored]
     layout = Layout(entity, system, system_conf, choices, unmapped, ignored, notes)
+    layout.entity_confidence, layout.entity_reason = guess.confidence, guess.reason
+    if guess.unsure and rule is None and not force:
+        layout.skip_reason = _skip_reason(file_name, guess)
+        return layout
+
+    def proposals_for(group: frozenset[str]) -> list[Proposal]:
+        if group & {"stage", "status", "won"}:
+            return propose_outcome(file_name, unmapped, samples)
+        if entity in LINK_FIELDS and group & set(LINK_FIELDS[entity]):
+            return propose_link(file_name, entity, unmapped, samples, known() if known else None)
+        if entity == "companies":
+            return propose_identity(file_name, unmapped, samples)
+        return []
 
     for group in REQUIRED[entity]:
         if not group & choices.keys():
             wanted = " or ".join(f"{g} (e.g. {specs[g].synonyms[0][0]!r})" for g in sorted(group))
+            proposals = proposals_for(group)
+            advice = (
+                " Most likely " + "; or ".join(p.message() for p in proposals)
+                if proposals
+                else " Map one in icp.yaml under ingest.mapping"
+            )
             raise IngestError(
                 Problem(
                     file_name,
                     f"missing a required column for {entity}: {wanted}; columns found: "
-                    f"{', '.join(header)}. Map one in icp.yaml under ingest.mapping",
+                    f"{', '.join(header)}.{advice}",
                     "file",
                 )
             )
+    if entity in LINK_FIELDS and not set(LINK_FIELDS[entity]) & choices.keys():
+        layout.proposals = propose_link(
+            file_name, entity, unmapped, samples, known() if known else None
+        )
+        advice = (
+            " Most likely " + "; or ".join(p.message() for p in layout.proposals)
+            if layout.proposals
+            else " Map the column that names the company in icp.yaml, e.g. "
+            + mapping_line(file_name, {"<column>": "company_name"})
+        )
+        layout.warnings.append(
+            f"no column links these {entity} to an account (no company id, name, domain or "
+            f"email is mapped): they load without one, and the analysis cannot use them.{advice}"
+        )
     return layout
+
+
+def _skip_reason(file_name: str, guess: EntityGuess) -> str:
+    """Why an unsure file is not loaded, and the two ways to load it anyway."""
+    if guess.confidence == 0.0:
+        return (
+            f"not loaded: {guess.reason}. If it does hold CRM records, say what it holds in "
+            f"icp.yaml, e.g. {mapping_line(file_name, {'<column>': '<field>'}, '<entity>')}"
+        )
+    return (
+        f"not loaded: it may hold {guess.entity} (confidence {guess.confidence:.2f}), but "
+        f"{guess.reason}. To load it as {guess.entity}: icp ingest --force {file_name}, or "
+        f"in icp.yaml ingest.mapping: [{{files: {file_name!r}, entity: {guess.entity}}}]"
+    )

@@ -1,16 +1,21 @@
 """The canonical fields of each entity and the column names CRMs export them under.
 
-Synonyms are ranked: a name in an earlier group beats one in a later group, so a
-HubSpot deals export with both "Amount" and "Amount in company currency" maps
-"Amount" without asking, while two columns of the same rank are a conflict the
-user must settle in ``icp.yaml``. This table is data, documented in docs/ingest.md.
+The names live in one data file, ``formats.yaml`` next to this module (documented in
+docs/ingest.md); this module loads it once into :class:`FieldSpec` tuples. Synonyms are
+ranked: a name in an earlier group beats one in a later group, so a HubSpot deals export
+with both "Amount" and "Amount in company currency" maps "Amount" without asking, while
+two columns of the same rank are a conflict the user must settle in ``icp.yaml``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from importlib import resources
+from typing import Any, Literal, cast, get_args
+
+import yaml
 
 Kind = Literal[
     "id",
@@ -30,6 +35,9 @@ Kind = Literal[
     "number",
     "email_address",
 ]
+Outcome = Literal["won", "lost", "open"]
+
+FORMATS_FILE = "formats.yaml"
 
 
 @dataclass(frozen=True)
@@ -42,435 +50,162 @@ class FieldSpec:
     help: str
 
 
+@dataclass(frozen=True)
+class NotRecords:
+    """A file layout that holds no records (a data dictionary, a ground truth), by columns."""
+
+    what: str
+    all: frozenset[str]
+    any: frozenset[str]
+    at_least: int
+
+    def matches(self, keys: set[str]) -> bool:
+        """True when a header (as :func:`header_key` keys) has this layout's columns."""
+        return self.all <= keys and len(self.any & keys) >= self.at_least
+
+
+@dataclass(frozen=True)
+class Formats:
+    """Everything ``formats.yaml`` declares, checked and ready to use."""
+
+    fields: dict[str, tuple[FieldSpec, ...]]
+    required: dict[str, tuple[frozenset[str], ...]]
+    markers: dict[str, frozenset[str]]
+    status_values: dict[str, Outcome]
+    system_labels: dict[str, str]
+    system_markers: dict[str, frozenset[str]]
+    system_exact: dict[str, frozenset[str]]
+    not_records: tuple[NotRecords, ...]
+
+
 def header_key(name: str) -> str:
     """Compare column names by letters and digits only: 'Country/Region' -> 'countryregion'."""
     return re.sub(r"[^0-9a-z]+", "", name.casefold())
 
 
-def _f(name: str, kind: Kind, help: str, *ranks: tuple[str, ...]) -> FieldSpec:
-    return FieldSpec(name, kind, ranks, help)
+class FormatsError(ValueError):
+    """``formats.yaml`` does not describe a valid table (a packaging or editing mistake)."""
 
 
-_COMPANY_ATTRIBUTES: tuple[FieldSpec, ...] = (
-    _f(
-        "employees",
-        "employees",
-        "Employee count or range ('51-200', '10K+').",
-        ("Number of Employees", "Employees", "Employee Count", "Number of employees"),
-        ("Organization - Number of employees", "Company Size", "Headcount", "Company Headcount"),
-        ("Account Employees", "Size"),
-    ),
-    _f(
-        "revenue",
-        "money",
-        "Annual revenue ('$5M', '5,000,000', '€2.3bn').",
-        ("Annual Revenue", "Revenue", "Organization - Annual revenue"),
-        ("Account Annual Revenue", "Annual Revenue (converted)", "Estimated Revenue"),
-    ),
-    _f(
-        "industry",
-        "industry",
-        "Industry, mapped to the taxonomy in docs/taxonomy.md (raw kept).",
-        ("Industry", "Organization - Industry", "Account Industry"),
-        ("Sector", "Vertical"),
-    ),
-    _f(
-        "country",
-        "country",
-        "Country, to ISO 3166-1 alpha-2 (raw kept).",
-        ("Country/Region", "Country", "Billing Country", "Organization - Country"),
-        ("Account Billing Country", "Billing Country/Region", "Address Country", "HQ Country"),
-    ),
-    _f(
-        "city",
-        "text",
-        "City.",
-        ("City", "Billing City", "Organization - City"),
-        ("Account Billing City", "HQ City"),
-    ),
-    _f(
-        "founded_year",
-        "year",
-        "Year the company was founded.",
-        ("Year Founded", "Founded Year", "Founded"),
-        ("Organization - Founded", "Year Started"),
-    ),
-    _f(
-        "technologies",
-        "list",
-        "Tools the company uses, separated by ; , or |.",
-        ("Web Technologies", "Technologies", "Tech Stack", "Technology Stack"),
-        ("Installed Technologies", "Tools"),
-    ),
-    _f(
-        "total_funding",
-        "money",
-        "Total money raised.",
-        ("Total Money Raised", "Total Funding", "Total Funding Amount"),
-        ("Funding Raised", "Funding"),
-    ),
-    _f(
-        "nps",
-        "number",
-        "Net Promoter Score of the customer (0-10 answer or -100..100 score).",
-        ("NPS", "NPS Score", "Net Promoter Score", "Latest NPS"),
-    ),
-    _f(
-        "product_usage",
-        "number",
-        "A product usage measure (active users, events, seats used).",
-        ("Product Usage", "Usage Score", "Active Users", "Monthly Active Users", "Seats Used"),
-    ),
-    _f(
-        "funding_stage",
-        "text",
-        "Latest funding stage ('Series A').",
-        ("Latest Funding Stage", "Funding Stage", "Last Funding Type"),
-        ("Last Funding Round", "Funding Round"),
-    ),
-)
+def _spec(raw: dict[str, Any], where: str) -> FieldSpec:
+    kinds = get_args(Kind)
+    name, kind = raw.get("field"), raw.get("kind")
+    if not isinstance(name, str) or not isinstance(kind, str) or kind not in kinds:
+        raise FormatsError(f"{where}: each field needs 'field' and a 'kind' among {kinds}")
+    ranks = raw.get("names")
+    if not ranks or not all(isinstance(r, list) and r for r in ranks):
+        raise FormatsError(f"{where}: field {name!r} needs 'names', a list of non-empty lists")
+    synonyms = tuple(tuple(str(n) for n in rank) for rank in ranks)
+    return FieldSpec(name, cast(Kind, kind), synonyms, " ".join(str(raw.get("help", "")).split()))
 
-_COMPANY_LINK: tuple[FieldSpec, ...] = (
-    _f(
-        "company_domain",
-        "domain",
-        "The company's website or domain: the account key.",
-        ("Company Domain Name", "Domain", "Company Domain", "Website", "Account Website"),
-        ("Website URL", "Organization - Website", "URL", "Web Site", "Company Website"),
-    ),
-    _f(
-        "company_email",
-        "email",
-        "A work email at the company: its domain keys the account when no website is given "
-        "(free-mail addresses such as gmail.com are not companies and are ignored).",
-        ("Email", "Contact Email", "Work Email", "Primary Contact Email"),
-        ("Associated Contact Email", "Person - Email", "Email Address"),
-    ),
-)
 
-DEAL_FIELDS: tuple[FieldSpec, ...] = (
-    _f(
-        "source_id",
-        "id",
-        "The deal's id in the CRM: the key that makes re-imports idempotent.",
-        ("Record ID", "Deal ID", "Opportunity ID", "Deal - ID", "Opportunity: ID"),
-        ("ID", "Id", "hs_object_id", "dealId"),
-    ),
-    _f(
-        "name",
-        "text",
-        "Deal or opportunity name.",
-        ("Deal Name", "Opportunity Name", "Deal - Title", "Deal Title"),
-        ("Title", "Name"),
-    ),
-    _f(
-        "stage",
-        "stage",
-        "Pipeline stage; mapped to won / lost / open.",
-        ("Deal Stage", "Stage", "Deal - Stage", "Opportunity Stage", "dealstage"),
-    ),
-    _f(
-        "status",
-        "status",
-        "Pipedrive-style status: won / lost / open.",
-        ("Deal - Status", "Status", "Deal Status"),
-    ),
-    _f("won", "bool", "Salesforce 'Won' checkbox.", ("Won",)),
-    _f("closed", "bool", "Salesforce 'Closed' checkbox.", ("Closed",)),
-    _f(
-        "amount",
-        "money",
-        "Deal value (ACV).",
-        ("Amount", "Deal - Value", "Value", "Opportunity Amount", "Deal Amount", "ACV"),
-        ("Amount (converted)", "Total Contract Value", "Deal Value"),
-        ("Amount in company currency", "Expected Revenue"),
-    ),
-    _f(
-        "currency",
-        "text",
-        "Currency of the amount.",
-        ("Currency", "Deal - Currency", "Opportunity Currency", "Amount Currency"),
-        ("Deal currency code",),
-    ),
-    _f(
-        "closed_at",
-        "date",
-        "Close date.",
-        ("Close Date", "Closed Date", "Deal - Deal closed on", "Deal closed on", "Closed On"),
-        ("Deal - Won time", "Won time", "Date Closed"),
-    ),
-    _f(
-        "created_at",
-        "date",
-        "Date the deal was created.",
-        ("Create Date", "Created Date", "Deal - Deal created", "Deal created", "Created On"),
-        ("Created", "createdate", "Date Created"),
-    ),
-    _f(
-        "deal_type",
-        "text",
-        "New business or expansion ('Existing Business', 'Upsell').",
-        ("Deal Type", "Opportunity Type", "Type", "Deal - Type"),
-    ),
-    _f("pipeline", "text", "Pipeline name.", ("Pipeline", "Deal - Pipeline")),
-    _f(
-        "owner",
-        "text",
-        "Deal owner.",
-        ("Deal owner", "Opportunity Owner", "Owner", "Deal - Owner", "Deal Owner Name"),
-    ),
-    _f(
-        "lost_reason",
-        "text",
-        "Why a lost deal was lost.",
-        ("Closed Lost Reason", "Loss Reason", "Deal - Lost reason", "Lost Reason"),
-    ),
-    _f(
-        "company_source_id",
-        "id",
-        "The associated company's id in the CRM.",
-        (
-            "Associated Company IDs",
-            "Associated Company IDs (Primary)",
-            "Associated Company ID",
-            "Account ID",
-            "Company ID",
-            "Deal - Organization ID",
-        ),
-    ),
-    _f(
-        "company_name",
-        "text",
-        "The associated company's name.",
-        (
-            "Associated Company",
-            "Associated Company (Primary)",
-            "Account Name",
-            "Deal - Organization",
-            "Company name",
-        ),
-        ("Organization - Name", "Organization", "Company"),
-    ),
-    *_COMPANY_LINK,
-    *_COMPANY_ATTRIBUTES,
-)
+def _entity(
+    items: list[dict[str, Any]], groups: dict[str, list[FieldSpec]], entity: str
+) -> tuple[FieldSpec, ...]:
+    specs: list[FieldSpec] = []
+    for item in items:
+        if "group" in item:
+            group = groups.get(item["group"])
+            if group is None:
+                raise FormatsError(f"entities.{entity}: unknown group {item['group']!r}")
+            only = item.get("only")
+            specs.extend(s for s in group if only is None or s.name in only)
+        else:
+            specs.append(_spec(item, f"entities.{entity}"))
+    names = [s.name for s in specs]
+    if len(names) != len(set(names)):
+        raise FormatsError(f"entities.{entity}: a field is listed twice")
+    return tuple(specs)
 
-COMPANY_FIELDS: tuple[FieldSpec, ...] = (
-    _f(
-        "source_id",
-        "id",
-        "The company's id in the CRM.",
-        ("Record ID", "Account ID", "Company ID", "Organization - ID", "Organization ID"),
-        ("ID", "Id", "hs_object_id"),
-    ),
-    _f(
-        "company_name",
-        "text",
-        "Company name.",
-        ("Company name", "Account Name", "Organization - Name", "Company Name", "Organization"),
-        ("Name", "Company"),
-    ),
-    *_COMPANY_LINK,
-    *_COMPANY_ATTRIBUTES,
-    _f(
-        "lifecycle_stage",
-        "text",
-        "Lifecycle stage or account type ('customer').",
-        ("Lifecycle Stage", "Account Type", "Customer Status"),
-        ("Type",),
-    ),
-    _f(
-        "churned",
-        "bool",
-        "Whether the customer churned.",
-        ("Churned", "Is Churned", "Churn"),
-        ("Churned?",),
-    ),
-    _f(
-        "churn_date",
-        "date",
-        "When the customer churned.",
-        ("Churn Date", "Churned Date", "Cancellation Date", "Churned At"),
-    ),
-    _f(
-        "created_at",
-        "date",
-        "When the company record was created.",
-        ("Create Date", "Created Date", "Organization - Organization created"),
-    ),
-)
 
-SIGNAL_FIELDS: tuple[FieldSpec, ...] = (
-    *_COMPANY_LINK,
-    _f(
-        "company_name",
-        "text",
-        "Company name, when no domain is given.",
-        ("Company name", "Company", "Account Name", "Organization"),
-        ("Name",),
-    ),
-    _f(
-        "signal_type",
-        "text",
-        "funding_round, job_posting, leadership_change, tech_added, web_visit, ...",
-        ("Signal Type", "Signal", "Event Type", "Event"),
-        ("Type",),
-    ),
-    _f(
-        "observed_at",
-        "date",
-        "When the signal happened.",
-        ("Signal Date", "Event Date", "Observed At", "Date"),
-        ("Occurred At", "Timestamp"),
-    ),
-    _f(
-        "detail",
-        "text",
-        "What happened ('Series A', 'SDR').",
-        ("Detail", "Details", "Value"),
-        ("Description", "Note"),
-    ),
-    _f("source", "text", "Where the signal came from.", ("Source", "Provider")),
-)
+def parse_formats(doc: dict[str, Any]) -> Formats:
+    """Check and convert a parsed ``formats.yaml`` document."""
+    groups = {
+        name: [_spec(raw, f"groups.{name}") for raw in items]
+        for name, items in (doc.get("groups") or {}).items()
+    }
+    fields = {entity: _entity(items, groups, entity) for entity, items in doc["entities"].items()}
+    for section in ("required", "markers"):
+        for entity, value in doc[section].items():
+            known = {s.name for s in fields[entity]}
+            listed = {n for group in value for n in group} if section == "required" else set(value)
+            if not listed <= known:
+                raise FormatsError(f"{section}.{entity}: unknown fields {sorted(listed - known)}")
+    status_values: dict[str, Outcome] = {}
+    for outcome, values in doc["status_values"].items():
+        if outcome not in get_args(Outcome):
+            raise FormatsError(f"status_values: {outcome!r} is not won, lost or open")
+        for value in values:
+            status_values[str(value).casefold()] = outcome
+    # A name several CRMs write says nothing about which one wrote the file.
+    written: dict[str, set[str]] = {}
+    for system, info in doc["systems"].items():
+        for name in info["names"]:
+            written.setdefault(header_key(name), set()).add(system)
+    system_markers = {
+        system: frozenset(
+            k for k in (header_key(n) for n in info["names"]) if written[k] == {system}
+        )
+        for system, info in doc["systems"].items()
+    }
+    not_records = tuple(
+        NotRecords(
+            str(item["what"]),
+            frozenset(header_key(n) for n in item.get("all", ())),
+            frozenset(header_key(n) for n in item.get("any", ())),
+            int(item.get("at_least", 1 if item.get("any") else 0)),
+        )
+        for item in doc.get("not_records") or ()
+    )
+    return Formats(
+        fields=fields,
+        required={
+            e: tuple(frozenset(g) for g in groups_) for e, groups_ in doc["required"].items()
+        },
+        markers={e: frozenset(v) for e, v in doc["markers"].items()},
+        status_values=status_values,
+        system_labels={s: str(info["label"]) for s, info in doc["systems"].items()},
+        system_markers=system_markers,
+        system_exact={
+            s: frozenset(str(n) for n in info.get("exact", ()))
+            for s, info in doc["systems"].items()
+        },
+        not_records=not_records,
+    )
 
-CONTACT_FIELDS: tuple[FieldSpec, ...] = (
-    _f(
-        "source_id",
-        "id",
-        "The contact's id in the CRM.",
-        ("Record ID", "Contact ID", "Person - ID", "Lead ID"),
-        ("ID", "Id", "hs_object_id"),
-    ),
-    _f("first_name", "text", "First name.", ("First Name", "Person - First name", "Firstname")),
-    _f("last_name", "text", "Last name.", ("Last Name", "Person - Last name", "Lastname")),
-    _f(
-        "full_name", "text", "Full name.", ("Full Name", "Person - Name", "Contact Name"), ("Name",)
-    ),
-    _f(
-        "contact_email",
-        "email_address",
-        "Email address; a work address's domain also links the contact to its company.",
-        ("Email", "Email Address", "Person - Email", "Work Email", "Contact Email"),
-    ),
-    _f(
-        "job_title",
-        "text",
-        "Job title; seniority and department are read from it when not given.",
-        ("Job Title", "Title", "Person - Job title", "Position"),
-    ),
-    _f(
-        "seniority",
-        "text",
-        "Seniority (C-level, VP, Director, ...).",
-        ("Seniority", "Job Seniority", "Management Level"),
-    ),
-    _f("department", "text", "Department or function.", ("Department", "Job Function", "Function")),
-    _f(
-        "company_source_id",
-        "id",
-        "The contact's company id in the CRM.",
-        (
-            "Associated Company IDs",
-            "Associated Company IDs (Primary)",
-            "Account ID",
-            "Company ID",
-            "Person - Organization ID",
-        ),
-    ),
-    _f(
-        "company_name",
-        "text",
-        "The contact's company name.",
-        ("Company Name", "Associated Company", "Account Name", "Person - Organization", "Company"),
-        ("Organization",),
-    ),
-    *_COMPANY_LINK[:1],
-    _f(
-        "lifecycle_stage",
-        "text",
-        "Lifecycle stage of the contact.",
-        ("Lifecycle Stage", "Lead Status"),
-    ),
-    _f(
-        "created_at",
-        "date",
-        "When the contact was created.",
-        ("Create Date", "Created Date", "Person - Person created"),
-    ),
-)
 
-FIELDS: dict[str, tuple[FieldSpec, ...]] = {
-    "deals": DEAL_FIELDS,
-    "companies": COMPANY_FIELDS,
-    "signals": SIGNAL_FIELDS,
-    "contacts": CONTACT_FIELDS,
-}
+@cache
+def formats() -> Formats:
+    """The recognition table shipped with the package, read once."""
+    text = resources.files("icpkit.ingest").joinpath(FORMATS_FILE).read_text(encoding="utf-8")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return parse_formats(yaml.load(text, Loader=loader))
+
+
+def status_outcome(raw: str) -> Outcome | None:
+    """A status value as an outcome ('Won' -> won, Close's 'active' -> open), or None."""
+    return formats().status_values.get(raw.strip().casefold())
+
+
+_TABLE = formats()
+
+FIELDS: dict[str, tuple[FieldSpec, ...]] = _TABLE.fields
+DEAL_FIELDS: tuple[FieldSpec, ...] = FIELDS["deals"]
+COMPANY_FIELDS: tuple[FieldSpec, ...] = FIELDS["companies"]
+SIGNAL_FIELDS: tuple[FieldSpec, ...] = FIELDS["signals"]
+CONTACT_FIELDS: tuple[FieldSpec, ...] = FIELDS["contacts"]
 
 # Fields whose presence says what a file holds.
-ENTITY_MARKERS: dict[str, frozenset[str]] = {
-    "deals": frozenset({"stage", "status", "won", "amount", "closed_at", "name"}),
-    "signals": frozenset({"signal_type", "observed_at"}),
-    "companies": frozenset({"company_name", "employees", "industry", "revenue", "lifecycle_stage"}),
-    "contacts": frozenset({"first_name", "last_name", "full_name", "contact_email", "job_title"}),
-}
+ENTITY_MARKERS: dict[str, frozenset[str]] = _TABLE.markers
 
 # A file of the entity cannot be loaded without at least one field of each group.
-REQUIRED: dict[str, tuple[frozenset[str], ...]] = {
-    "deals": (frozenset({"stage", "status", "won"}),),
-    "companies": (frozenset({"company_name", "company_domain", "company_email"}),),
-    "signals": (
-        frozenset({"signal_type"}),
-        frozenset({"observed_at"}),
-        frozenset({"company_domain", "company_name", "company_email"}),
-    ),
-    "contacts": (frozenset({"contact_email", "first_name", "last_name", "full_name"}),),
-}
+REQUIRED: dict[str, tuple[frozenset[str], ...]] = _TABLE.required
 
-# Header names that only one CRM writes, to name the system in the dry run.
-SYSTEM_MARKERS: dict[str, frozenset[str]] = {
-    "hubspot": frozenset(
-        header_key(n)
-        for n in (
-            "Record ID",
-            "Deal Stage",
-            "Company Domain Name",
-            "Associated Company",
-            "Associated Company IDs",
-            "Country/Region",
-            "Lifecycle Stage",
-            "Deal owner",
-            "Web Technologies",
-            "Total Money Raised",
-            "Create Date",
-        )
-    ),
-    "salesforce": frozenset(
-        header_key(n)
-        for n in (
-            "Opportunity Name",
-            "Opportunity ID",
-            "Account Name",
-            "Account ID",
-            "Opportunity Owner",
-            "Created Date",
-            "Billing Country",
-            "Won",
-            "Closed",
-            "Opportunity Type",
-        )
-    ),
-    "pipedrive": frozenset(
-        header_key(n)
-        for n in (
-            "Deal - Title",
-            "Deal - Value",
-            "Deal - Status",
-            "Deal - Stage",
-            "Deal - Organization",
-            "Deal - Deal created",
-            "Organization - Name",
-            "Deal - Won time",
-            "Deal - Lost reason",
-        )
-    ),
-}
+# Header names (as header_key) that only one CRM writes, to name the system in the dry run.
+SYSTEM_MARKERS: dict[str, frozenset[str]] = _TABLE.system_markers
+
+# Header names that name a CRM only when written exactly so (Salesforce API names).
+SYSTEM_EXACT: dict[str, frozenset[str]] = _TABLE.system_exact
+
+# Display name of each CRM.
+SYSTEM_LABELS: dict[str, str] = {**_TABLE.system_labels, "generic": "generic"}

@@ -1,8 +1,10 @@
 """Merging a normalized file (the temporary ``norm`` table) into the store by key.
 
-Keys make re-imports idempotent: a deal is ``<system>:<record id>``, an account its
-registrable domain (or ``name:<normalized name>`` when no domain is known), a
-signal the hash of its account, type, detail and date. Rows of the same key replace
+Keys make re-imports idempotent: a deal is ``<system>:<record id>``, an account the key
+of its website (the registrable domain, or the page or site on a shared platform), else
+the account its CRM record id already has, else ``name:<normalized name>``
+(``id:<system>:<record id>`` when records of different ids share a name), a signal the
+hash of its account, type, detail and date. Rows of the same key replace
 the old ones; account attributes merge, a new non-empty value winning over an old one.
 """
 
@@ -264,9 +266,7 @@ def load_companies(ctx: LoadContext, report: FileReport) -> None:
         ],
     )
     _duplicate_ids(ctx, report, "Record ID")
-    key = _account_key_expr("company_domain", "name_key")
-    con.execute("ALTER TABLE norm ADD COLUMN account_key VARCHAR")
-    con.execute(f"UPDATE norm SET account_key = {key}")
+    _company_keys(ctx, report)
     shared = _rows(con, "SELECT count(*) - count(DISTINCT account_key) FROM norm")[0][0]
     if shared:
         report.notes.append(
@@ -292,6 +292,88 @@ def load_companies(ctx: LoadContext, report: FileReport) -> None:
         "WHERE source_id IS NOT NULL",
         [ctx.system],
     )
+    _move_rekeyed(con)
+
+
+def _company_keys(ctx: LoadContext, report: FileReport) -> None:
+    """Give each company row its account key: domain, else the account its CRM id already
+    has, else its name; never a name another record id of the same system also carries.
+
+    A record id is the CRM's own identity for a company, so it beats the name: a renamed
+    company keeps its account, and two records that share a name (two "Acme" with
+    different ids) stay two accounts, keyed ``id:<system>:<record id>``.
+    """
+    con = ctx.con
+    system = _q(ctx.system)
+    con.execute("ALTER TABLE norm ADD COLUMN account_key VARCHAR")
+    con.execute("ALTER TABLE norm ADD COLUMN previous_key VARCHAR")
+    con.execute(
+        f"""UPDATE norm SET previous_key = ids.account_key FROM account_ids ids
+            WHERE ids.system = '{system}' AND ids.source_id = norm.source_id"""
+    )
+    # Name keys carried by more than one record id, in this file or already in the store.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE shared_names AS
+            SELECT name_key FROM (
+                SELECT name_key, source_id FROM norm
+                WHERE name_key IS NOT NULL AND source_id IS NOT NULL
+                UNION
+                SELECT a.name_key, ids.source_id FROM account_ids ids
+                JOIN accounts a USING (account_key)
+                WHERE ids.system = '{system}' AND a.account_key LIKE 'name:%'
+                  AND a.name_key IS NOT NULL)
+            GROUP BY name_key HAVING count(DISTINCT source_id) > 1"""
+    )
+    con.execute(
+        f"""UPDATE norm SET account_key = coalesce(
+                company_domain,
+                previous_key,
+                CASE WHEN source_id IS NOT NULL
+                      AND name_key IN (SELECT name_key FROM shared_names)
+                     THEN 'id:{system}:' || source_id END,
+                CASE WHEN name_key IS NOT NULL THEN 'name:' || name_key END)"""
+    )
+    split = _rows(
+        con,
+        f"SELECT count(DISTINCT account_key) FROM norm WHERE account_key LIKE 'id:{system}:%'",
+    )[0][0]
+    if split:
+        report.notes.append(
+            f"{split} company records share a name with a record of another id and no "
+            "website: kept as separate accounts, keyed by their record id"
+        )
+    # Keys that change (a name-keyed company that now has a website) move what they hold.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE rekeyed AS
+           SELECT DISTINCT previous_key AS old_key, account_key AS new_key FROM norm
+           WHERE previous_key IS NOT NULL AND previous_key <> account_key
+             AND (previous_key LIKE 'name:%' OR previous_key LIKE 'id:%')"""
+    )
+    con.execute("DROP TABLE shared_names")
+    con.execute("ALTER TABLE norm DROP COLUMN previous_key")
+
+
+def _move_rekeyed(con: duckdb.DuckDBPyConnection) -> None:
+    """Point deals, signals and contacts of re-keyed accounts at their new key and drop the
+    old account once no record id refers to it any more (its values fill the new one)."""
+    con.execute(
+        """DELETE FROM rekeyed WHERE old_key IN
+           (SELECT account_key FROM account_ids)
+           OR old_key IN (SELECT old_key FROM rekeyed GROUP BY 1 HAVING count(*) > 1)"""
+    )
+    for table in ("deals", "signals", "contacts"):
+        con.execute(
+            f"UPDATE {table} SET account_key = r.new_key FROM rekeyed r "
+            f"WHERE {table}.account_key = r.old_key"
+        )
+    fill = ", ".join(f"{c} = coalesce(accounts.{c}, s.{c})" for c in (*ATTRIBUTES, *COMPANY_ONLY))
+    con.execute(
+        f"""UPDATE accounts SET {fill}
+            FROM rekeyed r JOIN accounts s ON s.account_key = r.old_key
+            WHERE accounts.account_key = r.new_key"""
+    )
+    con.execute("DELETE FROM accounts WHERE account_key IN (SELECT old_key FROM rekeyed)")
+    con.execute("DROP TABLE rekeyed")
 
 
 def load_deals(ctx: LoadContext, report: FileReport) -> None:
@@ -300,10 +382,19 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
     settings = ctx.settings
     con.execute("ALTER TABLE norm ADD COLUMN outcome VARCHAR")
     con.execute(
+        # Won / closed checkboxes beat the status, which beats the stage: a stage label
+        # is the least exact record of the outcome.
         """UPDATE norm SET outcome = CASE
              WHEN won IS NOT NULL AND closed IS NOT NULL
                THEN CASE WHEN won THEN 'won' WHEN closed THEN 'lost' ELSE 'open' END
              WHEN won THEN 'won'
+             WHEN closed = false THEN 'open'
+             WHEN won = false
+               THEN CASE WHEN coalesce(status, stage) = 'won' THEN 'lost'
+                         ELSE coalesce(status, stage) END
+             WHEN closed
+               THEN CASE WHEN coalesce(status, stage) = 'open' THEN 'lost'
+                         ELSE coalesce(status, stage) END
              WHEN status IS NOT NULL THEN status
              ELSE stage END"""
     )
@@ -347,7 +438,7 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
         ctx,
         "company_name",
         f"""company_domain IS NULL AND (company_source_id IS NULL OR company_source_id NOT IN
-            (SELECT source_id FROM account_ids WHERE system = '{_q(ctx.system)}'))""",
+            (SELECT source_id FROM {known_ids(_q(ctx.system))}))""",
     )
     expansion = [t.casefold() for t in settings.expansion_deal_types]
     con.register("expansion_types", pa.table({"t": pa.array(expansion, pa.string())}))
@@ -358,17 +449,21 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
                    CASE WHEN n.source_id IS NOT NULL THEN '{system}:' || n.source_id
                         ELSE 'row:' || md5(concat_ws('|', n.name, n.company_name, n.company_domain,
                              n.created_at, n.closed_at, n.amount_raw, n.stage_raw)) END AS deal_key,
-                   coalesce(n.company_domain, ids.account_key, named.account_key,
+                   coalesce(ids.account_key, n.company_domain, named.account_key,
                             CASE WHEN n.name_key IS NOT NULL THEN 'name:' || n.name_key END)
                      AS account_key
             FROM norm n
-            LEFT JOIN account_ids ids
-              ON ids.system = '{system}' AND ids.source_id = n.company_source_id
+            LEFT JOIN {known_ids(system)} ids ON ids.source_id = n.company_source_id
             LEFT JOIN (SELECT name_key, min(account_key) AS account_key FROM accounts
                        WHERE name_key IS NOT NULL GROUP BY name_key HAVING count(*) = 1) named
               ON named.name_key = n.name_key"""
     )
-    unlinked = _rows(con, "SELECT count(*) FROM deal_rows WHERE account_key IS NULL")[0][0]
+    # Deals with a company id the workspace does not know yet are counted below (orphans).
+    unlinked = _rows(
+        con,
+        "SELECT count(*) FROM deal_rows WHERE account_key IS NULL AND company_source_id IS NULL",
+    )[0][0]
+    report.unlinked = unlinked
     if unlinked:
         report.notes.append(
             f"{unlinked} deals name no company (no id, name or domain); loaded without an account"
@@ -424,7 +519,7 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
         con,
         f"""SELECT count(*) FROM deal_rows WHERE company_source_id IS NOT NULL
                  AND company_source_id NOT IN
-                     (SELECT source_id FROM account_ids WHERE system = '{system}')""",
+                     (SELECT source_id FROM {known_ids(system)})""",
     )[0][0]
     if orphans:
         report.notes.append(
@@ -526,7 +621,7 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
         "company_name",
         f"""coalesce(company_domain, contact_email_domain) IS NULL AND (company_source_id IS NULL
             OR company_source_id NOT IN
-            (SELECT source_id FROM account_ids WHERE system = '{system}'))""",
+            (SELECT source_id FROM {known_ids(system)}))""",
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE contact_rows AS
@@ -535,12 +630,11 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
                         WHEN n.contact_email IS NOT NULL THEN 'email:' || n.contact_email
                         ELSE 'row:' || md5(concat_ws('|', n.first_name, n.last_name,
                              n.full_name, n.company_name)) END AS contact_key,
-                   coalesce(n.company_domain, n.contact_email_domain, ids.account_key,
+                   coalesce(ids.account_key, n.company_domain, n.contact_email_domain,
                             CASE WHEN n.name_key IS NOT NULL THEN 'name:' || n.name_key END)
                      AS account_key
             FROM norm n
-            LEFT JOIN account_ids ids
-              ON ids.system = '{system}' AND ids.source_id = n.company_source_id"""
+            LEFT JOIN {known_ids(system)} ids ON ids.source_id = n.company_source_id"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE contact_new AS
@@ -574,15 +668,41 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
     con.execute("DROP TABLE contact_new")
 
 
+def known_ids(system: str) -> str:
+    """SQL relation (source_id, account_key) of the company ids a ``system`` file may name: its
+    own CRM's, then any other file's id that only one account holds. One vendor's export set
+    can be named two ways (a companies file with nothing but generic names next to a deals
+    file in HubSpot's), and its ids must still link."""
+    return f"""(SELECT source_id, account_key FROM account_ids WHERE system = '{system}'
+               UNION ALL
+               SELECT source_id, min(account_key) FROM account_ids
+               WHERE source_id NOT IN (SELECT source_id FROM account_ids WHERE system = '{system}')
+               GROUP BY source_id HAVING count(DISTINCT account_key) = 1)"""
+
+
 def relink(con: duckdb.DuckDBPyConnection) -> None:
     """Tie deals and signals to the best account key now known, across all imported files."""
-    # Deals and contacts whose company id is now known.
+    # Deals and contacts whose company id is now known (see known_ids).
     for table in ("deals", "contacts"):
         con.execute(
-            f"""UPDATE {table} SET account_key = ids.account_key FROM account_ids ids
+            f"""CREATE OR REPLACE TEMP TABLE id_links AS
+                SELECT t.system, t.source_id,
+                       coalesce(own.account_key, other.account_key) AS account_key
+                FROM (SELECT DISTINCT system, company_source_id AS source_id FROM {table}
+                      WHERE company_source_id IS NOT NULL) t
+                LEFT JOIN account_ids own
+                  ON own.system = t.system AND own.source_id = t.source_id
+                LEFT JOIN (SELECT source_id, min(account_key) AS account_key FROM account_ids
+                           GROUP BY source_id HAVING count(DISTINCT account_key) = 1) other
+                  ON other.source_id = t.source_id"""
+        )
+        con.execute(
+            f"""UPDATE {table} SET account_key = ids.account_key FROM id_links ids
                 WHERE ids.system = {table}.system AND ids.source_id = {table}.company_source_id
+                  AND ids.account_key IS NOT NULL
                   AND {table}.account_key IS DISTINCT FROM ids.account_key"""
         )
+    con.execute("DROP TABLE IF EXISTS id_links")
     # Name-only accounts that one domain account now claims (same normalized name).
     con.execute(
         """CREATE OR REPLACE TEMP TABLE renames AS

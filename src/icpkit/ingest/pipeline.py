@@ -15,6 +15,7 @@ store as it was:
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import json
 import re
@@ -24,18 +25,25 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from icpkit.config import IngestSettings
+from icpkit.config import IngestSettings, MappingRule
 from icpkit.ingest import merge
 from icpkit.ingest.cells import OUTPUTS, create_lookup
 from icpkit.ingest.detect import Layout
 from icpkit.ingest.fields import FIELDS, FieldSpec
-from icpkit.ingest.normalize.money import suggest_revenue_unit
+from icpkit.ingest.normalize.money import (
+    UNIT_SCALE,
+    MoneyEvidence,
+    MoneyUnit,
+    infer_amount_unit,
+    infer_revenue_unit,
+)
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.readers import SourceTable, open_table
-from icpkit.ingest.staging import Progress, stage_raw
+from icpkit.ingest.staging import Progress, restore_original_values, stage_raw
 from icpkit.store.db import first_row, scalar
 
-_UNIT_FACTOR = {"units": 1.0, "thousands": 1e3, "millions": 1e6}
+# The store tables whose rows carry the id of the import that last wrote them.
+STORE_ROWS = ("accounts", "deals", "signals", "contacts")
 
 
 @dataclass
@@ -55,8 +63,14 @@ class FileReport:
     duplicates_merged: int = 0
     blank_records: int = 0
     skipped: str | None = None
+    # Skipped because detection could not tell what the file holds (see ``skipped``).
+    unrecognized: bool = False
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Said loudly: what the file lacks and the column that most likely holds it.
+    warnings: list[str] = field(default_factory=list)
+    # Deals loaded without an account (no company id, name or domain links them).
+    unlinked: int = 0
     import_id: int | None = None
     dry_run: bool = False
 
@@ -114,11 +128,13 @@ def ingest_file(
         else ""
     )
     if fingerprint and not force and not dry_run:
+        # ... unless the file was since read another way: its latest import is what counts.
         row = first_row(
             con,
             "SELECT import_id, file_name, imported_at FROM imports WHERE content_hash = ? "
+            "AND import_id >= (SELECT coalesce(max(import_id), 0) FROM imports WHERE path = ?) "
             "ORDER BY import_id DESC LIMIT 1",
-            [fingerprint],
+            [fingerprint, str(path.resolve())],
         )
         if row is not None:
             report.skipped = (
@@ -132,7 +148,11 @@ def ingest_file(
     report.notes.extend(table.notes)
     try:
         # Staging fills a temporary table only, so it can run before the transaction.
-        layout = stage_raw(con, table, settings, progress)
+        layout = stage_raw(con, table, settings, progress, force=force)
+        if layout.skip_reason:
+            report.layout, report.entity, report.system = layout, layout.entity, layout.system
+            report.skipped, report.unrecognized = layout.skip_reason, True
+            return report
         con.execute("BEGIN TRANSACTION")
         try:
             _load(con, table, layout, settings, report, strict, fingerprint)
@@ -142,7 +162,7 @@ def ingest_file(
             raise
     finally:
         table.close()
-        for name in ("raw0", "raw", "norm"):
+        for name in ("raw0", "raw", "raw_repaired", "norm"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     return report
 
@@ -158,6 +178,7 @@ def _load(
 ) -> None:
     report.layout, report.entity, report.system = layout, layout.entity, layout.system
     report.notes.extend(layout.notes)
+    report.warnings.extend(layout.warnings)
     report.blank_records = table.blank_records
     if table.footer_lines:
         shown = "; ".join(table.footer_lines[:3])
@@ -235,6 +256,7 @@ def _load(
     )
     loader(context, report)
 
+    report.problems[:] = restore_original_values(con, report.problems)
     report.problems.sort(key=lambda p: (p.line or 0, p.column or ""))
     report.rows_quarantined = sum(1 for p in report.problems if p.scope == "row")
     report.cells_quarantined = sum(1 for p in report.problems if p.scope == "cell")
@@ -284,36 +306,118 @@ def _check_revenue_unit(
     report: FileReport,
     layout: Layout,
 ) -> None:
-    """Scale plain revenue numbers as configured, or warn when their scale looks off."""
-    if "revenue" not in present:
-        return
-    column = layout.column_of("revenue")
-    if settings.revenue_unit != "auto":
-        factor = _UNIT_FACTOR[settings.revenue_unit]
-        if factor != 1.0:
-            # Only bare numbers: '$5M' already carries its unit.
-            con.execute(
-                "UPDATE norm SET revenue = revenue * ? WHERE regexp_matches("
-                "revenue_raw, '^\\s*[0-9][0-9,.\\s]*$')",
-                [factor],
+    """Read this file's plain revenue and deal amount numbers in the unit its own evidence
+    shows (see :func:`icpkit.ingest.normalize.money.infer_revenue_unit`), or the unit a
+    mapping rule sets for it; never a unit decided for another file."""
+    rule = _unit_rule(report.path.name, settings)
+    for name in ("revenue", "amount"):
+        if name not in present:
+            continue
+        column = layout.column_of(name) or name
+        override = getattr(rule, f"{name}_unit", None) if rule is not None else None
+        if rule is not None and override is not None:
+            _scale(con, name, override)
+            if override != "units":
+                report.notes.append(
+                    f"column {column!r}: plain numbers read as {override} "
+                    f"(ingest.mapping rule for {rule.files!r})"
+                )
+            continue
+        evidence = _money_evidence(con, name, name == "revenue" and "employees" in present)
+        if name == "revenue":
+            decision = infer_revenue_unit(column, evidence)
+            default: MoneyUnit = (
+                "units" if settings.revenue_unit == "auto" else settings.revenue_unit
             )
-            report.notes.append(
-                f"column {column!r}: plain numbers read as {settings.revenue_unit} "
-                "(ingest.revenue_unit)"
-            )
-        return
-    if "employees" not in present:
-        return
-    pairs = con.execute(
-        "SELECT revenue, employees FROM norm WHERE revenue > 0 AND employees > 0 "
-        "AND regexp_matches(revenue_raw, '^\\s*[0-9][0-9,.\\s]*$')"
-    ).fetchall()
-    check = suggest_revenue_unit([p[0] for p in pairs], [p[1] for p in pairs])
-    if check.unit != "units":
-        report.notes.append(
-            f"column {column!r}: {check.explanation}. Loaded as written; confirm with "
-            f"ingest.revenue_unit: {check.unit} in icp.yaml (or 'units' to keep them)"
+        else:
+            decision = infer_amount_unit(column, evidence)
+            default = "units"
+        if decision.confident:
+            _scale(con, name, decision.unit)
+            if decision.unit != "units":
+                report.notes.append(
+                    f"column {column!r}: plain numbers read as {decision.unit}: "
+                    + decision.evidence
+                )
+            elif default != "units":
+                report.notes.append(
+                    f"column {column!r}: plain numbers read as written, not as {default} "
+                    f"(ingest.revenue_unit is only for files that cannot tell): "
+                    f"{decision.evidence}"
+                )
+            continue
+        _scale(con, name, default)
+        if decision.evidence == "no plain numbers to judge":
+            continue
+        fix = (
+            f"set revenue_unit: {decision.unit if decision.unit != 'units' else 'millions'} "
+            if name == "revenue"
+            else f"set amount_unit: {decision.unit if decision.unit != 'units' else 'thousands'} "
         )
+        kept = (
+            "loaded as written"
+            if default == "units"
+            else f"read as {default} (ingest.revenue_unit, for files that cannot tell)"
+        )
+        report.notes.append(
+            f"column {column!r}: unit unsure, {kept}: {decision.evidence}. If that is wrong, "
+            f"{fix}(or units) on an ingest.mapping rule with files: {report.path.name!r}"
+        )
+
+
+# A money cell without a magnitude word: '5200000', '36.9', '$36.9', 'USD 1,200', '(1,200)'.
+_PLAIN_MONEY = (
+    "regexp_full_match(trim({v}), '(?i)[a-z]{{0,3}}[^a-z0-9\\s]{{0,3}}\\s*\\(?-?[0-9][0-9,.\\s]*"
+    "\\)?\\s*([a-z]{{3}})?') AND NOT regexp_matches(lower({v}), 'mln|mio|bln')"
+)
+
+
+def _unit_rule(file_name: str, settings: IngestSettings) -> MappingRule | None:
+    """The first ``ingest.mapping`` rule matching the file that sets a unit."""
+    return next(
+        (
+            r
+            for r in settings.mapping
+            if (r.revenue_unit or r.amount_unit) and fnmatch.fnmatch(file_name, r.files)
+        ),
+        None,
+    )
+
+
+def _money_evidence(
+    con: duckdb.DuckDBPyConnection, name: str, with_employees: bool
+) -> MoneyEvidence:
+    """Summary statistics of the column's plain numbers (and per employee), in one query."""
+    plain = _PLAIN_MONEY.format(v=f"{name}_raw")
+    ratio = f"{name} / employees"
+    per = (
+        f"count(*) FILTER (employees > 0), quantile_cont({ratio}, [0.25, 0.5, 0.75]) "
+        "FILTER (employees > 0)"
+        if with_employees
+        else "0, NULL"
+    )
+    row = con.execute(
+        f"SELECT count(*), max({name}), median({name}), {per} FROM norm "
+        f"WHERE {name} > 0 AND {plain}"
+    ).fetchone()
+    assert row is not None
+    values, largest, median, pairs, quartiles = row
+    return MoneyEvidence(
+        int(values),
+        float(largest or 0.0),
+        float(median or 0.0),
+        int(pairs or 0),
+        None if quartiles is None else float(quartiles[1]),
+        None if quartiles is None else (float(quartiles[0]), float(quartiles[2])),
+    )
+
+
+def _scale(con: duckdb.DuckDBPyConnection, name: str, unit: MoneyUnit) -> None:
+    """Multiply the column's plain numbers by the unit: '$5M' already carries its own."""
+    factor = UNIT_SCALE[unit]
+    if factor != 1.0:
+        plain = _PLAIN_MONEY.format(v=f"{name}_raw")
+        con.execute(f"UPDATE norm SET {name} = {name} * ? WHERE {plain}", [factor])
 
 
 def _record_import(
@@ -340,9 +444,9 @@ def _record_import(
             dt.datetime.now(dt.UTC).replace(tzinfo=None),
         ],
     )
-    con.execute("UPDATE accounts SET import_id = ? WHERE import_id = -1", [import_id])
-    con.execute("UPDATE deals SET import_id = ? WHERE import_id = -1", [import_id])
-    con.execute("UPDATE signals SET import_id = ? WHERE import_id = -1", [import_id])
+    for name in STORE_ROWS:
+        con.execute(f"UPDATE {name} SET import_id = ? WHERE import_id = -1", [import_id])
+    _replace_earlier_reads(con, table, report, import_id, fingerprint)
     # The quarantine shows the current state of each file: a re-import replaces its entries.
     con.execute(
         "DELETE FROM quarantine WHERE import_id IN "
@@ -365,6 +469,66 @@ def _record_import(
         con.execute("INSERT INTO quarantine SELECT * FROM problem_rows")
         con.unregister("problem_rows")
     return import_id
+
+
+def _replace_earlier_reads(
+    con: duckdb.DuckDBPyConnection,
+    table: SourceTable,
+    report: FileReport,
+    import_id: int,
+    fingerprint: str,
+) -> None:
+    """Remove what earlier imports of this very file (same path, same bytes) loaded that
+    this import does not: read with another encoding or other options, its names and hence
+    its keys differ, and the old rows would stay beside the new ones as duplicates.
+
+    Deals, signals and contacts still carrying an earlier import's id were not loaded
+    again; an account is removed only when no deal, signal or contact (of any file) points
+    to it any more.
+    """
+    earlier = [
+        (int(r[0]), r[1], r[2])
+        for r in con.execute(
+            "SELECT import_id, content_hash, encoding FROM imports WHERE path = ? "
+            "AND split_part(content_hash, ':', 1) = ? AND import_id < ? ORDER BY import_id",
+            [str(table.path.resolve()), fingerprint.split(":", 1)[0], import_id],
+        ).fetchall()
+    ]
+    if not earlier:
+        return
+    ids = [e[0] for e in earlier]
+    con.register("replaced_imports", pa.table({"import_id": pa.array(ids, pa.int32())}))
+    removed: dict[str, int] = {"accounts": 0}
+    replaced = "import_id IN (SELECT import_id FROM replaced_imports)"
+    for name in ("deals", "signals", "contacts"):
+        removed[name] = scalar(con, f"SELECT count(*) FROM {name} WHERE {replaced}")
+        con.execute(f"DELETE FROM {name} WHERE {replaced}")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE replaced_accounts AS
+           SELECT account_key FROM accounts
+           WHERE import_id IN (SELECT import_id FROM replaced_imports)
+             AND account_key NOT IN
+                 (SELECT account_key FROM deals WHERE account_key IS NOT NULL
+                  UNION ALL SELECT account_key FROM signals WHERE account_key IS NOT NULL
+                  UNION ALL SELECT account_key FROM contacts WHERE account_key IS NOT NULL)"""
+    )
+    removed["accounts"] = scalar(con, "SELECT count(*) FROM replaced_accounts")
+    for name in ("accounts", "account_ids"):
+        con.execute(
+            f"DELETE FROM {name} WHERE account_key IN (SELECT account_key FROM replaced_accounts)"
+        )
+    con.execute("DROP TABLE replaced_accounts")
+    con.unregister("replaced_imports")
+    read_other_way = [e for e in earlier if e[1] != fingerprint]
+    if not read_other_way and not any(removed.values()):
+        return
+    latest = (read_other_way or earlier)[-1]
+    how = f", read as {latest[2]}" if latest[2] and latest[2] != table.encoding else ""
+    gone = ", ".join(f"{n} {name if n > 1 else name[:-1]}" for name, n in removed.items() if n)
+    report.notes.append(
+        f"same file and bytes as import #{latest[0]}{how}: this import replaces it"
+        + (f"; removed what only that import had loaded ({gone})" if gone else "")
+    )
 
 
 def _sql_str(text: str) -> str:

@@ -15,11 +15,12 @@ import io
 import itertools
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from icpkit.ingest.charsets import cr_only_line_ends, rank_encodings
 from icpkit.ingest.problems import IngestError, Problem
 
 SNIFF_BYTES = 256 * 1024
@@ -102,7 +103,7 @@ def open_table(
 
 
 def _detect_encoding(path: Path, head: bytes, requested: str | None) -> tuple[str, list[str]]:
-    """Pick the text encoding: BOMs first, then strict UTF-8, then Excel's cp1252."""
+    """Pick the text encoding: BOMs first, then strict UTF-8, then the most plausible 8-bit one."""
     notes: list[str] = []
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", notes
@@ -128,14 +129,99 @@ def _detect_encoding(path: Path, head: bytes, requested: str | None) -> tuple[st
         )
     bad = _first_invalid_utf8(path)
     if bad is None:
-        return "utf-8", notes
-    try:
-        path.read_bytes().decode("cp1252")
-        enc = "cp1252"
-    except UnicodeDecodeError:
-        enc = "latin-1"
-    notes.append(f"not valid UTF-8 (first bad byte at offset {bad}); read as {enc}")
+        return "utf-8", notes  # the common case stays one streaming pass, no detector
+    enc, why = _detect_8bit(path, head, bad)
+    notes.append(f"not valid UTF-8 (first bad byte at offset {bad}); read as {enc}{why}")
     return enc, notes
+
+
+_KNOWN_AS = {"cp1252": "Windows Western, as Excel writes it", "mac_roman": "classic Mac OS Western"}
+
+
+def _detect_8bit(path: Path, head: bytes, bad: int) -> tuple[str, str]:
+    """The most plausible 8-bit encoding that decodes the whole file, and why, for the note.
+
+    Scored on the first bytes plus those around the first non-UTF-8 byte, so a big file
+    costs one extra streaming pass (the check that the choice decodes all of it).
+    """
+    # Whole lines only: a multi-byte character cut at the sample's edge would not decode.
+    sample = head if len(head) < SNIFF_BYTES else _whole_lines(head, cut_start=False)
+    if bad >= len(head):
+        with path.open("rb") as fh:
+            fh.seek(max(0, bad - 1024))
+            sample += b"\n" + _whole_lines(fh.read(64 * 1024), cut_start=True)
+    cr_only = cr_only_line_ends(head)
+    ranked = rank_encodings(sample, cr_only=cr_only)
+    failed: set[str] = set()  # decode the sample but not the whole file
+    chosen = ranked[-1]
+    for candidate in ranked[:-1]:
+        if _decodes(path, candidate.encoding):
+            chosen = candidate
+            break
+        failed.add(candidate.encoding)
+    known_as = f" ({_KNOWN_AS[chosen.encoding]})" if chosen.encoding in _KNOWN_AS else ""
+    reasons: list[str] = []
+    if cr_only:
+        reasons.append("lines end in CR only, as classic Mac OS writes them")
+    readable = {c.encoding for c in ranked} - failed
+    undecodable = [n for n in _KNOWN_AS if n != chosen.encoding and n not in readable]
+    if undecodable:
+        reasons.append(f"{undecodable[0]} cannot decode it")
+    rival = next(
+        (
+            c
+            for c in ranked
+            if c.encoding in _KNOWN_AS and c.encoding != chosen.encoding and c.encoding in readable
+        ),
+        None,
+    )
+    if rival is not None and rival.unlikely > chosen.unlikely and rival.example:
+        against = chosen.unlikely or "none"
+        plural = "s" if rival.unlikely > 1 else ""
+        reasons.append(
+            f"as {rival.encoding} it would read {rival.example!r} "
+            f"({rival.unlikely} unlikely character{plural}, {against} as {chosen.encoding})"
+        )
+    elif (
+        rival is not None
+        and rival.unlikely == chosen.unlikely
+        and not _same_text(sample, chosen.encoding, rival.encoding)
+    ):
+        reasons.append(
+            f"{rival.encoding} reads as plausibly: pass --encoding {rival.encoding} "
+            "if accented letters look wrong"
+        )
+    return chosen.encoding, known_as + (": " + "; ".join(reasons) if reasons else "")
+
+
+def _whole_lines(data: bytes, *, cut_start: bool) -> bytes:
+    """``data`` without its last partial line (and its first, when it starts mid-file)."""
+    end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+    start = 0
+    if cut_start:
+        first = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+        start = min(first) + 1 if first else 0
+    return data[start:end] if end > start else data
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    """Whether the whole file decodes as ``encoding``, streamed."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 22):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _same_text(data: bytes, a: str, b: str) -> bool:
+    try:
+        return data.decode(a) == data.decode(b)
+    except UnicodeDecodeError:
+        return False
 
 
 def _first_invalid_utf8(path: Path) -> int | None:
@@ -166,21 +252,27 @@ def _decode_error(path: Path, encoding: str) -> IngestError:
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
-                line += block[: exc.start].count(b"\n")
+                line += _line_ends(block[: exc.start])
                 offset += exc.start
                 bad = block[exc.start : exc.start + 1]
                 break
-            line += block.count(b"\n")
+            line += _line_ends(block)
             offset += len(block)
     return IngestError(
         Problem(
             path.name,
-            f"not valid {encoding}: byte {bad!r} at offset {offset}; pass --encoding cp1252 "
-            "(or the file's real encoding) or re-save the file as UTF-8",
+            f"not valid {encoding}: byte {bad!r} at offset {offset}; pass the file's real "
+            "encoding with --encoding (cp1252, mac_roman, latin-1, ...), leave it out to have "
+            "it detected, or re-save the file as UTF-8",
             "file",
             line=line,
         )
     )
+
+
+def _line_ends(data: bytes) -> int:
+    """Line ends in ``data``, whether LF, CRLF or a classic Mac CR."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
 def _detect_delimiter(lines: list[str]) -> str:
@@ -189,6 +281,7 @@ def _detect_delimiter(lines: list[str]) -> str:
     text = "\n".join(lines)
     for delim in DELIMITERS:
         rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim) if r]
+        rows = rows[_title_records(rows) :]
         if not rows:
             continue
         widths = [len(r) for r in rows[:-1] or rows]  # the last sampled line may be cut short
@@ -197,6 +290,22 @@ def _detect_delimiter(lines: list[str]) -> str:
         if score > best_score:
             best, best_score = delim, score
     return best
+
+
+_MAX_TITLE_LINES = 10
+
+
+def _title_records(rows: list[list[str]]) -> int:
+    """How many records open the file as a report's title lines, above the header.
+
+    A Salesforce report export starts with its name and filters, one field each, then a
+    blank line: single-field records followed by a record of several fields. A file whose
+    records all have one field has no title lines.
+    """
+    for i, row in enumerate(rows[: _MAX_TITLE_LINES + 1]):
+        if len(row) > 1:
+            return i
+    return 0
 
 
 def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) -> SourceTable:
@@ -211,9 +320,16 @@ def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) ->
         delimiter = sample_lines[0].lstrip("\ufeff")[4:5] or ","
     else:
         delimiter = _detect_delimiter(sample_lines)
+    sampled = [
+        r
+        for r in csv.reader(io.StringIO("\n".join(sample_lines[skip_first:])), delimiter=delimiter)
+        if any(cell.strip() for cell in r)
+    ]
+    titles = _title_records(sampled)
     table = SourceTable(path, "csv", [], encoding=enc, delimiter=delimiter, notes=notes)
     fh = path.open("r", encoding=enc, errors="strict", newline="")
     reader = csv.reader(fh, delimiter=delimiter)
+    skipped: list[str] = []
     try:
         if skip_first:
             next(reader, None)
@@ -222,8 +338,12 @@ def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) ->
             row = next(reader, None)
             if row is None:
                 break
-            if any(cell.strip() for cell in row):
-                header = row
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(skipped) < titles and len(row) == 1:
+                skipped.append(row[0].strip())
+                continue
+            header = row
     except UnicodeDecodeError:
         fh.close()
         raise _decode_error(path, enc) from None
@@ -235,6 +355,12 @@ def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) ->
     if header is None:
         fh.close()
         raise IngestError(Problem(path.name, "empty file: no header and no rows", "file"))
+    if skipped:
+        shown = "; ".join(repr(t) for t in skipped[:3])
+        table.notes.append(
+            f"skipped {len(skipped)} report title line{'s' if len(skipped) > 1 else ''} "
+            f"above the header ({shown})"
+        )
     table.header = clean_header(header, table)
     table.header_lines = reader.line_num
     table._chunks = _csv_chunks(fh, reader, table, chunk_size)
@@ -310,15 +436,20 @@ _FOOTER = re.compile(
 )
 
 
-def _is_report_footer(row: list[str]) -> bool:
+# A totals line may carry the sums under their columns: 'Grand Totals (309 records),,,,11183200'.
+_TOTALS = re.compile(r"^(grand totals?\b|totals?\b.*\(\d[\d,.]* records?\))", re.IGNORECASE)
+_TOTAL_VALUE = re.compile(r"[-+$€£]?\s*[\d,.]+")
+
+
+def _is_report_footer(row: Sequence[str | None]) -> bool:
     """A report's trailer line ('Grand Totals (123 records)', 'Copyright ... salesforce.com'):
-    one filled cell that no CRM record looks like."""
-    filled = [c for c in row if c.strip()]
-    return (
-        len(filled) == 1
-        and row[0].strip() == filled[0].strip()
-        and bool(_FOOTER.match(filled[0].strip()))
-    )
+    one filled cell that no CRM record looks like, or a totals line with its sums."""
+    filled = [c.strip() for c in row if c and c.strip()]
+    if not filled or (row[0] or "").strip() != filled[0]:
+        return False
+    if len(filled) == 1:
+        return bool(_FOOTER.match(filled[0]))
+    return bool(_TOTALS.match(filled[0])) and all(_TOTAL_VALUE.fullmatch(c) for c in filled[1:])
 
 
 def _line_breaks(row: list[str]) -> int:
@@ -397,6 +528,10 @@ def _cell_text(value: Any) -> str | None:
     return str(value)
 
 
+def _filled(values: tuple[Any, ...]) -> list[Any]:
+    return [v for v in values if v is not None and str(v).strip()]
+
+
 def _open_xlsx(path: Path, chunk_size: int, sheet_name: str | None = None) -> SourceTable:
     import zipfile
 
@@ -432,14 +567,28 @@ def _open_xlsx(path: Path, chunk_size: int, sheet_name: str | None = None) -> So
     table = SourceTable(path, "xlsx", [], unit="row")
     if len(book.worksheets) > 1:
         table.notes.append(f"read sheet {sheet.title!r}, the first of {len(book.worksheets)}")
-    rows = sheet.iter_rows(values_only=True)
-    header_row = 0
-    header: list[Any] | None = None
-    for values in rows:
-        header_row += 1
-        if any(v is not None and str(v).strip() for v in values):
-            header = list(values)
+    sheet_rows = sheet.iter_rows(values_only=True)
+    # The rows up to the first with several filled cells: a report's title rows (one
+    # filled cell each) sit above its header, as in a CSV report export.
+    opening: list[tuple[Any, ...]] = []
+    for values in sheet_rows:
+        opening.append(values)
+        if len(_filled(values)) > 1 or len(opening) > 2 * _MAX_TITLE_LINES:
             break
+    filled = [i for i, values in enumerate(opening) if _filled(values)]
+    header_at: int | None = filled[0] if filled else None
+    if filled and len(_filled(opening[filled[-1]])) > 1 and len(filled) <= _MAX_TITLE_LINES + 1:
+        header_at = filled[-1]
+        titles = [str(_filled(opening[i])[0]).strip() for i in filled[:-1]]
+        if titles:
+            shown = "; ".join(repr(t) for t in titles[:3])
+            table.notes.append(
+                f"skipped {len(titles)} report title row{'s' if len(titles) > 1 else ''} "
+                f"above the header ({shown})"
+            )
+    header: list[Any] | None = None if header_at is None else list(opening[header_at])
+    header_row = 0 if header_at is None else header_at + 1
+    rows = itertools.chain(opening[header_row:], sheet_rows)
     if header is None:
         book.close()
         handle.close()
@@ -472,6 +621,9 @@ def _open_xlsx(path: Path, chunk_size: int, sheet_name: str | None = None) -> So
                 cells += [None] * (width - len(cells))
                 if not any(c is not None and c.strip() for c in cells):
                     table.blank_records += 1
+                    continue
+                if _is_report_footer(cells):
+                    table.footer_lines.append((cells[0] or "").strip())
                     continue
                 lines.append(number)
                 buf.append(cells)

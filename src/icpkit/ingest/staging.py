@@ -2,12 +2,14 @@
 
 CSV in UTF-8 goes through DuckDB's parallel reader when the line numbers can be rebuilt
 exactly; everything else (other encodings, ragged rows, XLSX, Parquet) through
-:mod:`icpkit.ingest.readers`, chunk by chunk.
+:mod:`icpkit.ingest.readers`, chunk by chunk. Double-encoded cells (``agÃ¡mi``) are then
+repaired in place (:mod:`icpkit.ingest.mojibake`), their original text kept for the quarantine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import replace
 
 import duckdb
 import pyarrow as pa
@@ -15,7 +17,10 @@ import pyarrow as pa
 from icpkit.config import IngestSettings
 from icpkit.ingest.cells import check_sample
 from icpkit.ingest.detect import Layout, detect_layout
-from icpkit.ingest.readers import Chunk, SourceTable, count_lines
+from icpkit.ingest.mojibake import MARKERS, repairs
+from icpkit.ingest.problems import Problem
+from icpkit.ingest.propose import known_accounts
+from icpkit.ingest.readers import SourceTable, count_lines
 from icpkit.store.db import first_row, scalar
 
 SAMPLE_SIZE = 200
@@ -28,42 +33,131 @@ def stage_raw(
     table: SourceTable,
     settings: IngestSettings,
     progress: Progress | None,
+    *,
+    force: bool = False,
 ) -> Layout:
-    """Copy the file's records into the temporary ``raw`` table and detect the layout."""
+    """Copy the file's records into the temporary ``raw`` table, repair mojibake, detect the
+    layout from the repaired values."""
     if _stage_csv_in_duckdb(con, table):
         table.close()
-        samples: dict[str, list[str]] = {}
-        head = con.execute(f"SELECT * EXCLUDE (line) FROM raw LIMIT {SAMPLE_SIZE * 5}").fetchall()
-        for i, name in enumerate(table.header):
-            samples[name] = [r[i] for r in head if r[i] and r[i].strip()][:SAMPLE_SIZE]
         if progress:
             progress(scalar(con, "SELECT count(*) FROM raw"))
-        return detect_layout(
-            table.path.name, table.header, samples, settings.mapping, check=check_sample
-        )
-    chunks = table.chunks()
-    first: Chunk | None = next(chunks, None)
-    samples = {}
-    if first is not None:
-        for name, col in zip(table.header, first.columns, strict=True):
-            samples[name] = [v for v in col[: SAMPLE_SIZE * 5] if v and v.strip()][:SAMPLE_SIZE]
+    else:
+        cols = ", ".join(f'"c{i}" VARCHAR' for i in range(len(table.header)))
+        con.execute(f"CREATE TEMP TABLE raw (line BIGINT, {cols})")
+        names = ["line"] + [f"c{i}" for i in range(len(table.header))]
+        seen = 0
+        for chunk in table.chunks():
+            arrays = [pa.array(chunk.lines, pa.int64())]
+            arrays += [pa.array(col, pa.string()) for col in chunk.columns]
+            con.register("raw_batch", pa.table(arrays, names=names))
+            con.execute("INSERT INTO raw SELECT * FROM raw_batch")
+            con.unregister("raw_batch")
+            seen += len(chunk.lines)
+            if progress:
+                progress(seen)
+    repaired = repair_mojibake(con, table.header)
+    samples: dict[str, list[str]] = {}
+    head = con.execute(
+        f"SELECT * EXCLUDE (line) FROM raw ORDER BY line LIMIT {SAMPLE_SIZE * 5}"
+    ).fetchall()
+    for i, name in enumerate(table.header):
+        samples[name] = [r[i] for r in head if r[i] and r[i].strip()][:SAMPLE_SIZE]
     layout = detect_layout(
-        table.path.name, table.header, samples, settings.mapping, check=check_sample
+        table.path.name,
+        table.header,
+        samples,
+        settings.mapping,
+        check=check_sample,
+        force=force,
+        known=lambda: known_accounts(con),
     )
-    cols = ", ".join(f'"c{i}" VARCHAR' for i in range(len(table.header)))
-    con.execute(f"CREATE TEMP TABLE raw (line BIGINT, {cols})")
-    names = ["line"] + [f"c{i}" for i in range(len(table.header))]
-    seen = 0
-    for chunk in _chain(first, chunks):
-        arrays = [pa.array(chunk.lines, pa.int64())]
-        arrays += [pa.array(col, pa.string()) for col in chunk.columns]
-        con.register("raw_batch", pa.table(arrays, names=names))
-        con.execute("INSERT INTO raw SELECT * FROM raw_batch")
-        con.unregister("raw_batch")
-        seen += len(chunk.lines)
-        if progress:
-            progress(seen)
+    layout.notes.extend(repaired)
     return layout
+
+
+def repair_mojibake(con: duckdb.DuckDBPyConnection, header: list[str]) -> list[str]:
+    """Decode double-encoded cells of ``raw`` in place; say what was repaired, per column.
+
+    Only distinct values showing a mojibake marker go to ftfy (one scan of the table finds
+    the columns that have any). The original text of every repaired cell is kept in
+    ``raw_repaired`` (line, column, value) so the quarantine can show what the file holds.
+    """
+    con.execute(
+        'CREATE OR REPLACE TEMP TABLE raw_repaired (line BIGINT, "column" VARCHAR, value VARCHAR)'
+    )
+    if not header:
+        return []
+    pattern = MARKERS.replace("'", "''")
+    flags = ", ".join(f"bool_or(regexp_matches(c{i}, '{pattern}'))" for i in range(len(header)))
+    row = first_row(con, f"SELECT {flags} FROM raw")
+    notes: list[str] = []
+    for i, marked in enumerate(row or ()):
+        if not marked:
+            continue
+        values = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT c{i} FROM raw WHERE regexp_matches(c{i}, '{pattern}')"
+            ).fetchall()
+        ]
+        fixed = repairs(values)
+        if not fixed:
+            continue
+        con.register(
+            "lk_repairs",
+            pa.table(
+                {
+                    "raw": pa.array(list(fixed), pa.string()),
+                    "fixed": pa.array(list(fixed.values()), pa.string()),
+                }
+            ),
+        )
+        con.execute(
+            f"INSERT INTO raw_repaired SELECT line, ?, c{i} FROM raw "
+            f"WHERE c{i} IN (SELECT raw FROM lk_repairs)",
+            [header[i]],
+        )
+        counted = first_row(
+            con, 'SELECT count(*) FROM raw_repaired WHERE "column" = ?', [header[i]]
+        )
+        cells = int(counted[0]) if counted else 0
+        con.execute(
+            f"UPDATE raw SET c{i} = lk_repairs.fixed FROM lk_repairs WHERE c{i} = lk_repairs.raw"
+        )
+        con.unregister("lk_repairs")
+        first = first_row(
+            con,
+            'SELECT value FROM raw_repaired WHERE "column" = ? ORDER BY line LIMIT 1',
+            [header[i]],
+        )
+        before = str(first[0]) if first else next(iter(fixed))
+        after = fixed[before]
+        plural = "s" if cells > 1 else ""
+        notes.append(
+            f"repaired {cells} cell{plural} of double-encoded text in column {header[i]!r}, "
+            f"e.g. {before!r} -> {after!r}"
+        )
+    return notes
+
+
+def restore_original_values(
+    con: duckdb.DuckDBPyConnection, problems: list[Problem]
+) -> list[Problem]:
+    """``problems`` with the value each repaired cell had in the file, as the quarantine keeps
+    what the file holds, not what was made of it."""
+    if not problems or not scalar(con, "SELECT count(*) FROM raw_repaired"):
+        return problems
+    originals = {
+        (line, column): value
+        for line, column, value in con.execute(
+            'SELECT line, "column", value FROM raw_repaired'
+        ).fetchall()
+    }
+    return [
+        replace(p, value=originals[(p.line, p.column)]) if (p.line, p.column) in originals else p
+        for p in problems
+    ]
 
 
 def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> bool:
@@ -114,9 +208,3 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
     if table.blank_records:
         con.execute(f"DELETE FROM raw WHERE {all_null}")
     return True
-
-
-def _chain(first: Chunk | None, rest: Iterator[Chunk]) -> Iterator[Chunk]:
-    if first is not None:
-        yield first
-    yield from rest

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +37,9 @@ from icpkit.analysis.frame import MISSING, value_sql
 from icpkit.analysis.stats import information_value
 from icpkit.config import AnalysisSettings
 from icpkit.icp.model import ICP
-from icpkit.operate.universe import VIEW, create_view, scratch
+from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
 from icpkit.scoring.features import condition_sql
+from icpkit.scoring.scorecard import NO_RULES, build_scorecard
 from icpkit.store.db import literal
 from icpkit.workspace import Workspace, WorkspaceError
 
@@ -50,10 +52,20 @@ BLOCK_CELLS = 4_000_000
 MAX_TOOLS = 300
 # Attributes weighing less than this share of the heaviest one are not named as shared.
 NAMED_SHARE = 0.1
+# Lookalikes are ranked only when Tier 1 customers differ from the other accounts more than
+# a random choice of as many accounts would, in this share of shuffles at most.
+SEPARATION_ALPHA = 0.05
+PERMUTATIONS = 99
 
 
 class LookalikeError(Exception):
     """Lookalikes cannot be found as asked; the message says what is missing."""
+
+
+class NothingSeparates(LookalikeError):
+    """There is nothing to rank by: no Tier 1 customers, or nothing tells them (or won deals)
+    apart from the rest, so any ranking would be noise; the answer is this message, not a
+    list."""
 
 
 @dataclass(frozen=True)
@@ -136,31 +148,67 @@ class Encoder:
         return np.hstack(blocks).astype(np.float32)
 
 
-def find_lookalikes(ws: Workspace, universe: Path, *, top: int, k: int = 5) -> list[Lookalike]:
+def find_lookalikes(
+    ws: Workspace,
+    universe: Path,
+    *,
+    top: int,
+    k: int = 5,
+    warnings: list[str] | None = None,
+) -> list[Lookalike]:
     """The ``top`` companies of ``universe`` most like the Tier 1 customers (mean similarity
-    to their ``k`` nearest), best first, leaving out customers and excluded accounts."""
+    to their ``k`` nearest), best first, leaving out customers and excluded accounts. What
+    reading the universe found (values it could not read) is added to ``warnings``."""
     if top < 1 or k < 1:
         raise LookalikeError(f"top and k must be at least 1; got top={top}, k={k}")
     icp = ws.current_icp()
     if icp is None:
         raise WorkspaceError("no ICP yet: run `icp derive` first")
+    if build_scorecard(icp, ws.settings.scoring).flat:
+        raise NothingSeparates(
+            f"{NO_RULES}. Nothing separates won from lost deals, so likeness to the Tier 1 "
+            "customers is no evidence of fit: no lookalikes are ranked"
+        )
     tier1 = sorted(key for key, tier in ws.tiers().tier_of().items() if tier == 1)
     if not tier1:
-        raise LookalikeError("no Tier 1 customers in the workspace: nothing to look like")
+        raise NothingSeparates(
+            "no Tier 1 customers in the workspace: nothing to look like, so no lookalikes "
+            "are ranked (see icp analyze tiers)"
+        )
     analysis = ws.settings.analysis
+    # A raw export is read once, through ingestion, into a file in the input layout.
+    tmp = tempfile.TemporaryDirectory(prefix=".lookalike-", dir=ws.root)
+    try:
+        read = open_universe(
+            Path(universe), ws.settings, ws.store_path, icp, workdir=Path(tmp.name)
+        )
+    except BaseException:
+        tmp.cleanup()
+        raise
+    if warnings is not None:
+        warnings.extend(read.warnings())
     con = scratch(ws.settings.store)
     try:
         con.execute(f"ATTACH {literal(ws.store_path.as_posix())} AS ws (READ_ONLY)")
         accounts = _table(con, _select(analysis, "ws.accounts", "TRUE"))
         encoder = fit_encoder(accounts, set(tier1))
+        p_value = separation_p_value(accounts, set(tier1))
+        if p_value > SEPARATION_ALPHA:
+            raise NothingSeparates(
+                f"the {len(tier1):,} Tier 1 customers differ from the other accounts no more "
+                "than a random choice of as many accounts would (employees, revenue, "
+                "industry, country, funding stage, technologies; permutation test, "
+                f"p = {p_value:.2f}): no lookalikes are ranked"
+            )
         keep = np.isin(np.asarray(accounts["account_key"].to_pylist(), dtype=object), tier1)
         reference = accounts.filter(pa.array(keep))
-        others = create_view(con, Path(universe), icp)
+        others = create_view(con, read.path, icp)
         name = "a.name" if "name" in others else "NULL::VARCHAR"
         reader = _batches(con, _candidates_sql(icp, analysis, name))
         best = _nearest(reader, encoder, reference, top, k)
     finally:
         con.close()
+        tmp.cleanup()
     return _explain(best, encoder, reference)
 
 
@@ -228,6 +276,84 @@ def _iv(labels: Sequence[Any], tier1: np.ndarray) -> float:
     return 0.0 if math.isnan(value) else float(value)
 
 
+def _iv_rows(won: np.ndarray, lost: np.ndarray, smoothing: float = 0.5) -> np.ndarray:
+    """Information value of each row of (won, lost) count tables, as
+    ``stats.information_value`` computes one; 0 for a row without wins or losses."""
+    won = np.asarray(won, dtype=np.float64)
+    lost = np.asarray(lost, dtype=np.float64)
+    bins = won.shape[1]
+    total_won = won.sum(axis=1, keepdims=True)
+    total_lost = lost.sum(axis=1, keepdims=True)
+    share_won = (won + smoothing) / (total_won + smoothing * bins)
+    share_lost = (lost + smoothing) / (total_lost + smoothing * bins)
+    parts = (share_won - share_lost) * np.log(share_won / share_lost)
+    iv = parts.sum(axis=1)
+    return np.where((total_won[:, 0] > 0) & (total_lost[:, 0] > 0), iv, 0.0)
+
+
+def separation_p_value(
+    accounts: pa.Table,
+    tier1: set[str],
+    *,
+    permutations: int = PERMUTATIONS,
+    seed: int = 0,
+) -> float:
+    """How likely Tier 1 customers this different from the other accounts would be by chance:
+    the summed information value of the attributes the lookalikes weigh (employee and revenue
+    bands, industry, country, funding stage, the ``MAX_TOOLS`` most telling tools) against
+    the same sum with the Tier 1 labels shuffled among the accounts (a permutation test;
+    stops early once the answer is clearly above ``SEPARATION_ALPHA``)."""
+    cols = _columns(accounts)
+    is_tier1 = np.isin(np.asarray(cols["account_key"].to_pylist(), dtype=object), list(tier1))
+    coded: list[tuple[np.ndarray, int]] = []
+    for name in (*(BANDS[n] for n in NUMERIC), *CATEGORICAL):
+        values = [MISSING if v is None else str(v) for v in cols[name].to_pylist()]
+        levels, index = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
+        if len(levels) > 1:
+            coded.append((index.ravel(), len(levels)))
+    stacks = cols["technologies"]
+    flat = pc.list_flatten(stacks)
+    unknown = np.asarray(pc.is_null(stacks).to_numpy(zero_copy_only=False), dtype=bool)
+    account = tool = np.zeros(0, dtype=np.int64)
+    n_tools = 0
+    if len(flat):
+        parents = pc.list_parent_indices(stacks).to_numpy(zero_copy_only=False)
+        names, codes = np.unique(np.asarray(flat.to_pylist(), dtype=object).astype(str),
+                                 return_inverse=True)  # fmt: skip
+        n_tools = len(names)
+        pairs = np.unique(parents.astype(np.int64) * n_tools + codes.ravel())
+        account, tool = pairs // n_tools, pairs % n_tools
+
+    def statistic(flags: np.ndarray) -> float:
+        total = 0.0
+        for index, k in coded:
+            won = np.bincount(index[flags], minlength=k)
+            lost = np.bincount(index[~flags], minlength=k)
+            total += float(_iv_rows(won[None, :], lost[None, :])[0])
+        if n_tools:
+            uses_1 = np.bincount(tool[flags[account]], minlength=n_tools)
+            uses_0 = np.bincount(tool[~flags[account]], minlength=n_tools)
+            known_1, known_0 = int((flags & ~unknown).sum()), int((~flags & ~unknown).sum())
+            unknown_1, unknown_0 = int((flags & unknown).sum()), int((~flags & unknown).sum())
+            won = np.column_stack([uses_1, known_1 - uses_1, np.full(n_tools, unknown_1)])
+            lost = np.column_stack([uses_0, known_0 - uses_0, np.full(n_tools, unknown_0)])
+            values = np.sort(_iv_rows(won, lost))[::-1][:MAX_TOOLS]
+            total += float(values[values > 0].sum())
+        return total
+
+    if is_tier1.all() or not is_tier1.any():
+        return 1.0
+    observed = statistic(is_tier1)
+    rng = np.random.default_rng(seed)
+    at_least = 0
+    for done in range(1, permutations + 1):
+        if statistic(rng.permutation(is_tier1)) >= observed:
+            at_least += 1
+        if (1 + at_least) / (1 + permutations) > SEPARATION_ALPHA:
+            return (1 + at_least) / (1 + done)  # already too common to be evidence
+    return (1 + at_least) / (1 + permutations)
+
+
 def fit_encoder(accounts: pa.Table, tier1: set[str]) -> Encoder:
     """Weights, scales and vocabularies from the workspace's accounts (``tier1``: the keys of
     the Tier 1 customers among them)."""
@@ -250,9 +376,10 @@ def fit_encoder(accounts: pa.Table, tier1: set[str]) -> Encoder:
     tools, tool_weights, share = _tool_weights(cols["technologies"], is_tier1)
     weights.update({f"tech:{t}": w for t, w in zip(tools, tool_weights, strict=True)})
     if sum(weights.values()) <= 0:
-        raise LookalikeError(
+        raise NothingSeparates(
             "the Tier 1 customers look like every other account on the attributes known "
-            "(employees, revenue, industry, country, funding stage, technologies)"
+            "(employees, revenue, industry, country, funding stage, technologies): no "
+            "lookalikes are ranked"
         )
     return Encoder(weights, centre, scale, vocab, tools, share)
 

@@ -26,16 +26,22 @@ import numpy as np
 from icpkit.analysis.stats import RateEstimate, clustered_rate
 from icpkit.config import AnalysisSettings, TamSettings
 from icpkit.icp.model import ICP, Criterion, format_number, slugify
-from icpkit.operate.universe import VIEW, check_layout, create_view, scratch
+from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
 from icpkit.scoring.features import NUMERIC, condition_sql
 from icpkit.scoring.prospects import score_file
 from icpkit.scoring.score import outside_text, reason_text
+from icpkit.scoring.scorecard import NO_RULES
 from icpkit.store.db import literal
 from icpkit.workspace import Workspace
 
 Range = tuple[float | None, float | None]
 TIERS = ("A", "B", "C", "D")
 ROUTES = ("work_now", "nurture", "automated_nurture", "disqualify", "never")
+NOTHING_DISCRIMINATES = (
+    f"{NO_RULES}. Nothing in the ICP tells one account from another, so there is no TAM to "
+    "size: the market served (the universe less what the boundary leaves out) is counted, "
+    "nothing more"
+)
 
 
 class TamError(Exception):
@@ -92,6 +98,8 @@ class TamResult:
     widened: TamCount | None = None
     ranges: dict[str, tuple[Range, Range]] = field(default_factory=dict)
     win_rates: WinRates | None = None
+    # False when the ICP has no rules: the market served is counted, no TAM is sized.
+    discriminates: bool = True
 
 
 def size_tam(
@@ -106,19 +114,27 @@ def size_tam(
     icp = ws.require_icp()
     day = as_of or dt.date.today()
     path = Path(universe)
-    check_layout(path)
     settings = ws.settings.tam
     # Scored rows go to disk next to the store, not to memory (or a small /tmp).
     with tempfile.TemporaryDirectory(prefix=".tam-", dir=ws.root) as tmp:
         out = Path(tmp) / "scored.parquet"
-        ws.score_file(path, as_of=day, out=out)
-        current = count_tam(ws, path, icp, out)
-        warnings = tam_warnings(current.tam, settings)
+        # A raw export is read once, through ingestion, into a file in the input layout.
+        read = open_universe(path, ws.settings, ws.store_path, icp, workdir=Path(tmp))
+        scored = ws.score_file(read.path, as_of=day, out=out)
+        current = count_tam(ws, read.path, icp, out)
+        if scored.scorecard.flat:
+            # No rule: the 'TAM' would be the market served, not a profile's share of it.
+            if widen:
+                widen_icp(icp, widen)  # raises, naming the ranges there are to widen (none)
+            return TamResult(
+                path, day, current, [*read.warnings(), NOTHING_DISCRIMINATES], discriminates=False
+            )
+        warnings = read.warnings() + tam_warnings(current.tam, settings)
         if not widen:
             return TamResult(path, day, current, warnings)
         wider, ranges = widen_icp(icp, widen)
-        score_file(path, wider, ws.settings, ws.store_path, as_of=day, out=out)
-        widened = count_tam(ws, path, wider, out)
+        score_file(read.path, wider, ws.settings, ws.store_path, as_of=day, out=out)
+        widened = count_tam(ws, read.path, wider, out)
     warnings += [f"widened: {w}" for w in tam_warnings(widened.tam, settings)]
     with ws.connect(read_only=True) as con:
         rates = deal_win_rates(con, ranges)

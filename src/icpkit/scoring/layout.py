@@ -1,13 +1,27 @@
 """The scorecard's input layout: the typed columns it reads, and reading a file that is
-already in it (a warehouse extract, a company universe) as it stands."""
+already in it (a warehouse extract, a company universe) as it stands.
+
+Such a file is streamed, never loaded whole, but its values still pass the ingest
+normalizers where they need it: each column's distinct values that are not already in the
+canonical form (``USA`` for a country, ``36.9 Million`` for a revenue, ``51-200`` for a head
+count) are normalized once in Python and mapped back in SQL. What no normalizer reads is
+reported (file, line, column, value, how many), never dropped silently.
+"""
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from icpkit.icp.model import ICP
+from icpkit.ingest.normalize import Unreadable
 from icpkit.store.db import identifier, literal
 
 # The columns the compiled SELECT reads (see icpkit.scoring.sql), with each one's type.
@@ -24,6 +38,48 @@ CANONICAL = {
 }
 # Tools joined by ';' in a text column: each trimmed, empty ones dropped.
 SPLIT_TOOLS = "regexp_extract_all(f.technologies, '[^;[:space:]](?:[^;]*[^;[:space:]])?')"
+# Distinct values normalized per column at most; a column with more is read as it stands.
+MAX_DISTINCT = 200_000
+MAX_REVENUE = 1e13  # as in ingestion: above the largest company's revenue in any currency
+MAX_EXAMPLES = 3
+INLINE_FIXES = 256  # fixes of a column written as a CASE; more are looked up in a map
+
+
+def _sql_value(value: Any) -> str:
+    """A normalized value as an SQL literal."""
+    if value is None:
+        return "NULL"
+    return literal(value) if isinstance(value, str) else repr(value)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file in the input layout as DuckDB reads it.
+
+    ``source`` is the table function, ``columns`` its columns and types, ``name`` the file
+    the user gave (for messages), ``path`` the file DuckDB reads (that one, or a copy the
+    readers made), ``unit`` how its records are numbered, by ``line`` (a CSV) or by ``row``
+    (Parquet, an XLSX sheet), and ``first`` the number of its first record.
+    """
+
+    source: str
+    columns: dict[str, str]
+    name: str
+    path: Path
+    unit: str = "line"
+    notes: tuple[str, ...] = ()
+    first: int = 2
+
+
+@dataclass
+class Cleaning:
+    """How an input-layout file's columns are read: normalized values per column (raw value
+    -> canonical value, None for unreadable), what could not be read, and notes."""
+
+    # column -> the SQL before and after the plain cast: its fixed values, else the cast
+    fixes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def extra_columns(icp: ICP | None) -> list[str]:
@@ -38,7 +94,7 @@ def extra_columns(icp: ICP | None) -> list[str]:
 
 def read_table(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str, str]] | None:
     """A DuckDB table function reading ``path`` and its columns with their types, when
-    DuckDB reads it as it stands (Parquet, or a CSV read as text); else None."""
+    DuckDB reads it as it stands (Parquet, or a UTF-8 CSV read as text); else None."""
     with path.open("rb") as fh:
         head = fh.read(4)
     if head == b"PAR1":
@@ -54,56 +110,239 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[st
     return source, {str(r[0]): str(r[1]) for r in rows}
 
 
-def typed_columns(columns: dict[str, str], icp: ICP | None) -> list[str]:
+def open_input(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    workdir: Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+) -> InputFile | None:
+    """``path`` as an input-layout file (it has an ``account_key`` column), or None for a raw
+    export. DuckDB reads Parquet and UTF-8 CSV where they lie; a CSV in another encoding is
+    decoded by the ingest readers into a UTF-8 copy in ``workdir`` (same lines), an XLSX
+    sheet copied to Parquet there. Raises IngestError for a file that is not a table."""
+    if encoding is None and sheet is None:
+        read = read_table(con, path)
+        if read is not None:
+            if "account_key" not in read[1]:
+                return None
+            csv = read[0].startswith("read_csv")
+            return InputFile(
+                read[0], read[1], path.name, path, "line" if csv else "row", (), 2 if csv else 1
+            )
+    # Imported here: a Parquet or UTF-8 file in the input layout never needs the readers.
+    from icpkit.ingest.readers import open_table
+
+    table = open_table(path, encoding=encoding, sheet=sheet)
+    try:
+        if "account_key" not in table.header:
+            return None
+        if table.kind == "csv" and table.encoding:
+            copy = workdir / f"{path.stem}.utf8.csv"
+            _transcode(path, table.encoding, copy)
+            read = read_table(con, copy)
+            notes = table.notes or [f"read as {table.encoding}"]
+            unit, first = "line", 2
+        else:
+            copy = workdir / f"{path.stem}.parquet"
+            writer: pq.ParquetWriter | None = None
+            first = 1
+            for chunk in table.chunks():
+                if writer is None and chunk.lines:
+                    first = chunk.lines[0]
+                batch = pa.table(
+                    [pa.array(c, pa.string()) for c in chunk.columns], names=table.header
+                )
+                writer = writer or pq.ParquetWriter(copy, batch.schema)
+                writer.write_table(batch)
+            if writer is None:
+                return None
+            writer.close()
+            read = read_table(con, copy)
+            notes, unit = [*table.notes, f"read from {table.kind.upper()}"], "row"
+    finally:
+        table.close()
+    if read is None:
+        return None
+    return InputFile(read[0], read[1], path.name, copy, unit, tuple(notes), first)
+
+
+def _transcode(path: Path, encoding: str, out: Path) -> None:
+    """Copy a text file as UTF-8, streamed; line ends and every other byte of meaning kept."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
+        while block := src.read(1 << 22):
+            dst.write(decoder.decode(block))
+        dst.write(decoder.decode(b"", final=True))
+
+
+def _normalizers() -> dict[str, tuple[Callable[[str], Any], bool]]:
+    """Per column: the normalizer of one raw value (raising Unreadable), and whether values a
+    plain cast reads are canonical already (numbers are; country names and labels are not).
+    Built on first use: scoring a clean Parquet file never imports the normalizers."""
+    from icpkit.ingest.normalize.countries import country_code
+    from icpkit.ingest.normalize.employees import parse_employees
+    from icpkit.ingest.normalize.industries import match_industry
+    from icpkit.ingest.normalize.money import check_amount, parse_money
+    from icpkit.ingest.normalize.numbers import parse_number
+
+    def employees(raw: str) -> Any:
+        e = parse_employees(raw)
+        return None if e is None else e.value
+
+    def money(raw: str) -> Any:
+        m = parse_money(raw)
+        if m is None:
+            return None
+        check_amount(m, field="revenue", max_value=MAX_REVENUE)
+        return m.amount
+
+    def year(raw: str) -> Any:
+        value = parse_number(raw)
+        if value is None:
+            return None
+        if value != int(value) or not 1800 <= value <= 2100:
+            raise Unreadable(f"not a year: '{raw}'")
+        return int(value)
+
+    def industry(raw: str) -> Any:
+        try:
+            match = match_industry(raw)
+        except Unreadable:
+            return raw.strip()  # a label outside the taxonomy is kept as written
+        return None if match is None else match.label
+
+    return {
+        "employees": (employees, True),
+        "revenue": (money, True),
+        "total_funding": (money, True),
+        "founded_year": (year, True),
+        "country": (country_code, False),
+        "industry": (industry, False),
+    }
+
+
+def clean_columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> Cleaning:
+    """Normalize the input columns' values that are not in canonical form, once per distinct
+    value, into temp tables ``fix_<column>`` (raw, value); report what stays unreadable."""
+    cleaning = Cleaning(notes=list(f.notes))
+    bad: dict[str, dict[str, str]] = {}
+    for name in ("employees", "revenue", "total_funding", "founded_year", "country", "industry"):
+        if f.columns.get(name) != "VARCHAR":  # absent, or typed: read as it stands
+            continue
+        normalize, cast_is_canonical = _normalizers()[name]
+        column = identifier(name)
+        where = f"{column} IS NOT NULL"
+        if cast_is_canonical:
+            where += f" AND TRY_CAST({column} AS {CANONICAL[name]}) IS NULL"
+        rows = con.execute(
+            f"SELECT DISTINCT {column} FROM {f.source} WHERE {where} LIMIT {MAX_DISTINCT + 1}"
+        ).fetchall()
+        if len(rows) > MAX_DISTINCT:
+            cleaning.notes.append(
+                f"column {name!r}: more than {MAX_DISTINCT:,} distinct values to normalize; "
+                "read as they stand"
+            )
+            continue
+        raws: list[str] = []
+        values: list[Any] = []
+        for (raw,) in rows:
+            try:
+                value = normalize(raw)
+            except Unreadable as exc:
+                bad.setdefault(name, {})[raw] = str(exc)
+                value = None
+            if value != raw:
+                raws.append(raw)
+                values.append(value)
+        if not raws:
+            continue
+        column = f"f.{identifier(name)}"
+        if len(raws) <= INLINE_FIXES:
+            # A few fixes (country names, size ranges): a CASE, cheapest per row.
+            cases = " ".join(
+                f"WHEN {literal(r)} THEN {_sql_value(v)}" for r, v in zip(raws, values, strict=True)
+            )
+            cleaning.fixes[name] = (f"CASE {column} {cases} ELSE ", " END")
+            continue
+        table = f"fix_{name}"
+        arrow = pa.table(
+            {"raw": pa.array(raws, pa.string()), "value": pa.array(values, _ARROW[name])}
+        )
+        con.register(f"{table}_rows", arrow)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_rows")
+        con.unregister(f"{table}_rows")
+        # Many: one map of them, built once per query; a value not in it reads as it is.
+        found = f"map_extract((SELECT map(list(raw), list(value)) FROM {table}), {column})"
+        cleaning.fixes[name] = (f"CASE WHEN len({found}) > 0 THEN {found}[1] ELSE ", " END")
+    cleaning.problems = _report(con, f, bad)
+    return cleaning
+
+
+_ARROW = {
+    "employees": pa.int64(),
+    "revenue": pa.float64(),
+    "total_funding": pa.float64(),
+    "founded_year": pa.int32(),
+    "country": pa.string(),
+    "industry": pa.string(),
+}
+
+
+def _report(
+    con: duckdb.DuckDBPyConnection, f: InputFile, bad: dict[str, dict[str, str]]
+) -> list[str]:
+    """One line per column with unreadable values: the first one's line, value and reason,
+    how many rows hold such values, and a few other examples."""
+    if not bad:
+        return []
+    checks = []
+    for name, values in bad.items():
+        column = identifier(name)
+        hit = f"{column} IN ({', '.join(literal(v) for v in values)})"
+        checks.append(
+            f"count(*) FILTER ({hit}), min(n) FILTER ({hit}), arg_min({column}, n) FILTER ({hit})"
+        )
+    row = con.execute(
+        f"SELECT {', '.join(checks)} FROM (SELECT row_number() OVER () AS n, * FROM {f.source})"
+    ).fetchall()[0]
+    problems = []
+    for i, (name, values) in enumerate(bad.items()):
+        count, first, value = row[3 * i : 3 * i + 3]
+        where = f"{f.unit} {first + f.first - 1}"
+        others = [v for v in values if v != value][:MAX_EXAMPLES]
+        also = f" (also {', '.join(repr(v) for v in others)})" if others else ""
+        problems.append(
+            f"{f.name}, {where}, column {name!r}, value {value!r}: {values[value]}; "
+            f"{count:,} such values read as unknown{also}"
+        )
+    return problems
+
+
+def typed_columns(
+    columns: dict[str, str], icp: ICP | None, fixes: dict[str, tuple[str, str]] | None = None
+) -> list[str]:
     """SELECT expressions (over alias ``f``) giving every input column its type: missing
-    ones NULL, values the type cannot hold NULL (see ``unreadable``), tools split."""
+    ones NULL, the values :func:`clean_columns` fixed normalized, other values the type
+    cannot hold NULL (they are reported), tools split."""
+    fixes = fixes or {}
     select = []
     for name, kind in CANONICAL.items():
         if name not in columns:
             select.append(f"CAST(NULL AS {kind}) AS {name}")
-        elif name == "technologies" and not columns[name].endswith("[]"):
-            select.append(f"{SPLIT_TOOLS} AS technologies")
+            continue
+        if name == "technologies" and not columns[name].endswith("[]"):
+            value = SPLIT_TOOLS
         elif columns[name] == kind:
-            select.append(f"f.{name} AS {name}")
+            value = f"f.{name}"
         else:
-            select.append(f"TRY_CAST(f.{name} AS {kind}) AS {name}")
+            value = f"TRY_CAST(f.{name} AS {kind})"
+        if name in fixes:
+            before, after = fixes[name]
+            value = f"CAST({before}{value}{after} AS {kind})"
+        select.append(f"{value} AS {name}")
     for extra in extra_columns(icp):
         value = f"CAST(f.{identifier(extra)} AS VARCHAR)" if extra in columns else "NULL::VARCHAR"
         select.append(f"{value} AS {identifier(extra)}")
     return select
-
-
-def unreadable(
-    con: duckdb.DuckDBPyConnection, source: str, columns: dict[str, str], path: Path
-) -> list[str]:
-    """Values a file's input columns cannot hold as their type: they score as unknown, and
-    are reported (column, first line and value, how many), never dropped silently."""
-    cast = [
-        n
-        for n in CANONICAL
-        if n in columns and columns[n] != CANONICAL[n] and n not in ("account_key", "technologies")
-    ]
-    if not cast:
-        return []
-    checks = []
-    for name in cast:
-        column = identifier(name)
-        bad = f"{column} IS NOT NULL AND TRY_CAST({column} AS {CANONICAL[name]}) IS NULL"
-        checks.append(
-            f"count(*) FILTER ({bad}), min(n) FILTER ({bad}), arg_min({column}, n) FILTER ({bad})"
-        )
-    row = con.execute(
-        f"SELECT {', '.join(checks)} FROM (SELECT row_number() OVER () AS n, * FROM {source})"
-    ).fetchall()[0]
-    # In a CSV the header is line 1; in Parquet rows count from 1.
-    csv = source.startswith("read_csv")
-    problems = []
-    for i, name in enumerate(cast):
-        count, first, value = row[3 * i : 3 * i + 3]
-        if count:
-            where = f"line {first + 1}" if csv else f"row {first}"
-            problems.append(
-                f"{path.name}, {where}, column {name!r}, value {value!r}: not a "
-                f"{CANONICAL[name].lower()}; {count:,} such values scored as unknown"
-            )
-    return problems

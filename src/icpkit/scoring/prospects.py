@@ -4,8 +4,11 @@ A raw export (any CSV, XLSX or Parquet a CRM or a list vendor produced) is read 
 normalized exactly like a companies export, into a scratch in-memory store: bad cells are
 quarantined and reported, and the workspace is never written. A file already in the
 scorecard's input layout (an ``account_key`` column, e.g. a warehouse extract) is scored
-as it stands, streaming, so files larger than memory score with bounded memory. Either
-way the rows go through the same compiled SELECT that runs in Spark or a warehouse.
+as it stands, streaming, so files larger than memory score with bounded memory; its values
+not in canonical form (``USA``, ``51-200``) still pass the ingest normalizers, once per
+distinct value (see icpkit.scoring.layout). Either way the rows go through the same
+compiled SELECT that runs in Spark or a warehouse. Company universes (``icp tam``, ``icp
+lookalike``) are read by these same two paths (see icpkit.operate.universe).
 
 Intent, persona and the customer flag come from the workspace's signals, contacts and
 deals, matched by account key; a record the workspace knows by its CRM id is that account.
@@ -31,10 +34,11 @@ from icpkit.icp.model import ICP
 from icpkit.scoring.features import ScoringError
 from icpkit.scoring.layout import (
     CANONICAL,
+    InputFile,
+    clean_columns,
     extra_columns,
-    read_table,
+    open_input,
     typed_columns,
-    unreadable,
 )
 from icpkit.scoring.scorecard import Scorecard, build_scorecard
 from icpkit.scoring.sql import Tables, compile_scorecard
@@ -76,13 +80,18 @@ class ScoredFile:
 
 
 def _canonical_view(
-    con: duckdb.DuckDBPyConnection, source: str, columns: dict[str, str], icp: ICP, deals: str
+    con: duckdb.DuckDBPyConnection,
+    f: InputFile,
+    icp: ICP,
+    deals: str,
+    fixes: dict[str, tuple[str, str]],
 ) -> tuple[str, ...]:
     """``score_input`` over a file already in the input layout; returns the pass-through
     columns (every column of the file that is not an input, then the customer flag)."""
+    source, columns = f.source, f.columns
     extras = extra_columns(icp)
     passthrough = tuple(c for c in columns if c not in CANONICAL and c not in extras)
-    select = typed_columns(columns, icp)
+    select = typed_columns(columns, icp, fixes)
     select += [f"f.{identifier(c)} AS {identifier('in_' + c)}" for c in passthrough]
     select.append(
         f"CAST(f.account_key AS VARCHAR) IN (SELECT account_key FROM {deals} "
@@ -94,10 +103,11 @@ def _canonical_view(
     return (*(f"in_{c}" for c in passthrough), "customer")
 
 
-def _ingested_view(
-    con: duckdb.DuckDBPyConnection, icp: ICP, ids: str, deals: str
+def ingested_view(
+    con: duckdb.DuckDBPyConnection, icp: ICP | None, ids: str, deals: str
 ) -> tuple[str, ...]:
-    """``score_input`` over a raw export loaded into the scratch store."""
+    """``score_input`` over a raw export loaded into the scratch store (see
+    :func:`ingest_accounts`): a record the workspace knows by its CRM id takes its key."""
     extras = ", ".join(
         f"json_extract_string(a.extra, {literal(json_path(e))}) AS {identifier(e)}"
         for e in extra_columns(icp)
@@ -137,6 +147,12 @@ def _watch(con: duckdb.DuckDBPyConnection, progress: Progress | None) -> Iterato
     if progress is None:
         yield
         return
+    # DuckDB tracks a query's progress only with its progress bar on, and only after
+    # progress_bar_time (2 s by default): without these query_progress() stays at -1.
+    con.execute(
+        "SET enable_progress_bar = true; SET enable_progress_bar_print = false; "
+        "SET progress_bar_time = 0"
+    )
     done = threading.Event()
 
     def poll() -> None:
@@ -181,20 +197,25 @@ def score_file(
         con.execute(f"SET memory_limit = {literal(settings.store.memory_limit)}")
     if settings.store.threads:
         con.execute(f"SET threads = {int(settings.store.threads)}")
+    stack = contextlib.ExitStack()
     try:
         schema = ""
         if store is not None and store.exists():
             con.execute(f"ATTACH {literal(store.as_posix())} AS ws (READ_ONLY)")
             schema = "ws."
         report = None
-        read = read_table(con, path)
         problems: list[str] = []
-        if read is not None and "account_key" in read[1]:
-            keep = _canonical_view(con, read[0], read[1], icp, f"{schema}deals")
-            problems = unreadable(con, read[0], read[1], path)
+        # A copy the readers make of an input-layout file in another encoding lives here.
+        near = out.parent if out is not None and out.parent.is_dir() else None
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix=".score-", dir=near))
+        found = open_input(con, path, Path(workdir), encoding=encoding, sheet=sheet)
+        if found is not None:
+            cleaning = clean_columns(con, found)
+            keep = _canonical_view(con, found, icp, f"{schema}deals", cleaning.fixes)
+            problems = cleaning.problems
         else:
-            report = _ingest(con, path, settings, encoding, sheet)
-            keep = _ingested_view(con, icp, f"{schema}account_ids", f"{schema}deals")
+            report = ingest_accounts(con, path, settings, encoding, sheet)
+            keep = ingested_view(con, icp, f"{schema}account_ids", f"{schema}deals")
         tables = Tables("score_input", f"{schema}signals", f"{schema}contacts")
         sql = compile_scorecard(icp, settings, tables=tables, as_of=day, keep=keep)
         con.execute(f"CREATE OR REPLACE TEMP VIEW scored AS {sql}")
@@ -221,16 +242,19 @@ def score_file(
         return result
     finally:
         con.close()
+        stack.close()
 
 
-def _ingest(
+def ingest_accounts(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     settings: Settings,
     encoding: str | None,
     sheet: str | None,
 ) -> FileReport:
-    # Imported here: a file already in the input layout never needs the normalizers.
+    """Load a raw export into the scratch store ``con`` as companies, whatever detection
+    would guess (a mapping rule written for the file keeps its columns)."""
+    # Imported here: a file already in the input layout never needs the pipeline.
     from icpkit.ingest.pipeline import ingest_file
 
     # The file holds companies, whatever detection would guess; a mapping rule written for

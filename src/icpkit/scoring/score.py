@@ -169,11 +169,9 @@ def apply_scorecard(card: Scorecard, features: Features) -> Scores:
     )
     route = routes(fit, intent, excluded, outside, card)
     weights = np.array([rp.weight for rp in card.rules], dtype=np.float64)
-    probability = (
-        1.0 / (1.0 + np.exp(-(card.intercept + x @ weights)))
-        if len(weights)
-        else np.full(n, np.nan)
-    )
+    # Without rules every account gets the intercept's probability, as in the SQL.
+    linear = card.intercept + (x @ weights if len(weights) else np.zeros(n))
+    probability = 1.0 / (1.0 + np.exp(-linear))
     return Scores(
         card,
         features,

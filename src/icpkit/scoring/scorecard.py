@@ -27,6 +27,7 @@ FIT_DIMENSIONS: tuple[Dimension, ...] = ("firmographic", "technographic", "deal_
 MULTI_VALUED = {"tech"}
 DEFAULT_TIERS = {"A": 70.0, "B": 50.0, "C": 30.0}
 MIN_TIER_DEALS = 30
+NO_RULES = "the ICP has no rules: every account scores the same; derive on more data"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ class Scorecard:
         positive.sort(key=lambda j: (-self.rules[j].points, self.rules[j].id))
         other.sort(key=lambda j: (self.rules[j].points, self.rules[j].id))
         return positive + other
+
+    @property
+    def flat(self) -> bool:
+        """True when no rule gives or takes a point: every account scores the same, and
+        routes only by exclusions and the boundary (see ``NO_RULES``)."""
+        return not any(rp.points for rp in self.rules)
 
     @property
     def base_total(self) -> int:
@@ -232,7 +239,9 @@ def build_scorecard(icp: ICP, settings: ScoringSettings) -> Scorecard:
     for d in used:
         low, high = _extremes(groups[d], [points[j] for j in members[d]])
         base[d], caps[d] = int(-low), int(high - low)
-    if not any(points):
+    if not items:
+        notes.append(NO_RULES)
+    elif not any(points):
         notes.append("no rule moves the odds of winning: every account scores the same")
     rules = tuple(
         RulePoints(s, d, p, "human" if h is not None else "learned", w)
@@ -275,11 +284,15 @@ def _fit_bands(
 ) -> tuple[float, float]:
     """The fit bands of the routing matrix: as set, else around the fit of an account that
     matches no rule, by the points that double (or halve) the odds of winning. A fit score's
-    zero is the worst possible profile, so fixed bands would put most accounts in one."""
+    zero is the worst possible profile, so fixed bands would put most accounts in one.
+
+    With no fit points at all every fit score is 0 and says nothing, so every account is of
+    medium fit (bands 100 and 0, whatever is set): an ICP without rules routes each account
+    like one that matches no rule (the matrix's medium-fit cells), never to 'disqualify'."""
     routing = settings.routing
     fit_max = sum(caps[d] for d in FIT_DIMENSIONS)
     if not fit_max:
-        return routing.fit_high or 60.0, routing.fit_low or 30.0
+        return 100.0, 0.0
     neutral = 100.0 * sum(base[d] for d in FIT_DIMENSIONS) / fit_max
     used = [scales[d] for d in FIT_DIMENSIONS if caps[d]]
     step = 100.0 * (sum(used) / len(used)) * math.log(2) / fit_max

@@ -68,7 +68,8 @@ def literal(text: str) -> str:
 
 def json_path(key: str) -> str:
     """The JSON path of the top-level ``key``, quoted so spaces and dots stay in the key."""
-    return f'$."{key}"'
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    return f'$."{escaped}"'
 
 
 def identifier(name: str) -> str:

@@ -40,13 +40,18 @@ class BacktestError(Exception):
 
 @dataclass(frozen=True)
 class ModelRow:
-    """One model's accuracy on the test deals."""
+    """One model's accuracy on the test deals; a challenger that could not be fitted keeps
+    its row, with NaN metrics and ``note`` saying why ('could not fit: ...')."""
 
     model: str
     auc: metrics.MetricCI
     pr_auc: metrics.MetricCI
     seconds: float
     note: str = ""
+    fitted: bool = True
+
+
+NOT_MEASURED = metrics.MetricCI(float("nan"), float("nan"), float("nan"))
 
 
 @dataclass
@@ -87,6 +92,16 @@ def choose_cutoff(con: duckdb.DuckDBPyConnection, test_share: float) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
+def _closed_with_close_date(con: duckdb.DuckDBPyConnection) -> int:
+    """Closed new-business deals that carry a close date."""
+    return int(
+        con.execute(
+            """SELECT count(*) FROM deals WHERE outcome IN ('won', 'lost') AND NOT is_expansion
+                AND closed_at IS NOT NULL"""
+        ).fetchall()[0][0]
+    )
+
+
 def run_backtest(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -104,7 +119,11 @@ def run_backtest(
     e.g. the demo's true win probability) is scored alongside as the best achievable."""
     cut = cutoff or choose_cutoff(con, test_share)
     day = f"DATE '{cut.isoformat()}'"
-    train_where = f"closed_at < {day}"
+    # Some exports (Attio's) carry no close date at all: then a closed deal trains when it
+    # was created before the cut-off. Where close dates exist, one that is missing (an
+    # unreadable cell) keeps its deal out of training, as it may have closed after the cut.
+    dated = _closed_with_close_date(con)
+    train_where = f"closed_at < {day}" if dated else f"created_at < {day}"
     test_where = f"created_at >= {day}"
     analysis = settings.analysis
     tiers = assign_tiers(con, settings.tiers).tier_of()
@@ -156,6 +175,11 @@ def run_backtest(
         )
 
     notes = list(card.notes)
+    if not dated:
+        notes.append(
+            "no closed deal has a close date: deals created before the cut-off train the "
+            "model, those created after it test it"
+        )
     models = [row("icpkit scorecard", scores.score.astype(np.float64), 0.0)]
     signs = np.array([np.sign(rp.weight) if rp.weight else 0.0 for rp in card.rules])
     equal = (features.matches * signs).sum(axis=1) if len(signs) else np.zeros(len(y))
@@ -208,15 +232,32 @@ def _challengers(
     train = matrix.subset(np.isin(matrix.deal_keys, list(train_keys)))
     position = {k: i for i, k in enumerate(matrix.deal_keys)}
     test_rows = matrix.subset(np.array([position[k] for k in test.keys]))
-    firmographic = [a.name for a in matrix.attributes if _firmographic(a.name)]
+    # An attribute with one value in training (all missing, as stack_density is without a
+    # technologies column, or constant) carries nothing and breaks some fitters.
+    train, dropped = baselines.informative(train)
+    test_rows = baselines.keep_columns(test_rows, list(train.columns))
+    if dropped:
+        notes.append(
+            "challengers fitted without the attributes with a single value in the training "
+            f"deals: {', '.join(dropped)}"
+        )
+    firmographic = [a.name for a in train.attributes if _firmographic(a.name)]
+    fits: list[tuple[str, Callable[[], baselines.Baseline]]] = [
+        (
+            "firmographics only",
+            lambda: baselines.logistic_baseline(
+                train, test_rows, firmographic, name="firmographics only"
+            ),
+        ),
+        ("optbinning scorecard", lambda: baselines.optbinning_baseline(train, test_rows)),
+        ("gradient boosting", lambda: baselines.gbm_baseline(train, test_rows, seed=seed)),
+    ]
     out: list[ModelRow] = []
-    for baseline in (
-        baselines.logistic_baseline(train, test_rows, firmographic, name="firmographics only"),
-        baselines.optbinning_baseline(train, test_rows),
-        baselines.gbm_baseline(train, test_rows, seed=seed),
-    ):
+    for name, fit in fits:
+        baseline = baselines.fit_safely(name, fit)
         if baseline.probabilities is None:
-            notes.append(f"{baseline.name} skipped: {baseline.note}")
+            note = baseline.note
+            out.append(ModelRow(baseline.name, NOT_MEASURED, NOT_MEASURED, 0.0, note, False))
             continue
         out.append(row(baseline.name, baseline.probabilities, baseline.seconds, baseline.note))
     return out

@@ -11,8 +11,8 @@ import inspect
 import io
 import time
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -202,6 +202,46 @@ def logistic_baseline(
         x_test = encoder.transform(np.column_stack([test.columns[n] for n in names]))
     p = np.asarray(model.predict_proba(x_test), dtype=np.float64)[:, 1]
     return Baseline(name, p, "", time.perf_counter() - started)
+
+
+def fit_safely(name: str, fit: Callable[[], Baseline]) -> Baseline:
+    """Run a challenger's ``fit``; one that raises gives a baseline without probabilities
+    whose note says 'could not fit: <reason>', so the backtest goes on without it."""
+    try:
+        baseline = fit()
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return Baseline(name, None, f"could not fit: {reason}")
+    if baseline.probabilities is not None:
+        p = baseline.probabilities
+        if not np.isfinite(p).all():
+            return Baseline(baseline.name, None, "could not fit: it predicted non-numbers")
+        return baseline
+    note = baseline.note
+    if not note.startswith(("could not fit", "skipped")):
+        note = f"could not fit: {note}" if "not installed" not in note else f"skipped: {note}"
+    return Baseline(baseline.name, None, note)
+
+
+def informative(train: DealMatrix) -> tuple[DealMatrix, list[str]]:
+    """``train`` without the attributes that hold one value in every deal (all missing, or
+    constant), and the names of those dropped."""
+    keep: list[str] = []
+    dropped: list[str] = []
+    for name in train.columns:
+        codes, _ = train.codes(name)
+        (keep if np.unique(codes).size > 1 else dropped).append(name)
+    return keep_columns(train, keep), dropped
+
+
+def keep_columns(matrix: DealMatrix, names: list[str]) -> DealMatrix:
+    """``matrix`` with only the attribute columns ``names``, in their order."""
+    wanted = set(names)
+    return replace(
+        matrix,
+        columns={n: v for n, v in matrix.columns.items() if n in wanted},
+        attributes=[a for a in matrix.attributes if a.name in wanted],
+    )
 
 
 def _threads(train: DealMatrix) -> int:

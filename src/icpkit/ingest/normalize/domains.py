@@ -5,9 +5,14 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from dataclasses import dataclass
 from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
 
 import tldextract
+import yaml
 
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.blanks import is_blank
@@ -119,3 +124,123 @@ def email_account_domain(raw: str) -> str | None:
     if domain is None or is_free_email_domain(domain):
         return None
     return domain
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A shared host (social network, site builder) whose name alone is no company's key."""
+
+    host: str
+    subdomain: bool
+    path: bool
+    prefixes: frozenset[str]
+    only_with_prefix: bool
+
+
+@cache
+def platforms() -> dict[str, Platform]:
+    """Every platform host and alias → its platform, loaded once from ``platforms.yaml``."""
+    source = resources.files(__package__).joinpath("platforms.yaml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(source)
+    table: dict[str, Platform] = {}
+    for item in data["platforms"]:
+        platform = Platform(
+            host=str(item["host"]),
+            subdomain=bool(item.get("subdomain", False)),
+            path=bool(item.get("path", False)),
+            prefixes=frozenset(str(p).casefold() for p in item.get("prefixes", [])),
+            only_with_prefix=bool(item.get("only_with_prefix", False)),
+        )
+        for host in (platform.host, *item.get("aliases", [])):
+            if table.setdefault(str(host), platform) is not platform:
+                raise ValueError(f"platform host {host!r} is listed twice")
+    return table
+
+
+def platform_hosts() -> frozenset[str]:
+    """The hosts (and aliases) of every shared platform, for the SQL fast path."""
+    return frozenset(platforms())
+
+
+_LEADING_LABELS = ("www.", "m.", "mobile.", "web.", "business.")
+
+
+def _platform_of(host: str) -> tuple[str, Platform] | None:
+    """The platform host ``host`` is on (the longest match, so sites.google.com beats
+    google.com) and the platform, or None for an ordinary host."""
+    table = platforms()
+    labels = host.split(".")
+    for i in range(len(labels) - 1):
+        candidate = ".".join(labels[i:])
+        if candidate in table:
+            return candidate, table[candidate]
+    return None
+
+
+def account_domain(raw: str) -> str | None:
+    """The account key a website names: its registrable domain, except on shared platforms.
+
+    ``"https://www.acme.io/x"`` → ``"acme.io"``; ``"facebook.com/JSEFamily"`` →
+    ``"facebook.com/jsefamily"`` (a page is an identifier of its own); ``"acme.wixsite.com"``
+    → ``"acme.wixsite.com"`` (the subdomain is the site). A platform's bare host
+    (``"facebook.com"``) names no company: Unreadable, so the account falls back to its name.
+    """
+    if (bare := _BARE_DOMAIN.fullmatch(raw)) is not None and raw not in platforms():
+        single, every = simple_suffixes()
+        if bare.group(1) in single and raw not in every:
+            return raw
+    if is_blank(raw):
+        return None
+    host = _host(raw)
+    found = _platform_of(host)
+    if found is None:
+        return registrable_domain(raw)
+    matched, platform = found
+    sub = host[: -len(matched)].rstrip(".")
+    for label in _LEADING_LABELS:
+        if sub + "." == label:
+            sub = ""
+    if platform.subdomain and sub:
+        return f"{sub.rsplit('.', 1)[-1]}.{platform.host}"
+    segments, query = _path_of(raw)
+    if platform.path:
+        profile = _profile(platform, segments, query)
+        if profile is not None:
+            return f"{platform.host}/{profile}"
+        if platform.only_with_prefix:
+            return registrable_domain(raw)
+    raise Unreadable(
+        f"'{raw.strip()}' is a shared platform ({platform.host}), not the company's own "
+        "website; the account is matched by its other keys"
+    )
+
+
+def _path_of(raw: str) -> tuple[list[str], str]:
+    """Lower-cased path segments and the query string of a URL or bare host/path."""
+    text = _SCHEME.sub("", raw.strip())
+    rest = text.split("/", 1)[1] if "/" in text else ""
+    path, _, query = rest.partition("?")
+    path = path.partition("#")[0]
+    return [s for s in path.casefold().split("/") if s], query.partition("#")[0]
+
+
+_NOT_PROFILES = frozenset(
+    {"home", "login", "share", "sharer", "sharer.php", "search", "explore", "hashtag",
+     "watch", "intent", "settings", "help", "about", "legal", "privacy", "terms", "feed"}
+)  # fmt: skip
+
+
+def _profile(platform: Platform, segments: list[str], query: str) -> str | None:
+    """The profile part of a path on a platform (``"company/acme"``), or None."""
+    if not segments:
+        return None
+    first = segments[0]
+    if first in platform.prefixes:
+        return f"{first}/{segments[1]}" if len(segments) > 1 else None
+    if platform.only_with_prefix or first in _NOT_PROFILES:
+        return None
+    if first.endswith(".php"):
+        # facebook.com/profile.php?id=100012345: the id is the profile.
+        ids = parse_qs(query).get("id")
+        return f"{first}?id={ids[0]}" if ids else None
+    return first

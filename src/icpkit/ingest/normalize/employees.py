@@ -50,9 +50,13 @@ def parse_employees(raw: str) -> EmployeeCount | None:
         raise Unreadable(f"negative employee count '{shown}'")
     if match := _RANGE.match(text):
         low_token, high_token = match["low"].strip(), match["high"].strip()
+        high = _count(high_token, shown)
+        low = _count(low_token, shown)
         if high_token[-1].lower() in _SUFFIX and low_token[-1].isdigit():
-            low_token += high_token[-1]  # "10-50K" means 10K-50K, as bucket labels write it
-        low, high = _count(low_token, shown), _count(high_token, shown)
+            # "10-50K" means 10K-50K, as bucket labels write it; "251-1K" (Attio) means 251-1,000.
+            scaled = _count(low_token + high_token[-1], shown)
+            if scaled <= high:
+                low = scaled
         if low > high:
             raise Unreadable(f"reversed employee range {low}-{high}")
         _check_size(high, shown, allow_zero=False)

@@ -1,11 +1,8 @@
-"""Parse money amounts ("$5M", "€2.3bn", "USD 1,200", "$1M-$10M") and check revenue units."""
+"""Parse money amounts ("$5M", "€2.3bn", "USD 1,200", "$1M-$10M") and decide a file's money unit."""
 
 from __future__ import annotations
 
-import math
 import re
-import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -187,79 +184,201 @@ PLAUSIBLE_REVENUE_PER_EMPLOYEE = (20_000.0, 2_000_000.0)
 """Revenue per employee of real companies, in currency units per year (roughly $20k-$2M)."""
 
 CONFIDENT_PAIRS = 20
-"""How many (revenue, employees) pairs are needed before the unit check claims confidence."""
+"""How many (revenue, employees) pairs revenue per employee alone needs to decide a unit."""
 
-_SCALES: dict[Literal["units", "thousands", "millions"], float] = {
+MoneyUnit = Literal["units", "thousands", "millions", "billions"]
+UNIT_SCALE: dict[MoneyUnit, float] = {
     "units": 1.0,
     "thousands": 1e3,
     "millions": 1e6,
+    "billions": 1e9,
 }
+"""What a plain number in each unit is worth in currency units."""
+
+# A column name declaring its unit: 'Revenue (in millions)', 'ARR $M', 'Sales (000s)',
+# 'deal_value_k', 'Umsatz (Mio. EUR)'. Words are matched on the lower-cased name.
+_HEADER_UNITS: tuple[tuple[MoneyUnit, re.Pattern[str]], ...] = (
+    (
+        "billions",
+        re.compile(
+            r"\bbillions?\b|\bin (?:usd |eur |gbp )?bn\b|[$€£]\s?bn?\b|\((?:usd |eur )?bn?\)"
+        ),
+    ),
+    (
+        "millions",
+        re.compile(
+            r"\bmillions?\b|\bmio\b|\bmln\b|\bmn\b|\bmm\b|[$€£]\s?mm?\b|\bm[$€£]|"
+            r"\((?:in )?(?:usd |eur |gbp )?m\)|\b(?:usd|eur|gbp)\s?mm?\b|[_\s]mm?$|\bmusd\b"
+        ),
+    ),
+    (
+        "thousands",
+        re.compile(
+            r"\bthousands?\b|\(\s*'?0{3}s?\s*\)|'000|\b000s\b|[$€£]\s?k\b|\bk[$€£]|"
+            r"\((?:in )?(?:usd |eur |gbp )?k\)|\bin k\b|\b(?:usd|eur|gbp)\s?k\b|[_\s]k$|\bkusd\b"
+        ),
+    ),
+)
+
+UNIT_LIMITS: dict[MoneyUnit, float] = {"thousands": 1e9, "millions": 1e6, "billions": 1e3}
+"""Above this a plain number cannot be in the unit its column names: 1e6 millions is $1T,
+more than any company's revenue."""
+
+MIN_PAIRS = 5
+"""Fewer (revenue, employees) pairs than this say nothing about the unit."""
 
 
-def _readable(value: float) -> str:
-    """Format a ratio for a sentence: ``0.183`` stays small, ``183456.2`` becomes ``183,456``."""
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-
-
-def _band_boundary(scale: float) -> float:
-    """Ratio halfway (geometrically) between the band for ``scale`` and the next smaller unit."""
-    low, high = PLAUSIBLE_REVENUE_PER_EMPLOYEE
-    return math.sqrt((high / scale) * (low / (scale / 1e3)))
+def unit_in_header(column: str) -> MoneyUnit | None:
+    """The unit a column's name declares, e.g. ``'Revenue (in millions)'`` -> ``'millions'``,
+    ``'Amount (000s)'`` -> ``'thousands'``, ``'deal_value_k'`` -> ``'thousands'``; else None."""
+    text = column.casefold().strip()
+    for unit, pattern in _HEADER_UNITS:
+        if pattern.search(text):
+            return unit
+    return None
 
 
 @dataclass(frozen=True)
-class RevenueUnitCheck:
-    """Which unit a revenue column seems to be in, judged from revenue per employee."""
+class MoneyEvidence:
+    """What a file's plain money numbers say about their unit: summary statistics only, so a
+    column of millions of rows is judged from one aggregate query."""
 
-    unit: Literal["units", "thousands", "millions"]
-    median_revenue_per_employee: float | None
-    pairs: int
-    confident: bool
-    explanation: str
+    values: int
+    largest: float
+    median: float
+    pairs: int = 0
+    median_per_employee: float | None = None
+    quartiles_per_employee: tuple[float, float] | None = None
 
 
-def suggest_revenue_unit(revenue: Sequence[float], employees: Sequence[float]) -> RevenueUnitCheck:
-    """Guess whether revenue is in units, thousands or millions from its ratio to head count.
+@dataclass(frozen=True)
+class UnitDecision:
+    """The unit a file's plain numbers are read in, whether the evidence settled it, and why.
 
-    Real companies make roughly $20k-$2M per employee, so a median ratio of 0.2 means the
-    column is in millions. Boundaries sit midway (geometrically) between adjacent plausible
-    bands: below ~6.3 → millions, below ~6,300 → thousands, else units. ``confident`` needs
-    at least 20 pairs and a median that lands inside the plausible band for the chosen unit.
-    The result is a suggestion to show the user for confirmation, never applied silently;
-    ``explanation`` has no final period so callers can append to it.
+    ``evidence`` is a clause without a final period, quoting the numbers behind the choice.
     """
-    ratios = [
-        r / e
-        for r, e in zip(revenue, employees, strict=True)
-        if r > 0 and e > 0 and math.isfinite(r) and math.isfinite(e)
-    ]
-    if not ratios:
-        return RevenueUnitCheck(
-            "units", None, 0, False, "No rows have both a positive revenue and employee count"
+
+    unit: MoneyUnit
+    confident: bool
+    evidence: str
+
+
+def _dollars(value: float) -> str:
+    """A per-employee amount for a sentence: ``0.0113`` -> ``$0.0113``, ``11300`` -> ``$11,300``."""
+    return f"${value:,.0f}" if value >= 100 else f"${value:.3g}"
+
+
+READING_BAND = (5_000.0, 5_000_000.0)
+"""Revenue per employee a unit must give to be chosen: 1000x wide, so exactly one unit of
+units, thousands, millions or billions lands in it (real companies: about $20k-$2M)."""
+
+SPREAD_BAND = (1_000.0, 50_000_000.0)
+"""The middle half of the companies (quartiles of revenue per employee) must land here in the
+chosen unit for the choice to be confident: a column mixing units does not."""
+
+
+def _plausible(per_employee: float, unit: MoneyUnit) -> bool:
+    low, high = READING_BAND
+    return low <= per_employee * UNIT_SCALE[unit] < high
+
+
+def _ratio_unit(per_employee: float) -> MoneyUnit | None:
+    """The unit in which a median revenue per employee reads as a real company's; None when
+    it is implausible in every unit."""
+    for unit in ("units", "thousands", "millions", "billions"):
+        if _plausible(per_employee, unit):  # type: ignore[arg-type]
+            return unit  # type: ignore[return-value]
+    return None
+
+
+def infer_revenue_unit(column: str, ev: MoneyEvidence) -> UnitDecision:
+    """Decide one file's revenue unit from its own evidence, never another file's.
+
+    Revenue per employee is the strongest evidence (real companies make $20k-$2M each): with
+    at least 20 pairs and a median that is plausible in exactly one unit, that unit is applied.
+    A unit in the column name ('Revenue ($M)') is applied when the ratio agrees, or, without
+    employee counts, when every value fits it (no company makes more than $1T). Anything else
+    is unsure: ``confident`` is False and the caller keeps its default.
+    """
+    hint = unit_in_header(column)
+    said = f"the column name says {hint}" if hint else ""
+    if ev.values == 0:
+        return UnitDecision("units", False, "no plain numbers to judge")
+    ratio = ev.median_per_employee
+    if ratio is not None and ev.pairs >= MIN_PAIRS:
+        best = _ratio_unit(ratio)
+        unit = hint or best or "units"
+        per = (
+            f"median revenue per employee would be {_dollars(ratio)} as written"
+            + (f", {_dollars(ratio * UNIT_SCALE[unit])} as {unit}" if unit != "units" else "")
+            + f" ({ev.pairs:,} companies with both)"
         )
-    median = statistics.median(ratios)
-    low, high = PLAUSIBLE_REVENUE_PER_EMPLOYEE
-    unit: Literal["units", "thousands", "millions"]
-    if median < _band_boundary(1e6):
-        unit = "millions"
-    elif median < _band_boundary(1e3):
-        unit = "thousands"
-    else:
-        unit = "units"
-    scaled = median * _SCALES[unit]
-    plausible = low <= scaled <= high
-    confident = len(ratios) >= CONFIDENT_PAIRS and plausible
-    reading = (
-        f"revenue looks like it is in {unit}"
-        if unit != "units"
-        else "revenue looks like plain amounts"
+        if hint and hint == best:
+            return UnitDecision(hint, True, f"{said} and {per}")
+        if hint:
+            other = f", {_dollars(ratio * UNIT_SCALE[best])} as {best}" if best else ""
+            return UnitDecision(best or "units", False, f"{said}, but {per}{other}")
+        low, high = ev.quartiles_per_employee or (ratio, ratio)
+        spread_ok = best is not None and all(
+            SPREAD_BAND[0] <= q * UNIT_SCALE[best] <= SPREAD_BAND[1] for q in (low, high)
+        )
+        if best is not None and ev.pairs >= CONFIDENT_PAIRS and spread_ok:
+            return UnitDecision(best, True, per)
+        if best is None:
+            low, high = PLAUSIBLE_REVENUE_PER_EMPLOYEE
+            why = (
+                f"implausible in every unit (real companies make {_dollars(low)}-{_dollars(high)})"
+            )
+        elif ev.pairs < CONFIDENT_PAIRS:
+            why = f"fewer than {CONFIDENT_PAIRS} companies"
+        else:
+            why = (
+                f"but the companies disagree (the middle half make {_dollars(low)}-"
+                f"{_dollars(high)} as written)"
+            )
+        return UnitDecision(best or "units", False, f"{per}: {why}")
+    if hint and hint != "units":
+        limit = UNIT_LIMITS[hint]
+        if ev.largest < limit:
+            return UnitDecision(
+                hint,
+                True,
+                f"{said} and every value is below {limit:,.0f} (largest {ev.largest:,.6g}, "
+                f"median {ev.median:,.6g}; no employee counts to compare with)",
+            )
+        return UnitDecision(
+            "units",
+            False,
+            f"{said}, but the largest value {ev.largest:,.6g} would be above $1T as {hint}",
+        )
+    if ev.largest < 1e4 and ev.median < 1e3:
+        return UnitDecision(
+            "units",
+            False,
+            f"values are small for revenue in currency units (median {ev.median:,.6g}, "
+            f"largest {ev.largest:,.6g}) and there are no employee counts or unit in the "
+            "column name to tell thousands from millions",
+        )
+    return UnitDecision("units", True, "values are plausible as written")
+
+
+def infer_amount_unit(column: str, ev: MoneyEvidence) -> UnitDecision:
+    """Decide one file's deal amount unit: only a unit in the column name ('Amount (k)',
+    'ACV $M') changes it, when every value fits it; else amounts are read as written."""
+    hint = unit_in_header(column)
+    if hint is None or hint == "units" or ev.values == 0:
+        return UnitDecision("units", True, "no unit in the column name")
+    limit = UNIT_LIMITS[hint] / 1e3 if hint == "thousands" else UNIT_LIMITS[hint] / 1e2
+    if ev.largest < limit:
+        return UnitDecision(
+            hint,
+            True,
+            f"the column name says {hint} and every value is below {limit:,.0f} "
+            f"(largest {ev.largest:,.6g}, median {ev.median:,.6g})",
+        )
+    return UnitDecision(
+        "units",
+        False,
+        f"the column name says {hint}, but the largest value {ev.largest:,.6g} is too large "
+        f"for a deal in {hint}",
     )
-    explanation = (
-        f"Median revenue per employee is {_readable(median)} over {len(ratios)} companies; "
-        f"{reading} (≈{scaled:,.0f} per employee, plausible range {low:,.0f}-{high:,.0f})"
-    )
-    if not plausible:
-        explanation += "; that is outside the plausible range, so check the column by hand"
-    elif len(ratios) < CONFIDENT_PAIRS:
-        explanation += f"; fewer than {CONFIDENT_PAIRS} companies, so confirm before applying"
-    return RevenueUnitCheck(unit, median, len(ratios), confident, explanation)

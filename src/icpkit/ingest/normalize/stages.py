@@ -42,6 +42,10 @@ _DEFAULTS: dict[str, Outcome] = {
     "won": "won",
     "lost": "lost",
     "open": "open",
+    # Dynamics 365 status reasons (statuscode) of opportunities.
+    "inprogress": "open",
+    "onhold": "open",
+    "outsold": "lost",
 }
 
 DEFAULT_STAGE_OUTCOMES: Mapping[str, Outcome] = MappingProxyType(_DEFAULTS)
@@ -49,7 +53,17 @@ DEFAULT_STAGE_OUTCOMES: Mapping[str, Outcome] = MappingProxyType(_DEFAULTS)
 
 _WON_WORDS = frozenset({"won", "win", "signed", "booked", "closedwon"})
 _LOST_WORDS = frozenset(
-    {"lost", "disqualified", "churned", "closedlost", "dead", "rejected", "cancelled", "canceled"}
+    {
+        "lost",
+        "disqualified",
+        "churned",
+        "closedlost",
+        "dead",
+        "rejected",
+        "cancelled",
+        "canceled",
+        "abandoned",
+    }
 )
 _LOST_PHRASES = ("no decision", "closed lost", "not interested")
 

@@ -1,0 +1,63 @@
+"""Start-up benchmark: how long ``icp --version`` and ``icp --help`` take, and what they load.
+
+Each command runs ``--runs`` times in a fresh process; the median wall time is reported, next
+to a bare ``python -c pass`` (the interpreter's own start-up) and the number of modules the
+command line imports. No command may import DuckDB, numpy, scipy, scikit-learn or pyarrow.
+
+Usage: ``python bench/startup.py [--runs 15]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ICP = Path(sys.executable).with_name("icp")
+COMMANDS = {
+    "python -c pass": [sys.executable, "-c", "pass"],
+    "icp --version": [str(ICP), "--version"],
+    "icp --help": [str(ICP), "--help"],
+    "icp analyze lift --help": [str(ICP), "analyze", "lift", "--help"],
+}
+HEAVY = ("duckdb", "numpy", "scipy", "sklearn", "pyarrow", "pandas")
+
+
+def median_seconds(command: list[str], runs: int) -> float:
+    """Median wall time of ``command`` over ``runs`` fresh processes."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def loaded_modules() -> tuple[int, list[str]]:
+    """Modules in sys.modules after importing the app and rendering ``--help``."""
+    script = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom icpkit.cli.main import app\n"
+        "CliRunner().invoke(app, ['--help'])\n"
+        f"print(len(sys.modules), *sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    count, *heavy = out.stdout.decode().split()
+    return int(count), heavy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    print("| command | median seconds |\n| --- | ---: |")
+    for name, command in COMMANDS.items():
+        print(f"| `{name}` | {median_seconds(command, args.runs):.2f} |")
+    count, heavy = loaded_modules()
+    print(f"\n{count} modules loaded by --help; heavy: {', '.join(heavy) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
