@@ -1,4 +1,5 @@
-"""Regenerate the reference parts of the docs from the code: settings and recognized columns.
+"""Regenerate the reference parts of the docs from the code: settings, recognized columns and
+the JSON Schema of ``icp.yaml`` shipped in the package.
 
 Run after changing a setting or a field: ``python scripts/gen_docs.py``. The tests fail when
 the docs and the code disagree.
@@ -10,6 +11,7 @@ import re
 from pathlib import Path
 
 from icpkit.config import settings_table
+from icpkit.icp.schema import SETTINGS_SCHEMA_PATH, settings_schema_text
 from icpkit.ingest.fields import FIELDS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -46,3 +48,4 @@ def replace_between(path: Path, marker: str, body: str) -> None:
 if __name__ == "__main__":
     replace_between(DOCS / "settings.md", "settings", settings_rows())
     replace_between(DOCS / "ingest.md", "fields", field_tables())
+    SETTINGS_SCHEMA_PATH.write_text(settings_schema_text())

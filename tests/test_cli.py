@@ -66,7 +66,7 @@ def test_quarantine_lists_file_line_column_value_and_reason(workspace: Path, wri
     ("content", "expected"),
     [
         (b"", "empty.csv: empty file"),
-        (b"\x00\x01\x02\x03binary", "empty.csv: binary file"),
+        (b"\x00\x01\x02\x03binary", "empty.csv looks like binary data"),
         (b"Opportunity Name,Amount\nX,1\n", "missing a required column for deals"),
     ],
 )

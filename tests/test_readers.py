@@ -105,10 +105,10 @@ def test_duplicate_and_blank_header_names_are_made_distinct(write) -> None:
     [
         (b"", "empty file"),
         (b"\xef\xbb\xbf\r\n\r\n", "empty file"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a table: bad.csv looks like a PNG image"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "legacy Excel .xls"),
         (b"PK\x03\x04not really a zip", "not a readable XLSX"),
-        (b"PAR1garbage", "not a readable Parquet"),
+        (b"PAR1garbage", "its footer (the schema and row-group index) cannot be read"),
     ],
 )
 def test_files_that_are_not_tables_fail_with_a_clear_reason(write, content, reason) -> None:
@@ -180,10 +180,14 @@ def test_a_named_sheet_is_read_and_a_wrong_name_lists_the_sheets(tmp_path) -> No
     deals.append([7, "Closed Won"])
     path = tmp_path / "export.xlsx"
     book.save(path)
-    assert open_table(path).header == ["Exported from the CRM on Monday"]
+    # The first sheet holds no table: the one that does is read.
+    assert open_table(path).header == ["Record ID", "Deal Stage"]
     table = open_table(path, sheet="Deals")
     assert rows_of(table) == [(2, ["7", "Closed Won"])]
-    with pytest.raises(IngestError, match="no sheet named 'Dealz'; sheets: Read me, Deals"):
+    assert open_table(path, sheet="Read me").header == ["Exported from the CRM on Monday"]
+    with pytest.raises(
+        IngestError, match=r"no sheet named 'Dealz'; the workbook's sheets: 'Read me' .*'Deals'"
+    ):
         open_table(path, sheet="Dealz")
 
 
@@ -268,3 +272,30 @@ def test_xlsx_report_footers_are_skipped_not_read_as_records(tmp_path) -> None:
         "Grand Totals (1 records)",
         "Confidential Information - Do Not Distribute",
     ]
+
+
+def test_a_note_written_over_several_lines_is_one_cell(tmp_path: Path) -> None:
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        'id,name,stage,note\n1,Acme,Won,"call back, Monday\nthen, maybe, send terms"\n2,B,Lost,\n'
+    )
+    table = open_table(path)
+    assert rows_of(table) == [
+        (2, ["1", "Acme", "Won", "call back, Monday\nthen, maybe, send terms"]),
+        (4, ["2", "B", "Lost", None]),
+    ]
+    assert table.problems == []
+
+
+def test_a_cell_whose_next_line_reads_as_a_record_is_set_aside_line_by_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "deals.csv"
+    path.write_text('id,name,stage,note\n1,Acme,Won,"open\n2,B,Lost,closed"\n3,C,Won,ok\n')
+    table = open_table(path)
+    assert rows_of(table) == [(4, ["3", "C", "Won", "ok"])]
+    assert [(p.line, p.value) for p in table.problems] == [
+        (2, '1,Acme,Won,"open'),
+        (3, '2,B,Lost,closed"'),
+    ]
+    assert table.records_parsed == table.counted.records == 3

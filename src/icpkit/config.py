@@ -1,14 +1,17 @@
 """The workspace settings held in ``icp.yaml``: typed models, defaults, loading and saving.
 
-``icp.yaml`` is the single source of truth of a workspace. Today it holds the
-ingestion settings; the ICP definition joins it later. Unknown keys are kept
-when the file is rewritten, so a newer icpkit's sections survive an older one.
+``icp.yaml`` is the single source of truth of a workspace: the settings and, under
+``icp:``, the ICP in force. It is read strictly: an unknown key (a typo) is an error
+with a suggestion, a repeated key is an error, and every problem names the file, the
+line and the key path.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import difflib
+import itertools
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,9 +21,15 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from icpkit.errors import IcpkitError
+from icpkit.output.files import write_atomic as write_atomic  # importable from here too
+from icpkit.yamlfile import Document, Loc, YamlProblem, key_path, object_keys, parse_yaml
 
 CONFIG_NAME = "icp.yaml"
 SCHEMA_VERSION = 1
@@ -29,8 +38,28 @@ Entity = Literal["deals", "companies", "signals", "contacts"]
 Outcome = Literal["won", "lost", "open"]
 
 
-class ConfigError(Exception):
-    """``icp.yaml`` cannot be read or does not validate; the message names the path of the key."""
+class ConfigError(IcpkitError):
+    """``icp.yaml`` cannot be read or does not validate; each problem names line and key path."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [message]
+
+
+def _increasing(name: str, values: list[int] | list[float]) -> None:
+    """Upper bounds of buckets or bins must be positive and rise strictly."""
+    shown = "[" + ", ".join(f"{v:g}" for v in values) + "]"
+    if not values:
+        raise PydanticCustomError(
+            "bounds", "{name} is empty; allowed: one or more rising upper bounds", {"name": name}
+        )
+    if values[0] <= 0 or any(b <= a for a, b in itertools.pairwise(values)):
+        raise PydanticCustomError(
+            "bounds",
+            "{name} must be positive upper bounds in rising order (buckets would overlap); "
+            "allowed: e.g. [10, 50, 200]; got {got}",
+            {"name": name, "got": shown},
+        )
 
 
 class _Model(BaseModel):
@@ -102,6 +131,12 @@ class IngestSettings(_Model):
     max_amount: float = Field(
         1e10, description="Deal amounts above this are quarantined as absurd.", gt=0
     )
+    missing_rows: Literal["keep", "retire"] = Field(
+        "keep",
+        description="Records an earlier export of the same file loaded that a newer export "
+        "of it no longer has: 'keep' leaves them in the store (the import's notes count "
+        "them), 'retire' removes them (an account only when nothing points to it).",
+    )
     mapping: list[MappingRule] = Field(
         default_factory=list,
         description="Hand-made rules per file glob: entity, column mappings (first match "
@@ -126,15 +161,18 @@ class AnalysisSettings(_Model):
     employee_buckets: list[int] = Field(
         default_factory=lambda: [10, 50, 200, 500, 1000],
         description="Upper bounds of the employee buckets (1-10, 11-50, ..., 1001+).",
+        json_schema_extra={"minItems": 1, "items": {"exclusiveMinimum": 0}},
     )
     revenue_buckets: list[float] = Field(
         default_factory=lambda: [1e6, 1e7, 5e7, 1e8, 1e9],
         description="Upper bounds of the annual revenue buckets, in currency units.",
+        json_schema_extra={"minItems": 1, "items": {"exclusiveMinimum": 0}},
     )
     signal_windows: list[int] = Field(
         default_factory=lambda: [30, 90, 180, 365, 540, 730],
         description="Upper bounds (days before the deal was created) of the signal recency "
         "bins; intent windows are unions of adjacent bins.",
+        json_schema_extra={"minItems": 1, "items": {"exclusiveMinimum": 0}},
     )
     alpha: float = Field(
         0.05, gt=0, lt=1, description="False-discovery rate (Benjamini-Hochberg) of the tests."
@@ -159,6 +197,13 @@ class AnalysisSettings(_Model):
         default_factory=list,
         description="Attributes never analyzed, e.g. fields filled after the deal closed.",
     )
+
+    @field_validator("employee_buckets", "revenue_buckets", "signal_windows")
+    @classmethod
+    def _bounds_rise(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        _increasing(str(info.field_name), value)
+        return value
+
     leak_auc: float = Field(
         0.9,
         gt=0.5,
@@ -191,6 +236,10 @@ class TierSettings(_Model):
         "(first deal closed within the threshold), expansion (a won expansion deal), nps (a "
         "promoter, when an NPS column was ingested), usage (at or above the usage threshold, "
         "when a product usage column was ingested).",
+        json_schema_extra={
+            "propertyNames": {"enum": ["acv", "fast_cycle", "expansion", "nps", "usage"]},
+            "additionalProperties": {"type": "number", "minimum": 0},
+        },
     )
     nps_promoter: float = Field(
         9.0,
@@ -216,7 +265,37 @@ class TierSettings(_Model):
             raise ValueError(
                 f"unknown trait(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}"
             )
+        negative = {k: v for k, v in value.items() if v < 0}
+        if negative:
+            raise PydanticCustomError(
+                "weights",
+                "trait weights are points a customer earns; allowed: 0 or more; got {got}",
+                {"got": ", ".join(f"{k}={v:g}" for k, v in negative.items())},
+            )
         return value
+
+    @field_validator("acv_threshold", "cycle_days_threshold", "usage_threshold")
+    @classmethod
+    def _threshold_not_negative(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and value < 0:
+            raise PydanticCustomError(
+                "threshold",
+                "{name} is an amount or a number of days; allowed: 0 or more; got {got}",
+                {"name": info.field_name, "got": f"{value:g}"},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tier1_reachable(self) -> TierSettings:
+        total = sum(self.weights.values())
+        if self.tier1_min_points > total:
+            raise PydanticCustomError(
+                "tier1",
+                "tier1_min_points is more than all trait weights add up to, so no customer "
+                "could be Tier 1; allowed: at most {total}; got {got}",
+                {"total": f"{total:g}", "got": f"{self.tier1_min_points:g}"},
+            )
+        return self
 
 
 Dimension = Literal["firmographic", "technographic", "behavioral", "deal_potential"]
@@ -278,6 +357,17 @@ class RoutingSettings(_Model):
             )
         return value
 
+    @model_validator(mode="after")
+    def _low_below_high(self) -> RoutingSettings:
+        if self.fit_low is not None and self.fit_high is not None and self.fit_low >= self.fit_high:
+            raise PydanticCustomError(
+                "fit_bands",
+                "fit_low must be below fit_high (fit between them is medium); "
+                "allowed: fit_low < fit_high; got fit_low={low}, fit_high={high}",
+                {"low": f"{self.fit_low:g}", "high": f"{self.fit_high:g}"},
+            )
+        return self
+
 
 class PersonaSettings(_Model):
     """The buyer persona: contacts that match it add to an account's deal potential."""
@@ -313,6 +403,9 @@ class ScoringSettings(_Model):
         },
         description="Most points each dimension gives (they add up to the 100 of the "
         "combined score); a dimension without rules passes its share to the others.",
+        json_schema_extra={
+            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 100}
+        },
     )
     caps_from_data: bool = Field(
         True,
@@ -349,6 +442,7 @@ class ScoringSettings(_Model):
         default_factory=lambda: [30, 90, 180, 365],
         description="Half-lives tried for each intent signal (the data choose, or none: no "
         "decay inside the window); a signal's own half_life_days in the ICP wins.",
+        json_schema_extra={"items": {"type": "integer", "minimum": 1}},
     )
 
     @field_validator("tiers")
@@ -358,9 +452,59 @@ class ScoringSettings(_Model):
             return value
         if set(value) != {"A", "B", "C"}:
             raise ValueError("needs the thresholds of tiers A, B and C")
-        if not value["A"] > value["B"] > value["C"] >= 0:
-            raise ValueError("thresholds must fall from A to C: A > B > C >= 0")
+        if not 100 >= value["A"] > value["B"] > value["C"] >= 0:
+            raise PydanticCustomError(
+                "tiers",
+                "thresholds must fall from A to C on the 0-100 score; "
+                "allowed: 100 >= A > B > C >= 0; got A={a}, B={b}, C={c}",
+                {"a": f"{value['A']:g}", "b": f"{value['B']:g}", "c": f"{value['C']:g}"},
+            )
         return value
+
+    @field_validator("caps")
+    @classmethod
+    def _caps_make_sense(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not 0 <= v <= 100}
+        if bad:
+            raise PydanticCustomError(
+                "caps",
+                "a cap is the most points a dimension gives; allowed: 0 to 100; got {got}",
+                {"got": ", ".join(f"{k}={v:g}" for k, v in bad.items())},
+            )
+        if value and sum(value.values()) <= 0:
+            raise PydanticCustomError(
+                "caps", "every cap is 0, so no account could earn a point; allowed: some cap > 0"
+            )
+        return value
+
+    @field_validator("half_life_days")
+    @classmethod
+    def _half_lives_positive(cls, value: list[int]) -> list[int]:
+        bad = [v for v in value if v <= 0]
+        if bad:
+            raise PydanticCustomError(
+                "half_life",
+                "a half-life is a number of days; allowed: 1 or more; got {got}",
+                {"got": ", ".join(str(v) for v in bad)},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tier_shares_ordered(self) -> ScoringSettings:
+        if self.tier_ab_wins >= self.tier_abc_wins:
+            raise PydanticCustomError(
+                "tier_shares",
+                "tiers A to C hold more wins than A and B; allowed: tier_ab_wins < "
+                "tier_abc_wins; got tier_ab_wins={ab}, tier_abc_wins={abc}",
+                {"ab": f"{self.tier_ab_wins:g}", "abc": f"{self.tier_abc_wins:g}"},
+            )
+        return self
+
+
+# Written without flags, so the JSON Schema's "pattern" is the same expression.
+_MEMORY = re.compile(
+    r"^\s*\d+(\.\d+)?\s*([KkMmGgTt][Ii]?[Bb]|[Bb]|[Bb][Yy][Tt][Ee][Ss]|[KkMmGgTt])?\s*$"
+)
 
 
 class StoreSettings(_Model):
@@ -370,10 +514,28 @@ class StoreSettings(_Model):
         None,
         description="DuckDB memory limit, e.g. '2GB' (default: DuckDB's, 80% of RAM). Lower "
         "it on a shared machine: big imports then spill to disk and run somewhat slower.",
+        json_schema_extra={"pattern": _MEMORY.pattern},
     )
     threads: int | None = Field(
         None, description="Threads DuckDB may use (default: all cores).", gt=0
     )
+    temp_directory: str | None = Field(
+        None,
+        description="Folder for DuckDB's spill files when a query outgrows memory_limit "
+        "(relative to the workspace; default: .icp/tmp in the workspace).",
+    )
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str | None) -> str | None:
+        if value is not None and not _MEMORY.match(value):
+            raise PydanticCustomError(
+                "memory_limit",
+                "memory_limit is a size; allowed: a number and a unit, e.g. '512MB', '2GB', "
+                "'1.5GiB'; got {got}",
+                {"got": repr(value)},
+            )
+        return value
 
 
 class TamSettings(_Model):
@@ -402,11 +564,13 @@ class TamSettings(_Model):
 
 
 class Settings(_Model):
-    """The whole of ``icp.yaml`` that this version understands."""
+    """The whole of ``icp.yaml``: every section, and the ICP in force under ``icp``."""
 
-    model_config = ConfigDict(extra="allow")
-
-    schema_version: int = Field(SCHEMA_VERSION, description="Version of this file's layout.")
+    schema_version: int = Field(
+        SCHEMA_VERSION,
+        description="Version of this file's layout.",
+        json_schema_extra={"const": SCHEMA_VERSION},
+    )
     name: str = Field("icpkit workspace", description="A name for the workspace, shown in reports.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
@@ -414,58 +578,129 @@ class Settings(_Model):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     tam: TamSettings = Field(default_factory=TamSettings)
+    icp: dict[str, Any] | None = Field(
+        None,
+        description="The ICP in force, written by `icp derive` and edited by hand "
+        "(`icp schema` prints its JSON Schema); checked when the file is read.",
+    )
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_layout(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise PydanticCustomError(
+                "schema_version",
+                "this icpkit reads icp.yaml layout {known}; allowed: {known}; got {value} "
+                "(written by a newer icpkit?)",
+                {"known": SCHEMA_VERSION, "value": value},
+            )
+        return value
 
 
 def load_settings(path: Path) -> Settings:
-    """Read and validate ``icp.yaml``; errors name the file and the key path."""
+    """Read and validate ``icp.yaml``; every problem names the file, line and key path."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    return parse_settings(raw, source=str(path))
+
+
+def parse_settings(raw: bytes | str, *, source: str = CONFIG_NAME) -> Settings:
+    """Validate the text of an ``icp.yaml``: strict YAML, known keys only, sensible values.
+
+    Raises ConfigError with one line per problem: ``source, line L, column C: key.path: what``.
+    """
+    text = _decode(raw, source) if isinstance(raw, bytes) else raw
     try:
-        return Settings.model_validate(data)
+        doc = parse_yaml(text, settings_schema())
+    except YamlProblem as exc:
+        problems = [f"{source}, {line}" for line in str(exc).splitlines()]
+        raise ConfigError("\n".join(problems), problems) from None
+    if doc.data is None:
+        raise ConfigError(
+            f"{source}: is empty (or only comments); expected the workspace settings, "
+            "e.g. 'name: Acme' (`icp init` in a new folder writes every default)"
+        )
+    if not isinstance(doc.data, dict):
+        got = "a list" if isinstance(doc.data, list) else f"the single value {doc.data!r}"
+        raise ConfigError(
+            f"{source}, line 1: expected a mapping of settings ('key: value' lines), got {got}"
+        )
+    try:
+        settings = Settings.model_validate(doc.data)
+        if settings.icp is not None:
+            from icpkit.icp.model import ICP
+
+            try:
+                ICP.model_validate(settings.icp)
+            except ValidationError as exc:
+                problems = [_problem(err, ("icp",), doc, source) for err in exc.errors()]
+                raise ConfigError("\n".join(problems), problems) from None
     except ValidationError as exc:
-        lines = [f"{path}: invalid settings"]
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from exc
+        problems = [_problem(err, (), doc, source) for err in exc.errors()]
+        raise ConfigError("\n".join(problems), problems) from None
+    return settings
+
+
+def _decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{source}, line {line}, column {column}: not UTF-8 text (byte "
+            f"0x{raw[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
+@cache
+def settings_schema() -> dict[str, Any]:
+    """The JSON Schema of the whole ``icp.yaml`` (see icpkit.icp.schema)."""
+    from icpkit.icp.schema import settings_json_schema
+
+    return settings_json_schema()
+
+
+def _problem(err: Any, prefix: Loc, doc: Document, source: str) -> str:
+    loc: Loc = (*prefix, *(p for p in err["loc"] if isinstance(p, str | int)))
+    mark = doc.where(loc)
+    where = f"{source}, line {mark[0]}, column {mark[1]}" if mark else source
+    path = key_path(loc)
+    if err["type"] == "extra_forbidden":
+        return f"{where}: {_unknown_key(loc)}"
+    if err["type"] == "missing":
+        message = "is required"
+    else:
+        message = str(err["msg"]).removeprefix("Value error, ")
+        value = err.get("input")
+        if "got " not in message and (value is None or isinstance(value, str | int | float)):
+            message += f" (got {value!r})"
+    return f"{where}: {path}: {message}" if path else f"{where}: {message}"
+
+
+def _unknown_key(loc: Loc) -> str:
+    parent, key = loc[:-1], str(loc[-1])
+    allowed = object_keys(settings_schema(), parent)
+    at = "at the top level" if not parent else f"in {key_path(parent)}"
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if not close:
+        close = [a for a in allowed if a.lower() == key.lower()]
+    if close:
+        return f"unknown key {key!r} {at}; did you mean {close[0]!r}?"
+    return f"unknown key {key!r} {at}; allowed: {', '.join(allowed)}"
 
 
 def save_settings(settings: Settings, path: Path) -> None:
     """Write ``icp.yaml`` atomically (temporary file, then rename)."""
     data = settings.model_dump(mode="json")
+    if data.get("icp") is None:
+        data.pop("icp", None)
     text = "# icpkit workspace settings; see docs/settings.md for every key.\n" + yaml.safe_dump(
         data, sort_keys=False, allow_unicode=True
     )
     write_atomic(path, text)
-
-
-def write_atomic(path: Path, text: str, *, overwrite: bool = True) -> None:
-    """Write ``path`` whole or not at all, so a crash leaves either the old or the new file.
-
-    With ``overwrite=False`` an existing file is never replaced (FileExistsError): the
-    finished temporary file is hard-linked into place, which fails if the name is taken.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def settings_table() -> list[tuple[str, str, str]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,10 +21,13 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from icpkit.config import CONFIG_NAME, Settings, load_settings, save_settings
+from icpkit.errors import DiskFullError, IcpkitError, is_disk_full
 from icpkit.icp.diff import diff_icps, format_diff
 from icpkit.icp.model import ICP, dump_icp, load_icp
 from icpkit.icp.versions import VersionStore
+from icpkit.output.files import write_atomic
 from icpkit.store import STORE_NAME, connect, first_row, table_counts
+from icpkit.store.db import damage, explain, failure, quietly_close, spill_directory
 
 if TYPE_CHECKING:
     from icpkit.analysis.lift import LiftResult
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 ENV_WORKSPACE = "ICP_WORKSPACE"
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(IcpkitError):
     """No workspace where one was expected, or one where none should be."""
 
 
@@ -99,13 +102,23 @@ class Workspace:
     def init(cls, root: Path | str, *, name: str | None = None) -> Workspace:
         """Create a workspace in ``root`` (kept as is when one exists already)."""
         path = Path(root).resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_dir():
+            raise WorkspaceError(
+                f"{path} is a file, not a folder: a workspace is a folder; "
+                "give icp init another name (or move the file away)"
+            )
         config = path / CONFIG_NAME
-        if config.exists():
-            settings = load_settings(config)
-        else:
-            settings = Settings(name=name or path.name)
-            save_settings(settings, config)
+        if config.exists() and not config.is_file():
+            raise WorkspaceError(f"{config} is a folder: a workspace's {CONFIG_NAME} is a file")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if config.exists():
+                settings = load_settings(config)
+            else:
+                settings = Settings(name=name or path.name)
+                save_settings(settings, config)
+        except OSError as exc:
+            raise explain(exc, exc.filename or path) from exc
         ws = cls(path, settings)
         with ws.connect():
             pass
@@ -134,17 +147,29 @@ class Workspace:
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the store, closed on exit."""
-        con = connect(self.store_path, read_only=read_only)
+        """A connection to the store, closed on exit.
+
+        Readers pass ``read_only``: any number of them share the store, and they wait (with
+        a message) while an ingest writes it. DuckDB's failures inside the block come out
+        as what they mean: disk full, out of memory, a damaged or read-only store.
+        """
         store = self.settings.store
-        if store.memory_limit:
-            con.execute("SET memory_limit = ?", [store.memory_limit])
-        if store.threads:
-            con.execute(f"SET threads = {int(store.threads)}")
+        spill = spill_directory(self.root, store.temp_directory)
+        con = connect(self.store_path, read_only=read_only, temp_directory=spill)
         try:
+            if store.memory_limit:
+                con.execute("SET memory_limit = ?", [store.memory_limit])
+            if store.threads:
+                con.execute(f"SET threads = {int(store.threads)}")
             yield con
+        except duckdb.Error as exc:
+            quietly_close(con)
+            known = failure(exc, self.store_path, memory_limit=store.memory_limit)
+            if known is None and (known := damage(exc, self.store_path)) is None:
+                raise
+            raise known from exc
         finally:
-            con.close()
+            quietly_close(con)
 
     def ingest(
         self,
@@ -162,7 +187,7 @@ class Workspace:
         With ``strict`` the first problem of any file stops the run with its message.
         """
         from icpkit.ingest.pipeline import ingest_file
-        from icpkit.ingest.problems import IngestError
+        from icpkit.ingest.problems import IngestError, Problem
 
         result = IngestResult()
         with self.connect() as con:
@@ -186,6 +211,31 @@ class Workspace:
                     if strict:
                         break
                     continue
+                except Exception as exc:
+                    if is_disk_full(exc):
+                        # The file's transaction rolled back; files before it are in.
+                        done = "nothing was changed"
+                        if result.files:
+                            done = f"nothing of {path.name} was loaded (the files before it were)"
+                        raise DiskFullError(self.store_path, done=done) from exc
+                    if isinstance(exc, IcpkitError | duckdb.FatalException | MemoryError):
+                        raise  # the store or the machine, not this file: the next would fail too
+                    # A bug met on this file: it is reported with the others and the run goes
+                    # on (its transaction rolled back); the traceback stays as the cause.
+                    failed = IngestError(
+                        Problem(
+                            path.name,
+                            f"could not be loaded ({type(exc).__name__}: {exc}); nothing of it "
+                            "was loaded. This is a bug in icpkit: run the command again with "
+                            "--debug and report the traceback",
+                            "file",
+                        )
+                    )
+                    failed.__cause__ = exc
+                    result.failures.append((path, failed))
+                    if strict:
+                        break
+                    continue
                 result.files.append(report)
         return result
 
@@ -201,7 +251,7 @@ class Workspace:
         sql += " ORDER BY file, line NULLS FIRST"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             cur = con.execute(sql, params)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -212,7 +262,7 @@ class Workspace:
         from icpkit.analysis.lift import lift_table
         from icpkit.analysis.tiers import assign_tiers
 
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             tiers = assign_tiers(con, self.settings.tiers).tier_of()
             frame = build_frame(con, self.settings.analysis, tiers)
         result = lift_table(frame, self.settings.analysis)
@@ -225,7 +275,7 @@ class Workspace:
         from icpkit.analysis.frame import discover_attributes, prepare
         from icpkit.analysis.segments import segment_table
 
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             prepare(con)
             attributes = discover_attributes(con, self.settings.analysis)
             return segment_table(con, attributes, by, self.settings.analysis)
@@ -234,7 +284,7 @@ class Workspace:
         """Every customer's tier (see icpkit.analysis.tiers)."""
         from icpkit.analysis.tiers import assign_tiers
 
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             return assign_tiers(con, self.settings.tiers)
 
     @property
@@ -244,7 +294,7 @@ class Workspace:
 
     def current_icp(self) -> ICP | None:
         """The ICP in ``icp.yaml`` (with the human edits), else the latest saved version."""
-        data = (self.settings.model_extra or {}).get("icp")
+        data = self.settings.icp
         if data:
             return load_icp(data, source=f"{self.config_path}: icp")
         return self.versions.latest()
@@ -258,6 +308,7 @@ class Workspace:
         from icpkit.analysis.leaks import suspected_leaks
         from icpkit.analysis.lift import lift_table
         from icpkit.analysis.tiers import assign_tiers
+        from icpkit.icp.check import reported_extra_columns, unknown_extra_columns
         from icpkit.icp.derive import (
             NoUsableDeals,
             data_fingerprint,
@@ -269,7 +320,7 @@ class Workspace:
         from icpkit.scoring.learn import learn_and_refine
 
         analysis = self.settings.analysis
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             # Nothing to learn from is an error, never an empty version.
             if (reason := no_usable_deals_reason(con)) is not None:
                 raise NoUsableDeals(f"cannot derive an ICP: {reason}")
@@ -282,9 +333,11 @@ class Workspace:
         # Human edits live in icp.yaml; what counts as a change is measured against the
         # latest saved version, so an edit by hand is versioned by the next derive.
         icp, disagreements = apply_human_decisions(derived, self.current_icp())
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             icp = learn_and_refine(con, icp, self.settings)
+            reported = reported_extra_columns(con)
         warnings = [*result.warnings, *(leak.message() for leak in leaks)]
+        warnings += unknown_extra_columns(icp, reported)  # a hand-made rule on a missing column
         if (empty := no_rule_reason(icp, analysis)) is not None:
             warnings.append(empty)
         return self._save(icp, note, disagreements, warnings)
@@ -298,7 +351,7 @@ class Workspace:
         current = self.current_icp()
         if current is None:
             raise WorkspaceError("no ICP yet: run `icp derive` first")
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             icp = learn(con, current, self.settings)
             icp = icp.model_copy(update={"data_fingerprint": data_fingerprint(con)})
         return self._save(icp, note or "calibrated", [], [])
@@ -328,17 +381,25 @@ class Workspace:
         with ``out`` the rows stream to that file instead of coming back."""
         from icpkit.scoring.prospects import score_file
 
-        return score_file(
-            Path(path),
-            self.require_icp(),
-            self.settings,
-            self.store_path,
-            as_of=as_of,
-            out=Path(out) if out is not None else None,
-            encoding=encoding,
-            sheet=sheet,
-            progress=progress,
-        )
+        icp = self.require_icp()
+        try:
+            return score_file(
+                Path(path),
+                icp,
+                self.settings,
+                self.store_path,
+                as_of=as_of,
+                out=Path(out) if out is not None else None,
+                encoding=encoding,
+                sheet=sheet,
+                progress=progress,
+            )
+        except (duckdb.Error, OSError) as exc:
+            limit = self.settings.store.memory_limit
+            known = failure(exc, memory_limit=limit, writing=out)
+            if known is None:
+                raise
+            raise known from exc
 
     def backtest(
         self,
@@ -353,7 +414,7 @@ class Workspace:
         """Derive and fit on older deals, judge on newer (see icpkit.validate.backtest)."""
         from icpkit.validate.backtest import run_backtest
 
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             return run_backtest(
                 con,
                 self.settings,
@@ -380,17 +441,35 @@ class Workspace:
                 changes.append(f"data changed: {latest.data_fingerprint} -> {icp.data_fingerprint}")
         else:
             changes = ["first derivation"]
+        log = self.versions.changelog_path
+        old_log = log.read_text(encoding="utf-8") if log.is_file() else None
+        old_icp = self.settings.icp
         version = self.versions.save(icp)
-        if latest is not None:
-            # Diffed again now that the new ICP carries its version number.
-            self.versions.append_changelog(diff_icps(latest, icp), note)
-        setattr(self.settings, "icp", dump_icp(icp))  # noqa: B010 - an extra section
-        save_settings(self.settings, self.config_path)
+        try:
+            if latest is not None:
+                # Diffed again now that the new ICP carries its version number.
+                self.versions.append_changelog(diff_icps(latest, icp), note)
+            self.settings.icp = dump_icp(icp)
+            save_settings(self.settings, self.config_path)
+        except OSError as exc:
+            # All or nothing: no version is kept without the icp.yaml that holds it.
+            self.settings.icp = old_icp
+            self.versions.path(version).unlink(missing_ok=True)
+            with suppress(OSError):
+                if old_log is None:
+                    log.unlink(missing_ok=True)
+                elif log.read_text(encoding="utf-8") != old_log:
+                    write_atomic(log, old_log)
+            if is_disk_full(exc):
+                raise DiskFullError(
+                    exc.filename or self.config_path, done="nothing was changed"
+                ) from exc
+            raise
         return DeriveResult(icp, version, True, changes, disagreements, warnings)
 
     def summary(self) -> dict[str, Any]:
         """Counts of what the store holds: tables, deal outcomes, imports."""
-        with self.connect() as con:
+        with self.connect(read_only=True) as con:
             counts = table_counts(con)
             outcomes = dict(
                 con.execute("SELECT outcome, count(*) FROM deals GROUP BY 1 ORDER BY 1").fetchall()

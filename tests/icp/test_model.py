@@ -258,8 +258,37 @@ def test_newer_schema_version_is_refused_with_a_hint() -> None:
 
 
 def test_invalid_yaml_reports_line_and_column() -> None:
-    with pytest.raises(ICPError, match=r"^icp\.yaml: line \d+, column \d+: not valid YAML"):
+    with pytest.raises(ICPError, match=r"^icp\.yaml, line \d+, column \d+: not valid YAML"):
         icp_from_yaml("fit:\n  - [unclosed\n")
+
+
+def test_a_repeated_key_in_an_icp_document_is_refused_with_both_lines() -> None:
+    text = document("  - id: a\n    attribute: country\n    attribute: region\n    values: [x]\n")
+    with pytest.raises(
+        ICPError, match=r"duplicate key 'attribute' in fit\[0\], first given on line"
+    ):
+        icp_from_yaml(text)
+
+
+def test_a_share_above_one_in_the_evidence_is_refused() -> None:
+    evidence = "    evidence: {n_closed: 10, wins: 5, win_rate: 1.4, base_rate: 0.3}\n"
+    text = document(
+        "  - id: a\n    attribute: country\n    values: [x]\n    source: derived\n" + evidence
+    )
+    with pytest.raises(
+        ICPError, match=r"fit\[0\]\.evidence\.win_rate: is a share; allowed: 0 to 1"
+    ):
+        icp_from_yaml(text)
+
+
+def test_the_scoring_model_cannot_have_more_wins_than_deals_or_dates_backwards() -> None:
+    scoring = {"method": "logit", "intercept": -1, "deals": 10, "wins": 12}
+    base = {"derived_at": "2024-05-01T00:00:00Z", "data_fingerprint": "x"}
+    with pytest.raises(ICPError, match=r"scoring\.wins: must be <= deals"):
+        load_icp({**base, "scoring": scoring})
+    dates = {**scoring, "wins": 5, "closed_from": "2024-02-01", "closed_to": "2024-01-01"}
+    with pytest.raises(ICPError, match=r"scoring\.closed_to: must not be before closed_from"):
+        load_icp({**base, "scoring": dates})
 
 
 def test_a_document_that_is_not_a_mapping_is_refused() -> None:

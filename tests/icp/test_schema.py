@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from pydantic import BaseModel
 
+import icpkit
+from icpkit.config import ConfigError, Settings, load_settings
 from icpkit.icp.model import ICP, Criterion, Evidence, Exclusion, IntentSignal, dump_icp
-from icpkit.icp.schema import icp_json_schema
+from icpkit.icp.schema import SETTINGS_SCHEMA_PATH, icp_json_schema, settings_schema_text
+from icpkit.yamlfile import YamlProblem, parse_yaml
 
 MODELS: list[type[BaseModel]] = [ICP, Criterion, IntentSignal, Exclusion, Evidence]
 
@@ -77,8 +83,98 @@ def test_dumped_sample_uses_only_keys_the_schema_knows(sample_icp: ICP) -> None:
             assert set(item.get("evidence", {})) <= evidence_keys
 
 
-def test_sample_validates_against_the_schema_when_jsonschema_is_installed(
+def test_sample_validates_against_the_schema(sample_icp: ICP) -> None:
+    jsonschema.validate(dump_icp(sample_icp), icp_json_schema())
+
+
+# --- the whole icp.yaml ------------------------------------------------------------------
+
+TAMPERED = Path(__file__).parent.parent / "fixtures" / "icp_yaml"
+
+# Rules across two keys (or two list items) that JSON Schema cannot state: the models refuse them.
+MODELS_ONLY = {
+    "all_caps_zero",
+    "fit_low_above_fit_high",
+    "fit_low_equal_to_fit_high",
+    "icp_intent_window_backwards",
+    "icp_min_above_max",
+    "impossible_date",
+    "repeated_employee_bucket",
+    "tam_narrow_above_broad",
+    "tier_shares_out_of_order",
+    "tier_thresholds_not_falling",
+    "unreachable_tier1",
+    "unsorted_employee_buckets",
+    "unsorted_signal_windows",
+}
+
+
+def test_the_shipped_schema_file_is_the_one_the_models_generate() -> None:
+    shipped = Path(icpkit.__file__).parent / "schemas" / "icp.schema.json"
+    assert shipped == SETTINGS_SCHEMA_PATH
+    assert shipped.read_text(encoding="utf-8") == settings_schema_text(), (
+        "run: python scripts/gen_docs.py"
+    )
+
+
+def test_the_whole_file_schema_is_valid_draft_2020_12() -> None:
+    schema = json.loads(SETTINGS_SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == set(Settings.model_fields)
+
+
+def test_default_settings_with_an_icp_validate_against_the_shipped_schema(
     sample_icp: ICP,
 ) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
-    jsonschema.validate(dump_icp(sample_icp), icp_json_schema())
+    schema = json.loads(SETTINGS_SCHEMA_PATH.read_text(encoding="utf-8"))
+    data = Settings(name="Acme", icp=dump_icp(sample_icp)).model_dump(mode="json")
+    jsonschema.validate(data, schema)
+
+
+def test_an_icp_section_with_an_unknown_key_fails_the_schema(sample_icp: ICP) -> None:
+    schema = json.loads(SETTINGS_SCHEMA_PATH.read_text(encoding="utf-8"))
+    icp = dump_icp(sample_icp)
+    icp["fit"][0]["valuse"] = ["x"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"icp": icp}, schema)
+
+
+def _readable(name: str) -> dict[str, Any] | None:
+    try:
+        doc = parse_yaml((TAMPERED / f"{name}.yaml").read_bytes().decode("utf-8"), schema=SCHEMA)
+    except (UnicodeDecodeError, YamlProblem):
+        return None  # refused before any schema could look at it
+    return doc.data if isinstance(doc.data, dict) else None
+
+
+SCHEMA = json.loads(SETTINGS_SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in TAMPERED.glob("*.yaml")))
+def test_each_tampered_file_is_refused_by_the_schema_or_by_the_models(name: str) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(TAMPERED / f"{name}.yaml")
+    data = _readable(name)
+    if data is None:
+        return
+    errors = list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data))
+    if name in MODELS_ONLY:
+        assert errors == [], "the schema now catches this: drop it from MODELS_ONLY"
+    else:
+        assert errors, f"{name}: the schema accepts a file the models refuse"
+
+
+@pytest.mark.slow
+def test_the_demo_workspace_icp_yaml_validates(tmp_path: Path) -> None:
+    from icpkit.demo import make_crm
+    from icpkit.workspace import Workspace
+
+    files = make_crm(1_500, 7, tmp_path / "data")
+    ws = Workspace.init(tmp_path / "ws")
+    assert ws.ingest(files.exports()).ok
+    ws.derive()
+    text = ws.config_path.read_text(encoding="utf-8")
+    settings = load_settings(ws.config_path)
+    assert settings.icp is not None and settings.icp["fit"]
+    jsonschema.validate(parse_yaml(text, schema=SCHEMA).data, SCHEMA)

@@ -174,3 +174,52 @@ def test_column_of_iso_and_named_dates_needs_no_decision() -> None:
     assert result.order is DateOrder.ISO
     assert not result.ambiguous
     assert parse_date("05.03.2024", result.order) == MARCH_5
+
+
+def _read_column(values: list[str], default: Literal["mdy", "dmy"] = "mdy") -> list[datetime]:
+    """Every value of a column as the column's inferred order reads it."""
+    inference = infer_date_order(values, default=default)
+    parsed = [parse_date(v, inference.order, dotted=inference.dotted) for v in values]
+    assert all(p is not None for p in parsed)
+    return [p for p in parsed if p is not None]
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        # Dotted dates are day-first by convention ...
+        (["05.03.2023"], [datetime(2023, 3, 5)]),
+        (["05.03.2023", "06.04.2023"], [datetime(2023, 3, 5), datetime(2023, 4, 6)]),
+        (["05.03.23"], [datetime(2023, 3, 5)]),
+        (["05.03.2023 14:30"], [datetime(2023, 3, 5, 14, 30)]),
+        # ... whatever the column's slash dates say ...
+        (["05.03.2023", "04/03/2023"], [datetime(2023, 3, 5), datetime(2023, 4, 3)]),
+        (["05.03.2023", "04/13/2023"], [datetime(2023, 3, 5), datetime(2023, 4, 13)]),
+        (["05.03.2023", "2023-03-10"], [datetime(2023, 3, 5), datetime(2023, 3, 10)]),
+        # ... unless a dotted date itself has a second part above 12.
+        (["05.03.2023", "03.13.2023"], [datetime(2023, 5, 3), datetime(2023, 3, 13)]),
+        # Year-first dotted dates are year-month-day.
+        (["2023.03.05"], [datetime(2023, 3, 5)]),
+        (["2023.03.05", "2023.12.31"], [datetime(2023, 3, 5), datetime(2023, 12, 31)]),
+    ],
+)
+def test_dotted_dates_are_day_first_unless_they_prove_otherwise(
+    column: list[str], expected: list[datetime]
+) -> None:
+    assert _read_column(column) == expected
+
+
+def test_dotted_dates_beside_slash_dates_are_explained() -> None:
+    result = infer_date_order(["05.03.2023", "04/13/2023"])
+    assert result.order is DateOrder.MDY
+    assert result.dotted is DateOrder.DMY
+    assert "dotted dates" in result.explanation and "day-first" in result.explanation
+
+
+def test_a_dmy_default_does_not_turn_dotted_dates_around() -> None:
+    result = infer_date_order(["05.03.2023", "04/03/2023"], default="dmy")
+    assert result.dotted is None  # both day-first: nothing to single out
+    assert _read_column(["05.03.2023", "04/03/2023"], default="dmy") == [
+        datetime(2023, 3, 5),
+        datetime(2023, 3, 4),
+    ]

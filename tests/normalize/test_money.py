@@ -6,6 +6,7 @@ from icpkit.ingest.normalize.money import (
     MoneyEvidence,
     check_amount,
     infer_amount_unit,
+    infer_decimal_separator,
     infer_revenue_unit,
     parse_money,
     unit_in_header,
@@ -237,3 +238,86 @@ def test_companies_whose_ratios_disagree_leave_the_unit_unsure() -> None:
 def test_a_ratio_implausible_in_every_unit_is_unsure() -> None:
     decision = infer_revenue_unit("Annual Revenue", _evidence(5e7, 40, 1e12))
     assert not decision.confident and "implausible in every unit" in decision.evidence
+
+
+@pytest.mark.parametrize(
+    ("raw", "amount", "currency"),
+    [
+        ("$1,234.56", 1234.56, "USD"),
+        ("1.234,56 €", 1234.56, "EUR"),
+        ("12,5 €", 12.5, "EUR"),
+        ("€12.500,00", 12500.0, "EUR"),
+        ("1 234,56", 1234.56, None),
+        ("1\u00a0234,56", 1234.56, None),
+        ("1\u202f234,56 €", 1234.56, "EUR"),
+        ("CHF 1'234.50", 1234.5, "CHF"),
+        ("1.234.567", 1234567.0, None),
+        ("1,234,567", 1234567.0, None),
+        ("€1,234", 1234.0, "EUR"),
+    ],
+)
+def test_each_thousands_and_decimal_convention_reads_as_written(
+    raw: str, amount: float, currency: str | None
+) -> None:
+    m = parse_money(raw)
+    assert m is not None
+    assert m.amount == pytest.approx(amount)
+    assert m.currency == currency
+    assert m.read is None  # the value's own separators settle it
+
+
+@pytest.mark.parametrize(
+    ("raw", "amount", "read"),
+    [
+        ("€12.500", 12500.0, "currency"),
+        ("12.500 EUR", 12500.0, "currency"),
+        ("SEK 12.500", 12500.0, "currency"),
+        ("$12.500", 12.5, "default"),
+        ("£12.500", 12.5, "default"),
+        ("12.500", 12.5, "default"),
+    ],
+)
+def test_a_lone_ambiguous_dot_follows_its_currency_and_says_so(
+    raw: str, amount: float, read: str
+) -> None:
+    m = parse_money(raw)
+    assert m is not None
+    assert m.amount == pytest.approx(amount)
+    assert m.read == read
+
+
+@pytest.mark.parametrize(
+    ("column", "decimal"),
+    [
+        (["1.234,56", "12.500", "900"], ","),
+        (["12,5 €", "€12.500"], ","),
+        (["1.234.567", "12.500"], ","),
+        (["$1,234.56", "12.500"], "."),
+        (["12.5", "$12.500"], "."),
+        (["12.500", "1,234", "900"], None),
+        (["1.234,56", "1,234.56", "12.500"], None),
+    ],
+)
+def test_the_column_decides_its_decimal_separator_from_the_values_that_show_it(
+    column: list[str], decimal: str | None
+) -> None:
+    assert infer_decimal_separator(column).decimal == decimal
+
+
+@pytest.mark.parametrize(
+    ("raw", "decimal", "amount"),
+    [
+        ("12.500", ",", 12500.0),
+        ("$12.500", ",", 12500.0),
+        ("€12.500", ".", 12.5),
+        ("1,234", ",", 1.234),
+        ("12.500", ".", 12.5),
+        ("1.234,56", ".", 1234.56),  # its own separators win over the column
+    ],
+)
+def test_ambiguous_values_follow_the_columns_decimal_separator(
+    raw: str, decimal: str, amount: float
+) -> None:
+    m = parse_money(raw, decimal)  # type: ignore[arg-type]
+    assert m is not None
+    assert m.amount == pytest.approx(amount)

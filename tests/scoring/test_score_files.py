@@ -33,7 +33,7 @@ def edge_workspace(tmp_path: Path, edge_case: Case) -> tuple[Workspace, Path]:
     """A workspace holding the edge-case ICP and signals, and the accounts as Parquet."""
     ws = Workspace.init(tmp_path / "ws")
     ws.settings.scoring = edge_case.settings.scoring
-    setattr(ws.settings, "icp", dump_icp(edge_case.icp))  # noqa: B010 - an extra section
+    ws.settings.icp = dump_icp(edge_case.icp)
     save_settings(ws.settings, ws.config_path)
     with ws.connect() as con:
         for i, s in enumerate(edge_case.signals):

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-import csv
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from icpkit.cli.common import WorkspaceOption, clean_errors, console, err_console, open_workspace
+from icpkit.cli.common import (
+    WorkspaceOption,
+    clean_errors,
+    console,
+    debugging,
+    err_console,
+    expand_globs,
+    open_workspace,
+)
 from icpkit.cli.numbers import cell
 from icpkit.cli.output import Column, document, print_table, write_json
+from icpkit.output.csvfile import write_csv
 
 if TYPE_CHECKING:
     from icpkit.ingest.pipeline import FileReport
@@ -32,7 +42,8 @@ def ingest(
         bool,
         typer.Option(
             "--force",
-            help="Reload files already imported unchanged, and load files whose layout "
+            help="Reload files already imported unchanged, load an older export of a file "
+            "than the one loaded (its values go back), and load files whose layout "
             "detection is unsure of (as what it found most likely).",
         ),
     ] = False,
@@ -54,7 +65,7 @@ def ingest(
     ):
         task = bar.add_task("reading", total=None)
         result = ws.ingest(
-            files,
+            expand_globs(files),
             dry_run=dry_run,
             strict=strict,
             force=force,
@@ -73,7 +84,9 @@ def ingest(
             soft_wrap=True,
         )
     for _path, error in result.failures:
-        err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+        if debugging() and error.__cause__ is not None:
+            traceback.print_exception(error.__cause__, file=sys.stderr)
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
     if result.nothing_loaded and not result.failures:
         err_console.print("[bold red]error:[/] nothing loaded: no file was recognized")
     if result.failures or result.nothing_loaded:
@@ -89,7 +102,7 @@ def print_report(report: FileReport, *, show_mapping: bool) -> None:
                 f"[bold yellow]skipped[/] [bold]{name}[/]: {report.skipped}", soft_wrap=True
             )
         else:
-            console.print(f"[bold]{name}[/]: {report.skipped}")
+            console.print(f"[bold]{name}[/]: {report.skipped}", soft_wrap=True)
         return
     layout = report.layout
     from icpkit.ingest.fields import SYSTEM_LABELS
@@ -163,9 +176,7 @@ def quarantine(
         write_json(document("quarantine", rows=rows))
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["file"])
-        writer.writeheader()
-        writer.writerows(rows)
+        write_csv(rows, list(rows[0]) if rows else ["file"], sys.stdout)
         return
     if not rows:
         console.print("The quarantine is empty: every row and cell was read.")

@@ -7,15 +7,16 @@ import the library lazily, so ``icp --help`` and ``icp --version`` answer at onc
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
 from icpkit import __version__
-from icpkit.cli import analyze, demo, icp, ingest, operate, score, workspace
-from icpkit.cli.common import fail, is_library_error
+from icpkit.cli import analyze, check, demo, icp, ingest, operate, score, workspace
+from icpkit.cli.common import debugging, fail, known_failure
+from icpkit.errors import IcpkitError
+from icpkit.output.files import exit_cleanly_on_sigterm, stopped_by_signal
 
 BUG_HINT = "this is a bug in icpkit: run the command again with --debug and report the traceback"
 
@@ -27,24 +28,28 @@ class FailsCleanly(TyperGroup):
         """Run the command; turn what it raises into one clear line unless debugging."""
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt, BrokenPipeError):
+        except KeyboardInterrupt:
+            if (signum := stopped_by_signal()) is not None:
+                fail(f"stopped by signal {signum}; temporary files removed", 128 + signum)
+            raise
+        except (typer.Exit, typer.Abort, SystemExit, BrokenPipeError):
             raise  # exits already decided, and a closed pipe (``icp ... | head``)
         except Exception as exc:
+            if (signum := stopped_by_signal()) is not None:
+                fail(f"stopped by signal {signum}; temporary files removed", 128 + signum)
             if getattr(exc, "exit_code", None) is not None and not isinstance(exc, OSError):
                 raise  # a usage error: the command-line parser reports it with exit 2
-            if _debugging(ctx):
+            if debugging():
                 raise
-            if is_library_error(exc):
-                fail(str(exc))
+            if isinstance(exc, IcpkitError):
+                fail(str(exc), hint=exc.hint)
+            if (known := known_failure(exc)) is not None:
+                fail(str(known), hint=known.hint)
             if isinstance(exc, OSError) and exc.filename is not None:
                 fail(f"{exc.filename}: {exc.strerror or exc}")
             if isinstance(exc, OSError | MemoryError):
                 fail(f"{type(exc).__name__}: {exc}")
             fail(f"{type(exc).__name__}: {exc}", hint=BUG_HINT)
-
-
-def _debugging(ctx: Any) -> bool:
-    return bool(ctx.params.get("debug")) or os.environ.get("ICP_DEBUG", "") not in ("", "0")
 
 
 app = typer.Typer(
@@ -73,6 +78,8 @@ def _main(
     ),
 ) -> None:
     """icpkit: derive an Ideal Customer Profile from your CRM history."""
+    # A stopped command (kill, a container stop) unwinds like Ctrl-C: no temporary file stays.
+    exit_cleanly_on_sigterm()
 
 
 app.command()(workspace.init)
@@ -86,6 +93,7 @@ app.command()(icp.derive)
 app.command()(icp.history)
 app.command()(icp.diff)
 app.command()(icp.schema)
+app.command()(check.check)
 app.command()(score.score)
 app.command()(score.backtest)
 app.command()(score.calibrate)

@@ -8,8 +8,6 @@ with a ``schema_version`` (see docs/json.md).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import sys
@@ -27,6 +25,8 @@ from rich.text import Text
 
 from icpkit.cli.common import console
 from icpkit.cli.numbers import DASH, NotComputable, finite, json_record, plain
+from icpkit.output.csvfile import csv_text
+from icpkit.output.files import write_atomic
 
 SCHEMA_VERSION = 1
 """Version of every JSON document the commands write; docs/json.md says what each holds."""
@@ -55,13 +55,6 @@ class Column:
     @property
     def title(self) -> str:
         return self.header or self.key
-
-
-def excel_safe(value: Any) -> Any:
-    """Text that Excel would run as a formula (=, +, -, @) is prefixed with a quote."""
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + value
-    return value
 
 
 def shown(value: Any) -> str:
@@ -175,10 +168,11 @@ def write_json(doc: Mapping[str, Any], out: Path | None = None) -> None:
 
 
 def _write(text: str, out: Path | None, *, what: str) -> None:
+    """``text`` to stdout, or to ``out`` whole or not at all (see icpkit.output.files)."""
     if out is None:
         sys.stdout.write(text)
     else:
-        out.write_text(text, encoding="utf-8")
+        write_atomic(out, text)
         console.print(f"wrote {what} to {out}")
 
 
@@ -205,13 +199,9 @@ def emit(
     if fmt == "json":
         write_json(document(command, **fields, rows=records), out)
         return
-    flat = [{k: excel_safe(_csv_cell(v)) for k, v in r.items()} for r in records]
+    flat = [{k: _csv_cell(v) for k, v in r.items()} for r in records]
     names = list(dict.fromkeys(k for r in flat for k in r)) or ["empty"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=names)
-    writer.writeheader()
-    writer.writerows(flat)
-    _write(buffer.getvalue(), out, what=f"{len(rows)} rows")
+    _write(csv_text(flat, names), out, what=f"{len(rows)} rows")
 
 
 def _csv_cell(value: Any) -> Any:

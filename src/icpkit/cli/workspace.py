@@ -16,10 +16,18 @@ def init(
     name: Annotated[str | None, typer.Option(help="Name shown in reports.")] = None,
 ) -> None:
     """Create a workspace: icp.yaml (settings, later the ICP) and the DuckDB store."""
+    from icpkit.config import CONFIG_NAME
     from icpkit.workspace import Workspace
 
+    existed = (directory / CONFIG_NAME).is_file()
     with clean_errors():
         ws = Workspace.init(directory, name=name)
+    if existed:
+        console.print(
+            f"[bold]{ws.root}[/] is a workspace already: kept as it is "
+            f"({ws.config_path.name} and {ws.store_path.name} untouched)"
+        )
+        return
     console.print(
         f"Workspace ready in [bold]{ws.root}[/]: {ws.config_path.name}, {ws.store_path.name}"
     )

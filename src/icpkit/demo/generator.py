@@ -18,6 +18,7 @@ import pyarrow.csv as pacsv
 from icpkit.demo import truth as T
 from icpkit.demo import vocab as V
 from icpkit.demo.world import DEALS_TO_DAY, I64, NEVER, Bool, World, day_number, simulate
+from icpkit.output.files import atomic_path, write_atomic
 
 COMPANY_COLUMNS = (
     "Record ID",
@@ -202,7 +203,8 @@ class DemoFiles:
         written = 0
         with (
             self.companies.open(encoding="utf-8-sig", newline="") as src,
-            path.open("w", encoding="utf-8", newline="") as dst,
+            atomic_path(path) as tmp,
+            tmp.open("w", encoding="utf-8", newline="") as dst,
         ):
             reader = csv.reader(src)
             writer = csv.writer(dst)
@@ -801,15 +803,18 @@ class _Outputs:
 
     def __init__(self, stack: ExitStack, paths: dict[str, Path]) -> None:
         def text(name: str, encoding: str, columns: tuple[str, ...]) -> Any:
+            # Each file is written beside its name and renamed into place when complete.
+            tmp = stack.enter_context(atomic_path(paths[name]))
             fh = stack.enter_context(
-                paths[name].open("w", encoding=encoding, newline="", buffering=1 << 20)
+                tmp.open("w", encoding=encoding, newline="", buffering=1 << 20)
             )
             writer = csv.writer(fh, lineterminator="\r\n")
             writer.writerow(columns)
             return writer
 
         def binary(name: str, columns: tuple[str, ...]) -> IO[bytes]:
-            fh: IO[bytes] = stack.enter_context(paths[name].open("wb"))
+            tmp = stack.enter_context(atomic_path(paths[name]))
+            fh: IO[bytes] = stack.enter_context(tmp.open("wb"))
             fh.write((",".join(columns) + "\n").encode())
             return fh
 
@@ -898,7 +903,7 @@ def make_crm(n_deals: int, seed: int, out_dir: Path, *, chunk_size: int = 100_00
     count_dict = {key: int(v) for key, v in sorted(counts.items())}
     truth_path = truth_dir / "planted_truth.json"
     doc = T.planted_truth(seed, n_deals, count_dict, quirk_list)
-    truth_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomic(truth_path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return DemoFiles(
         out_dir=out_dir,
         companies=paths["companies"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Annotated, Any, Literal, Self
 
 import yaml
@@ -28,6 +29,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from icpkit.errors import IcpkitError
+
 ICP_SCHEMA_VERSION = 1
 SCHEMA_ID = "https://icpkit.dev/schema/icp-1.json"
 LISTS: tuple[str, ...] = ("boundary", "fit", "intent", "exclusions")
@@ -41,7 +44,7 @@ ExclusionKind = Literal["disqualifier", "churn", "human"]
 _SLUG = re.compile(r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$")
 
 
-class ICPError(Exception):
+class ICPError(IcpkitError):
     """An ICP cannot be read or does not validate; each problem names the path of its key."""
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
@@ -124,8 +127,23 @@ def _nan_is_unknown(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
+def _share(value: float) -> float:
+    if not 0 <= value <= 1:
+        raise PydanticCustomError(
+            "share", "is a share; allowed: 0 to 1; got {value}", {"value": format_number(value)}
+        )
+    return value
+
+
 Stat = Annotated[float, AfterValidator(_round_stat)]
 OptionalStat = Annotated[Stat | None, BeforeValidator(_nan_is_unknown)]
+Share = Annotated[
+    float,
+    AfterValidator(_round_stat),
+    AfterValidator(_share),
+    Field(json_schema_extra={"minimum": 0, "maximum": 1}),
+]
+OptionalShare = Annotated[Share | None, BeforeValidator(_nan_is_unknown)]
 Number = Annotated[
     float,
     BeforeValidator(_not_bool),
@@ -216,23 +234,23 @@ class Evidence(_Model):
 
     n_closed: int = Field(ge=0, description="Closed deals (won + lost) in the cut.")
     wins: int = Field(ge=0, description="Won deals in the cut.")
-    win_rate: Stat = Field(description="Won share of the closed deals in the cut.")
+    win_rate: Share = Field(description="Won share of the closed deals in the cut.")
     win_rate_ci: tuple[Stat, Stat] | None = Field(
         None, description="95% confidence interval of the win rate (low, high)."
     )
-    base_rate: Stat = Field(description="Win rate of all closed deals, for comparison.")
+    base_rate: Share = Field(description="Win rate of all closed deals, for comparison.")
     lift: OptionalStat = Field(None, description="Win rate of the cut over the rest.")
     lift_ci: tuple[Stat, Stat] | None = Field(
         None, description="95% confidence interval of the lift (low, high)."
     )
-    q_value: OptionalStat = Field(
+    q_value: OptionalShare = Field(
         None, description="False-discovery-rate adjusted p-value (Benjamini-Hochberg)."
     )
     woe: OptionalStat = Field(None, description="Weight of evidence, ln(share won / share lost).")
     iv: OptionalStat = Field(None, description="Information value of the attribute as a whole.")
-    share_won: OptionalStat = Field(None, description="Share of all won deals in the cut.")
-    share_lost: OptionalStat = Field(None, description="Share of all lost deals in the cut.")
-    churn_rate: OptionalStat = Field(None, description="Share of won customers in the cut lost.")
+    share_won: OptionalShare = Field(None, description="Share of all won deals in the cut.")
+    share_lost: OptionalShare = Field(None, description="Share of all lost deals in the cut.")
+    churn_rate: OptionalShare = Field(None, description="Share of won customers in the cut lost.")
     n_accounts: int | None = Field(None, ge=0, description="Distinct accounts in the cut.")
     test: str | None = Field(None, description="Statistical test used, e.g. 'fisher'.")
 
@@ -387,13 +405,37 @@ class ScoringModel(_Model):
     wins: int = Field(ge=0, description="Won deals among them.")
     closed_from: date | None = Field(None, description="Creation date of the oldest deal used.")
     closed_to: date | None = Field(None, description="Creation date of the newest deal used.")
-    auc: OptionalStat = Field(None, description="ROC AUC on the deals fitted (in sample).")
+    auc: OptionalShare = Field(None, description="ROC AUC on the deals fitted (in sample).")
     persona_weight: OptionalStat = Field(
         None, description="Learned log-odds of having a contact matching the buyer persona."
     )
     tiers: dict[str, float] | None = Field(
         None, description="Lowest combined score of tiers A, B and C, learned with the weights."
     )
+
+    @field_validator("wins")
+    @classmethod
+    def _wins_within_deals(cls, value: int, info: ValidationInfo) -> int:
+        deals = info.data.get("deals")
+        if deals is not None and value > deals:
+            raise PydanticCustomError(
+                "wins",
+                "must be <= deals; allowed: 0 to {deals}; got {wins}",
+                {"wins": value, "deals": deals},
+            )
+        return value
+
+    @field_validator("closed_to")
+    @classmethod
+    def _dates_ordered(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("closed_from")
+        if value is not None and start is not None and value < start:
+            raise PydanticCustomError(
+                "range",
+                "must not be before closed_from; got {end} < {start}",
+                {"end": value.isoformat(), "start": start.isoformat()},
+            )
+        return value
 
 
 def _plain(value: Any) -> Any:
@@ -523,6 +565,7 @@ _OWN_ERRORS = {
     "plain",
     "schema_version",
     "duplicate_id",
+    "share",
 }
 
 
@@ -620,61 +663,21 @@ def icp_to_yaml(icp: ICP) -> str:
     return HEADER + body
 
 
-_TAG = "tag:yaml.org,2002:"
-_RETYPED = {f"{_TAG}bool", f"{_TAG}int", f"{_TAG}float", f"{_TAG}timestamp"}
-_TEXT_KEYS = {"data_fingerprint", "notes"}
-_RULE_TEXT_KEYS = {"id", "attribute", "signal", "values", "detail_in", "rationale", "reason"}
+@cache
+def _schema() -> dict[str, Any]:
+    from icpkit.icp.schema import icp_json_schema
 
-
-def _as_str_node(node: yaml.Node) -> None:
-    # Retagged before construction, so 'NO' or '1.50' keep the exact text that was written.
-    if isinstance(node, yaml.ScalarNode) and node.tag in _RETYPED:
-        node.tag = f"{_TAG}str"
-    elif isinstance(node, yaml.SequenceNode):
-        for child in node.value:
-            _as_str_node(child)
-
-
-def _keys_as_text(node: yaml.Node) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            _as_str_node(key)
-            _keys_as_text(value)
-    elif isinstance(node, yaml.SequenceNode):
-        for child in node.value:
-            _keys_as_text(child)
-
-
-def _text_fields(root: yaml.Node) -> None:
-    if not isinstance(root, yaml.MappingNode):
-        return
-    for key, value in root.value:
-        if key.value in _TEXT_KEYS:
-            _as_str_node(value)
-        elif key.value in LISTS and isinstance(value, yaml.SequenceNode):
-            for item in value.value:
-                if isinstance(item, yaml.MappingNode):
-                    for item_key, item_value in item.value:
-                        if item_key.value in _RULE_TEXT_KEYS:
-                            _as_str_node(item_value)
+    return icp_json_schema()
 
 
 def _parse(text: str, source: str) -> Any:
-    loader = yaml.SafeLoader(text)
+    # Strict: one document, no repeated key; where the schema expects text, the text written.
+    from icpkit.yamlfile import YamlProblem, parse_yaml
+
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _keys_as_text(node)
-        _text_fields(node)
-        return loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ICPError(f"{source}:{where}: not valid YAML: {problem}") from None
-    finally:
-        loader.dispose()
+        return parse_yaml(text, _schema()).data
+    except YamlProblem as exc:
+        raise ICPError(f"{source}, {exc}") from None
 
 
 def icp_from_yaml(text: str, *, source: str = "icp.yaml") -> ICP:

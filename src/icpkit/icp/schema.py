@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from icpkit.icp.model import ICP, SCHEMA_ID
@@ -34,3 +36,42 @@ def icp_json_schema() -> dict[str, Any]:
             rules.append(_VALUES_OR_RANGE)
         definitions[name]["allOf"] = rules
     return {"$schema": DRAFT, "$id": SCHEMA_ID, **body}
+
+
+SETTINGS_SCHEMA_ID = "https://icpkit.dev/schema/icp-yaml-1.json"
+
+
+def settings_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the whole ``icp.yaml``, the ICP under ``icp`` included.
+
+    Built from the models; the copy shipped in ``icpkit/schemas/icp.schema.json`` is this,
+    written by ``scripts/gen_docs.py``. Cross-field rules (fit_low < fit_high, rising
+    buckets) are checked by the models only.
+    """
+    from icpkit.config import Settings
+
+    body = Settings.model_json_schema(mode="validation")
+    definitions: dict[str, Any] = body.setdefault("$defs", {})
+    icp = icp_json_schema()
+    for name, part in icp.pop("$defs", {}).items():
+        if name in definitions and definitions[name] != part:
+            raise ValueError(f"schema definition {name} is defined twice")
+        definitions[name] = part
+    for key in ("$schema", "$id"):
+        icp.pop(key, None)
+    definitions["ICP"] = icp
+    description = body["properties"]["icp"].get("description", "")
+    body["properties"]["icp"] = {
+        "anyOf": [{"$ref": "#/$defs/ICP"}, {"type": "null"}],
+        "default": None,
+        "description": description,
+    }
+    return {"$schema": DRAFT, "$id": SETTINGS_SCHEMA_ID, **body}
+
+
+SETTINGS_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "icp.schema.json"
+
+
+def settings_schema_text() -> str:
+    """The shipped schema file's text: the schema as indented JSON, keys in model order."""
+    return json.dumps(settings_json_schema(), indent=2, ensure_ascii=False) + "\n"

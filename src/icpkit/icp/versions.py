@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from icpkit.config import write_atomic
 from icpkit.icp.describe import describe_rule
 from icpkit.icp.diff import ICPDiff, describe_change
 from icpkit.icp.model import ICP, LISTS, ICPError, icp_from_yaml, icp_to_yaml
+from icpkit.output.files import write_atomic
 
 _VERSION_FILE = re.compile(r"^v(\d{4,})\.yaml$")
 CHANGELOG_TITLE = "# ICP changelog\n"

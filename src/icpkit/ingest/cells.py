@@ -31,8 +31,13 @@ from icpkit.ingest.normalize.domains import (
 )
 from icpkit.ingest.normalize.employees import LARGEST_EMPLOYER, parse_employees
 from icpkit.ingest.normalize.industries import code_system, read_industry
-from icpkit.ingest.normalize.money import check_amount, parse_money
-from icpkit.ingest.normalize.numbers import parse_number
+from icpkit.ingest.normalize.money import (
+    Money,
+    check_amount,
+    infer_decimal_separator,
+    parse_money,
+)
+from icpkit.ingest.normalize.numbers import parse_number, read_separators
 from icpkit.ingest.normalize.stages import stage_outcome
 
 _LIST_SPLIT = re.compile(r"\s*[;,|]\s*")
@@ -130,9 +135,80 @@ def _email_address(raw: str) -> tuple[str, str | None] | None:
     return address, email_account_domain(address)
 
 
+Note = str | Callable[[], str | None] | None
+"""A note for the user, or a function giving it once every value has been converted."""
+
+
+def _separator_note(values: Sequence[str], how: str) -> str:
+    """Up to three values read one way, and how: for the column's note."""
+    shown = ", ".join(f"'{v}'" for v in values[:3])
+    more = f" and {len(values) - 3} more" if len(values) > 3 else ""
+    return f"{shown}{more} {how}"
+
+
+def _numbers(
+    kind: str, spec: FieldSpec, settings: IngestSettings, values: Sequence[str]
+) -> tuple[Callable[[str], Any], Note]:
+    """Money and plain numbers, with the column's decimal separator decided from all its
+    values: in a column writing '1.234,56', '12.500' is twelve thousand five hundred."""
+    separators = infer_decimal_separator(values)
+    decimal = separators.decimal
+    read: dict[str, list[str]] = {"column": [], "currency": [], "default": []}
+    limit = settings.max_amount if spec.name == "amount" else MAX_REVENUE
+
+    def money(raw: str) -> Any:
+        m: Money | None = parse_money(raw, decimal)
+        if m is None:
+            return None
+        check_amount(m, field=spec.name, max_value=limit)
+        if m.read is not None:
+            read[m.read].append(raw.strip())
+        return (m.amount, m.currency)
+
+    def number(raw: str) -> Any:
+        value = parse_number(raw, decimal)
+        seps = {read_separators(t)[1] for t in re.split(r"[\s()+-]+", raw)} - {None}
+        if seps and decimal is not None:
+            read["column"].append(raw.strip())
+        elif "." in seps:
+            read["default"].append(raw.strip())
+        return value
+
+    def note() -> str | None:
+        parts = []
+        if read["column"]:
+            parts.append(
+                _separator_note(
+                    read["column"],
+                    f"read with '{decimal}' as the decimal separator "
+                    f"('12.500' is {'12,500' if decimal == ',' else '12.5'}): "
+                    f"{separators.explanation}",
+                )
+            )
+        if read["currency"]:
+            parts.append(
+                _separator_note(
+                    read["currency"],
+                    "read with '.' between thousands ('€12.500' is 12,500), as amounts "
+                    "in their currency are written",
+                )
+            )
+        if read["default"]:
+            parts.append(
+                _separator_note(
+                    read["default"],
+                    "read with '.' as the decimal point ('12.500' is 12.5): "
+                    f"{separators.explanation}",
+                )
+            )
+        return "; ".join(parts) or None
+
+    return (money if kind == "money" else number), note
+
+
 def _converter(
     spec: FieldSpec, settings: IngestSettings, values: Sequence[str]
-) -> tuple[Callable[[str], Any], str | None]:
+) -> tuple[Callable[[str], Any], Note]:
     """The function turning one raw value into a tuple of outputs, plus a note for the user."""
     kind = spec.kind
     if kind == "employees":
@@ -142,24 +218,21 @@ def _converter(
             return None if e is None else (e.value, e.low, e.high)
 
         return employees, None
-    if kind == "money":
-        limit = settings.max_amount if spec.name == "amount" else MAX_REVENUE
-
-        def money(raw: str) -> Any:
-            m = parse_money(raw)
-            if m is None:
-                return None
-            check_amount(m, field=spec.name, max_value=limit)
-            return (m.amount, m.currency)
-
-        return money, None
+    if kind in ("money", "number"):
+        return _numbers(kind, spec, settings, values)
     if kind == "date":
         inference = infer_date_order(values, default=settings.date_order_default)
         order = inference.order
-        note = inference.explanation if inference.ambiguous or inference.inconsistent else None
+        # ingest.date_order sets the order of slash dates; dotted dates keep their own.
+        dotted = inference.dotted or order
+        note = (
+            inference.explanation
+            if inference.ambiguous or inference.inconsistent or inference.dotted
+            else None
+        )
         if settings.date_order != "auto" and order in (DateOrder.MDY, DateOrder.DMY):
             order, note = DateOrder(settings.date_order), None
-        return (lambda raw: parse_date(raw, order)), note
+        return (lambda raw: parse_date(raw, order, dotted=dotted)), note
     if kind == "industry":
         # Bare 4-digit numbers are NAICS or SIC codes depending on the rest of the column.
         codes = code_system(values)
@@ -182,8 +255,6 @@ def _converter(
         return _list, None
     if kind == "year":
         return _year, None
-    if kind == "number":
-        return parse_number, None
     if kind == "email_address":
         return _email_address, None
     raise ValueError(f"no normalizer for kind {kind!r}")
@@ -208,7 +279,8 @@ class FastPath:
         )
 
 
-_PLAIN_NUMBER = r"'[0-9]{1,15}(\.[0-9]{1,6})?'"
+# No '12.500': one separator before three digits is read by the column's convention.
+_PLAIN_NUMBER = r"'[0-9]{1,15}(\.([0-9]{1,2}|[0-9]{4,6}))?'"
 _ISO_DATE = r"'[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?'"
 _BARE_DOMAIN = r"'[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.[a-z]{2,63}'"
 # Tables the domain fast path reads, registered by the pipeline (see suffix_tables()).
@@ -270,7 +342,9 @@ def build_lookup(
     ``column_values`` (default: ``values``) are all the column's distinct values, for the
     decisions taken per column (the day/month order of dates).
     """
-    convert, note = _converter(spec, settings, values if column_values is None else column_values)
+    convert, pending = _converter(
+        spec, settings, values if column_values is None else column_values
+    )
     outputs = OUTPUTS[spec.kind]
     cols: list[list[Any]] = [[] for _ in outputs]
     errors: list[str | None] = []
@@ -289,6 +363,7 @@ def build_lookup(
             for col, part in zip(cols, parts, strict=True):
                 col.append(part)
         errors.append(error)
+    note = pending() if callable(pending) else pending
     arrays: dict[str, pa.Array] = {"raw": pa.array(values, pa.string())}
     for out, col in zip(outputs, cols, strict=True):
         arrays[spec.name + out.suffix] = pa.array(col, out.type)
@@ -338,6 +413,13 @@ def create_lookup(
     slow = _distinct(con, src, f"NOT coalesce({where}, false)")
     # Decisions per column (the order of dates) look at every value, fast or slow.
     column_values = _distinct(con, src) if spec.kind == "date" else None
+    if spec.kind in ("money", "number"):
+        # The decimal separator: plain fast-path numbers with a dot all say '.'; a few do.
+        dotted = con.execute(
+            f"SELECT DISTINCT {src} FROM raw WHERE coalesce({where}, false) "
+            f"AND contains({src}, '.') LIMIT 100"
+        ).fetchall()
+        column_values = slow + [r[0] for r in dotted]
     lookup = build_lookup(spec, slow, settings, column_values=column_values)
     names = ", ".join(f"{spec.name}{o.suffix}" for o in lookup.outputs)
     con.register("lookup_rows", lookup.table)

@@ -25,6 +25,7 @@ from icpkit.ingest.fields import (
     status_outcome,
 )
 from icpkit.ingest.normalize import Unreadable
+from icpkit.ingest.normalize.blanks import is_blank
 from icpkit.ingest.normalize.booleans import parse_bool
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.propose import (
@@ -347,6 +348,64 @@ def detect_system(header: Sequence[str]) -> tuple[str, float]:
     return best, round(min(1.0, best_hits / 4), 2)
 
 
+# A header written more than once, its copies told apart on reading: 'Amount', 'Amount (2)'.
+_COPY = re.compile(r"^(?P<base>.+) \((?P<n>[0-9]+)\)$")
+
+
+def _copy_reads(
+    spec: FieldSpec, values: Sequence[str], check: ValueCheck | None
+) -> tuple[float, int]:
+    """A copy's share of sampled values the field reads (-1 when blank) and how many it has."""
+    filled = [v for v in values if not is_blank(v)]
+    if not filled:
+        return -1.0, 0
+    return (check(spec, filled) if check is not None else 0.0), len(filled)
+
+
+def _pick_copies(
+    choices: dict[str, ColumnChoice],
+    header: Sequence[str],
+    samples: dict[str, list[str]],
+    specs: dict[str, FieldSpec],
+    check: ValueCheck | None,
+    notes: list[str],
+) -> None:
+    """Map the copy of a repeated header whose values the field's normalizer reads best, never
+    a blank one over a filled one (ties keep the first), and name the copies in a note."""
+    names = set(header)
+    groups: dict[str, list[str]] = {}
+    for column in header:
+        if (match := _COPY.match(column)) and match["base"] in names:
+            groups.setdefault(match["base"], [match["base"]]).append(column)
+    mapped = {c.column for c in choices.values()}
+    for name, choice in list(choices.items()):
+        group = groups.get(choice.column)
+        if not group or choice.how == "manual":
+            continue
+        copies = [c for c in group if c == choice.column or c not in mapped]
+
+        scores = {c: _copy_reads(specs[name], samples.get(c, []), check) for c in copies}
+        rates = {c: scores[c][0] for c in copies}
+        # The best read share, then the most filled; max keeps the first of equals.
+        best = max(copies, key=lambda c: scores[c])
+        if best != choice.column:
+            choices[name] = ColumnChoice(
+                name, best, choice.confidence, choice.how, alternatives=choice.alternatives
+            )
+            mapped = (mapped - {choice.column}) | {best}
+        others = [
+            f"{c!r} ({'blank' if rates[c] < 0 else f'{max(rates[c], 0.0):.0%} of values read'})"
+            for c in copies
+            if c != best
+        ]
+        if others:
+            kept = "is kept as an extra column" if len(others) == 1 else "are kept as extra columns"
+            notes.append(
+                f"{name}: the header {choice.column!r} appears {len(group)} times; mapped "
+                f"{best!r}, whose values read best; {', '.join(others)} {kept}"
+            )
+
+
 def detect_layout(
     file_name: str,
     header: Sequence[str],
@@ -387,7 +446,7 @@ def detect_layout(
                     Problem(
                         file_name,
                         f"icp.yaml maps column {column!r}, which is not in the file "
-                        f"(columns: {', '.join(header)})",
+                        f"(columns: {_columns_listed(header)})",
                         "file",
                     )
                 )
@@ -461,6 +520,7 @@ def detect_layout(
             claims.sort(key=lambda c: (-c.confidence, list(specs).index(c.field)))
             for loser in claims[1:]:
                 del choices[loser.field]
+    _pick_copies(choices, header, samples, specs, check, notes)
 
     if check is not None:
         for name, choice in list(choices.items()):
@@ -507,7 +567,7 @@ def detect_layout(
                 Problem(
                     file_name,
                     f"missing a required column for {entity}: {wanted}; columns found: "
-                    f"{', '.join(header)}.{advice}",
+                    f"{_columns_listed(header)}.{advice}",
                     "file",
                 )
             )
@@ -526,6 +586,13 @@ def detect_layout(
             f"email is mapped): they load without one, and the analysis cannot use them.{advice}"
         )
     return layout
+
+
+def _columns_listed(header: Sequence[str], shown: int = 40) -> str:
+    """A file's column names for a message: all of them, or the first 40 of a wide file."""
+    if len(header) <= shown:
+        return ", ".join(header)
+    return f"{', '.join(header[:shown])}, ... ({len(header):,} columns in all)"
 
 
 def _skip_reason(file_name: str, guess: EntityGuess) -> str:

@@ -17,6 +17,8 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
+from icpkit.errors import IcpkitError
+
 Kind = Literal[
     "id",
     "text",
@@ -83,7 +85,7 @@ def header_key(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", name.casefold())
 
 
-class FormatsError(ValueError):
+class FormatsError(IcpkitError, ValueError):
     """``formats.yaml`` does not describe a valid table (a packaging or editing mistake)."""
 
 

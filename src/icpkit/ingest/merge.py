@@ -1,6 +1,7 @@
 """Merging a normalized file (the temporary ``norm`` table) into the store by key.
 
-Keys make re-imports idempotent: a deal is ``<system>:<record id>``, an account the key
+Keys make re-imports idempotent: a deal is ``<system>:<record id>`` (without an id: its
+company, name and create date, see :func:`_deal_content_keys`), an account the key
 of its website (the registrable domain, or the page or site on a shared platform), else
 the account its CRM record id already has, else ``name:<normalized name>``
 (``id:<system>:<record id>`` when records of different ids share a name), a signal the
@@ -447,12 +448,11 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
         f"""CREATE OR REPLACE TEMP TABLE deal_rows AS
             SELECT n.*,
                    CASE WHEN n.source_id IS NOT NULL THEN '{system}:' || n.source_id
-                        ELSE 'row:' || md5(concat_ws('|', n.name, n.company_name, n.company_domain,
-                             n.created_at, n.closed_at, n.amount_raw, n.stage_raw)) END AS deal_key,
+                        ELSE n.content_key END AS deal_key,
                    coalesce(ids.account_key, n.company_domain, named.account_key,
                             CASE WHEN n.name_key IS NOT NULL THEN 'name:' || n.name_key END)
                      AS account_key
-            FROM norm n
+            FROM {_deal_content_keys()} n
             LEFT JOIN {known_ids(system)} ids ON ids.source_id = n.company_source_id
             LEFT JOIN (SELECT name_key, min(account_key) AS account_key FROM accounts
                        WHERE name_key IS NOT NULL GROUP BY name_key HAVING count(*) = 1) named
@@ -666,6 +666,35 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
     )
     con.execute("DROP TABLE contact_rows")
     con.execute("DROP TABLE contact_new")
+
+
+# What identifies a deal without a record id and stays put as it progresses: its company,
+# name and create date. Stage, amount and close date change, so they are not in the key.
+_DEAL_IDENTITY = (
+    "coalesce(lower(trim(company_name)), '')",
+    "coalesce(company_domain, '')",
+    "coalesce(lower(trim(name)), '')",
+    "coalesce(CAST(created_at AS VARCHAR), '')",
+)
+
+
+def _deal_content_keys() -> str:
+    """``norm`` with ``content_key``: the stable key of a deal that has no record id.
+
+    A corrected export (a new stage, amount or close date) keeps each deal's key, so it
+    updates the deal instead of adding one. Rows sharing company, name and create date are
+    numbered by their first line in the file (``deal:<md5>:2``); exact repeats share a
+    number and so load once.
+    """
+    identity = ", ".join(_DEAL_IDENTITY)
+    return f"""(SELECT *, 'deal:' || md5(concat_ws('|', {identity}))
+                       || CASE WHEN occurrence > 1 THEN ':' || occurrence ELSE '' END
+                       AS content_key
+                FROM (SELECT *, dense_rank() OVER (PARTITION BY {identity} ORDER BY first_line)
+                                AS occurrence
+                      FROM (SELECT *, min(line) OVER (PARTITION BY {identity}, closed_at,
+                                                      amount_raw, stage_raw) AS first_line
+                            FROM norm)))"""
 
 
 def known_ids(system: str) -> str:

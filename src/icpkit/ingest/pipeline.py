@@ -21,6 +21,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -40,7 +41,7 @@ from icpkit.ingest.normalize.money import (
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.readers import SourceTable, open_table
 from icpkit.ingest.staging import Progress, restore_original_values, stage_raw
-from icpkit.store.db import first_row, scalar
+from icpkit.store.db import first_row, quietly, scalar
 
 # The store tables whose rows carry the id of the import that last wrote them.
 STORE_ROWS = ("accounts", "deals", "signals", "contacts")
@@ -73,6 +74,10 @@ class FileReport:
     unlinked: int = 0
     import_id: int | None = None
     dry_run: bool = False
+    # Records earlier versions of this file loaded that it no longer has, and how many of
+    # them were removed (ingest.missing_rows: retire); see docs/ingest.md, "Re-imports".
+    rows_missing: int = 0
+    rows_retired: int = 0
 
     def reasons(self) -> dict[str, int]:
         """Quarantined rows and cells counted by reason (the reason's first clause)."""
@@ -127,28 +132,18 @@ def ingest_file(
         if path.is_file()
         else ""
     )
-    if fingerprint and not force and not dry_run:
-        # ... unless the file was since read another way: its latest import is what counts.
-        row = first_row(
-            con,
-            "SELECT import_id, file_name, imported_at FROM imports WHERE content_hash = ? "
-            "AND import_id >= (SELECT coalesce(max(import_id), 0) FROM imports WHERE path = ?) "
-            "ORDER BY import_id DESC LIMIT 1",
-            [fingerprint, str(path.resolve())],
-        )
-        if row is not None:
-            report.skipped = (
-                f"unchanged since import #{row[0]} of {row[1]} at {row[2]:%Y-%m-%d %H:%M}; "
-                "nothing to do (--force reloads it)"
-            )
-            return report
+    if fingerprint and _already_loaded(con, path, fingerprint, report, force, dry_run):
+        return report
 
     table = open_table(path, encoding=encoding, sheet=sheet)
     report.encoding, report.delimiter = table.encoding, table.delimiter
     report.notes.extend(table.notes)
     try:
         # Staging fills a temporary table only, so it can run before the transaction.
+        opened = len(table.notes)
         layout = stage_raw(con, table, settings, progress, force=force)
+        # What reading found on the way (an unreadable row group, rows with NUL bytes).
+        report.notes.extend(table.notes[opened:])
         if layout.skip_reason:
             report.layout, report.entity, report.system = layout, layout.entity, layout.system
             report.skipped, report.unrecognized = layout.skip_reason, True
@@ -158,12 +153,12 @@ def ingest_file(
             _load(con, table, layout, settings, report, strict, fingerprint)
             con.execute("ROLLBACK" if dry_run else "COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            quietly(con, "ROLLBACK")  # a failed rollback must not hide why it failed
             raise
     finally:
         table.close()
         for name in ("raw0", "raw", "raw_repaired", "norm"):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+            quietly(con, f"DROP TABLE IF EXISTS {name}")
     return report
 
 
@@ -199,8 +194,7 @@ def _load(
         if spec.kind in ("text", "id"):
             expr = f"NULLIF(trim({src}), '')"
             if name in ("company_source_id", "company_name"):
-                # HubSpot lists every associated company ('123;456'): the first is the primary.
-                expr = f"NULLIF(trim(split_part({expr}, ';', 1)), '')"
+                expr = _primary_company(con, name, src, layout, col_of, report)
             if spec.kind == "id":
                 expr = _id_expr(expr, layout.system)
             select.append(f"{expr} AS {name}")
@@ -254,6 +248,7 @@ def _load(
         layout=layout,
         header=table.header,
     )
+    owners = _owners(con, layout.entity) if layout.entity in ENTITY_ROWS else {}
     loader(context, report)
 
     report.problems[:] = restore_original_values(con, report.problems)
@@ -263,8 +258,51 @@ def _load(
     report.rows_loaded = report.rows_read - report.rows_quarantined
     if strict and report.problems:
         raise IngestError(report.problems[0])
-    report.import_id = _record_import(con, table, report, fingerprint)
+    report.import_id = _record_import(con, table, report, fingerprint, settings, owners)
     merge.relink(con)
+
+
+# A cell listing several company ids, as HubSpot exports a deal's associations: '123;456'.
+_ID_LIST = "'[^;\\s]+(\\s*;\\s*[^;\\s]+)+'"
+
+
+def _primary_company(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    src: str,
+    layout: Layout,
+    col_of: dict[str, str],
+    report: FileReport,
+) -> str:
+    """The first (primary) company of a cell listing several associated companies.
+
+    Only a list is split: an id cell of ';'-separated ids, and a name cell only where the
+    same row's id cell lists as many ids, so a name with a ';' in it ('Smith; Jones &
+    Partners LLP') stays whole. The companies left out are counted in a note.
+    """
+    whole = f"NULLIF(trim({src}), '')"
+    id_column = layout.column_of("company_source_id")
+    if id_column is None:
+        return whole
+    ids = f'trim(raw."{col_of[id_column]}")'
+    is_list = f"coalesce(regexp_full_match({ids}, {_ID_LIST}), false)"
+    if name == "company_name":
+        same_count = f"len(string_split({src}, ';')) = len(string_split({ids}, ';'))"
+        return (
+            f"CASE WHEN {is_list} AND {same_count} "
+            f"THEN NULLIF(trim(split_part({src}, ';', 1)), '') ELSE {whole} END"
+        )
+    row = first_row(
+        con,
+        f"SELECT count(*), coalesce(sum(len(string_split({ids}, ';')) - 1), 0) FROM raw "
+        f"WHERE {is_list}",
+    )
+    if row and row[0]:
+        report.notes.append(
+            f"column {id_column!r}: {row[0]:,} rows list several associated companies; "
+            f"each is linked to the first (the primary) and the other {row[1]:,} are not linked"
+        )
+    return f"CASE WHEN {is_list} THEN NULLIF(trim(split_part({src}, ';', 1)), '') ELSE {whole} END"
 
 
 def _id_expr(expr: str, system: str) -> str:
@@ -420,13 +458,141 @@ def _scale(con: duckdb.DuckDBPyConnection, name: str, unit: MoneyUnit) -> None:
         con.execute(f"UPDATE norm SET {name} = {name} * ? WHERE {plain}", [factor])
 
 
+# The store table and key column of each entity: a lineage's records are its rows there.
+ENTITY_ROWS = {
+    "deals": ("deals", "deal_key"),
+    "companies": ("accounts", "account_key"),
+    "contacts": ("contacts", "contact_key"),
+    "signals": ("signals", "signal_key"),
+}
+# How a record of each entity is named in a note.
+_ROW_LABEL = {
+    "deals": "coalesce(name, company_name, deal_key)",
+    "companies": "coalesce(name, domain, account_key)",
+    "contacts": "coalesce(full_name, email, contact_key)",
+    "signals": "signal_type || ' ' || coalesce(account_key, '')",
+}
+_ENTITY_NOUN = {"deals": "deal", "companies": "company", "contacts": "contact", "signals": "signal"}
+
+
+def _already_loaded(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fingerprint: str,
+    report: FileReport,
+    force: bool,
+    dry_run: bool,
+) -> bool:
+    """True, with ``report.skipped`` saying why, when loading ``path`` would change nothing
+    (same bytes read the same way as the latest import of its file) or would put an older
+    export back without being asked to. With ``force`` an older export loads, with a note;
+    a dry run shows what loading it would do."""
+    older = _older_export(con, fingerprint.split(":", 1)[0])
+    if older is not None:
+        if dry_run and not force:
+            report.notes.append(f"{older}: without --force nothing would change")
+            return False
+        if not force:
+            report.skipped = f"{older}; nothing changed (--force loads it, and its values go back)"
+            return True
+        report.notes.append(
+            f"{older}: loaded as asked, so its values go back in place of the newer export's"
+        )
+        return False
+    if force or dry_run:
+        return False
+    # The same bytes read the same way as the latest import of their file (and of this
+    # path: a file since read another way loads again).
+    row = first_row(
+        con,
+        """SELECT i.import_id, i.file_name, i.imported_at FROM imports i
+           WHERE i.content_hash = ?
+             AND i.import_id = (SELECT max(j.import_id) FROM imports j
+                                WHERE coalesce(j.lineage, j.import_id)
+                                      = coalesce(i.lineage, i.import_id))
+             AND i.import_id >= (SELECT coalesce(max(import_id), 0) FROM imports WHERE path = ?)
+           ORDER BY i.import_id DESC LIMIT 1""",
+        [fingerprint, str(path.resolve())],
+    )
+    if row is None:
+        return False
+    report.skipped = (
+        f"unchanged since import #{row[0]} of {row[1]} at {row[2]:%Y-%m-%d %H:%M}; "
+        "nothing to do (--force reloads it)"
+    )
+    return True
+
+
+def _older_export(con: duckdb.DuckDBPyConnection, file_hash: str) -> str | None:
+    """Say so when these bytes are an older version of a file than the one loaded for it.
+
+    Versions of one file (a lineage, see :func:`_lineage`) are ordered by when their bytes
+    were first imported: bytes first loaded before the bytes of the lineage's latest import
+    are an older export. Bytes that are the latest import of any lineage are not older.
+    """
+    rows = con.execute(
+        """SELECT coalesce(lineage, import_id), import_id, file_name, imported_at,
+                  split_part(content_hash, ':', 1)
+           FROM imports WHERE coalesce(lineage, import_id) IN
+               (SELECT coalesce(lineage, import_id) FROM imports
+                WHERE split_part(content_hash, ':', 1) = ?)
+           ORDER BY import_id""",
+        [file_hash],
+    ).fetchall()
+    by_lineage: dict[int, list[tuple[int, str, dt.datetime, str]]] = {}
+    for lineage, import_id, file_name, imported_at, bytes_hash in rows:
+        by_lineage.setdefault(int(lineage), []).append(
+            (int(import_id), file_name, imported_at, bytes_hash)
+        )
+    found: str | None = None
+    for imports in by_lineage.values():
+        first_seen: dict[str, tuple[int, str, dt.datetime, str]] = {}
+        for imp in imports:
+            first_seen.setdefault(imp[3], imp)
+        latest = imports[-1]
+        if latest[3] == file_hash:
+            return None
+        mine, theirs = first_seen[file_hash], first_seen[latest[3]]
+        if mine[0] < theirs[0]:
+            found = (
+                f"an older export of {latest[1]} (these bytes were first loaded by import "
+                f"#{mine[0]} of {mine[1]} at {mine[2]:%Y-%m-%d %H:%M}; import #{latest[0]} "
+                f"of {latest[1]} at {latest[2]:%Y-%m-%d %H:%M} holds a newer one)"
+            )
+    return found
+
+
+def _owners(con: duckdb.DuckDBPyConnection, entity: str) -> dict[int, int]:
+    """How many of ``entity``'s store rows each import last wrote."""
+    table, _key = ENTITY_ROWS[entity]
+    return {
+        int(i): int(n)
+        for i, n in con.execute(
+            f"SELECT import_id, count(*) FROM {table} WHERE import_id > 0 GROUP BY 1"
+        ).fetchall()
+    }
+
+
 def _record_import(
-    con: duckdb.DuckDBPyConnection, table: SourceTable, report: FileReport, fingerprint: str
+    con: duckdb.DuckDBPyConnection,
+    table: SourceTable,
+    report: FileReport,
+    fingerprint: str,
+    settings: IngestSettings,
+    owners_before: dict[int, int],
 ) -> int:
+    """Record the import, give its rows its id, and supersede the earlier versions of the
+    same file: what only they loaded is kept or retired (``ingest.missing_rows``), and their
+    quarantine entries give way to this import's."""
     import_id = scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports")
     mapping = {c.field: c.column for c in report.layout.choices.values()} if report.layout else {}
+    header_hash = hashlib.sha256("\x1f".join(table.header).encode()).hexdigest()[:16]
+    lineage = _lineage(con, table, report, fingerprint, header_hash, owners_before)
     con.execute(
-        "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """INSERT INTO imports (import_id, path, file_name, content_hash, entity, system,
+               encoding, delimiter, rows_read, rows_loaded, rows_quarantined, cells_quarantined,
+               mapping, imported_at, lineage, header_hash)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             import_id,
             str(table.path.resolve()),
@@ -442,16 +608,29 @@ def _record_import(
             report.cells_quarantined,
             json.dumps(mapping),
             dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            lineage or import_id,
+            header_hash,
         ],
     )
     for name in STORE_ROWS:
         con.execute(f"UPDATE {name} SET import_id = ? WHERE import_id = -1", [import_id])
     _replace_earlier_reads(con, table, report, import_id, fingerprint)
-    # The quarantine shows the current state of each file: a re-import replaces its entries.
+    if lineage is not None:
+        _missing_rows(con, report, lineage, import_id, settings.missing_rows)
+    # The quarantine shows the current state of each file: a re-import of the same path or
+    # of another version of the same file replaces its entries, except those of rows an
+    # earlier version loaded that are still kept.
+    row_table = ENTITY_ROWS[report.entity][0] if report.entity in ENTITY_ROWS else None
+    still_kept = (
+        f"""AND NOT EXISTS (SELECT 1 FROM {row_table} r WHERE r.import_id = quarantine.import_id
+                              AND r.source_line = quarantine.line)"""
+        if row_table
+        else ""
+    )
     con.execute(
-        "DELETE FROM quarantine WHERE import_id IN "
-        "(SELECT import_id FROM imports WHERE path = ? AND import_id <> ?)",
-        [str(table.path.resolve()), import_id],
+        f"""DELETE FROM quarantine WHERE import_id <> ? AND import_id IN
+                (SELECT import_id FROM imports WHERE path = ? OR lineage = ?) {still_kept}""",
+        [import_id, str(table.path.resolve()), lineage or import_id],
     )
     if report.problems:
         rows = pa.table(
@@ -469,6 +648,144 @@ def _record_import(
         con.execute("INSERT INTO quarantine SELECT * FROM problem_rows")
         con.unregister("problem_rows")
     return import_id
+
+
+def _lineage(
+    con: duckdb.DuckDBPyConnection,
+    table: SourceTable,
+    report: FileReport,
+    fingerprint: str,
+    header_hash: str,
+    owners_before: dict[int, int],
+) -> int | None:
+    """The lineage this import continues (the id of the first import of the file it is a
+    version of), or None for a file not seen before.
+
+    A file of the same entity is another version of an imported one when it has, in order:
+    the same path; the same bytes (a copy elsewhere); or the same columns and at least half
+    of the records the earlier file's imports still hold (a re-export saved under another
+    name). A name alone never decides: ``emea/deals.csv`` and ``us/deals.csv`` are two files.
+    """
+    entity = report.entity
+    if entity not in ENTITY_ROWS:
+        return None
+    path = str(table.path.resolve())
+    file_hash = fingerprint.split(":", 1)[0]
+    rows = con.execute(
+        """SELECT import_id, coalesce(lineage, import_id), path,
+                  split_part(content_hash, ':', 1), header_hash, file_name
+           FROM imports WHERE entity = ? ORDER BY import_id""",
+        [entity],
+    ).fetchall()
+    for imp in reversed(rows):
+        if imp[2] == path:
+            return int(imp[1])
+    for imp in reversed(rows):
+        if file_hash and imp[3] == file_hash:
+            report.notes.append(
+                f"same bytes as import #{imp[0]} ({imp[2]}): another copy of that export, "
+                "so this import supersedes it"
+            )
+            return int(imp[1])
+    owners_after = _owners(con, entity)
+    latest: dict[int, tuple[Any, ...]] = {}
+    members: dict[int, list[int]] = {}
+    for imp in rows:
+        latest[int(imp[1])] = imp
+        members.setdefault(int(imp[1]), []).append(int(imp[0]))
+    best: tuple[int, int, int, tuple[Any, ...]] | None = None
+    for lineage, imp in latest.items():
+        if imp[4] != header_hash:
+            continue
+        owned = sum(owners_before.get(i, 0) for i in members[lineage])
+        taken = owned - sum(owners_after.get(i, 0) for i in members[lineage])
+        if owned and 2 * taken >= owned and (best is None or taken > best[1]):
+            best = (lineage, taken, owned, imp)
+    if best is None:
+        return None
+    lineage, taken, owned, imp = best
+    report.notes.append(
+        f"same columns as {imp[5]} (import #{imp[0]}) and {taken:,} of its {owned:,} "
+        f"{_noun(entity, owned)}: a newer export of it, so this import supersedes it"
+    )
+    return lineage
+
+
+def _noun(entity: str, n: int) -> str:
+    word = _ENTITY_NOUN.get(entity, "record")
+    if n == 1:
+        return word
+    return "companies" if word == "company" else word + "s"
+
+
+def _missing_rows(
+    con: duckdb.DuckDBPyConnection,
+    report: FileReport,
+    lineage: int,
+    import_id: int,
+    mode: str,
+) -> None:
+    """Report the records earlier versions of this file loaded that this one does not have,
+    and keep or retire them (``ingest.missing_rows``). An account is retired only when no
+    deal, signal or contact points to it."""
+    table, key = ENTITY_ROWS[report.entity]
+    earlier = (
+        f"import_id IN (SELECT import_id FROM imports WHERE lineage = {int(lineage)} "
+        f"AND import_id <> {int(import_id)})"
+    )
+    if report.entity == "deals":
+        # An earlier icpkit keyed deals without ids by all their values (stage and amount
+        # included): such keys never match again, so this export's rows replace them.
+        stale = f"{earlier} AND deal_key LIKE 'row:%'"
+        if replaced := scalar(con, f"SELECT count(*) FROM deals WHERE {stale}"):
+            con.execute(f"DELETE FROM deals WHERE {stale}")
+            report.notes.append(
+                f"{replaced:,} deals without ids, keyed by an earlier icpkit by all their "
+                "values, were replaced by this export's (now keyed by company, deal name and "
+                "create date)"
+            )
+    row = first_row(con, f"SELECT count(*), count(DISTINCT import_id) FROM {table} WHERE {earlier}")
+    n, imports = (int(row[0]), int(row[1])) if row else (0, 0)
+    if not n:
+        return
+    examples = [
+        str(r[0])
+        for r in con.execute(
+            f"SELECT {_ROW_LABEL[report.entity]} FROM {table} WHERE {earlier} "
+            "ORDER BY import_id DESC, source_line LIMIT 3"
+        ).fetchall()
+    ]
+    shown = ", ".join(repr(e) for e in examples) + (", ..." if n > len(examples) else "")
+    source = "the previous export" if imports == 1 else "earlier exports"
+    what = (
+        f"{n:,} {_noun(report.entity, n)} of {source} "
+        f"{'are' if n > 1 else 'is'} not in this one ({shown})"
+    )
+    report.rows_missing = n
+    if mode != "retire":
+        report.notes.append(f"{what}; kept (ingest.missing_rows: retire removes them)")
+        return
+    retire = f"SELECT {key} FROM {table} WHERE {earlier}"
+    if table == "accounts":
+        retire += """ AND account_key NOT IN
+                (SELECT account_key FROM deals WHERE account_key IS NOT NULL
+                 UNION ALL SELECT account_key FROM signals WHERE account_key IS NOT NULL
+                 UNION ALL SELECT account_key FROM contacts WHERE account_key IS NOT NULL)"""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE retired_keys AS {retire}")
+    retired = scalar(con, "SELECT count(*) FROM retired_keys")
+    con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM retired_keys)")
+    if table == "accounts":
+        con.execute(
+            "DELETE FROM account_ids WHERE account_key IN (SELECT account_key FROM retired_keys)"
+        )
+    con.execute("DROP TABLE retired_keys")
+    report.rows_retired = retired
+    kept = (
+        f"; {n - retired:,} kept because deals, signals or contacts point to them"
+        if retired < n
+        else ""
+    )
+    report.notes.append(f"{what}; retired (ingest.missing_rows: retire){kept}")
 
 
 def _replace_earlier_reads(

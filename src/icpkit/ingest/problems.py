@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from icpkit.errors import IcpkitError
+
 Scope = Literal["file", "row", "cell"]
 
 _MAX_VALUE_SHOWN = 80
@@ -42,7 +44,7 @@ class Problem:
         return f"{text}: {self.reason}"
 
 
-class IngestError(Exception):
+class IngestError(IcpkitError):
     """An input that cannot be loaded at all (or, with ``--strict``, its first problem)."""
 
     def __init__(self, problem: Problem) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from icpkit.ingest.charsets import cr_only_line_ends, rank_encodings
 from icpkit.ingest.problems import IngestError, Problem
+from icpkit.ingest.records import RecordCount, count_records
 
 SNIFF_BYTES = 256 * 1024
 DELIMITERS = (",", ";", "\t", "|")
@@ -51,6 +52,16 @@ class SourceTable:
     blank_records: int = 0
     footer_lines: list[str] = field(default_factory=list)
     header_lines: int = 1
+    # CSV only: the quote-aware count of the file's records, the records the reader parsed
+    # (those up to the header included), and the rows gained where a record swallowed by
+    # an unbalanced quote was re-read line by line; checked by the staging.
+    counted: RecordCount | None = None
+    records_parsed: int = 0
+    preamble_records: int = 0
+    rows_recovered: int = 0
+    # What to say when the table cannot be loaded as read (an XLSX: its sheets and header).
+    hint: str | None = None
+    _lines: tuple[int, Any] | None = None  # lines read so far, and the handle reading them
     _chunks: Iterator[Chunk] | None = None
     _close: Any = None
 
@@ -88,7 +99,7 @@ def open_table(
         raise IngestError(Problem(name, f"cannot read ({exc.strerror})", "file")) from None
     if not head.strip(b"\xef\xbb\xbf\xff\xfe \t\r\n"):
         raise IngestError(Problem(name, "empty file: no header and no rows", "file"))
-    if head.startswith(b"PK\x03\x04"):
+    if head.startswith(b"PK\x03\x04") and _is_xlsx(path):
         return _open_xlsx(path, chunk_size, sheet)
     if head.startswith(b"PAR1"):
         return _open_parquet(path, chunk_size)
@@ -96,7 +107,133 @@ def open_table(
         raise IngestError(
             Problem(name, "legacy Excel .xls is not supported; save it as .xlsx or CSV", "file")
         )
-    return _open_csv(path, head, encoding, chunk_size)
+    looks = sniff_non_table(path, head)
+    if looks is not None:
+        named = _NAMED.get(path.suffix.lower())
+        misnamed = f" (named {path.suffix} but not {named})" if named else ""
+        raise IngestError(
+            Problem(
+                name,
+                f"not a table: {name} looks like {looks}{misnamed}; expected CSV, XLSX or Parquet",
+                "file",
+            )
+        )
+    table = _open_csv(path, head, encoding, chunk_size)
+    if path.suffix.lower() in (".parquet", ".xlsx"):
+        table.notes.append(
+            f"named {path.suffix} but holds delimited text, not {path.suffix[1:].upper()}: "
+            "read as CSV"
+        )
+    return table
+
+
+_NAMED = {".parquet": "a Parquet file", ".xlsx": "an Excel workbook", ".csv": "CSV text"}
+
+# What a file that is not a table most likely is, by its first bytes (magic numbers).
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive (decompress it first)"),
+    (b"BZh", "a bzip2 archive (decompress it first)"),
+    (b"\xfd7zXZ\x00", "an xz archive (decompress it first)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive (extract it first)"),
+    (b"Rar!\x1a\x07", "a RAR archive (extract it first)"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive (decompress it first)"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x7fELF", "a program (ELF executable)"),
+    (b"MZ", "a Windows program"),
+    (b"{\\rtf", "an RTF document"),
+    (b"\x00\x00\x01\x00", "an icon image"),
+    (b"RIFF", "a RIFF media file (WAV, AVI or WebP)"),
+    (b"OggS", "an Ogg media file"),
+    (b"ID3", "an MP3 audio file"),
+)
+
+
+def sniff_non_table(path: Path, head: bytes) -> str | None:
+    """What ``path`` looks like when its bytes say it is no CSV, XLSX or Parquet, else None.
+
+    Magic numbers name images, documents, archives and databases; a ZIP that holds no
+    workbook, JSON, HTML and XML are named by their content; other data with many NUL or
+    control bytes is binary. Text with a few stray NUL bytes is text (see the staging).
+    """
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _zip_kind(path)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] in (b"{", b"[") and _is_json(path, head):
+        return "a JSON document (export it as CSV, or flatten it to a table first)"
+    lowered = text[:200].lower()
+    if lowered.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page (a web page saved instead of the export?)"
+    if lowered.startswith(b"<?xml"):
+        return "an XML document"
+    sample = head[:4096]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(sample):
+        return None
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    if sample and control > max(2, len(sample) // 20):
+        return f"binary data ({control} control or NUL bytes in its first {len(sample):,})"
+    return None
+
+
+def _utf16_without_bom(sample: bytes) -> bool:
+    """ASCII text in UTF-16: every other byte NUL."""
+    quarter = len(sample) // 4
+    return bool(sample) and (sample[1::2].count(0) > quarter or sample[0::2].count(0) > quarter)
+
+
+def _is_json(path: Path, head: bytes) -> bool:
+    """Whether the file parses as JSON (the start of it, for a big file)."""
+    import json
+
+    if len(head) < SNIFF_BYTES:
+        try:
+            json.loads(head.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
+            return False
+        return True
+    # Too big to parse here: a JSON object's first key, or an array of objects or arrays.
+    return re.match(rb'\s*(\{\s*"|\[\s*[\[{])', head.lstrip(b"\xef\xbb\xbf")) is not None
+
+
+def _is_xlsx(path: Path) -> bool:
+    """Whether a ZIP file holds an Excel workbook (xl/workbook.xml)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return True  # a damaged workbook: the XLSX reader says what is wrong with it
+    return "xl/workbook.xml" in names or not names
+
+
+def _zip_kind(path: Path) -> str:
+    """A ZIP that is no workbook: what its content says it is."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "a damaged ZIP archive"
+    if "word/document.xml" in names:
+        return "a Word document"
+    if "ppt/presentation.xml" in names:
+        return "a PowerPoint presentation"
+    if "content.xml" in names:
+        return "an OpenDocument file (save it as .xlsx or CSV)"
+    tables = [n for n in names if n.lower().endswith((".csv", ".xlsx", ".parquet", ".tsv"))]
+    if tables:
+        shown = ", ".join(tables[:3])
+        return f"a ZIP archive holding {shown} (extract it and ingest those files)"
+    return f"a ZIP archive of {len(names)} file{'s' if len(names) != 1 else ''} (extract it first)"
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -118,15 +255,6 @@ def _detect_encoding(path: Path, head: bytes, requested: str | None) -> tuple[st
             return "utf-16-le", notes
         if sample[0::2].count(0) > len(sample) // 4:
             return "utf-16-be", notes
-    if b"\x00" in head:
-        offset = head.index(b"\x00")
-        raise IngestError(
-            Problem(
-                path.name,
-                f"binary file (NUL byte at offset {offset}); expected CSV, XLSX or Parquet",
-                "file",
-            )
-        )
     bad = _first_invalid_utf8(path)
     if bad is None:
         return "utf-8", notes  # the common case stays one streaming pass, no detector
@@ -299,13 +427,20 @@ def _title_records(rows: list[list[str]]) -> int:
     """How many records open the file as a report's title lines, above the header.
 
     A Salesforce report export starts with its name and filters, one field each, then a
-    blank line: single-field records followed by a record of several fields. A file whose
-    records all have one field has no title lines.
+    blank line: single-field records followed by a record of several fields. A title saved
+    from a spreadsheet keeps its row's empty cells (``Exported from CRM,,,,``): a record of
+    one filled field is a title line too. A file whose records all have one field has no
+    title lines.
     """
     for i, row in enumerate(rows[: _MAX_TITLE_LINES + 1]):
-        if len(row) > 1:
+        if not _is_title(row):
             return i
     return 0
+
+
+def _is_title(row: Sequence[str]) -> bool:
+    """A record of one filled field: a report's title line when it is above the header."""
+    return sum(1 for cell in row if cell.strip()) <= 1
 
 
 def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) -> SourceTable:
@@ -327,21 +462,23 @@ def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) ->
     ]
     titles = _title_records(sampled)
     table = SourceTable(path, "csv", [], encoding=enc, delimiter=delimiter, notes=notes)
+    table.counted = count_records(path, enc, delimiter)
     fh = path.open("r", encoding=enc, errors="strict", newline="")
     reader = csv.reader(fh, delimiter=delimiter)
     skipped: list[str] = []
     try:
-        if skip_first:
-            next(reader, None)
+        if skip_first and next(reader, None) is not None:
+            table.preamble_records += 1
         header: list[str] | None = None
         while header is None:
             row = next(reader, None)
             if row is None:
                 break
+            table.preamble_records += 1
             if not any(cell.strip() for cell in row):
                 continue
-            if len(skipped) < titles and len(row) == 1:
-                skipped.append(row[0].strip())
+            if len(skipped) < titles and _is_title(row):
+                skipped.append(" ".join(cell.strip() for cell in row if cell.strip()))
                 continue
             header = row
     except UnicodeDecodeError:
@@ -363,6 +500,7 @@ def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) ->
         )
     table.header = clean_header(header, table)
     table.header_lines = reader.line_num
+    table.records_parsed = table.preamble_records
     table._chunks = _csv_chunks(fh, reader, table, chunk_size)
     table._close = fh.close
     return table
@@ -377,11 +515,14 @@ def clean_header(raw: list[Any], table: SourceTable) -> list[str]:
         if not name:
             name = f"Column {i}"
         if name in seen:
-            seen[name] += 1
-            table.notes.append(f"header {name!r} appears more than once; later copies renamed")
-            name = f"{name} ({seen[name]})"
-        else:
-            seen[name] = 1
+            base = name
+            while name in seen:  # 'Amount (2)' may itself be a column of the file
+                seen[base] += 1
+                name = f"{base} ({seen[base]})"
+            table.notes.append(
+                f"header {base!r} appears more than once; column {i} is read as {name!r}"
+            )
+        seen.setdefault(name, 1)
         out.append(name)
     return out
 
@@ -391,13 +532,19 @@ def _csv_chunks(
 ) -> Iterator[Chunk]:
     """Records in chunks; the per-row bookkeeping runs only on chunks that need it."""
     width = len(table.header)
+    unclosed = table.counted.unclosed_line if table.counted else None
     try:
         while True:
             before = reader.line_num
             rows: list[list[str]] = list(itertools.islice(reader, chunk_size))
             if not rows:
                 return
-            if reader.line_num - before == len(rows) and all(len(r) == width for r in rows):
+            table.records_parsed += len(rows)
+            if (
+                reader.line_num - before == len(rows)
+                and all(len(r) == width for r in rows)
+                and (unclosed is None or unclosed > reader.line_num)
+            ):
                 # One line per record and every record complete: the common case.
                 lines = list(range(before + 1, before + 1 + len(rows)))
                 if all(rows_have_text := [any(r) for r in rows]):
@@ -417,6 +564,37 @@ def _csv_chunks(
         raise _decode_error(table.path, table.encoding or "utf-8") from None
     finally:
         fh.close()
+        if table._lines is not None:
+            table._lines[1].close()
+            table._lines = None
+
+
+def unaccounted(table: SourceTable, staged: int) -> str | None:
+    """Why a CSV file's rows do not add up, or None when they do: the records the reader
+    parsed must be those the quote-aware count finds, and every data record must be
+    ``staged`` (read into cells), set aside as a problem, or skipped with a reason (blank,
+    report footer)."""
+    counted = table.counted
+    if table.kind != "csv" or counted is None:
+        return None
+    if table.records_parsed != counted.records:
+        return (
+            f"a quote-aware count finds {counted.records:,} records in the file but the "
+            f"reader parsed {table.records_parsed:,}; not loaded, as rows would be lost"
+        )
+    rows = (
+        staged
+        + sum(1 for p in table.problems if p.scope == "row")
+        + table.blank_records
+        + len(table.footer_lines)
+    )
+    expected = counted.records - table.preamble_records + table.rows_recovered
+    if rows != expected:
+        return (
+            f"{expected:,} rows below the header, but {rows:,} were read, set aside or "
+            "skipped; not loaded, as rows would be lost"
+        )
+    return None
 
 
 def count_lines(path: Path) -> int:
@@ -457,6 +635,36 @@ def _line_breaks(row: list[str]) -> int:
     return sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in row if c)
 
 
+def swallows_rows(cells: Sequence[str | None], delimiter: str, width: int) -> bool:
+    """Whether a multi-line cell holds, after its first line, a line with as many delimiters
+    as a whole record (three columns or more): rows an unbalanced quote swallowed, not a
+    note written over several lines."""
+    if width < 3:
+        return False
+    for cell in cells:
+        if cell and ("\n" in cell or "\r" in cell):
+            rest = cell.replace("\r\n", "\n").replace("\r", "\n").split("\n")[1:]
+            if any(part.count(delimiter) >= width - 1 for part in rest):
+                return True
+    return False
+
+
+def swallows_rows_sql(cells: list[str], delimiter: str) -> str:
+    """:func:`swallows_rows` as a DuckDB condition on the cells (SQL expressions) of a row;
+    a flat list of the cells, so a wide file nests no deeper than a narrow one."""
+    width = len(cells)
+    if width < 3:
+        return "false"
+    delim = "'" + delimiter.replace("'", "''") + "'"
+    lf = "chr(10)"
+    split = f"string_split(replace(replace(c, chr(13) || {lf}, {lf}), chr(13), {lf}), {lf})"
+    row_like = f"lambda x: length(x) - length(replace(x, {delim}, '')) >= {width - 1}"
+    return (
+        f"len(list_filter([{', '.join(cells)}], "
+        f"lambda c: len(list_filter({split}[2:], {row_like})) > 0)) > 0"
+    )
+
+
 def _checked_rows(
     rows: list[list[str]], before: int, after: int, table: SourceTable, width: int
 ) -> Iterator[Chunk]:
@@ -464,8 +672,21 @@ def _checked_rows(
     lines: list[int] = []
     kept: list[list[str]] = []
     line = before + 1
+    unclosed = table.counted.unclosed_line if table.counted else None
     for row in rows:
         start, line = line, line + 1 + _line_breaks(row)
+        if unclosed is not None and start <= unclosed < line:
+            # The quote opened here is never closed: the record runs to the end of the file.
+            end = table.counted.lines if table.counted else line - 1
+            _recover_lines(table, start, end, unclosed)
+            line = end + 1
+            continue
+        if line - start > 1 and (
+            (len(row) != width and any(c.strip() for c in row))
+            or swallows_rows(row, table.delimiter or ",", width)
+        ):
+            _recover_lines(table, start, line - 1, None)
+            continue
         if len(row) != width:
             if not any(c.strip() for c in row):
                 table.blank_records += 1
@@ -501,6 +722,38 @@ def _checked_rows(
         yield _to_chunk(lines, kept, width)
 
 
+def _recover_lines(table: SourceTable, first: int, last: int, unclosed: int | None) -> None:
+    """Set aside, line by line, a record an unbalanced quote made of lines ``first`` to
+    ``last``: each non-blank line is quarantined with its own number and text, so none of
+    the rows the quote swallowed is lost or loaded into the wrong cells."""
+    name = table.path.name
+    if table._lines is None or table._lines[0] >= first:
+        if table._lines is not None:
+            table._lines[1].close()
+        handle = table.path.open("r", encoding=table.encoding, errors="replace", newline="")
+        table._lines = (0, handle)  # records come in order: one pass over the lines
+    done, handle = table._lines
+    count = 0
+    for number, text in enumerate(itertools.islice(handle, first - 1 - done, last - done), first):
+        count += 1
+        text = text.rstrip("\r\n")
+        if not text.strip():
+            table.blank_records += 1
+            continue
+        if unclosed is not None and number == unclosed:
+            reason = f"unbalanced quote: the quote opened on line {unclosed} is never closed"
+        elif unclosed is not None:
+            reason = f"unbalanced quote from line {unclosed} swallowed the lines after it"
+        else:
+            reason = (
+                f"unbalanced quote: a quoted cell from line {first} runs to line {last} "
+                "over lines that read as rows; each line set aside on its own"
+            )
+        table.problems.append(Problem(name, reason, "row", line=number, value=text))
+    table._lines = (last, handle)
+    table.rows_recovered += count - 1
+
+
 def _to_chunk(lines: list[int], rows: list[list[str]], width: int) -> Chunk:
     # An empty field is missing, as DuckDB's reader has it, whichever reader ran.
     columns: list[list[str | None]] = (
@@ -528,8 +781,93 @@ def _cell_text(value: Any) -> str | None:
     return str(value)
 
 
-def _filled(values: tuple[Any, ...]) -> list[Any]:
-    return [v for v in values if v is not None and str(v).strip()]
+_HEADER_SCAN = 20  # rows searched for the header
+_NUMBERISH = re.compile(r"[-+$€£(]?\s*[\d][\d,.\s:/%-]*\)?|true|false", re.IGNORECASE)
+
+
+def _text_cells(row: Sequence[str | None]) -> list[str]:
+    return [c.strip() for c in row if c is not None and c.strip()]
+
+
+def find_header_row(rows: Sequence[Sequence[str | None]]) -> int | None:
+    """Index of the row that reads as the header, among the first ``_HEADER_SCAN``: two
+    filled cells or more, nearly all text rather than numbers or dates, and the rows under
+    it about as wide (records, not another title line). Rows above it are a report's title
+    ('Exported from CRM', 'Generated: 2024-05-01'). None when no row qualifies."""
+    filled_rows = [i for i, r in enumerate(rows) if _text_cells(r)]
+    for k, i in enumerate(filled_rows):
+        if i >= _HEADER_SCAN:
+            break
+        cells = _text_cells(rows[i])
+        if len(cells) < 2:
+            continue
+        texty = sum(1 for c in cells if not _NUMBERISH.fullmatch(c))
+        if texty < 0.8 * len(cells) or len(set(cells)) < 0.8 * len(cells):
+            continue
+        below = [len(_text_cells(rows[j])) for j in filled_rows[k + 1 : k + 6]]
+        if below:
+            typical = sorted(below)[len(below) // 2]
+            if typical < 2 or len(cells) < 0.6 * typical:
+                continue  # narrower than the rows under it: a title line above the header
+        return i
+    return None
+
+
+@dataclass
+class _SheetScan:
+    """The opening rows of one sheet, where its header is and whether records follow."""
+
+    title: str
+    rows: int | None
+    columns: int | None
+    raw: list[tuple[Any, ...]]
+    opening: list[list[str | None]]
+    header_at: int | None
+    records: bool
+    found: bool  # the header row reads as one (else the first row of several cells is taken)
+
+    def describe(self) -> str:
+        if self.rows is None or self.columns is None:
+            size = "size unknown"
+        else:
+            size = (
+                f"{self.rows:,} row{'s' if self.rows != 1 else ''} x {self.columns:,} "
+                f"column{'s' if self.columns != 1 else ''}"
+            )
+        if not any(_text_cells(r) for r in self.opening):
+            where = "empty"
+        elif self.header_at is None or not self.found:
+            where = "no header row found"
+        else:
+            where = f"header likely on row {self.header_at + 1}"
+            if not self.records:
+                where += ", no rows under it"
+        return f"{self.title!r} ({size}, {where})"
+
+
+def _scan_sheet(ws: Any) -> _SheetScan:
+    """Read a sheet's first rows only (cheap on a big sheet) and find its header."""
+    raw: list[tuple[Any, ...]] = []
+    for values in ws.iter_rows(values_only=True):
+        raw.append(values)
+        if len(raw) >= _HEADER_SCAN + 6:
+            break
+    opening = [[_cell_text(v) for v in values] for values in raw]
+    header_at = find_header_row(opening)
+    found = header_at is not None
+    filled = [i for i, r in enumerate(opening) if _text_cells(r)]
+    if header_at is None and filled:
+        # No row reads as a header: the first with several cells (or the first) is taken,
+        # and a missing column then names the sheets and this row.
+        header_at = next((i for i in filled if len(_text_cells(opening[i])) > 1), filled[0])
+    records = header_at is not None and any(i > header_at for i in filled)
+    if header_at is not None and not records and len(raw) >= _HEADER_SCAN + 6:
+        records = True  # the scan stopped early: rows further down
+    try:
+        rows, columns = ws.max_row, ws.max_column
+    except (TypeError, ValueError):
+        rows, columns = None, None
+    return _SheetScan(ws.title, rows, columns, raw, opening, header_at, records, found)
 
 
 def _open_xlsx(path: Path, chunk_size: int, sheet_name: str | None = None) -> SourceTable:
@@ -546,6 +884,8 @@ def _open_xlsx(path: Path, chunk_size: int, sheet_name: str | None = None) -> So
         raise IngestError(
             Problem(path.name, f"not a readable XLSX workbook ({exc})", "file")
         ) from None
+    scans = [_scan_sheet(ws) for ws in book.worksheets]
+    table = SourceTable(path, "xlsx", [], unit="row")
     if sheet_name is not None:
         if sheet_name not in book.sheetnames:
             book.close()
@@ -553,46 +893,55 @@ def _open_xlsx(path: Path, chunk_size: int, sheet_name: str | None = None) -> So
             raise IngestError(
                 Problem(
                     path.name,
-                    f"no sheet named {sheet_name!r}; sheets: {', '.join(book.sheetnames)}",
+                    f"no sheet named {sheet_name!r}; the workbook's sheets: "
+                    + ", ".join(s.describe() for s in scans),
                     "file",
                 )
             )
-        sheet = book[sheet_name]
+        scan = scans[book.sheetnames.index(sheet_name)]
     else:
-        sheet = next((ws for ws in book.worksheets if ws.max_row and ws.max_row > 0), None)
-    if sheet is None:
+        # The first sheet that holds records; a cover or notes sheet before it is passed.
+        scan = next((s for s in scans if s.records and s.found), None) or next(
+            (s for s in scans if s.header_at is not None), scans[0] if scans else None
+        )
+    if scan is None or scan.header_at is None:
         book.close()
         handle.close()
-        raise IngestError(Problem(path.name, "empty workbook: no sheet with rows", "file"))
-    table = SourceTable(path, "xlsx", [], unit="row")
-    if len(book.worksheets) > 1:
-        table.notes.append(f"read sheet {sheet.title!r}, the first of {len(book.worksheets)}")
-    sheet_rows = sheet.iter_rows(values_only=True)
-    # The rows up to the first with several filled cells: a report's title rows (one
-    # filled cell each) sit above its header, as in a CSV report export.
-    opening: list[tuple[Any, ...]] = []
-    for values in sheet_rows:
-        opening.append(values)
-        if len(_filled(values)) > 1 or len(opening) > 2 * _MAX_TITLE_LINES:
-            break
-    filled = [i for i, values in enumerate(opening) if _filled(values)]
-    header_at: int | None = filled[0] if filled else None
-    if filled and len(_filled(opening[filled[-1]])) > 1 and len(filled) <= _MAX_TITLE_LINES + 1:
-        header_at = filled[-1]
-        titles = [str(_filled(opening[i])[0]).strip() for i in filled[:-1]]
-        if titles:
-            shown = "; ".join(repr(t) for t in titles[:3])
+        what = "no sheet with rows" if sheet_name is None else f"sheet {sheet_name!r} is empty"
+        raise IngestError(Problem(path.name, f"empty workbook: {what}", "file"))
+    sheet = book[scan.title]
+    if len(scans) > 1 and sheet_name is None:
+        if scan is scans[0]:
             table.notes.append(
-                f"skipped {len(titles)} report title row{'s' if len(titles) > 1 else ''} "
-                f"above the header ({shown})"
+                f"read sheet {scan.title!r}, the first of {len(scans)} (--sheet NAME reads another)"
             )
-    header: list[Any] | None = None if header_at is None else list(opening[header_at])
-    header_row = 0 if header_at is None else header_at + 1
-    rows = itertools.chain(opening[header_row:], sheet_rows)
-    if header is None:
-        book.close()
-        handle.close()
-        raise IngestError(Problem(path.name, "empty workbook: no header and no rows", "file"))
+        else:
+            passed = ", ".join(s.describe() for s in scans[: scans.index(scan)])
+            table.notes.append(
+                f"read sheet {scan.title!r} (sheet {scans.index(scan) + 1} of {len(scans)}): "
+                f"the sheets before it hold no table ({passed}); --sheet NAME reads another"
+            )
+    header_at = scan.header_at
+    titles = [
+        " ".join(c.strip() for c in row if c and c.strip())
+        for row in scan.opening[:header_at]
+        if any(c and c.strip() for c in row)
+    ]
+    if titles:
+        shown = "; ".join(repr(t if len(t) <= 60 else t[:57] + "...") for t in titles[:3])
+        plural = "s" if len(titles) > 1 else ""
+        table.notes.append(
+            f"skipped {len(titles)} report title row{plural} above the header ({shown}); "
+            f"the header is row {header_at + 1}"
+        )
+    table.hint = (
+        f"The workbook's sheets: {', '.join(s.describe() for s in scans)}; read sheet "
+        f"{scan.title!r} with its header on row {header_at + 1}. Choose another sheet with "
+        "--sheet NAME"
+    )
+    header: list[Any] = list(scan.raw[header_at])
+    header_row = header_at + 1
+    rows = itertools.islice(sheet.iter_rows(values_only=True), header_row, None)
     while header and (header[-1] is None or not str(header[-1]).strip()):
         header.pop()
     table.header = clean_header(header, table)
@@ -644,18 +993,31 @@ def _open_xlsx(path: Path, chunk_size: int, sheet_name: str | None = None) -> So
 
 
 def _open_parquet(path: Path, chunk_size: int) -> SourceTable:
+    """Read a Parquet file row group by row group, so a damaged group costs only its rows.
+
+    Each unreadable row group (or the rest of one, when it breaks part way) is reported
+    with its rows and the reason, and its rows are set aside one by one in the quarantine;
+    the readable groups load. Page checksums are verified where the writer stored them.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
-        pfile = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
+        pfile = pq.ParquetFile(path, page_checksum_verification=True)
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise IngestError(
-            Problem(path.name, f"not a readable Parquet file ({exc})", "file")
+            Problem(
+                path.name,
+                "starts as a Parquet file but its footer (the schema and row-group index) "
+                f"cannot be read, so no row can be: {_arrow_reason(exc)}. The file may be "
+                "truncated: export or copy it again",
+                "file",
+            )
         ) from None
     table = SourceTable(path, "parquet", [], unit="row")
     table.header = clean_header(list(pfile.schema_arrow.names), table)
+    groups = pfile.metadata.num_row_groups
 
     def as_text(column: Any) -> list[str | None]:
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
@@ -668,12 +1030,44 @@ def _open_parquet(path: Path, chunk_size: int) -> SourceTable:
         result: list[str | None] = column.to_pylist()
         return result
 
+    def unreadable(group: int, first: int, size: int, done: int, exc: BaseException) -> None:
+        """Set aside rows ``first + done`` .. ``first + size - 1`` of a damaged row group."""
+        last = first + size - 1
+        lost = size - done
+        part = f"rows {first + done:,}-{last:,} of it" if done else "its rows"
+        reason = (
+            f"row group {group + 1} of {groups} (rows {first:,}-{last:,}) cannot be read: "
+            f"{_arrow_reason(exc)}"
+        )
+        table.notes.append(
+            f"{reason}; {part} ({lost:,}) are quarantined, the other row groups loaded"
+        )
+        quarantined = f"unreadable Parquet row group: {reason}"
+        table.problems.extend(
+            Problem(path.name, quarantined, "row", line=row, unit="row")
+            for row in range(first + done, last + 1)
+        )
+
     def chunks() -> Iterator[Chunk]:
         first = 1
-        for batch in pfile.iter_batches(batch_size=chunk_size):
-            n = batch.num_rows
-            yield Chunk(list(range(first, first + n)), [as_text(c) for c in batch.columns])
-            first += n
+        for group in range(groups):
+            size = pfile.metadata.row_group(group).num_rows
+            done = 0
+            try:
+                for batch in pfile.iter_batches(batch_size=chunk_size, row_groups=[group]):
+                    n = batch.num_rows
+                    texts = [as_text(c) for c in batch.columns]
+                    yield Chunk(list(range(first + done, first + done + n)), texts)
+                    done += n
+            except (pa.ArrowException, OSError, ValueError, IndexError) as exc:
+                unreadable(group, first, size, done, exc)
+            first += size
 
     table._chunks = chunks()
     return table
+
+
+def _arrow_reason(exc: BaseException) -> str:
+    """An Arrow error on one line, without its trailing blank lines."""
+    text = " ".join(str(exc).split()).rstrip(".")
+    return text or type(exc).__name__

@@ -18,10 +18,10 @@ from icpkit.config import IngestSettings
 from icpkit.ingest.cells import check_sample
 from icpkit.ingest.detect import Layout, detect_layout
 from icpkit.ingest.mojibake import MARKERS, repairs
-from icpkit.ingest.problems import Problem
+from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.propose import known_accounts
-from icpkit.ingest.readers import SourceTable, count_lines
-from icpkit.store.db import first_row, scalar
+from icpkit.ingest.readers import SourceTable, count_lines, swallows_rows_sql, unaccounted
+from icpkit.store.db import first_row, path_literal, scalar
 
 SAMPLE_SIZE = 200
 
@@ -56,6 +56,8 @@ def stage_raw(
             seen += len(chunk.lines)
             if progress:
                 progress(seen)
+    set_aside_nul_rows(con, table)
+    check_accounting(con, table)
     repaired = repair_mojibake(con, table.header)
     samples: dict[str, list[str]] = {}
     head = con.execute(
@@ -63,17 +65,59 @@ def stage_raw(
     ).fetchall()
     for i, name in enumerate(table.header):
         samples[name] = [r[i] for r in head if r[i] and r[i].strip()][:SAMPLE_SIZE]
-    layout = detect_layout(
-        table.path.name,
-        table.header,
-        samples,
-        settings.mapping,
-        check=check_sample,
-        force=force,
-        known=lambda: known_accounts(con),
-    )
+    try:
+        layout = detect_layout(
+            table.path.name,
+            table.header,
+            samples,
+            settings.mapping,
+            check=check_sample,
+            force=force,
+            known=lambda: known_accounts(con),
+        )
+    except IngestError as exc:
+        if table.hint is None:
+            raise
+        # A workbook read from the wrong sheet or row: say which sheets and rows there are.
+        problem = exc.problem
+        raise IngestError(replace(problem, reason=f"{problem.reason} {table.hint}")) from None
+    if layout.skip_reason and table.hint:
+        layout.skip_reason = f"{layout.skip_reason}. {table.hint}"
     layout.notes.extend(repaired)
     return layout
+
+
+def set_aside_nul_rows(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
+    """Quarantine the rows of ``raw`` holding a NUL byte: binary debris in a text file, not
+    data, so such a row is not loaded; the rest of the file is."""
+    width = len(table.header)
+    if not width:
+        return
+    joined = f"concat({', '.join(f'c{i}' for i in range(width))})"
+    found = con.execute(
+        f"SELECT line, [{', '.join(f'c{i}' for i in range(width))}] FROM raw "
+        f"WHERE contains({joined}, chr(0)) ORDER BY line"
+    ).fetchall()
+    if not found:
+        return
+    for line, cells in found:
+        column = next(i for i, c in enumerate(cells) if c is not None and "\x00" in c)
+        table.problems.append(
+            Problem(
+                table.path.name,
+                "holds a NUL byte (binary data in a text file); the row is not loaded",
+                "row",
+                line=int(line),
+                column=table.header[column],
+                value=str(cells[column]).replace("\x00", "\\x00"),
+                unit=table.unit,
+            )
+        )
+    con.execute(f"DELETE FROM raw WHERE contains({joined}, chr(0))")
+    plural = "s" if len(found) > 1 else ""
+    table.notes.append(
+        f"{len(found)} row{plural} holding NUL bytes set aside (binary data in a text file)"
+    )
 
 
 def repair_mojibake(con: duckdb.DuckDBPyConnection, header: list[str]) -> list[str]:
@@ -170,13 +214,15 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
     """
     if table.kind != "csv" or table.encoding not in ("utf-8", "utf-8-sig"):
         return False
+    counted = table.counted
+    if counted is None or not counted.regular or counted.unclosed_line is not None:
+        return False  # quotes out of place: the Python reader recovers the rows they hide
     width = len(table.header)
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
-    path = str(table.path).replace("'", "''")
     delim = (table.delimiter or ",").replace("'", "''")
     try:
         con.execute(
-            f"""CREATE TEMP TABLE raw0 AS SELECT * FROM read_csv('{path}',
+            f"""CREATE TEMP TABLE raw0 AS SELECT * FROM read_csv({path_literal(table.path)},
                 header = false, skip = {table.header_lines}, delim = '{delim}', quote = '"',
                 escape = '"', columns = {{{columns}}}, auto_detect = false, strict_mode = true,
                 null_padding = false, encoding = 'utf-8')"""
@@ -184,9 +230,10 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
     except duckdb.Error:
         con.execute("DROP TABLE IF EXISTS raw0")
         return False
-    breaks = " + ".join(
-        f"coalesce(length(c{i}) - length(replace(c{i}, chr(10), '')), 0)" for i in range(width)
-    )
+    # Counted on the row's cells joined, one expression whatever the width: a chain of one
+    # '+' per column nests past DuckDB's depth limit of 1,000 and binds in quadratic time.
+    joined = f"concat({', '.join(f'c{i}' for i in range(width))})"
+    breaks = f"strlen({joined}) - strlen(replace({joined}, chr(10), ''))"
     cols = ", ".join(f"c{i}" for i in range(width))
     con.execute(
         f"""CREATE TEMP TABLE raw AS
@@ -199,12 +246,32 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
     con.execute("DROP TABLE raw0")
     row = first_row(con, "SELECT count(*), coalesce(sum(breaks), 0) FROM raw")
     records, inner = (int(row[0]), int(row[1])) if row else (0, 0)
-    if table.header_lines + records + inner != count_lines(table.path):
+    if table.header_lines + records + inner != count_lines(table.path) or (
+        inner and _swallowed_rows(con, width, table.delimiter or ",")
+    ):
         con.execute("DROP TABLE raw")
         return False
     con.execute("ALTER TABLE raw DROP COLUMN breaks")
-    all_null = " AND ".join(f"c{i} IS NULL" for i in range(width))
+    all_null = f"coalesce({', '.join(f'c{i}' for i in range(width))}) IS NULL"
+    if table.preamble_records + records != counted.records:
+        con.execute("DROP TABLE raw")
+        return False
+    table.records_parsed = table.preamble_records + records
     table.blank_records = scalar(con, f"SELECT count(*) FROM raw WHERE {all_null}")
     if table.blank_records:
         con.execute(f"DELETE FROM raw WHERE {all_null}")
     return True
+
+
+def _swallowed_rows(con: duckdb.DuckDBPyConnection, width: int, delimiter: str) -> bool:
+    """Whether a multi-line cell of ``raw`` holds lines that read as whole records (see
+    :func:`icpkit.ingest.readers.swallows_rows`): the Python reader then sets them aside."""
+    test = swallows_rows_sql([f"c{i}" for i in range(width)], delimiter)
+    return bool(scalar(con, f"SELECT count(*) FROM raw WHERE breaks > 0 AND {test}"))
+
+
+def check_accounting(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
+    """Refuse a file whose rows do not all add up (see :func:`unaccounted`)."""
+    why = unaccounted(table, scalar(con, "SELECT count(*) FROM raw"))
+    if why is not None:
+        raise IngestError(Problem(table.path.name, why, "file"))

@@ -36,11 +36,13 @@ import pyarrow.compute as pc
 from icpkit.analysis.frame import MISSING, value_sql
 from icpkit.analysis.stats import information_value
 from icpkit.config import AnalysisSettings
+from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP
 from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
+from icpkit.output.files import sweep_stale, temp_prefix
 from icpkit.scoring.features import condition_sql
 from icpkit.scoring.scorecard import NO_RULES, build_scorecard
-from icpkit.store.db import literal
+from icpkit.store.db import attach_read_only
 from icpkit.workspace import Workspace, WorkspaceError
 
 NUMERIC = ("employees", "revenue")
@@ -58,7 +60,7 @@ SEPARATION_ALPHA = 0.05
 PERMUTATIONS = 99
 
 
-class LookalikeError(Exception):
+class LookalikeError(IcpkitError):
     """Lookalikes cannot be found as asked; the message says what is missing."""
 
 
@@ -177,7 +179,8 @@ def find_lookalikes(
         )
     analysis = ws.settings.analysis
     # A raw export is read once, through ingestion, into a file in the input layout.
-    tmp = tempfile.TemporaryDirectory(prefix=".lookalike-", dir=ws.root)
+    sweep_stale(ws.root)
+    tmp = tempfile.TemporaryDirectory(prefix=temp_prefix("lookalike"), dir=ws.root)
     try:
         read = open_universe(
             Path(universe), ws.settings, ws.store_path, icp, workdir=Path(tmp.name)
@@ -187,9 +190,9 @@ def find_lookalikes(
         raise
     if warnings is not None:
         warnings.extend(read.warnings())
-    con = scratch(ws.settings.store)
+    con = scratch(ws.settings.store, ws.root)
     try:
-        con.execute(f"ATTACH {literal(ws.store_path.as_posix())} AS ws (READ_ONLY)")
+        attach_read_only(con, ws.store_path)
         accounts = _table(con, _select(analysis, "ws.accounts", "TRUE"))
         encoder = fit_encoder(accounts, set(tier1))
         p_value = separation_p_value(accounts, set(tier1))

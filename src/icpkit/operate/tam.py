@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +24,15 @@ import numpy as np
 
 from icpkit.analysis.stats import RateEstimate, clustered_rate
 from icpkit.config import AnalysisSettings, TamSettings
+from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP, Criterion, format_number, slugify
 from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
+from icpkit.output.files import temp_folder
 from icpkit.scoring.features import NUMERIC, condition_sql
 from icpkit.scoring.prospects import score_file
 from icpkit.scoring.score import outside_text, reason_text
 from icpkit.scoring.scorecard import NO_RULES
-from icpkit.store.db import literal
+from icpkit.store.db import literal, path_literal
 from icpkit.workspace import Workspace
 
 Range = tuple[float | None, float | None]
@@ -44,7 +45,7 @@ NOTHING_DISCRIMINATES = (
 )
 
 
-class TamError(Exception):
+class TamError(IcpkitError):
     """A TAM cannot be sized as asked; the message says what is allowed."""
 
 
@@ -116,10 +117,10 @@ def size_tam(
     path = Path(universe)
     settings = ws.settings.tam
     # Scored rows go to disk next to the store, not to memory (or a small /tmp).
-    with tempfile.TemporaryDirectory(prefix=".tam-", dir=ws.root) as tmp:
-        out = Path(tmp) / "scored.parquet"
+    with temp_folder(ws.root) as tmp:
+        out = tmp / "scored.parquet"
         # A raw export is read once, through ingestion, into a file in the input layout.
-        read = open_universe(path, ws.settings, ws.store_path, icp, workdir=Path(tmp))
+        read = open_universe(path, ws.settings, ws.store_path, icp, workdir=tmp)
         scored = ws.score_file(read.path, as_of=day, out=out)
         current = count_tam(ws, read.path, icp, out)
         if scored.scorecard.flat:
@@ -190,7 +191,7 @@ def count_tam(ws: Workspace, universe: Path, icp: ICP, scored: Path) -> TamCount
         f"contains(coalesce(negative_reasons, ''), {literal(outside_text(b.id))})"
         for b in icp.boundary
     )
-    con = scratch(ws.settings.store)
+    con = scratch(ws.settings.store, ws.root)
     try:
         create_view(con, universe, icp)
         combos = con.execute(
@@ -201,7 +202,7 @@ def count_tam(ws: Workspace, universe: Path, icp: ICP, scored: Path) -> TamCount
                   SELECT account_key, any_value(tier) AS tier, any_value(route) AS route,
                          bool_or(customer) AS customer, bool_or(route = 'never') AS excluded,
                          bool_or({outside or "FALSE"}) AS outside
-                  FROM read_parquet({literal(str(scored))}) GROUP BY account_key)
+                  FROM read_parquet({path_literal(scored)}) GROUP BY account_key)
                 SELECT s.tier, s.route, coalesce(s.customer, FALSE), s.excluded, s.outside,
                        coalesce(f.fits, FALSE), count(*)
                 FROM scored s LEFT JOIN flags f USING (account_key)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from icpkit.config import Settings, StoreSettings
+from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.scoring.layout import (
@@ -35,9 +36,16 @@ from icpkit.scoring.layout import (
     extra_columns,
     open_input,
     read_table,
+    reads_every_record,
     typed_columns,
 )
-from icpkit.store.db import identifier, literal
+from icpkit.store.db import (
+    attach_read_only,
+    identifier,
+    literal,
+    spill_directory,
+    use_spill_directory,
+)
 
 if TYPE_CHECKING:
     from icpkit.ingest.pipeline import FileReport
@@ -45,7 +53,7 @@ if TYPE_CHECKING:
 VIEW = "universe"
 
 
-class UniverseError(Exception):
+class UniverseError(IcpkitError):
     """A file cannot be read as a company universe; the message says what to change."""
 
 
@@ -67,14 +75,16 @@ class UniverseFile:
         ]
 
 
-def scratch(store: StoreSettings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB to read a universe in, within the workspace's memory and threads."""
+def scratch(store: StoreSettings, root: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB to read a universe in, within the workspace's memory and threads,
+    spilling into the workspace at ``root`` (see icpkit.store.db.spill_directory)."""
     con = duckdb.connect(":memory:")
-    _limits(con, store)
+    _limits(con, store, root)
     return con
 
 
-def _limits(con: duckdb.DuckDBPyConnection, store: StoreSettings) -> None:
+def _limits(con: duckdb.DuckDBPyConnection, store: StoreSettings, root: Path | None) -> None:
+    use_spill_directory(con, spill_directory(root, store.temp_directory))
     con.execute("SET enable_progress_bar = false")
     if store.memory_limit:
         con.execute(f"SET memory_limit = {literal(store.memory_limit)}")
@@ -97,7 +107,7 @@ def open_universe(
     path = Path(path)
     if not path.is_file():
         raise UniverseError(f"{path}: no such file")
-    con = scratch(settings.store)
+    con = scratch(settings.store, store.parent if store is not None else None)
     try:
         try:
             found = open_input(con, path, workdir, encoding=encoding, sheet=sheet)
@@ -128,10 +138,10 @@ def _from_export(
 
     con = connect(":memory:")
     try:
-        _limits(con, settings.store)
+        _limits(con, settings.store, store.parent if store is not None else None)
         schema = ""
         if store is not None and store.exists():
-            con.execute(f"ATTACH {literal(store.as_posix())} AS ws (READ_ONLY)")
+            attach_read_only(con, store)
             schema = "ws."
         try:
             report = ingest_accounts(con, path, settings, encoding, sheet)
@@ -187,6 +197,11 @@ def create_view(con: duckdb.DuckDBPyConnection, path: Path, icp: ICP | None) -> 
         )
     source, columns = read
     csv = source.startswith("read_csv")
+    if csv and not reads_every_record(con, path, source):
+        raise UniverseError(
+            f"{path}: some records are not read as rows (a quote left open?); read it with "
+            "open_universe first, which sets such lines aside one by one"
+        )
     f = InputFile(source, columns, path.name, path, "line" if csv else "row", (), 2 if csv else 1)
     cleaning = clean_columns(con, f)
     extras = extra_columns(icp)

@@ -15,6 +15,7 @@ import numpy as np
 
 from icpkit.analysis.frame import DETAIL_SQL, MISSING, value_sql
 from icpkit.config import AnalysisSettings, PersonaSettings
+from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal, format_number
 from icpkit.store.db import literal
 
@@ -30,7 +31,7 @@ NUMERIC = {
 ENTITIES = "score_entities"
 
 
-class ScoringError(Exception):
+class ScoringError(IcpkitError):
     """The ICP cannot be scored as written; the message names the rule and what is wrong."""
 
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from icpkit.icp.model import ICP
 from icpkit.ingest.normalize import Unreadable
-from icpkit.store.db import identifier, literal
+from icpkit.store.db import first_row, identifier, literal, path_literal
 
 # The columns the compiled SELECT reads (see icpkit.scoring.sql), with each one's type.
 CANONICAL = {
@@ -69,6 +69,8 @@ class InputFile:
     unit: str = "line"
     notes: tuple[str, ...] = ()
     first: int = 2
+    # Rows the readers set aside (a stray quote's swallowed lines), one line each.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass
@@ -98,11 +100,11 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[st
     with path.open("rb") as fh:
         head = fh.read(4)
     if head == b"PAR1":
-        source = f"read_parquet({literal(str(path))})"
+        source = f"read_parquet({path_literal(path)})"
     elif head.startswith(b"PK") or not head:
         return None
     else:
-        source = f"read_csv({literal(str(path))}, header = true, all_varchar = true)"
+        source = f"read_csv({path_literal(path)}, header = true, all_varchar = true)"
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     except duckdb.Error:
@@ -128,27 +130,35 @@ def open_input(
             if "account_key" not in read[1]:
                 return None
             csv = read[0].startswith("read_csv")
-            return InputFile(
-                read[0], read[1], path.name, path, "line" if csv else "row", (), 2 if csv else 1
-            )
+            if not csv or reads_every_record(con, path, read[0]):
+                return InputFile(
+                    read[0], read[1], path.name, path, "line" if csv else "row", (), 2 if csv else 1
+                )
+            # Else the readers take it: they set aside, line by line, what a stray quote hid.
     # Imported here: a Parquet or UTF-8 file in the input layout never needs the readers.
-    from icpkit.ingest.readers import open_table
+    from icpkit.ingest.problems import IngestError, Problem
+    from icpkit.ingest.readers import open_table, unaccounted
 
     table = open_table(path, encoding=encoding, sheet=sheet)
     try:
         if "account_key" not in table.header:
             return None
-        if table.kind == "csv" and table.encoding:
+        read = None
+        problems: tuple[str, ...] = ()
+        if table.kind == "csv" and table.encoding and _regular(table):
             copy = workdir / f"{path.stem}.utf8.csv"
             _transcode(path, table.encoding, copy)
             read = read_table(con, copy)
+            if read is not None and not reads_every_record(con, copy, read[0]):
+                read = None  # blank lines or the like: the readers account for each row
             notes = table.notes or [f"read as {table.encoding}"]
             unit, first = "line", 2
-        else:
+        if read is None:
             copy = workdir / f"{path.stem}.parquet"
             writer: pq.ParquetWriter | None = None
-            first = 1
+            first, rows = 1, 0
             for chunk in table.chunks():
+                rows += len(chunk.lines)
                 if writer is None and chunk.lines:
                     first = chunk.lines[0]
                 batch = pa.table(
@@ -156,16 +166,57 @@ def open_input(
                 )
                 writer = writer or pq.ParquetWriter(copy, batch.schema)
                 writer.write_table(batch)
+            why = unaccounted(table, rows)
+            if why is not None:
+                raise IngestError(Problem(path.name, why, "file"))
+            problems = tuple(
+                f"{path.name}, {p.unit} {p.line}: {p.reason}; value {p.value!r}"
+                for p in table.problems
+            )
             if writer is None:
                 return None
             writer.close()
             read = read_table(con, copy)
             notes, unit = [*table.notes, f"read from {table.kind.upper()}"], "row"
+            if table.blank_records or table.footer_lines:
+                skipped = table.blank_records + len(table.footer_lines)
+                notes.append(f"skipped {skipped:,} blank or report footer lines, not records")
     finally:
         table.close()
     if read is None:
         return None
-    return InputFile(read[0], read[1], path.name, copy, unit, tuple(notes), first)
+    return InputFile(read[0], read[1], path.name, copy, unit, tuple(notes), first, problems)
+
+
+def reads_every_record(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> bool:
+    """Whether DuckDB's reading of a UTF-8 CSV (``source``) returns a row for every record a
+    quote-aware count of its bytes finds below the header, with every quote in its place
+    and no cell holding lines that read as rows (see :func:`swallows_rows`)."""
+    from icpkit.ingest.readers import swallows_rows_sql
+    from icpkit.ingest.records import count_records
+
+    try:
+        sniffed = first_row(con, f"SELECT Delimiter FROM sniff_csv({path_literal(path)})")
+        delimiter = str(sniffed[0]) if sniffed and len(str(sniffed[0])) == 1 else ","
+        names = [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        swallowed = swallows_rows_sql([identifier(n) for n in names], delimiter)
+        row = first_row(con, f"SELECT count(*), count(*) FILTER ({swallowed}) FROM {source}")
+    except duckdb.Error:
+        return False
+    rows, swallowing = (int(row[0]), int(row[1])) if row else (0, 0)
+    counted = count_records(path, "utf-8", delimiter)
+    return (
+        counted.regular
+        and counted.unclosed_line is None
+        and not swallowing
+        and rows == counted.records - 1
+    )
+
+
+def _regular(table: Any) -> bool:
+    """Whether a CSV's quotes all sit where RFC 4180 puts them, none left open."""
+    counted = table.counted
+    return counted is None or (counted.regular and counted.unclosed_line is None)
 
 
 def _transcode(path: Path, encoding: str, out: Path) -> None:
@@ -276,7 +327,7 @@ def clean_columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> Cleaning:
         # Many: one map of them, built once per query; a value not in it reads as it is.
         found = f"map_extract((SELECT map(list(raw), list(value)) FROM {table}), {column})"
         cleaning.fixes[name] = (f"CASE WHEN len({found}) > 0 THEN {found}[1] ELSE ", " END")
-    cleaning.problems = _report(con, f, bad)
+    cleaning.problems = [*f.problems, *_report(con, f, bad)]
     return cleaning
 
 

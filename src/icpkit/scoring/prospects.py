@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fnmatch
-import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -31,6 +31,8 @@ import duckdb
 
 from icpkit.config import MappingRule, Settings
 from icpkit.icp.model import ICP
+from icpkit.output.csvfile import neutralize_sql
+from icpkit.output.files import atomic_path, temp_folder
 from icpkit.scoring.features import ScoringError
 from icpkit.scoring.layout import (
     CANONICAL,
@@ -43,7 +45,14 @@ from icpkit.scoring.layout import (
 from icpkit.scoring.scorecard import Scorecard, build_scorecard
 from icpkit.scoring.sql import Tables, compile_scorecard
 from icpkit.store import connect
-from icpkit.store.db import identifier, json_path, literal
+from icpkit.store.db import (
+    attach_read_only,
+    identifier,
+    json_path,
+    literal,
+    path_literal,
+    spill_directory,
+)
 
 if TYPE_CHECKING:
     from icpkit.ingest.pipeline import FileReport
@@ -133,14 +142,6 @@ def ingested_view(
     return IDENTITY
 
 
-def _excel_safe(column: str) -> str:
-    # A cell starting with = + - @ (or a tab / CR) would run as a formula in Excel.
-    return (
-        f"CASE WHEN regexp_matches(CAST({column} AS VARCHAR), '^[=+@\\t\\r-]') "
-        f"THEN '''' || CAST({column} AS VARCHAR) ELSE CAST({column} AS VARCHAR) END"
-    )
-
-
 @contextlib.contextmanager
 def _watch(con: duckdb.DuckDBPyConnection, progress: Progress | None) -> Iterator[None]:
     """Report the running query's progress (0-100) every half second."""
@@ -192,7 +193,8 @@ def score_file(
     if out is not None and out.suffix.lower() not in FORMATS:
         raise ScoringError(f"{out}: write .csv, .parquet or .json")
     card = build_scorecard(icp, settings.scoring)
-    con = connect(":memory:")
+    root = store.parent if store is not None else None
+    con = connect(":memory:", temp_directory=spill_directory(root, settings.store.temp_directory))
     if settings.store.memory_limit:
         con.execute(f"SET memory_limit = {literal(settings.store.memory_limit)}")
     if settings.store.threads:
@@ -201,14 +203,14 @@ def score_file(
     try:
         schema = ""
         if store is not None and store.exists():
-            con.execute(f"ATTACH {literal(store.as_posix())} AS ws (READ_ONLY)")
+            attach_read_only(con, store)
             schema = "ws."
         report = None
         problems: list[str] = []
         # A copy the readers make of an input-layout file in another encoding lives here.
-        near = out.parent if out is not None and out.parent.is_dir() else None
-        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix=".score-", dir=near))
-        found = open_input(con, path, Path(workdir), encoding=encoding, sheet=sheet)
+        near = out.parent if out is not None and out.parent.is_dir() else root
+        workdir = stack.enter_context(temp_folder(near or Path(tempfile.gettempdir())))
+        found = open_input(con, path, workdir, encoding=encoding, sheet=sheet)
         if found is not None:
             cleaning = clean_columns(con, found)
             keep = _canonical_view(con, found, icp, f"{schema}deals", cleaning.fixes)
@@ -272,10 +274,17 @@ def ingest_accounts(
 def _reread(out: Path) -> str:
     kind = FORMATS[out.suffix.lower()]
     if kind == "PARQUET":
-        return f"read_parquet({literal(str(out))})"
+        return f"read_parquet({path_literal(out)})"
     if kind == "CSV":
-        return f"read_csv({literal(str(out))}, header = true)"
-    return f"read_json({literal(str(out))})"
+        return f"read_csv({path_literal(out)}, header = true)"
+    return f"read_json({path_literal(out)})"
+
+
+_NOT_TEXT = re.compile(
+    r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
+    r"UHUGEINT|FLOAT|DOUBLE|DECIMAL.*|DATE|TIME.*|INTERVAL|UUID)$|\]$|^(STRUCT|MAP)\("
+)
+"""Column types whose CSV cells cannot start a formula (numbers, dates, lists, structs)."""
 
 
 def _write(
@@ -286,16 +295,16 @@ def _write(
     progress: Progress | None,
 ) -> None:
     """Stream the scored rows into ``out`` through a temporary file renamed at the end, so
-    an interrupted run leaves no half-written output."""
+    an interrupted run leaves no half-written output; in a CSV every text column is made safe
+    for spreadsheets in the SELECT itself (see icpkit.output.csvfile)."""
     kind = FORMATS[out.suffix.lower()]
-    names = [d[0] for d in con.execute("DESCRIBE scored").fetchall()]
-    text = {"top_reasons", "negative_reasons", *keep}
     select = []
-    for name in names:
+    for name, type_name, *_ in con.execute("DESCRIBE scored").fetchall():
         column = identifier(name)
         shown = identifier(name.removeprefix("in_"))
-        if kind == "CSV" and name in text:
-            select.append(f"{_excel_safe(column)} AS {shown}")
+        # Labels (tier, route) come from a fixed set: no formula to neutralize there.
+        if kind == "CSV" and name not in LABELS and not _NOT_TEXT.search(str(type_name)):
+            select.append(f"{neutralize_sql(column)} AS {shown}")
         elif kind == "PARQUET" and name in LABELS:
             # Labels from a fixed set are written as Parquet dictionaries without hashing
             # each value: cheaper to write and to read.
@@ -305,19 +314,14 @@ def _write(
         else:
             select.append(f"{column} AS {shown}")
     select.append(f"{card.base_total} AS base")
+    # USE_TMP_FILE false: DuckDB's own temporary copy (tmp_<name>) would outlive a kill;
+    # the file written here is a temporary one already.
     options = {
-        "CSV": "FORMAT CSV, HEADER",
-        "PARQUET": "FORMAT PARQUET, COMPRESSION zstd, COMPRESSION_LEVEL 1",
-        "JSON": "FORMAT JSON, ARRAY true",
+        "CSV": "FORMAT CSV, HEADER, USE_TMP_FILE false",
+        "PARQUET": "FORMAT PARQUET, COMPRESSION zstd, COMPRESSION_LEVEL 1, USE_TMP_FILE false",
+        "JSON": "FORMAT JSON, ARRAY true, USE_TMP_FILE false",
     }[kind]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        with _watch(con, progress):
-            con.execute(
-                f"COPY (SELECT {', '.join(select)} FROM scored) TO {literal(tmp)} ({options})"
-            )
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(out) as tmp, _watch(con, progress):
+        con.execute(
+            f"COPY (SELECT {', '.join(select)} FROM scored) TO {literal(str(tmp))} ({options})"
+        )

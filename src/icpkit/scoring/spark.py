@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from icpkit.errors import IcpkitError
+from icpkit.output.files import sweep_stale, temp_name
 from icpkit.scoring.features import ScoringError
 from icpkit.scoring.layout import CANONICAL, extra_columns
 from icpkit.scoring.sql import Tables, compile_scorecard
@@ -31,7 +32,7 @@ SPARK_TYPES = {
 }
 
 
-class SparkUnavailable(Exception):
+class SparkUnavailable(IcpkitError):
     """PySpark (or Java) is missing; the message says what to install."""
 
 
@@ -87,8 +88,10 @@ def score_on_spark(ws: Workspace, path: Path, out: Path, *, as_of: dt.date | Non
             keep=keep,
         )
         result = spark.sql(sql)
-        # Spark skips folders whose names start with '.' or '_': the partial one is visible.
-        partial = out.parent / f"{out.name}.partial-{uuid.uuid4().hex[:8]}"
+        # Spark skips folders whose names start with '.' or '_': the partial one is visible,
+        # named so that the next run removes it if this one is killed.
+        sweep_stale(out.parent)
+        partial = out.parent / temp_name(out).name.lstrip(".")
         shutil.rmtree(partial, ignore_errors=True)
         result.write.mode("overwrite").parquet(str(partial))
         total = int(spark.read.parquet(str(partial)).count())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-STORE_SCHEMA_VERSION = 1
+STORE_SCHEMA_VERSION = 2
 
 # Raw values are kept beside every normalized attribute (`*_raw`), and unmapped source
 # columns in `extra`, so a normalization can always be audited or redone.
@@ -25,7 +25,9 @@ TABLES: dict[str, str] = {
             rows_quarantined BIGINT NOT NULL,
             cells_quarantined BIGINT NOT NULL,
             mapping JSON,
-            imported_at TIMESTAMP NOT NULL
+            imported_at TIMESTAMP NOT NULL,
+            lineage INTEGER,
+            header_hash VARCHAR
         )
     """,
     "accounts": """
@@ -149,3 +151,16 @@ TABLES: dict[str, str] = {
         )
     """,
 }
+
+# Statements that bring a store written by an earlier icpkit up to the current schema, run
+# when one is opened for writing (each is a no-op once applied). Version 2: an import's
+# lineage (the first import of the export it is a version of) and the hash of its header,
+# so a re-export supersedes its earlier versions (see docs/ingest.md, "Re-imports").
+UPGRADES: tuple[str, ...] = (
+    "ALTER TABLE imports ADD COLUMN IF NOT EXISTS lineage INTEGER",
+    "ALTER TABLE imports ADD COLUMN IF NOT EXISTS header_hash VARCHAR",
+    # Before lineages, a file was its path: the imports of one path are one lineage.
+    """UPDATE imports SET lineage = first.import_id
+       FROM (SELECT path, min(import_id) AS import_id FROM imports GROUP BY path) first
+       WHERE imports.lineage IS NULL AND first.path = imports.path""",
+)

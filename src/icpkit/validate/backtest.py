@@ -22,6 +22,7 @@ from icpkit.analysis.leaks import Leak, suspected_leaks
 from icpkit.analysis.lift import lift_table
 from icpkit.analysis.tiers import assign_tiers
 from icpkit.config import Settings
+from icpkit.errors import IcpkitError
 from icpkit.icp.derive import derive_icp
 from icpkit.icp.locks import apply_human_decisions
 from icpkit.icp.model import ICP
@@ -34,7 +35,7 @@ from icpkit.validate import baselines, metrics
 FIRMOGRAPHIC = {"employees", "revenue", "industry", "country", "funding_stage", "company_age"}
 
 
-class BacktestError(Exception):
+class BacktestError(IcpkitError):
     """The backtest cannot run honestly (too few deals, a leaking field); says what to do."""
 
 

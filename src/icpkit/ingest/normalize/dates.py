@@ -47,6 +47,9 @@ class DateInference:
     ambiguous: bool
     explanation: str
     inconsistent: bool = False
+    dotted: DateOrder | None = None
+    """Order of the column's dotted dates (05.03.2024) when it differs from ``order``: dots
+    are day-first by convention, whatever the column's slash dates say."""
 
 
 _MONTHS: dict[str, int] = {}
@@ -79,12 +82,15 @@ _COMPACT = re.compile(r"^(?P<y>(?:19|20|21)\d{2})(?P<m>\d{2})(?P<d>\d{2})$")
 _BARE_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 
 
-def parse_date(raw: str, order: DateOrder | str = DateOrder.MDY) -> datetime | None:
+def parse_date(
+    raw: str, order: DateOrder | str = DateOrder.MDY, *, dotted: DateOrder | str | None = None
+) -> datetime | None:
     """Parse a date or timestamp into a naive UTC datetime, e.g. ``"05.03.2024"`` → 2024-03-05.
 
-    ``order`` decides numeric day/month dates such as ``"03/05/2024"``; year-first, month-name
-    and epoch values parse under any order. Aware inputs are converted to UTC; naive ones are
-    taken as UTC. Bare numbers are Excel serials only when ``order`` is SERIAL.
+    ``order`` decides numeric day/month dates such as ``"03/05/2024"``; ``dotted`` (default:
+    ``order``) decides those written with dots. Year-first, month-name and epoch values parse
+    under any order. Aware inputs are converted to UTC; naive ones are taken as UTC. Bare
+    numbers are Excel serials only when ``order`` is SERIAL.
     """
     if is_blank(raw):
         return None
@@ -99,7 +105,8 @@ def parse_date(raw: str, order: DateOrder | str = DateOrder.MDY) -> datetime | N
     if match := _YMD.match(text):
         return _build(raw, match, int(match["y"]), int(match["m"]), int(match["d"]))
     if match := _NUMERIC.match(text):
-        month, day = _day_month(raw, match, order)
+        own = DateOrder(dotted) if dotted is not None and match["sep"] == "." else order
+        month, day = _day_month(raw, match, own)
         return _build(raw, match, _full_year(match["y"]), month, day)
     for pattern in (_NAMED_MONTH_FIRST, _NAMED_DAY_FIRST):
         if match := pattern.match(text):
@@ -229,6 +236,41 @@ def _iso_fast(text: str) -> datetime | None:
     return value if MIN_YEAR <= value.year <= MAX_YEAR else None
 
 
+@dataclass
+class _Counts:
+    """What a set of date values says about their day/month order."""
+
+    day_first: int = 0
+    month_first: int = 0
+    undecided: int = 0
+    dotted: int = 0
+    serials: int = 0
+    other: int = 0
+
+    @property
+    def decided(self) -> bool:
+        return bool(self.day_first or self.month_first)
+
+
+def _counts(texts: Iterable[str]) -> _Counts:
+    counts = _Counts()
+    for text in texts:
+        if match := _NUMERIC.match(text):
+            a, b = int(match["a"]), int(match["b"])
+            if a > 12 and b <= 12:
+                counts.day_first += 1
+            elif b > 12 and a <= 12:
+                counts.month_first += 1
+            elif a <= 12 and b <= 12:
+                counts.undecided += 1
+                counts.dotted += match["sep"] == "."
+        elif _BARE_NUMBER.match(text) and len(text.partition(".")[0]) == 5:
+            counts.serials += 1
+        else:
+            counts.other += 1
+    return counts
+
+
 def infer_date_order(
     values: Iterable[str], default: Literal["mdy", "dmy"] = "mdy"
 ) -> DateInference:
@@ -239,25 +281,42 @@ def infer_date_order(
     minority then fail to parse with a reason). Without evidence, dotted dates are day-first
     by convention and other numeric dates fall back to ``default`` with ``ambiguous=True``.
     Bare numbers make the column SERIAL only when they are the majority of its dates.
+
+    Dotted dates (05.03.2024) follow only their own evidence: in a column that also holds
+    slash dates, they stay day-first unless a dotted date has a second part above 12.
     """
-    day_first = month_first = undecided = dotted = serials = other = 0
-    for raw in values:
-        if is_blank(raw):
-            continue
-        text = raw.strip()
-        if match := _NUMERIC.match(text):
-            a, b = int(match["a"]), int(match["b"])
-            if a > 12 and b <= 12:
-                day_first += 1
-            elif b > 12 and a <= 12:
-                month_first += 1
-            elif a <= 12 and b <= 12:
-                undecided += 1
-                dotted += match["sep"] == "."
-        elif _BARE_NUMBER.match(text) and len(text.partition(".")[0]) == 5:
-            serials += 1
-        else:
-            other += 1
+    texts = [raw.strip() for raw in values if not is_blank(raw)]
+    dotted = [t for t in texts if (m := _NUMERIC.match(t)) and m["sep"] == "."]
+    rest = [t for t in texts if not ((m := _NUMERIC.match(t)) and m["sep"] == ".")]
+    everything = _counts(texts)
+    if not dotted or not any(_NUMERIC.match(t) for t in rest):
+        return _decide(everything, default)
+    own = _counts(rest)
+    main = _decide(own if own.decided else everything, default)
+    dots = _decide(_counts(dotted), default)
+    if dots.order == main.order:
+        return main
+    how = "day-first" if dots.order is DateOrder.DMY else "month-first"
+    why = (
+        "as dotted dates are written by convention"
+        if dots.order is DateOrder.DMY and not dots.inconsistent
+        else "as their own second parts above 12 show"
+    )
+    return DateInference(
+        main.order,
+        ambiguous=main.ambiguous,
+        inconsistent=main.inconsistent,
+        dotted=dots.order,
+        explanation=(
+            f"{main.explanation} The column's {len(dotted)} dotted dates (05.03.2024) are read "
+            f"{how}, {why}."
+        ),
+    )
+
+
+def _decide(counts: _Counts, default: Literal["mdy", "dmy"]) -> DateInference:
+    """The order ``counts`` show (see :func:`infer_date_order`)."""
+    day_first, month_first, undecided = counts.day_first, counts.month_first, counts.undecided
     if day_first and month_first:
         order = DateOrder.DMY if day_first > month_first else DateOrder.MDY
         if day_first == month_first:
@@ -285,7 +344,7 @@ def infer_date_order(
             explanation=f"Month-first: {month_first} dates have a second part above 12.",
         )
     if undecided:
-        if dotted * 2 > undecided:
+        if counts.dotted * 2 > undecided:
             return DateInference(
                 DateOrder.DMY,
                 ambiguous=False,
@@ -299,11 +358,13 @@ def infer_date_order(
                 f"is read as {default.upper()} by default; confirm or override it."
             ),
         )
-    if serials and serials >= other:
+    if counts.serials and counts.serials >= counts.other:
         return DateInference(
             DateOrder.SERIAL,
             ambiguous=False,
-            explanation=f"Excel serial day numbers: {serials} values are 5-digit day counts.",
+            explanation=(
+                f"Excel serial day numbers: {counts.serials} values are 5-digit day counts."
+            ),
         )
     return DateInference(
         DateOrder.ISO,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.blanks import is_blank
-from icpkit.ingest.normalize.numbers import parse_number
+from icpkit.ingest.normalize.numbers import parse_number, read_separators
 
 LARGEST_EMPLOYER = 3_000_000
 """Upper bound for a plausible head count (the largest employers have about 2-3 million staff)."""
@@ -82,7 +82,10 @@ def _count(token: str, shown: str, *, exact: bool = False) -> int:
     factor = _SUFFIX.get(token[-1].lower(), 1)
     if factor != 1:
         token = token[:-1].strip()
-    number = parse_number(token)
+    # Head counts are whole: a dot before three digits groups thousands ('10.000+' is ten
+    # thousand), as '1,000' does; only a suffixed figure has a decimal ('1.5k').
+    thousands = factor == 1 and read_separators(token)[1] == "."
+    number = parse_number(token, "," if thousands else None)
     if number is None:
         raise Unreadable(f"not an employee count: '{shown}'")
     value = number * factor

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
@@ -11,7 +12,7 @@ import pycountry
 
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.blanks import is_blank
-from icpkit.ingest.normalize.numbers import parse_number
+from icpkit.ingest.normalize.numbers import Separator, parse_number, read_separators
 
 CURRENCY_SYMBOLS: dict[str, str] = {
     "US$": "USD",
@@ -34,6 +35,19 @@ CURRENCY_SYMBOLS: dict[str, str] = {
     "₪": "ILS",
 }
 """Currency symbols → ISO 4217. ``$`` is read as USD and ``¥`` as JPY (CNY also writes ¥)."""
+
+COMMA_DECIMAL_CURRENCIES = frozenset(
+    {
+        "EUR", "DKK", "NOK", "SEK", "ISK", "PLN", "CZK", "HUF", "RON", "BGN", "RSD", "RUB",
+        "UAH", "TRY", "BRL", "ARS", "CLP", "COP", "IDR", "VND", "PYG", "UYU",
+    }
+)  # fmt: skip
+"""Currencies written at home with ',' as the decimal separator and '.' between thousands:
+``€12.500`` is twelve thousand five hundred euros, ``$12.500`` twelve dollars and a half."""
+
+Reading = Literal["column", "currency", "default"]
+"""How an amount whose one separator could go either way (``12.500``) was read: by the
+column's other values, by its currency's convention, or as a decimal point by default."""
 
 MULTIPLIERS: dict[str, float] = {
     "k": 1e3,
@@ -79,6 +93,8 @@ class Money:
     low: float
     high: float | None
     currency: str | None
+    read: Reading | None = field(default=None, compare=False)
+    """Set when a separator could go either way (``12.500``): how it was decided."""
 
 
 @dataclass(frozen=True)
@@ -86,16 +102,65 @@ class _Amount:
     value: float
     currency: str | None
     multiplier: str | None
+    read: Reading | None = None
 
 
-_PLAIN = re.compile(r"\d{1,15}(?:\.\d{1,6})?")
+# Plain numbers without a separator that could be a thousands one ('12.500' could).
+_PLAIN = re.compile(r"\d{1,15}(?:\.(?:\d{1,2}|\d{4,6}))?")
+_NUMBER_TOKEN = re.compile(r"[0-9](?:[0-9.,' ]*[0-9])?")
 
 
-def parse_money(raw: str) -> Money | None:
+@dataclass(frozen=True)
+class SeparatorInference:
+    """A column's decimal separator (None when its values cannot tell) and why."""
+
+    decimal: Separator | None
+    explanation: str
+
+
+def infer_decimal_separator(values: Iterable[str]) -> SeparatorInference:
+    """Decide a column's decimal separator from all its values, as dates decide their order.
+
+    A value whose separators tell ('1.234,56', '12,5', '1.234.567' say ','; '1,234.56',
+    '12.5' say '.') is evidence; '12.500' and '1,234' are not. Evidence one way only settles
+    the column, and its ambiguous values are read the same way; evidence both ways settles
+    nothing (each such value is read by its own currency's convention).
+    """
+    seen: dict[Separator, list[str]] = {",": [], ".": []}
+    for raw in values:
+        if is_blank(raw):
+            continue
+        for token in _NUMBER_TOKEN.findall(raw.translate(_SPACES)):
+            shown, _ = read_separators(token)
+            if shown is not None:
+                seen[shown].append(raw.strip())
+    commas, dots = seen[","], seen["."]
+    if commas and dots:
+        return SeparatorInference(
+            None,
+            f"the column writes decimals both ways ({len(commas)} values like '{commas[0]}', "
+            f"{len(dots)} like '{dots[0]}')",
+        )
+    if commas or dots:
+        sep: Separator = "," if commas else "."
+        examples = commas or dots
+        return SeparatorInference(
+            sep,
+            f"{len(examples)} other values write '{sep}' as the decimal separator (e.g. "
+            f"'{examples[0]}')",
+        )
+    return SeparatorInference(None, "no value in the column shows its decimal separator")
+
+
+def parse_money(raw: str, decimal: Separator | None = None) -> Money | None:
     """Parse a money value, e.g. ``"$1M-$10M"`` → Money(5.5e6, 1e6, 1e7, "USD").
 
     Negative values (``"-1,200"``, ``"(1,200)"``) are returned; the caller decides.
     In a range the lower side borrows the upper side's suffix: ``"$1-10M"`` is 1M-10M.
+    ``decimal`` is the column's decimal separator (see :func:`infer_decimal_separator`),
+    used for an amount whose one separator could go either way (``"12.500"``); without
+    it, such a dot separates thousands in currencies written that way (``"€12.500"`` →
+    12,500) and is a decimal point otherwise (``"$12.500"`` → 12.5).
     """
     if is_blank(raw):
         return None
@@ -105,24 +170,46 @@ def parse_money(raw: str) -> Money | None:
         return Money(value, value, value, None)
     text = raw.translate(_SPACES).translate(_DASHES).strip()
     if match := _LT.match(text):
-        high = _amount(match["b"], shown)
-        return Money(high.value / 2, 0.0, high.value, high.currency)
+        high = _amount(match["b"], shown, decimal)
+        return Money(high.value / 2, 0.0, high.value, high.currency, high.read)
     if match := _GT.match(text) or _OPEN.match(text):
-        low = _amount(match["a"], shown)
-        return Money(low.value, low.value, None, low.currency)
+        low = _amount(match["a"], shown, decimal)
+        return Money(low.value, low.value, None, low.currency, low.read)
     if match := _RANGE.match(text):
-        b = _amount(match["b"], shown)
-        a = _amount(match["a"], shown, default_multiplier=b.multiplier)
+        b = _amount(match["b"], shown, decimal)
+        a = _amount(match["a"], shown, decimal, default_multiplier=b.multiplier)
         if a.currency and b.currency and a.currency != b.currency:
             raise Unreadable(f"range mixes currencies {a.currency} and {b.currency}")
         if a.value > b.value:
             raise Unreadable(f"reversed money range '{shown}'")
-        return Money((a.value + b.value) / 2, a.value, b.value, a.currency or b.currency)
-    single = _amount(text, shown)
-    return Money(single.value, single.value, single.value, single.currency)
+        return Money(
+            (a.value + b.value) / 2, a.value, b.value, a.currency or b.currency, a.read or b.read
+        )
+    single = _amount(text, shown, decimal)
+    return Money(single.value, single.value, single.value, single.currency, single.read)
 
 
-def _amount(text: str, shown: str, default_multiplier: str | None = None) -> _Amount:
+def _number(
+    text: str, currency: str | None, decimal: Separator | None
+) -> tuple[float | None, Reading | None]:
+    """The number in ``text`` and, when its one separator could go either way, how it was read."""
+    _, open_sep = read_separators(text)
+    if open_sep is None:
+        return parse_number(text), None
+    if decimal is not None:
+        return parse_number(text, decimal), "column"
+    if open_sep == "." and currency in COMMA_DECIMAL_CURRENCIES:
+        return parse_number(text, ","), "currency"
+    # '1,234' is a thousand and more in every convention money is written in: not noted.
+    return parse_number(text), ("default" if open_sep == "." else None)
+
+
+def _amount(
+    text: str,
+    shown: str,
+    decimal: Separator | None = None,
+    default_multiplier: str | None = None,
+) -> _Amount:
     """Parse one side of a money value: optional sign, currency, number and magnitude."""
     text = text.strip()
     negative = False
@@ -147,13 +234,13 @@ def _amount(text: str, shown: str, default_multiplier: str | None = None) -> _Am
     if not re.search(r"[0-9]", text):
         raise Unreadable(f"no amount found in '{shown}'")
     try:
-        number = parse_number(text)
+        number, read = _number(text.strip(), currency, decimal)
     except Unreadable as exc:
         raise Unreadable(f"unreadable amount '{shown}': {exc}") from None
     if number is None:
         raise Unreadable(f"no amount found in '{shown}'")
     value = number * factor
-    return _Amount(-value if negative else value, currency, multiplier)
+    return _Amount(-value if negative else value, currency, multiplier, read)
 
 
 def _currency_of(match: re.Match[str]) -> str | None:

@@ -66,6 +66,8 @@ _LOST_WORDS = frozenset(
     }
 )
 _LOST_PHRASES = ("no decision", "closed lost", "not interested")
+# 'Not won', 'Closed - not won', 'never signed': a won word that says the opposite.
+_NEGATED_WIN = re.compile(r"\b(?:not|no|never|non|un)\s+(?:won|win|signed|booked)\b")
 
 
 def stage_outcome(raw: str, overrides: Mapping[str, Outcome] | None = None) -> Outcome | None:
@@ -93,5 +95,9 @@ def stage_outcome(raw: str, overrides: Mapping[str, Outcome] | None = None) -> O
     if words & _LOST_WORDS or any(p in phrase for p in _LOST_PHRASES) or "closedlost" in key:
         return "lost"
     if words & _WON_WORDS or "closedwon" in key:
+        if _NEGATED_WIN.search(phrase):
+            raise Unreadable(
+                f"stage '{raw.strip()}' negates a win: say its outcome in ingest.stage_outcomes"
+            )
         return "won"
     return "open"

@@ -1,0 +1,1 @@
+"""Writing what icpkit produces: files written atomically, CSV safe for spreadsheets."""
