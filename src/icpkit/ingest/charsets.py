@@ -18,6 +18,7 @@ import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 # Most CSV exports are Windows ones; a file with CR-only line ends comes from classic Mac OS.
 _WINDOWS_FIRST = ("cp1252", "mac_roman")
@@ -185,4 +186,86 @@ def _context(text: str, i: int) -> str:
     return text[start:end].strip()
 
 
-__all__ = ["Candidate", "cr_only_line_ends", "rank_encodings", "unlikely_characters"]
+@dataclass(frozen=True)
+class StrayBytes:
+    """Bytes that are not UTF-8 in a file whose other non-ASCII text is: how many, the lines
+    (1-based) holding the first of them, and how many read as an 8-bit letter in a word.
+
+    When none does (0xFF between a space and a digit), the bytes are debris: the file is
+    read as UTF-8 and the rows holding them are set aside. When some do (``Caf\xe9``), a
+    row was pasted in from a Windows or Mac tool: the file is read in that 8-bit encoding
+    and its UTF-8 cells repaired, which reads every name right."""
+
+    count: int
+    lines: list[int]
+    plausible: int
+
+
+# At most this many stray bytes, or one per thousand valid non-ASCII characters, make a
+# file "UTF-8 with debris" rather than an 8-bit file.
+_STRAY_FEW = 8
+_STRAY_SHOWN = 20
+
+
+def utf8_stray_bytes(path: Path) -> StrayBytes | None:
+    """The invalid bytes of an otherwise UTF-8 file, or None when there are none or too
+    many for that (an 8-bit file). Streams the file once, in whole lines."""
+    count = plausible = valid = 0
+    line = 1
+    lines: list[int] = []
+    pending = b""
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(1 << 22)
+            data = pending + block
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if block else len(data)
+            data, pending = data[:cut], data[cut:]
+            text = data.decode("utf-8", errors="surrogateescape")
+            done = 0
+            for match in _STRAY.finditer(text):
+                at = match.start()
+                line += _line_ends(text[done:at])
+                done = at
+                count += 1
+                plausible += _reads_as_cp1252_letter(text, at)
+                if len(lines) < _STRAY_SHOWN and (not lines or lines[-1] != line):
+                    lines.append(line)
+            line += _line_ends(text[done:])
+            non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+            valid += non_ascii - len(_STRAY.findall(text))
+            if not block:
+                break
+            if count > _STRAY_FEW and count > valid // 1000:
+                return None
+    if count == 0 or (count > _STRAY_FEW and count > valid // 1000):
+        return None
+    return StrayBytes(count, lines, plausible)
+
+
+# A byte that is not UTF-8, as ``surrogateescape`` decodes it.
+_STRAY = re.compile("[\udc80-\udcff]")
+
+
+def _reads_as_cp1252_letter(text: str, at: int) -> bool:
+    """Whether the stray byte at ``at`` reads, in cp1252 or mac_roman, as a letter touching
+    another letter (``Caf\xe9``, ``M\xfcller``): a cell pasted in from a Windows tool. A byte such
+    as 0xFF between a space and a digit reads as nothing anyone writes."""
+    byte = bytes([ord(text[at]) - 0xDC00])
+    if not any(byte.decode(enc, errors="replace").isalpha() for enc in _WINDOWS_FIRST):
+        return False
+    around = text[max(0, at - 1) : at] + text[at + 1 : at + 2]
+    return any(ch.isalpha() or _STRAY.match(ch) is not None for ch in around)
+
+
+def _line_ends(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+__all__ = [
+    "Candidate",
+    "StrayBytes",
+    "cr_only_line_ends",
+    "rank_encodings",
+    "unlikely_characters",
+    "utf8_stray_bytes",
+]

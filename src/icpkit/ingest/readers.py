@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from icpkit.ingest.charsets import cr_only_line_ends, rank_encodings
+from icpkit.ingest.charsets import cr_only_line_ends, rank_encodings, utf8_stray_bytes
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.records import RecordCount, count_records
 
@@ -59,6 +59,10 @@ class SourceTable:
     records_parsed: int = 0
     preamble_records: int = 0
     rows_recovered: int = 0
+    # CSV only: bytes that are not UTF-8 in a file otherwise read as UTF-8 (read as U+FFFD),
+    # and rows skipped because their cells repeat the header (two exports pasted together).
+    stray_bytes: int = 0
+    header_repeats: list[int] = field(default_factory=list)
     # What to say when the table cannot be loaded as read (an XLSX: its sheets and header).
     hint: str | None = None
     _lines: tuple[int, Any] | None = None  # lines read so far, and the handle reading them
@@ -239,28 +243,39 @@ def _zip_kind(path: Path) -> str:
 # --- CSV -------------------------------------------------------------------------------------
 
 
-def _detect_encoding(path: Path, head: bytes, requested: str | None) -> tuple[str, list[str]]:
-    """Pick the text encoding: BOMs first, then strict UTF-8, then the most plausible 8-bit one."""
+def _detect_encoding(path: Path, head: bytes, requested: str | None) -> tuple[str, list[str], int]:
+    """Pick the text encoding: BOMs first, then strict UTF-8, then UTF-8 with a few stray
+    bytes (their count, third), then the most plausible 8-bit one."""
     notes: list[str] = []
     if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", notes
+        return "utf-8-sig", notes, 0
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", notes
+        return "utf-16", notes, 0
     if requested:
-        return requested, notes
+        return requested, notes, 0
     sample = head[:4096]
     if sample and sample.count(b"\x00") > len(sample) // 4:
         # UTF-16 without a BOM shows as every other byte NUL (ASCII text).
         if sample[1::2].count(0) > len(sample) // 4:
-            return "utf-16-le", notes
+            return "utf-16-le", notes, 0
         if sample[0::2].count(0) > len(sample) // 4:
-            return "utf-16-be", notes
+            return "utf-16-be", notes, 0
     bad = _first_invalid_utf8(path)
     if bad is None:
-        return "utf-8", notes  # the common case stays one streaming pass, no detector
+        return "utf-8", notes, 0  # the common case stays one streaming pass, no detector
+    stray = utf8_stray_bytes(path)
+    if stray is not None and not stray.plausible:
+        shown = ", ".join(str(n) for n in stray.lines[:10])
+        plural = "s" if stray.count > 1 else ""
+        notes.append(
+            f"not valid UTF-8: {stray.count} stray byte{plural} in otherwise UTF-8 text "
+            f"(line{'s' if len(stray.lines) > 1 else ''} {shown}); read as UTF-8, "
+            + ("the rows holding them set aside" if plural else "the row holding it set aside")
+        )
+        return "utf-8", notes, stray.count
     enc, why = _detect_8bit(path, head, bad)
     notes.append(f"not valid UTF-8 (first bad byte at offset {bad}); read as {enc}{why}")
-    return enc, notes
+    return enc, notes, 0
 
 
 _KNOWN_AS = {"cp1252": "Windows Western, as Excel writes it", "mac_roman": "classic Mac OS Western"}
@@ -404,17 +419,37 @@ def _line_ends(data: bytes) -> int:
 
 
 def _detect_delimiter(lines: list[str]) -> str:
-    """The delimiter that splits the first lines into the most, equally long, fields."""
-    best, best_score = ",", (-1, -1)
+    """The delimiter that splits the header and the records under it into equally many fields.
+
+    Records are parsed with their quoting, so a delimiter inside a quoted cell counts for
+    nothing. The header weighs most: a delimiter that splits the first line into several
+    fields (and some record under it too) wins over one under which that line would be a
+    report title; title lines are skipped only when no delimiter splits the first line.
+    """
     text = "\n".join(lines)
-    for delim in DELIMITERS:
-        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim) if r]
-        rows = rows[_title_records(rows) :]
+    parsed = {
+        delim: [
+            r
+            for r in csv.reader(io.StringIO(text), delimiter=delim)
+            if any(cell.strip() for cell in r)
+        ]
+        for delim in DELIMITERS
+    }
+    splitting = [
+        delim
+        for delim, rows in parsed.items()
+        if rows and not _is_title(rows[0]) and (len(rows) == 1 or any(len(r) > 1 for r in rows[1:]))
+    ]
+    best, best_score = ",", (-1, -1)
+    for delim in splitting or DELIMITERS:
+        rows = parsed[delim] if splitting else parsed[delim][_title_records(parsed[delim]) :]
         if not rows:
             continue
-        widths = [len(r) for r in rows[:-1] or rows]  # the last sampled line may be cut short
-        consistent = sum(1 for w in widths if w == widths[0])
-        score = (consistent if widths[0] > 1 else 0, widths[0])
+        width, body = len(rows[0]), rows[1:]
+        if body and len(body[-1]) != width:
+            body = body[:-1]  # the last sampled record may be cut short
+        consistent = 1 + sum(1 for r in body if len(r) == width)
+        score = (consistent if width > 1 else 0, width)
         if score > best_score:
             best, best_score = delim, score
     return best
@@ -444,7 +479,7 @@ def _is_title(row: Sequence[str]) -> bool:
 
 
 def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) -> SourceTable:
-    enc, notes = _detect_encoding(path, head, encoding)
+    enc, notes, stray = _detect_encoding(path, head, encoding)
     try:
         sample_text = head.decode(enc, errors="replace")
     except LookupError:
@@ -462,8 +497,11 @@ def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) ->
     ]
     titles = _title_records(sampled)
     table = SourceTable(path, "csv", [], encoding=enc, delimiter=delimiter, notes=notes)
+    table.stray_bytes = stray
     table.counted = count_records(path, enc, delimiter)
-    fh = path.open("r", encoding=enc, errors="strict", newline="")
+    # Stray bytes in UTF-8 text read as U+FFFD; the staging sets their rows aside.
+    errors = "replace" if stray else "strict"
+    fh = path.open("r", encoding=enc, errors=errors, newline="")
     reader = csv.reader(fh, delimiter=delimiter)
     skipped: list[str] = []
     try:
@@ -587,6 +625,7 @@ def unaccounted(table: SourceTable, staged: int) -> str | None:
         + sum(1 for p in table.problems if p.scope == "row")
         + table.blank_records
         + len(table.footer_lines)
+        + len(table.header_repeats)
     )
     expected = counted.records - table.preamble_records + table.rows_recovered
     if rows != expected:
@@ -665,6 +704,19 @@ def swallows_rows_sql(cells: list[str], delimiter: str) -> str:
     )
 
 
+def reads_as_record(text: str, delimiter: str, width: int) -> bool:
+    """Whether one physical line, read on its own, is a well-formed record of ``width``
+    fields holding a quoted cell: a later line of a multi-line cell that is one is a row
+    whose quoted cell closed a stray quote opened on an earlier line, not a note's line."""
+    if width < 2 or not (text.startswith('"') or delimiter + '"' in text):
+        return False
+    try:
+        rows = list(csv.reader([text], delimiter=delimiter, strict=True))
+    except csv.Error:
+        return False
+    return len(rows) == 1 and len(rows[0]) == width
+
+
 def _checked_rows(
     rows: list[list[str]], before: int, after: int, table: SourceTable, width: int
 ) -> Iterator[Chunk]:
@@ -681,11 +733,20 @@ def _checked_rows(
             _recover_lines(table, start, end, unclosed)
             line = end + 1
             continue
+        texts = None
+        if line - start > 1 and len(row) == width and table.counted and not table.counted.regular:
+            # A quote out of place in the file: the record's own lines show whether one of
+            # them is a row whose quoted cell closed a stray quote (see reads_as_record).
+            texts = _physical_lines(table, start, line - 1)
         if line - start > 1 and (
             (len(row) != width and any(c.strip() for c in row))
             or swallows_rows(row, table.delimiter or ",", width)
+            or (
+                texts is not None
+                and any(reads_as_record(t, table.delimiter or ",", width) for t in texts[1:])
+            )
         ):
-            _recover_lines(table, start, line - 1, None)
+            _recover_lines(table, start, line - 1, None, texts)
             continue
         if len(row) != width:
             if not any(c.strip() for c in row):
@@ -722,21 +783,37 @@ def _checked_rows(
         yield _to_chunk(lines, kept, width)
 
 
-def _recover_lines(table: SourceTable, first: int, last: int, unclosed: int | None) -> None:
-    """Set aside, line by line, a record an unbalanced quote made of lines ``first`` to
-    ``last``: each non-blank line is quarantined with its own number and text, so none of
-    the rows the quote swallowed is lost or loaded into the wrong cells."""
-    name = table.path.name
+def _physical_lines(table: SourceTable, first: int, last: int) -> list[str]:
+    """Lines ``first`` to ``last`` of the file as it holds them, line ends stripped; records
+    come in order, so one pass over the file serves them all."""
     if table._lines is None or table._lines[0] >= first:
         if table._lines is not None:
             table._lines[1].close()
         handle = table.path.open("r", encoding=table.encoding, errors="replace", newline="")
-        table._lines = (0, handle)  # records come in order: one pass over the lines
+        table._lines = (0, handle)
     done, handle = table._lines
+    texts = [t.rstrip("\r\n") for t in itertools.islice(handle, first - 1 - done, last - done)]
+    table._lines = (last, handle)
+    return texts
+
+
+def _recover_lines(
+    table: SourceTable,
+    first: int,
+    last: int,
+    unclosed: int | None,
+    texts: list[str] | None = None,
+) -> None:
+    """Set aside, line by line, a record an unbalanced quote made of lines ``first`` to
+    ``last`` (``texts``, when already read): each non-blank line is quarantined with its own
+    number and text, so none of the rows the quote swallowed is lost or loaded into the wrong
+    cells."""
+    name = table.path.name
+    if texts is None:
+        texts = _physical_lines(table, first, last)
     count = 0
-    for number, text in enumerate(itertools.islice(handle, first - 1 - done, last - done), first):
+    for number, text in enumerate(texts, first):
         count += 1
-        text = text.rstrip("\r\n")
         if not text.strip():
             table.blank_records += 1
             continue
@@ -750,7 +827,6 @@ def _recover_lines(table: SourceTable, first: int, last: int, unclosed: int | No
                 "over lines that read as rows; each line set aside on its own"
             )
         table.problems.append(Problem(name, reason, "row", line=number, value=text))
-    table._lines = (last, handle)
     table.rows_recovered += count - 1
 
 

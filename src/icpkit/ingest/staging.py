@@ -57,6 +57,8 @@ def stage_raw(
             if progress:
                 progress(seen)
     set_aside_nul_rows(con, table)
+    set_aside_stray_byte_rows(con, table)
+    skip_repeated_headers(con, table)
     check_accounting(con, table)
     repaired = repair_mojibake(con, table.header)
     samples: dict[str, list[str]] = {}
@@ -118,6 +120,59 @@ def set_aside_nul_rows(con: duckdb.DuckDBPyConnection, table: SourceTable) -> No
     table.notes.append(
         f"{len(found)} row{plural} holding NUL bytes set aside (binary data in a text file)"
     )
+
+
+def set_aside_stray_byte_rows(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
+    """Quarantine the rows of a UTF-8 file that hold its few bytes that are not UTF-8 (read
+    as U+FFFD): what such a cell says cannot be known, so the row is not loaded."""
+    width = len(table.header)
+    if not table.stray_bytes or not width:
+        return
+    cells = f"[{', '.join(f'c{i}' for i in range(width))}]"
+    holds = f"contains(concat({', '.join(f'c{i}' for i in range(width))}), chr(65533))"
+    found = con.execute(f"SELECT line, {cells} FROM raw WHERE {holds} ORDER BY line").fetchall()
+    for line, row in found:
+        column = next(i for i, c in enumerate(row) if c is not None and "\ufffd" in c)
+        table.problems.append(
+            Problem(
+                table.path.name,
+                "holds a byte that is not UTF-8 (shown as \ufffd) in a UTF-8 file; the row "
+                "is not loaded",
+                "row",
+                line=int(line),
+                column=table.header[column],
+                value=str(row[column]),
+                unit=table.unit,
+            )
+        )
+    con.execute(f"DELETE FROM raw WHERE {holds}")
+
+
+def skip_repeated_headers(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
+    """Skip rows whose cells repeat the header, as when two exports are pasted together:
+    not records, so neither loaded nor quarantined, but counted and noted by line."""
+    width = len(table.header)
+    if width < 2:
+        return  # one column: a row equal to its name may be a value
+    # One flat list comparison, whatever the width (a chain of ANDs nests per column).
+    names = ", ".join("'" + name.lower().replace("'", "''") + "'" for name in table.header)
+    cells = ", ".join(f"c{i}" for i in range(width))
+    clean = "lambda x: lower(trim(replace(coalesce(x, ''), chr(65279), '')))"
+    first = table.header[0].lower().replace("'", "''")
+    same = (
+        f"lower(trim(replace(coalesce(c0, ''), chr(65279), ''))) = '{first}' "
+        f"AND list_transform([{cells}], {clean}) = [{names}]"
+    )
+    query = f"SELECT line FROM raw WHERE {same} ORDER BY line"
+    lines = [int(r[0]) for r in con.execute(query).fetchall()]
+    if not lines:
+        return
+    con.execute(f"DELETE FROM raw WHERE {same}")
+    table.header_repeats.extend(lines)
+    for line in lines[:5]:
+        table.notes.append(f"line {line} repeats the header; skipped")
+    if len(lines) > 5:
+        table.notes.append(f"{len(lines) - 5} more lines repeat the header; skipped")
 
 
 def repair_mojibake(con: duckdb.DuckDBPyConnection, header: list[str]) -> list[str]:
@@ -212,7 +267,7 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
     Anything unusual (a ragged row, a blank line, another encoding) returns False and the
     exact Python reader takes over.
     """
-    if table.kind != "csv" or table.encoding not in ("utf-8", "utf-8-sig"):
+    if table.kind != "csv" or table.encoding not in ("utf-8", "utf-8-sig") or table.stray_bytes:
         return False
     counted = table.counted
     if counted is None or not counted.regular or counted.unclosed_line is not None:
