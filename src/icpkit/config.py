@@ -180,6 +180,13 @@ class AnalysisSettings(_Model):
     min_closed_deals: int = Field(
         30, ge=1, description="Cuts with fewer closed deals are flagged as too thin to tell."
     )
+    min_accounts: int = Field(
+        10,
+        ge=1,
+        description="A cut with fewer distinct accounts than this, inside it or in the rest of "
+        "its attribute, is too thin to tell whatever its deal count: deals of one account are "
+        "not independent evidence.",
+    )
     min_lift: float = Field(
         1.2, ge=1, description="A discriminator must win at least this many times as often."
     )

@@ -81,6 +81,8 @@ class DeriveResult:
     changes: list[str]
     disagreements: list[str]
     warnings: list[str]
+    # When no rule passed: the one-sentence verdict and what more data would detect.
+    nothing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -313,6 +315,8 @@ class Workspace:
             NoUsableDeals,
             data_fingerprint,
             derive_icp,
+            detectable,
+            is_empty,
             no_rule_reason,
             no_usable_deals_reason,
         )
@@ -340,7 +344,11 @@ class Workspace:
         warnings += unknown_extra_columns(icp, reported)  # a hand-made rule on a missing column
         if (empty := no_rule_reason(icp, analysis)) is not None:
             warnings.append(empty)
-        return self._save(icp, note, disagreements, warnings)
+        icp = icp.model_copy(update={"empty": is_empty(icp)})
+        saved = self._save(icp, note, disagreements, warnings)
+        if icp.empty:
+            saved.nothing = detectable(result, analysis).sentences()
+        return saved
 
     def calibrate(self, *, note: str | None = None) -> DeriveResult:
         """Refit the current ICP's points on the outcomes in the store, criteria unchanged,

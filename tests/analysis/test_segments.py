@@ -63,7 +63,7 @@ def test_a_bucket_leading_three_metrics_is_named() -> None:
     segments = [
         seg("small", 0.2, 5000, 40, 0.1, 0.3),
         seg("mid", 0.5, 9000, 30, 0.3, 0.1),
-        seg("big", 0.3, 20000, 60, 0.5, 0.1),
+        seg("big", 0.3, 20000, 60, 0.5, 0.2),  # a tie would lead nothing
     ]
     leader, verdict = _leader(segments, AnalysisSettings())
     assert leader == "mid"

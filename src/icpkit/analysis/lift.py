@@ -4,7 +4,8 @@ For every value of every attribute: its share among won, lost (and churned) deal
 win rate of the deals worked there against the rest of the attribute, lift with a
 cluster-robust interval (accounts, not deals, are the independent units), weight of
 evidence, information value, and a p-value adjusted for the many values tested at once
-(Benjamini-Hochberg). Each value is then classed:
+(Benjamini-Hochberg within each family: fit win rates, intent win rates, churn). Each value
+is then classed:
 
 - **discriminator**: wins significantly more often (belongs in the ICP),
 - **disqualifier**: wins significantly less often, or churns significantly more (anti-ICP),
@@ -62,6 +63,7 @@ class LiftRow:
     verdict: Verdict = "not enough evidence"
     why: str = ""
     thin: bool = False
+    n_accounts_rest: int = 0
 
 
 @dataclass
@@ -170,7 +172,8 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
                     tier1_rate=tier1.rate_in if tier1 else None,
                     tier1_lift=tier1.lift if tier1 else None,
                     tier1_p_value=tier1.p_value if tier1 else None,
-                    thin=cut.n_closed < settings.min_closed_deals,
+                    thin=_thin(cut.n_closed, comparison, settings),
+                    n_accounts_rest=comparison.n_accounts_out,
                 )
             )
     _adjust_and_classify(result.rows, settings)
@@ -178,16 +181,20 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
 
 
 def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> None:
-    """Benjamini-Hochberg over the tests that decide verdicts (win and churn), then one
-    verdict per value; the Tier 1 shares, reported only, get their own adjustment."""
-    p = [r.p_value for r in rows] + [
-        r.churn_p_value if r.churn_p_value is not None else math.nan for r in rows
-    ]
-    q = stats.benjamini_hochberg(np.array(p, dtype=float))
-    n = len(rows)
-    for i, row in enumerate(rows):
-        row.q_value = float(q[i])
-        row.churn_q_value = None if math.isnan(q[n + i]) else float(q[n + i])
+    """Benjamini-Hochberg within each family of tests that decide verdicts, then one verdict
+    per value. The families are controlled apart, so discoveries in one never loosen the
+    threshold of another: win-rate tests of fit attributes, win-rate tests of intent signals,
+    and churn tests. The Tier 1 shares, reported only, get their own adjustment too."""
+    for family in _families(rows):
+        q = stats.benjamini_hochberg(np.array([r.p_value for r in family], dtype=float))
+        for row, value in zip(family, q, strict=True):
+            row.q_value = float(value)
+    churn = stats.benjamini_hochberg(
+        np.array([r.churn_p_value if r.churn_p_value is not None else math.nan for r in rows])
+    )
+    for row, value in zip(rows, churn, strict=True):
+        row.churn_q_value = None if math.isnan(value) else float(value)
+    for row in rows:
         row.verdict, row.why = _verdict(row, settings)
     tier1 = stats.benjamini_hochberg(
         np.array([r.tier1_p_value if r.tier1_p_value is not None else math.nan for r in rows])
@@ -196,12 +203,46 @@ def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> Non
         row.tier1_q_value = None if math.isnan(value) else float(value)
 
 
+def _families(rows: list[LiftRow]) -> list[list[LiftRow]]:
+    """The win-rate tests split into their false-discovery families: fit attributes, intent."""
+    fit = [r for r in rows if r.family != "intent"]
+    intent = [r for r in rows if r.family == "intent"]
+    return [f for f in (fit, intent) if f]
+
+
+def _thin(n_closed: int, comparison: stats.Comparison, settings: AnalysisSettings) -> bool:
+    """Too thin to tell: too few closed deals, or too few accounts on either side of the cut
+    (many deals of a couple of accounts are a couple of observations, not many)."""
+    return (
+        n_closed < settings.min_closed_deals
+        or comparison.n_accounts_in < settings.min_accounts
+        or comparison.n_accounts_out < settings.min_accounts
+    )
+
+
+def _thin_why(row: LiftRow, settings: AnalysisSettings) -> str:
+    """Why a thin cut says nothing, in accounts first, since accounts are the evidence."""
+    floor = settings.min_accounts
+    if row.n_accounts < floor:
+        return (
+            f"only {row.n_accounts} account{'s' if row.n_accounts != 1 else ''} "
+            f"({row.n_closed} closed deals; fewer than {floor} accounts)"
+        )
+    if row.n_accounts_rest < floor:
+        return (
+            f"only {row.n_accounts_rest} account{'s' if row.n_accounts_rest != 1 else ''} "
+            f"outside it (fewer than {floor} accounts to compare with)"
+        )
+    return (
+        f"only {row.n_closed} closed deals from {row.n_accounts} accounts "
+        f"(fewer than {settings.min_closed_deals} deals)"
+    )
+
+
 def _verdict(row: LiftRow, settings: AnalysisSettings) -> tuple[Verdict, str]:
     alpha = settings.alpha
     if row.thin:
-        return "not enough evidence", (
-            f"only {row.n_closed} closed deals (fewer than {settings.min_closed_deals})"
-        )
+        return "not enough evidence", _thin_why(row, settings)
     low, high = row.lift_ci
     if row.q_value < alpha and low > 1 and row.lift >= settings.min_lift:
         return "discriminator", f"wins {row.lift:.1f}x as often (q={row.q_value:.2g})"

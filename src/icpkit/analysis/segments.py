@@ -167,7 +167,12 @@ def _mean_acv(by_account: dict[str, list[float]]) -> Interval:
 
 
 def _leader(segments: list[Segment], settings: AnalysisSettings) -> tuple[str | None, str]:
-    """The bucket leading on three or more metrics, if the data can tell."""
+    """The bucket leading on three or more metrics, if the data can tell.
+
+    A bucket leads a metric only when its lead is significant: its interval lies wholly
+    beyond the interval of every other bucket (for a win rate, its lowest plausible rate
+    above the highest of the runner-up). Ties lead nothing, and neither does a bucket whose
+    interval is unknown (one account gives no interval)."""
     candidates = [s for s in segments if not s.thin and s.value not in (MISSING, NONE_SEEN)]
     if not candidates:
         return None, (
@@ -177,15 +182,43 @@ def _leader(segments: list[Segment], settings: AnalysisSettings) -> tuple[str | 
         scored = [s for s in candidates if not math.isnan(getattr(s, metric).value)]
         if len(scored) < 2:
             continue
-        pick = max if BETTER_HIGH[metric] else min
-        best = pick(scored, key=lambda s, m=metric: getattr(s, m).value)  # type: ignore[misc]
-        best.leads.append(metric)
+        best = _significant_best(scored, metric)
+        if best is not None:
+            best.leads.append(metric)
     top = max(candidates, key=lambda s: len(s.leads))
     if len(top.leads) >= 3:
         thin = [s.value for s in segments if s.thin]
         note = f"; not judged (too thin): {', '.join(thin)}" if thin else ""
         return (
             top.value,
-            f"{top.value} leads on {len(top.leads)} of 5 metrics ({', '.join(top.leads)}){note}",
+            f"{top.value} leads on {len(top.leads)} of 5 metrics ({', '.join(top.leads)}), "
+            f"each with an interval clear of every other bucket's{note}",
         )
     return None, "no bucket leads on three or more of the five metrics"
+
+
+def _significant_best(scored: list[Segment], metric: str) -> Segment | None:
+    """The bucket whose ``metric`` interval lies wholly beyond every other bucket's, or None."""
+    sign = 1.0 if BETTER_HIGH[metric] else -1.0
+
+    def near(s: Segment) -> float:  # the end of the interval closest to the others
+        iv: Interval = getattr(s, metric)
+        return iv.low if sign > 0 else -iv.high
+
+    def far(s: Segment) -> float:  # the end reaching furthest towards the best
+        iv: Interval = getattr(s, metric)
+        return iv.high if sign > 0 else -iv.low
+
+    best = max(scored, key=lambda s: sign * getattr(s, metric).value)
+    floor = near(best)
+    if math.isnan(floor):
+        return None
+    for other in scored:
+        if other is best:
+            continue
+        if sign * getattr(other, metric).value >= sign * getattr(best, metric).value:
+            return None  # a tie at the top
+        reach = far(other)
+        if math.isnan(reach) or reach >= floor:
+            return None
+    return best

@@ -8,6 +8,7 @@ Accounts with no closed deals carry no information and are ignored.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,10 +36,12 @@ IV_BANDS: tuple[tuple[float, str], ...] = (
 <0.02 useless, 0.02-0.1 weak, 0.1-0.3 medium, >=0.3 strong."""
 
 TEST_Z = "z (cluster-robust)"
-TEST_FISHER = "fisher"
+TEST_PERMUTATION = "permutation (accounts)"
 TEST_NONE = "none"
 
-_FISHER_MIN_EXPECTED = 5.0
+_MIN_EXPECTED = 5.0
+"""Fewer expected wins (or losses) on the smaller side than this: the t reference is not
+trusted and accounts are relabelled instead."""
 
 
 def _z(confidence: float) -> float:
@@ -169,6 +172,226 @@ class Comparison:
     n_accounts_out: int
 
 
+PERMUTATION_MAX_ACCOUNTS = 30
+"""A side of a comparison with fewer accounts than this gets an account-level permutation
+test: the t reference is not to be trusted with so few independent units."""
+
+PERMUTATION_DRAWS = 9999
+"""Random relabellings of accounts when the relabellings are too many to enumerate."""
+
+PERMUTATION_ENUMERATE = 20000
+"""Enumerate every relabelling (an exact test) when there are at most this many."""
+
+
+def _cr2_variance(w: np.ndarray, n: np.ndarray, rate: float) -> float:
+    """Bell-McCaffrey (CR2) variance of a pooled rate around ``rate``.
+
+    For the mean of one group the CR2 adjustment of account i is 1 / (1 - n_i / N): unbiased
+    when deals are independent, and no longer shrunk towards zero when a few accounts carry
+    most deals (the plain sandwich is, by up to a factor (m-1)/m and worse when sizes vary).
+    """
+    total = float(n.sum())
+    resid = w - rate * n
+    leverage = np.minimum(n / total, 1.0)
+    # A single account has leverage 1: its variance is not estimable, report it as unbounded.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(leverage < 1.0, resid * resid / (1.0 - leverage), math.inf)
+    return float(np.sum(terms) / (total * total))
+
+
+def _satterthwaite(v1: float, m1: int, v0: float, m0: int) -> float:
+    """Welch-Satterthwaite degrees of freedom of v1 + v0, each estimated from m - 1 df."""
+    if m1 < 2 or m0 < 2:
+        return 1.0
+    num = (v1 + v0) ** 2
+    den = v1 * v1 / (m1 - 1) + v0 * v0 / (m0 - 1)
+    if den <= 0 or not math.isfinite(num / den):
+        return float(max(1, min(m1, m0) - 1))
+    return float(max(1.0, min(num / den, m1 + m0 - 2)))
+
+
+def _null_t(
+    w_in: np.ndarray,
+    n_in: np.ndarray,
+    w_all: float,
+    n_all: float,
+    r2_in: np.ndarray,
+    r2_all: float,
+) -> np.ndarray:
+    """Studentized difference of rates with the variance taken under the null (one pooled
+    rate for both sides), for one or many relabellings given by their summed counts."""
+    n_out = n_all - n_in
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = w_in / n_in - (w_all - w_in) / n_out
+        var = r2_in / (n_in * n_in) + (r2_all - r2_in) / (n_out * n_out)
+        t = np.where(var > 0, np.abs(diff) / np.sqrt(var), np.where(diff == 0, 0.0, math.inf))
+    return np.asarray(t, dtype=float)
+
+
+def _draw_subsets(m: int, k: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """``draws`` random k-subsets of range(m), without repeats within a subset."""
+    if k * 4 > m:
+        return np.argsort(rng.random((draws, m)), axis=1)[:, :k]
+    out = rng.integers(0, m, (draws, k))
+    for _ in range(100):
+        s = np.sort(out, axis=1)
+        bad = np.any(s[:, 1:] == s[:, :-1], axis=1) if k > 1 else np.zeros(draws, bool)
+        if not bad.any():
+            break
+        out[bad] = rng.integers(0, m, (int(bad.sum()), k))
+    return out
+
+
+def permutation_p_value(w: np.ndarray, n: np.ndarray, in_group: np.ndarray, seed: int = 0) -> float:
+    """Two-sided account-level permutation p-value of a difference in pooled win rates.
+
+    Accounts, not deals, are relabelled: under the null the accounts of the cut are
+    exchangeable with the rest. The statistic is the difference studentized by its
+    null (pooled-rate) variance, so a few large accounts cannot dominate. Exact when the
+    relabellings number at most PERMUTATION_ENUMERATE, else PERMUTATION_DRAWS seeded draws.
+    """
+    w = np.asarray(w, dtype=float)
+    n = np.asarray(n, dtype=float)
+    mask = np.asarray(in_group, dtype=bool)
+    m = w.size
+    small = mask if mask.sum() <= m - mask.sum() else ~mask
+    k = int(small.sum())
+    if k == 0 or k == m:
+        return 1.0
+    w_all, n_all = float(w.sum()), float(n.sum())
+    pooled = w_all / n_all
+    r2 = (w - pooled * n) ** 2
+    r2_all = float(r2.sum())
+    observed = _null_t(
+        np.array([w[small].sum()]),
+        np.array([n[small].sum()]),
+        w_all,
+        n_all,
+        np.array([r2[small].sum()]),
+        r2_all,
+    )[0]
+    if math.comb(m, k) <= PERMUTATION_ENUMERATE:
+        idx = np.array(list(itertools.combinations(range(m), k)), dtype=np.intp)
+        extra = 0
+    else:
+        idx = _draw_subsets(m, k, PERMUTATION_DRAWS, np.random.default_rng(seed))
+        extra = 1  # the observed labelling counts as one of the draws
+    t = _null_t(w[idx].sum(axis=1), n[idx].sum(axis=1), w_all, n_all, r2[idx].sum(axis=1), r2_all)
+    hits = int(np.sum(t >= observed * (1 - 1e-9)))
+    return float(min(1.0, (hits + extra) / (idx.shape[0] + extra)))
+
+
+def rate_difference(
+    wins: np.ndarray, deals: np.ndarray, in_group: np.ndarray, confidence: float = 0.95
+) -> Comparison:
+    """Compare the pooled win rate of the accounts ``in_group`` (p1) with the others (p0).
+
+    Difference p1 - p0 and lift p1 / p0 (log scale). A cut with at least
+    PERMUTATION_MAX_ACCOUNTS accounts on each side and enough expected wins and losses gets
+    the cluster-robust normal comparison, its test on the pooled rate (``_large_sample``).
+    A smaller cut gets intervals from Bell-McCaffrey (CR2) account-clustered variances with a
+    t reference on Welch-Satterthwaite degrees of freedom, and a p-value from relabelling
+    accounts (``permutation_p_value``): honest with two, three or five accounts. Undefined
+    quantities are NaN and their p-value is 1.0. Example: 30/100 inside vs 20/100 outside,
+    one deal per account -> difference 0.10, lift 1.5.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    w_all = np.asarray(wins, dtype=float).ravel()
+    n_all = np.asarray(deals, dtype=float).ravel()
+    mask_all = np.asarray(in_group, dtype=bool).ravel()
+    if mask_all.shape != n_all.shape:
+        raise ValueError(f"in_group and deals differ in length: {mask_all.size} != {n_all.size}")
+    _clusters(w_all, n_all)
+    keep = n_all > 0
+    w_all, n_all, mask = w_all[keep], n_all[keep], mask_all[keep]
+    w1, n1, w0, n0 = w_all[mask], n_all[mask], w_all[~mask], n_all[~mask]
+    t1, t0 = float(n1.sum()), float(n0.sum())
+    m1, m0 = int(n1.size), int(n0.size)
+    counts = {
+        "n_deals_in": round(t1),
+        "wins_in": round(float(w1.sum())),
+        "n_accounts_in": m1,
+        "n_deals_out": round(t0),
+        "wins_out": round(float(w0.sum())),
+        "n_accounts_out": m0,
+    }
+    nan2 = (math.nan, math.nan)
+    if t1 == 0 or t0 == 0:
+        rate_in = float(w1.sum()) / t1 if t1 else math.nan
+        rate_out = float(w0.sum()) / t0 if t0 else math.nan
+        return Comparison(
+            rate_in, rate_out, math.nan, nan2, math.nan, nan2, 1.0, TEST_NONE, **counts
+        )
+
+    p1, p0 = float(w1.sum()) / t1, float(w0.sum()) / t0
+    diff = p1 - p0
+    pooled = (t1 * p1 + t0 * p0) / (t1 + t0)
+    smallest_expected = min(pooled, 1 - pooled) * min(t1, t0)
+    if min(m1, m0) >= PERMUTATION_MAX_ACCOUNTS and smallest_expected >= _MIN_EXPECTED:
+        return _large_sample(w1, n1, w0, n0, confidence, counts)
+    # Interval: CR2 variances around each side's rate; a rate of 0 or 1 has no plug-in
+    # variance, so it borrows one win and one loss per side (Agresti-Caffo).
+    v1 = _cr2_variance(w1, n1, p1) if 0 < p1 < 1 else _ac_variance(p1, w1, n1)
+    v0 = _cr2_variance(w0, n0, p0) if 0 < p0 < 1 else _ac_variance(p0, w0, n0)
+    df = _satterthwaite(v1, m1, v0, m0)
+    crit = float(sps.t.ppf(0.5 + confidence / 2, df))
+    se = math.sqrt(v1 + v0)
+    if math.isfinite(se):
+        diff_ci = (max(-1.0, diff - crit * se), min(1.0, diff + crit * se))
+    else:
+        diff_ci = (-1.0, 1.0)
+
+    lift, lift_ci = math.nan, nan2
+    if p0 > 0 and p1 > 0:
+        lift = p1 / p0
+        se_log = math.sqrt(v1 / p1**2 + v0 / p0**2)
+        if math.isfinite(se_log):
+            # One account on a side: no spread to estimate, so no interval (NaN, said so).
+            lift_ci = (lift * math.exp(-crit * se_log), lift * math.exp(crit * se_log))
+    elif p0 > 0:
+        lift = 0.0
+
+    if pooled <= 0 or pooled >= 1:
+        return Comparison(p1, p0, diff, diff_ci, lift, lift_ci, 1.0, TEST_NONE, **counts)
+    p_value = permutation_p_value(w_all, n_all, mask)
+    return Comparison(p1, p0, diff, diff_ci, lift, lift_ci, p_value, TEST_PERMUTATION, **counts)
+
+
+def _large_sample(
+    w1: np.ndarray,
+    n1: np.ndarray,
+    w0: np.ndarray,
+    n0: np.ndarray,
+    confidence: float,
+    counts: dict[str, int],
+) -> Comparison:
+    """The cluster-robust normal comparison, for cuts with at least PERMUTATION_MAX_ACCOUNTS
+    accounts on each side and enough expected wins and losses: there its size is within 3-7%
+    (bench/honesty.py), and the CR2 t test of small cuts would only cost power."""
+    z = _z(confidence)
+    inside, outside = _side(w1, n1), _side(w0, n0)
+    p1, p0 = inside.rate, outside.rate
+    diff = p1 - p0
+    se = math.sqrt(inside.variance + outside.variance)
+    diff_ci = (max(-1.0, diff - z * se), min(1.0, diff + z * se))
+    lift, lift_ci = math.nan, (math.nan, math.nan)
+    if p0 > 0 and p1 > 0:
+        lift = p1 / p0
+        se_log = math.sqrt(inside.variance / p1**2 + outside.variance / p0**2)
+        lift_ci = (lift * math.exp(-z * se_log), lift * math.exp(z * se_log))
+    elif p0 > 0:
+        lift = 0.0
+    # The test takes its variance under the null (one pooled rate, on each side's effective
+    # number of accounts): a small cell's own low variance does not flatter it.
+    pooled = (p1 * inside.effective_n + p0 * outside.effective_n) / (
+        inside.effective_n + outside.effective_n
+    )
+    null_se = math.sqrt(pooled * (1 - pooled) * (1 / inside.effective_n + 1 / outside.effective_n))
+    p_value = float(2 * sps.norm.sf(abs(diff) / null_se)) if null_se > 0 else 1.0
+    return Comparison(p1, p0, diff, diff_ci, lift, lift_ci, p_value, TEST_Z, **counts)
+
+
 @dataclass(frozen=True)
 class _Side:
     rate: float
@@ -188,82 +411,12 @@ def _side(w: np.ndarray, n: np.ndarray) -> _Side:
     return _Side(p, ne, adjusted * (1 - adjusted) / (ne + 2))
 
 
-def _fisher_p(inside: _Side, outside: _Side) -> float:
-    """Fisher's exact p on effective (account-adjusted) won/lost counts of the two sides."""
-    table = np.rint(
-        [
-            [inside.rate * inside.effective_n, (1 - inside.rate) * inside.effective_n],
-            [outside.rate * outside.effective_n, (1 - outside.rate) * outside.effective_n],
-        ]
-    ).astype(int)
-    if np.any(table.sum(axis=0) == 0) or np.any(table.sum(axis=1) == 0):
-        return 1.0
-    return float(min(1.0, sps.fisher_exact(table).pvalue))
-
-
-def rate_difference(
-    wins: np.ndarray, deals: np.ndarray, in_group: np.ndarray, confidence: float = 0.95
-) -> Comparison:
-    """Compare the pooled win rate of the accounts ``in_group`` (p1) with the others (p0).
-
-    Difference p1 - p0 with a normal CI on the sum of the two cluster-robust variances; lift
-    p1 / p0 with a delta-method CI on the log scale; two-sided z-test on the same standard
-    error, or Fisher's exact test on the won/lost counts deflated by each side's design
-    effect when either side expects fewer than 5 wins or losses. Undefined quantities are
-    NaN and their p-value is 1.0. Example: 30/100 inside vs 20/100 outside, one deal per
-    account -> difference 0.10, lift 1.5.
-    """
-    z = _z(confidence)
-    w_all = np.asarray(wins, dtype=float).ravel()
-    n_all = np.asarray(deals, dtype=float).ravel()
-    mask_all = np.asarray(in_group, dtype=bool).ravel()
-    if mask_all.shape != n_all.shape:
-        raise ValueError(f"in_group and deals differ in length: {mask_all.size} != {n_all.size}")
-    _clusters(w_all, n_all)
-    keep = n_all > 0
-    w_all, n_all, mask = w_all[keep], n_all[keep], mask_all[keep]
-    w1, n1, w0, n0 = w_all[mask], n_all[mask], w_all[~mask], n_all[~mask]
-    t1, t0 = float(n1.sum()), float(n0.sum())
-    counts = {
-        "n_deals_in": round(t1),
-        "wins_in": round(float(w1.sum())),
-        "n_accounts_in": int(n1.size),
-        "n_deals_out": round(t0),
-        "wins_out": round(float(w0.sum())),
-        "n_accounts_out": int(n0.size),
-    }
-    nan2 = (math.nan, math.nan)
-    if t1 == 0 or t0 == 0:
-        rate_in = float(w1.sum()) / t1 if t1 else math.nan
-        rate_out = float(w0.sum()) / t0 if t0 else math.nan
-        return Comparison(
-            rate_in, rate_out, math.nan, nan2, math.nan, nan2, 1.0, TEST_NONE, **counts
-        )
-
-    inside, outside = _side(w1, n1), _side(w0, n0)
-    p1, p0 = inside.rate, outside.rate
-    diff = p1 - p0
-    se = math.sqrt(inside.variance + outside.variance)
-    diff_ci = (max(-1.0, diff - z * se), min(1.0, diff + z * se))
-
-    lift, lift_ci = math.nan, nan2
-    if p0 > 0 and p1 > 0:
-        lift = p1 / p0
-        se_log = math.sqrt(inside.variance / p1**2 + outside.variance / p0**2)
-        lift_ci = (lift * math.exp(-z * se_log), lift * math.exp(z * se_log))
-    elif p0 > 0:
-        lift = 0.0
-
-    ne1, ne0 = inside.effective_n, outside.effective_n
-    won_eff = p1 * ne1 + p0 * ne0
-    lost_eff = (ne1 + ne0) - won_eff
-    smallest_expected = min(won_eff, lost_eff) * min(ne1, ne0) / (ne1 + ne0)
-    if smallest_expected < _FISHER_MIN_EXPECTED:
-        return Comparison(
-            p1, p0, diff, diff_ci, lift, lift_ci, _fisher_p(inside, outside), TEST_FISHER, **counts
-        )
-    p_value = float(2 * sps.norm.sf(abs(diff) / se))
-    return Comparison(p1, p0, diff, diff_ci, lift, lift_ci, p_value, TEST_Z, **counts)
+def _ac_variance(p: float, w: np.ndarray, n: np.ndarray) -> float:
+    """Variance of a side whose rate is 0 or 1: one win and one loss added to its accounts'
+    worth of evidence (Agresti-Caffo), since the plug-in variance is zero."""
+    ne = float(w.size) if w.size < 2 else _effective_n(w, n)
+    adjusted = (p * ne + 1) / (ne + 2)
+    return adjusted * (1 - adjusted) / (ne + 2)
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:

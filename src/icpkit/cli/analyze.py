@@ -171,12 +171,37 @@ LIFT_COLUMNS = [
     Column("attribute"),
     Column("value"),
     Column("closed", priority=2),
+    Column("accounts", priority=2),
     Column("win rate", priority=1),
     Column("lift", "lift (95% CI)"),
     Column("shares", "won/lost share", priority=4),
     Column("q", priority=3),
     Column("why", priority=5),
 ]
+
+
+def _no_lift_rows(result: LiftResult) -> str:
+    """Why the won-vs-lost table has no row to show, in one sentence."""
+    if result.n_closed == 0:
+        return "No rows: there are no closed new-business deals to compare."
+    if result.n_won == 0 or result.n_won == result.n_closed:
+        outcome = "lost" if result.n_won == 0 else "won"
+        return f"No rows: every closed deal was {outcome}, so no value can be compared."
+    if not result.rows:
+        return "No rows: no attribute has two or more values to compare."
+    thin = sum(r.thin for r in result.rows)
+    why = (
+        "every cut is too thin to tell (too few closed deals or accounts in it or in the rest)"
+        if thin == len(result.rows)
+        else f"{thin:,} cuts are too thin to tell, and no other differs from the rest by "
+        "enough, with enough certainty"
+        if thin
+        else "none differs from the rest by enough, with enough certainty"
+    )
+    return (
+        f"No rows: none of the {len(result.rows):,} values compared has a verdict: {why}; "
+        "`--show all` lists them."
+    )
 
 
 @app.command()
@@ -222,6 +247,10 @@ def lift(
         if show == "all"
         else [r for r in result.rows if r.verdict != "not enough evidence"]
     )
+    if not rows:
+        # A header over no rows says nothing: one sentence says why there are none.
+        console.print(_no_lift_rows(result))
+        return
     order = {"discriminator": 0, "disqualifier": 1, "market descriptor": 2}
     rows = sorted(rows, key=lambda r: (order.get(r.verdict, 3), r.q_value))
     emit(
@@ -231,6 +260,7 @@ def lift(
                 "attribute": r.attribute,
                 "value": r.value,
                 "closed": f"{r.n_closed:,}",
+                "accounts": f"{r.n_accounts:,}",
                 "win rate": cell(r.win_rate, ".0%", LIFT_WHY["win_rate"]),
                 "lift": interval(r.lift, *r.lift_ci, ".2f", LIFT_WHY["lift"]),
                 "shares": _shares(r),

@@ -20,6 +20,8 @@ def derive(
     ws = open_workspace(workspace)
     with clean_errors():
         result = ws.derive(note=note)
+    for i, line in enumerate(result.nothing):
+        console.print(f"[bold]{line}[/]" if i == 0 else line)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     if not result.written:

@@ -11,6 +11,8 @@ import datetime as dt
 import hashlib
 import math
 import re
+from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, Literal
 
 import duckdb
@@ -20,6 +22,7 @@ from icpkit.analysis import stats
 from icpkit.analysis.frame import MISSING, NONE_SEEN, Frame
 from icpkit.analysis.lift import LiftResult, LiftRow
 from icpkit.config import AnalysisSettings
+from icpkit.icp.describe import format_lift
 from icpkit.icp.model import ICP, Criterion, Evidence, Exclusion, ICPError, IntentSignal
 
 _RANGE = re.compile(r"^([\d,]+)-([\d,]+)$")
@@ -70,6 +73,18 @@ def _runs(rows: list[LiftRow], order: list[str], verdict: str) -> list[list[Lift
     return runs
 
 
+def _same_test(run: list[LiftRow]) -> list[list[LiftRow]]:
+    """A run split where the test behind the verdict changes (win rate or churn), so that a
+    merged rule's rationale names the one test that drew all of it."""
+    parts: list[list[LiftRow]] = []
+    for row in run:
+        if parts and parts[-1][0].why.startswith("churns") == row.why.startswith("churns"):
+            parts[-1].append(row)
+        else:
+            parts.append([row])
+    return parts
+
+
 def _evidence(
     frame: Frame, attribute: str, values: tuple[str, ...], result: LiftResult, rows: list[LiftRow]
 ) -> Evidence:
@@ -104,7 +119,7 @@ def _evidence(
         iv=_finite(result.information_value.get(attribute, math.nan)),
         share_won=_r(won / result.n_won) if result.n_won else None,
         share_lost=_r((n_closed - won) / n_lost_total) if n_lost_total else None,
-        n_accounts=int(sum(len(c.accounts) for c in inside)),
+        n_accounts=int(np.unique(np.concatenate([c.accounts for c in inside])).size),
         test=comparison.test,
     )
 
@@ -212,16 +227,128 @@ def _none_is(n: int, things: str, what: str) -> str:
 def no_rule_reason(icp: ICP, settings: AnalysisSettings) -> str | None:
     """'no rule passed: ...' when the derived ICP has no fit, intent or exclusion rule (a
     boundary alone scores nobody), else None."""
-    if icp.fit or icp.intent or icp.exclusions:
+    if not is_empty(icp):
         return None
     closed = int(icp.method.get("closed_deals", 0) or 0)
     won = int(icp.method.get("won_deals", 0) or 0)
     return (
         f"no rule passed: on {closed:,} closed deals ({won:,} won) no attribute value wins or "
         f"loses significantly more often than the rest (q < {settings.alpha:g}, lift of at "
-        f"least {settings.min_lift:g}x, {settings.min_closed_deals} closed deals per cut); "
-        "every account will score the same. Derive again on more data"
+        f"least {settings.min_lift:g}x, {settings.min_closed_deals} closed deals and "
+        f"{settings.min_accounts} accounts per cut); every account will score the same. "
+        "Derive again on more data"
     )
+
+
+def is_empty(icp: ICP) -> bool:
+    """No fit, intent or exclusion rule: a boundary alone scores nobody."""
+    return not (icp.fit or icp.intent or icp.exclusions)
+
+
+# Share of the accounts a cut holds in the power calculation: a value held by one account in
+# five, the size of a market descriptor (``analysis.descriptor_share``'s default).
+POWER_CUT_SHARE = 0.2
+POWER = 0.8  # chance of detecting the effect when it is real
+TARGET_LIFT = 1.5
+
+
+@dataclass(frozen=True)
+class Detectable:
+    """What these data could have found: the minimum detectable lift and the data a 1.5x
+    lift would take (see docs/analysis.md, "When nothing passes")."""
+
+    accounts: int
+    closed_deals: int
+    base_rate: float
+    tests: int
+    alpha: float
+    min_lift: float | None  # None: no lift is detectable (too few accounts or base rate)
+    more_closed_deals: int | None  # None: a 1.5x lift is impossible (base rate above 2/3)
+
+    def sentences(self) -> list[str]:
+        """The headline and what it would take, in plain words."""
+        lines = [
+            "No ICP can be derived from these data: no attribute value separates won from "
+            f"lost deals at the {self.alpha:.0%} false-discovery rate."
+        ]
+        cut = max(1, round(self.accounts * POWER_CUT_SHARE))
+        if self.min_lift is None:
+            lines.append(
+                f"With {self.accounts:,} accounts and a {self.base_rate:.0%} win rate, no lift "
+                f"of a value held by {cut:,} accounts (one in five) would be detected."
+            )
+        else:
+            lines.append(
+                f"With {self.accounts:,} accounts and a {self.base_rate:.0%} win rate, a value "
+                f"held by {cut:,} accounts (one in five) must win at least "
+                f"{self.min_lift:.2f}x as often as the rest to be detected "
+                f"({POWER:.0%} power, {self.tests:,} tests)."
+            )
+        if self.more_closed_deals is None:
+            lines.append(
+                f"A {TARGET_LIFT:g}x lift cannot exist at a {self.base_rate:.0%} win rate."
+            )
+        elif self.more_closed_deals <= 0:
+            lines.append(
+                f"A {TARGET_LIFT:g}x lift would be detected on these data: none exists here."
+            )
+        else:
+            lines.append(
+                f"Detecting a {TARGET_LIFT:g}x lift takes about "
+                f"{self.more_closed_deals:,} more closed deals (at "
+                f"{self.closed_deals / max(self.accounts, 1):.1f} per account)."
+            )
+        return lines
+
+
+def detectable(result: LiftResult, settings: AnalysisSettings) -> Detectable:
+    """Minimum detectable lift of a cut holding a fifth of the accounts, and the closed deals
+    a 1.5x lift would take.
+
+    Accounts are the independent units: a cut of m = 0.2 n accounts at win rate L p against
+    the rest (n - m accounts at p) is detected when
+    L p - p = (z(1 - a / 2) + z(0.8)) sqrt(L p (1 - L p) / m + p (1 - p) / (n - m)),
+    where a = alpha / T, T the number of fit win-rate tests (a single real effect among T
+    must reach the first Benjamini-Hochberg step). L is solved by bisection."""
+    tests = max(
+        1, sum(1 for r in result.rows if r.family != "intent" and not math.isnan(r.p_value))
+    )
+    base = result.base_rate if math.isfinite(result.base_rate) else 0.0
+    accounts = result.n_accounts
+    mdl = _min_lift(accounts, base, settings.alpha / tests)
+    more: int | None = None
+    if base > 0 and TARGET_LIFT * base < 1:
+        needed = accounts
+        while True:
+            lift = _min_lift(needed, base, settings.alpha / tests)
+            if lift is not None and lift <= TARGET_LIFT:
+                break
+            needed = max(needed + 1, int(needed * 1.05))
+        per_account = result.n_closed / accounts if accounts else 1.0
+        more = math.ceil((needed - accounts) * per_account)
+    return Detectable(accounts, result.n_closed, base, tests, settings.alpha, mdl, more)
+
+
+def _min_lift(accounts: int, base: float, alpha: float) -> float | None:
+    """The smallest lift L detectable with ``POWER`` (see ``detectable``), or None."""
+    m = accounts * POWER_CUT_SHARE
+    rest = accounts - m
+    if base <= 0 or base >= 1 or m < 1 or rest < 1:
+        return None
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(POWER)
+
+    def gap(lift: float) -> float:
+        inside = lift * base
+        se = math.sqrt(inside * (1 - inside) / m + base * (1 - base) / rest)
+        return inside - base - z * se
+
+    low, high = 1.0, 1.0 / base
+    if gap(high) < 0:
+        return None
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if gap(mid) < 0 else (low, mid)
+    return high
 
 
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
@@ -267,7 +394,7 @@ def derive_icp(
                 if attr.kind == "ordinal"
                 else [[r] for r in rows if r.verdict == verdict]
             )
-            for run in runs:
+            for run in (part for whole in runs for part in _same_test(whole)):
                 values = tuple(r.value for r in run)
                 if attr.kind == "binary" and values != ("yes",):
                     continue
@@ -279,7 +406,7 @@ def derive_icp(
                     churn = all(r.why.startswith("churns") for r in run)
                     exclusions.append(_exclusion(name, values, ev, subject, churn, run))
     boundary.extend(_boundary(frame, by_attr, exclusions, result))
-    notes.extend(_volume_notes(frame, by_attr))
+    notes.extend(_volume_notes(frame, by_attr, settings))
     return ICP(
         schema_version=1,
         version=0,
@@ -403,12 +530,16 @@ def _intent(
 def _boundary(
     frame: Frame, by_attr: dict[str, list[LiftRow]], exclusions: list[Exclusion], result: LiftResult
 ) -> list[Criterion]:
-    """Who could fit at all: the employee floor above disqualified small sizes, and the
-    countries where the company has won."""
+    """Who could fit at all: the employee floor above disqualified small sizes.
+
+    Countries draw no boundary: a country without a win (and without a significant loss)
+    is unknown, not out of the market; a country that significantly loses is an exclusion,
+    with the test that says so."""
     out: list[Criterion] = []
     employees = by_attr.get("employees", [])
     order = [c.value for c in frame.cuts.get("employees", [])]
     floor = None
+    below: list[LiftRow] = []
     for value in order:
         row = next((r for r in employees if r.value == value), None)
         if row is None:
@@ -416,6 +547,7 @@ def _boundary(
         if row.verdict == "disqualifier":
             _, high = _bounds(value)
             floor = (high or 0) + 1
+            below.append(row)
         else:
             break
     if floor is not None:
@@ -434,53 +566,76 @@ def _boundary(
                 direction="positive",
                 evidence=ev,
                 source="derived",
-                rationale=f"below {floor:,} employees the company wins "
-                "significantly less: the firmographic floor",
-            )
-        )
-    countries = [
-        r for r in by_attr.get("country", []) if r.wins > 0 and r.verdict != "disqualifier"
-    ]
-    if countries:
-        values = tuple(sorted(r.value for r in countries))
-        ev = _evidence(frame, "country", values, result, countries)
-        out.append(
-            Criterion(
-                id="country-served",
-                attribute="country",
-                values=list(values),
-                direction="positive",
-                evidence=ev,
-                source="derived",
-                rationale=f"countries with won deals ({len(values)}); "
-                "elsewhere there is no evidence either way",
+                rationale=f"below {floor:,} employees: "
+                + "; ".join(_test_words(f"{r.value} employees", r) for r in below)
+                + ": the firmographic floor",
             )
         )
     return out
 
 
-def _volume_notes(frame: Frame, by_attr: dict[str, list[LiftRow]]) -> list[str]:
-    """Where volume and win rate disagree: the segment worked most is not the best."""
+def _test_words(subject: str, row: LiftRow) -> str:
+    """The test that made ``row`` a disqualifier, in words with its own numbers: the win-rate
+    test ('wins 0.45x as often, 95% CI 0.3-0.6x, q=0.001') or the churn test."""
+    if row.why.startswith("churns"):
+        rate = f"{row.churn_rate:.0%} churned, " if row.churn_rate is not None else ""
+        lift = row.churn_lift if row.churn_lift is not None else math.nan
+        q = row.churn_q_value if row.churn_q_value is not None else math.nan
+        return f"{subject}: customers churn {lift:.1f}x as often as others ({rate}q={q:.2g})"
+    low, high = row.lift_ci
+    return (
+        f"{subject}: wins {format_lift(row.lift)} as often as the rest "
+        f"(95% CI {format_lift(low).removesuffix('x')}-{format_lift(high)}, "
+        f"q={row.q_value:.2g}, n={row.n_closed:,} closed deals)"
+    )
+
+
+def _volume_notes(
+    frame: Frame, by_attr: dict[str, list[LiftRow]], settings: AnalysisSettings
+) -> list[str]:
+    """Where volume and win rate disagree: the segment worked most is not the best. Said
+    only when a test supports it: the best segment wins significantly more often than the
+    rest (a discriminator, on enough deals and accounts) and the busiest one does not."""
     notes: list[str] = []
     for name in ("employees", "industry"):
         rows = by_attr.get(name, [])
         if len(rows) < 2:
             continue
         most = max(rows, key=lambda r: r.wins)
-        best = max(rows, key=lambda r: r.win_rate if not r.thin else -1)
-        if most.value != best.value:
+        supported = [r for r in rows if _supported(r, settings)]
+        if not supported:
+            continue
+        best = max(supported, key=lambda r: r.win_rate)
+        if most.value != best.value and most.verdict != "discriminator":
+            low, high = best.lift_ci
             notes.append(
                 f"{name} {most.value} brings the most wins ({most.wins:,}) at a "
                 f"{most.win_rate:.0%} win rate; {best.value} wins {best.win_rate:.0%} of the "
-                "deals worked. Volume follows where sales worked, not where it wins."
+                f"deals worked ({format_lift(best.lift)} the rest, 95% CI "
+                f"{format_lift(low).removesuffix('x')}-{format_lift(high)}, "
+                f"q={best.q_value:.2g}, {best.n_accounts:,} accounts). Volume follows where "
+                "sales worked, not where it wins."
             )
     return notes
 
 
+def _supported(row: LiftRow, settings: AnalysisSettings) -> bool:
+    """A win-rate lead a test supports: a discriminator on enough closed deals and accounts."""
+    return (
+        row.verdict == "discriminator"
+        and not row.thin
+        and row.n_accounts >= settings.min_accounts
+        and row.lift_ci[0] > 1
+    )
+
+
 __all__ = [
+    "Detectable",
     "NoUsableDeals",
     "data_fingerprint",
     "derive_icp",
+    "detectable",
+    "is_empty",
     "no_rule_reason",
     "no_usable_deals_reason",
     "slug",

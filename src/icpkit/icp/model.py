@@ -495,6 +495,11 @@ class ICP(_Model):
         default_factory=list, description="Accounts to leave out, and why."
     )
     notes: list[str] = Field(default_factory=list, description="Free-form notes for readers.")
+    empty: bool = Field(
+        False,
+        description="True when derived with no rule passing: no ICP can be derived from the "
+        "data, every account scores the same (written only when true).",
+    )
     scoring: ScoringModel | None = Field(
         None, description="The fitted scoring model (weights live on each rule)."
     )
@@ -618,6 +623,8 @@ def dump_icp(icp: ICP) -> dict[str, Any]:
                 item["evidence"] = _drop_none(item["evidence"])
             items.append(_drop_none(item))
         data[name] = items
+    if not data.get("empty"):
+        data.pop("empty", None)  # files of ICPs with rules read as they always did
     if data.get("scoring") is None:
         data.pop("scoring", None)
     else:
