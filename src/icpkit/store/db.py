@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -25,6 +25,8 @@ from icpkit.errors import (
 )
 from icpkit.output.files import TEMP_MARK, sweep_stale
 from icpkit.store.schema import STORE_SCHEMA_VERSION, TABLES, UPGRADES
+
+_T = TypeVar("_T")
 
 STORE_NAME = "workspace.duckdb"
 
@@ -183,10 +185,8 @@ def _open_waiting(
     path: Path, read_only: bool, wait: float | None, notice: Notice | None
 ) -> duckdb.DuckDBPyConnection:
     """``duckdb.connect``, waiting while another process holds the file's lock."""
-    wait = lock_wait(wait)
-    deadline = time.monotonic() + wait
-    told = False
-    while True:
+
+    def attempt() -> duckdb.DuckDBPyConnection:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.ConnectionException as exc:
@@ -195,6 +195,21 @@ def _open_waiting(
             if read_only and "different configuration" in str(exc):
                 return duckdb.connect(str(path))
             raise explain(exc, path) from exc
+
+    return _while_locked(attempt, path, wait, notice)
+
+
+def _while_locked(
+    attempt: Callable[[], _T], path: Path, wait: float | None, notice: Notice | None
+) -> _T:
+    """Run ``attempt`` until no other process holds the store's lock, saying once that it
+    waits; after ``wait`` seconds (see :func:`lock_wait`) a StoreBusyError names the holder."""
+    wait = lock_wait(wait)
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            return attempt()
         except duckdb.Error as exc:
             match = _LOCKED.search(str(exc))
             if match is None:
@@ -324,27 +339,11 @@ def attach_read_only(
 ) -> None:
     """ATTACH the store at ``path`` read-only as ``alias``, waiting (with a message) while an
     ingest holds it, as :func:`connect` does."""
-    wait = lock_wait(wait)
-    deadline = time.monotonic() + wait
-    told = False
-    while True:
-        try:
-            con.execute(f"ATTACH {literal(path.as_posix())} AS {identifier(alias)} (READ_ONLY)")
-            return
-        except duckdb.Error as exc:
-            match = _LOCKED.search(str(exc))
-            if match is None:
-                raise explain(exc, path) from exc
-            holder = _holder(int(match.group(1)), "read-only mode" in str(exc))
-            if time.monotonic() >= deadline:
-                raise StoreBusyError(
-                    f"{path}: {holder} for more than {wait:g} s",
-                    hint="wait for it to finish and run the command again",
-                ) from exc
-            if not told and notice is not None:
-                notice(f"the workspace is {holder}; waiting… Ctrl-C to stop")
-                told = True
-            time.sleep(min(_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def attempt() -> None:
+        con.execute(f"ATTACH {literal(path.as_posix())} AS {identifier(alias)} (READ_ONLY)")
+
+    _while_locked(attempt, path, wait, notice)
 
 
 def first_row(
