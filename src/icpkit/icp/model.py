@@ -252,7 +252,9 @@ class Evidence(_Model):
     share_lost: OptionalShare = Field(None, description="Share of all lost deals in the cut.")
     churn_rate: OptionalShare = Field(None, description="Share of won customers in the cut lost.")
     n_accounts: int | None = Field(None, ge=0, description="Distinct accounts in the cut.")
-    test: str | None = Field(None, description="Statistical test used, e.g. 'fisher'.")
+    test: str | None = Field(
+        None, description="Statistical test used: 'z (cluster-robust)' or 'permutation (accounts)'."
+    )
 
     @field_validator("wins")
     @classmethod
