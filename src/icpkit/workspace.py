@@ -270,6 +270,7 @@ class Workspace:
         result = lift_table(frame, self.settings.analysis)
         if (kept := frame.unanalyzed_note()) is not None:
             result.warnings.append(kept)
+        result.warnings += frame.history.warnings()
         return result
 
     def segments(self, by: str) -> SegmentTable:
@@ -341,6 +342,7 @@ class Workspace:
             icp = learn_and_refine(con, icp, self.settings)
             reported = reported_extra_columns(con)
         warnings = [*result.warnings, *(leak.message() for leak in leaks)]
+        warnings += frame.history.warnings()
         warnings += unknown_extra_columns(icp, reported)  # a hand-made rule on a missing column
         if (empty := no_rule_reason(icp, analysis)) is not None:
             warnings.append(empty)

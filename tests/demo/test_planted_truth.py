@@ -112,15 +112,28 @@ def test_p_win_matches_the_documented_model(small: Loaded) -> None:
     truth = small.truth
     tech = tools(small)
     base = truth["base_log_odds"]["new_business"]
+    domain = {c["Record ID"]: c["domain"] for c in small.company_truth}
+    # HubSpot counts from the company's first dated adoption (a tech_added event), if any.
+    adopted: dict[str, date] = {}
+    for s in small.signals:
+        if s["Signal Type"] == "tech_added" and s["Detail"] == "HubSpot":
+            day = date.fromisoformat(s["Signal Date"])
+            adopted[s["Company Domain Name"]] = min(day, adopted.get(s["Company Domain Name"], day))
+    created = {d["Record ID"]: date.fromisoformat(d["Create Date"][:10]) for d in small.deals}
+    dated = 0
     for t in small.deal_truth:
         if t["Deal Type"] != "New Business":
             continue
         e, ind, tools_ = int(t["employees"]), t["industry"], tech[t["Company Record ID"]]
+        since = adopted.get(domain[t["Company Record ID"]])
+        hubspot = "HubSpot" in tools_ and (since is None or created[t["Record ID"]] >= since)
+        dated += "HubSpot" in tools_ and not hubspot
         x = base
-        x += 1.0 * (51 <= e <= 200) + 0.8 * (ind == "Software") + 0.7 * ("HubSpot" in tools_)
+        x += 1.0 * (51 <= e <= 200) + 0.8 * (ind == "Software") + 0.7 * hubspot
         x += 0.9 * (t["funding_intent"] == "1") + 0.6 * (t["sdr_intent"] == "1")
         x += -1.5 * (ind == "Public Administration") - 1.0 * (e <= 10) - 0.5 * (e >= 1001)
         assert abs(float(t["p_win"]) - float(logistic(x))) < 1e-4
+    assert dated > 0  # some deals came before their company adopted HubSpot
 
 
 def test_ground_truth_auc_is_informative(large: Loaded) -> None:

@@ -4,11 +4,14 @@ One attribute gives each deal exactly one value (``(missing)`` included), so a v
 always be compared with the rest of its attribute. Attributes of the account (size,
 industry, stack) and of the deal's moment (how long before the deal was created the
 account raised money or posted a job) are built in SQL over the workspace store and
-counted per account, because deals of one account are not independent evidence.
+counted per account, because deals of one account are not independent evidence. The
+stack and head count are those of the day the deal was created where signals date them
+(icpkit.analysis.history).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -16,6 +19,8 @@ from typing import Literal
 import duckdb
 import numpy as np
 
+from icpkit.analysis.history import HEADCOUNT, HistorySummary, churned_sql, date_values
+from icpkit.analysis.windows import SignalAges
 from icpkit.config import AnalysisSettings
 from icpkit.store.db import json_path, literal
 
@@ -142,6 +147,11 @@ class Frame:
     tiers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
     # Unmapped columns kept in the store but not analyzed: column -> why.
     unanalyzed: dict[str, str] = field(default_factory=dict)
+    # Per intent attribute ('signal:funding_round:Series A'): the ages of every occurrence
+    # before each deal, from which windows are estimated (analysis/windows.py).
+    signal_ages: dict[str, SignalAges] = field(default_factory=dict)
+    # The dated history that set technologies and employees as of each deal's creation.
+    history: HistorySummary = field(default_factory=lambda: HistorySummary(0, 0, 0))
 
     def unanalyzed_note(self) -> str | None:
         """'kept, not analyzed: Phone, BillingStreet (identifiers)', or None."""
@@ -212,19 +222,26 @@ def window_labels(bounds: list[int]) -> list[str]:
 
 # The kind of a signal without its amount: '$12M Series B' -> 'Series B'.
 DETAIL_SQL = "regexp_replace(coalesce(s.detail, ''), '^[$€£]?[0-9][0-9.,]*[ ]*[kKmMbB]?[ ]+', '')"
+# Head counts observed on a day are the history of an attribute, not events of intent.
+HEADCOUNT_TYPES = ", ".join(literal(t) for t in sorted(HEADCOUNT))
 
 
-def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> None:
+def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> HistorySummary:
     """Temporary tables the attributes read: closed deals (those matching the SQL condition
-    ``where`` on ``deals``, when given) and each signal's latest occurrence."""
+    ``where`` on ``deals``, when given) with their account's technologies and employees as
+    they stood on the day each deal was created (see icpkit.analysis.history), and each
+    signal's latest occurrence. Returns what dated history there was."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE closed AS
-           SELECT deal_key, account_key, outcome = 'won' AS won, created_at, closed_at,
-                  cycle_days, amount
-           FROM deals
-           WHERE outcome IN ('won', 'lost') AND NOT is_expansion AND account_key IS NOT NULL
-             AND ({where or "true"})"""
+           SELECT c.*, a.technologies, a.employees
+           FROM (SELECT deal_key, account_key, outcome = 'won' AS won, created_at, closed_at,
+                        cycle_days, amount
+                 FROM deals
+                 WHERE outcome IN ('won', 'lost') AND NOT is_expansion
+                   AND account_key IS NOT NULL AND ({where or "true"})) c
+           LEFT JOIN accounts a USING (account_key)"""
     )
+    history = date_values(con, "closed", key="deal_key", day="created_at")
     # Funding details carry amounts ('$12M Series B'): the kind of event is what repeats.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE signal_last AS
@@ -233,6 +250,7 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> None:
                   min(date_diff('day', s.observed_at::DATE, c.created_at::DATE)) AS days
            FROM closed c JOIN signals s USING (account_key)
            WHERE c.created_at IS NOT NULL AND s.observed_at::DATE <= c.created_at::DATE
+             AND s.signal_type NOT IN ({HEADCOUNT_TYPES})
            GROUP BY ALL"""
     )
     # Each signal type whatever its detail ('funding_recency'), for segment tables.
@@ -241,6 +259,7 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> None:
            SELECT deal_key, split_part(family, ':', 1), min(days) FROM signal_last
            GROUP BY ALL"""
     )
+    return history
 
 
 def value_sql(
@@ -249,24 +268,29 @@ def value_sql(
     as_of: str = "c.created_at",
     *,
     extra_columns: bool = False,
+    point_in_time: bool = False,
 ) -> str | None:
     """SQL giving an account's value of attribute ``name`` (alias ``a``: accounts) on the day
     ``as_of``; None for a name that is not an account attribute. Scoring reuses these; with
     ``extra_columns`` an unmapped field ``extra:X`` is read from a column ``X`` (as in a
-    warehouse table) rather than from the store's JSON."""
+    warehouse table) rather than from the store's JSON. With ``point_in_time`` the stack and
+    head count are those of the deal's day, from the closed-deal table (alias ``c``, see
+    :func:`prepare`), not the export's."""
+    stack = "c.technologies" if point_in_time else "a.technologies"
     if name == "employees":
         bounds = [float(b) for b in settings.employee_buckets]
-        return _bucket_sql("a.employees", bounds, bucket_labels(bounds, "count"))
+        column = "c.employees" if point_in_time else "a.employees"
+        return _bucket_sql(column, bounds, bucket_labels(bounds, "count"))
     if name == "revenue":
         bounds = settings.revenue_buckets
         return _bucket_sql("a.revenue", bounds, bucket_labels(bounds, "money"))
     if name in ("industry", "country", "funding_stage"):
         return f"coalesce(a.{name}, '{MISSING}')"
     if name == "stack_density":
-        return f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
-                     WHEN coalesce(array_length(a.technologies), 0) <= 2 THEN '0-2 tools'
-                     WHEN array_length(a.technologies) <= 5 THEN '3-5 tools'
-                     WHEN array_length(a.technologies) <= 8 THEN '6-8 tools'
+        return f"""CASE WHEN {stack} IS NULL THEN '{MISSING}'
+                     WHEN coalesce(array_length({stack}), 0) <= 2 THEN '0-2 tools'
+                     WHEN array_length({stack}) <= 5 THEN '3-5 tools'
+                     WHEN array_length({stack}) <= 8 THEN '6-8 tools'
                      ELSE '9+ tools' END"""
     if name == "company_age":
         return f"""CASE WHEN a.founded_year IS NULL OR {as_of} IS NULL THEN '{MISSING}'
@@ -277,8 +301,8 @@ def value_sql(
                      ELSE '21+ years' END"""
     if name.startswith("tech:"):
         tool = _q(name.removeprefix("tech:"))
-        return f"""CASE WHEN a.technologies IS NULL THEN '{MISSING}'
-                     WHEN array_contains(a.technologies, '{tool}') THEN 'yes' ELSE 'no' END"""
+        return f"""CASE WHEN {stack} IS NULL THEN '{MISSING}'
+                     WHEN array_contains({stack}, '{tool}') THEN 'yes' ELSE 'no' END"""
     if name.startswith("extra:"):
         if extra_columns:
             column = name.removeprefix("extra:").replace('"', '""')
@@ -288,8 +312,13 @@ def value_sql(
     return None
 
 
+def _day(day: dt.date | None) -> str | None:
+    return f"DATE '{day.isoformat()}'" if day is not None else None
+
+
 def _sql(name: str, settings: AnalysisSettings) -> str:
-    sql = value_sql(name, settings)
+    # Deals are judged on their account as it stood when they were created.
+    sql = value_sql(name, settings, point_in_time=True)
     assert sql is not None, name
     return sql
 
@@ -332,7 +361,7 @@ def discover_attributes(
         )
     floor = settings.min_closed_deals
     tools = con.execute(
-        f"""SELECT tool FROM (SELECT unnest(a.technologies) AS tool, c.deal_key
+        f"""SELECT tool FROM (SELECT unnest(c.technologies) AS tool, c.deal_key
                               FROM closed c JOIN accounts a USING (account_key))
             GROUP BY tool HAVING count(*) >= {floor} ORDER BY tool"""
     ).fetchall()
@@ -421,10 +450,12 @@ def build_frame(
     settings: AnalysisSettings,
     tiers: dict[str, int] | None = None,
     where: str | None = None,
+    as_of: dt.date | None = None,
 ) -> Frame:
     """Count closed deals and wins per attribute value and account; ``tiers`` (account key
-    -> customer tier) lets the analysis say which values Tier 1 customers share."""
-    prepare(con, where)
+    -> customer tier) lets the analysis say which values Tier 1 customers share. Churn is
+    as it stood on ``as_of`` (a backtest's cut-off), else as exported."""
+    history = prepare(con, where)
     attrs = discover_attributes(con, settings)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE account_index AS
@@ -482,8 +513,9 @@ def build_frame(
         "SELECT count(*), count(*) FILTER (WHERE won), count(DISTINCT account_key) FROM closed"
     ).fetchall()[0]
     churn = con.execute(
-        """SELECT i.idx, a.churned FROM account_index i JOIN accounts a USING (account_key)
-           WHERE a.churned IS NOT NULL"""
+        f"""SELECT i.idx, {churned_sql(_day(as_of))} AS churned
+            FROM account_index i JOIN accounts a USING (account_key)
+            WHERE a.churned IS NOT NULL"""
     ).fetchall()
     # -1: not known; churn is judged among won accounts only (see lift).
     churned = np.full(len(keys), -1, dtype=np.int8)
@@ -503,4 +535,41 @@ def build_frame(
         keys,
         tier_of,
         unanalyzed,
+        signal_ages=signal_ages(
+            con, [a.name for a in attrs if a.family == "intent" and a.profiled]
+        ),
+        history=history,
     )
+
+
+def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, SignalAges]:
+    """Every occurrence of each intent attribute's signal before each closed deal (dated
+    deals only), by age in days: not just the latest, since any of them may sit in a window."""
+    deals = con.execute(
+        """CREATE OR REPLACE TEMP TABLE signal_deals AS
+           SELECT (row_number() OVER (ORDER BY c.deal_key) - 1)::BIGINT AS di, i.idx,
+                  c.won, c.account_key, c.created_at
+           FROM closed c JOIN accounts a USING (account_key)
+                JOIN account_index i USING (account_key)
+           WHERE c.created_at IS NOT NULL;
+           SELECT idx, won FROM signal_deals ORDER BY di"""
+    ).fetchnumpy()
+    won, account = np.asarray(deals["won"], dtype=bool), np.asarray(deals["idx"], dtype=np.int64)
+    families = [n.removeprefix("signal:") for n in names]
+    out: dict[str, SignalAges] = {}
+    if not families:
+        return out
+    rows = con.execute(
+        f"""SELECT family, di, days FROM (
+               SELECT d.di, s.signal_type || ':' || {DETAIL_SQL} AS family,
+                      date_diff('day', s.observed_at::DATE, d.created_at::DATE) AS days
+               FROM signal_deals d JOIN signals s USING (account_key)
+               WHERE s.observed_at::DATE <= d.created_at::DATE)
+           WHERE family IN ({", ".join(literal(f) for f in families)})"""
+    ).fetchnumpy()
+    family = np.asarray(rows["family"]).astype(str)
+    di, days = np.asarray(rows["di"], dtype=np.int64), np.asarray(rows["days"], dtype=np.int64)
+    for name, fam in zip(names, families, strict=True):
+        mine = family == fam
+        out[name] = SignalAges.of(won, account, di[mine], days[mine])
+    return out

@@ -9,11 +9,13 @@ excludes what predicts Tier 3 and churn.
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from dataclasses import dataclass
 
 import duckdb
 
+from icpkit.analysis.history import churned_sql
 from icpkit.config import TierSettings
 
 
@@ -51,19 +53,27 @@ class TierResult:
         return {c.account_key: c.tier for c in self.customers}
 
 
-def assign_tiers(con: duckdb.DuckDBPyConnection, settings: TierSettings) -> TierResult:
-    """Tier every customer of the workspace from its first won deal, expansion and churn."""
+def assign_tiers(
+    con: duckdb.DuckDBPyConnection, settings: TierSettings, as_of: dt.date | None = None
+) -> TierResult:
+    """Tier every customer of the workspace from its first won deal, expansion and churn;
+    with ``as_of`` (a backtest's cut-off) only what had happened before that day counts:
+    deals won and expansions closed before it, churn dated before it."""
+    day = f"DATE '{as_of.isoformat()}'" if as_of is not None else None
+    before = f"coalesce(closed_at, created_at)::DATE < {day}" if day else "true"
     rows = con.execute(
-        """WITH firsts AS (
+        f"""WITH firsts AS (
              SELECT account_key, arg_min(amount, coalesce(closed_at, created_at)) AS acv,
                     arg_min(cycle_days, coalesce(closed_at, created_at)) AS cycle
              FROM deals WHERE outcome = 'won' AND NOT is_expansion AND account_key IS NOT NULL
+               AND {before}
              GROUP BY account_key),
            expansion AS (
              SELECT account_key, sum(coalesce(amount, 0)) AS revenue, count(*) AS n
-             FROM deals WHERE outcome = 'won' AND is_expansion GROUP BY account_key)
+             FROM deals WHERE outcome = 'won' AND is_expansion AND {before}
+             GROUP BY account_key)
            SELECT f.account_key, f.acv, f.cycle, coalesce(e.revenue, 0), coalesce(e.n, 0),
-                  coalesce(a.churned, false), a.nps, a.product_usage
+                  coalesce({churned_sql(day)}, false), a.nps, a.product_usage
            FROM firsts f LEFT JOIN expansion e USING (account_key)
            LEFT JOIN accounts a USING (account_key)
            ORDER BY f.account_key"""

@@ -142,7 +142,13 @@ def planted_truth(
         "discriminators": [
             _fit("employees", FIT_MID_MARKET, "fit", min=MID_MIN, max=MID_MAX),
             _fit("industry", FIT_SOFTWARE, "fit", value="Software"),
-            _fit("tech", FIT_HUBSPOT, "fit", value="HubSpot"),
+            _fit(
+                "tech",
+                FIT_HUBSPOT,
+                "fit",
+                value="HubSpot",
+                counts_from="the company's first tech_added HubSpot event, when it has one",
+            ),
         ],
         "intent_signals": [
             _fit(

@@ -200,8 +200,14 @@ def simulate(rng: np.random.Generator, n_d: int, n_c: int) -> World:
 
     # ---- deals: outcomes -------------------------------------------------------------------
     c = comp
+    # A tool counts from its dated adoption: HubSpot helps a deal created on or after the
+    # company's first tech_added HubSpot event; without such an event it always ran.
+    hub_event = t_code == HUBSPOT
+    adopted = np.full(n_c, NEVER, dtype=np.int64)
+    np.minimum.at(adopted, t_comp[hub_event], t_day[hub_event])
+    hub_then = hub[c] & ((adopted[c] == NEVER) | (cday >= adopted[c]))
     x = np.full(n_d, T.BASE_LOG_ODDS)
-    x += T.FIT_MID_MARKET * mid[c] + T.FIT_SOFTWARE * soft[c] + T.FIT_HUBSPOT * hub[c]
+    x += T.FIT_MID_MARKET * mid[c] + T.FIT_SOFTWARE * soft[c] + T.FIT_HUBSPOT * hub_then
     x += T.INTENT_FUNDING * fund + T.INTENT_SDR * sdr
     x += T.DQ_PUBLIC_ADMIN * pub[c] + T.DQ_MICRO * micro[c] + T.ENTERPRISE_LOG_ODDS * ent[c]
     p_nb = logistic(x)

@@ -18,9 +18,10 @@ from typing import Any, Literal
 import duckdb
 import numpy as np
 
-from icpkit.analysis import stats
+from icpkit.analysis import selection, stats
 from icpkit.analysis.frame import MISSING, NONE_SEEN, Frame
 from icpkit.analysis.lift import LiftResult, LiftRow
+from icpkit.analysis.windows import OPEN_END, SignalAges, account_cells, estimate_window
 from icpkit.config import AnalysisSettings
 from icpkit.icp.describe import format_lift
 from icpkit.icp.model import ICP, Criterion, Evidence, Exclusion, ICPError, IntentSignal
@@ -86,9 +87,17 @@ def _same_test(run: list[LiftRow]) -> list[list[LiftRow]]:
 
 
 def _evidence(
-    frame: Frame, attribute: str, values: tuple[str, ...], result: LiftResult, rows: list[LiftRow]
+    frame: Frame,
+    attribute: str,
+    values: tuple[str, ...],
+    result: LiftResult,
+    rows: list[LiftRow],
+    settings: AnalysisSettings | None = None,
 ) -> Evidence:
-    """Re-measure the merged cut of ``values`` against the rest of the attribute."""
+    """Re-measure the merged cut of ``values`` against the rest of the attribute; when its
+    rows were chosen by their win-rate test, the lift and interval are adjusted for that
+    selection (``adjust_for_selection``; ``settings`` gives alpha and min_lift, the
+    defaults when not given)."""
     cuts = frame.cuts[attribute]
     inside = [c for c in cuts if c.value in values]
     outside = [c for c in cuts if c.value not in values]
@@ -106,7 +115,7 @@ def _evidence(
     )
     n_lost_total = result.n_closed - result.n_won
     q = max(r.q_value for r in rows) if len(rows) > 1 else rows[0].q_value
-    return Evidence(
+    measured = Evidence(
         n_closed=n_closed,
         wins=won,
         win_rate=_r(rate.rate),
@@ -122,6 +131,63 @@ def _evidence(
         n_accounts=int(np.unique(np.concatenate([c.accounts for c in inside])).size),
         test=comparison.test,
     )
+    return adjust_for_selection(
+        measured, rows, result, settings or AnalysisSettings(), comparison.p_value
+    )
+
+
+def adjust_for_selection(
+    evidence: Evidence,
+    rows: list[LiftRow],
+    result: LiftResult,
+    settings: AnalysisSettings,
+    p_value: float | None = None,
+) -> Evidence:
+    """``evidence`` with its lift and interval adjusted for the selection that kept the rule,
+    the measured ones moved to ``lift_observed`` and ``lift_observed_ci``.
+
+    A rule kept because its win-rate test passed (Benjamini-Hochberg within its family, an
+    interval clear of 1, a lift of at least min_lift) was measured on the data that chose it:
+    its plain interval covers the truth less often than it says. The adjusted interval
+    conditions on having passed (analysis/selection.py). A rule kept by its churn test, or
+    whose lift has no finite interval, keeps the measured numbers unchanged."""
+    chosen = [
+        r
+        for r in rows
+        if r.verdict in ("discriminator", "disqualifier") and not r.why.startswith("churns")
+    ]
+    if not chosen or evidence.lift is None or evidence.lift_ci is None:
+        return evidence
+    adjusted = selection.selected_lift(
+        evidence.lift,
+        evidence.lift_ci,
+        p_value=p_value,
+        p_cut=_selection_cut(result, rows[0], settings),
+        min_lift=settings.min_lift,
+        alpha=settings.alpha,
+    )
+    if adjusted is None:
+        return evidence
+    ci = _interval(adjusted.low, adjusted.high)
+    lift = _finite(adjusted.estimate)
+    if ci is None or lift is None:
+        return evidence
+    return evidence.model_copy(
+        update={
+            "lift": lift,
+            "lift_ci": ci,
+            "lift_observed": evidence.lift,
+            "lift_observed_ci": evidence.lift_ci,
+        }
+    )
+
+
+def _selection_cut(result: LiftResult, row: LiftRow, settings: AnalysisSettings) -> float:
+    """The p-value up to which Benjamini-Hochberg rejected in ``row``'s win-rate family (fit
+    or intent, each controlled on its own): the threshold its test had to pass."""
+    intent = row.family == "intent"
+    family = [r.p_value for r in result.rows if (r.family == "intent") == intent]
+    return selection.bh_cut(np.array(family, dtype=float), settings.alpha)
 
 
 def _r(x: float, digits: int = 4) -> float:
@@ -160,12 +226,21 @@ def _describe(attribute: str, values: tuple[str, ...]) -> str:
 
 
 def _rationale(subject: str, ev: Evidence, what: str = "the win rate of the rest") -> str:
-    lift = ev.lift if ev.lift is not None else math.nan
-    low, high = ev.lift_ci if ev.lift_ci else (math.nan, math.nan)
-    return (
-        f"{subject}: {lift:.1f}x {what}, 95% CI {low:.1f}-{high:.1f}x, "
-        f"n={ev.n_closed:,} closed deals ({ev.win_rate:.0%} won vs {ev.base_rate:.0%} overall)"
-    )
+    """The rule's lift and interval in words, with its deals. A lift adjusted for the
+    selection that kept the rule says so, with the lift as measured beside it."""
+    rates = f"{ev.win_rate:.0%} won vs {ev.base_rate:.0%} overall"
+    counts = f"n={ev.n_closed:,} closed deals ({rates})"
+    if ev.lift is None:
+        return f"{subject}: {counts}"
+    text = f"{subject}: {format_lift(ev.lift)} {what}"
+    adjusted = ev.lift_observed is not None
+    if adjusted and format_lift(ev.lift_observed or 0.0) != format_lift(ev.lift):
+        text += f" ({format_lift(ev.lift_observed or 0.0)} as measured)"
+    if ev.lift_ci is not None:
+        low, high = ev.lift_ci
+        label = "selection-adjusted 95% CI" if adjusted else "95% CI"
+        text += f", {label} {format_lift(low).removesuffix('x')}-{format_lift(high)}"
+    return f"{text}, {counts}"
 
 
 class NoUsableDeals(ICPError):
@@ -386,7 +461,7 @@ def derive_icp(
         attr = attrs[name]
         order = [c.value for c in frame.cuts[name]]
         if attr.family == "intent":
-            intent.extend(_intent(frame, name, rows, order, result))
+            intent.extend(_intent(frame, name, rows, order, result, settings))
             continue
         for verdict in ("discriminator", "disqualifier"):
             runs = (
@@ -398,15 +473,15 @@ def derive_icp(
                 values = tuple(r.value for r in run)
                 if attr.kind == "binary" and values != ("yes",):
                     continue
-                ev = _evidence(frame, name, values, result, run)
+                ev = _evidence(frame, name, values, result, run, settings)
                 subject = _describe(name, values)
                 if verdict == "discriminator":
                     fit.append(_criterion(name, values, "positive", ev, subject))
                 else:
                     churn = all(r.why.startswith("churns") for r in run)
                     exclusions.append(_exclusion(name, values, ev, subject, churn, run))
-    boundary.extend(_boundary(frame, by_attr, exclusions, result))
-    notes.extend(_volume_notes(frame, by_attr, settings))
+    boundary.extend(_boundary(frame, by_attr, exclusions, result, settings))
+    notes.extend(_volume_notes(frame, by_attr, settings, result))
     return ICP(
         schema_version=1,
         version=0,
@@ -419,6 +494,9 @@ def derive_icp(
             "closed_deals": result.n_closed,
             "won_deals": result.n_won,
             "accounts": result.n_accounts,
+            # The search the rules were picked from (win-rate tests of cuts not too thin to
+            # become a rule): the joint model's tests correct for all of it.
+            "win_tests": sum(1 for r in result.rows if not (r.thin or math.isnan(r.p_value))),
         },
         boundary=boundary,
         fit=sorted(fit, key=lambda c: c.id),
@@ -496,39 +574,138 @@ def _exclusion(
 
 
 def _intent(
-    frame: Frame, name: str, rows: list[LiftRow], order: list[str], result: LiftResult
+    frame: Frame,
+    name: str,
+    rows: list[LiftRow],
+    order: list[str],
+    result: LiftResult,
+    settings: AnalysisSettings,
 ) -> list[IntentSignal]:
-    """Each run of adjacent recency bins that predict wins becomes a signal with a window."""
-    signals: list[IntentSignal] = []
+    """A signal whose recency bins predict wins (the FDR-controlled detection) becomes one
+    signal with one contiguous window, estimated from the ages of all its occurrences before
+    each deal (analysis/windows.py), with a bootstrap interval on each edge."""
+    found = [r for run in _runs(rows, order, "discriminator") for r in run]
+    spans = [w for w in (_window(r.value) for r in found) if w is not None]
+    if not spans:
+        return []
     _, signal_type, detail = name.split(":", 2)
-    for run in _runs(rows, order, "discriminator"):
-        windows = [w for w in (_window(r.value) for r in run) if w is not None]
-        if not windows:
-            continue
-        start, end = windows[0][0], windows[-1][1]
-        values = tuple(r.value for r in run)
-        ev = _evidence(frame, name, values, result, run)
-        shown_end = "or more" if end >= 10_000 else f"{end}"
-        subject = (
-            f"{signal_type.replace('_', ' ')} '{detail}' {start} to {shown_end} days "
-            "before the deal"
+    what = f"{signal_type.replace('_', ' ')} '{detail}'"
+    ages = frame.signal_ages.get(name)
+    window = (
+        estimate_window(ages, min_deals=settings.min_closed_deals) if ages is not None else None
+    )
+    # The estimate must cover a bin that was detected; otherwise the detected span stands.
+    if (
+        ages is None
+        or window is None
+        or not any(window.start <= high and window.end >= low for low, high in spans)
+    ):
+        return [
+            _binned_intent(frame, name, found, order, result, settings, signal_type, detail, what)
+        ]
+    ev = _window_evidence(ages, window.inside, result, found, name, settings)
+    shown_end = "or more" if window.end >= OPEN_END else f"{window.end}"
+    subject = (
+        f"{what} {window.start} to {shown_end} days before the deal "
+        f"(95% CI: start {_span(*window.start_ci)}, end {_span(*window.end_ci)} days)"
+    )
+    return [
+        IntentSignal(
+            id=slug(f"{signal_type} {detail} {window.start} {min(window.end, 9999)}"),
+            signal=signal_type,
+            detail_in=[detail],
+            window_days=(window.start, min(window.end, OPEN_END)),
+            window_start_ci=window.start_ci,
+            window_end_ci=(window.end_ci[0], min(window.end_ci[1], OPEN_END)),
+            evidence=ev,
+            rationale=_rationale(subject, ev),
+            source="derived",
         )
-        signals.append(
-            IntentSignal(
-                id=slug(f"{signal_type} {detail} {start} {min(end, 9999)}"),
-                signal=signal_type,
-                detail_in=[detail],
-                window_days=(start, min(end, 3650)),
-                evidence=ev,
-                rationale=_rationale(subject, ev),
-                source="derived",
-            )
-        )
-    return signals
+    ]
+
+
+def _span(low: int, high: int) -> str:
+    """An edge's interval in days: '45-90', '60' when every resample put it there, '450 or
+    more' when the window may not close."""
+    if high >= OPEN_END:
+        return f"{low} or more"
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
+def _binned_intent(
+    frame: Frame,
+    name: str,
+    found: list[LiftRow],
+    order: list[str],
+    result: LiftResult,
+    settings: AnalysisSettings,
+    signal_type: str,
+    detail: str,
+    what: str,
+) -> IntentSignal:
+    """The window from the first to the last detected recency bin, the bins between
+    included (one window, never one with a hole), when no window could be estimated."""
+    spans = [w for w in (_window(r.value) for r in found) if w is not None]
+    start, end = min(s for s, _ in spans), max(e for _, e in spans)
+    values = tuple(
+        v for v in order if (w := _window(v)) is not None and start <= w[0] and w[1] <= end
+    )
+    ev = _evidence(frame, name, values, result, found, settings)
+    shown_end = "or more" if end >= 10_000 else f"{end}"
+    return IntentSignal(
+        id=slug(f"{signal_type} {detail} {start} {min(end, 9999)}"),
+        signal=signal_type,
+        detail_in=[detail],
+        window_days=(start, min(end, OPEN_END)),
+        evidence=ev,
+        rationale=_rationale(f"{what} {start} to {shown_end} days before the deal", ev),
+        source="derived",
+    )
+
+
+def _window_evidence(
+    ages: SignalAges,
+    inside: np.ndarray,
+    result: LiftResult,
+    found: list[LiftRow],
+    name: str,
+    settings: AnalysisSettings,
+) -> Evidence:
+    """The estimated window measured against the rest (deals with no occurrence in it),
+    clustered by account, its lift adjusted for the selection that kept the signal; its
+    q-value is the detection's (the best of the signal's bins)."""
+    wins, deals, in_group, accounts = account_cells(ages, inside)
+    comparison = stats.rate_difference(wins, deals, in_group)
+    n_closed = int(deals[in_group].sum())
+    won = int(wins[in_group].sum())
+    rate = stats.clustered_rate(wins[in_group], deals[in_group])
+    n_won = int(ages.won.sum())
+    n_lost = ages.n_deals - n_won
+    measured = Evidence(
+        n_closed=n_closed,
+        wins=won,
+        win_rate=_r(rate.rate),
+        win_rate_ci=_interval(rate.low, rate.high),
+        base_rate=_r(result.base_rate),
+        lift=_finite(comparison.lift),
+        lift_ci=_interval(*comparison.lift_ci),
+        q_value=_finite(min(r.q_value for r in found), 6),
+        woe=_finite(stats.weight_of_evidence(won, n_closed - won, n_won, n_lost)),
+        iv=_finite(result.information_value.get(name, math.nan)),
+        share_won=_r(won / n_won) if n_won else None,
+        share_lost=_r((n_closed - won) / n_lost) if n_lost else None,
+        n_accounts=int(np.unique(accounts[in_group]).size),
+        test=comparison.test,
+    )
+    return adjust_for_selection(measured, found, result, settings, comparison.p_value)
 
 
 def _boundary(
-    frame: Frame, by_attr: dict[str, list[LiftRow]], exclusions: list[Exclusion], result: LiftResult
+    frame: Frame,
+    by_attr: dict[str, list[LiftRow]],
+    exclusions: list[Exclusion],
+    result: LiftResult,
+    settings: AnalysisSettings,
 ) -> list[Criterion]:
     """Who could fit at all: the employee floor above disqualified small sizes.
 
@@ -556,7 +733,8 @@ def _boundary(
             "employees",
             tuple(r.value for r in employees if (_bounds(r.value)[0] or 0) >= floor),
             result,
-            employees,
+            below,  # the rows that drew the floor, and the tests that chose them
+            settings,
         )
         out.append(
             Criterion(
@@ -567,31 +745,52 @@ def _boundary(
                 evidence=ev,
                 source="derived",
                 rationale=f"below {floor:,} employees: "
-                + "; ".join(_test_words(f"{r.value} employees", r) for r in below)
+                + "; ".join(_test_words(f"{r.value} employees", r, result, settings) for r in below)
                 + ": the firmographic floor",
             )
         )
     return out
 
 
-def _test_words(subject: str, row: LiftRow) -> str:
+def _test_words(subject: str, row: LiftRow, result: LiftResult, settings: AnalysisSettings) -> str:
     """The test that made ``row`` a disqualifier, in words with its own numbers: the win-rate
-    test ('wins 0.45x as often, 95% CI 0.3-0.6x, q=0.001') or the churn test."""
+    test ('wins 0.45x as often, selection-adjusted 95% CI 0.3-0.6x, q=0.001', the lift and
+    interval adjusted for having been chosen by that test) or the churn test."""
     if row.why.startswith("churns"):
         rate = f"{row.churn_rate:.0%} churned, " if row.churn_rate is not None else ""
         lift = row.churn_lift if row.churn_lift is not None else math.nan
         q = row.churn_q_value if row.churn_q_value is not None else math.nan
         return f"{subject}: customers churn {lift:.1f}x as often as others ({rate}q={q:.2g})"
-    low, high = row.lift_ci
+    shown, interval = _row_lift(row, result, settings)
     return (
-        f"{subject}: wins {format_lift(row.lift)} as often as the rest "
-        f"(95% CI {format_lift(low).removesuffix('x')}-{format_lift(high)}, "
-        f"q={row.q_value:.2g}, n={row.n_closed:,} closed deals)"
+        f"{subject}: wins {shown} as often as the rest "
+        f"({interval}, q={row.q_value:.2g}, n={row.n_closed:,} closed deals)"
     )
 
 
+def _row_lift(row: LiftRow, result: LiftResult, settings: AnalysisSettings) -> tuple[str, str]:
+    """A value's lift and interval in words, adjusted for the win-rate test that chose it:
+    ('0.45x', 'selection-adjusted 95% CI 0.30-0.62x'); as measured when not adjustable."""
+    lift, (low, high), label = row.lift, row.lift_ci, "95% CI"
+    adjusted = selection.selected_lift(
+        row.lift,
+        row.lift_ci,
+        p_value=row.p_value,
+        p_cut=_selection_cut(result, row, settings),
+        min_lift=settings.min_lift,
+        alpha=settings.alpha,
+    )
+    if adjusted is not None:
+        lift, low, high = adjusted.estimate, adjusted.low, adjusted.high
+        label = "selection-adjusted 95% CI"
+    return format_lift(lift), f"{label} {format_lift(low).removesuffix('x')}-{format_lift(high)}"
+
+
 def _volume_notes(
-    frame: Frame, by_attr: dict[str, list[LiftRow]], settings: AnalysisSettings
+    frame: Frame,
+    by_attr: dict[str, list[LiftRow]],
+    settings: AnalysisSettings,
+    result: LiftResult,
 ) -> list[str]:
     """Where volume and win rate disagree: the segment worked most is not the best. Said
     only when a test supports it: the best segment wins significantly more often than the
@@ -607,12 +806,11 @@ def _volume_notes(
             continue
         best = max(supported, key=lambda r: r.win_rate)
         if most.value != best.value and most.verdict != "discriminator":
-            low, high = best.lift_ci
+            lift, interval = _row_lift(best, result, settings)
             notes.append(
                 f"{name} {most.value} brings the most wins ({most.wins:,}) at a "
                 f"{most.win_rate:.0%} win rate; {best.value} wins {best.win_rate:.0%} of the "
-                f"deals worked ({format_lift(best.lift)} the rest, 95% CI "
-                f"{format_lift(low).removesuffix('x')}-{format_lift(high)}, "
+                f"deals worked ({lift} the rest, {interval}, "
                 f"q={best.q_value:.2g}, {best.n_accounts:,} accounts). Volume follows where "
                 "sales worked, not where it wins."
             )

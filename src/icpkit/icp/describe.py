@@ -30,11 +30,24 @@ def describe_condition(item: Rule) -> str:
     if isinstance(item, IntentSignal):
         details = f" ({', '.join(item.detail_in)})" if item.detail_in else ""
         start, end = item.window_days
-        return f"{item.signal}{details} within {start}-{end} days"
+        return f"{item.signal}{details} within {start}-{end} days{_decay(item)}"
     text = _criterion_condition(item)
     if isinstance(item, Exclusion):
         return f"{text} [{item.kind}]"
     return f"not {text}" if item.direction == "negative" else text
+
+
+def _decay(item: IntentSignal) -> str:
+    """', half-life 90 days (95% CI 30-365)', or what decay the data leave open."""
+    ci = item.half_life_ci
+    if item.half_life_days is None:
+        return f", no decay (a half-life of {ci[0]} days or more fits as well)" if ci else ""
+    text = f", half-life {item.half_life_days} days"
+    if ci is not None:
+        text += (
+            f" (95% CI {ci[0]}-{ci[1]} days)" if ci[1] else f" (95% CI {ci[0]} days to no decay)"
+        )
+    return text
 
 
 def _criterion_condition(item: Criterion | Exclusion) -> str:

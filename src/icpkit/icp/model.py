@@ -239,9 +239,23 @@ class Evidence(_Model):
         None, description="95% confidence interval of the win rate (low, high)."
     )
     base_rate: Share = Field(description="Win rate of all closed deals, for comparison.")
-    lift: OptionalStat = Field(None, description="Win rate of the cut over the rest.")
+    lift: OptionalStat = Field(
+        None,
+        description="Win rate of the cut over the rest; for a rule chosen by its win-rate "
+        "test, the selection-adjusted (median-unbiased) estimate.",
+    )
     lift_ci: tuple[Stat, Stat] | None = Field(
-        None, description="95% confidence interval of the lift (low, high)."
+        None,
+        description="95% confidence interval of the lift (low, high); for a rule chosen by "
+        "its win-rate test, adjusted for that selection.",
+    )
+    lift_observed: OptionalStat = Field(
+        None,
+        description="Lift as measured on the data that chose the rule, before the selection "
+        "adjustment; absent when the lift is not adjusted.",
+    )
+    lift_observed_ci: tuple[Stat, Stat] | None = Field(
+        None, description="95% confidence interval of lift_observed, not adjusted for selection."
     )
     q_value: OptionalShare = Field(
         None, description="False-discovery-rate adjusted p-value (Benjamini-Hochberg)."
@@ -268,7 +282,7 @@ class Evidence(_Model):
             )
         return value
 
-    @field_validator("win_rate_ci", "lift_ci")
+    @field_validator("win_rate_ci", "lift_ci", "lift_observed_ci")
     @classmethod
     def _interval_ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
         if value is not None and value[0] > value[1]:
@@ -346,8 +360,36 @@ class IntentSignal(_Model):
         description="Days after the window opens for the points to halve (none: full points "
         "throughout the window); learned where the data allow.",
     )
+    window_start_ci: tuple[int, int] | None = Field(
+        None,
+        description="95% interval of the window's first day, as [low, high] (account "
+        "bootstrap of the estimated window); none for a window set by hand.",
+    )
+    window_end_ci: tuple[int, int] | None = Field(
+        None,
+        description="95% interval of the window's last day, as [low, high]; 3650 stands for "
+        "a window that does not close.",
+    )
+    half_life_ci: tuple[int, int | None] | None = Field(
+        None,
+        description="Half-lives the data cannot tell from the learned one (95% profile "
+        "likelihood), as [shortest, longest]; longest none: no decay fits as well.",
+    )
 
     _check_reason = field_validator("reason")(_reason_given)
+
+    @field_validator("window_start_ci", "window_end_ci", "half_life_ci")
+    @classmethod
+    def _interval_ordered(cls, value: tuple[int, int | None] | None) -> Any:
+        if value is not None:
+            low, high = value
+            if low < 0 or (high is not None and high < low):
+                raise PydanticCustomError(
+                    "interval",
+                    "must be [low, high] with 0 <= low <= high (got [{low}, {high}])",
+                    {"low": low, "high": high},
+                )
+        return value
 
     @field_validator("window_days")
     @classmethod

@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 
 from icpkit.analysis.frame import DETAIL_SQL, MISSING, value_sql
+from icpkit.analysis.history import date_values
 from icpkit.config import AnalysisSettings, PersonaSettings
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal, format_number
@@ -155,10 +156,14 @@ def compute_features(
     signals: str = "signals",
     contacts: str = "contacts",
     attributes_key: str = "account_key",
+    point_in_time: bool = False,
 ) -> Features:
     """Evaluate every rule for each row of the temp table ``score_entities(entity_id,
     account_key, as_of)``; entity ids must be 0..n-1 (rows come back in that order). The
-    account's attributes are read by the entity's ``attributes_key`` column."""
+    account's attributes are read by the entity's ``attributes_key`` column. With
+    ``point_in_time`` (deals in the past) technologies and employees are those of each
+    entity's day, from the dated history in ``signals`` (see icpkit.analysis.history), as
+    the analysis frame has them; otherwise as in ``accounts``."""
     rules = scored_rules(icp, persona)
     n = int(con.execute(f"SELECT count(*) FROM {ENTITIES}").fetchall()[0][0])
     matches = np.zeros((n, len(rules)), dtype=np.float64)
@@ -180,9 +185,21 @@ def compute_features(
     columns = [sql for _, sql in static] + [f"NOT ({sql})" for _, sql in boundary]
     if columns:
         select = ", ".join(f"{sql} AS c{k}" for k, sql in enumerate(columns))
+        source = f"{accounts} a ON a.account_key = e.{attributes_key}"
+        if point_in_time:
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE entity_dated AS
+                    SELECT e.entity_id AS key, e.{attributes_key} AS account_key,
+                           CAST(e.as_of AS DATE) AS day, x.technologies, x.employees
+                    FROM {ENTITIES} e JOIN {accounts} x ON x.account_key = e.{attributes_key}"""
+            )
+            date_values(con, "entity_dated", accounts=accounts, signals=signals)
+            source = f"""(SELECT d.key AS dated_entity,
+                                 x.* EXCLUDE (technologies, employees), d.technologies, d.employees
+                          FROM entity_dated d JOIN {accounts} x ON x.account_key = d.account_key) a
+                         ON a.dated_entity = e.entity_id"""
         result = con.execute(
-            f"""SELECT e.entity_id, {select} FROM {ENTITIES} e
-                LEFT JOIN {accounts} a ON a.account_key = e.{attributes_key}"""
+            f"""SELECT e.entity_id, {select} FROM {ENTITIES} e LEFT JOIN {source}"""
         ).fetchnumpy()
         order = np.asarray(result["entity_id"], dtype=np.int64)
         for k, (j, _) in enumerate(static):

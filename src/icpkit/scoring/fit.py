@@ -5,12 +5,13 @@ uses) share the credit instead of each claiming it. The penalty is a normal prio
 rule's log-odds, which shrinks thin evidence toward no effect. Each rule keeps the sign its
 evidence shows (a positive criterion never earns negative points), which also keeps the
 points of an ordinal attribute's ranges in the order of their evidence. A signal's half-life
-is chosen by likelihood, and only where the data prefer decay clearly over none.
+is chosen by likelihood, and only where the data prefer decay clearly over none; the
+half-lives the data cannot reject (profile likelihood, chi-square 95%) are its interval.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
@@ -21,6 +22,9 @@ from icpkit.scoring.features import Features, ScoredRule, design
 
 # Half of the 5% critical value of chi-square with one degree of freedom: decay must earn it.
 DECAY_EVIDENCE = 1.92
+# The 5% critical value of chi-square with one degree of freedom: half-lives whose deviance
+# is within it of the best one are those the data cannot reject (a profile-likelihood interval).
+HALF_LIFE_CI = 3.84
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class Fitted:
     half_lives: dict[str, float | None]
     deviance: float
     converged: bool
+    # Per learned half-life: [shortest, longest] the data cannot reject (None: no decay).
+    half_life_ci: dict[str, tuple[float, float | None]] = field(default_factory=dict)
 
 
 def bounds_of(scored: ScoredRule) -> tuple[float | None, float | None]:
@@ -100,16 +106,21 @@ def fit_weights(
         return fit_logistic(design(features, lives), won, bounds, prior_sd)
 
     best = run(half_lives)
+    intervals: dict[str, tuple[float, float | None]] = {}
     for rid in intent:
         if rid in fixed:
             continue
         no_decay = best[2]
         choice: float | None = None
+        deviances: dict[float | None, float] = {None: no_decay}
         for life in candidates:
             trial = run({**half_lives, rid: float(life)})
+            deviances[float(life)] = trial[2]
             if trial[2] < no_decay - DECAY_EVIDENCE and (choice is None or trial[2] < best[2]):
                 best, choice = trial, float(life)
         half_lives[rid] = choice
+        if (interval := profile_interval(deviances)) is not None:
+            intervals[rid] = interval
     intercept, weights, deviance, converged = best
     return Fitted(
         intercept,
@@ -117,7 +128,21 @@ def fit_weights(
         half_lives,
         deviance,
         converged,
+        intervals,
     )
+
+
+def profile_interval(deviances: dict[float | None, float]) -> tuple[float, float | None] | None:
+    """The half-lives (None: no decay, an infinite half-life) whose deviance is within the
+    chi-square(1) 95% critical value of the best, as [shortest, longest] with longest None
+    when no decay is among them; None when only "no decay" is. Example: deviances
+    {30: 110, 90: 100, 365: 102, None: 108} -> (90, 365)."""
+    low = min(deviances.values())
+    kept = [life for life, dev in deviances.items() if dev <= low + HALF_LIFE_CI]
+    finite = sorted(life for life in kept if life is not None)
+    if not finite:
+        return None
+    return finite[0], (None if None in kept else finite[-1])
 
 
 def predict(features: Features, fitted: Fitted) -> np.ndarray:

@@ -7,21 +7,26 @@ they stood on the day the deal was created, against whether it was won.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import numpy as np
+from scipy.stats import norm
 
 from icpkit.analysis.frame import prepare
+from icpkit.analysis.history import churned_sql
+from icpkit.analysis.stats import benjamini_hochberg
 from icpkit.config import Settings
-from icpkit.icp.model import ICP, IntentSignal, Rule, ScoringModel
+from icpkit.icp.model import ICP, Exclusion, IntentSignal, Rule, ScoringModel
 from icpkit.scoring.features import ENTITIES, Features, compute_features
 from icpkit.scoring.fit import Fitted, fit_logistic, fit_weights, predict
-from icpkit.scoring.refine import refine
+from icpkit.scoring.refine import CHURN_ODDS, refine
 from icpkit.scoring.score import apply_scorecard
 from icpkit.scoring.scorecard import build_scorecard, learn_tiers
+from icpkit.scoring.selection import RuleEvidence, clustered_z, select
 
 
 @dataclass
@@ -109,6 +114,10 @@ def fit_icp(icp: ICP, features: Features, deals: Deals, settings: Settings) -> t
             if isinstance(item, IntentSignal) and item.id not in fixed:
                 life = fitted.half_lives.get(item.id)
                 update["half_life_days"] = int(life) if life else None
+                ci = fitted.half_life_ci.get(item.id)
+                update["half_life_ci"] = (
+                    (int(ci[0]), int(ci[1]) if ci[1] is not None else None) if ci else None
+                )
             out.append(item.model_copy(update=update))
         return out
 
@@ -150,21 +159,43 @@ def learn(
 ) -> ICP:
     """Fit ``icp``'s scoring model on the workspace's closed deals (matching ``where``)."""
     deals = closed_deals(con, where)
-    features = compute_features(con, icp, settings.analysis, persona=settings.scoring.persona)
+    features = compute_features(
+        con, icp, settings.analysis, persona=settings.scoring.persona, point_in_time=True
+    )
     fitted, _ = fit_icp(icp, features, deals, settings)
     return fitted
 
 
 def churn_weights(
-    con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, where: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    icp: ICP,
+    settings: Settings,
+    where: str | None = None,
+    as_of: dt.date | None = None,
 ) -> dict[str, float]:
     """Joint log-odds of churning per churn exclusion, among won deals whose churn is known,
     with every fit rule and exclusion in the model (so a proxy of a churn driver fades)."""
+    return {rid: e.weight for rid, e in churn_evidence(con, icp, settings, where, as_of).items()}
+
+
+def churn_evidence(
+    con: duckdb.DuckDBPyConnection,
+    icp: ICP,
+    settings: Settings,
+    where: str | None = None,
+    as_of: dt.date | None = None,
+) -> dict[str, RuleEvidence]:
+    """Per churn exclusion: its joint log-odds of churning among won deals whose churn is
+    known, with every fit rule and exclusion in the model (so a proxy of a churn driver
+    fades), its account-clustered Wald test, and whether it stays: q (BH across the churn
+    exclusions) below ``analysis.alpha`` and the odds of churning at least doubled. Churn is
+    as it stood on ``as_of`` (a backtest's cut-off), else as exported."""
     deals = closed_deals(con, where)
-    features = compute_features(con, icp, settings.analysis)
+    features = compute_features(con, icp, settings.analysis, point_in_time=True)
+    day = f"DATE '{as_of.isoformat()}'" if as_of is not None else None
     churned = dict(
         con.execute(
-            "SELECT account_key, churned FROM accounts WHERE churned IS NOT NULL"
+            f"SELECT account_key, {churned_sql(day)} FROM accounts a WHERE churned IS NOT NULL"
         ).fetchall()
     )
     known = np.array(
@@ -178,20 +209,70 @@ def churn_weights(
         return {}
     x = features.matches[known][:, static]
     bounds: list[tuple[float | None, float | None]] = [(None, None)] * len(static)
-    _, weights, _, _ = fit_logistic(x, y, bounds, settings.scoring.prior_sd)
+    prior_sd = settings.scoring.prior_sd
+    intercept, weights, _, _ = fit_logistic(x, y, bounds, prior_sd)
+    z = clustered_z(x, y, deals.accounts[known], intercept, weights, prior_sd)
+    tested = [i for i, j in enumerate(static) if features.rules[j].list == "exclusions"]
+    p = 2 * norm.sf(np.abs(z[tested]))
+    q = benjamini_hochberg(p)
+    alpha = settings.analysis.alpha
     return {
-        features.rules[j].id: float(w)
-        for j, w in zip(static, weights, strict=True)
-        if features.rules[j].list == "exclusions"
+        features.rules[static[i]].id: RuleEvidence(
+            float(weights[i]),
+            float(z[i]),
+            float(pi),
+            float(qi),
+            bool(qi < alpha),
+            bool(qi < alpha and weights[i] >= math.log(CHURN_ODDS)),
+        )
+        for i, pi, qi in zip(tested, p, q, strict=True)
     }
 
 
+def select_rules(
+    icp: ICP, features: Features, deals: Deals, fitted: Fitted, settings: Settings
+) -> dict[str, RuleEvidence]:
+    """The evidence of each derived rule that wins more or less (fit criteria, disqualifiers,
+    intent signals) in the joint model of winning, by backward elimination corrected for the
+    win-rate tests the rules were picked from (see icpkit.scoring.selection); rules set or
+    locked by hand stay in the model untested."""
+    rules: list[Rule] = [*icp.fit, *icp.exclusions, *icp.intent]
+    tested = {
+        r.id
+        for r in rules
+        if r.source != "human"
+        and not r.locked
+        and not (isinstance(r, Exclusion) and r.kind != "disqualifier")
+    }
+    return select(
+        features,
+        deals.won,
+        deals.accounts,
+        tested,
+        half_lives=fitted.half_lives,
+        prior_sd=settings.scoring.prior_sd,
+        alpha=settings.analysis.alpha,
+        min_weight=math.log(settings.analysis.min_lift),
+        searched=int(icp.method.get("win_tests", 0) or 0),
+    )
+
+
 def learn_and_refine(
-    con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, where: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    icp: ICP,
+    settings: Settings,
+    where: str | None = None,
+    as_of: dt.date | None = None,
 ) -> ICP:
-    """Fit the weights, drop the derived rules the joint model does not support (see
-    icpkit.scoring.refine), and fit again on what is left."""
-    fitted = learn(con, icp, settings, where)
-    churn = churn_weights(con, fitted, settings, where)
-    refined, notes = refine(fitted, settings.analysis.min_lift, churn)
+    """Fit the weights, drop the derived rules without evidence of an effect of their own in
+    the joint model (see icpkit.scoring.selection and icpkit.scoring.refine), and fit again on
+    what is left. Churn is as it stood on ``as_of`` (a backtest's cut-off), else as exported."""
+    deals = closed_deals(con, where)
+    features = compute_features(
+        con, icp, settings.analysis, persona=settings.scoring.persona, point_in_time=True
+    )
+    fitted, model = fit_icp(icp, features, deals, settings)
+    evidence = select_rules(fitted, features, deals, model, settings)
+    churn = churn_evidence(con, fitted, settings, where, as_of)
+    refined, notes = refine(fitted, settings.analysis.min_lift, churn, evidence)
     return learn(con, refined, settings, where) if notes else fitted

@@ -2,9 +2,11 @@
 
 Nothing from the test period reaches the model: the ICP is derived again from the training
 deals alone (deals still open at the cut-off are in neither set), its weights and tiers are
-fitted on them, and only then are the newer deals scored. The same split and table hold the
-baselines a reader would otherwise trust: equal weights over the same rules, firmographics
-only, an optbinning scorecard and gradient boosting on every attribute.
+fitted on them, with churn and customer tiers as they stood at the cut-off and each deal's
+dated attributes as of its creation, and only then are the newer deals scored. The same
+split and table hold the baselines a reader would otherwise trust: equal weights over the
+same rules, firmographics only, an optbinning scorecard and gradient boosting on every
+attribute.
 """
 
 from __future__ import annotations
@@ -127,8 +129,10 @@ def run_backtest(
     train_where = f"closed_at < {day}" if dated else f"created_at < {day}"
     test_where = f"created_at >= {day}"
     analysis = settings.analysis
-    tiers = assign_tiers(con, settings.tiers).tier_of()
-    frame = build_frame(con, analysis, tiers, where=train_where)
+    # Training sees the accounts as they stood: tiers and churn as of the cut-off, each
+    # deal's technologies and head count as of its creation (icpkit.analysis.history).
+    tiers = assign_tiers(con, settings.tiers, as_of=cut).tier_of()
+    frame = build_frame(con, analysis, tiers, where=train_where, as_of=cut)
     leaks = suspected_leaks(frame, analysis.leak_auc)
     if leaks and not allow_leaks:
         raise BacktestError(
@@ -144,7 +148,7 @@ def run_backtest(
     result = lift_table(frame, analysis)
     derived = derive_icp(frame, result, analysis, "backtest")
     icp, _ = apply_human_decisions(derived, current)
-    icp = learn_and_refine(con, icp, settings, where=train_where)
+    icp = learn_and_refine(con, icp, settings, where=train_where, as_of=cut)
     card = build_scorecard(icp, settings.scoring)
 
     test = closed_deals(con, test_where)
@@ -154,7 +158,9 @@ def run_backtest(
             f"{'won' if len(test.won) and test.won[0] else 'lost'}: nothing to judge a score "
             "by; move the cut-off earlier (--cutoff)"
         )
-    features = compute_features(con, icp, analysis, persona=settings.scoring.persona)
+    features = compute_features(
+        con, icp, analysis, persona=settings.scoring.persona, point_in_time=True
+    )
     scores = apply_scorecard(card, features)
     skipped = int(
         con.execute(
@@ -175,7 +181,12 @@ def run_backtest(
             note,
         )
 
-    notes = list(card.notes)
+    notes = list(card.notes) + frame.history.notes()
+    if undated := _undated_churn(con, train_where):
+        notes.append(
+            f"{undated:,} churned customers of the training deals have no churn date: "
+            "counted as churned at the cut-off"
+        )
     if not dated:
         notes.append(
             "no closed deal has a close date: deals created before the cut-off train the "
@@ -213,6 +224,16 @@ def run_backtest(
         deals=test,
         leaks=leaks,
         notes=notes,
+    )
+
+
+def _undated_churn(con: duckdb.DuckDBPyConnection, train_where: str) -> int:
+    """Accounts of training deals marked churned without a churn date."""
+    return int(
+        con.execute(
+            f"""SELECT count(*) FROM accounts WHERE churned AND churn_date IS NULL
+                AND account_key IN (SELECT account_key FROM deals WHERE {train_where})"""
+        ).fetchall()[0][0]
     )
 
 
