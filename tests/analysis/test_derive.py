@@ -10,6 +10,7 @@ import yaml
 
 from icpkit.demo import make_crm
 from icpkit.icp import ICP
+from icpkit.icp.describe import format_lift
 from icpkit.workspace import Workspace
 
 
@@ -66,7 +67,12 @@ def test_every_criterion_has_evidence_and_a_rationale_with_its_numbers(derived) 
             "churn" in item.rationale
         )
     employees = next(c for c in icp.fit if c.attribute == "employees" and c.direction == "positive")
-    assert employees.rationale.startswith("51-200 employees: 2.")
+    # The planted +1.0 log-odds at a 32% base rate is about twice the rest's win rate.
+    assert employees.evidence is not None and employees.evidence.lift is not None
+    assert 1.7 <= employees.evidence.lift <= 2.3
+    assert employees.rationale.startswith(
+        f"51-200 employees: {format_lift(employees.evidence.lift)} the win rate of the rest"
+    )
     assert "95% CI" in employees.rationale
 
 

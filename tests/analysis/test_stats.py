@@ -113,11 +113,12 @@ def _two_groups(
     return wins, deals, in_group
 
 
-def _pooled_z_p(w1: float, n1: float, w0: float, n0: float) -> float:
-    """The textbook two-proportion z test with the pooled rate, written out."""
+def _pooled_z_p(w1: float, n1: float, w0: float, n0: float, df: float | None = None) -> float:
+    """The textbook two-proportion z test with the pooled rate, written out (against a t on
+    ``df`` degrees of freedom when given)."""
     p = (w1 + w0) / (n1 + n0)
     z = (w1 / n1 - w0 / n0) / math.sqrt(p * (1 - p) * (1 / n1 + 1 / n0))
-    return float(2 * sps.norm.sf(abs(z)))
+    return float(2 * (sps.norm.sf(abs(z)) if df is None else sps.t.sf(abs(z), df)))
 
 
 def test_a_small_cut_of_independent_deals_gets_welchs_t_interval_and_a_permutation_test() -> None:
@@ -132,14 +133,32 @@ def test_a_small_cut_of_independent_deals_gets_welchs_t_interval_and_a_permutati
     assert (c.n_deals_in, c.wins_in, c.n_accounts_in) == (20, 9, 20)
 
 
-def test_a_large_cut_is_the_pooled_z_test_on_accounts() -> None:
-    # 120 vs 240 accounts of one deal each: the pooled two-proportion z test, and it still
-    # finds a 12.5-point difference on 360 deals.
+def test_a_large_cut_is_the_pooled_test_on_accounts() -> None:
+    # 120 vs 240 accounts of one deal each: the pooled two-proportion statistic, against a t
+    # whose degrees of freedom are the Welch-Satterthwaite ones of two sides of equal
+    # accounts, (1/120 + 1/240)^2 / (1/120^3 + 1/240^3) = 240; it still finds a 12.5-point
+    # difference on 360 deals.
     c = stats.rate_difference(*_two_groups(_independent(45, 120), _independent(60, 240)))
     assert c.test == stats.TEST_Z
-    assert c.p_value == pytest.approx(_pooled_z_p(45, 120, 60, 240), rel=1e-9)
+    df = (1 / 120 + 1 / 240) ** 2 / (1 / 120**3 + 1 / 240**3)
+    assert c.p_value == pytest.approx(_pooled_z_p(45, 120, 60, 240, df), rel=1e-9)
     assert c.p_value < 0.05
     assert (c.lift, c.difference) == pytest.approx((1.5, 0.125))
+
+
+def test_a_whale_account_does_not_pass_for_hundreds_of_observations() -> None:
+    # 40 accounts of 5 deals inside, one of them with 400 deals that all won; 200 accounts
+    # of 5 deals outside. Deal by deal the cut wins far more often (z about 16), but its
+    # evidence rests on a single account's luck: the test counts about as many degrees of
+    # freedom as accounts that carry the variance, and does not reject.
+    deals_in = np.array([400.0] + [5.0] * 39)
+    wins_in = np.array([400.0] + [1.0, 2.0] * 19 + [1.0])
+    deals_out = np.full(200, 5.0)
+    wins_out = np.array([1.0, 2.0] * 100)
+    c = stats.rate_difference(*_two_groups((wins_in, deals_in), (wins_out, deals_out)))
+    assert c.test == stats.TEST_Z
+    assert _pooled_z_p(wins_in.sum(), deals_in.sum(), wins_out.sum(), deals_out.sum()) < 1e-12
+    assert c.p_value > 0.05
 
 
 def test_duplicating_every_deal_within_its_account_does_not_add_evidence() -> None:
@@ -158,13 +177,13 @@ def test_duplicating_every_deal_within_its_account_does_not_add_evidence() -> No
 
 def test_few_accounts_get_an_exact_permutation_test_over_accounts() -> None:
     # 4 accounts inside won 3 of 3 deals each, 6 outside lost theirs: of the C(10, 4) = 210
-    # ways to pick 4 accounts, only the observed one and its mirror image are as extreme
-    # (two-sided), so p = 2 / 210 whatever the number of deals per account.
+    # ways to pick 4 accounts, only the observed one is as extreme, and as a tie with itself
+    # it counts half (the mid-p), so p = 0.5 / 210 whatever the number of deals per account.
     inside = (np.full(4, 3.0), np.full(4, 3.0))
     outside = (np.zeros(6), np.full(6, 3.0))
     c = stats.rate_difference(*_two_groups(inside, outside))
     assert c.test == stats.TEST_PERMUTATION
-    assert c.p_value == pytest.approx(1 / 210)
+    assert c.p_value == pytest.approx(0.5 / 210)
 
 
 def test_permutation_p_value_counts_accounts_not_deals() -> None:
@@ -189,14 +208,15 @@ def test_permutation_with_too_many_relabellings_is_seeded_and_close_to_exact() -
 
 def test_two_accounts_with_many_deals_are_two_observations_not_three_hundred() -> None:
     # Two accounts with 150 deals each (85 and 95 won) against 100 accounts at 30%: no
-    # relabelling of two accounts out of 102 can give a p-value below 1 / C(102, 2), and the
+    # relabelling of two accounts out of 102 can give a p-value below the mid-p of the most
+    # extreme one, 0.5 / C(102, 2), and the
     # interval is more than twice as wide as one treating the 300 deals as independent.
     rng = np.random.default_rng(5)
     rest_deals = rng.integers(1, 10, 100).astype(float)
     rest = (rng.binomial(rest_deals.astype(int), 0.3).astype(float), rest_deals)
     c = stats.rate_difference(*_two_groups((np.array([85.0, 95.0]), np.full(2, 150.0)), rest))
     assert c.test == stats.TEST_PERMUTATION
-    assert c.p_value >= 1 / math.comb(102, 2) * (1 - 1e-9)
+    assert c.p_value >= 0.5 / math.comb(102, 2) * (1 - 1e-9)
     naive_se = math.sqrt(
         c.rate_in * (1 - c.rate_in) / 300 + c.rate_out * (1 - c.rate_out) / rest_deals.sum()
     )

@@ -248,7 +248,9 @@ def permutation_p_value(w: np.ndarray, n: np.ndarray, in_group: np.ndarray, seed
     Accounts, not deals, are relabelled: under the null the accounts of the cut are
     exchangeable with the rest. The statistic is the difference studentized by its
     null (pooled-rate) variance, so a few large accounts cannot dominate. Exact when the
-    relabellings number at most PERMUTATION_ENUMERATE, else PERMUTATION_DRAWS seeded draws.
+    relabellings number at most PERMUTATION_ENUMERATE, else PERMUTATION_DRAWS seeded draws;
+    a mid-p (ties with the observed statistic count half), since with two or three accounts
+    the statistic takes few values and the plain p would be conservative by its ties.
     """
     w = np.asarray(w, dtype=float)
     n = np.asarray(n, dtype=float)
@@ -277,8 +279,47 @@ def permutation_p_value(w: np.ndarray, n: np.ndarray, in_group: np.ndarray, seed
         idx = _draw_subsets(m, k, PERMUTATION_DRAWS, np.random.default_rng(seed))
         extra = 1  # the observed labelling counts as one of the draws
     t = _null_t(w[idx].sum(axis=1), n[idx].sum(axis=1), w_all, n_all, r2[idx].sum(axis=1), r2_all)
-    hits = int(np.sum(t >= observed * (1 - 1e-9)))
-    return float(min(1.0, (hits + extra) / (idx.shape[0] + extra)))
+    # Mid-p: relabellings that tie with the observed one count half, so that a statistic
+    # with few distinct values (two or three accounts) is not conservative by its ties.
+    above = int(np.sum(t > observed * (1 + 1e-9)))
+    ties = int(np.sum(t >= observed * (1 - 1e-9))) - above
+    return float(min(1.0, (above + 0.5 * ties + extra) / (idx.shape[0] + extra)))
+
+
+WHALE_MULTIPLE = 5.0
+WHALE_FLOOR = 10.0
+"""An account weighs at most max(WHALE_FLOOR, WHALE_MULTIPLE x the median account's closed
+deals) deals in a comparison: a "whale" with hundreds of deals counts as a large account,
+not as hundreds of observations, and ordinary accounts are not touched."""
+
+
+def within_account_correlation(wins: np.ndarray, deals: np.ndarray, in_group: np.ndarray) -> float:
+    """Intra-account correlation of outcomes (the ANOVA estimator for clustered binary data,
+    around each side's own rate), clipped to [0, 1]; 0 when no account has two deals.
+
+    Example: accounts that win all or none of their deals -> 1; deals that win
+    independently of their account -> about 0."""
+    w = np.asarray(wins, dtype=float)
+    n = np.asarray(deals, dtype=float)
+    mask = np.asarray(in_group, dtype=bool)
+    k, total = w.size, float(n.sum())
+    groups = [side for side in (mask, ~mask) if side.any()]
+    if total - k < 1 or k - len(groups) < 1:
+        return 0.0
+    between = 0.0
+    size_sq = 0.0
+    for side in groups:
+        rate = float(w[side].sum() / n[side].sum())
+        between += float(np.sum(n[side] * (w[side] / n[side] - rate) ** 2))
+        size_sq += float(np.sum(n[side] ** 2) / n[side].sum())
+    within = float(np.sum(w - w * w / n))
+    msb = between / (k - len(groups))
+    msw = within / (total - k)
+    n0 = (total - size_sq) / (k - len(groups))
+    denominator = msb + (n0 - 1) * msw
+    if denominator <= 0:
+        return 0.0
+    return float(min(1.0, max(0.0, (msb - msw) / denominator)))
 
 
 def rate_difference(
@@ -286,9 +327,10 @@ def rate_difference(
 ) -> Comparison:
     """Compare the pooled win rate of the accounts ``in_group`` (p1) with the others (p0).
 
-    Difference p1 - p0 and lift p1 / p0 (log scale). A cut with at least
-    PERMUTATION_MAX_ACCOUNTS accounts on each side and enough expected wins and losses gets
-    the cluster-robust normal comparison, its test on the pooled rate (``_large_sample``).
+    Difference p1 - p0 and lift p1 / p0 (log scale), no account weighing more than a whale
+    cap (WHALE_MULTIPLE). A cut with at least PERMUTATION_MAX_ACCOUNTS accounts on each side
+    and enough expected wins and losses gets the cluster-robust comparison, its test on the
+    pooled rate against a t on the effective number of accounts (``_large_sample``).
     A smaller cut gets intervals from Bell-McCaffrey (CR2) account-clustered variances with a
     t reference on Welch-Satterthwaite degrees of freedom, and a p-value from relabelling
     accounts (``permutation_p_value``): honest with two, three or five accounts. Undefined
@@ -324,12 +366,29 @@ def rate_difference(
             rate_in, rate_out, math.nan, nan2, math.nan, nan2, 1.0, TEST_NONE, **counts
         )
 
+    # No account weighs more than ``size_cap`` deals (WHALE_MULTIPLE times the typical
+    # account's, at least WHALE_FLOOR): a few accounts with hundreds of deals cannot make a
+    # segment's rate their own, while ordinary accounts keep one vote a deal.
+    size_cap = max(WHALE_FLOOR, WHALE_MULTIPLE * float(np.median(n_all)))
+    g = np.minimum(1.0, size_cap / n_all)
+    rho = within_account_correlation(w_all, n_all, mask)
+    # What each account adds to the variance of its side's weighted rate (up to p (1 - p)):
+    # g_i^2 n_i (1 + (n_i - 1) rho), for the degrees of freedom of the large-sample test.
+    spread = g * g * n_all * (1.0 + (n_all - 1.0) * rho)
+    # Scaled so that the weighted deals count as many as they are worth when deals are
+    # independent (Kish's effective size, sum(g n)^2 / sum(g^2 n)): the binomial variance of
+    # the weighted rate on them is then the true one, and clustering only adds to it.
+    g *= float(np.sum(g * n_all) / np.sum(g * g * n_all))
+    w_all, n_all = w_all * g, n_all * g
+    w1, n1, w0, n0 = w_all[mask], n_all[mask], w_all[~mask], n_all[~mask]
+    t1, t0 = float(n1.sum()), float(n0.sum())
     p1, p0 = float(w1.sum()) / t1, float(w0.sum()) / t0
     diff = p1 - p0
     pooled = (t1 * p1 + t0 * p0) / (t1 + t0)
     smallest_expected = min(pooled, 1 - pooled) * min(t1, t0)
     if min(m1, m0) >= PERMUTATION_MAX_ACCOUNTS and smallest_expected >= _MIN_EXPECTED:
-        return _large_sample(w1, n1, w0, n0, confidence, counts)
+        df = _cluster_df(spread[mask], t1, spread[~mask], t0)
+        return _large_sample(w1, n1, w0, n0, confidence, counts, df)
     # Interval: CR2 variances around each side's rate; a rate of 0 or 1 has no plug-in
     # variance, so it borrows one win and one loss per side (Agresti-Caffo).
     v1 = _cr2_variance(w1, n1, p1) if 0 < p1 < 1 else _ac_variance(p1, w1, n1)
@@ -365,12 +424,13 @@ def _large_sample(
     n0: np.ndarray,
     confidence: float,
     counts: dict[str, int],
+    df: float,
 ) -> Comparison:
-    """The cluster-robust normal comparison, for cuts with at least PERMUTATION_MAX_ACCOUNTS
-    accounts on each side and enough expected wins and losses: there its size is within 3-7%
-    (bench/honesty.py), and the CR2 t test of small cuts would only cost power."""
-    z = _z(confidence)
+    """The cluster-robust comparison for cuts with at least PERMUTATION_MAX_ACCOUNTS accounts
+    on each side and enough expected wins and losses: the difference over its null standard
+    error, against a t on ``df``, the effective number of accounts (``_cluster_df``)."""
     inside, outside = _side(w1, n1), _side(w0, n0)
+    z = float(sps.t.ppf(0.5 + confidence / 2, df))
     p1, p0 = inside.rate, outside.rate
     diff = p1 - p0
     se = math.sqrt(inside.variance + outside.variance)
@@ -388,8 +448,21 @@ def _large_sample(
         inside.effective_n + outside.effective_n
     )
     null_se = math.sqrt(pooled * (1 - pooled) * (1 / inside.effective_n + 1 / outside.effective_n))
-    p_value = float(2 * sps.norm.sf(abs(diff) / null_se)) if null_se > 0 else 1.0
+    p_value = float(2 * sps.t.sf(abs(diff) / null_se, df)) if null_se > 0 else 1.0
     return Comparison(p1, p0, diff, diff_ci, lift, lift_ci, p_value, TEST_Z, **counts)
+
+
+def _cluster_df(
+    spread_in: np.ndarray, total_in: float, spread_out: np.ndarray, total_out: float
+) -> float:
+    """Degrees of freedom of the clustered variance of a difference: the effective number of
+    accounts behind it (Satterthwaite over accounts, as in Carter, Schnepel and Steigerwald's
+    effective number of clusters). ``spread`` holds what each account adds to its side's
+    variance and ``total`` the side's weighted deals; when a few accounts carry most of the
+    variance the df fall and the reference widens with them. k equal accounts a side give
+    about 2k."""
+    shares = np.concatenate([spread_in / total_in**2, spread_out / total_out**2])
+    return float(max(1.0, shares.sum() ** 2 / (shares * shares).sum()))
 
 
 @dataclass(frozen=True)

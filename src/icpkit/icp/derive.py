@@ -107,14 +107,41 @@ def _evidence(
         [np.ones(len(c.wins), bool) for c in inside]
         + [np.zeros(len(c.wins), bool) for c in outside]
     )
-    comparison = stats.rate_difference(wins, deals, in_group)
-    n_closed = int(sum(c.n_closed for c in inside))
-    won = int(sum(c.n_won for c in inside))
-    rate = stats.clustered_rate(
-        np.concatenate([c.wins for c in inside]), np.concatenate([c.deals for c in inside])
-    )
-    n_lost_total = result.n_closed - result.n_won
+    accounts = np.unique(np.concatenate([c.accounts for c in inside])).size
     q = max(r.q_value for r in rows) if len(rows) > 1 else rows[0].q_value
+    measured, p_value = _measure(
+        wins,
+        deals,
+        in_group,
+        n_accounts=int(accounts),
+        q=q,
+        iv=result.information_value.get(attribute, math.nan),
+        result=result,
+    )
+    return adjust_for_selection(measured, rows, result, settings or AnalysisSettings(), p_value)
+
+
+def _measure(
+    wins: np.ndarray,
+    deals: np.ndarray,
+    in_group: np.ndarray,
+    *,
+    n_accounts: int,
+    q: float,
+    iv: float,
+    result: LiftResult,
+    n_won: int | None = None,
+    n_lost: int | None = None,
+) -> tuple[Evidence, float]:
+    """A cut (``in_group`` cells of per-account ``wins`` of ``deals``) against the rest, as
+    measured, and the p-value of its win-rate test. ``n_won``/``n_lost`` are the totals its
+    shares are of (the lift table's when not given)."""
+    comparison = stats.rate_difference(wins, deals, in_group)
+    n_closed = int(deals[in_group].sum())
+    won = int(wins[in_group].sum())
+    rate = stats.clustered_rate(wins[in_group], deals[in_group])
+    total_won = result.n_won if n_won is None else n_won
+    total_lost = result.n_closed - result.n_won if n_lost is None else n_lost
     measured = Evidence(
         n_closed=n_closed,
         wins=won,
@@ -124,16 +151,14 @@ def _evidence(
         lift=_finite(comparison.lift),
         lift_ci=_interval(*comparison.lift_ci),
         q_value=_finite(q, 6),
-        woe=_finite(stats.weight_of_evidence(won, n_closed - won, result.n_won, n_lost_total)),
-        iv=_finite(result.information_value.get(attribute, math.nan)),
-        share_won=_r(won / result.n_won) if result.n_won else None,
-        share_lost=_r((n_closed - won) / n_lost_total) if n_lost_total else None,
-        n_accounts=int(np.unique(np.concatenate([c.accounts for c in inside])).size),
+        woe=_finite(stats.weight_of_evidence(won, n_closed - won, total_won, total_lost)),
+        iv=_finite(iv),
+        share_won=_r(won / total_won) if total_won else None,
+        share_lost=_r((n_closed - won) / total_lost) if total_lost else None,
+        n_accounts=n_accounts,
         test=comparison.test,
     )
-    return adjust_for_selection(
-        measured, rows, result, settings or AnalysisSettings(), comparison.p_value
-    )
+    return measured, comparison.p_value
 
 
 def adjust_for_selection(
@@ -229,7 +254,12 @@ def _rationale(subject: str, ev: Evidence, what: str = "the win rate of the rest
     """The rule's lift and interval in words, with its deals. A lift adjusted for the
     selection that kept the rule says so, with the lift as measured beside it."""
     rates = f"{ev.win_rate:.0%} won vs {ev.base_rate:.0%} overall"
-    counts = f"n={ev.n_closed:,} closed deals ({rates})"
+    accounts = (
+        f" from {ev.n_accounts:,} account{'s' if ev.n_accounts != 1 else ''}"
+        if ev.n_accounts is not None
+        else ""
+    )
+    counts = f"n={ev.n_closed:,} closed deals{accounts} ({rates})"
     if ev.lift is None:
         return f"{subject}: {counts}"
     text = f"{subject}: {format_lift(ev.lift)} {what}"
@@ -675,29 +705,19 @@ def _window_evidence(
     clustered by account, its lift adjusted for the selection that kept the signal; its
     q-value is the detection's (the best of the signal's bins)."""
     wins, deals, in_group, accounts = account_cells(ages, inside)
-    comparison = stats.rate_difference(wins, deals, in_group)
-    n_closed = int(deals[in_group].sum())
-    won = int(wins[in_group].sum())
-    rate = stats.clustered_rate(wins[in_group], deals[in_group])
     n_won = int(ages.won.sum())
-    n_lost = ages.n_deals - n_won
-    measured = Evidence(
-        n_closed=n_closed,
-        wins=won,
-        win_rate=_r(rate.rate),
-        win_rate_ci=_interval(rate.low, rate.high),
-        base_rate=_r(result.base_rate),
-        lift=_finite(comparison.lift),
-        lift_ci=_interval(*comparison.lift_ci),
-        q_value=_finite(min(r.q_value for r in found), 6),
-        woe=_finite(stats.weight_of_evidence(won, n_closed - won, n_won, n_lost)),
-        iv=_finite(result.information_value.get(name, math.nan)),
-        share_won=_r(won / n_won) if n_won else None,
-        share_lost=_r((n_closed - won) / n_lost) if n_lost else None,
+    measured, p_value = _measure(
+        wins,
+        deals,
+        in_group,
         n_accounts=int(np.unique(accounts[in_group]).size),
-        test=comparison.test,
+        q=min(r.q_value for r in found),
+        iv=result.information_value.get(name, math.nan),
+        result=result,
+        n_won=n_won,
+        n_lost=ages.n_deals - n_won,
     )
-    return adjust_for_selection(measured, found, result, settings, comparison.p_value)
+    return adjust_for_selection(measured, found, result, settings, p_value)
 
 
 def _boundary(
@@ -764,7 +784,8 @@ def _test_words(subject: str, row: LiftRow, result: LiftResult, settings: Analys
     shown, interval = _row_lift(row, result, settings)
     return (
         f"{subject}: wins {shown} as often as the rest "
-        f"({interval}, q={row.q_value:.2g}, n={row.n_closed:,} closed deals)"
+        f"({interval}, q={row.q_value:.2g}, n={row.n_closed:,} closed deals from "
+        f"{row.n_accounts:,} accounts)"
     )
 
 
