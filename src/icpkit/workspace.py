@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from icpkit.analysis.tiers import TierResult
     from icpkit.ingest.pipeline import FileReport
     from icpkit.ingest.problems import IngestError
+    from icpkit.operate.lookalike import Lookalike
+    from icpkit.operate.tam import TamResult
     from icpkit.scoring.prospects import ScoredFile
     from icpkit.validate.backtest import BacktestResult
 
@@ -410,6 +412,73 @@ class Workspace:
             if known is None:
                 raise
             raise known from exc
+
+    def score_on_spark(
+        self, path: Path | str, out: Path | str, *, as_of: dt.date | None = None
+    ) -> int:
+        """Score the Parquet accounts at ``path`` with the current ICP on a Spark session into
+        the Parquet folder ``out`` (needs icpkit[spark]); returns the number of rows."""
+        from icpkit.scoring.spark import score_on_spark
+
+        icp = self.require_icp()
+        with self.connect(read_only=True) as con:
+            return score_on_spark(icp, self.settings, con, Path(path), Path(out), as_of=as_of)
+
+    def tam(
+        self,
+        universe: Path | str,
+        *,
+        as_of: dt.date | None = None,
+        widen: Mapping[str, tuple[float, float]] | None = None,
+    ) -> TamResult:
+        """Size the TAM of a company universe with the current ICP, and a what-if with
+        ``widen`` (see icpkit.operate.tam)."""
+        from icpkit.operate.tam import size_tam
+
+        icp = self.require_icp()
+        try:
+            return size_tam(
+                icp,
+                self.settings,
+                self.root,
+                self.store_path,
+                Path(universe),
+                as_of=as_of,
+                widen=widen,
+            )
+        except (duckdb.Error, OSError) as exc:
+            known = failure(exc, memory_limit=self.settings.store.memory_limit)
+            if known is None:
+                raise
+            raise known from exc
+
+    def lookalikes(
+        self,
+        universe: Path | str,
+        *,
+        top: int,
+        k: int = 5,
+        warnings: list[str] | None = None,
+    ) -> list[Lookalike]:
+        """The companies of a universe most like the Tier 1 customers (see
+        icpkit.operate.lookalike)."""
+        from icpkit.operate.lookalike import find_lookalikes
+
+        icp = self.current_icp()
+        if icp is None:
+            raise WorkspaceError("no ICP yet: run `icp derive` first")
+        tier1 = [key for key, tier in self.tiers().tier_of().items() if tier == 1]
+        return find_lookalikes(
+            icp,
+            tier1,
+            self.settings,
+            self.root,
+            self.store_path,
+            Path(universe),
+            top=top,
+            k=k,
+            warnings=warnings,
+        )
 
     def backtest(
         self,

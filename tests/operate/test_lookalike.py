@@ -20,7 +20,6 @@ from icpkit.operate.lookalike import (
     Encoder,
     Lookalike,
     LookalikeError,
-    find_lookalikes,
     shared_traits,
 )
 
@@ -31,7 +30,7 @@ TOP, K = 100, 5
 
 @pytest.fixture(scope="module")
 def hits(demo: Demo) -> list[Lookalike]:
-    return find_lookalikes(demo.ws, demo.universe.path, top=TOP, k=K)
+    return demo.ws.lookalikes(demo.universe.path, top=TOP, k=K)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +117,7 @@ def test_the_answer_does_not_depend_on_the_batch_size(
 ) -> None:
     monkeypatch.setattr(lookalike, "BATCH_ROWS", 997)
     monkeypatch.setattr(lookalike, "BLOCK_CELLS", 50_000)
-    again = find_lookalikes(demo.ws, demo.universe.path, top=TOP, k=K)
+    again = demo.ws.lookalikes(demo.universe.path, top=TOP, k=K)
     assert [h.account_key for h in again] == [h.account_key for h in hits]
 
 
@@ -130,13 +129,13 @@ def test_a_csv_universe_with_joined_tools_gives_the_same_lookalikes(
         f"COPY (SELECT * REPLACE (array_to_string(technologies, '; ') AS technologies) "
         f"FROM read_parquet('{demo.universe.path}')) TO '{csv}' (HEADER)"
     )
-    again = find_lookalikes(demo.ws, csv, top=10, k=K)
+    again = demo.ws.lookalikes(csv, top=10, k=K)
     assert again == hits[:10]
 
 
 def test_asking_for_no_lookalikes_is_an_error(demo: Demo) -> None:
     with pytest.raises(LookalikeError, match="at least 1"):
-        find_lookalikes(demo.ws, demo.universe.path, top=0)
+        demo.ws.lookalikes(demo.universe.path, top=0)
 
 
 def _encoder() -> Encoder:

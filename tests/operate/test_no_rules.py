@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from icpkit.cli.main import app
-from icpkit.operate.lookalike import NothingSeparates, find_lookalikes
-from icpkit.operate.tam import NOTHING_DISCRIMINATES, size_tam
+from icpkit.operate.lookalike import NothingSeparates
+from icpkit.operate.tam import NOTHING_DISCRIMINATES
 from icpkit.scoring.scorecard import NO_RULES
 from small_crm import SmallCrm, write_crm, write_universe
 
@@ -31,7 +31,7 @@ def universe(crm: SmallCrm) -> Path:
 
 
 def test_the_tam_of_an_icp_without_rules_is_not_sized(crm: SmallCrm, universe: Path) -> None:
-    result = size_tam(crm.ws, universe)
+    result = crm.ws.tam(universe)
     assert not result.discriminates
     assert result.warnings == [NOTHING_DISCRIMINATES]
     assert NOTHING_DISCRIMINATES.startswith(NO_RULES)
@@ -60,7 +60,7 @@ def test_a_what_if_on_an_icp_without_rules_says_there_is_no_range(
 
 def test_lookalikes_of_an_icp_without_rules_are_not_ranked(crm: SmallCrm, universe: Path) -> None:
     with pytest.raises(NothingSeparates, match="the ICP has no rules"):
-        find_lookalikes(crm.ws, universe, top=5)
+        crm.ws.lookalikes(universe, top=5)
 
 
 def test_the_lookalike_command_says_why_it_lists_nobody_and_succeeds(

@@ -20,7 +20,6 @@ from icpkit.operate.tam import (
     TamError,
     TamResult,
     range_win_rates,
-    size_tam,
     tam_warnings,
     widen_icp,
 )
@@ -31,7 +30,7 @@ from .conftest import AS_OF, Demo
 
 @pytest.fixture(scope="module")
 def widened(demo: Demo) -> TamResult:
-    return size_tam(demo.ws, demo.universe.path, as_of=AS_OF, widen={"employees": (20, 500)})
+    return demo.ws.tam(demo.universe.path, as_of=AS_OF, widen={"employees": (20, 500)})
 
 
 def test_the_profile_is_the_icps_positive_fit_criteria(widened: TamResult) -> None:
@@ -118,13 +117,12 @@ def test_size_tam_warns_at_the_workspaces_thresholds(demo: Demo, widened: TamRes
     tam = widened.current.tam
     assert widened.warnings == []  # 662 lies inside the default 500-10,000
     narrow = demo.ws.settings.model_copy(update={"tam": TamSettings(too_narrow=tam + 1)})
-    result = size_tam(Workspace(demo.ws.root, narrow), demo.universe.path, as_of=AS_OF)
+    result = Workspace(demo.ws.root, narrow).tam(demo.universe.path, as_of=AS_OF)
     assert len(result.warnings) == 1 and "too narrow" in result.warnings[0]
     broad = demo.ws.settings.model_copy(
         update={"tam": TamSettings(too_narrow=10, too_broad=tam - 1)}
     )
-    result = size_tam(
-        Workspace(demo.ws.root, broad),
+    result = Workspace(demo.ws.root, broad).tam(
         demo.universe.path,
         as_of=AS_OF,
         widen={"employees": (20, 500)},

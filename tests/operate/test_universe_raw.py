@@ -12,8 +12,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from icpkit.operate.lookalike import find_lookalikes
-from icpkit.operate.tam import TamResult, size_tam
+from icpkit.operate.tam import TamResult
 from icpkit.operate.universe import UniverseError
 
 from .conftest import AS_OF, Demo
@@ -78,13 +77,13 @@ def raw(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def tam_of_input_layout(demo: Demo) -> TamResult:
-    return size_tam(demo.ws, demo.universe.path, as_of=AS_OF)
+    return demo.ws.tam(demo.universe.path, as_of=AS_OF)
 
 
 def test_the_tam_of_a_raw_export_is_the_tam_of_the_same_companies_in_the_input_layout(
     demo: Demo, raw: Path, tam_of_input_layout: TamResult
 ) -> None:
-    result = size_tam(demo.ws, raw, as_of=AS_OF)
+    result = demo.ws.tam(raw, as_of=AS_OF)
     expected = tam_of_input_layout.current
     assert expected.tam == demo.universe.n_icp > 0  # 'USA' no longer sizes the TAM at 0
     assert result.current == expected
@@ -101,12 +100,12 @@ def test_an_input_layout_universe_with_country_names_sizes_the_same_tam(
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    assert size_tam(demo.ws, path, as_of=AS_OF).current == tam_of_input_layout.current
+    assert demo.ws.tam(path, as_of=AS_OF).current == tam_of_input_layout.current
 
 
 def test_lookalikes_of_a_raw_export_are_those_of_the_input_layout(demo: Demo, raw: Path) -> None:
-    expected = find_lookalikes(demo.ws, demo.universe.path, top=20, k=5)
-    found = find_lookalikes(demo.ws, raw, top=20, k=5)
+    expected = demo.ws.lookalikes(demo.universe.path, top=20, k=5)
+    found = demo.ws.lookalikes(raw, top=20, k=5)
     assert [h.similarity for h in found] == pytest.approx([h.similarity for h in expected])
     cut = expected[-1].similarity  # ties at the cut may come in another order
     assert {h.account_key for h in found if h.similarity > cut} == {
@@ -142,7 +141,7 @@ def test_values_a_raw_universe_cannot_read_are_reported_with_line_column_and_val
     rows[7]["Number of Employees"] = "a few"
     rows[9]["Country/Region"] = "Atlantis"
     _write(path, rows)
-    result = size_tam(demo.ws, path, as_of=AS_OF)
+    result = demo.ws.tam(path, as_of=AS_OF)
     unreadable = [w for w in result.warnings if w.startswith("unreadable: ")]
     assert (
         "unreadable: companies.csv, line 5, column 'Number of Employees', value 'lots': "
@@ -154,7 +153,7 @@ def test_values_a_raw_universe_cannot_read_are_reported_with_line_column_and_val
     )
     assert result.current.universe == 50  # the rows are kept, their bad cells unknown
     warnings: list[str] = []
-    find_lookalikes(demo.ws, path, top=5, warnings=warnings)
+    demo.ws.lookalikes(path, top=5, warnings=warnings)
     assert [w for w in warnings if w.startswith("unreadable: ")] == unreadable
 
 
@@ -162,7 +161,7 @@ def test_a_file_that_is_no_company_list_says_what_a_universe_is(demo: Demo, tmp_
     path = tmp_path / "numbers.csv"
     path.write_text("x,y\n1,2\n", encoding="utf-8")
     with pytest.raises(UniverseError, match="a universe is a company list"):
-        size_tam(demo.ws, path, as_of=AS_OF)
+        demo.ws.tam(path, as_of=AS_OF)
 
 
 def test_an_xlsx_universe_in_the_input_layout_names_the_sheet_row_of_a_bad_value(
@@ -176,7 +175,7 @@ def test_an_xlsx_universe_in_the_input_layout_names_the_sheet_row_of_a_bad_value
     sheet.append(["b.io", "many", "US"])  # sheet row 3
     path = tmp_path / "universe.xlsx"
     book.save(path)
-    result = size_tam(demo.ws, path, as_of=AS_OF)
+    result = demo.ws.tam(path, as_of=AS_OF)
     assert result.current.universe == 2
     assert (
         "unreadable: universe.xlsx, row 3, column 'employees', value 'many': not an employee "

@@ -55,13 +55,11 @@ def tam(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Size the TAM of a company universe with the ICP, and what widening a range costs."""
-    from icpkit.operate.tam import size_tam
-
     ws = open_workspace(workspace)
     ranges = dict(_widening(text) for text in widen or [])
     day = parse_day(as_of)
     with clean_errors():
-        result = size_tam(ws, universe, as_of=day, widen=ranges or None)
+        result = ws.tam(universe, as_of=day, widen=ranges or None)
     if fmt != "table":
         emit(
             tam_rows(result),
@@ -98,13 +96,13 @@ def lookalike(
     workspace: WorkspaceOption = None,
 ) -> None:
     """The universe's companies most like the Tier 1 customers, with who and what they share."""
-    from icpkit.operate.lookalike import NothingSeparates, find_lookalikes
+    from icpkit.operate.lookalike import NothingSeparates
 
     ws = open_workspace(workspace)
     notes: list[str] = []
     with clean_errors():
         try:
-            hits = find_lookalikes(ws, universe, top=top, k=k, warnings=notes)
+            hits = ws.lookalikes(universe, top=top, k=k, warnings=notes)
         except NothingSeparates as exc:
             # An answer, not a failure: nothing to rank by; say so and list nobody.
             (console if fmt == "table" else err_console).print(f"[yellow]warning:[/] {exc}")

@@ -114,12 +114,10 @@ def score(
 
 def _score_on_spark(ws: Any, file: Path, out: Path | None, day: dt.date | None) -> None:
     """Run the compiled SELECT on a Spark session (local, or the cluster of SPARK_* settings)."""
-    from icpkit.scoring.spark import score_on_spark
-
     if out is None or out.suffix.lower() != ".parquet":
         fail("--engine spark reads and writes Parquet: pass --out scored.parquet")
     with clean_errors():
-        total = score_on_spark(ws, file, out, as_of=day)
+        total = ws.score_on_spark(file, out, as_of=day)
     console.print(f"Spark scored {total:,} accounts from {file.name}; wrote {out}")
 
 

@@ -14,7 +14,7 @@ A company ranks by its mean similarity to its k nearest Tier 1 customers. The un
 read in Arrow batches and only a running top-N is kept, so its size is bounded by disk, not
 memory. Existing customers and accounts matching an ICP exclusion never appear::
 
-    hits = find_lookalikes(ws, Path("universe.parquet"), top=100)
+    hits = ws.lookalikes(Path("universe.parquet"), top=100)
     print(hits[0].account_key, hits[0].explain())
 """
 
@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from icpkit.analysis.frame import MISSING, value_sql
 from icpkit.analysis.stats import information_value
-from icpkit.config import AnalysisSettings
+from icpkit.config import AnalysisSettings, Settings
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP
 from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
@@ -43,7 +43,6 @@ from icpkit.output.files import sweep_stale, temp_prefix
 from icpkit.scoring.features import condition_sql
 from icpkit.scoring.scorecard import NO_RULES, build_scorecard
 from icpkit.store.db import attach_read_only
-from icpkit.workspace import Workspace, WorkspaceError
 
 NUMERIC = ("employees", "revenue")
 CATEGORICAL = ("industry", "country", "funding_stage")
@@ -151,48 +150,48 @@ class Encoder:
 
 
 def find_lookalikes(
-    ws: Workspace,
+    icp: ICP,
+    tier1: list[str],
+    settings: Settings,
+    root: Path,
+    store_path: Path,
     universe: Path,
     *,
     top: int,
     k: int = 5,
     warnings: list[str] | None = None,
 ) -> list[Lookalike]:
-    """The ``top`` companies of ``universe`` most like the Tier 1 customers (mean similarity
-    to their ``k`` nearest), best first, leaving out customers and excluded accounts. What
-    reading the universe found (values it could not read) is added to ``warnings``."""
+    """The ``top`` companies of ``universe`` most like the Tier 1 customers ``tier1`` (their
+    account keys in the store at ``store_path``; mean similarity to their ``k`` nearest),
+    best first, leaving out customers and accounts ``icp`` excludes. What reading the
+    universe found (values it could not read) is added to ``warnings``."""
     if top < 1 or k < 1:
         raise LookalikeError(f"top and k must be at least 1; got top={top}, k={k}")
-    icp = ws.current_icp()
-    if icp is None:
-        raise WorkspaceError("no ICP yet: run `icp derive` first")
-    if build_scorecard(icp, ws.settings.scoring).flat:
+    if build_scorecard(icp, settings.scoring).flat:
         raise NothingSeparates(
             f"{NO_RULES}. Nothing separates won from lost deals, so likeness to the Tier 1 "
             "customers is no evidence of fit: no lookalikes are ranked"
         )
-    tier1 = sorted(key for key, tier in ws.tiers().tier_of().items() if tier == 1)
+    tier1 = sorted(tier1)
     if not tier1:
         raise NothingSeparates(
             "no Tier 1 customers in the workspace: nothing to look like, so no lookalikes "
             "are ranked (see icp analyze tiers)"
         )
-    analysis = ws.settings.analysis
+    analysis = settings.analysis
     # A raw export is read once, through ingestion, into a file in the input layout.
-    sweep_stale(ws.root)
-    tmp = tempfile.TemporaryDirectory(prefix=temp_prefix("lookalike"), dir=ws.root)
+    sweep_stale(root)
+    tmp = tempfile.TemporaryDirectory(prefix=temp_prefix("lookalike"), dir=root)
     try:
-        read = open_universe(
-            Path(universe), ws.settings, ws.store_path, icp, workdir=Path(tmp.name)
-        )
+        read = open_universe(Path(universe), settings, store_path, icp, workdir=Path(tmp.name))
     except BaseException:
         tmp.cleanup()
         raise
     if warnings is not None:
         warnings.extend(read.warnings())
-    con = scratch(ws.settings.store, ws.root)
+    con = scratch(settings.store, root)
     try:
-        attach_read_only(con, ws.store_path)
+        attach_read_only(con, store_path)
         accounts = _table(con, _select(analysis, "ws.accounts", "TRUE"))
         encoder = fit_encoder(accounts, set(tier1))
         p_value = separation_p_value(accounts, set(tier1))

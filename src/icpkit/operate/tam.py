@@ -7,7 +7,7 @@ criteria, at least one of them (51-200 employees AND Software AND uses HubSpot).
 widens a numeric range of the profile, scores the universe again, and sets the larger TAM
 against what the workspace's own deals say about win rates in the band it adds::
 
-    result = size_tam(ws, Path("universe.parquet"), widen={"employees": (20, 500)})
+    result = ws.tam(Path("universe.parquet"), widen={"employees": (20, 500)})
     print(result.current.tam, result.widened.tam, result.win_rates.change)
 """
 
@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 
 from icpkit.analysis.stats import RateEstimate, clustered_rate
-from icpkit.config import AnalysisSettings, TamSettings
+from icpkit.config import AnalysisSettings, Settings, TamSettings
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP, Criterion, format_number, slugify
 from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
@@ -32,8 +32,7 @@ from icpkit.scoring.features import NUMERIC, condition_sql
 from icpkit.scoring.prospects import score_file
 from icpkit.scoring.score import outside_text, reason_text
 from icpkit.scoring.scorecard import NO_RULES
-from icpkit.store.db import literal, path_literal
-from icpkit.workspace import Workspace
+from icpkit.store.db import attach_read_only, literal, path_literal
 
 Range = tuple[float | None, float | None]
 TIERS = ("A", "B", "C", "D")
@@ -104,25 +103,27 @@ class TamResult:
 
 
 def size_tam(
-    ws: Workspace,
+    icp: ICP,
+    settings: Settings,
+    root: Path,
+    store_path: Path,
     universe: Path,
     *,
     as_of: dt.date | None = None,
     widen: Mapping[str, tuple[float, float]] | None = None,
 ) -> TamResult:
-    """Size the TAM of ``universe`` with the current ICP; with ``widen`` ({"employees":
-    (20, 500)}) also with that range in place of the profile's, and the win rates behind it."""
-    icp = ws.require_icp()
+    """Size the TAM of ``universe`` with ``icp`` (a workspace's at ``root``, its store at
+    ``store_path``); with ``widen`` ({"employees": (20, 500)}) also with that range in place
+    of the profile's, and the win rates of the store's deals behind it."""
     day = as_of or dt.date.today()
     path = Path(universe)
-    settings = ws.settings.tam
     # Scored rows go to disk next to the store, not to memory (or a small /tmp).
-    with temp_folder(ws.root) as tmp:
+    with temp_folder(root) as tmp:
         out = tmp / "scored.parquet"
         # A raw export is read once, through ingestion, into a file in the input layout.
-        read = open_universe(path, ws.settings, ws.store_path, icp, workdir=tmp)
-        scored = ws.score_file(read.path, as_of=day, out=out)
-        current = count_tam(ws, read.path, icp, out)
+        read = open_universe(path, settings, store_path, icp, workdir=tmp)
+        scored = score_file(read.path, icp, settings, store_path, as_of=day, out=out)
+        current = count_tam(settings, root, read.path, icp, out)
         if scored.scorecard.flat:
             # No rule: the 'TAM' would be the market served, not a profile's share of it.
             if widen:
@@ -130,15 +131,19 @@ def size_tam(
             return TamResult(
                 path, day, current, [*read.warnings(), NOTHING_DISCRIMINATES], discriminates=False
             )
-        warnings = read.warnings() + tam_warnings(current.tam, settings)
+        warnings = read.warnings() + tam_warnings(current.tam, settings.tam)
         if not widen:
             return TamResult(path, day, current, warnings)
         wider, ranges = widen_icp(icp, widen)
-        score_file(read.path, wider, ws.settings, ws.store_path, as_of=day, out=out)
-        widened = count_tam(ws, read.path, wider, out)
-    warnings += [f"widened: {w}" for w in tam_warnings(widened.tam, settings)]
-    with ws.connect(read_only=True) as con:
-        rates = deal_win_rates(con, ranges)
+        score_file(read.path, wider, settings, store_path, as_of=day, out=out)
+        widened = count_tam(settings, root, read.path, wider, out)
+    warnings += [f"widened: {w}" for w in tam_warnings(widened.tam, settings.tam)]
+    con = scratch(settings.store, root)
+    try:
+        attach_read_only(con, store_path)
+        rates = deal_win_rates(con, ranges, schema="ws.")
+    finally:
+        con.close()
     return TamResult(path, day, current, warnings, widened, ranges, rates)
 
 
@@ -184,19 +189,19 @@ def profile_sql(icp: ICP, analysis: AnalysisSettings) -> str:
     return " AND ".join(f"({g})" for g in groups) or "TRUE"
 
 
-def count_tam(ws: Workspace, universe: Path, icp: ICP, scored: Path) -> TamCount:
+def count_tam(settings: Settings, root: Path, universe: Path, icp: ICP, scored: Path) -> TamCount:
     """Count the market and the TAM of ``universe`` from its rows as ``icp`` scored them
     (``scored``: the scorer's Parquet output), one pass over each."""
     outside = " OR ".join(
         f"contains(coalesce(negative_reasons, ''), {literal(outside_text(b.id))})"
         for b in icp.boundary
     )
-    con = scratch(ws.settings.store, ws.root)
+    con = scratch(settings.store, root)
     try:
         create_view(con, universe, icp)
         combos = con.execute(
             f"""WITH flags AS (
-                  SELECT account_key, bool_or({profile_sql(icp, ws.settings.analysis)}) AS fits
+                  SELECT account_key, bool_or({profile_sql(icp, settings.analysis)}) AS fits
                   FROM {VIEW} AS a GROUP BY account_key),
                 scored AS (
                   SELECT account_key, any_value(tier) AS tier, any_value(route) AS route,
@@ -301,10 +306,11 @@ def _stretch(rule: Criterion, attribute: str, low: float, high: float) -> Criter
 
 
 def deal_win_rates(
-    con: duckdb.DuckDBPyConnection, ranges: Mapping[str, tuple[Range, Range]]
+    con: duckdb.DuckDBPyConnection, ranges: Mapping[str, tuple[Range, Range]], schema: str = ""
 ) -> WinRates:
     """Win rates of the workspace's closed new-business deals by account: inside every old
-    range, inside every new one, and in the band added (see ``range_win_rates``)."""
+    range, inside every new one, and in the band added (see ``range_win_rates``); the store's
+    tables are read under ``schema`` ('ws.' when attached as ws)."""
     attributes = list(ranges)
     # An unknown value is NaN: inside no range.
     values = ", ".join(
@@ -314,7 +320,7 @@ def deal_win_rates(
     result = con.execute(
         f"""SELECT d.account_key, count(*) FILTER (d.outcome = 'won') AS wins, count(*) AS n,
                    {values}
-            FROM deals d JOIN accounts a USING (account_key)
+            FROM {schema}deals d JOIN {schema}accounts a USING (account_key)
             WHERE d.outcome IN ('won', 'lost') AND NOT d.is_expansion
             GROUP BY d.account_key ORDER BY d.account_key"""
     ).fetchnumpy()

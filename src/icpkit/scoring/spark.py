@@ -12,16 +12,17 @@ import datetime as dt
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import duckdb
+
+from icpkit.config import Settings
 from icpkit.errors import IcpkitError
+from icpkit.icp.model import ICP
 from icpkit.output.files import sweep_stale, temp_name
 from icpkit.scoring.features import ScoringError
 from icpkit.scoring.layout import CANONICAL, extra_columns
 from icpkit.scoring.sql import Tables, compile_scorecard
-
-if TYPE_CHECKING:
-    from icpkit.workspace import Workspace
 
 SPARK_TYPES = {
     "VARCHAR": "string",
@@ -50,12 +51,20 @@ def _session() -> Any:
     )
 
 
-def score_on_spark(ws: Workspace, path: Path, out: Path, *, as_of: dt.date | None = None) -> int:
+def score_on_spark(
+    icp: ICP,
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    out: Path,
+    *,
+    as_of: dt.date | None = None,
+) -> int:
     """Score the Parquet accounts at ``path`` on Spark into the Parquet folder ``out``
-    (written in full, then moved into place); returns the number of rows."""
+    (written in full, then moved into place), the signals and contacts read from the store
+    behind ``con``; returns the number of rows."""
     from pyspark.sql import functions as F
 
-    icp = ws.require_icp()
     spark = _session()
     accounts = spark.read.parquet(str(path))
     if "account_key" not in accounts.columns:
@@ -74,14 +83,13 @@ def score_on_spark(ws: Workspace, path: Path, out: Path, *, as_of: dt.date | Non
     accounts.createOrReplaceTempView("icp_accounts")
     staging = Path(tempfile.mkdtemp(prefix="icpkit-spark-"))
     try:
-        with ws.connect(read_only=True) as con:
-            for table in ("signals", "contacts"):
-                target = staging / f"{table}.parquet"
-                con.execute(f"COPY {table} TO '{target.as_posix()}' (FORMAT PARQUET)")
-                spark.read.parquet(str(target)).createOrReplaceTempView(f"icp_{table}")
+        for table in ("signals", "contacts"):
+            target = staging / f"{table}.parquet"
+            con.execute(f"COPY {table} TO '{target.as_posix()}' (FORMAT PARQUET)")
+            spark.read.parquet(str(target)).createOrReplaceTempView(f"icp_{table}")
         sql = compile_scorecard(
             icp,
-            ws.settings,
+            settings,
             dialect="spark",
             tables=Tables("icp_accounts", "icp_signals", "icp_contacts"),
             as_of=as_of or dt.date.today(),
