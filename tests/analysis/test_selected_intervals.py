@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from icpkit.analysis.selection import (
+from icpkit.analysis.post_selection import (
     EDGE_MARGIN,
     bh_cut,
     fcr_interval,

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import duckdb
 import numpy as np
 
-from icpkit.analysis import selection, stats
+from icpkit.analysis import post_selection, stats
 from icpkit.analysis.frame import MISSING, NONE_SEEN, Frame
 from icpkit.analysis.lift import LiftResult, LiftRow
 from icpkit.analysis.windows import OPEN_END, SignalAges, account_cells, estimate_window
@@ -174,7 +174,7 @@ def adjust_for_selection(
     A rule kept because its win-rate test passed (Benjamini-Hochberg within its family, an
     interval clear of 1, a lift of at least min_lift) was measured on the data that chose it:
     its plain interval covers the truth less often than it says. The adjusted interval
-    conditions on having passed (analysis/selection.py). A rule kept by its churn test, or
+    conditions on having passed (analysis/post_selection.py). A rule kept by its churn test, or
     whose lift has no finite interval, keeps the measured numbers unchanged."""
     chosen = [
         r
@@ -183,7 +183,7 @@ def adjust_for_selection(
     ]
     if not chosen or evidence.lift is None or evidence.lift_ci is None:
         return evidence
-    adjusted = selection.selected_lift(
+    adjusted = post_selection.selected_lift(
         evidence.lift,
         evidence.lift_ci,
         p_value=p_value,
@@ -212,7 +212,7 @@ def _selection_cut(result: LiftResult, row: LiftRow, settings: AnalysisSettings)
     or intent, each controlled on its own): the threshold its test had to pass."""
     intent = row.family == "intent"
     family = [r.p_value for r in result.rows if (r.family == "intent") == intent]
-    return selection.bh_cut(np.array(family, dtype=float), settings.alpha)
+    return post_selection.bh_cut(np.array(family, dtype=float), settings.alpha)
 
 
 def _r(x: float, digits: int = 4) -> float:
@@ -793,7 +793,7 @@ def _row_lift(row: LiftRow, result: LiftResult, settings: AnalysisSettings) -> t
     """A value's lift and interval in words, adjusted for the win-rate test that chose it:
     ('0.45x', 'selection-adjusted 95% CI 0.30-0.62x'); as measured when not adjustable."""
     lift, (low, high), label = row.lift, row.lift_ci, "95% CI"
-    adjusted = selection.selected_lift(
+    adjusted = post_selection.selected_lift(
         row.lift,
         row.lift_ci,
         p_value=row.p_value,
