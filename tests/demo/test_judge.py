@@ -18,6 +18,7 @@ from icpkit.demo.judge import (
     judge,
     measure_cuts,
     tier_ceiling,
+    truth_table,
     window_overlap,
 )
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal, slugify
@@ -109,6 +110,26 @@ def test_the_planted_profile_is_all_planted_and_nothing_is_missing(truth) -> Non
     assert [v.kind for v in found.verdicts] == ["planted"] * 6
     assert found.recovered and found.missing == []
     assert found.decoys == 0 and found.spurious == 0
+
+
+def test_the_truth_table_shows_each_planted_item_decoy_and_unplanted_rule(truth) -> None:
+    derived = icp(
+        fit=[fit("employees", low=51, high=200), fit("country", ["US"])],
+        exclusions=[exclusion("industry", ["Public Administration"])],
+        intent=[signal("job_posting", ["SDR"], (0, 45))],
+    )
+    derived = derived.model_copy(update={"fit": [*derived.fit, fit("revenue", ["$10M-$50M"])]})
+    rows = {(r["planted"], r["as"]): r["derived"] for r in truth_table(derived, truth)}
+    assert rows[("employees 51-200", "fit")] == "employees-51-200"
+    assert rows[("industry Software", "fit")] == "(not found)"
+    assert (
+        rows[("industry Public Administration", "exclusion")] == "x-industry-public-administration"
+    )
+    assert rows[("employees 1-10", "exclusion")] == "(not found)"
+    # Half of the planted 0-90 days: 46 of 91 days shared.
+    assert rows[("signal job_posting SDR 0-90d", "intent")].endswith("overlap 0.51")
+    assert rows[("country US", "decoy (must stay out)")] == "WRONGLY IN: country-us"
+    assert rows[("(nothing planted)", "derived, not planted")] == "revenue-10m-50m"
 
 
 def test_a_rule_on_a_decoy_is_a_decoy(truth) -> None:

@@ -7,7 +7,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,55 +19,9 @@ from icpkit.cli.score import SHOWN, print_backtest
 from icpkit.cli.workspace import summary
 
 if TYPE_CHECKING:
-    from icpkit.icp import ICP
+    pass
 
 EXPORT_DAY = dt.date(2025, 10, 1)  # the demo CRM's export date: intent is scored as of then
-
-
-def truth_check(icp: ICP, truth: dict[str, Any]) -> list[dict[str, str]]:
-    """Each planted criterion and where (if anywhere) the derived ICP has it."""
-
-    def fit_match(items: list[Any], planted: dict[str, Any]) -> str:
-        for item in items:
-            if item.attribute != planted["attribute"]:
-                continue
-            if "min" in planted and item.min == planted["min"] and item.max == planted["max"]:
-                return str(item.id)
-            if "value" in planted and planted["value"] in (item.values or []):
-                return str(item.id)
-        return ""
-
-    rows = []
-    for planted in truth["discriminators"]:
-        rows.append(("fit", planted, fit_match(icp.fit, planted)))
-    for planted in truth["disqualifiers"]:
-        rows.append(("exclusion", planted, fit_match(icp.exclusions, planted)))
-    for planted in truth["intent_signals"]:
-        hits = [
-            f"{s.id} ({s.window_days[0]}-{s.window_days[1]}d)"
-            for s in icp.intent
-            if s.signal == planted["type"] and set(s.detail_in) & set(planted["detail_in"])
-        ]
-        rows.append(("intent", planted, ", ".join(hits)))
-    for decoy in truth["decoys"]:
-        wrongly = fit_match(icp.fit, decoy)
-        rows.append(("decoy (must stay out)", decoy, f"WRONGLY IN: {wrongly}" if wrongly else ""))
-
-    def label(p: dict[str, Any]) -> str:
-        if "min" in p:
-            return f"{p['attribute']} {p['min']}-{p['max']}"
-        if p.get("attribute") == "signal":
-            return f"{p['type']} {'/'.join(p['detail_in'])} {p['window_days']} days"
-        return f"{p['attribute']} {p['value']}"
-
-    return [
-        {
-            "planted": label(p),
-            "as": kind,
-            "derived": found or ("(not found)" if not kind.startswith("decoy") else "kept out"),
-        }
-        for kind, p, found in rows
-    ]
 
 
 def demo_data(
@@ -100,6 +54,7 @@ def demo(
     """Run the whole chain on generated data: generate, ingest, derive, backtest, score,
     size the TAM and find lookalikes."""
     from icpkit.demo import make_crm
+    from icpkit.demo.judge import truth_table
     from icpkit.workspace import Workspace
 
     root = directory or Path(tempfile.mkdtemp(prefix="icpkit-demo-"))
@@ -124,7 +79,7 @@ def demo(
     print_icp(derived.icp)
     console.rule("5. the derived ICP next to the planted truth")
     truth = json.loads(files.planted_truth.read_text())
-    emit(truth_check(derived.icp, truth), "table", title="Planted truth vs derived ICP")
+    emit(truth_table(derived.icp, truth), "table", title="Planted truth vs derived ICP")
     console.rule("6. backtest: fit on older deals, score the newer ones")
     with clean_errors():
         backtest = ws.backtest(reference=files.win_probabilities())

@@ -140,6 +140,42 @@ def judge(icp: ICP, truth: dict[str, Any]) -> Judgement:
     return Judgement(verdicts, missing)
 
 
+def truth_table(icp: ICP, truth: dict[str, Any]) -> list[dict[str, str]]:
+    """The derived ICP next to the planted truth, a row a planted item (where the ICP has it,
+    with the overlap of intent windows), a row a decoy (kept out or wrongly in), and a row a
+    derived rule that matches nothing planted: what `icp demo` prints."""
+    rows: list[dict[str, str]] = []
+
+    def row(planted: str, kind: str, derived: str) -> None:
+        rows.append({"planted": planted, "as": kind, "derived": derived})
+
+    positive = [c for c in icp.fit if c.direction == "positive"]
+    for p in truth["discriminators"]:
+        hits = [c.id for c in positive if matches(c, p)]
+        row(label(p), "fit", ", ".join(hits) or "(not found)")
+    for p in truth["disqualifiers"]:
+        hits = [e.id for e in icp.exclusions if matches(e, p)]
+        row(label(p), "exclusion", ", ".join(hits) or "(not found)")
+    for p in truth["intent_signals"]:
+        windows = [
+            f"{s.id} ({s.window_days[0]}-{s.window_days[1]}d)"
+            for s in icp.intent
+            if _signal_matches(s, p)
+        ]
+        found = ", ".join(windows)
+        if found:
+            found += f"; overlap {intent_overlap(icp, p):.2f}"
+        planted = f"{label(p)} {p['window_days'][0]}-{p['window_days'][1]}d"
+        row(planted, "intent", found or "(not found)")
+    for p in truth["decoys"]:
+        rules: list[Criterion | Exclusion] = [*icp.fit, *icp.exclusions]
+        wrongly = ", ".join(r.id for r in rules if matches(r, p))
+        row(label(p), "decoy (must stay out)", f"WRONGLY IN: {wrongly}" if wrongly else "kept out")
+    for verdict in judge(icp, truth).of("spurious"):
+        row("(nothing planted)", "derived, not planted", verdict.rule_id)
+    return rows
+
+
 # --- intent windows ------------------------------------------------------------------------
 
 
