@@ -68,6 +68,10 @@ def test_defaults_are_keyed_by_stage_key() -> None:
         ("Churned", "lost"), ("Closed Lost - No Budget", "lost"), ("closedlost_2", "lost"),
         ("Won't proceed", "open"), ("Unsigned", "open"),
         ("Discovery Call", "open"), ("Demo", "open"), ("123456789", "open"),
+        ("Demo booked", "open"), ("Meeting Booked", "open"), ("NDA signed", "open"),
+        ("Discovery call booked", "open"), ("Pilot signed", "open"),
+        ("Booked", "won"), ("Signed", "won"), ("Won after demo", "won"),
+        ("Closed Won - demo call", "won"),
     ],
 )  # fmt: skip
 def test_custom_stages_are_classified_by_their_words(raw: str, outcome: Outcome) -> None:

@@ -66,15 +66,26 @@ _LOST_WORDS = frozenset(
     }
 )
 _LOST_PHRASES = ("no decision", "closed lost", "not interested")
+# What gets booked or signed early in a pipeline: 'Demo booked', 'Meeting booked', 'NDA
+# signed' are open stages, not wins (a deal booked or a contract signed is a win).
+_EARLY_STEPS = frozenset(
+    {
+        "demo", "meeting", "call", "appointment", "discovery", "intro", "introduction",
+        "presentation", "consultation", "tour", "trial", "session", "webinar", "nda", "pilot",
+        "workshop", "visit",
+    }
+)  # fmt: skip
 # 'Not won', 'Closed - not won', 'never signed': a won word that says the opposite.
 _NEGATED_WIN = re.compile(r"\b(?:not|no|never|non|un)\s+(?:won|win|signed|booked)\b")
 
 
 def stage_outcome(raw: str, overrides: Mapping[str, Outcome] | None = None) -> Outcome | None:
-    """Classify a deal stage, e.g. ``"Closed Won"`` → ``"won"``, ``"Demo booked"`` → ``"won"``.
+    """Classify a deal stage, e.g. ``"Closed Won"`` → ``"won"``, ``"Deal booked"`` → ``"won"``,
+    ``"Demo booked"`` → ``"open"`` (an early step booked or signed is not a win).
 
     Order: ``overrides`` (keys normalized with :func:`stage_key`), then the CRM defaults, then
-    word heuristics (lost words are checked before won words); any other stage is ``"open"``,
+    word heuristics (lost words are checked before won words, and a won word next to an early
+    step such as a demo, meeting or NDA is open); any other stage is ``"open"``,
     since custom pipelines mostly add open stages. Numeric HubSpot stage ids of custom
     pipelines therefore read as open unless mapped in ``overrides``.
     """
@@ -95,6 +106,8 @@ def stage_outcome(raw: str, overrides: Mapping[str, Outcome] | None = None) -> O
     if words & _LOST_WORDS or any(p in phrase for p in _LOST_PHRASES) or "closedlost" in key:
         return "lost"
     if words & _WON_WORDS or "closedwon" in key:
+        if words & _EARLY_STEPS and not words & {"won", "closedwon"} and "closedwon" not in key:
+            return "open"
         if _NEGATED_WIN.search(phrase):
             raise Unreadable(
                 f"stage '{raw.strip()}' negates a win: say its outcome in ingest.stage_outcomes"
