@@ -8,7 +8,7 @@ import math
 from icpkit.analysis.lift import LiftResult, LiftRow
 from icpkit.config import AnalysisSettings
 from icpkit.icp.derive import _rationale, adjust_for_selection
-from icpkit.icp.describe import format_lift
+from icpkit.icp.describe import describe_evidence, format_lift
 from icpkit.icp.model import Evidence
 
 Z95 = 1.959964
@@ -102,6 +102,9 @@ def test_the_rationale_names_the_adjusted_interval_once_with_the_measured_lift()
     assert "significant" not in text and "nan" not in text
     plain = _rationale("industry Software", measured)
     assert "95% CI" in plain and "selection-adjusted" not in plain and "as measured" not in plain
+    # The one-line form of icp show and diffs says which interval it is, too.
+    assert ", adjusted CI " in describe_evidence(ev)
+    assert "adjusted" not in describe_evidence(measured)
 
 
 def test_a_barely_kept_rule_may_have_an_adjusted_interval_that_includes_one() -> None:

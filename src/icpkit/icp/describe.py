@@ -64,14 +64,17 @@ def _criterion_condition(item: Criterion | Exclusion) -> str:
 
 
 def describe_evidence(evidence: Evidence | None) -> str:
-    """The headline numbers, e.g. 'lift 2.1x, CI 1.6-2.7x' or 'win rate 34%, n=120'."""
+    """The headline numbers, e.g. 'lift 2.1x, CI 1.6-2.7x' ('adjusted CI' for a lift adjusted
+    for the selection that kept the rule) or 'win rate 34%, n=120'."""
     if evidence is None:
         return ""
     if evidence.lift is not None:
         text = f"lift {format_lift(evidence.lift)}"
         if evidence.lift_ci is not None:
             low, high = evidence.lift_ci
-            text += f", CI {format_lift(low).removesuffix('x')}-{format_lift(high)}"
+            # A lift adjusted for the selection that kept its rule says so.
+            label = "adjusted CI" if evidence.lift_observed is not None else "CI"
+            text += f", {label} {format_lift(low).removesuffix('x')}-{format_lift(high)}"
         return text
     return f"win rate {format_rate(evidence.win_rate)}, n={evidence.n_closed}"
 
