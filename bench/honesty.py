@@ -199,12 +199,38 @@ def shuffle_outcomes(ws: Workspace, rng: np.random.Generator, keep: tuple[str, .
         )
 
 
-def derive_counting(ws: Workspace) -> tuple[list[str], str | None]:
-    """The derived criteria of ``ws`` (ids), or the error derive raised (a crash is a finding)."""
-    try:
-        return derived_criteria(ws.derive().icp), None
-    except Exception as exc:  # any crash is reported, not hidden
-        return [], f"{type(exc).__name__}: {exc}"
+@dataclass
+class NullRuns:
+    """Derives on data with no real signal: how many derived nothing, what they found, and
+    the crashes (a crash is a finding, reported, never hidden)."""
+
+    none: int = 0
+    counts: list[int] = field(default_factory=list)
+    seen: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def derive(self, ws: Workspace) -> None:
+        """Derive on ``ws`` and count its derived criteria."""
+        try:
+            rules = derived_criteria(ws.derive().icp)
+        except Exception as exc:  # any crash is reported, not hidden
+            self.errors[f"{type(exc).__name__}: {exc}"] += 1
+            self.counts.append(0)
+            return
+        self.none += not rules
+        self.counts.append(len(rules))
+        self.seen.update(rules)
+
+    @property
+    def mean(self) -> float:
+        return statistics.mean(self.counts) if self.counts else 0.0
+
+    def found(self) -> str:
+        """The most frequent criteria found, and the crashes."""
+        text = ", ".join(f"{r} x{c}" for r, c in self.seen.most_common(4)) or "-"
+        if self.errors:
+            text += "; errors: " + "; ".join(f"{e} x{c}" for e, c in self.errors.items())
+        return text
 
 
 # --- 1. type-I error -----------------------------------------------------------------------
@@ -284,26 +310,19 @@ def section_shuffled(lab: Lab, plan: Plan) -> Section:
     out.add("| ---: | ---: | ---: | ---: | ---: | --- |")
     for n, perms in plan.shuffled.items():
         _, base = lab.demo(n, lab.seed)
-        none, counts, seen, errors, took = 0, [], Counter[str](), Counter[str](), 0.0
+        runs, took = NullRuns(), 0.0
         for i in range(perms):
             ws = lab.copy(base)
             shuffle_outcomes(ws, np.random.default_rng([lab.seed, 2, n, i]))
             started = time.perf_counter()
-            rules, error = derive_counting(ws)
+            runs.derive(ws)
             took += time.perf_counter() - started
             shutil.rmtree(ws.root)
-            if error:
-                errors[error] += 1
-            none += not rules and not error
-            counts.append(len(rules))
-            seen.update(rules)
-        found = ", ".join(f"{r} x{c}" for r, c in seen.most_common(4)) or "-"
-        if errors:
-            found += "; errors: " + "; ".join(f"{e} x{c}" for e, c in errors.items())
+        none = runs.none
         share = none / perms
         out.add(
-            f"| {n:,} | {perms} | {none} ({share:.0%}) | {statistics.mean(counts):.2f} | "
-            f"{took / perms:.1f} | {found} |"
+            f"| {n:,} | {perms} | {none} ({share:.0%}) | {runs.mean:.2f} | "
+            f"{took / perms:.1f} | {runs.found()} |"
         )
         out.target(
             f"shuffled outcomes, {n:,} deals: runs with no criterion",
@@ -564,7 +583,7 @@ def section_whales(lab: Lab, plan: Plan) -> Section:
     out.add("| whales | runs with none | mean criteria | found |")
     out.add("| ---: | ---: | ---: | --- |")
     for k in WHALE_COUNTS:
-        none, counts, seen, errors = 0, [], Counter[str](), Counter[str]()
+        runs = NullRuns()
         for rep in range(plan.whale_reps):
             folder = lab.root / f"whales-{k}-{rep}"
             files = make_crm(plan.whale_base, lab.seed + 100 + rep, folder / "data")
@@ -573,18 +592,11 @@ def section_whales(lab: Lab, plan: Plan) -> Section:
             result = ws.ingest([*files.exports(), *whales])
             assert result.ok, result.failures
             shuffle_outcomes(ws, np.random.default_rng([lab.seed, 5, k, rep, 1]), WHALE_FILES)
-            rules, error = derive_counting(ws)
+            runs.derive(ws)
             shutil.rmtree(folder)
-            if error:
-                errors[error] += 1
-            none += not rules and not error
-            counts.append(len(rules))
-            seen.update(rules)
-        found = ", ".join(f"{r} x{c}" for r, c in seen.most_common(4)) or "-"
-        if errors:
-            found += "; errors: " + "; ".join(f"{e} x{c}" for e, c in errors.items())
+        none = runs.none
         reps = plan.whale_reps
-        out.add(f"| {k} | {none}/{reps} | {statistics.mean(counts):.2f} | {found} |")
+        out.add(f"| {k} | {none}/{reps} | {runs.mean:.2f} | {runs.found()} |")
         out.target(
             f"whales: {k} on null data, runs deriving nothing",
             f"{none}/{reps}",
