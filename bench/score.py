@@ -98,7 +98,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, duckdb
 from icpkit.workspace import Workspace
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal
-from icpkit.scoring.scorecard import build_scorecard, decay_steps, FIT_DIMENSIONS
+from icpkit.engines.scorecard import build_scorecard, decay_steps
+from icpkit.vocabulary import FIT_DIMENSIONS
 from icpkit.analysis.frame import bucket_labels
 root = Path({root!r})
 ws = Workspace.open(root / "ws")
@@ -160,8 +161,8 @@ import datetime as dt
 from pathlib import Path
 import pandas as pd
 from icpkit.workspace import Workspace
-from icpkit.scoring.reference import score_account
-from icpkit.scoring.scorecard import build_scorecard
+from icpkit.engines.reference import score_account
+from icpkit.engines.scorecard import build_scorecard
 root = Path({root!r})
 ws = Workspace.open(root / "ws")
 icp = ws.require_icp(); card = build_scorecard(icp, ws.settings.scoring)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from icpkit.config import settings_table
-from icpkit.icp.schema import SETTINGS_SCHEMA_PATH, settings_schema_text
+from icpkit.config import SCHEMA_PATH as SETTINGS_SCHEMA_PATH
+from icpkit.config import settings_schema_text, settings_table
 from icpkit.ingest.fields import FIELDS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -14,8 +14,8 @@ import pytest
 
 from helpers import run_query
 from icpkit.config import MappingRule
-from icpkit.ingest.pipeline import FileReport
 from icpkit.ingest.problems import IngestError
+from icpkit.ingest.report import FileReport
 from icpkit.store import table_counts
 from icpkit.workspace import Workspace
 

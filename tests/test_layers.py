@@ -1,48 +1,153 @@
-"""The layers of icpkit: the CLI is a face of the Workspace, and nothing below the Workspace
-calls back up into it (or into the CLI)."""
+"""The layers of icpkit, enforced: each module imports only from its own layer or below, and
+the modules import one another without a cycle.
+
+    cli -> workspace -> (operate, validate, learn, demo) -> engines -> (icp, analysis)
+        -> (attributes, ingest) -> (store, config, output, the ICP document, vocabulary)
+
+The CLI is a face of the Workspace; nothing below the Workspace calls back up into it. The
+ICP document (``icp.model``) sits with the settings, as ``icp.yaml`` holds both.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection, Iterator
 from pathlib import Path
+
+import pytest
 
 import icpkit
 
 SRC = Path(icpkit.__file__).parent
-UPPER = ("icpkit.workspace", "icpkit.cli")
+
+# Module prefix -> layer; the longest prefix that matches a module decides.
+LAYERS: dict[str, int] = {
+    "icpkit.cli": 6,
+    "icpkit.workspace": 5,
+    "icpkit.operate": 4,
+    "icpkit.validate": 4,
+    "icpkit.learn": 4,
+    "icpkit.demo": 4,
+    "icpkit.engines": 3,
+    "icpkit.icp": 2,
+    "icpkit.analysis": 2,
+    "icpkit.attributes": 1,
+    "icpkit.ingest": 1,
+    "icpkit.icp.model": 0,
+    "icpkit.store": 0,
+    "icpkit.config": 0,
+    "icpkit.output": 0,
+    "icpkit.errors": 0,
+    "icpkit.yamlfile": 0,
+    "icpkit.vocabulary": 0,
+    "icpkit": 0,
+}
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module ``path`` imports, at the top or inside a function or TYPE_CHECKING."""
+def module_name(path: Path, root: Path = SRC) -> str:
+    parts = (root.name, *path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer(module: str) -> int:
+    best = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len)
+    return LAYERS[best]
+
+
+def imports(path: Path, modules: Collection[str] = ()) -> set[str]:
+    """Every icpkit module ``path`` imports: at the top, inside a function or TYPE_CHECKING.
+
+    ``from a.b import c`` names the module ``a.b.c`` when that is one of ``modules``, else
+    ``a.b`` (the module that holds the object ``c``).
+    """
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+            for alias in node.names:
+                inner = f"{node.module}.{alias.name}"
+                names.add(inner if inner in modules else node.module)
+    return {n for n in names if n == "icpkit" or n.startswith("icpkit.")}
 
 
-def _lower_modules() -> list[Path]:
-    return [
-        p
-        for p in sorted(SRC.rglob("*.py"))
-        if p.relative_to(SRC).parts[0] != "cli" and p.name != "workspace.py"
-    ]
+def graph(root: Path = SRC) -> dict[str, set[str]]:
+    """Module -> the icpkit modules it imports."""
+    modules = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+    return {
+        name: {n for n in imports(path, modules) if n in modules and n != name}
+        for name, path in modules.items()
+    }
 
 
-def test_no_module_below_the_workspace_imports_the_workspace_or_the_cli() -> None:
+def cycles(edges: dict[str, set[str]]) -> Iterator[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+
+    def visit(v: str) -> Iterator[list[str]]:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                yield from visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                yield sorted(group)
+
+    for v in sorted(edges):
+        if v not in index:
+            yield from visit(v)
+
+
+def test_every_module_imports_only_from_its_layer_or_below() -> None:
     upward = {
-        str(path.relative_to(SRC)): sorted(
-            name for name in _imports(path) if name.startswith(UPPER)
-        )
-        for path in _lower_modules()
+        module: sorted(n for n in targets if layer(n) > layer(module))
+        for module, targets in graph().items()
     }
     assert {k: v for k, v in upward.items() if v} == {}
 
 
-def test_the_layer_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:
+def test_the_modules_import_one_another_without_a_cycle() -> None:
+    assert list(cycles(graph())) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("def f():\n    from icpkit.workspace import Workspace\n", "icpkit.workspace"),
+        ("import icpkit.cli.main\n", "icpkit.cli.main"),
+        ("from json import dumps\n", None),
+    ],
+)
+def test_the_import_reader_sees_imports_inside_functions(
+    tmp_path: Path, source: str, found: str | None
+) -> None:
     module = tmp_path / "late.py"
-    module.write_text("def f():\n    from icpkit.workspace import Workspace\n")
-    assert "icpkit.workspace" in _imports(module)
+    module.write_text(source)
+    assert imports(module) == ({found} if found else set())
+
+
+def test_the_checks_catch_an_upward_import_and_a_cycle(tmp_path: Path) -> None:
+    root = tmp_path / "icpkit"
+    (root / "store").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "store" / "__init__.py").write_text("from icpkit.workspace import Workspace\n")
+    (root / "workspace.py").write_text("import icpkit.store\n")
+    edges = graph(root)
+    assert edges["icpkit.store"] == {"icpkit.workspace"}
+    assert layer("icpkit.store") < layer("icpkit.workspace")
+    assert list(cycles(edges)) == [["icpkit.store", "icpkit.workspace"]]

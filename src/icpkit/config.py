@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,9 @@ from pydantic_core import PydanticCustomError
 
 from icpkit.errors import IcpkitError
 from icpkit.output.files import write_atomic as write_atomic  # importable from here too
+from icpkit.vocabulary import DIMENSIONS as DIMENSIONS
+from icpkit.vocabulary import Dimension as Dimension
+from icpkit.vocabulary import Route as Route
 from icpkit.yamlfile import Document, Loc, YamlProblem, key_path, object_keys, parse_yaml
 
 CONFIG_NAME = "icp.yaml"
@@ -303,16 +307,6 @@ class TierSettings(_Model):
                 {"total": f"{total:g}", "got": f"{self.tier1_min_points:g}"},
             )
         return self
-
-
-Dimension = Literal["firmographic", "technographic", "behavioral", "deal_potential"]
-Route = Literal["work_now", "nurture", "automated_nurture", "disqualify", "never"]
-DIMENSIONS: tuple[Dimension, ...] = (
-    "firmographic",
-    "technographic",
-    "behavioral",
-    "deal_potential",
-)
 
 
 class RoutingSettings(_Model):
@@ -662,11 +656,46 @@ def _decode(raw: bytes, source: str) -> str:
         ) from None
 
 
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "icp.schema.json"
+SETTINGS_SCHEMA_ID = "https://icpkit.dev/schema/icp-yaml-1.json"
+
+
+def settings_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the whole ``icp.yaml``, the ICP under ``icp`` included.
+
+    Built from the models; the copy shipped in ``icpkit/schemas/icp.schema.json`` is this,
+    written by ``scripts/gen_docs.py``. Cross-field rules (fit_low < fit_high, rising
+    buckets) are checked by the models only.
+    """
+    from icpkit.icp.model import DRAFT, icp_json_schema
+
+    body = Settings.model_json_schema(mode="validation")
+    definitions: dict[str, Any] = body.setdefault("$defs", {})
+    icp = icp_json_schema()
+    for name, part in icp.pop("$defs", {}).items():
+        if name in definitions and definitions[name] != part:
+            raise ValueError(f"schema definition {name} is defined twice")
+        definitions[name] = part
+    for key in ("$schema", "$id"):
+        icp.pop(key, None)
+    definitions["ICP"] = icp
+    description = body["properties"]["icp"].get("description", "")
+    body["properties"]["icp"] = {
+        "anyOf": [{"$ref": "#/$defs/ICP"}, {"type": "null"}],
+        "default": None,
+        "description": description,
+    }
+    return {"$schema": DRAFT, "$id": SETTINGS_SCHEMA_ID, **body}
+
+
+def settings_schema_text() -> str:
+    """The shipped schema file's text: the schema as indented JSON, keys in model order."""
+    return json.dumps(settings_json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
 @cache
 def settings_schema() -> dict[str, Any]:
-    """The JSON Schema of the whole ``icp.yaml`` (see icpkit.icp.schema)."""
-    from icpkit.icp.schema import settings_json_schema
-
+    """The JSON Schema of the whole ``icp.yaml``, built once from the models."""
     return settings_json_schema()
 
 

@@ -33,11 +33,11 @@ if TYPE_CHECKING:
     from icpkit.analysis.lift import LiftResult
     from icpkit.analysis.segments import SegmentTable
     from icpkit.analysis.tiers import TierResult
-    from icpkit.ingest.pipeline import FileReport
+    from icpkit.engines.prospects import ScoredFile
     from icpkit.ingest.problems import IngestError
+    from icpkit.ingest.report import FileReport
     from icpkit.operate.lookalike import Lookalike
     from icpkit.operate.tam import TamResult
-    from icpkit.scoring.prospects import ScoredFile
     from icpkit.validate.backtest import BacktestResult
 
 # The statistics stack (scipy, scikit-learn) and the normalizers are imported by the methods
@@ -310,21 +310,16 @@ class Workspace:
         Deriving twice on unchanged data changes nothing: no new version, no spurious diff.
         """
         from icpkit.analysis.frame import build_frame
-        from icpkit.analysis.leaks import suspected_leaks
         from icpkit.analysis.lift import lift_table
         from icpkit.analysis.tiers import assign_tiers
         from icpkit.icp.check import reported_extra_columns, unknown_extra_columns
-        from icpkit.icp.derive import (
+        from icpkit.learn import learn_icp
+        from icpkit.learn.derive import (
             NoUsableDeals,
             data_fingerprint,
-            derive_icp,
             detectable,
-            is_empty,
-            no_rule_reason,
             no_usable_deals_reason,
         )
-        from icpkit.icp.locks import apply_human_decisions
-        from icpkit.scoring.learn import learn_and_refine
 
         analysis = self.settings.analysis
         with self.connect(read_only=True) as con:
@@ -335,21 +330,17 @@ class Workspace:
             frame = build_frame(con, analysis, tiers)
             fingerprint = data_fingerprint(con)
         result = lift_table(frame, analysis)
-        derived = derive_icp(frame, result, analysis, fingerprint)
-        leaks = suspected_leaks(frame, analysis.leak_auc)
         # Human edits live in icp.yaml; what counts as a change is measured against the
         # latest saved version, so an edit by hand is versioned by the next derive.
-        icp, disagreements = apply_human_decisions(derived, self.current_icp())
         with self.connect(read_only=True) as con:
-            icp = learn_and_refine(con, icp, self.settings)
+            learned = learn_icp(
+                con, frame, result, self.settings, self.current_icp(), fingerprint=fingerprint
+            )
             reported = reported_extra_columns(con)
-        warnings = [*result.warnings, *(leak.message() for leak in leaks)]
-        warnings += frame.history.warnings()
+        icp = learned.icp
+        warnings = learned.warnings
         warnings += unknown_extra_columns(icp, reported)  # a hand-made rule on a missing column
-        if (empty := no_rule_reason(icp, analysis)) is not None:
-            warnings.append(empty)
-        icp = icp.model_copy(update={"empty": is_empty(icp)})
-        saved = self._save(icp, note, disagreements, warnings)
+        saved = self._save(icp, note, learned.disagreements, warnings)
         if icp.empty:
             saved.nothing = detectable(result, analysis).sentences()
         return saved
@@ -357,8 +348,8 @@ class Workspace:
     def calibrate(self, *, note: str | None = None) -> DeriveResult:
         """Refit the current ICP's points on the outcomes in the store, criteria unchanged,
         and save a version when they moved: the quarterly review in one call."""
-        from icpkit.icp.derive import data_fingerprint
-        from icpkit.scoring.learn import learn
+        from icpkit.learn.derive import data_fingerprint
+        from icpkit.learn.points import learn
 
         current = self.current_icp()
         if current is None:
@@ -389,9 +380,9 @@ class Workspace:
         sheet: str | None = None,
         progress: Callable[[float], None] | None = None,
     ) -> ScoredFile:
-        """Score the accounts of a file with the current ICP (see icpkit.scoring.prospects);
+        """Score the accounts of a file with the current ICP (see icpkit.engines.prospects);
         with ``out`` the rows stream to that file instead of coming back."""
-        from icpkit.scoring.prospects import score_file
+        from icpkit.engines.prospects import score_file
 
         icp = self.require_icp()
         try:
@@ -418,7 +409,7 @@ class Workspace:
     ) -> int:
         """Score the Parquet accounts at ``path`` with the current ICP on a Spark session into
         the Parquet folder ``out`` (needs icpkit[spark]); returns the number of rows."""
-        from icpkit.scoring.spark import score_on_spark
+        from icpkit.engines.spark import score_on_spark
 
         icp = self.require_icp()
         with self.connect(read_only=True) as con:

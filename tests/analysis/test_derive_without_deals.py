@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from icpkit.cli.main import app
-from icpkit.icp.derive import NoUsableDeals
+from icpkit.learn.derive import NoUsableDeals
 from icpkit.workspace import Workspace
 from small_crm import write_crm
 

@@ -7,9 +7,9 @@ import math
 
 from icpkit.analysis.lift import LiftResult, LiftRow
 from icpkit.config import AnalysisSettings
-from icpkit.icp.derive import _rationale, adjust_for_selection
 from icpkit.icp.describe import describe_evidence, format_lift
 from icpkit.icp.model import Evidence
+from icpkit.learn.derive import _rationale, adjust_for_selection
 
 Z95 = 1.959964
 

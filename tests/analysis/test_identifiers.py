@@ -16,7 +16,7 @@ from icpkit.analysis.frame import (
     name_words,
     unanalyzed_note,
 )
-from icpkit.analysis.leaks import one_account_share, suspected_leaks
+from icpkit.learn.leaks import one_account_share, suspected_leaks
 from icpkit.workspace import DeriveResult
 from small_crm import SmallCrm, write_crm
 

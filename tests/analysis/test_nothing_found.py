@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from icpkit.analysis.lift import LiftResult, LiftRow
 from icpkit.cli.main import app
 from icpkit.config import AnalysisSettings
-from icpkit.icp.derive import Detectable, _min_lift, detectable
+from icpkit.engines.scorecard import build_scorecard
 from icpkit.icp.model import dump_icp, load_icp
-from icpkit.scoring.scorecard import build_scorecard
+from icpkit.learn.derive import Detectable, _min_lift, detectable
 from small_crm import write_crm
 
 HEADLINE = (

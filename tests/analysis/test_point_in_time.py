@@ -14,9 +14,9 @@ from dated_crm import CHANGE, CUTOFF, N, write_dated_crm
 from icpkit.analysis.frame import Frame, build_frame
 from icpkit.analysis.tiers import assign_tiers
 from icpkit.config import AnalysisSettings
+from icpkit.engines.features import compute_features
 from icpkit.icp.model import ICP, Criterion
-from icpkit.scoring.features import compute_features
-from icpkit.scoring.learn import closed_deals
+from icpkit.learn.points import closed_deals
 from icpkit.workspace import Workspace
 
 

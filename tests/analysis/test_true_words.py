@@ -11,7 +11,7 @@ from icpkit.analysis.frame import Attribute, Cut, Frame
 from icpkit.analysis.lift import lift_table
 from icpkit.analysis.segments import Interval, Segment, _leader
 from icpkit.config import AnalysisSettings
-from icpkit.icp.derive import derive_icp
+from icpkit.learn.derive import derive_icp
 
 EMPLOYEES = ("1-10", "11-50", "51-200")
 NICHE_WINS = (3, 0, 3, 0, 3, 1, 3, 0, 3, 2)
@@ -180,7 +180,7 @@ def test_a_clear_lead_on_three_metrics_is_still_named() -> None:
 def test_adjacent_sizes_disqualified_by_different_tests_are_not_merged() -> None:
     from dataclasses import replace
 
-    from icpkit.icp.derive import _same_test
+    from icpkit.learn.derive import _same_test
 
     frame = _frame()
     rows = {r.value: r for r in lift_table(frame, AnalysisSettings()).rows}

@@ -20,7 +20,7 @@ from icpkit.analysis.windows import (
 )
 from icpkit.config import AnalysisSettings
 from icpkit.demo import make_crm
-from icpkit.icp.derive import derive_icp
+from icpkit.learn.derive import derive_icp
 from icpkit.workspace import Workspace
 
 NAME = "signal:funding_round:Series A"

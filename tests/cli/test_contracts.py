@@ -365,7 +365,7 @@ print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
 def test_the_score_progress_moves_while_the_query_runs() -> None:
     import duckdb
 
-    from icpkit.scoring.prospects import _watch
+    from icpkit.engines.prospects import _watch
 
     seen: list[float] = []
     lock = threading.Lock()

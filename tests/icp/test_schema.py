@@ -11,9 +11,17 @@ import pytest
 from pydantic import BaseModel
 
 import icpkit
-from icpkit.config import ConfigError, Settings, load_settings
-from icpkit.icp.model import ICP, Criterion, Evidence, Exclusion, IntentSignal, dump_icp
-from icpkit.icp.schema import SETTINGS_SCHEMA_PATH, icp_json_schema, settings_schema_text
+from icpkit.config import SCHEMA_PATH as SETTINGS_SCHEMA_PATH
+from icpkit.config import ConfigError, Settings, load_settings, settings_schema_text
+from icpkit.icp.model import (
+    ICP,
+    Criterion,
+    Evidence,
+    Exclusion,
+    IntentSignal,
+    dump_icp,
+    icp_json_schema,
+)
 from icpkit.yamlfile import YamlProblem, parse_yaml
 
 MODELS: list[type[BaseModel]] = [ICP, Criterion, IntentSignal, Exclusion, Evidence]

@@ -14,8 +14,8 @@ import pytest
 from icpkit.ingest import charsets, mojibake, readers
 from icpkit.ingest.charsets import rank_encodings, unlikely_characters
 from icpkit.ingest.mojibake import repair
-from icpkit.ingest.pipeline import FileReport
 from icpkit.ingest.readers import SourceTable, open_table
+from icpkit.ingest.report import FileReport
 from icpkit.workspace import Workspace
 
 Write = Callable[[str, str | bytes], Path]

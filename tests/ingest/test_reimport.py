@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from icpkit.ingest.pipeline import FileReport
+from icpkit.ingest.report import FileReport
 from icpkit.workspace import Workspace
 
 Query = Callable[[Workspace, str], list[tuple[object, ...]]]

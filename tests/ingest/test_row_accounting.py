@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from icpkit.cli.main import app
 from icpkit.ingest import readers, records
-from icpkit.ingest.pipeline import FileReport
 from icpkit.ingest.records import RecordCount, count_records, scan_bytes
+from icpkit.ingest.report import FileReport
 from icpkit.store.db import literal, path_literal
 from icpkit.workspace import Workspace
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from icpkit.ingest.charsets import utf8_stray_bytes
-from icpkit.ingest.pipeline import FileReport
+from icpkit.ingest.report import FileReport
 from icpkit.workspace import Workspace
 
 Write = Callable[[str, str | bytes], Path]

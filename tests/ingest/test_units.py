@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from icpkit.config import MappingRule
-from icpkit.ingest.pipeline import FileReport
+from icpkit.ingest.report import FileReport
 from icpkit.workspace import Workspace
 
 Write = Callable[[str, str], Path]

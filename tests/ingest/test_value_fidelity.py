@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from icpkit.ingest.pipeline import FileReport
+from icpkit.ingest.report import FileReport
 from icpkit.workspace import Workspace
 
 Write = Callable[[str, str], Path]

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from icpkit.cli.main import app
+from icpkit.engines.scorecard import NO_RULES
 from icpkit.operate.lookalike import NothingSeparates
 from icpkit.operate.tam import NOTHING_DISCRIMINATES
-from icpkit.scoring.scorecard import NO_RULES
 from small_crm import SmallCrm, write_crm, write_universe
 
 ACCOUNTS = 80

@@ -77,12 +77,12 @@ def counts(ws: Workspace) -> dict[str, int]:
 
 
 def test_every_error_class_of_icpkit_is_an_icpkit_error() -> None:
+    import icpkit.engines.features as features
     import icpkit.ingest.fields as fields
     import icpkit.ingest.problems as problems
     import icpkit.operate.lookalike as lookalike
     import icpkit.operate.tam as tam
     import icpkit.operate.universe as universe
-    import icpkit.scoring.features as features
     import icpkit.validate.backtest as backtest
     from icpkit.icp.model import ICPError
 
@@ -200,7 +200,7 @@ def test_disk_full_while_scoring_says_disk_full(
     def full(*args: Any, **kwargs: Any) -> None:
         raise duckdb.IOException(f'IO Error: Could not write file "{out}": No space left on device')
 
-    monkeypatch.setattr("icpkit.scoring.prospects.score_file", full)
+    monkeypatch.setattr("icpkit.engines.prospects.score_file", full)
     monkeypatch.setattr(Workspace, "require_icp", lambda self: None)
     result = icp(
         "score", str(loaded.root.parent / "companies.csv"), "--out", str(out),
@@ -290,7 +290,7 @@ def test_out_of_memory_while_scoring_names_the_limit(
             "Out of Memory Error: failed to allocate data of size 2.0 MiB (19.0 MiB/19.0 MiB used)"
         )
 
-    monkeypatch.setattr("icpkit.scoring.prospects.score_file", starve)
+    monkeypatch.setattr("icpkit.engines.prospects.score_file", starve)
     monkeypatch.setattr(Workspace, "require_icp", lambda self: None)
     with pytest.raises(OutOfMemoryError, match=r"out of memory at store.memory_limit=20MB"):
         loaded.score_file(tmp_path / "any.csv", out=tmp_path / "scored.csv")

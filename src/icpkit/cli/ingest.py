@@ -26,7 +26,7 @@ from icpkit.cli.output import Column, document, print_table, write_json
 from icpkit.output.csvfile import write_csv
 
 if TYPE_CHECKING:
-    from icpkit.ingest.pipeline import FileReport
+    from icpkit.ingest.report import FileReport
 
 
 def ingest(

@@ -78,7 +78,7 @@ def score(
         bar.update(task, completed=100)
     report = scored.report
     if scored.scorecard.flat:
-        from icpkit.scoring.scorecard import NO_RULES
+        from icpkit.engines.scorecard import NO_RULES
 
         console.print(f"[yellow]warning:[/] {NO_RULES}")
     for text in scored.problems:
@@ -134,7 +134,7 @@ def sql(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Print the scorecard as one SQL SELECT for a warehouse job or a dbt model."""
-    from icpkit.scoring.sql import DIALECTS, Tables, compile_scorecard
+    from icpkit.engines.sql import DIALECTS, Tables, compile_scorecard
 
     if dialect not in DIALECTS:
         fail(f"--dialect {dialect!r}: one of {', '.join(DIALECTS)}")

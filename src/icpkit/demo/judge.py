@@ -249,8 +249,8 @@ def measure_cuts(
     created), against all the others. Measured on a much larger sample of the
     generator that made ``icp``'s data, it is the truth the rule's lift interval should cover.
     """
-    from icpkit.scoring.features import compute_features
-    from icpkit.scoring.learn import closed_deals
+    from icpkit.engines.features import compute_features
+    from icpkit.learn.points import closed_deals
 
     deals = closed_deals(con)
     features = compute_features(con, icp, settings, point_in_time=True)

@@ -11,10 +11,10 @@ from icpkit.icp.model import (
     IntentSignal,
     dump_icp,
     icp_from_yaml,
+    icp_json_schema,
     icp_to_yaml,
     load_icp,
 )
-from icpkit.icp.schema import icp_json_schema
 from icpkit.icp.versions import VersionExistsError, VersionInfo, VersionStore
 
 __all__ = [

@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from icpkit.errors import IcpkitError
+from icpkit.vocabulary import Dimension
 
 ICP_SCHEMA_VERSION = 1
 SCHEMA_ID = "https://icpkit.dev/schema/icp-1.json"
@@ -37,7 +38,6 @@ LISTS: tuple[str, ...] = ("boundary", "fit", "intent", "exclusions")
 SIGNIFICANT_DIGITS = 4
 
 Source = Literal["derived", "human"]
-Dimension = Literal["firmographic", "technographic", "behavioral", "deal_potential"]
 Direction = Literal["positive", "negative"]
 ExclusionKind = Literal["disqualifier", "churn", "human"]
 
@@ -714,10 +714,38 @@ def icp_to_yaml(icp: ICP) -> str:
     return HEADER + body
 
 
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+# Rules the models check in code, restated so editors flag them too.
+_REASON_WHEN_HUMAN_OR_LOCKED: list[dict[str, Any]] = [
+    {
+        "if": {"properties": {"source": {"const": "human"}}, "required": ["source"]},
+        "then": {"required": ["reason"]},
+    },
+    {
+        "if": {"properties": {"locked": {"const": True}}, "required": ["locked"]},
+        "then": {"required": ["reason"]},
+    },
+]
+_VALUES_OR_RANGE: dict[str, Any] = {
+    "anyOf": [{"required": ["values"]}, {"required": ["min"]}, {"required": ["max"]}]
+}
+
+
+def icp_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of an ICP document, built from the models."""
+    body = ICP.model_json_schema(mode="validation")
+    definitions = body.get("$defs", {})
+    for name in ("Criterion", "IntentSignal", "Exclusion"):
+        rules = list(_REASON_WHEN_HUMAN_OR_LOCKED)
+        if name != "IntentSignal":
+            rules.append(_VALUES_OR_RANGE)
+        definitions[name]["allOf"] = rules
+    return {"$schema": DRAFT, "$id": SCHEMA_ID, **body}
+
+
 @cache
 def _schema() -> dict[str, Any]:
-    from icpkit.icp.schema import icp_json_schema
-
     return icp_json_schema()
 
 

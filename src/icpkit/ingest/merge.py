@@ -26,7 +26,7 @@ from icpkit.ingest.normalize.titles import department_of, seniority_of
 from icpkit.ingest.problems import Problem, Scope
 
 if TYPE_CHECKING:
-    from icpkit.ingest.pipeline import FileReport
+    from icpkit.ingest.report import FileReport
 
 # Account attributes any file may carry (a Salesforce opportunity report carries them too).
 ATTRIBUTES = (

@@ -36,12 +36,12 @@ import pyarrow.compute as pc
 from icpkit.analysis.frame import MISSING, value_sql
 from icpkit.analysis.stats import information_value
 from icpkit.config import AnalysisSettings, Settings
+from icpkit.engines.features import condition_sql
+from icpkit.engines.scorecard import NO_RULES, build_scorecard
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP
 from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
 from icpkit.output.files import sweep_stale, temp_prefix
-from icpkit.scoring.features import condition_sql
-from icpkit.scoring.scorecard import NO_RULES, build_scorecard
 from icpkit.store.db import attach_read_only
 
 NUMERIC = ("employees", "revenue")

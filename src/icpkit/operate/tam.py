@@ -24,19 +24,18 @@ import numpy as np
 
 from icpkit.analysis.stats import RateEstimate, clustered_rate
 from icpkit.config import AnalysisSettings, Settings, TamSettings
+from icpkit.engines.features import NUMERIC, condition_sql
+from icpkit.engines.prospects import score_file
+from icpkit.engines.score import outside_text, reason_text
+from icpkit.engines.scorecard import NO_RULES
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP, Criterion, format_number, slugify
 from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
 from icpkit.output.files import temp_folder
-from icpkit.scoring.features import NUMERIC, condition_sql
-from icpkit.scoring.prospects import score_file
-from icpkit.scoring.score import outside_text, reason_text
-from icpkit.scoring.scorecard import NO_RULES
 from icpkit.store.db import attach_read_only, literal, path_literal
+from icpkit.vocabulary import ROUTES, TIERS
 
 Range = tuple[float | None, float | None]
-TIERS = ("A", "B", "C", "D")
-ROUTES = ("work_now", "nurture", "automated_nurture", "disqualify", "never")
 NOTHING_DISCRIMINATES = (
     f"{NO_RULES}. Nothing in the ICP tells one account from another, so there is no TAM to "
     "size: the market served (the universe less what the boundary leaves out) is counted, "

@@ -7,7 +7,7 @@ one, and is written once into a Parquet file in the scorer's input layout. A fil
 that layout (an ``account_key`` column and the attributes the scorecard reads: ``employees,
 revenue, industry, country, funding_stage, founded_year, technologies, total_funding``;
 other columns such as ``name`` come along) is read where it lies, never loaded whole, with
-the values that need it normalized (``USA``, ``36.9 Million``: see icpkit.scoring.layout).
+the values that need it normalized (``USA``, ``36.9 Million``: see icpkit.engines.layout).
 Either way, values that could not be read are reported with file, line, column and value::
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -25,10 +25,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from icpkit.config import Settings, StoreSettings
-from icpkit.errors import IcpkitError
-from icpkit.icp.model import ICP
-from icpkit.ingest.problems import IngestError, Problem
-from icpkit.scoring.layout import (
+from icpkit.engines.layout import (
     CANONICAL,
     MAX_EXAMPLES,
     InputFile,
@@ -39,6 +36,9 @@ from icpkit.scoring.layout import (
     reads_every_record,
     typed_columns,
 )
+from icpkit.errors import IcpkitError
+from icpkit.icp.model import ICP
+from icpkit.ingest.problems import IngestError, Problem
 from icpkit.store.db import (
     attach_read_only,
     identifier,
@@ -48,7 +48,7 @@ from icpkit.store.db import (
 )
 
 if TYPE_CHECKING:
-    from icpkit.ingest.pipeline import FileReport
+    from icpkit.ingest.report import FileReport
 
 VIEW = "universe"
 
@@ -133,7 +133,7 @@ def _from_export(
     """A raw export ingested as companies into a scratch store (as ``icp score`` reads one),
     then written to ``workdir`` in the input layout; workspace accounts keep their keys."""
     # Imported here: a file in the input layout never needs ingestion.
-    from icpkit.scoring.prospects import ingest_accounts, ingested_view
+    from icpkit.engines.prospects import ingest_accounts, ingested_view
     from icpkit.store import connect
 
     con = connect(":memory:")

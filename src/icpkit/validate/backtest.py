@@ -20,18 +20,17 @@ import numpy as np
 
 from icpkit.analysis.deals import deal_matrix
 from icpkit.analysis.frame import build_frame
-from icpkit.analysis.leaks import Leak, suspected_leaks
 from icpkit.analysis.lift import lift_table
 from icpkit.analysis.tiers import assign_tiers
 from icpkit.config import Settings
+from icpkit.engines.features import compute_features
+from icpkit.engines.score import Scores, apply_scorecard
+from icpkit.engines.scorecard import build_scorecard
 from icpkit.errors import IcpkitError
-from icpkit.icp.derive import derive_icp
-from icpkit.icp.locks import apply_human_decisions
 from icpkit.icp.model import ICP
-from icpkit.scoring.features import compute_features
-from icpkit.scoring.learn import Deals, closed_deals, learn_and_refine
-from icpkit.scoring.score import Scores, apply_scorecard
-from icpkit.scoring.scorecard import build_scorecard
+from icpkit.learn import learn_icp
+from icpkit.learn.leaks import Leak, suspected_leaks
+from icpkit.learn.points import Deals, closed_deals
 from icpkit.validate import baselines, metrics
 
 FIRMOGRAPHIC = {"employees", "revenue", "industry", "country", "funding_stage", "company_age"}
@@ -146,9 +145,9 @@ def run_backtest(
             "to fit on; move the cut-off later (--cutoff) or add history"
         )
     result = lift_table(frame, analysis)
-    derived = derive_icp(frame, result, analysis, "backtest")
-    icp, _ = apply_human_decisions(derived, current)
-    icp = learn_and_refine(con, icp, settings, where=train_where, as_of=cut)
+    icp = learn_icp(
+        con, frame, result, settings, current, fingerprint="backtest", where=train_where, as_of=cut
+    ).icp
     card = build_scorecard(icp, settings.scoring)
 
     test = closed_deals(con, test_where)

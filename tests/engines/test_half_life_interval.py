@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from icpkit.engines.features import Features, ScoredRule
 from icpkit.icp.describe import describe_condition
 from icpkit.icp.model import IntentSignal
-from icpkit.scoring.features import Features, ScoredRule
-from icpkit.scoring.fit import fit_weights, profile_interval
+from icpkit.learn.fit import fit_weights, profile_interval
 
 
 def test_the_interval_holds_the_half_lives_within_3_84_of_the_best() -> None:

@@ -24,7 +24,7 @@ from icpkit.icp.model import ICP
 from icpkit.ingest.normalize import Unreadable
 from icpkit.store.db import first_row, identifier, literal, path_literal
 
-# The columns the compiled SELECT reads (see icpkit.scoring.sql), with each one's type.
+# The columns the compiled SELECT reads (see icpkit.engines.sql), with each one's type.
 CANONICAL = {
     "account_key": "VARCHAR",
     "employees": "BIGINT",

@@ -9,11 +9,11 @@ import pyarrow as pa
 import sqlglot
 from edge_cases import ACCOUNT_SCHEMA, CONTACT_SCHEMA, SIGNAL_SCHEMA, Case, assert_same_rows
 
-from icpkit.scoring.features import compute_features
-from icpkit.scoring.reference import score_all
-from icpkit.scoring.score import apply_scorecard
-from icpkit.scoring.scorecard import build_scorecard
-from icpkit.scoring.sql import DIALECTS, Tables, compile_scorecard
+from icpkit.engines.features import compute_features
+from icpkit.engines.reference import score_all
+from icpkit.engines.score import apply_scorecard
+from icpkit.engines.scorecard import build_scorecard
+from icpkit.engines.sql import DIALECTS, Tables, compile_scorecard
 
 
 def load_duckdb(case: Case) -> duckdb.DuckDBPyConnection:

@@ -26,18 +26,18 @@ from dataclasses import dataclass
 import sqlglot
 
 from icpkit.analysis.frame import DETAIL_SQL
-from icpkit.config import DIMENSIONS, Settings
-from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
-from icpkit.scoring.features import condition_sql, persona_sql
-from icpkit.scoring.score import outside_text, reason_text
-from icpkit.scoring.scorecard import (
-    FIT_DIMENSIONS,
+from icpkit.config import Settings
+from icpkit.engines.features import condition_sql, persona_sql
+from icpkit.engines.score import outside_text, reason_text
+from icpkit.engines.scorecard import (
     RulePoints,
     Scorecard,
     build_scorecard,
     decay_steps,
 )
+from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
 from icpkit.store.db import identifier, literal
+from icpkit.vocabulary import DIMENSIONS, FIT_DIMENSIONS
 
 DIALECTS = ("duckdb", "spark", "postgres", "snowflake", "bigquery")
 # Dialects whose CONCAT_WS skips NULL arguments.

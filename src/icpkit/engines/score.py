@@ -10,12 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from icpkit.config import DIMENSIONS, Dimension
+from icpkit.engines.features import Features, design
+from icpkit.engines.scorecard import Scorecard, decay_steps
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal, format_number
-from icpkit.scoring.features import Features, design
-from icpkit.scoring.scorecard import FIT_DIMENSIONS, Scorecard, decay_steps
-
-TIERS = ("A", "B", "C", "D")
+from icpkit.vocabulary import DIMENSIONS, FIT_DIMENSIONS, Dimension
 
 
 @dataclass(frozen=True)

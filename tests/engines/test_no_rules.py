@@ -13,11 +13,11 @@ from edge_cases import Case, assert_same_rows, edge_rows, no_rules_icp
 from test_sql_duckdb import load_duckdb, run
 
 from icpkit.config import RoutingSettings, ScoringSettings, Settings
-from icpkit.scoring.features import compute_features
-from icpkit.scoring.reference import score_all
-from icpkit.scoring.score import apply_scorecard
-from icpkit.scoring.scorecard import NO_RULES, build_scorecard
-from icpkit.scoring.sql import compile_scorecard
+from icpkit.engines.features import compute_features
+from icpkit.engines.reference import score_all
+from icpkit.engines.score import apply_scorecard
+from icpkit.engines.scorecard import NO_RULES, build_scorecard
+from icpkit.engines.sql import compile_scorecard
 from small_crm import write_crm
 
 NEUTRAL = RoutingSettings().matrix["medium/low"]  # an account matching no rule, no intent

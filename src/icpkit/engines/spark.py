@@ -17,12 +17,12 @@ from typing import Any
 import duckdb
 
 from icpkit.config import Settings
+from icpkit.engines.features import ScoringError
+from icpkit.engines.layout import CANONICAL, extra_columns
+from icpkit.engines.sql import Tables, compile_scorecard
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP
 from icpkit.output.files import sweep_stale, temp_name
-from icpkit.scoring.features import ScoringError
-from icpkit.scoring.layout import CANONICAL, extra_columns
-from icpkit.scoring.sql import Tables, compile_scorecard
 
 SPARK_TYPES = {
     "VARCHAR": "string",

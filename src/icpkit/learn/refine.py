@@ -3,7 +3,7 @@
 Lift judges one attribute at a time, so proxies of a real criterion (revenue next to company
 size), one-vs-rest echoes of a strong value (the other industries next to Software) and echoes
 of a real disqualifier pass its test. The joint model tells them apart by evidence (see
-icpkit.scoring.selection): a derived rule without a significant weight of its own, or whose
+icpkit.learn.selection): a derived rule without a significant weight of its own, or whose
 weight moves the odds by less than ``min_lift``, is dropped with a note naming the kept rule
 it moves with; a disqualifier too weak to halve the odds becomes a negative fit criterion
 (points off) rather than an exclusion (never sold to); a churn exclusion that does not
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal, Rule
-from icpkit.scoring.selection import RuleEvidence
+from icpkit.learn.selection import RuleEvidence
 
 # An exclusion routes accounts to 'never': it must at least halve the odds of winning.
 EXCLUSION_ODDS = 0.5
@@ -55,7 +55,7 @@ def refine(
 ) -> tuple[ICP, list[str]]:
     """``icp`` without the derived rules the joint model does not support, and a note for
     each rule dropped or moved. ``evidence`` holds the selection's verdict per derived rule
-    (icpkit.scoring.selection.select); a rule without one is judged by its weight alone.
+    (icpkit.learn.selection.select); a rule without one is judged by its weight alone.
     ``churn`` holds each churn exclusion's joint churn log-odds, or its evidence: one that does
     not at least double the odds of churning (significantly, with evidence) is dropped."""
     churn = churn or {}

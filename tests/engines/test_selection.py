@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from icpkit.engines.features import Features, ScoredRule
 from icpkit.icp.model import ICP, Criterion, Exclusion, Rule
-from icpkit.scoring.features import Features, ScoredRule
-from icpkit.scoring.fit import fit_logistic
-from icpkit.scoring.refine import refine
-from icpkit.scoring.selection import RuleEvidence, clustered_z, phi, select
+from icpkit.learn.fit import fit_logistic
+from icpkit.learn.refine import refine
+from icpkit.learn.selection import RuleEvidence, clustered_z, phi, select
 
 ALPHA = 0.05
 MIN_LIFT = 1.2

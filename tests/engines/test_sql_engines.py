@@ -17,8 +17,8 @@ import pytest
 from edge_cases import Case, assert_same_rows, no_rules_icp
 
 from icpkit.config import Settings
-from icpkit.scoring.reference import score_all
-from icpkit.scoring.sql import Tables, compile_scorecard
+from icpkit.engines.reference import score_all
+from icpkit.engines.sql import Tables, compile_scorecard
 
 
 def _free_port() -> int:

@@ -20,13 +20,13 @@ from icpkit.analysis.frame import prepare
 from icpkit.analysis.history import churned_sql
 from icpkit.analysis.stats import benjamini_hochberg
 from icpkit.config import Settings
+from icpkit.engines.features import ENTITIES, Features, compute_features
+from icpkit.engines.score import apply_scorecard
+from icpkit.engines.scorecard import build_scorecard, learn_tiers
 from icpkit.icp.model import ICP, Exclusion, IntentSignal, Rule, ScoringModel
-from icpkit.scoring.features import ENTITIES, Features, compute_features
-from icpkit.scoring.fit import Fitted, fit_logistic, fit_weights, predict
-from icpkit.scoring.refine import CHURN_ODDS, refine
-from icpkit.scoring.score import apply_scorecard
-from icpkit.scoring.scorecard import build_scorecard, learn_tiers
-from icpkit.scoring.selection import RuleEvidence, clustered_z, select
+from icpkit.learn.fit import Fitted, fit_logistic, fit_weights, predict
+from icpkit.learn.refine import CHURN_ODDS, refine
+from icpkit.learn.selection import RuleEvidence, clustered_z, select
 
 
 @dataclass
@@ -234,7 +234,7 @@ def select_rules(
 ) -> dict[str, RuleEvidence]:
     """The evidence of each derived rule that wins more or less (fit criteria, disqualifiers,
     intent signals) in the joint model of winning, by backward elimination corrected for the
-    win-rate tests the rules were picked from (see icpkit.scoring.selection); rules set or
+    win-rate tests the rules were picked from (see icpkit.learn.selection); rules set or
     locked by hand stay in the model untested."""
     rules: list[Rule] = [*icp.fit, *icp.exclusions, *icp.intent]
     tested = {
@@ -265,7 +265,7 @@ def learn_and_refine(
     as_of: dt.date | None = None,
 ) -> ICP:
     """Fit the weights, drop the derived rules without evidence of an effect of their own in
-    the joint model (see icpkit.scoring.selection and icpkit.scoring.refine), and fit again on
+    the joint model (see icpkit.learn.selection and icpkit.learn.refine), and fit again on
     what is left. Churn is as it stood on ``as_of`` (a backtest's cut-off), else as exported."""
     deals = closed_deals(con, where)
     features = compute_features(

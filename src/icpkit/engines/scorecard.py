@@ -17,11 +17,11 @@ from typing import Literal
 
 import numpy as np
 
-from icpkit.config import DIMENSIONS, Dimension, RoutingSettings, ScoringSettings
+from icpkit.config import RoutingSettings, ScoringSettings
+from icpkit.engines.features import ScoredRule, ScoringError, scored_rules
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
-from icpkit.scoring.features import ScoredRule, ScoringError, scored_rules
+from icpkit.vocabulary import DIMENSIONS, FIT_DIMENSIONS, Dimension
 
-FIT_DIMENSIONS: tuple[Dimension, ...] = ("firmographic", "technographic", "deal_potential")
 # Attributes whose accounts hold many values at once (a stack of tools): rules on them can
 # all match together.
 MULTI_VALUED = {"tech"}

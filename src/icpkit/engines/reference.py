@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from icpkit.analysis.frame import MISSING, bucket_labels
-from icpkit.config import DIMENSIONS, AnalysisSettings, PersonaSettings, Settings
+from icpkit.config import AnalysisSettings, PersonaSettings, Settings
+from icpkit.engines.score import outside_text, reason_text
+from icpkit.engines.scorecard import Scorecard, build_scorecard, decay_steps
+from icpkit.engines.sql import SEPARATOR
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
-from icpkit.scoring.score import outside_text, reason_text
-from icpkit.scoring.scorecard import FIT_DIMENSIONS, Scorecard, build_scorecard, decay_steps
-from icpkit.scoring.sql import SEPARATOR
+from icpkit.vocabulary import DIMENSIONS, FIT_DIMENSIONS
 
 AMOUNT = re.compile(r"^[$€£]?[0-9][0-9.,]*[ ]*[kKmMbB]?[ ]+")
 NUMERIC_COLUMNS = ("employees", "revenue", "total_funding", "founded_year")

@@ -22,8 +22,8 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from icpkit.analysis.stats import benjamini_hochberg
-from icpkit.scoring.features import Features, design
-from icpkit.scoring.fit import bounds_of, fit_logistic
+from icpkit.engines.features import Features, design
+from icpkit.learn.fit import bounds_of, fit_logistic
 
 # A kept rule moving with a dropped one at least this much (|phi|) is named as what it proxies.
 PROXY_PHI = 0.1

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from icpkit.config import ScoringSettings
+from icpkit.engines.features import Features, ScoredRule, ScoringError
+from icpkit.engines.score import apply_scorecard
+from icpkit.engines.scorecard import build_scorecard, learn_tiers
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
-from icpkit.scoring.features import Features, ScoredRule, ScoringError
-from icpkit.scoring.fit import fit_weights
-from icpkit.scoring.score import apply_scorecard
-from icpkit.scoring.scorecard import build_scorecard, learn_tiers
+from icpkit.learn.fit import fit_weights
 
 
 def _icp(**changes: object) -> ICP:

@@ -17,8 +17,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from icpkit.engines.features import Features, ScoredRule, design
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal
-from icpkit.scoring.features import Features, ScoredRule, design
 
 # Half of the 5% critical value of chi-square with one degree of freedom: decay must earn it.
 DECAY_EVIDENCE = 1.92

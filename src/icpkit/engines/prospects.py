@@ -6,7 +6,7 @@ quarantined and reported, and the workspace is never written. A file already in 
 scorecard's input layout (an ``account_key`` column, e.g. a warehouse extract) is scored
 as it stands, streaming, so files larger than memory score with bounded memory; its values
 not in canonical form (``USA``, ``51-200``) still pass the ingest normalizers, once per
-distinct value (see icpkit.scoring.layout). Either way the rows go through the same
+distinct value (see icpkit.engines.layout). Either way the rows go through the same
 compiled SELECT that runs in Spark or a warehouse. Company universes (``icp tam``, ``icp
 lookalike``) are read by these same two paths (see icpkit.operate.universe).
 
@@ -30,11 +30,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from icpkit.config import MappingRule, Settings
-from icpkit.icp.model import ICP
-from icpkit.output.csvfile import neutralize_sql
-from icpkit.output.files import atomic_path, temp_folder
-from icpkit.scoring.features import ScoringError
-from icpkit.scoring.layout import (
+from icpkit.engines.features import ScoringError
+from icpkit.engines.layout import (
     CANONICAL,
     InputFile,
     clean_columns,
@@ -42,8 +39,11 @@ from icpkit.scoring.layout import (
     open_input,
     typed_columns,
 )
-from icpkit.scoring.scorecard import Scorecard, build_scorecard
-from icpkit.scoring.sql import Tables, compile_scorecard
+from icpkit.engines.scorecard import Scorecard, build_scorecard
+from icpkit.engines.sql import Tables, compile_scorecard
+from icpkit.icp.model import ICP
+from icpkit.output.csvfile import neutralize_sql
+from icpkit.output.files import atomic_path, temp_folder
 from icpkit.store import connect
 from icpkit.store.db import (
     attach_read_only,
@@ -53,15 +53,16 @@ from icpkit.store.db import (
     path_literal,
     spill_directory,
 )
+from icpkit.vocabulary import ROUTES, TIERS
 
 if TYPE_CHECKING:
-    from icpkit.ingest.pipeline import FileReport
+    from icpkit.ingest.report import FileReport
 
 IDENTITY = ("line", "record_id", "name", "domain", "employees", "industry", "country", "customer")
 FORMATS = {".csv": "CSV", ".parquet": "PARQUET", ".json": "JSON"}
 LABELS = {
-    "tier": ("A", "B", "C", "D"),
-    "route": ("work_now", "nurture", "automated_nurture", "disqualify", "never"),
+    "tier": TIERS,
+    "route": ROUTES,
 }
 
 Progress = Callable[[float], None]

@@ -9,7 +9,7 @@ import numpy as np
 
 from icpkit.config import PersonaSettings, save_settings
 from icpkit.demo import make_crm
-from icpkit.scoring.scorecard import build_scorecard
+from icpkit.engines.scorecard import build_scorecard
 from icpkit.workspace import Workspace
 
 

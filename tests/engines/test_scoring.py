@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 from icpkit.cli.main import app
 from icpkit.config import AnalysisSettings
 from icpkit.demo import make_crm
+from icpkit.engines.features import compute_features, decay
+from icpkit.engines.score import apply_scorecard
+from icpkit.engines.scorecard import build_scorecard
 from icpkit.icp.model import ICP, IntentSignal
-from icpkit.scoring.features import compute_features, decay
-from icpkit.scoring.learn import closed_deals
-from icpkit.scoring.score import apply_scorecard
-from icpkit.scoring.scorecard import build_scorecard
+from icpkit.learn.points import closed_deals
 from icpkit.store import connect
 from icpkit.validate.backtest import BacktestError
 from icpkit.workspace import Workspace
@@ -242,7 +242,7 @@ def test_the_scoring_path_imports_no_challenger_library() -> None:
     import sys
 
     code = (
-        "import sys, icpkit.scoring.prospects, icpkit.scoring.learn; "
+        "import sys, icpkit.engines.prospects, icpkit.learn.points; "
         "print(sorted(m for m in ('lightgbm', 'optbinning', 'pandas') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

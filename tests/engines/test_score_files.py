@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from icpkit.cli.main import app
 from icpkit.config import save_settings
+from icpkit.engines import layout
+from icpkit.engines.reference import score_all
+from icpkit.engines.sql import Tables, compile_scorecard
 from icpkit.icp.model import dump_icp
-from icpkit.scoring import layout
-from icpkit.scoring.reference import score_all
-from icpkit.scoring.sql import Tables, compile_scorecard
 from icpkit.workspace import Workspace
 
 GOLDEN = Path(__file__).parent / "golden"
