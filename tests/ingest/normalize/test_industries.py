@@ -11,8 +11,8 @@ from icpkit.ingest.normalize.industries import (
     taxonomy,
 )
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "taxonomy.md"
-VOCABULARIES = Path(__file__).resolve().parents[1] / "fixtures" / "vocabularies"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "taxonomy.md"
+VOCABULARIES = Path(__file__).resolve().parents[2] / "fixtures" / "vocabularies"
 
 NAICS_SECTORS = {
     "11", "21", "22", "23", "31-33", "42", "44-45", "48-49", "51", "52", "53", "54", "55", "56",

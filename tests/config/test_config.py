@@ -9,7 +9,7 @@ import pytest
 from icpkit.config import ConfigError, Settings, load_settings, save_settings, settings_table
 from icpkit.ingest.fields import FIELDS
 
-DOCS = Path(__file__).parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_every_setting_is_documented_with_its_default() -> None:
