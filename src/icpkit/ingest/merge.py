@@ -24,6 +24,7 @@ from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.names import company_name_key
 from icpkit.ingest.normalize.titles import department_of, seniority_of
 from icpkit.ingest.problems import Problem, Scope
+from icpkit.store.db import escaped, literal
 
 if TYPE_CHECKING:
     from icpkit.ingest.report import FileReport
@@ -279,7 +280,7 @@ def load_companies(ctx: LoadContext, report: FileReport) -> None:
         con,
         f"""SELECT account_key, company_name AS name, name_key, company_domain AS domain, {attrs},
                    lifecycle_stage, churned, churn_date, created_at, extra,
-                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
             FROM norm""",
         "record",
     )
@@ -305,7 +306,7 @@ def _company_keys(ctx: LoadContext, report: FileReport) -> None:
     different ids) stay two accounts, keyed ``id:<system>:<record id>``.
     """
     con = ctx.con
-    system = _q(ctx.system)
+    system = escaped(ctx.system)
     con.execute("ALTER TABLE norm ADD COLUMN account_key VARCHAR")
     con.execute("ALTER TABLE norm ADD COLUMN previous_key VARCHAR")
     con.execute(
@@ -439,11 +440,11 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
         ctx,
         "company_name",
         f"""company_domain IS NULL AND (company_source_id IS NULL OR company_source_id NOT IN
-            (SELECT source_id FROM {known_ids(_q(ctx.system))}))""",
+            (SELECT source_id FROM {known_ids(escaped(ctx.system))}))""",
     )
     expansion = [t.casefold() for t in settings.expansion_deal_types]
     con.register("expansion_types", pa.table({"t": pa.array(expansion, pa.string())}))
-    system = _q(ctx.system)
+    system = escaped(ctx.system)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE deal_rows AS
             SELECT n.*,
@@ -486,7 +487,7 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
                    coalesce(EXISTS (SELECT 1 FROM expansion_types
                                     WHERE contains(lower(deal_type), t)), false) AS is_expansion,
                    pipeline, owner, lost_reason, extra,
-                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
             FROM deal_rows QUALIFY row_number() OVER (PARTITION BY deal_key ORDER BY line) = 1"""
     )
     con.unregister("expansion_types")
@@ -502,7 +503,7 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
         con,
         f"""SELECT account_key, company_name AS name, name_key, company_domain AS domain
                    {", " + attrs if attrs else ""},
-                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
             FROM deal_rows WHERE account_key IS NOT NULL {only_new}""",
         "deal" if has_attrs else "stub",
     )
@@ -559,7 +560,7 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
         f"""CREATE OR REPLACE TEMP TABLE sig_new AS
             SELECT md5(concat_ws('|', acct, stype, detail, observed_at)) AS signal_key,
                    acct AS account_key, stype AS signal_type, detail, observed_at, source, extra,
-                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
             FROM (SELECT *, {_account_key_expr("company_domain", "name_key")} AS acct,
                          regexp_replace(lower(trim(signal_type)), '[^a-z0-9]+', '_', 'g') AS stype
                   FROM norm)
@@ -578,7 +579,7 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
         con,
         f"""SELECT s.account_key, n.company_name AS name, n.name_key,
                    CASE WHEN s.account_key NOT LIKE 'name:%' THEN s.account_key END AS domain,
-                   '{_q(ctx.file)}' AS source_file, s.source_line, -1 AS import_id
+                   {literal(ctx.file)} AS source_file, s.source_line, -1 AS import_id
             FROM sig_new s JOIN norm n ON n.line = s.source_line
             WHERE s.account_key NOT IN (SELECT account_key FROM accounts)""",
         "stub",
@@ -613,7 +614,7 @@ def _fill_from_titles(ctx: LoadContext) -> None:
 def load_contacts(ctx: LoadContext, report: FileReport) -> None:
     """Contacts / people export -> ``contacts``, linked to the accounts they work at."""
     con = ctx.con
-    system = _q(ctx.system)
+    system = escaped(ctx.system)
     _fill_from_titles(ctx)
     _duplicate_ids(ctx, report, "Record ID")
     _add_name_keys(
@@ -643,7 +644,7 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
                    coalesce(full_name, NULLIF(concat_ws(' ', first_name, last_name), ''))
                      AS full_name,
                    contact_email AS email, job_title, seniority, department, lifecycle_stage,
-                   created_at, extra, '{_q(ctx.file)}' AS source_file, line AS source_line,
+                   created_at, extra, {literal(ctx.file)} AS source_file, line AS source_line,
                    -1 AS import_id
             FROM contact_rows
             QUALIFY row_number() OVER (PARTITION BY contact_key ORDER BY line) = 1"""
@@ -659,7 +660,7 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
         con,
         f"""SELECT account_key, company_name AS name, name_key,
                    CASE WHEN account_key NOT LIKE 'name:%' THEN account_key END AS domain,
-                   '{_q(ctx.file)}' AS source_file, line AS source_line, -1 AS import_id
+                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
             FROM contact_rows WHERE account_key IS NOT NULL
               AND account_key NOT IN (SELECT account_key FROM accounts)""",
         "stub",
@@ -768,10 +769,6 @@ def relink(con: duckdb.DuckDBPyConnection) -> None:
              AND account_key NOT IN
                  (SELECT account_key FROM contacts WHERE account_key IS NOT NULL)"""
     )
-
-
-def _q(text: str) -> str:
-    return text.replace("'", "''")
 
 
 __all__ = [

@@ -40,7 +40,7 @@ from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.readers import SourceTable, open_table
 from icpkit.ingest.report import FileReport
 from icpkit.ingest.staging import Progress, restore_original_values, stage_raw
-from icpkit.store.db import first_row, quietly, scalar
+from icpkit.store.db import first_row, literal, quietly, scalar
 
 # The store tables whose rows carry the id of the import that last wrote them.
 STORE_ROWS = ("accounts", "deals", "signals", "contacts")
@@ -166,7 +166,7 @@ def _load(
                 )
     extra = [c for c in layout.unmapped]
     if extra:
-        pairs = ", ".join(f"'{_sql_str(c)}', raw.\"{col_of[c]}\"" for c in extra)
+        pairs = ", ".join(f'{literal(c)}, raw."{col_of[c]}"' for c in extra)
         select.append(f"json_object({pairs}) AS extra")
     else:
         select.append("NULL::JSON AS extra")
@@ -795,7 +795,3 @@ def _replace_earlier_reads(
         f"same file and bytes as import #{latest[0]}{how}: this import replaces it"
         + (f"; removed what only that import had loaded ({gone})" if gone else "")
     )
-
-
-def _sql_str(text: str) -> str:
-    return text.replace("'", "''")

@@ -23,6 +23,7 @@ from typing import Any
 from icpkit.ingest.charsets import cr_only_line_ends, rank_encodings, utf8_stray_bytes
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.records import RecordCount, count_records
+from icpkit.store.db import literal
 
 SNIFF_BYTES = 256 * 1024
 DELIMITERS = (",", ";", "\t", "|")
@@ -694,7 +695,7 @@ def swallows_rows_sql(cells: list[str], delimiter: str) -> str:
     width = len(cells)
     if width < 3:
         return "false"
-    delim = "'" + delimiter.replace("'", "''") + "'"
+    delim = literal(delimiter)
     lf = "chr(10)"
     split = f"string_split(replace(replace(c, chr(13) || {lf}, {lf}), chr(13), {lf}), {lf})"
     row_like = f"lambda x: length(x) - length(replace(x, {delim}, '')) >= {width - 1}"

@@ -21,7 +21,7 @@ from icpkit.ingest.mojibake import MARKERS, repairs
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.propose import known_accounts
 from icpkit.ingest.readers import SourceTable, count_lines, swallows_rows_sql, unaccounted
-from icpkit.store.db import first_row, path_literal, scalar
+from icpkit.store.db import escaped, first_row, literal, path_literal, scalar
 
 SAMPLE_SIZE = 200
 
@@ -155,12 +155,12 @@ def skip_repeated_headers(con: duckdb.DuckDBPyConnection, table: SourceTable) ->
     if width < 2:
         return  # one column: a row equal to its name may be a value
     # One flat list comparison, whatever the width (a chain of ANDs nests per column).
-    names = ", ".join("'" + name.lower().replace("'", "''") + "'" for name in table.header)
+    names = ", ".join(literal(name.lower()) for name in table.header)
     cells = ", ".join(f"c{i}" for i in range(width))
     clean = "lambda x: lower(trim(replace(coalesce(x, ''), chr(65279), '')))"
-    first = table.header[0].lower().replace("'", "''")
+    first = literal(table.header[0].lower())
     same = (
-        f"lower(trim(replace(coalesce(c0, ''), chr(65279), ''))) = '{first}' "
+        f"lower(trim(replace(coalesce(c0, ''), chr(65279), ''))) = {first} "
         f"AND list_transform([{cells}], {clean}) = [{names}]"
     )
     query = f"SELECT line FROM raw WHERE {same} ORDER BY line"
@@ -187,7 +187,7 @@ def repair_mojibake(con: duckdb.DuckDBPyConnection, header: list[str]) -> list[s
     )
     if not header:
         return []
-    pattern = MARKERS.replace("'", "''")
+    pattern = escaped(MARKERS)
     flags = ", ".join(f"bool_or(regexp_matches(c{i}, '{pattern}'))" for i in range(len(header)))
     row = first_row(con, f"SELECT {flags} FROM raw")
     notes: list[str] = []
@@ -274,7 +274,7 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
         return False  # quotes out of place: the Python reader recovers the rows they hide
     width = len(table.header)
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
-    delim = (table.delimiter or ",").replace("'", "''")
+    delim = escaped(table.delimiter or ",")
     try:
         con.execute(
             f"""CREATE TEMP TABLE raw0 AS SELECT * FROM read_csv({path_literal(table.path)},

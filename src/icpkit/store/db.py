@@ -371,7 +371,13 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def literal(text: str) -> str:
     """``text`` as a SQL string literal: 'O''Reilly'."""
-    return "'" + text.replace("'", "''") + "'"
+    return "'" + escaped(text) + "'"
+
+
+def escaped(text: str) -> str:
+    """``text`` made safe inside a SQL string literal written around it: O''Reilly (for a
+    literal that holds more than the text, as in ``'id:' || ...``; else use :func:`literal`)."""
+    return text.replace("'", "''")
 
 
 def path_literal(path: object) -> str:
