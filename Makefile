@@ -27,7 +27,8 @@ sysdeps:
 test: lint sysdeps
 	PATH="$$PATH:$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)" $(BIN)/pytest --durations=15
 
-# The quick loop: everything but the tests marked slow (engines, full demos, large CRMs).
+# The quick loop, under a minute: everything but the tests marked slow (engines, full demos,
+# large CRMs, hostile corpora, heavier integration tests); see CONTRIBUTING.md.
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" -x -q
 

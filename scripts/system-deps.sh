@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite needs when they are missing: a PostgreSQL
-# server (engines-agree tests) and a Java runtime (the local Spark session).
+# server (engines-agree tests), a Java runtime (the local Spark session) and Chromium (the
+# report opened in a real headless browser, driven by Playwright against this browser).
 set -euo pipefail
 
 have_postgres() {
   command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }
 have_java() { command -v java >/dev/null 2>&1; }
+have_chromium() { [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; }
 
 missing=()
 have_postgres || missing+=(postgresql)
 have_java || missing+=(default-jre-headless)
+have_chromium || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

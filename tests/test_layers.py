@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "icpkit.validate": 4,
     "icpkit.learn": 4,
     "icpkit.demo": 4,
+    "icpkit.report": 4,
     "icpkit.engines": 3,
     "icpkit.icp": 2,
     "icpkit.analysis": 2,
@@ -151,3 +152,64 @@ def test_the_checks_catch_an_upward_import_and_a_cycle(tmp_path: Path) -> None:
     assert edges["icpkit.store"] == {"icpkit.workspace"}
     assert layer("icpkit.store") < layer("icpkit.workspace")
     assert list(cycles(edges)) == [["icpkit.store", "icpkit.workspace"]]
+
+
+def test_the_cli_reaches_the_library_only_through_the_workspace_result_types_and_output() -> None:
+    # Logic lives below; the CLI may name what the Workspace returns (result types, errors).
+    allowed = ("icpkit.cli", "icpkit.workspace", "icpkit.output", "icpkit.errors")
+    calls = {
+        module: sorted(
+            n for n in targets if not n.startswith(allowed) and not _is_type_only(module, n)
+        )
+        for module, targets in graph().items()
+        if module.startswith("icpkit.cli")
+    }
+    assert {k: v for k, v in calls.items() if v} == {}
+
+
+def _is_type_only(module: str, target: str) -> bool:
+    path = SRC.joinpath(*module.split(".")[1:])
+    path = path.with_suffix(".py") if path.with_suffix(".py").exists() else path / "__init__.py"
+    return target in _type_checking_imports(path)
+
+
+def _type_checking_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for inner in node.body:
+                if isinstance(inner, ast.ImportFrom) and inner.module:
+                    names.add(inner.module)
+    return names
+
+
+def test_the_cli_names_a_module_past_its_doors_only_for_type_checking() -> None:
+    # A module imported for type checking may not also be imported where the code runs.
+    allowed = ("icpkit.cli", "icpkit.workspace", "icpkit.output", "icpkit.errors")
+    at_run_time: dict[str, list[str]] = {}
+    for path in sorted((SRC / "cli").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+            for inner in node.body
+        }
+        names = sorted(
+            name
+            for node in ast.walk(tree)
+            if id(node) not in typing_only
+            for name in _imported(node)
+            if name.startswith("icpkit") and not name.startswith(allowed)
+        )
+        if names:
+            at_run_time[module_name(path)] = names
+    assert at_run_time == {}
+
+
+def _imported(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        return [node.module]
+    return []

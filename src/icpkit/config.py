@@ -30,13 +30,13 @@ from pydantic_core import PydanticCustomError
 
 from icpkit.errors import IcpkitError
 from icpkit.output.files import write_atomic as write_atomic  # importable from here too
+from icpkit.output.versions import SETTINGS as SCHEMA_VERSION
 from icpkit.vocabulary import DIMENSIONS as DIMENSIONS
 from icpkit.vocabulary import Dimension as Dimension
 from icpkit.vocabulary import Route as Route
 from icpkit.yamlfile import Document, Loc, YamlProblem, key_path, object_keys, parse_yaml
 
 CONFIG_NAME = "icp.yaml"
-SCHEMA_VERSION = 1
 
 Entity = Literal["deals", "companies", "signals", "contacts"]
 Outcome = Literal["won", "lost", "open"]
@@ -564,6 +564,55 @@ class TamSettings(_Model):
         return self
 
 
+class MonitorSettings(_Model):
+    """When ``icp monitor`` calls the ICP's drift a warning or a reason to act."""
+
+    alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="False-alarm level of the drift tests (AUC decline, criteria whose lift "
+        "moved), controlled across all the tests of one run (Benjamini-Hochberg).",
+    )
+    psi_warning: float = Field(
+        0.1,
+        gt=0,
+        description="Population stability index from which a shift of an attribute or of the "
+        "score between the fitting window and the new pipeline is a warning.",
+    )
+    psi_action: float = Field(
+        0.25,
+        gt=0,
+        description="Population stability index from which a shift of the score is a reason "
+        "to act (re-derive): the pipeline is no longer the one the ICP was fitted on.",
+    )
+    min_closed_deals: int = Field(
+        30,
+        ge=1,
+        description="Closed deals a period needs for its AUC to be tested; fewer are shown "
+        "but not judged.",
+    )
+    bins: int = Field(
+        10, ge=2, description="Equal-count bins of the fitting window's scores for the score's PSI."
+    )
+    min_new_deals: int = Field(
+        200,
+        ge=1,
+        description="New deals the PSI needs before a shift is judged: on n deals a PSI of "
+        "about bins/n is noise alone.",
+    )
+    n_boot: int = Field(
+        200, ge=50, description="Account-bootstrap resamples behind each AUC and lift interval."
+    )
+
+    @model_validator(mode="after")
+    def _warning_below_action(self) -> MonitorSettings:
+        if self.psi_warning >= self.psi_action:
+            warning, action = self.psi_warning, self.psi_action
+            raise ValueError(f"psi_warning must be below psi_action; got {warning} >= {action}")
+        return self
+
+
 class Settings(_Model):
     """The whole of ``icp.yaml``: every section, and the ICP in force under ``icp``."""
 
@@ -579,6 +628,7 @@ class Settings(_Model):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     tam: TamSettings = Field(default_factory=TamSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     icp: dict[str, Any] | None = Field(
         None,
         description="The ICP in force, written by `icp derive` and edited by hand "

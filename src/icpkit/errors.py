@@ -21,6 +21,11 @@ class IcpkitError(Exception):
         self.hint = hint
 
 
+class NothingToShow(IcpkitError):
+    """Not a failure but an answer in words: there is nothing to rank or count, and the
+    message says why. A face shows it as a warning, with an empty result."""
+
+
 class DiskFullError(IcpkitError):
     """The disk filled up while icpkit was writing; ``done`` says what that left (for the
     store: nothing changed, the transaction rolled back)."""

@@ -23,3 +23,6 @@ TIERS: tuple[str, ...] = ("A", "B", "C", "D")
 
 Route = Literal["work_now", "nurture", "automated_nurture", "disqualify", "never"]
 ROUTES: tuple[str, ...] = ("work_now", "nurture", "automated_nurture", "disqualify", "never")
+
+# The SQL dialects the scorecard compiles to (``icp sql --dialect``).
+DIALECTS: tuple[str, ...] = ("duckdb", "spark", "postgres", "snowflake", "bigquery")

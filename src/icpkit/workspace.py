@@ -22,28 +22,41 @@ import duckdb
 
 from icpkit.config import CONFIG_NAME, Settings, load_settings, save_settings
 from icpkit.errors import DiskFullError, IcpkitError, is_disk_full
+from icpkit.icp.describe import describe_rule as describe_rule
 from icpkit.icp.diff import diff_icps, format_diff
 from icpkit.icp.model import ICP, dump_icp, load_icp
+from icpkit.icp.model import icp_json_schema as icp_json_schema
 from icpkit.icp.versions import VersionStore
+from icpkit.ingest.fields import SYSTEM_LABELS as SYSTEM_LABELS
 from icpkit.output.files import write_atomic
 from icpkit.store import STORE_NAME, connect, first_row, table_counts
 from icpkit.store.db import damage, explain, failure, quietly_close, spill_directory
+from icpkit.vocabulary import DIALECTS as DIALECTS
+
+# Imported "as" themselves: what the faces show of the layers below (the words of the ICP,
+# the CRM systems, the SQL dialects), named here so that they need no other door.
 
 if TYPE_CHECKING:
     from icpkit.analysis.lift import LiftResult
     from icpkit.analysis.segments import SegmentTable
     from icpkit.analysis.tiers import TierResult
+    from icpkit.demo import DemoFiles, Universe
     from icpkit.engines.prospects import ScoredFile
+    from icpkit.icp.check import CheckResult
     from icpkit.ingest.problems import IngestError
     from icpkit.ingest.report import FileReport
     from icpkit.operate.lookalike import Lookalike
+    from icpkit.operate.monitor import MonitorResult
     from icpkit.operate.tam import TamResult
+    from icpkit.operate.tier_changes import TierChanges
     from icpkit.validate.backtest import BacktestResult
 
 # The statistics stack (scipy, scikit-learn) and the normalizers are imported by the methods
 # that need them, so scoring a file does not pay a second for them at start-up.
 
 ENV_WORKSPACE = "ICP_WORKSPACE"
+ENGINES = ("duckdb", "spark")
+"""Where ``Workspace.score_file`` runs the scorecard: DuckDB here, or a Spark session."""
 
 
 class WorkspaceError(IcpkitError):
@@ -85,6 +98,40 @@ class DeriveResult:
     warnings: list[str]
     # When no rule passed: the one-sentence verdict and what more data would detect.
     nothing: list[str] = field(default_factory=list)
+
+
+def explain_failure(exc: BaseException) -> IcpkitError | None:
+    """What a DuckDB or OS error met outside the store's own connections means (a full disk,
+    memory, a damaged or read-only store or folder), when it is one of those."""
+    return failure(exc) or damage(exc)
+
+
+# --- The demo: a generated CRM with a planted ICP (see icpkit.demo) -----------------------
+
+
+def make_demo_crm(rows: int, seed: int, out: Path) -> DemoFiles:
+    """Write messy CRM exports of ``rows`` deals with a planted ICP into ``out`` (the ground
+    truth in ``out/truth``); the same seed writes the same files."""
+    from icpkit.demo import make_crm
+
+    return make_crm(rows, seed, out)
+
+
+def make_demo_universe(files: DemoFiles, companies: int, seed: int, out: Path) -> Universe:
+    """A company universe of ``companies`` drawn from the world of the demo CRM ``files``."""
+    from icpkit.demo import make_universe
+
+    return make_universe(files, companies, seed, out)
+
+
+def planted_truth_table(icp: ICP, files: DemoFiles) -> list[dict[str, str]]:
+    """``icp`` next to the ICP planted in the demo CRM ``files``: a row per planted item,
+    decoy and rule that matches nothing planted (see icpkit.demo.judge)."""
+    import json
+
+    from icpkit.demo.judge import truth_table
+
+    return truth_table(icp, json.loads(files.planted_truth.read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -148,6 +195,28 @@ class Workspace:
         raise WorkspaceError(
             f"no icpkit workspace in {here} or above; run 'icp init' here, or pass --workspace DIR"
         )
+
+    @staticmethod
+    def exists(root: Path | str) -> bool:
+        """Whether ``root`` holds a workspace already (its ``icp.yaml``)."""
+        return (Path(root) / CONFIG_NAME).is_file()
+
+    @staticmethod
+    def check(root: Path | str | None = None) -> CheckResult:
+        """Validate the ``icp.yaml`` of ``root`` (or $ICP_WORKSPACE, or the nearest one above
+        the cwd) and the ICP against the data, without opening it: a broken file is reported
+        problem by problem, never raised (see icpkit.icp.check)."""
+        from icpkit.icp.check import check_workspace
+
+        if root is None and os.environ.get(ENV_WORKSPACE):
+            root = os.environ[ENV_WORKSPACE]
+        if root is not None:
+            return check_workspace(Path(root).resolve())
+        here = Path.cwd().resolve()
+        for candidate in (here, *here.parents):
+            if (candidate / CONFIG_NAME).is_file():
+                return check_workspace(candidate)
+        raise WorkspaceError(f"no icpkit workspace in {here} or above; pass --workspace DIR")
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -297,6 +366,22 @@ class Workspace:
         """The saved ICP versions of this workspace (``.icp/versions``)."""
         return VersionStore(self.root)
 
+    def diff(self, a: int, b: int) -> list[str]:
+        """What changed from saved version ``a`` to ``b``, a line a change (none: no lines)."""
+        return format_diff(diff_icps(self.versions.load(a), self.versions.load(b)))
+
+    def tier_changes(
+        self, old_version: int, new_version: int, *, as_of: dt.date | None = None
+    ) -> TierChanges:
+        """The workspace's accounts scored with saved versions ``old_version`` and
+        ``new_version`` (as of ``as_of``, default today): how many changed tier, and which
+        moved most (see icpkit.operate.tier_changes)."""
+        from icpkit.operate.tier_changes import tier_changes
+
+        old, new = self.versions.load(old_version), self.versions.load(new_version)
+        with self.connect(read_only=True) as con:
+            return tier_changes(con, old, new, self.settings, as_of=as_of or dt.date.today())
+
     def current_icp(self) -> ICP | None:
         """The ICP in ``icp.yaml`` (with the human edits), else the latest saved version."""
         data = self.settings.icp
@@ -374,6 +459,7 @@ class Workspace:
         self,
         path: Path | str,
         *,
+        engine: str = "duckdb",
         as_of: dt.date | None = None,
         out: Path | str | None = None,
         encoding: str | None = None,
@@ -381,9 +467,20 @@ class Workspace:
         progress: Callable[[float], None] | None = None,
     ) -> ScoredFile:
         """Score the accounts of a file with the current ICP (see icpkit.engines.prospects);
-        with ``out`` the rows stream to that file instead of coming back."""
+        with ``out`` the rows stream to that file instead of coming back.
+
+        ``engine="spark"`` runs the same compiled SELECT on a Spark session (needs
+        icpkit[spark]): Parquet in the input layout in, the Parquet folder ``out`` out, the
+        rows left there and only their counts coming back."""
         from icpkit.engines.prospects import score_file
 
+        if engine not in ENGINES:
+            raise WorkspaceError(
+                f"unknown scoring engine {engine!r}: one of {', '.join(ENGINES)}",
+                hint="duckdb scores here; spark runs the same SELECT on a Spark session",
+            )
+        if engine == "spark":
+            return self._score_on_spark(Path(path), out, as_of)
         icp = self.require_icp()
         try:
             return score_file(
@@ -404,16 +501,65 @@ class Workspace:
                 raise
             raise known from exc
 
-    def score_on_spark(
-        self, path: Path | str, out: Path | str, *, as_of: dt.date | None = None
-    ) -> int:
-        """Score the Parquet accounts at ``path`` with the current ICP on a Spark session into
-        the Parquet folder ``out`` (needs icpkit[spark]); returns the number of rows."""
+    def _score_on_spark(
+        self, path: Path, out: Path | str | None, as_of: dt.date | None
+    ) -> ScoredFile:
+        """``score_file`` on Spark: the rows written to ``out``, their tiers and routes
+        counted there."""
+        from icpkit.engines.prospects import ScoredFile
+        from icpkit.engines.scorecard import build_scorecard
         from icpkit.engines.spark import score_on_spark
 
+        if out is None or Path(out).suffix.lower() != ".parquet":
+            raise WorkspaceError(
+                f"{out or path}: the Spark engine reads and writes Parquet: "
+                "give out a .parquet path"
+            )
+        target = Path(out)
         icp = self.require_icp()
+        day = as_of or dt.date.today()
         with self.connect(read_only=True) as con:
-            return score_on_spark(icp, self.settings, con, Path(path), Path(out), as_of=as_of)
+            total = score_on_spark(icp, self.settings, con, path, target, as_of=day)
+        counted = duckdb.connect()
+        try:
+            rows = counted.execute(
+                "SELECT tier, route, count(*) FROM read_parquet(?) GROUP BY ALL",
+                [f"{target.as_posix()}/*.parquet"],
+            ).fetchall()
+        finally:
+            counted.close()
+        tiers: dict[str, int] = {}
+        routes: dict[str, int] = {}
+        for tier, route, n in rows:
+            tiers[tier] = tiers.get(tier, 0) + n
+            routes[route] = routes.get(route, 0) + n
+        card = build_scorecard(icp, self.settings.scoring)
+        # The SELECT ran on Spark, against views of its own (see icpkit.engines.spark).
+        return ScoredFile(path, card, day, "", total, tiers, routes, out=target)
+
+    def sql(
+        self,
+        dialect: str = "duckdb",
+        *,
+        accounts: str = "accounts",
+        signals: str = "signals",
+        contacts: str = "contacts",
+        as_of: dt.date | None = None,
+    ) -> str:
+        """The current ICP's scorecard as one SQL SELECT in ``dialect`` (one of ``DIALECTS``)
+        over the named tables, for a warehouse job or a dbt model; without ``as_of`` it
+        scores as of the engine's current date."""
+        if dialect not in DIALECTS:
+            raise WorkspaceError(f"unknown SQL dialect {dialect!r}: one of {', '.join(DIALECTS)}")
+        from icpkit.engines.sql import Tables, compile_scorecard
+
+        return compile_scorecard(
+            self.require_icp(),
+            self.settings,
+            dialect=dialect,
+            tables=Tables(accounts, signals, contacts),
+            as_of=as_of,
+        )
 
     def tam(
         self,
@@ -496,6 +642,61 @@ class Workspace:
                 challengers=challengers,
                 n_boot=n_boot,
             )
+
+    def monitor(
+        self, *, period: str = "month", since: dt.date | None = None, as_of: dt.date | None = None
+    ) -> MonitorResult:
+        """Is the current ICP still working? Its deals since it was fitted (or ``since``), by
+        month or quarter, against its fitting window; ``as_of`` replays the check as of a
+        past day (see icpkit.operate.monitor)."""
+        from icpkit.operate.monitor import PERIODS, run_monitor
+
+        if period not in PERIODS:
+            raise WorkspaceError(f"unknown period {period!r}: one of {', '.join(PERIODS)}")
+        icp = self.require_icp()
+        with self.connect(read_only=True) as con:
+            return run_monitor(con, self.settings, icp, period=period, since=since, as_of=as_of)
+
+    def report(
+        self,
+        out: Path | str | None = None,
+        *,
+        fmt: str = "html",
+        universe: Path | str | None = None,
+        widen: Mapping[str, tuple[float, float]] | None = None,
+        as_of: dt.date | None = None,
+        backtest: BacktestResult | bool = True,
+        challengers: bool = True,
+    ) -> Path:
+        """Write the ICP report (one self-contained HTML page, or Markdown with ``fmt="md"``)
+        from this workspace's results; ``universe`` adds the TAM and lookalikes, and a
+        ``backtest`` already run is reused (``False`` leaves it out). Returns the path."""
+        from icpkit.report.build import Sources, default_path, gather, write_report
+        from icpkit.report.view import LOOKALIKES
+
+        if fmt not in ("html", "md"):
+            raise WorkspaceError(f"unknown report format {fmt!r}: use html or md")
+        icp = self.current_icp()
+        can_score = icp is not None and icp.scoring is not None
+        src = Sources(
+            self.settings.name or self.root.name,
+            self.settings,
+            icp,
+            self.versions,
+            self.lift,
+            self.segments,
+            self.tiers,
+            self.summary,
+            lambda: self.connect(read_only=True),
+            backtest=(lambda: self.backtest(challengers=challengers)) if backtest is True else None,
+            tier_changes=lambda a, b: self.tier_changes(a, b, as_of=as_of),
+        )
+        if universe is not None and can_score:
+            src.tam = lambda: self.tam(universe, as_of=as_of, widen=widen)
+            src.lookalikes = lambda: self.lookalikes(universe, top=LOOKALIKES, k=3)
+        data = gather(src, backtest=backtest if not isinstance(backtest, bool) else None)
+        path = Path(out) if out is not None else default_path(self.root, fmt)
+        return write_report(data, path, fmt)
 
     def _save(
         self, icp: ICP, note: str | None, disagreements: list[str], warnings: list[str]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import DemoWorkspaces
 from icpkit.analysis.deals import DealMatrix, deal_matrix
 from icpkit.analysis.frame import MISSING, Frame, build_frame
-from icpkit.demo import make_crm
 from icpkit.workspace import Workspace
 
 
@@ -22,11 +21,8 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    root: Path = tmp_path_factory.mktemp("deals")
-    files = make_crm(2_000, 5, root / "data")
-    ws = Workspace.init(root / "ws")
-    assert ws.ingest(files.exports()).ok
+def built(demo_workspace: DemoWorkspaces) -> Built:
+    ws = demo_workspace(800, 5).ws
     with ws.connect() as con:
         matrix = deal_matrix(con, ws.settings.analysis, profiled_only=False)
         frame = build_frame(con, ws.settings.analysis)

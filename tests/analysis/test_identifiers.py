@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 
 from helpers import run_query
-from icpkit.analysis.frame import (
-    ColumnProfile,
-    Cut,
-    build_frame,
-    identifier_reason,
-    name_words,
-    unanalyzed_note,
-)
+from icpkit.analysis.frame import Cut, build_frame, unanalyzed_note
+from icpkit.attributes.extra import ColumnProfile, identifier_reason, name_words
 from icpkit.learn.leaks import one_account_share, suspected_leaks
 from icpkit.workspace import DeriveResult
 from small_crm import SmallCrm, write_crm

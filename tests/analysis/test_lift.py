@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from helpers import DemoWorkspaces
 from icpkit.analysis.lift import LiftResult, LiftRow
-from icpkit.demo import make_crm
-from icpkit.workspace import Workspace
+
+pytestmark = pytest.mark.slow
 
 SEEDS = (3, 7, 11)
 
 
 @pytest.fixture(scope="module", params=SEEDS)
-def analyzed(request: pytest.FixtureRequest, tmp_path_factory) -> tuple[LiftResult, dict]:
-    root: Path = tmp_path_factory.mktemp(f"lift{request.param}")
-    files = make_crm(8_000, request.param, root / "data")
-    ws = Workspace.init(root / "ws")
-    assert ws.ingest(files.exports()).ok
-    return ws.lift(), json.loads(files.planted_truth.read_text())
+def analyzed(
+    request: pytest.FixtureRequest, demo_workspace: DemoWorkspaces
+) -> tuple[LiftResult, dict]:
+    demo = demo_workspace(8_000, request.param)
+    return demo.ws.lift(), json.loads(demo.files.planted_truth.read_text())
 
 
 def row(result: LiftResult, attribute: str, value: str) -> LiftRow:

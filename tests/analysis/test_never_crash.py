@@ -269,6 +269,7 @@ COMMON = {
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=10, **COMMON)
 @given(crm_specs())
 def test_small_random_crms_never_crash(spec: CrmSpec) -> None:
@@ -299,6 +300,7 @@ def wins_only_in_one_country(closed: int, accounts: int = 12) -> CrmSpec:
     return CrmSpec(accounts, outcomes, account_of, countries, ALL_COLUMNS, "all", False, closed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("closed", [29, 30, 100])
 def test_derive_answers_when_every_deal_outside_countries_with_a_win_was_lost(
     closed: int, tmp_path: Path
@@ -371,6 +373,7 @@ def lift_output(spec: CrmSpec, root: Path, *args: str) -> str:
     return " ".join(printed.output.split())  # one line, whatever the terminal width
 
 
+@pytest.mark.slow
 def test_lift_at_exactly_30_closed_deals_says_why_no_row_has_a_verdict(tmp_path: Path) -> None:
     spec = wins_only_in_one_country(30)
     assert sum(outcome != "open" for outcome in spec.outcomes) == 30

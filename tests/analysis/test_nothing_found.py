@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from statistics import NormalDist
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -72,6 +73,7 @@ def test_a_one_and_a_half_lift_cannot_exist_above_two_thirds_won() -> None:
     assert any("cannot exist at a 75% win rate" in s for s in found.sentences())
 
 
+@pytest.mark.slow
 def test_derive_without_a_passing_rule_says_it_in_one_sentence(tmp_path: Path) -> None:
     crm = write_crm(tmp_path, 80, varied=True)
     result = crm.ws.derive()
@@ -91,6 +93,7 @@ def test_derive_without_a_passing_rule_says_it_in_one_sentence(tmp_path: Path) -
     assert card.flat
 
 
+@pytest.mark.slow
 def test_icp_derive_prints_the_sentence_first(tmp_path: Path) -> None:
     crm = write_crm(tmp_path, 80, varied=True)
     out = CliRunner().invoke(app, ["derive", "-w", str(crm.ws.root)], env={"COLUMNS": "400"})
@@ -101,6 +104,7 @@ def test_icp_derive_prints_the_sentence_first(tmp_path: Path) -> None:
     assert any("more closed deals" in line or "cannot exist" in line for line in lines[1:4])
 
 
+@pytest.mark.slow
 def test_icps_with_rules_and_old_files_carry_no_empty_marker(tmp_path: Path) -> None:
     crm = write_crm(tmp_path, 80, varied=True)
     icp = crm.ws.derive().icp

@@ -39,6 +39,7 @@ def _wins_of(frame: Frame, attribute: str, value: str) -> int:
     return sum(c.n_won for c in frame.cuts[attribute] if c.value == value)
 
 
+@pytest.mark.slow
 def test_a_tool_added_after_a_deal_is_absent_for_it_and_present_for_a_later_one(
     frame: Frame,
 ) -> None:
@@ -136,6 +137,7 @@ def test_tiers_at_a_cut_off_count_only_what_had_happened(ws: Workspace) -> None:
     assert "p0.com" in exported and "p0.com" not in at_cutoff
 
 
+@pytest.mark.slow
 def test_without_history_the_frame_is_the_exports(tmp_path: Path) -> None:
     root = tmp_path / "plain"
     ws = write_dated_crm(root)
@@ -154,6 +156,7 @@ def test_without_history_the_frame_is_the_exports(tmp_path: Path) -> None:
     assert frame.history.notes() == []
 
 
+@pytest.mark.slow
 def test_an_unreadable_head_count_is_reported_not_used(ws: Workspace, frame: Frame) -> None:
     assert frame.history.headcount_snapshots == 2 * N
     assert frame.history.unreadable_headcounts == 1

@@ -7,19 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from icpkit.demo import make_crm
+from helpers import DemoWorkspaces
 from icpkit.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    root: Path = tmp_path_factory.mktemp("segments")
-    files = make_crm(6_000, 11, root / "data")
-    ws = Workspace.init(root / "ws")
-    assert ws.ingest(files.exports()).ok
-    return ws
+def ws(demo_workspace: DemoWorkspaces) -> Workspace:
+    return demo_workspace(6_000, 11).ws
 
 
+@pytest.mark.slow
 def test_default_employee_buckets_in_order_with_intervals(ws: Workspace) -> None:
     table = ws.segments("employees")
     assert [s.value for s in table.segments] == [
@@ -36,6 +33,7 @@ def test_default_employee_buckets_in_order_with_intervals(ws: Workspace) -> None
         assert s.wins <= s.deals
 
 
+@pytest.mark.slow
 def test_each_metric_has_a_leader_and_a_bucket_is_named_only_on_three(ws: Workspace) -> None:
     table = ws.segments("employees")
     by_value = {s.value: s for s in table.segments}
@@ -70,6 +68,7 @@ def test_a_bucket_leading_three_metrics_is_named() -> None:
     assert verdict.startswith("mid leads on 3 of 5 metrics (win_rate, median_cycle_days")
 
 
+@pytest.mark.slow
 def test_custom_buckets_come_from_the_settings(ws: Workspace) -> None:
     ws.settings.analysis.employee_buckets = [100, 1000]
     try:
@@ -79,6 +78,7 @@ def test_custom_buckets_come_from_the_settings(ws: Workspace) -> None:
     assert values == ["1-100", "101-1,000", "1,001+", "(missing)"]
 
 
+@pytest.mark.slow
 def test_thin_buckets_are_flagged_and_never_named_leader(ws: Workspace) -> None:
     table = ws.segments("stack_density")
     thin = [s for s in table.segments if s.thin]
@@ -99,6 +99,7 @@ def test_too_thin_data_says_so(tmp_path: Path) -> None:
     assert table.verdict.startswith("too thin to tell")
 
 
+@pytest.mark.slow
 def test_funding_recency_is_an_alias_of_the_funding_signal(ws: Workspace) -> None:
     table = ws.segments("funding_recency")
     assert table.attribute == "signal:funding_round"

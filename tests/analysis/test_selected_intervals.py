@@ -159,6 +159,7 @@ def test_selected_lift_of_a_lift_without_finite_interval_is_none() -> None:
     assert selected_lift(2.0, (math.nan, 3.0), p_value=None, p_cut=0.01, min_lift=1.2) is None
 
 
+@pytest.mark.slow
 def test_lift_intervals_cover_after_selection_among_many_tested_cuts() -> None:
     """Many cuts of a known true lift, each tested at a BH cut on a Wald z: among the ones
     kept, the adjusted intervals cover the true lift about 95% of the time."""

@@ -43,6 +43,7 @@ def _uncorrected_z_rejects(wins: np.ndarray, deals: np.ndarray, group: np.ndarra
     return variance > 0 and abs(diff) / math.sqrt(variance) > 1.959964
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [3, 10])
 def test_win_rate_test_keeps_its_error_rate_with_few_accounts_per_cut(k: int) -> None:
     # 400 null data sets at an intra-account correlation of 0.2: at a nominal 5% the
@@ -60,6 +61,7 @@ def test_win_rate_test_keeps_its_error_rate_with_few_accounts_per_cut(k: int) ->
         assert naive / reps > 0.12
 
 
+@pytest.mark.slow
 def test_small_cells_do_not_produce_tiny_p_values_by_chance() -> None:
     # A 30-deal cell at a 32% win rate against 1,000 deals, same rate: a cell with few wins has
     # a small plug-in variance of its own; the null variance is what the test must use.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from icpkit.workspace import Workspace
 
 HEADER = "Record ID,Deal Stage,Amount,Create Date,Close Date,Company name,Industry,Employees\n"
@@ -32,6 +34,7 @@ def test_five_deals_say_everything_is_too_thin(tmp_path: Path) -> None:
     assert all(r.verdict == "not enough evidence" for r in result.rows)
 
 
+@pytest.mark.slow
 def test_no_lost_deals_means_nothing_separates_wins_from_losses(tmp_path: Path) -> None:
     rows = [f"{i},Closed Won,1000,2024-01-01,2024-02-01,Co {i},Software,60" for i in range(60)]
     result = workspace_with(tmp_path, rows).lift()
@@ -39,6 +42,7 @@ def test_no_lost_deals_means_nothing_separates_wins_from_losses(tmp_path: Path) 
     assert result.rows == []
 
 
+@pytest.mark.slow
 def test_one_industry_is_reported_as_nothing_to_compare(tmp_path: Path) -> None:
     result = workspace_with(tmp_path, deals(90)).lift()
     assert any(w.startswith("industry: only one value (Software)") for w in result.warnings)
@@ -49,6 +53,7 @@ def test_one_industry_is_reported_as_nothing_to_compare(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_all_values_missing_is_reported(tmp_path: Path) -> None:
     rows = [
         f"{i},{'Closed Won' if i % 2 else 'Closed Lost'},1000,2024-01-01,2024-02-01,Co {i},,"
@@ -65,6 +70,7 @@ def test_an_empty_workspace_says_there_is_nothing_to_compare(tmp_path: Path) -> 
     assert result.rows == []
 
 
+@pytest.mark.slow
 def test_deriving_from_five_deals_gives_no_confident_icp(tmp_path: Path) -> None:
     ws = workspace_with(tmp_path, deals(5))
     result = ws.derive()

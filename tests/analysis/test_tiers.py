@@ -7,20 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from helpers import DemoWorkspaces
 from icpkit.config import TierSettings
-from icpkit.demo import make_crm
 from icpkit.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path]:
-    root = tmp_path_factory.mktemp("tiers")
-    files = make_crm(4_000, 5, root / "data")
-    ws = Workspace.init(root / "ws")
-    assert ws.ingest(files.exports()).ok
-    return ws, files.company_truth
+def demo_ws(demo_workspace: DemoWorkspaces) -> tuple[Workspace, Path]:
+    demo = demo_workspace(4_000, 5)
+    return demo.ws, demo.files.company_truth
 
 
+@pytest.mark.slow
 def test_tiers_recover_the_planted_tier_1_customers(demo_ws) -> None:
     ws, truth_path = demo_ws
     with truth_path.open(newline="") as fh:
@@ -35,6 +33,7 @@ def test_tiers_recover_the_planted_tier_1_customers(demo_ws) -> None:
     assert agreement > 0.75
 
 
+@pytest.mark.slow
 def test_every_churned_customer_is_tier_3(demo_ws, query) -> None:
     ws, _ = demo_ws
     churned = {k for (k,) in query(ws, "SELECT account_key FROM accounts WHERE churned")}
@@ -45,6 +44,7 @@ def test_every_churned_customer_is_tier_3(demo_ws, query) -> None:
     }
 
 
+@pytest.mark.slow
 def test_thresholds_default_to_the_medians_and_can_be_set(demo_ws) -> None:
     ws, _ = demo_ws
     default = ws.tiers()
@@ -57,6 +57,7 @@ def test_thresholds_default_to_the_medians_and_can_be_set(demo_ws) -> None:
     assert default.counts()[1] > 0
 
 
+@pytest.mark.slow
 def test_lift_reports_the_tier_1_share_of_each_values_customers(demo_ws, query) -> None:
     ws, _ = demo_ws
     tier_of = ws.tiers().tier_of()

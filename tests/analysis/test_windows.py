@@ -4,12 +4,12 @@ the won and lost deals, each edge with an account-bootstrap 95% interval."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from icpkit.analysis.frame import MISSING, NONE_SEEN, Attribute, Cut, Frame, window_labels
+from helpers import DemoWorkspaces
+from icpkit.analysis.frame import Attribute, Cut, Frame
 from icpkit.analysis.lift import lift_table
 from icpkit.analysis.windows import (
     SignalAges,
@@ -18,10 +18,9 @@ from icpkit.analysis.windows import (
     inside,
     overlap,
 )
+from icpkit.attributes import MISSING, NONE_SEEN, window_labels
 from icpkit.config import AnalysisSettings
-from icpkit.demo import make_crm
 from icpkit.learn.derive import derive_icp
-from icpkit.workspace import Workspace
 
 NAME = "signal:funding_round:Series A"
 NEVER = 10**9
@@ -172,12 +171,12 @@ def test_derive_finds_no_window_for_a_signal_without_effect() -> None:
 
 
 @pytest.mark.slow
-def test_the_planted_funding_window_is_recovered_from_demo_data(tmp_path: Path) -> None:
-    files = make_crm(5_000, 3, tmp_path / "data")
-    ws = Workspace.init(tmp_path / "ws")
-    assert ws.ingest(files.exports()).ok
-    icp = ws.derive().icp
-    truth = json.loads(files.planted_truth.read_text())
+def test_the_planted_funding_window_is_recovered_from_demo_data(
+    demo_workspace: DemoWorkspaces,
+) -> None:
+    demo = demo_workspace(5_000, 3, derived=True)
+    icp = demo.ws.require_icp()
+    truth = json.loads(demo.files.planted_truth.read_text())
     funding = next(s for s in truth["intent_signals"] if s["type"] == "funding_round")
     found = [s for s in icp.intent if s.signal == "funding_round"]
     assert found

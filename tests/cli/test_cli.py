@@ -125,6 +125,7 @@ def test_demo_data_writes_the_exports_and_the_truth(tmp_path: Path) -> None:
     assert truth == {"planted_truth.json", "deal_truth.csv", "company_truth.csv"}
 
 
+@pytest.mark.slow
 def test_demo_runs_the_chain_and_says_where_the_results_are(tmp_path: Path) -> None:
     code, out = icp("demo", "--rows", "500", "--dir", str(tmp_path / "demo"))
     assert code == 0, out
@@ -134,6 +135,7 @@ def test_demo_runs_the_chain_and_says_where_the_results_are(tmp_path: Path) -> N
     assert str(tmp_path / "demo") in out.replace("\n", "")
 
 
+@pytest.mark.slow
 def test_demo_ends_with_the_derived_icp_next_to_the_planted_truth(tmp_path: Path) -> None:
     code, out = icp("demo", "--rows", "3000", "--dir", str(tmp_path / "demo"))
     assert code == 0, out
@@ -143,6 +145,7 @@ def test_demo_ends_with_the_derived_icp_next_to_the_planted_truth(tmp_path: Path
     assert "WRONGLY IN" not in text
 
 
+@pytest.mark.slow
 def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) -> None:
     code, out = icp("demo", "--rows", "2000", "--dir", str(tmp_path / "demo"))
     ws = str(tmp_path / "demo" / "workspace")
@@ -176,6 +179,7 @@ def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) ->
     assert json.loads(out)["$id"].endswith("icp-1.json")
 
 
+@pytest.mark.slow
 def test_diff_shows_what_a_hand_edit_changed_between_versions(tmp_path: Path) -> None:
     import yaml
 

@@ -19,12 +19,13 @@ from rich.console import Console
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
+from helpers import DemoWorkspaces
 from icpkit import __version__
 from icpkit.cli.main import app
 from icpkit.cli.numbers import NotComputable, json_record
 from icpkit.cli.output import Column, print_table
 from icpkit.cli.score import backtest_document, print_backtest
-from icpkit.demo import make_crm, make_universe
+from icpkit.demo import make_universe
 from icpkit.validate.backtest import BacktestResult, ModelRow
 from icpkit.validate.metrics import CalibrationRow, MetricCI, TierRow
 from icpkit.workspace import Workspace
@@ -48,15 +49,13 @@ def strict_json(text: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A small derived demo workspace and a company universe next to it."""
-    root = tmp_path_factory.mktemp("contracts")
-    files = make_crm(800, 5, root / "data")
-    ws = Workspace.init(root / "ws")
-    assert ws.ingest(files.exports()).ok
-    ws.derive()
-    universe = make_universe(files, 2_000, 1, root / "universe")
-    return ws.root, universe.path
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, demo_workspace: DemoWorkspaces
+) -> tuple[Path, Path]:
+    """A small derived demo workspace (shared: read only) and a company universe."""
+    derived = demo_workspace(800, 5, derived=True)
+    universe = make_universe(derived.files, 2_000, 1, tmp_path_factory.mktemp("contracts"))
+    return derived.root, universe.path
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +135,10 @@ JSON_COMMANDS = {
     ("backtest",): [],
     ("tam",): ["{universe}", "--widen", "employees=20-500"],
     ("lookalike",): ["{universe}", "--top", "5"],
+    ("monitor",): [],
 }
+# Commands whose --format picks a document kind other than JSON, and why.
+NOT_JSON = {("report",): "writes the report as one HTML page or as Markdown (docs/report.md)"}
 
 
 def _commands_with_format() -> set[tuple[str, ...]]:
@@ -156,12 +158,13 @@ def _commands_with_format() -> set[tuple[str, ...]]:
 
 
 def test_every_command_with_a_format_option_is_checked_and_documented() -> None:
-    assert _commands_with_format() == set(JSON_COMMANDS)
+    assert _commands_with_format() == set(JSON_COMMANDS) | set(NOT_JSON)
     docs = DOCS.read_text(encoding="utf-8")
     for path in JSON_COMMANDS:
         assert f"### `{' '.join(path)}`" in docs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", list(JSON_COMMANDS), ids=" ".join)
 def test_format_json_writes_exactly_one_document_with_a_schema_version(
     demo: tuple[Path, Path], path: tuple[str, ...]
@@ -179,6 +182,7 @@ def test_format_json_writes_exactly_one_document_with_a_schema_version(
             assert f"`{key}`" in documented, f"{key} is not in docs/json.md"
 
 
+@pytest.mark.slow
 def test_the_backtest_document_holds_every_table(demo: tuple[Path, Path]) -> None:
     ws, _ = demo
     doc = strict_json(icp("backtest", "-w", str(ws), "--format", "json").stdout)
@@ -322,6 +326,7 @@ def test_numbers_are_never_cut_and_dropped_columns_are_named() -> None:
         assert f"left out to fit {width} columns: {names}" in " ".join(text.split())
 
 
+@pytest.mark.slow
 def test_the_lift_table_at_80_columns_shows_every_interval_whole(
     demo: tuple[Path, Path],
 ) -> None:

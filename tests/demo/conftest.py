@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from helpers import DemoCrm
 from icpkit.demo import DemoFiles, make_crm
 
 
@@ -50,9 +51,9 @@ def load(files: DemoFiles) -> Loaded:
 
 
 @pytest.fixture(scope="session")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+def small(demo_crm: DemoCrm) -> Loaded:
     """2,000 deals, seed 7: the size the planted effects are tuned to be detectable at."""
-    return load(make_crm(2_000, 7, tmp_path_factory.mktemp("small")))
+    return load(demo_crm(2_000, 7))
 
 
 @pytest.fixture(scope="session")

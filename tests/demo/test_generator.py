@@ -78,6 +78,7 @@ def test_deals_reference_existing_companies_except_the_orphan(small: Loaded) -> 
     assert small.quirk("orphan_company_ref") == 1
 
 
+@pytest.mark.slow
 def test_duplicates_share_a_domain_and_domains_are_otherwise_unique(large: Loaded) -> None:
     domains = [c["domain"] for c in large.company_truth]
     assert len(set(domains)) == len(domains)

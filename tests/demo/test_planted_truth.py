@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 import icpkit.demo
 from icpkit.demo.world import logistic
 
@@ -64,6 +66,7 @@ def test_fit_discriminators_and_disqualifiers_at_2000_deals(small: Loaded) -> No
     assert inside < outside - 0.08
 
 
+@pytest.mark.slow
 def test_decoys_are_as_common_in_wins_as_in_losses(large: Loaded) -> None:
     nb = closed_nb(large)
     tech = tools(large)
@@ -81,6 +84,7 @@ def test_decoys_are_as_common_in_wins_as_in_losses(large: Loaded) -> None:
         assert abs(in_won - in_lost) < 0.03, name
 
 
+@pytest.mark.slow
 def test_intent_windows(large: Loaded) -> None:
     nb = closed_nb(large)
     inside, outside = split_rate(nb, lambda r: r["funding_intent"] == "1")
@@ -136,6 +140,7 @@ def test_p_win_matches_the_documented_model(small: Loaded) -> None:
     assert dated > 0  # some deals came before their company adopted HubSpot
 
 
+@pytest.mark.slow
 def test_ground_truth_auc_is_informative(large: Loaded) -> None:
     nb = closed_nb(large)
     ranked = sorted(nb, key=lambda r: float(r["p_win"]))
@@ -158,6 +163,7 @@ def test_enterprise_confounder(small: Loaded) -> None:
     assert enterprise < win_rate(r for r in nb if band(r["employees"]) == "51-200") - 0.15
 
 
+@pytest.mark.slow
 def test_churn_drivers(large: Loaded) -> None:
     customers = [c for c in large.company_truth if c["customer"] == "1"]
     assert 0.07 < sum(c["churned"] == "1" for c in customers) / len(customers) < 0.14
@@ -175,6 +181,7 @@ def test_churn_drivers(large: Loaded) -> None:
             assert c["customer_since"] < c["churn_date"] <= "2025-09-30"
 
 
+@pytest.mark.slow
 def test_tier_1_and_expansion_concentrate_in_the_icp(large: Loaded) -> None:
     customers = [c for c in large.company_truth if c["customer"] == "1"]
     icp = [c for c in customers if c["is_icp"] == "1"]
@@ -192,6 +199,7 @@ def test_tier_1_and_expansion_concentrate_in_the_icp(large: Loaded) -> None:
     assert inside > outside + 0.1
 
 
+@pytest.mark.slow
 def test_icp_deals_close_faster_and_larger(large: Loaded) -> None:
     truth = {t["Record ID"]: t for t in large.deal_truth}
     cycles: dict[str, list[int]] = {"1": [], "0": []}

@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from datetime import date
 
+import pytest
+
 from .conftest import Loaded
 
 CANONICAL_COUNTRIES = {
@@ -129,6 +131,7 @@ def test_every_quirk_occurs_at_2000_deals(small: Loaded) -> None:
         assert quirk["file"] and quirk["column"] and quirk["description"]
 
 
+@pytest.mark.slow
 def test_quirk_counts_match_the_files(small: Loaded, large: Loaded) -> None:
     for data in (small, large):
         seen = observed(data)
@@ -138,6 +141,7 @@ def test_quirk_counts_match_the_files(small: Loaded, large: Loaded) -> None:
             assert seen[quirk["name"]] == quirk["count"], quirk["name"]
 
 
+@pytest.mark.slow
 def test_odd_values_are_a_few_percent_and_unreadable_rows_rare(large: Loaded) -> None:
     n_deals, n_rows = len(large.deals), len(large.companies)
     for name in ("domain_www", "domain_url", "domain_uppercase", "domain_missing"):
@@ -156,6 +160,7 @@ def test_odd_values_are_a_few_percent_and_unreadable_rows_rare(large: Loaded) ->
     assert 0 < unreadable / n_deals < 0.005
 
 
+@pytest.mark.slow
 def test_employee_ranges_agree_with_the_true_count(large: Loaded) -> None:
     true = {c["Record ID"]: int(c["employees"]) for c in large.company_truth}
     bands = {

@@ -24,6 +24,8 @@ from typer.testing import CliRunner
 from icpkit.cli.main import app
 from icpkit.workspace import Workspace
 
+pytestmark = pytest.mark.slow
+
 CRM = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
 NOT_EXPORTS = {"expected.json", "build.py", "README.md"}
 UNIVERSES = {

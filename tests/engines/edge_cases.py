@@ -148,6 +148,21 @@ def edge_icp() -> ICP:
     )
 
 
+def unknown_bins_icp() -> ICP:
+    """The edge-case ICP plus a Missing bin (``missing: true``) on every kind of attribute it
+    judges, some costing points and some giving them, one at 0 points."""
+    icp = edge_icp()
+    bins = [
+        _rule(Criterion, id="employees-unknown", attribute="employees", missing=True, weight=-0.7),
+        _rule(Criterion, id="industry-unknown", attribute="industry", missing=True, weight=0.45),
+        _rule(Criterion, id="tech-unknown", attribute="tech", missing=True, weight=-0.35),
+        _rule(Criterion, id="revenue-unknown", attribute="revenue", missing=True, weight=0.0),
+        _rule(Criterion, id="age-unknown", attribute="company_age", missing=True, weight=-0.2),
+        _rule(Criterion, id="zone-unknown", attribute="extra:Time Zone", missing=True, weight=0.3),
+    ]
+    return icp.model_copy(update={"fit": [*icp.fit, *bins]})
+
+
 def no_rules_icp() -> ICP:
     """An ICP where nothing discriminated: no fit, intent or exclusion rule, only the fitted
     intercept (the base rate's log-odds)."""

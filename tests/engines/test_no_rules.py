@@ -84,6 +84,7 @@ def test_the_numpy_scorer_agrees_on_a_flat_icp(flat_case: Case) -> None:
     assert set(scores.probability.round(4).tolist()) == {round(1 / (1 + math.exp(0.4)), 4)}
 
 
+@pytest.mark.slow
 def test_scoring_the_export_with_a_derived_icp_without_rules_routes_customers_too(
     tmp_path: Path,
 ) -> None:

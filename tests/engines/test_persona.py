@@ -6,11 +6,15 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from helpers import DemoCrm
 from icpkit.config import PersonaSettings, save_settings
 from icpkit.demo import make_crm
 from icpkit.engines.scorecard import build_scorecard
 from icpkit.workspace import Workspace
+
+pytestmark = pytest.mark.slow
 
 
 def _contacts(files: object, path: Path, seed: int) -> None:
@@ -30,9 +34,11 @@ def _contacts(files: object, path: Path, seed: int) -> None:
             writer.writerow([9000 + i, "Ann", f"Lee{i}", f"ann{i}@{row['domain']}", title])
 
 
-def test_a_persona_match_adds_learned_points_to_deal_potential(tmp_path: Path) -> None:
-    files = make_crm(3_000, 5, tmp_path / "data")
-    contacts = tmp_path / "data" / "contacts.csv"
+def test_a_persona_match_adds_learned_points_to_deal_potential(
+    tmp_path: Path, demo_crm: DemoCrm
+) -> None:
+    files = demo_crm(3_000, 5)
+    contacts = tmp_path / "contacts.csv"
     _contacts(files, contacts, 5)
     ws = Workspace.init(tmp_path / "ws")
     assert ws.ingest([*files.exports(), contacts]).ok

@@ -76,6 +76,7 @@ def test_a_file_in_the_input_layout_scores_like_the_reference(edge_workspace, ed
     assert [r["crm_id"] for r in scored.rows()][:2] == ["id-0", "id-1"]  # passed through
 
 
+@pytest.mark.slow
 def test_streamed_outputs_hold_the_same_rows(edge_workspace, edge_case, tmp_path: Path) -> None:
     ws, path = edge_workspace
     expected = _expected(edge_case)
@@ -94,6 +95,7 @@ def test_streamed_outputs_hold_the_same_rows(edge_workspace, edge_case, tmp_path
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".scored")]
 
 
+@pytest.mark.slow
 def test_an_interrupted_write_leaves_the_previous_output_untouched(
     edge_workspace, edge_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,6 +113,7 @@ def test_an_interrupted_write_leaves_the_previous_output_untouched(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".scored")] == []
 
 
+@pytest.mark.slow
 def test_spark_engine_scores_the_file_like_duckdb(
     edge_workspace, edge_case, spark, tmp_path
 ) -> None:
@@ -159,6 +162,7 @@ def test_warehouse_sql_matches_its_golden_file_and_parses_back(edge_case, dialec
     assert sqlglot.parse_one(sql, read=dialect).sql(dialect=dialect)
 
 
+@pytest.mark.slow
 def test_icp_sql_prints_the_select_for_a_dialect(edge_workspace) -> None:
     ws, _ = edge_workspace
     result = CliRunner().invoke(
@@ -171,6 +175,7 @@ def test_icp_sql_prints_the_select_for_a_dialect(edge_workspace) -> None:
     assert bad.exit_code == 1 and "one of" in bad.output
 
 
+@pytest.mark.slow
 def test_a_csv_in_the_input_layout_reads_tools_joined_by_semicolons(
     edge_workspace, edge_case, tmp_path: Path
 ) -> None:
@@ -198,6 +203,7 @@ def test_a_csv_in_the_input_layout_reads_tools_joined_by_semicolons(
     assert {r["customer"] for r in rows} == {False}  # never NULL
 
 
+@pytest.mark.slow
 def test_unreadable_values_in_the_input_layout_are_reported_not_dropped(
     edge_workspace, edge_case, tmp_path: Path
 ) -> None:
@@ -227,6 +233,7 @@ def _input_layout_csv(path: Path, rows: list[dict[str, Any]], encoding: str = "u
         writer.writerows(rows)
 
 
+@pytest.mark.slow
 def test_input_layout_values_not_in_canonical_form_pass_the_ingest_normalizers(
     edge_workspace, edge_case, tmp_path: Path
 ) -> None:
@@ -256,6 +263,7 @@ def test_input_layout_values_not_in_canonical_form_pass_the_ingest_normalizers(
     ]
 
 
+@pytest.mark.slow
 def test_an_input_layout_csv_in_cp1252_is_read_not_refused(
     edge_workspace, edge_case, tmp_path: Path
 ) -> None:
@@ -280,6 +288,7 @@ def test_an_input_layout_csv_in_cp1252_is_read_not_refused(
     ]
 
 
+@pytest.mark.slow
 def test_many_distinct_values_to_normalize_are_looked_up_like_a_few(
     edge_workspace, edge_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -139,6 +139,7 @@ def test_learned_tiers_hit_their_targets_on_the_fitted_deals() -> None:
     assert won[score >= tiers["B"]].sum() / won.sum() >= 0.75
 
 
+@pytest.mark.slow
 def test_a_half_life_is_learned_only_when_the_signal_truly_fades() -> None:
     icp = _icp(fit=[], exclusions=[])
     rng = np.random.default_rng(1)

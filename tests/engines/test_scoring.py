@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from helpers import DemoCrm, DemoWorkspaces
 from icpkit.cli.main import app
 from icpkit.config import AnalysisSettings
-from icpkit.demo import make_crm
 from icpkit.engines.features import compute_features, decay
 from icpkit.engines.score import apply_scorecard
 from icpkit.engines.scorecard import build_scorecard
@@ -27,15 +27,15 @@ from icpkit.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, object]:
-    root = tmp_path_factory.mktemp("scoring")
-    files = make_crm(5_000, 3, root / "data")
-    ws = Workspace.init(root / "ws")
-    assert ws.ingest(files.exports()).ok
-    ws.derive()
-    return ws, files
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, demo_workspace: DemoWorkspaces
+) -> tuple[Workspace, object]:
+    """This module's copy of the derived demo workspace of 5,000 deals, seed 3."""
+    derived = demo_workspace(5_000, 3, derived=True)
+    return derived.copy(tmp_path_factory.mktemp("scoring") / "ws"), derived.files
 
 
+@pytest.mark.slow
 def test_every_score_is_its_base_plus_the_points_of_its_reasons(demo) -> None:
     ws, _ = demo
     icp = ws.current_icp()
@@ -54,6 +54,7 @@ def test_every_score_is_its_base_plus_the_points_of_its_reasons(demo) -> None:
             assert 0 <= values[i] <= card.caps[d]
 
 
+@pytest.mark.slow
 def test_points_follow_the_planted_effects(demo) -> None:
     ws, _ = demo
     card = build_scorecard(ws.current_icp(), ws.settings.scoring)
@@ -115,6 +116,7 @@ def test_intent_decays_from_the_window_start_and_stops_at_its_edges() -> None:
     assert scores.reasons(2)[0].text == "Funding round Series A 540 days ago"
 
 
+@pytest.mark.slow
 def test_a_file_of_prospects_is_scored_with_reasons_and_excel_safe_names(
     demo, tmp_path: Path
 ) -> None:
@@ -147,7 +149,7 @@ def test_a_file_of_prospects_is_scored_with_reasons_and_excel_safe_names(
     as_json = tmp_path / "scored.json"
     result = runner.invoke(app, ["score", str(prospects), "-o", str(as_json), "-w", str(ws.root)])
     assert result.exit_code == 0, result.output
-    for row in json.loads(as_json.read_text()):
+    for row in json.loads(as_json.read_text())["rows"]:
         told = f"{row['top_reasons']}; {row['negative_reasons']}"
         points = [int(p) for p in re.findall(r"\(([+-]\d+)\)(?:;|$)", told)]
         assert row["base"] + sum(points) == row["score"]
@@ -163,6 +165,7 @@ def test_a_file_of_prospects_is_scored_with_reasons_and_excel_safe_names(
     assert pq.read_table(parquet).num_rows == 3
 
 
+@pytest.mark.slow
 def test_scoring_the_crm_itself_flags_exactly_the_existing_customers(demo) -> None:
     ws, files = demo
     with files.company_truth.open(encoding="utf-8") as fh:
@@ -173,6 +176,7 @@ def test_scoring_the_crm_itself_flags_exactly_the_existing_customers(demo) -> No
     assert flagged == customers
 
 
+@pytest.mark.slow
 def test_icp_backtest_prints_models_tiers_and_calibration(demo) -> None:
     ws, _ = demo
     result = CliRunner().invoke(app, ["backtest", "-w", str(ws.root)])
@@ -195,6 +199,7 @@ def test_scoring_before_an_icp_exists_says_what_to_do(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_calibrate_refits_points_on_new_outcomes_and_versions_them(demo, tmp_path: Path) -> None:
     ws, _ = demo
     assert not ws.calibrate().written  # same outcomes, same points
@@ -212,8 +217,11 @@ def test_calibrate_refits_points_on_new_outcomes_and_versions_them(demo, tmp_pat
     assert "Q3 review" in (ws.root / ".icp" / "CHANGELOG.md").read_text()
 
 
-def test_the_backtest_refuses_a_field_filled_in_after_close(tmp_path: Path) -> None:
-    files = make_crm(3_000, 5, tmp_path / "data")
+@pytest.mark.slow
+def test_the_backtest_refuses_a_field_filled_in_after_close(
+    tmp_path: Path, demo_crm: DemoCrm
+) -> None:
+    files = demo_crm(3_000, 5)
     since = {}
     with files.company_truth.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -237,6 +245,7 @@ def test_the_backtest_refuses_a_field_filled_in_after_close(tmp_path: Path) -> N
     assert any("Customer Since" in w for w in derived.warnings)
 
 
+@pytest.mark.slow
 def test_the_scoring_path_imports_no_challenger_library() -> None:
     import subprocess
     import sys

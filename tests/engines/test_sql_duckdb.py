@@ -6,9 +6,11 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pytest
 import sqlglot
 from edge_cases import ACCOUNT_SCHEMA, CONTACT_SCHEMA, SIGNAL_SCHEMA, Case, assert_same_rows
 
+from icpkit.config import Settings
 from icpkit.engines.features import compute_features
 from icpkit.engines.reference import score_all
 from icpkit.engines.score import apply_scorecard
@@ -96,3 +98,52 @@ def test_every_dialect_parses_back(edge_case: Case) -> None:
         tree = sqlglot.parse_one(sql, read=dialect)
         assert tree.find(sqlglot.exp.Select) is not None
         assert "crm" in sql
+
+
+def test_the_select_is_built_in_named_stages(edge_case: Case) -> None:
+    sql = compile_scorecard(edge_case.icp, edge_case.settings, as_of=edge_case.as_of)
+    stages = [cte.alias for cte in sqlglot.parse_one(sql, read="duckdb").ctes]
+    assert stages == [
+        "signal_ages",
+        "persona_contacts",
+        "matches",
+        "points",
+        "dimensions",
+        "scores",
+        "routing",
+        "reasons",
+    ]
+
+
+def test_a_scorecard_without_signals_or_persona_reads_only_the_accounts(edge_case: Case) -> None:
+    icp = edge_case.icp.model_copy(update={"intent": []})
+    sql = compile_scorecard(icp, Settings(), as_of=edge_case.as_of)
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    stages = [cte.alias for cte in tree.ctes]
+    assert stages == ["matches", "points", "dimensions", "scores", "routing", "reasons"]
+    read = {t.name for t in tree.find_all(sqlglot.exp.Table)} - set(stages)
+    assert read == {"accounts"}
+
+
+@pytest.mark.parametrize("dialect", ["snowflake", "bigquery"])
+def test_warehouse_sql_read_back_into_duckdb_scores_and_explains_like_the_reference(
+    edge_case: Case, dialect: str
+) -> None:
+    """No warehouse runs here: sqlglot reads the warehouse's SELECT back with the warehouse's
+    meaning (its CONCAT gives NULL when a piece is NULL) and runs it in DuckDB, so a reason
+    that does not apply must leave no separator behind."""
+    expected = score_all(
+        edge_case.icp,
+        edge_case.settings,
+        edge_case.accounts,
+        edge_case.signals,
+        edge_case.contacts,
+        edge_case.as_of,
+    )
+    sql = compile_scorecard(
+        edge_case.icp, edge_case.settings, dialect=dialect, as_of=edge_case.as_of
+    )
+    [read_back] = sqlglot.transpile(sql, read=dialect, write="duckdb")
+    actual = run(load_duckdb(edge_case), read_back)
+    assert_same_rows(expected, actual, dialect)
+    assert not any(r["top_reasons"].startswith("; ") for r in actual)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_cases import Case, assert_same_rows, no_rules_icp
+from edge_cases import Case, assert_same_rows, no_rules_icp, unknown_bins_icp
 
 from icpkit.config import Settings
 from icpkit.engines.reference import score_all
@@ -229,3 +229,26 @@ def test_postgres_scores_an_icp_without_rules_like_the_reference(
     expected = score_all(case.icp, case.settings, case.accounts, [], [], case.as_of)
     assert_same_rows(expected, actual, "postgres")
     assert {r["route"] for r in actual} == {"automated_nurture"}
+
+
+def test_postgres_scores_unknown_values_like_the_reference(postgres: Any, edge_case: Case) -> None:
+    case = Case(
+        unknown_bins_icp(),
+        edge_case.settings,
+        edge_case.accounts,
+        edge_case.signals,
+        edge_case.contacts,
+    )
+    for table in ("accounts", "signals", "contacts"):
+        postgres.execute(f"DROP TABLE IF EXISTS {table}")
+    _load_postgres(postgres, case)
+    sql = compile_scorecard(case.icp, case.settings, dialect="postgres", as_of=case.as_of)
+    with postgres.cursor() as cur:
+        cur.execute(sql)
+        names = [d.name for d in cur.description]
+        actual = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    expected = score_all(
+        case.icp, case.settings, case.accounts, case.signals, case.contacts, case.as_of
+    )
+    assert_same_rows(expected, actual, "postgres")
+    assert any("Employees unknown (" in r["negative_reasons"] for r in expected)

@@ -58,6 +58,7 @@ def test_the_corpus_holds_every_kind_of_hostile_file() -> None:
         assert kind in kinds
 
 
+@pytest.mark.slow
 def test_the_corpus_is_rebuilt_byte_for_byte(tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location("build_corpus", CORPUS.parent / "build_corpus.py")
     assert spec and spec.loader
@@ -71,6 +72,7 @@ def test_the_corpus_is_rebuilt_byte_for_byte(tmp_path: Path) -> None:
         assert built == committed, c["file"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case",
     [
@@ -176,6 +178,7 @@ PYTHON_CSV = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PYTHON_CSV))
 def test_expected_rows_agree_with_pythons_csv_reading(name: str) -> None:
     import csv

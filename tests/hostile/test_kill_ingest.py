@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from icpkit.demo import make_crm
+from helpers import DemoCrm
 from icpkit.output.files import TEMP_MARK
 from icpkit.workspace import Workspace
 
@@ -66,8 +66,10 @@ def ingest_to_end(root: Path, path: Path) -> float:
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-def test_ingest_killed_at_random_moments_leaves_no_partial_load(tmp_path: Path) -> None:
-    demo = make_crm(20_000, 11, tmp_path / "demo")
+def test_ingest_killed_at_random_moments_leaves_no_partial_load(
+    tmp_path: Path, demo_crm: DemoCrm
+) -> None:
+    demo = demo_crm(20_000, 11)
     inputs = demo.deals.parent
 
     # Reference: the count an uninterrupted run of the same files gives.
@@ -115,9 +117,9 @@ def run_to_end(root: Path, *args: str, cwd: Path) -> float:
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_score_killed_at_random_moments_leaves_the_old_file_or_the_whole_new_one(
-    tmp_path: Path,
+    tmp_path: Path, demo_crm: DemoCrm
 ) -> None:
-    demo = make_crm(20_000, 11, tmp_path / "demo")
+    demo = demo_crm(20_000, 11)
     root = tmp_path / "ws"
     Workspace.init(root)
     ingest_to_end(root, demo.companies)

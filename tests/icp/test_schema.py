@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 import icpkit
+from helpers import DemoWorkspaces
 from icpkit.config import SCHEMA_PATH as SETTINGS_SCHEMA_PATH
 from icpkit.config import ConfigError, Settings, load_settings, settings_schema_text
 from icpkit.icp.model import (
@@ -174,14 +175,8 @@ def test_each_tampered_file_is_refused_by_the_schema_or_by_the_models(name: str)
 
 
 @pytest.mark.slow
-def test_the_demo_workspace_icp_yaml_validates(tmp_path: Path) -> None:
-    from icpkit.demo import make_crm
-    from icpkit.workspace import Workspace
-
-    files = make_crm(1_500, 7, tmp_path / "data")
-    ws = Workspace.init(tmp_path / "ws")
-    assert ws.ingest(files.exports()).ok
-    ws.derive()
+def test_the_demo_workspace_icp_yaml_validates(demo_workspace: DemoWorkspaces) -> None:
+    ws = demo_workspace(1_500, 7, derived=True).ws
     text = ws.config_path.read_text(encoding="utf-8")
     settings = load_settings(ws.config_path)
     assert settings.icp is not None and settings.icp["fit"]

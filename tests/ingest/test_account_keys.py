@@ -17,6 +17,7 @@ def _ingest(ws: Workspace, *paths: object) -> list[object]:
     return list(result.files)
 
 
+@pytest.mark.slow
 def test_two_companies_on_facebook_pages_stay_two_accounts(query, ws, write) -> None:
     path = write(
         "companies.csv",
@@ -30,6 +31,7 @@ def test_two_companies_on_facebook_pages_stay_two_accounts(query, ws, write) -> 
     ]
 
 
+@pytest.mark.slow
 def test_companies_on_one_site_builder_stay_apart_by_subdomain(query, ws, write) -> None:
     path = write(
         "companies.csv",
@@ -75,6 +77,7 @@ def test_two_records_sharing_a_name_stay_two_accounts_by_record_id(query, ws, wr
     assert any("kept as separate accounts" in n for n in report.notes)  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_deals_follow_the_record_id_of_a_company_that_shares_its_name(query, ws, write) -> None:
     companies = write(
         "companies.csv", COMPANIES + "11,Acme,,Software,customer\n12,Acme,,Construction,customer\n"
@@ -91,6 +94,7 @@ def test_deals_follow_the_record_id_of_a_company_that_shares_its_name(query, ws,
     ]
 
 
+@pytest.mark.slow
 def test_a_renamed_company_keeps_its_account_by_record_id(query, ws, write) -> None:
     first = write("companies.csv", COMPANIES + "11,Acme,,Software,customer\n")
     _ingest(ws, first)
@@ -102,6 +106,7 @@ def test_a_renamed_company_keeps_its_account_by_record_id(query, ws, write) -> N
     assert query(ws, "SELECT account_key FROM deals") == [("name:acme",)]
 
 
+@pytest.mark.slow
 def test_a_company_that_gains_a_website_moves_its_deals_to_the_domain(query, ws, write) -> None:
     _ingest(ws, write("companies.csv", COMPANIES + "11,Acme,,Software,customer\n"))
     _ingest(ws, write("deals.csv", DEALS + "901,Deal,Closed Won,100,2024-03-01,2024-01-01,11\n"))
@@ -111,6 +116,7 @@ def test_a_company_that_gains_a_website_moves_its_deals_to_the_domain(query, ws,
     assert query(ws, "SELECT source_id, account_key FROM account_ids") == [("11", "acme.io")]
 
 
+@pytest.mark.slow
 def test_a_deal_links_by_company_id_before_its_own_website_column(query, ws, write) -> None:
     _ingest(ws, write("companies.csv", COMPANIES + "11,Acme,acme.io,Software,customer\n"))
     deals = write(
@@ -123,6 +129,7 @@ def test_a_deal_links_by_company_id_before_its_own_website_column(query, ws, wri
     assert query(ws, "SELECT account_key FROM deals") == [("acme.io",)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("companies_first", [True, False])
 def test_deal_ids_link_to_a_companies_file_whose_crm_could_not_be_named(
     query, ws, write, companies_first: bool

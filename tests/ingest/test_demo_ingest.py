@@ -8,19 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from icpkit.demo import make_crm
+from helpers import DemoCrm
 from icpkit.workspace import Workspace
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path, dict]:
-    root = tmp_path_factory.mktemp("demo")
-    files = make_crm(3_000, 11, root / "data")
-    ws = Workspace.init(root / "ws")
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, demo_crm: DemoCrm
+) -> tuple[Workspace, Path, dict]:
+    files = demo_crm(3_000, 11)
+    ws = Workspace.init(tmp_path_factory.mktemp("demo") / "ws")
     result = ws.ingest([files.companies, files.deals, files.signals])
     assert result.ok, result.failures
     truth = json.loads(files.planted_truth.read_text())
-    return ws, root / "data", {"truth": truth, "reports": result.files}
+    return ws, files.companies.parent, {"truth": truth, "reports": result.files}
 
 
 def rows(path: Path) -> list[dict[str, str]]:

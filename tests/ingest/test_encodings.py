@@ -128,6 +128,7 @@ def test_unicode_files_are_read_without_guessing(write, content: bytes, encoding
     assert table.notes == []
 
 
+@pytest.mark.slow
 def test_a_non_utf8_byte_far_into_the_file_is_judged_by_its_own_text(write) -> None:
     filler = "".join(f"Company {i},Boston\n" for i in range(30_000))  # past the first sample
     body = ("Company name,City\n" + filler + "MiaSolé,Santa Clara\n").encode("mac_roman")
@@ -137,6 +138,7 @@ def test_a_non_utf8_byte_far_into_the_file_is_judged_by_its_own_text(write) -> N
     assert rows_of(table)[-1] == (30_002, ["MiaSolé", "Santa Clara"])
 
 
+@pytest.mark.slow
 def test_a_multibyte_file_cut_mid_character_by_the_sample_is_still_recognized(write) -> None:
     japanese = "株式会社トヨタ,東京\r\n".encode("shift_jis")
     body = "Company name,City\r\n".encode("shift_jis") + japanese
@@ -257,6 +259,7 @@ def test_the_quarantine_keeps_the_text_the_file_holds_not_its_repair(query, ws, 
 # --- re-reading a file ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_reading_a_file_again_with_another_encoding_replaces_the_first_reading(
     query, ws, write
 ) -> None:
@@ -281,6 +284,7 @@ def test_reading_a_file_again_with_another_encoding_replaces_the_first_reading(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_ids", [True, False])
 def test_re_reading_deals_keeps_one_deal_and_one_account_per_company(
     query, ws, write, with_ids: bool
@@ -304,6 +308,7 @@ def test_re_reading_deals_keeps_one_deal_and_one_account_per_company(
     assert query(ws, "SELECT count(*) FROM deals WHERE account_key IS NULL") == [(0,)]
 
 
+@pytest.mark.slow
 def test_re_reading_contacts_without_ids_replaces_them(query, ws, write) -> None:
     text = "First Name,Last Name,Job Title,Company name\rRené,Côté,CEO,Café Noël\r"
     path = write("contacts.csv", text.encode("mac_roman"))
@@ -315,6 +320,7 @@ def test_re_reading_contacts_without_ids_replaces_them(query, ws, write) -> None
     assert query(ws, "SELECT name FROM accounts") == [("Café Noël",)]
 
 
+@pytest.mark.slow
 def test_an_account_another_file_still_points_to_is_kept(query, ws, write) -> None:
     companies = write("companies.csv", MAC_COMPANIES.encode("mac_roman"))
     ingest(ws, companies, encoding="cp1252")
@@ -331,6 +337,7 @@ def test_an_account_another_file_still_points_to_is_kept(query, ws, write) -> No
     assert query(ws, "SELECT account_key FROM deals") == [("name:johnos bakery",)]
 
 
+@pytest.mark.slow
 def test_the_quarantine_of_a_re_read_file_is_replaced_not_added_to(query, ws, write) -> None:
     text = "Company name,Number of Employees\rCafé,many\rNoël SA,12\r"
     path = write("companies.csv", text.encode("mac_roman"))
@@ -341,6 +348,7 @@ def test_the_quarantine_of_a_re_read_file_is_replaced_not_added_to(query, ws, wr
     ]
 
 
+@pytest.mark.slow
 def test_unchanged_file_read_the_same_way_is_skipped_but_not_after_another_reading(
     query, ws, write
 ) -> None:
@@ -360,6 +368,7 @@ def test_unchanged_file_read_the_same_way_is_skipped_but_not_after_another_readi
     ]
 
 
+@pytest.mark.slow
 def test_a_dry_run_of_a_re_read_says_what_it_would_remove_and_changes_nothing(
     query, ws, write
 ) -> None:
@@ -371,6 +380,7 @@ def test_a_dry_run_of_a_re_read_says_what_it_would_remove_and_changes_nothing(
     assert sorted(query(ws, "SELECT * FROM accounts")) == before
 
 
+@pytest.mark.slow
 def test_the_same_bytes_at_another_path_are_another_file(query, ws, write) -> None:
     first = write("a/companies.csv", MAC_COMPANIES.encode("mac_roman"))
     second = write("b/companies.csv", MAC_COMPANIES.encode("mac_roman"))

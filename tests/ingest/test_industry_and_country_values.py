@@ -3,6 +3,8 @@ quarantined), code columns read as NAICS or SIC, countries read from names, stat
 
 from __future__ import annotations
 
+import pytest
+
 from icpkit.workspace import Workspace
 
 HEADER = "Record ID,Company name,Company Domain Name,Industry,Country,Lifecycle Stage\n"
@@ -14,6 +16,7 @@ def _ingest(ws: Workspace, path: object) -> object:
     return result.files[0]
 
 
+@pytest.mark.slow
 def test_an_industry_outside_the_taxonomy_is_kept_as_written_and_listed(query, ws, write) -> None:
     rows = [
         "1,A,a.com,Basket weaving,US,customer",

@@ -35,6 +35,7 @@ def snapshot(ws: Workspace) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
+@pytest.mark.slow
 def test_every_fixture_layout_loads_with_nothing_lost(query, ws: Workspace, fixtures: Path) -> None:
     result = ws.ingest(sorted(fixtures.glob("*.csv")))
     assert result.ok
@@ -45,6 +46,7 @@ def test_every_fixture_layout_loads_with_nothing_lost(query, ws: Workspace, fixt
     assert outcomes == {"won": 4, "lost": 3, "open": 4}
 
 
+@pytest.mark.slow
 def test_hubspot_deals_link_to_companies_loaded_later_by_record_id(query, ws, fixtures) -> None:
     ingest_one(ws, fixtures / "hubspot_deals.csv")
     before = dict(query(ws, "SELECT source_id, account_key FROM deals"))
@@ -85,6 +87,7 @@ def test_normalized_company_values_keep_their_raw_text(query, ws, fixtures) -> N
     assert mueller[7] == "Manufacturing" and mueller[9] == "DE"
 
 
+@pytest.mark.slow
 def test_salesforce_won_and_closed_flags_and_day_first_dates(query, ws, fixtures) -> None:
     ingest_one(ws, fixtures / "salesforce_opportunities.csv")
     rows = query(
@@ -103,6 +106,7 @@ def test_salesforce_won_and_closed_flags_and_day_first_dates(query, ws, fixtures
     assert industry == [("Health Care",)]
 
 
+@pytest.mark.slow
 def test_pipedrive_semicolon_export_uses_its_status_column(query, ws, fixtures) -> None:
     report = ingest_one(ws, fixtures / "pipedrive_deals.csv")
     assert (report.system, report.delimiter) == ("pipedrive", ";")
@@ -114,6 +118,7 @@ def test_pipedrive_semicolon_export_uses_its_status_column(query, ws, fixtures) 
     ]
 
 
+@pytest.mark.slow
 def test_reingesting_the_same_file_changes_nothing(ws, fixtures) -> None:
     ws.ingest(sorted(fixtures.glob("*.csv")))
     before = snapshot(ws)
@@ -122,6 +127,7 @@ def test_reingesting_the_same_file_changes_nothing(ws, fixtures) -> None:
     assert snapshot(ws) == before
 
 
+@pytest.mark.slow
 def test_forced_reingest_updates_in_place_without_duplicates(ws, fixtures) -> None:
     ws.ingest(sorted(fixtures.glob("*.csv")))
     counts = table_counts_of(ws)
@@ -138,6 +144,7 @@ def table_counts_of(ws: Workspace) -> dict[str, int]:
         return table_counts(con)
 
 
+@pytest.mark.slow
 def test_a_changed_file_updates_rows_and_adds_new_ones(query, ws, write) -> None:
     path = write(
         "deals.csv",
@@ -156,6 +163,7 @@ def test_a_changed_file_updates_rows_and_adds_new_ones(query, ws, write) -> None
     assert rows == [("1", 150.0, "won"), ("2", 200.0, "lost"), ("3", 300.0, "open")]
 
 
+@pytest.mark.slow
 def test_bad_cells_are_quarantined_with_file_line_column_and_value(query, ws, write) -> None:
     path = write(
         "deals.csv",
@@ -182,6 +190,7 @@ def test_bad_cells_are_quarantined_with_file_line_column_and_value(query, ws, wr
     assert deals[3][2] == dt.datetime(2023, 12, 1) and deals[3][3] is None
 
 
+@pytest.mark.slow
 def test_rows_that_cannot_load_are_quarantined_and_counts_add_up(query, ws, write) -> None:
     path = write(
         "deals.csv",
@@ -221,6 +230,7 @@ def test_strict_mode_fails_on_the_first_problem_and_loads_nothing(ws, write) -> 
     assert table_counts_of(ws)["deals"] == 0
 
 
+@pytest.mark.slow
 def test_dry_run_reports_the_counts_and_loads_nothing(ws, fixtures) -> None:
     result = ws.ingest([fixtures / "hubspot_deals.csv"], dry_run=True)
     assert result.files[0].rows_loaded == 5
@@ -234,6 +244,7 @@ def test_dry_run_reports_the_counts_and_loads_nothing(ws, fixtures) -> None:
     }
 
 
+@pytest.mark.slow
 def test_files_that_cannot_load_fail_alone_with_a_message(ws, fixtures, write) -> None:
     empty = write("empty.csv", "")
     no_stage = write("opps.csv", "Opportunity Name,Amount\nX,5\n")
@@ -280,6 +291,7 @@ def test_confirmed_revenue_unit_scales_plain_numbers_only(query, ws, write) -> N
     ]
 
 
+@pytest.mark.slow
 def test_companies_sharing_a_domain_merge_into_one_account(query, ws, write) -> None:
     path = write(
         "companies.csv",
@@ -297,6 +309,7 @@ def test_companies_sharing_a_domain_merge_into_one_account(query, ws, write) -> 
     ]
 
 
+@pytest.mark.slow
 def test_a_failure_mid_import_leaves_the_store_unchanged(ws, fixtures, monkeypatch) -> None:
     ws.ingest([fixtures / "hubspot_companies.csv"])
     before = snapshot(ws)
@@ -313,6 +326,7 @@ def test_a_failure_mid_import_leaves_the_store_unchanged(ws, fixtures, monkeypat
     assert snapshot(ws) == before
 
 
+@pytest.mark.slow
 def test_a_killed_process_mid_import_leaves_the_store_unchanged(ws, fixtures, tmp_path) -> None:
     ws.ingest([fixtures / "hubspot_companies.csv"])
     before = snapshot(ws)
@@ -347,6 +361,7 @@ def test_ingest_error_messages_name_the_file(ws, write) -> None:
     assert str(result.failures[0][1]).startswith("photo.csv: not a table: photo.csv looks like")
 
 
+@pytest.mark.slow
 def test_xlsx_and_parquet_exports_load_like_csv(query, ws, tmp_path) -> None:
     import openpyxl
     import pyarrow as pa
@@ -400,6 +415,7 @@ def test_a_work_email_keys_the_account_but_free_mail_does_not(query, ws, write) 
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", ["hubspot_companies.csv", "hubspot_deals.csv", "salesforce_opportunities.csv"]
 )
@@ -432,6 +448,7 @@ def test_a_blank_line_falls_back_to_exact_line_numbers(query, ws, write) -> None
     assert query(ws, "SELECT line FROM quarantine") == [(4,)]
 
 
+@pytest.mark.slow
 def test_salesforce_18_and_15_character_ids_link_the_same_account(query, ws, write) -> None:
     accounts = write(
         "accounts.csv",
@@ -449,6 +466,7 @@ def test_salesforce_18_and_15_character_ids_link_the_same_account(query, ws, wri
     ]
 
 
+@pytest.mark.slow
 def test_hubspot_deals_with_several_companies_link_to_the_primary(query, ws, write) -> None:
     companies = write(
         "companies.csv",
@@ -463,6 +481,7 @@ def test_hubspot_deals_with_several_companies_link_to_the_primary(query, ws, wri
     assert query(ws, "SELECT account_key, company_name FROM deals") == [("acme.io", "Acme")]
 
 
+@pytest.mark.slow
 def test_salesforce_report_footer_is_skipped_not_quarantined(query, ws, fixtures, write) -> None:
     body = (fixtures / "salesforce_opportunities.csv").read_text()
     footer = (
@@ -476,6 +495,7 @@ def test_salesforce_report_footer_is_skipped_not_quarantined(query, ws, fixtures
     assert query(ws, "SELECT count(*) FROM quarantine") == [(0,)]
 
 
+@pytest.mark.slow
 def test_reimporting_a_file_replaces_its_quarantine_entries(query, ws, write, tmp_path) -> None:
     row = "1,A,Closed Won,-5,2024-02-01,2024-01-01,Acme\n"
     path = write("deals.csv", DEALS_HEADER + row)
@@ -493,6 +513,7 @@ def test_reimporting_a_file_replaces_its_quarantine_entries(query, ws, write, tm
     assert query(ws, "SELECT count(DISTINCT import_id) FROM quarantine") == [(2,)]
 
 
+@pytest.mark.slow
 def test_hubspot_contacts_load_with_persona_fields_and_link_to_accounts(
     query, ws, fixtures
 ) -> None:

@@ -77,6 +77,7 @@ def cli(*args: str) -> tuple[int, str]:
 # --- the analyst layout -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_analyst_layout_ingests_with_zero_config_and_links_every_deal(ws, write, query) -> None:
     accounts = write("accounts.csv", ACCOUNTS)
     pipeline = write("sales_pipeline.csv", PIPELINE)
@@ -106,6 +107,7 @@ def test_analyst_layout_ingests_with_zero_config_and_links_every_deal(ws, write,
     ) == [("Codehow", "software", 1998)]
 
 
+@pytest.mark.slow
 def test_files_that_are_not_crm_records_are_skipped_with_a_reason(ws, write, query) -> None:
     files = [
         write("products.csv", PRODUCTS),
@@ -128,6 +130,7 @@ def test_files_that_are_not_crm_records_are_skipped_with_a_reason(ws, write, que
     assert query(ws, "SELECT count(*) FROM imports") == [(1,)]
 
 
+@pytest.mark.slow
 def test_ingest_exits_0_when_some_files_load_and_lists_the_skipped(ws, write) -> None:
     products = write("products.csv", PRODUCTS)
     accounts = write("accounts.csv", ACCOUNTS)
@@ -157,6 +160,7 @@ def test_company_list_with_status_column_is_companies() -> None:
     assert layout.column_of("company_domain") == "homepage_url"
 
 
+@pytest.mark.slow
 def test_company_list_with_status_column_loads_as_accounts(ws, write, query) -> None:
     report = ws.ingest([write("companies.csv", COMPANIES_WITH_STATUS)]).files[0]
     assert report.entity == "companies"
@@ -186,6 +190,7 @@ def test_an_outcome_column_with_nothing_else_of_a_deal_is_unsure() -> None:
     assert "'outcome'" in guess.reason and "company attributes" in guess.reason
 
 
+@pytest.mark.slow
 def test_an_unsure_file_is_skipped_with_the_fix_and_force_loads_it(ws, write, query) -> None:
     path = write(
         "scores.csv",
@@ -244,6 +249,7 @@ def test_ground_truth_files_are_not_taken_for_companies(tmp_path: Path, demo_out
 # --- explain and propose ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_deals_linking_to_no_account_say_which_column_holds_it(ws, write, query) -> None:
     ws.ingest([write("companies.csv", ACCOUNTS)])
     deals = write(
@@ -266,6 +272,7 @@ def test_deals_linking_to_no_account_say_which_column_holds_it(ws, write, query)
     assert "4 without an account" in out and "'org_label': 4 distinct values" in out
 
 
+@pytest.mark.slow
 def test_the_proposed_mapping_line_links_the_deals(ws, write, query) -> None:
     from icpkit.config import MappingRule
 
@@ -299,6 +306,7 @@ def test_a_missing_stage_names_the_column_that_holds_it(ws, write) -> None:
         assert "ingest.mapping: [{files: 'opps.csv', columns: {'phase': stage}}]" in message
 
 
+@pytest.mark.slow
 def test_signals_without_a_company_propose_the_column_from_the_workspace(ws, write) -> None:
     ws.ingest([write("companies.csv", ACCOUNTS)])
     signals = write(
@@ -320,6 +328,7 @@ def test_signals_without_a_company_propose_the_column_from_the_workspace(ws, wri
 # --- outcome precedence ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_is_won_and_is_closed_beat_the_stage_name(ws, write, query) -> None:
     ws.ingest([write("Opportunity.csv", SF_OPPORTUNITIES)])
     assert query(ws, "SELECT source_id, stage, outcome FROM deals ORDER BY 1") == [
@@ -349,6 +358,7 @@ def test_a_single_checkbox_beats_the_stage(ws, write, query, column, flag, stage
 # --- Salesforce API layout ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", ["accounts first", "opportunities first"])
 def test_salesforce_api_export_links_opportunity_account_id_to_account_id(
     ws, write, query, order

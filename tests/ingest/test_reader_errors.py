@@ -61,6 +61,7 @@ def test_csv_of_2000_columns_loads_with_every_column_kept(ws: Workspace, tmp_pat
     assert kept["attr_0"] == "v7_0" and kept["attr_1994"] == "v7_1994"
 
 
+@pytest.mark.slow
 def test_a_broken_file_between_two_good_ones_hides_neither(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -310,6 +311,7 @@ def test_a_csv_with_a_nul_on_line_3_loads_the_other_rows(
     assert domains == {"acme.com", "gamma.com"}
 
 
+@pytest.mark.slow
 def test_utf16_text_full_of_nul_bytes_still_loads(
     ws: Workspace, write: Callable[[str, str | bytes], Path]
 ) -> None:

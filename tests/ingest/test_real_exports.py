@@ -20,6 +20,16 @@ from icpkit.workspace import IngestResult, Workspace
 
 CRM = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
 SETS = sorted(p.name for p in CRM.iterdir() if (p / "expected.json").is_file())
+# The sets the quick loop (make test-fast) ingests: one with skipped tables, one CRM's deals
+# and one company universe; the others run with the slow tests.
+QUICK = {"analyst", "hubspot", "company_db_2013"}
+
+
+def quick_or_slow(names: list[str]) -> list[Any]:
+    """``names`` as parameters, each set outside QUICK marked slow."""
+    return [pytest.param(n, marks=() if n in QUICK else pytest.mark.slow) for n in names]
+
+
 NOT_EXPORTS = {"expected.json", "build.py", "README.md"}
 
 
@@ -69,13 +79,13 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> Any:
     _CACHE.clear()
 
 
-@pytest.mark.parametrize("name", SETS)
+@pytest.mark.parametrize("name", quick_or_slow(SETS))
 def test_export_set_loads_every_file_without_configuration(name: str, ingested: Any) -> None:
     got = ingested(name)
     assert got.result.ok, f"{name}: {got.failures()}"
 
 
-@pytest.mark.parametrize("name", SETS)
+@pytest.mark.parametrize("name", quick_or_slow(SETS))
 def test_each_file_is_read_as_its_entity_with_every_record(name: str, ingested: Any) -> None:
     got = ingested(name)
     imports = {
@@ -106,7 +116,7 @@ def test_each_file_is_read_as_its_entity_with_every_record(name: str, ingested: 
 SKIPPING = [n for n in SETS if expected_of(n)["skipped"]]
 
 
-@pytest.mark.parametrize("name", SKIPPING)
+@pytest.mark.parametrize("name", quick_or_slow(SKIPPING))
 def test_tables_that_are_not_crm_records_are_skipped_with_a_reason(
     name: str, ingested: Any
 ) -> None:
@@ -126,7 +136,7 @@ def test_tables_that_are_not_crm_records_are_skipped_with_a_reason(
     assert not wrong, f"{name}: " + "; ".join(wrong)
 
 
-@pytest.mark.parametrize("name", SETS)
+@pytest.mark.parametrize("name", quick_or_slow(SETS))
 def test_every_company_is_one_account(name: str, ingested: Any) -> None:
     got = ingested(name)
     accounts = got.ws.summary()["counts"]["accounts"]
@@ -138,7 +148,7 @@ def test_every_company_is_one_account(name: str, ingested: Any) -> None:
 DEAL_SETS = [n for n in SETS if expected_of(n)["kind"] == "deals"]
 
 
-@pytest.mark.parametrize("name", DEAL_SETS)
+@pytest.mark.parametrize("name", quick_or_slow(DEAL_SETS))
 def test_deal_outcomes_are_read_from_the_export(name: str, ingested: Any) -> None:
     got = ingested(name)
     outcomes = got.ws.summary()["outcomes"]
@@ -149,7 +159,7 @@ def test_deal_outcomes_are_read_from_the_export(name: str, ingested: Any) -> Non
     )
 
 
-@pytest.mark.parametrize("name", DEAL_SETS)
+@pytest.mark.parametrize("name", quick_or_slow(DEAL_SETS))
 def test_deals_link_to_their_accounts(name: str, ingested: Any) -> None:
     got = ingested(name)
     linked = got.ws.summary()["deals_linked"]
@@ -157,7 +167,7 @@ def test_deals_link_to_their_accounts(name: str, ingested: Any) -> None:
     assert linked == want, f"{name}: {linked} deals linked to an account, expected {want}"
 
 
-@pytest.mark.parametrize("name", SETS)
+@pytest.mark.parametrize("name", quick_or_slow(SETS))
 def test_clean_export_quarantines_nothing(name: str, ingested: Any) -> None:
     got = ingested(name)
     reasons = got.rows(
@@ -176,7 +186,7 @@ def _close(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@pytest.mark.parametrize("name", [n for n in SETS if expected_of(n)["checks"]])
+@pytest.mark.parametrize("name", quick_or_slow([n for n in SETS if expected_of(n)["checks"]]))
 def test_named_accounts_keep_their_values(name: str, ingested: Any) -> None:
     got = ingested(name)
     wrong = []
@@ -219,7 +229,9 @@ def test_named_accounts_keep_their_values(name: str, ingested: Any) -> None:
     assert not wrong, f"{name}: " + "; ".join(wrong)
 
 
-@pytest.mark.parametrize("name", [n for n in SETS if "country_counts" in expected_of(n)])
+@pytest.mark.parametrize(
+    "name", quick_or_slow([n for n in SETS if "country_counts" in expected_of(n)])
+)
 def test_country_codes_are_read_as_countries(name: str, ingested: Any) -> None:
     got = ingested(name)
     for iso, want in got.expected["country_counts"].items():
@@ -227,7 +239,8 @@ def test_country_codes_are_read_as_countries(name: str, ingested: Any) -> None:
         assert n == want, f"{name}: {n} accounts in {iso}, expected {want}"
 
 
-@pytest.mark.parametrize("name", SETS)
+@pytest.mark.slow
+@pytest.mark.parametrize("name", quick_or_slow(SETS))
 def test_ingesting_the_same_export_again_changes_no_count(name: str, ingested: Any) -> None:
     got = ingested(name)
     before = got.ws.summary()
@@ -238,7 +251,8 @@ def test_ingesting_the_same_export_again_changes_no_count(name: str, ingested: A
     assert after["outcomes"] == before["outcomes"]
 
 
-@pytest.mark.parametrize("name", SETS)
+@pytest.mark.slow
+@pytest.mark.parametrize("name", quick_or_slow(SETS))
 def test_dry_run_of_an_export_set_reads_it_and_loads_nothing(name: str, tmp_path: Path) -> None:
     ws = Workspace.init(tmp_path / "ws")
     result = ws.ingest(export_files(name), dry_run=True)

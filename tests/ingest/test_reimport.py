@@ -76,6 +76,7 @@ def deals_by_name(query: Query, ws: Workspace) -> dict[object, tuple[object, ...
 # --- a corrected export without record ids -------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("missing_rows", ["keep", "retire"])
 def test_corrected_export_without_ids_replaces_its_deals_instead_of_adding_them(
     query: Query, ws: Workspace, write: Write, missing_rows: str
@@ -96,6 +97,7 @@ def test_corrected_export_without_ids_replaces_its_deals_instead_of_adding_them(
     assert deals["Deal 21"] == ("won", 2021.0)
 
 
+@pytest.mark.slow
 def test_a_deal_is_never_stored_both_won_and_lost(query: Query, ws: Workspace, write) -> None:
     path = write("deals.csv", export(first_export()))
     ingest(ws, path)
@@ -128,6 +130,7 @@ def test_deals_sharing_company_name_and_create_date_stay_two_deals(
 # --- rows missing from a re-export ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rows_missing_from_a_re_export_are_reported_and_kept_by_default(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -143,6 +146,7 @@ def test_rows_missing_from_a_re_export_are_reported_and_kept_by_default(
     assert query(ws, "SELECT outcome FROM deals WHERE name = 'Deal 7'") == [("open",)]
 
 
+@pytest.mark.slow
 def test_rows_missing_from_a_re_export_are_retired_when_set(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -156,6 +160,7 @@ def test_rows_missing_from_a_re_export_are_retired_when_set(
     assert query(ws, "SELECT count(*) FROM deals WHERE name = 'Deal 7'") == [(0,)]
 
 
+@pytest.mark.slow
 def test_a_re_export_under_another_name_and_folder_supersedes_the_first(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -167,6 +172,7 @@ def test_a_re_export_under_another_name_and_folder_supersedes_the_first(
     assert len(deals_by_name(query, ws)) == 21
 
 
+@pytest.mark.slow
 def test_a_file_of_the_same_name_with_other_records_is_another_file(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -182,6 +188,7 @@ def test_a_file_of_the_same_name_with_other_records_is_another_file(
 # --- an older export ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("newer_name", ["deals.csv", "deals_v2.csv"])
 def test_re_importing_an_older_export_changes_nothing_and_says_so(
     query: Query, ws: Workspace, write: Write, tmp_path: Path, newer_name: str
@@ -202,6 +209,7 @@ def test_re_importing_an_older_export_changes_nothing_and_says_so(
     assert query(ws, "SELECT count(*) FROM imports") == imports
 
 
+@pytest.mark.slow
 def test_an_older_export_loads_with_force_and_its_values_go_back(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -217,6 +225,7 @@ def test_an_older_export_loads_with_force_and_its_values_go_back(
     assert deals["Deal 7"] == ("open", 1007.0)
 
 
+@pytest.mark.slow
 def test_the_newer_export_after_a_forced_older_one_is_not_called_older(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -230,6 +239,7 @@ def test_the_newer_export_after_a_forced_older_one_is_not_called_older(
     assert deals_by_name(query, ws)["Deal 1"] == ("won", 1501.0)
 
 
+@pytest.mark.slow
 def test_icp_ingest_of_an_older_export_exits_0_and_says_so(
     ws: Workspace, write: Write, tmp_path: Path
 ) -> None:
@@ -251,6 +261,7 @@ def test_icp_ingest_of_an_older_export_exits_0_and_says_so(
 # --- the quarantine follows the file -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_same_export_from_another_folder_does_not_double_its_quarantine(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -263,6 +274,7 @@ def test_the_same_export_from_another_folder_does_not_double_its_quarantine(
     assert len(deals_by_name(query, ws)) == 21
 
 
+@pytest.mark.slow
 def test_a_corrected_export_elsewhere_replaces_the_quarantine_of_the_first(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -276,6 +288,7 @@ def test_a_corrected_export_elsewhere_replaces_the_quarantine_of_the_first(
 # --- a store written before lineages -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_store_of_the_earlier_schema_is_upgraded_and_its_content_keyed_deals_replaced(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -295,6 +308,7 @@ def test_a_store_of_the_earlier_schema_is_upgraded_and_its_content_keyed_deals_r
     assert any("20 deals without ids, keyed by an earlier icpkit" in n for n in report.notes)
 
 
+@pytest.mark.slow
 def test_a_dry_run_of_an_older_export_says_what_it_is_and_changes_nothing(
     query: Query, ws: Workspace, write: Write
 ) -> None:
@@ -312,6 +326,7 @@ def test_a_dry_run_of_an_older_export_says_what_it_is_and_changes_nothing(
 COMPANY_HEADER = "Company name,Company Domain Name,Number of Employees\n"
 
 
+@pytest.mark.slow
 def test_retiring_companies_keeps_an_account_a_deal_still_points_to(
     query: Query, ws: Workspace, write: Write
 ) -> None:

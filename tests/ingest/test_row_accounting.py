@@ -197,6 +197,7 @@ def test_the_record_count_finds_the_line_of_a_quote_never_closed(tmp_path: Path)
     assert counted.lines == 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("segment", [records.SEGMENT, 5], ids=["whole", "5-byte segments"])
 def test_the_record_count_agrees_with_the_csv_module_on_random_text(
     segment: int, monkeypatch: pytest.MonkeyPatch
@@ -227,6 +228,7 @@ def test_a_file_named_like_a_glob_loads_only_its_own_rows(ws: Workspace, write, 
     assert ids == ["1", "2", "3"]
 
 
+@pytest.mark.slow
 def test_a_quoted_pattern_on_the_command_line_is_expanded_there(
     ws: Workspace, tmp_path: Path, query
 ) -> None:

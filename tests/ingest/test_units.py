@@ -49,6 +49,7 @@ def test_revenue_in_millions_is_read_as_millions_and_the_report_says_why(
     assert "median revenue per employee would be $0.15 as written, $150,000 as millions" in note
 
 
+@pytest.mark.slow
 def test_a_file_in_dollars_after_one_in_millions_is_stored_as_written(
     query, ws, write: Write
 ) -> None:
@@ -125,6 +126,7 @@ def test_too_few_companies_to_judge_is_unsure(query, ws, write: Write) -> None:
     assert "fewer than 20 companies" in note
 
 
+@pytest.mark.slow
 def test_a_mapping_rule_fixes_the_unit_of_its_files_only(query, ws, write: Write) -> None:
     ws.settings.ingest.mapping.append(MappingRule(files="legacy*.csv", revenue_unit="thousands"))
     # Revenue per employee says millions; the rule says thousands, and wins for its files.
@@ -156,6 +158,7 @@ def test_deal_amounts_in_a_column_named_in_thousands_are_scaled(query, ws, write
     assert any("column 'Amount (k)': plain numbers read as thousands" in n for n in report.notes)
 
 
+@pytest.mark.slow
 def test_deal_amounts_without_a_unit_in_their_name_are_read_as_written(
     query, ws, write: Write
 ) -> None:
@@ -164,6 +167,7 @@ def test_deal_amounts_without_a_unit_in_their_name_are_read_as_written(
     assert query(ws, "SELECT amount FROM deals") == [(1.2,)]
 
 
+@pytest.mark.slow
 def test_a_mapping_rule_sets_the_amount_unit(query, ws, write: Write) -> None:
     ws.settings.ingest.mapping.append(MappingRule(files="old*.csv", amount_unit="thousands"))
     rows = ["1,A,closedwon,12,2024-03-01,2024-01-01,Acme"]

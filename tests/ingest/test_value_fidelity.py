@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from icpkit.ingest.report import FileReport
 from icpkit.workspace import Workspace
 
@@ -41,6 +43,7 @@ def test_a_semicolon_inside_a_company_name_keeps_the_whole_name(query, ws, write
     assert "Smith" not in names
 
 
+@pytest.mark.slow
 def test_a_name_with_a_semicolon_beside_a_single_company_id_stays_whole(
     query, ws, write: Write
 ) -> None:
@@ -56,6 +59,7 @@ def test_a_name_with_a_semicolon_beside_a_single_company_id_stays_whole(
     assert query(ws, "SELECT name FROM accounts") == [("Smith; Jones & Partners LLP",)]
 
 
+@pytest.mark.slow
 def test_an_association_list_links_the_primary_company_and_counts_the_others(
     query, ws, write: Write
 ) -> None:

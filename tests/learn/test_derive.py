@@ -8,18 +8,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from icpkit.demo import make_crm
+from helpers import DemoWorkspaces
 from icpkit.icp import ICP
 from icpkit.icp.describe import format_lift
 from icpkit.workspace import Workspace
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
-def derived(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, ICP, dict]:
-    root: Path = tmp_path_factory.mktemp("derive")
-    files = make_crm(8_000, 7, root / "data")
-    ws = Workspace.init(root / "ws")
-    assert ws.ingest(files.exports()).ok
+def derived(
+    tmp_path_factory: pytest.TempPathFactory, demo_workspace: DemoWorkspaces
+) -> tuple[Workspace, ICP, dict]:
+    demo = demo_workspace(8_000, 7)
+    files = demo.files
+    ws = demo.copy(tmp_path_factory.mktemp("derive") / "ws")
     result = ws.derive()
     assert result.written and result.version == 1
     return ws, result.icp, json.loads(files.planted_truth.read_text())
@@ -120,10 +123,10 @@ def test_a_locked_human_criterion_survives_and_disagreement_is_reported(derived)
     assert [v.version for v in ws.versions.list()] == [1, 2]
 
 
-def test_new_outcomes_give_a_new_version_with_the_evidence_that_moved(tmp_path: Path) -> None:
-    files = make_crm(3_000, 5, tmp_path / "data")
-    ws = Workspace.init(tmp_path / "ws")
-    assert ws.ingest(files.exports()).ok
+def test_new_outcomes_give_a_new_version_with_the_evidence_that_moved(
+    tmp_path: Path, demo_workspace: DemoWorkspaces
+) -> None:
+    ws = demo_workspace(3_000, 5).copy(tmp_path / "ws")
     first = ws.derive()
     more = tmp_path / "more-deals.csv"
     more.write_text(

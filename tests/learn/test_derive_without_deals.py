@@ -61,6 +61,7 @@ def test_derive_with_nothing_to_learn_from_says_why(
     assert no_version_written(ws)
 
 
+@pytest.mark.slow
 def test_closed_deals_without_a_passing_rule_write_a_version_and_say_so(tmp_path: Path) -> None:
     crm = write_crm(tmp_path, 80)  # every account alike
     result = crm.ws.derive()

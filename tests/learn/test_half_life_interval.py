@@ -29,6 +29,7 @@ def _signal(**fields: object) -> IntentSignal:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_planted_decay_is_learned_with_an_interval_around_it() -> None:
     rng = np.random.default_rng(0)
     n = 20_000

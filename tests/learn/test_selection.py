@@ -207,6 +207,7 @@ def test_a_churn_exclusion_without_significant_churn_evidence_is_dropped() -> No
     assert refine(icp, MIN_LIFT, {"industry-retail": kept}) == (icp, [])
 
 
+@pytest.mark.slow
 def test_clustering_by_account_keeps_the_wald_test_near_its_level() -> None:
     # An account-level attribute with no effect, 60 accounts of 20 deals with strongly
     # correlated outcomes: treating deals as independent rejects far too often.

@@ -9,7 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from icpkit.demo import DemoFiles, Universe, make_crm, make_universe
+from helpers import DemoWorkspaces
+from icpkit.demo import DemoFiles, Universe, make_universe
 from icpkit.workspace import Workspace
 
 AS_OF = dt.date(2025, 10, 1)
@@ -34,11 +35,9 @@ class Demo:
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_workspace: DemoWorkspaces) -> Demo:
+    """The shared derived demo workspace of 4,000 deals, seed 3 (read only)."""
     root: Path = tmp_path_factory.mktemp("operate")
-    files = make_crm(4_000, 3, root / "data")
-    ws = Workspace.init(root / "ws")
-    assert ws.ingest(files.exports()).ok
-    ws.derive()
-    universe = make_universe(files, 20_000, 1, root / "universe")
-    return Demo(Workspace.open(ws.root), files, universe)
+    derived = demo_workspace(4_000, 3, derived=True)
+    universe = make_universe(derived.files, 20_000, 1, root / "universe")
+    return Demo(derived.ws, derived.files, universe)

@@ -46,6 +46,7 @@ def tier1(demo: Demo) -> dict[str, dict[str, object]]:
     return {r[0]: {"name": r[1], "industry": r[2], "technologies": r[3] or []} for r in rows}
 
 
+@pytest.mark.slow
 def test_the_top_n_come_best_first(hits: list[Lookalike]) -> None:
     assert len(hits) == TOP
     scores = [h.similarity for h in hits]
@@ -53,6 +54,7 @@ def test_the_top_n_come_best_first(hits: list[Lookalike]) -> None:
     assert len({h.account_key for h in hits}) == TOP
 
 
+@pytest.mark.slow
 def test_existing_customers_never_appear(demo: Demo, hits: list[Lookalike]) -> None:
     with demo.ws.connect(read_only=True) as con:
         rows = con.execute("SELECT account_key FROM deals WHERE outcome = 'won'").fetchall()
@@ -62,12 +64,14 @@ def test_existing_customers_never_appear(demo: Demo, hits: list[Lookalike]) -> N
     assert not any(truth[h.account_key]["customer"] for h in hits)
 
 
+@pytest.mark.slow
 def test_excluded_accounts_never_appear(demo: Demo, hits: list[Lookalike]) -> None:
     rows = demo.ws.score_file(demo.universe.path, as_of=AS_OF).rows()
     excluded = {r["account_key"] for r in rows if r["route"] == "never"}
     assert excluded and not excluded & {h.account_key for h in hits}
 
 
+@pytest.mark.slow
 def test_most_lookalikes_are_planted_icp_companies(demo: Demo, hits: list[Lookalike]) -> None:
     truth = demo.truth()
     precision = sum(truth[h.account_key]["is_icp"] for h in hits) / len(hits)
@@ -82,6 +86,7 @@ def test_most_lookalikes_are_planted_icp_companies(demo: Demo, hits: list[Lookal
     assert precision >= 0.45
 
 
+@pytest.mark.slow
 def test_explanations_name_real_tier1_customers_and_what_is_shared(
     demo: Demo, hits: list[Lookalike], tier1: dict[str, dict[str, object]]
 ) -> None:
@@ -112,6 +117,7 @@ def test_explanations_name_real_tier1_customers_and_what_is_shared(
     assert all(n.name in best.explain() for n in best.neighbours if n.name)
 
 
+@pytest.mark.slow
 def test_the_answer_does_not_depend_on_the_batch_size(
     demo: Demo, hits: list[Lookalike], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,6 +127,7 @@ def test_the_answer_does_not_depend_on_the_batch_size(
     assert [h.account_key for h in again] == [h.account_key for h in hits]
 
 
+@pytest.mark.slow
 def test_a_csv_universe_with_joined_tools_gives_the_same_lookalikes(
     demo: Demo, hits: list[Lookalike], tmp_path: Path
 ) -> None:
@@ -133,6 +140,7 @@ def test_a_csv_universe_with_joined_tools_gives_the_same_lookalikes(
     assert again == hits[:10]
 
 
+@pytest.mark.slow
 def test_asking_for_no_lookalikes_is_an_error(demo: Demo) -> None:
     with pytest.raises(LookalikeError, match="at least 1"):
         demo.ws.lookalikes(demo.universe.path, top=0)
@@ -201,6 +209,7 @@ def test_shared_traits_are_those_most_neighbours_hold_too() -> None:
     )
 
 
+@pytest.mark.slow
 def test_the_lookalike_command_lists_the_companies_with_their_reasons(
     demo: Demo, tmp_path: Path
 ) -> None:

@@ -30,6 +30,7 @@ def universe(crm: SmallCrm) -> Path:
     return write_universe(crm.ws.root.parent / "universe.parquet", crm, ACCOUNTS, 50)
 
 
+@pytest.mark.slow
 def test_the_tam_of_an_icp_without_rules_is_not_sized(crm: SmallCrm, universe: Path) -> None:
     result = crm.ws.tam(universe)
     assert not result.discriminates

@@ -33,12 +33,14 @@ def widened(demo: Demo) -> TamResult:
     return demo.ws.tam(demo.universe.path, as_of=AS_OF, widen={"employees": (20, 500)})
 
 
+@pytest.mark.slow
 def test_the_profile_is_the_icps_positive_fit_criteria(widened: TamResult) -> None:
     assert widened.current.profile == ("51-200 employees", "Industry Software", "Uses HubSpot")
     assert widened.widened is not None
     assert widened.widened.profile == ("20-500 employees", "Industry Software", "Uses HubSpot")
 
 
+@pytest.mark.slow
 def test_tam_counts_agree_with_a_direct_count_of_the_scored_rows(
     demo: Demo, widened: TamResult
 ) -> None:
@@ -75,6 +77,7 @@ def test_tam_counts_agree_with_a_direct_count_of_the_scored_rows(
         assert n == sum(r["route"] == route for r in tam)
 
 
+@pytest.mark.slow
 def test_on_the_demo_the_tam_is_the_planted_icp(demo: Demo, widened: TamResult) -> None:
     # The derived profile is the planted one, and no planted-ICP company is excluded or
     # outside the boundary: the TAM is exactly the universe's ICP companies.
@@ -82,6 +85,7 @@ def test_on_the_demo_the_tam_is_the_planted_icp(demo: Demo, widened: TamResult) 
     assert 0 < widened.current.customers < widened.current.tam
 
 
+@pytest.mark.slow
 def test_widening_employees_grows_the_tam_and_dilutes_the_win_rate(widened: TamResult) -> None:
     assert widened.ranges == {"employees": ((51, 200), (20, 500))}
     assert widened.widened is not None and widened.win_rates is not None
@@ -113,6 +117,7 @@ def test_the_default_band_is_500_to_10000_and_must_be_ordered() -> None:
         TamSettings(too_broad=100, too_narrow=100)
 
 
+@pytest.mark.slow
 def test_size_tam_warns_at_the_workspaces_thresholds(demo: Demo, widened: TamResult) -> None:
     tam = widened.current.tam
     assert widened.warnings == []  # 662 lies inside the default 500-10,000
@@ -192,6 +197,7 @@ def _app() -> typer.Typer:
     return app
 
 
+@pytest.mark.slow
 def test_the_tam_command_prints_the_counts_and_the_what_if(demo: Demo, tmp_path: Path) -> None:
     out = tmp_path / "tam.json"
     args = ["tam", str(demo.universe.path), "-w", str(demo.ws.root), "--as-of", "2025-10-01"]
@@ -209,6 +215,7 @@ def test_the_tam_command_prints_the_counts_and_the_what_if(demo: Demo, tmp_path:
     assert "51-200 employees AND Industry Software AND Uses HubSpot" in table.output
 
 
+@pytest.mark.slow
 def test_the_tam_command_rejects_a_malformed_widening(demo: Demo) -> None:
     result = CliRunner().invoke(
         _app(), ["tam", str(demo.universe.path), "-w", str(demo.ws.root), "--widen", "20-500"]

@@ -80,6 +80,7 @@ def tam_of_input_layout(demo: Demo) -> TamResult:
     return demo.ws.tam(demo.universe.path, as_of=AS_OF)
 
 
+@pytest.mark.slow
 def test_the_tam_of_a_raw_export_is_the_tam_of_the_same_companies_in_the_input_layout(
     demo: Demo, raw: Path, tam_of_input_layout: TamResult
 ) -> None:
@@ -90,6 +91,7 @@ def test_the_tam_of_a_raw_export_is_the_tam_of_the_same_companies_in_the_input_l
     assert not [w for w in result.warnings if w.startswith("unreadable")]
 
 
+@pytest.mark.slow
 def test_an_input_layout_universe_with_country_names_sizes_the_same_tam(
     demo: Demo, tmp_path: Path, tam_of_input_layout: TamResult
 ) -> None:
@@ -103,6 +105,7 @@ def test_an_input_layout_universe_with_country_names_sizes_the_same_tam(
     assert demo.ws.tam(path, as_of=AS_OF).current == tam_of_input_layout.current
 
 
+@pytest.mark.slow
 def test_lookalikes_of_a_raw_export_are_those_of_the_input_layout(demo: Demo, raw: Path) -> None:
     expected = demo.ws.lookalikes(demo.universe.path, top=20, k=5)
     found = demo.ws.lookalikes(raw, top=20, k=5)
@@ -113,6 +116,7 @@ def test_lookalikes_of_a_raw_export_are_those_of_the_input_layout(demo: Demo, ra
     }
 
 
+@pytest.mark.slow
 def test_scoring_a_raw_export_gives_the_scores_of_the_input_layout(
     demo: Demo, tmp_path: Path
 ) -> None:
@@ -132,6 +136,7 @@ def test_scoring_a_raw_export_gives_the_scores_of_the_input_layout(
         ), row["account_key"]
 
 
+@pytest.mark.slow
 def test_values_a_raw_universe_cannot_read_are_reported_with_line_column_and_value(
     demo: Demo, tmp_path: Path
 ) -> None:
@@ -157,6 +162,7 @@ def test_values_a_raw_universe_cannot_read_are_reported_with_line_column_and_val
     assert [w for w in warnings if w.startswith("unreadable: ")] == unreadable
 
 
+@pytest.mark.slow
 def test_a_file_that_is_no_company_list_says_what_a_universe_is(demo: Demo, tmp_path: Path) -> None:
     path = tmp_path / "numbers.csv"
     path.write_text("x,y\n1,2\n", encoding="utf-8")
@@ -164,6 +170,7 @@ def test_a_file_that_is_no_company_list_says_what_a_universe_is(demo: Demo, tmp_
         demo.ws.tam(path, as_of=AS_OF)
 
 
+@pytest.mark.slow
 def test_an_xlsx_universe_in_the_input_layout_names_the_sheet_row_of_a_bad_value(
     demo: Demo, tmp_path: Path
 ) -> None:

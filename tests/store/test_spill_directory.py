@@ -48,6 +48,7 @@ def test_a_scratch_connection_never_spills_into_the_current_directory(
     assert folder.is_absolute() and tmp_path not in folder.parents
 
 
+@pytest.mark.slow
 def test_a_query_larger_than_memory_leaves_nothing_in_the_cwd_or_the_workspace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -150,6 +150,7 @@ def _commit_fails_for_lack_of_space(monkeypatch: pytest.MonkeyPatch, ws: Workspa
     monkeypatch.setattr(pipeline, "_load", load_then_fail)
 
 
+@pytest.mark.slow
 def test_disk_full_during_ingest_says_disk_full_and_nothing_was_changed(
     loaded: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,6 +165,7 @@ def test_disk_full_during_ingest_says_disk_full_and_nothing_was_changed(
     assert counts(loaded) == before
 
 
+@pytest.mark.slow
 def test_disk_full_in_the_library_is_a_disk_full_error(
     loaded: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -172,6 +174,7 @@ def test_disk_full_in_the_library_is_a_disk_full_error(
         loaded.ingest([loaded.root.parent / "deals.csv"])
 
 
+@pytest.mark.slow
 def test_disk_full_while_saving_a_derived_icp_says_disk_full(
     loaded: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -310,6 +313,7 @@ def test_icp_yaml_not_in_utf8_names_the_file_and_where(loaded: Workspace) -> Non
     assert_clean_failure(result, str(loaded.config_path), f"line {line_no}", "UTF-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "overwritten", "empty"])
 def test_a_damaged_store_is_reported_with_what_to_do(loaded: Workspace, damage: str) -> None:
     data = loaded.store_path.read_bytes()
@@ -389,6 +393,7 @@ def read_only_copy(loaded: Workspace, tmp_path: Path) -> Iterator[Workspace]:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+@pytest.mark.slow
 def test_a_read_only_workspace_reads_and_refuses_to_write(read_only_copy: Workspace) -> None:
     root = str(read_only_copy.root)
     summary = icp("summary", "--workspace", root)
@@ -401,6 +406,7 @@ def test_a_read_only_workspace_reads_and_refuses_to_write(read_only_copy: Worksp
     assert_clean_failure(result, "read-only")
 
 
+@pytest.mark.slow
 def test_scoring_a_read_only_workspace_writes_elsewhere(
     read_only_copy: Workspace, tmp_path: Path
 ) -> None:
@@ -442,6 +448,7 @@ def test_a_reader_refuses_a_store_of_a_newer_icpkit(loaded: Workspace) -> None:
     assert_clean_failure(result, "written by a newer icpkit", "upgrade icpkit")
 
 
+@pytest.mark.slow
 def test_a_reader_brings_a_store_of_an_earlier_icpkit_up_to_date(loaded: Workspace) -> None:
     from icpkit.store.schema import STORE_SCHEMA_VERSION
 

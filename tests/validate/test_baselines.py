@@ -6,14 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from helpers import DemoWorkspaces
 from icpkit.analysis.deals import DealMatrix, deal_matrix
-from icpkit.demo import make_crm
 from icpkit.validate.baselines import (
     INSTALL,
     Baseline,
@@ -21,7 +20,6 @@ from icpkit.validate.baselines import (
     logistic_baseline,
     optbinning_baseline,
 )
-from icpkit.workspace import Workspace
 
 FIRMOGRAPHIC = {"employees", "revenue", "industry", "country", "funding_stage", "company_age"}
 # The generator's own win probability reaches about 0.69 AUC on this split and the challengers
@@ -36,12 +34,9 @@ class Split:
 
 
 @pytest.fixture(scope="module")
-def split(tmp_path_factory: pytest.TempPathFactory) -> Split:
+def split(demo_workspace: DemoWorkspaces) -> Split:
     """4,000 demo deals, seed 3: the older 70% by creation date train, the newer test."""
-    root: Path = tmp_path_factory.mktemp("baselines")
-    files = make_crm(4_000, 3, root / "data")
-    ws = Workspace.init(root / "ws")
-    assert ws.ingest(files.exports()).ok
+    ws = demo_workspace(4_000, 3).ws
     with ws.connect() as con:
         matrix = deal_matrix(con, ws.settings.analysis)
     dated = matrix.subset(~np.isnat(matrix.created_at))
@@ -63,11 +58,13 @@ def _check_probabilities(split: Split, baseline: Baseline) -> None:
     assert baseline.seconds > 0
 
 
+@pytest.mark.slow
 def test_split_is_by_time(split: Split) -> None:
     assert split.train.created_at.max() <= split.test.created_at.min()
     assert 0 < split.test.won.mean() < 1
 
 
+@pytest.mark.slow
 def test_gbm_ranks_test_deals_well_above_chance(split: Split) -> None:
     baseline = gbm_baseline(split.train, split.test, seed=0)
     assert baseline.name.startswith("LightGBM")
@@ -78,6 +75,7 @@ def test_gbm_ranks_test_deals_well_above_chance(split: Split) -> None:
     np.testing.assert_array_equal(again.probabilities, baseline.probabilities)
 
 
+@pytest.mark.slow
 def test_gbm_falls_back_to_histgradientboosting(
     split: Split, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -89,12 +87,14 @@ def test_gbm_falls_back_to_histgradientboosting(
     assert _auc(split, baseline) > AUC_FLOOR
 
 
+@pytest.mark.slow
 def test_optbinning_scorecard(split: Split) -> None:
     baseline = optbinning_baseline(split.train, split.test)
     _check_probabilities(split, baseline)
     assert _auc(split, baseline) > AUC_FLOOR
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["optbinning", "pandas"])
 def test_optbinning_is_skipped_when_missing(
     split: Split, monkeypatch: pytest.MonkeyPatch, module: str
@@ -105,6 +105,7 @@ def test_optbinning_is_skipped_when_missing(
     assert baseline.note == f"{module} is not installed: {INSTALL}"
 
 
+@pytest.mark.slow
 def test_logistic_on_all_attributes_and_on_firmographics(split: Split) -> None:
     everything = logistic_baseline(split.train, split.test, name="one-hot logistic")
     columns = [n for n in split.train.columns if n in FIRMOGRAPHIC or n.startswith("extra:")]
@@ -117,6 +118,7 @@ def test_logistic_on_all_attributes_and_on_firmographics(split: Split) -> None:
     assert empty.probabilities is None and empty.note
 
 
+@pytest.mark.slow
 def test_unseen_categories_in_test_do_not_crash(split: Split) -> None:
     n = len(split.test)
     novel = split.test.columns["industry"].copy()
@@ -136,6 +138,7 @@ def test_unseen_categories_in_test_do_not_crash(split: Split) -> None:
         assert np.isfinite(baseline.probabilities).all()
 
 
+@pytest.mark.slow
 def test_fallback_handles_unseen_categories(split: Split, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "lightgbm", None)
     novel = split.test.columns["country"].copy()
@@ -146,6 +149,7 @@ def test_fallback_handles_unseen_categories(split: Split, monkeypatch: pytest.Mo
     assert baseline.probabilities is not None and np.isfinite(baseline.probabilities).all()
 
 
+@pytest.mark.slow
 def test_one_class_training_deals_are_skipped(split: Split) -> None:
     lost = split.train.subset(split.train.won == 0)
     for baseline in (

@@ -36,6 +36,7 @@ def test_stack_density_is_missing_for_every_deal(crm: SmallCrm) -> None:
     assert set(matrix.columns["stack_density"].tolist()) == {"(missing)"}
 
 
+@pytest.mark.slow
 def test_backtest_without_technologies_reports_every_challenger(result: BacktestResult) -> None:
     names = [m.model for m in result.models]
     for name in CHALLENGERS:
@@ -48,6 +49,7 @@ def test_backtest_without_technologies_reports_every_challenger(result: Backtest
             assert model.note.startswith(("could not fit: ", "skipped: ")), model
 
 
+@pytest.mark.slow
 def test_attributes_with_one_value_are_left_out_of_the_challengers_and_said_so(
     result: BacktestResult,
 ) -> None:
@@ -97,6 +99,7 @@ def test_informative_drops_all_missing_and_constant_attributes(crm: SmallCrm) ->
     assert len(kept) == len(matrix)
 
 
+@pytest.mark.slow
 def test_optbinning_fits_once_the_all_missing_attribute_is_dropped(
     crm: SmallCrm, tmp_path: Path
 ) -> None:

@@ -52,6 +52,7 @@ def test_outcomes_other_than_zero_and_one_are_rejected() -> None:
 # --- Account bootstrap -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metric", [metrics.roc_auc, metrics.pr_auc])
 @pytest.mark.parametrize("level", [0.5, 0.9, 0.99])
 def test_fast_rank_bootstrap_equals_the_metric_on_each_resamples_rows(

@@ -11,7 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from icpkit.analysis.frame import MISSING, Attribute, _q, discover_attributes, prepare
+from icpkit.analysis.frame import Attribute, discover_attributes, prepare
+from icpkit.attributes import MISSING, definition_of
 from icpkit.config import AnalysisSettings
 
 _SIGNAL_ALIAS = re.compile(r"\bsl\.")
@@ -112,13 +113,10 @@ def deal_matrix(
     selects, joins = [], []
     for i, attribute in enumerate(attributes):
         sql = attribute.sql
-        if attribute.name.startswith("signal:"):
+        definition = definition_of(attribute.name)
+        if attribute.join and definition is not None:
             # build_frame joins one family as ``sl``; here each family gets its own alias.
-            family = _q(attribute.name.removeprefix("signal:"))
-            joins.append(
-                f"LEFT JOIN signal_last sl{i} ON sl{i}.deal_key = c.deal_key "
-                f"AND sl{i}.family = '{family}'"
-            )
+            joins.append(definition.join(attribute.name, f"sl{i}"))
             sql = _SIGNAL_ALIAS.sub(f"sl{i}.", sql)
         selects.append(f", {sql} AS v{i}")
     query = f"""SELECT c.deal_key, c.account_key, c.won, c.created_at, c.closed_at,

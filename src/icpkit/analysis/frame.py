@@ -6,100 +6,37 @@ industry, stack) and of the deal's moment (how long before the deal was created 
 account raised money or posted a job) are built in SQL over the workspace store and
 counted per account, because deals of one account are not independent evidence. The
 stack and head count are those of the day the deal was created where signals date them
-(icpkit.analysis.history).
+(icpkit.analysis.history). What each attribute is, its values and its SQL, is the
+registry's (icpkit.attributes); the frame finds which of them the data support.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
-from typing import Literal
 
 import duckdb
 import numpy as np
 
 from icpkit.analysis.history import HEADCOUNT, HistorySummary, churned_sql, date_values
 from icpkit.analysis.windows import SignalAges
-from icpkit.config import AnalysisSettings
-from icpkit.store.db import json_path, literal
-
-MISSING = "(missing)"
-NONE_SEEN = "none"
-TOO_MANY_VALUES = "too many values to compare"
-FREE_TEXT = "free text"
-
-Family = Literal["fit", "intent"]
-Kind = Literal["ordinal", "categorical", "binary"]
-
-# Fields filled after a deal closes would leak the outcome into the analysis.
-POST_OUTCOME = frozenset(
-    {"lifecycle_stage", "churned", "churn_date", "Lifecycle Stage", "nps", "product_usage"}
+from icpkit.attributes import (
+    DETAIL_SQL,
+    FRAME,
+    MISSING,
+    NONE_SEEN,
+    Definition,
+    Family,
+    Kind,
+    definitions,
 )
+from icpkit.attributes.extra import FREE_TEXT, TOO_MANY_VALUES, extra_columns
+from icpkit.config import AnalysisSettings
+from icpkit.store.db import literal
 
-
-# Words in a column's name that say it identifies or locates one record (split on case and
-# punctuation: 'BillingStreet' -> billing, street; 'Tax ID' -> tax, id).
-IDENTIFIER_WORDS = frozenset(
-    {
-        "id", "ids", "uuid", "guid", "key", "phone", "telephone", "tel", "fax", "street",
-        "address", "addr", "url", "uri", "link", "website", "email", "mail",
-        "zip", "zipcode", "postal", "postcode", "tax", "vat", "ein", "duns", "siren", "siret",
-        "linkedin", "twitter", "facebook", "instagram", "youtube", "photo", "image", "avatar",
-        "logo", "description", "notes", "comment", "comments",
-    }
-)  # fmt: skip
-# Most accounts with a value hold one of their own: a value that one account holds is never
-# evidence about others.
-IDENTIFIER_UNIQUE_SHARE = 0.5
-# With a name that says identifier, a lower share suffices (shared switchboards, one city's
-# zip code).
-HINTED_UNIQUE_SHARE = 0.2
-# Free text: values this long on average are prose, not categories.
-FREE_TEXT_CHARS = 60
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-
-
-@dataclass(frozen=True)
-class ColumnProfile:
-    """How an unmapped column's values spread over the accounts that have one."""
-
-    name: str
-    accounts: int  # accounts with a value
-    distinct: int
-    unique_accounts: int  # accounts whose value no other account holds
-    mean_length: float
-
-    @property
-    def unique_share(self) -> float:
-        return self.unique_accounts / self.accounts if self.accounts else 0.0
-
-
-def name_words(column: str) -> list[str]:
-    """The words of a column name, lower case: 'BillingPostalCode' -> billing, postal, code."""
-    return [w.casefold() for w in _WORD.findall(column)]
-
-
-def identifier_reason(profile: ColumnProfile) -> str | None:
-    """Why an unmapped column identifies accounts rather than describing them, or None.
-
-    Decided by the data first (most accounts with a value hold one no other account has, or
-    values are long free text), then by the name (phone, street, id, url, email, zip, tax,
-    vat, ...) together with a lower share of one-account values.
-    """
-    if profile.accounts < 2:
-        return None
-    if profile.mean_length >= FREE_TEXT_CHARS:
-        return FREE_TEXT
-    if profile.unique_share > IDENTIFIER_UNIQUE_SHARE:
-        return f"{profile.unique_share:.0%} of accounts have a value of their own"
-    hinted = set(name_words(profile.name)) & IDENTIFIER_WORDS
-    if hinted and profile.unique_share >= HINTED_UNIQUE_SHARE:
-        return (
-            f"named as an identifier ({sorted(hinted)[0]}), {profile.unique_share:.0%} of "
-            "accounts have a value of their own"
-        )
-    return None
+# The labels of unknown and unseen values are the registry's; named here too for the modules
+# that read them with the frame.
+__all__ = ["MISSING", "NONE_SEEN"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +50,23 @@ class Attribute:
     order: tuple[str, ...] = ()
     account_level: bool = True
     profiled: bool = True  # False: offered as a segment cut, not tested in won vs lost
+    join: str = ""  # what ``sql`` reads beyond closed deals ``c`` and accounts ``a``
+
+    @classmethod
+    def of(cls, definition: Definition, name: str, settings: AnalysisSettings) -> Attribute:
+        """Attribute ``name`` of ``definition`` as the frame cuts deals by it."""
+        sql = definition.sql(name, settings, FRAME)
+        assert sql is not None, name
+        return cls(
+            name,
+            definition.kind,
+            definition.family,
+            sql,
+            definition.order(name, settings),
+            definition.account_level,
+            definition.profiled(name),
+            definition.join(name),
+        )
 
 
 @dataclass
@@ -171,57 +125,6 @@ def unanalyzed_note(unanalyzed: dict[str, str]) -> str | None:
     )
 
 
-def bucket_labels(bounds: list[float], fmt: str) -> list[str]:
-    """Labels of the buckets ending at ``bounds`` plus the open last one: 1-10, ..., 1,001+."""
-    labels: list[str] = []
-    low = 1.0
-    for high in bounds:
-        labels.append(_range_label(low, high, fmt))
-        low = high + 1 if fmt == "count" else high
-    labels.append(f"{_fmt(low, fmt)}+")
-    return labels
-
-
-def _fmt(value: float, fmt: str) -> str:
-    if fmt == "count":
-        return f"{int(value):,}"
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if value >= scale:
-            number = value / scale
-            return f"${number:g}{unit}"
-    return f"${value:g}"
-
-
-def _range_label(low: float, high: float, fmt: str) -> str:
-    if fmt == "count":
-        return f"{int(low):,}-{int(high):,}"
-    return f"<{_fmt(high, fmt)}" if low <= 1 else f"{_fmt(low, fmt)}-{_fmt(high, fmt)}"
-
-
-def _bucket_sql(column: str, bounds: list[float], labels: list[str]) -> str:
-    whens = " ".join(
-        f"WHEN {column} <= {bound!r} THEN '{label}'"
-        for bound, label in zip(bounds, labels, strict=False)
-    )
-    return f"CASE WHEN {column} IS NULL THEN '{MISSING}' {whens} ELSE '{labels[-1]}' END"
-
-
-def _q(text: str) -> str:
-    return text.replace("'", "''")
-
-
-def window_labels(bounds: list[int]) -> list[str]:
-    """Recency bins of a signal before the deal: 0-30d, 31-90d, ..., 731d+."""
-    labels, low = [], 0
-    for high in bounds:
-        labels.append(f"{low}-{high}d")
-        low = high + 1
-    labels.append(f"{low}d+")
-    return labels
-
-
-# The kind of a signal without its amount: '$12M Series B' -> 'Series B'.
-DETAIL_SQL = "regexp_replace(coalesce(s.detail, ''), '^[$€£]?[0-9][0-9.,]*[ ]*[kKmMbB]?[ ]+', '')"
 # Head counts observed on a day are the history of an attribute, not events of intent.
 HEADCOUNT_TYPES = ", ".join(literal(t) for t in sorted(HEADCOUNT))
 
@@ -262,187 +165,22 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> History
     return history
 
 
-def value_sql(
-    name: str,
-    settings: AnalysisSettings,
-    as_of: str = "c.created_at",
-    *,
-    extra_columns: bool = False,
-    point_in_time: bool = False,
-) -> str | None:
-    """SQL giving an account's value of attribute ``name`` (alias ``a``: accounts) on the day
-    ``as_of``; None for a name that is not an account attribute. Scoring reuses these; with
-    ``extra_columns`` an unmapped field ``extra:X`` is read from a column ``X`` (as in a
-    warehouse table) rather than from the store's JSON. With ``point_in_time`` the stack and
-    head count are those of the deal's day, from the closed-deal table (alias ``c``, see
-    :func:`prepare`), not the export's."""
-    stack = "c.technologies" if point_in_time else "a.technologies"
-    if name == "employees":
-        bounds = [float(b) for b in settings.employee_buckets]
-        column = "c.employees" if point_in_time else "a.employees"
-        return _bucket_sql(column, bounds, bucket_labels(bounds, "count"))
-    if name == "revenue":
-        bounds = settings.revenue_buckets
-        return _bucket_sql("a.revenue", bounds, bucket_labels(bounds, "money"))
-    if name in ("industry", "country", "funding_stage"):
-        return f"coalesce(a.{name}, '{MISSING}')"
-    if name == "stack_density":
-        return f"""CASE WHEN {stack} IS NULL THEN '{MISSING}'
-                     WHEN coalesce(array_length({stack}), 0) <= 2 THEN '0-2 tools'
-                     WHEN array_length({stack}) <= 5 THEN '3-5 tools'
-                     WHEN array_length({stack}) <= 8 THEN '6-8 tools'
-                     ELSE '9+ tools' END"""
-    if name == "company_age":
-        return f"""CASE WHEN a.founded_year IS NULL OR {as_of} IS NULL THEN '{MISSING}'
-                     WHEN year({as_of}) - a.founded_year <= 2 THEN '0-2 years'
-                     WHEN year({as_of}) - a.founded_year <= 5 THEN '3-5 years'
-                     WHEN year({as_of}) - a.founded_year <= 10 THEN '6-10 years'
-                     WHEN year({as_of}) - a.founded_year <= 20 THEN '11-20 years'
-                     ELSE '21+ years' END"""
-    if name.startswith("tech:"):
-        tool = _q(name.removeprefix("tech:"))
-        return f"""CASE WHEN {stack} IS NULL THEN '{MISSING}'
-                     WHEN array_contains({stack}, '{tool}') THEN 'yes' ELSE 'no' END"""
-    if name.startswith("extra:"):
-        if extra_columns:
-            column = name.removeprefix("extra:").replace('"', '""')
-            return f"""coalesce(CAST(a."{column}" AS VARCHAR), '{MISSING}')"""
-        path = literal(json_path(name.removeprefix("extra:")))
-        return f"coalesce(json_extract_string(a.extra, {path}), '{MISSING}')"
-    return None
-
-
 def _day(day: dt.date | None) -> str | None:
     return f"DATE '{day.isoformat()}'" if day is not None else None
-
-
-def _sql(name: str, settings: AnalysisSettings) -> str:
-    # Deals are judged on their account as it stood when they were created.
-    sql = value_sql(name, settings, point_in_time=True)
-    assert sql is not None, name
-    return sql
 
 
 def discover_attributes(
     con: duckdb.DuckDBPyConnection, settings: AnalysisSettings
 ) -> list[Attribute]:
-    """Every attribute the workspace's data support, in a stable order."""
-    emp_labels = bucket_labels([float(b) for b in settings.employee_buckets], "count")
-    rev_labels = bucket_labels(settings.revenue_buckets, "money")
-    attrs = [
-        Attribute(
-            "employees", "ordinal", "fit", _sql("employees", settings), (*emp_labels, MISSING)
-        ),
-        Attribute("revenue", "ordinal", "fit", _sql("revenue", settings), (*rev_labels, MISSING)),
-        Attribute("industry", "categorical", "fit", _sql("industry", settings)),
-        Attribute("country", "categorical", "fit", _sql("country", settings)),
-        Attribute(
-            "stack_density",
-            "ordinal",
-            "fit",
-            _sql("stack_density", settings),
-            ("0-2 tools", "3-5 tools", "6-8 tools", "9+ tools", MISSING),
-        ),
-        Attribute(
-            "company_age",
-            "ordinal",
-            "fit",
-            _sql("company_age", settings),
-            ("0-2 years", "3-5 years", "6-10 years", "11-20 years", "21+ years", MISSING),
-            account_level=False,
-        ),
-    ]
-    funding = con.execute(
-        "SELECT count(DISTINCT funding_stage) FROM accounts WHERE funding_stage IS NOT NULL"
-    ).fetchall()
-    if funding and funding[0][0] > 1:
-        attrs.append(
-            Attribute("funding_stage", "categorical", "fit", _sql("funding_stage", settings))
-        )
-    floor = settings.min_closed_deals
-    tools = con.execute(
-        f"""SELECT tool FROM (SELECT unnest(c.technologies) AS tool, c.deal_key
-                              FROM closed c JOIN accounts a USING (account_key))
-            GROUP BY tool HAVING count(*) >= {floor} ORDER BY tool"""
-    ).fetchall()
-    for (tool,) in tools:
-        attrs.append(
-            Attribute(
-                f"tech:{tool}",
-                "binary",
-                "fit",
-                _sql(f"tech:{tool}", settings),
-                ("yes", "no", MISSING),
-            )
-        )
-    keys, _ = extra_columns(con, settings)
-    for key in keys:
-        attrs.append(
-            Attribute(f"extra:{key}", "categorical", "fit", _sql(f"extra:{key}", settings))
-        )
-    labels = window_labels(settings.signal_windows)
-    bins = " ".join(
-        f"WHEN sl.days <= {bound} THEN '{label}'"
-        for bound, label in zip(settings.signal_windows, labels, strict=False)
-    )
-    families = con.execute(
-        f"""SELECT family FROM signal_last GROUP BY family HAVING count(*) >= {floor}
-            ORDER BY family"""
-    ).fetchall()
-    for (family,) in families:
-        attrs.append(
-            Attribute(
-                f"signal:{family}",
-                "ordinal",
-                "intent",
-                f"""CASE WHEN c.created_at IS NULL THEN '{MISSING}'
-                         WHEN sl.days IS NULL THEN '{NONE_SEEN}'
-                         {bins} ELSE '{labels[-1]}' END""",
-                (*labels, NONE_SEEN, MISSING),
-                account_level=False,
-                profiled=":" in family,
-            )
-        )
+    """Every attribute the workspace's data support, in the registry's order (see
+    icpkit.attributes), less those the settings exclude. Runs after :func:`prepare`."""
     excluded = set(settings.exclude_attributes)
-    return [a for a in attrs if a.name not in excluded]
-
-
-def column_profiles(con: duckdb.DuckDBPyConnection) -> list[ColumnProfile]:
-    """How the values of every unmapped account column spread over the accounts."""
-    rows = con.execute(
-        """WITH cells AS (
-               SELECT a.account_key, j.key, json_extract_string(j.value, '$') AS v
-               FROM accounts AS a, json_each(a.extra) AS j WHERE a.extra IS NOT NULL),
-           known AS (SELECT account_key, key, v FROM cells WHERE v IS NOT NULL),
-           holders AS (SELECT key, v, count(*) AS n FROM known GROUP BY ALL)
-           SELECT key, sum(n)::BIGINT, count(*)::BIGINT,
-                  coalesce(sum(n) FILTER (WHERE n = 1), 0)::BIGINT,
-                  coalesce(sum(length(v) * n) / sum(n), 0)::DOUBLE
-           FROM holders GROUP BY key ORDER BY key"""
-    ).fetchall()
-    return [ColumnProfile(str(k), int(a), int(d), int(u), float(m)) for k, a, d, u, m in rows]
-
-
-def extra_columns(
-    con: duckdb.DuckDBPyConnection, settings: AnalysisSettings
-) -> tuple[list[str], dict[str, str]]:
-    """The unmapped account columns analyzed as attributes, and those kept but not analyzed
-    (column -> why: an identifier, free text, or more than ``max_categories`` values).
-    Columns with a single value, and fields filled after a deal closes, are neither."""
-    analyzed: list[str] = []
-    skipped: dict[str, str] = {}
-    for profile in column_profiles(con):
-        if profile.name in POST_OUTCOME or profile.distinct < 2:
-            continue
-        reason = identifier_reason(profile)
-        if reason is not None:
-            skipped[profile.name] = reason
-        elif profile.distinct > settings.max_categories:
-            skipped[profile.name] = TOO_MANY_VALUES
-        else:
-            analyzed.append(profile.name)
-    excluded = {n.removeprefix("extra:") for n in settings.exclude_attributes}
-    return analyzed, {k: v for k, v in skipped.items() if k not in excluded}
+    return [
+        Attribute.of(definition, name, settings)
+        for definition in definitions()
+        for name in definition.discover(con, settings)
+        if name not in excluded
+    ]
 
 
 def build_frame(
@@ -467,16 +205,10 @@ def build_frame(
     ]
     cuts: dict[str, list[Cut]] = {}
     for attr in attrs:
-        join = ""
-        if attr.name.startswith("signal:"):
-            family = _q(attr.name.removeprefix("signal:"))
-            join = (
-                f"LEFT JOIN signal_last sl ON sl.deal_key = c.deal_key AND sl.family = '{family}'"
-            )
         result = con.execute(
             f"""SELECT value, idx, count(*) FILTER (WHERE won) AS wins, count(*) AS deals
                 FROM (SELECT c.account_key, c.won, {attr.sql} AS value
-                      FROM closed c JOIN accounts a USING (account_key) {join})
+                      FROM closed c JOIN accounts a USING (account_key) {attr.join})
                 JOIN account_index USING (account_key)
                 GROUP BY ALL ORDER BY value, idx"""
         ).fetchnumpy()

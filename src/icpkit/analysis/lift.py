@@ -22,7 +22,8 @@ from typing import Literal
 import numpy as np
 
 from icpkit.analysis import stats
-from icpkit.analysis.frame import MISSING, NONE_SEEN, Attribute, Cut, Frame
+from icpkit.analysis.frame import Attribute, Cut, Frame
+from icpkit.attributes import MISSING, NONE_SEEN
 from icpkit.config import AnalysisSettings
 
 Verdict = Literal["discriminator", "disqualifier", "market descriptor", "not enough evidence"]

@@ -15,8 +15,10 @@ import duckdb
 import numpy as np
 
 from icpkit.analysis import stats
-from icpkit.analysis.frame import MISSING, NONE_SEEN, Attribute, prepare
+from icpkit.analysis.frame import Attribute, prepare
+from icpkit.attributes import MISSING, NONE_SEEN
 from icpkit.config import AnalysisSettings
+from icpkit.errors import IcpkitError
 
 METRICS = ("win_rate", "avg_acv", "median_cycle_days", "expansion_rate", "churn_rate")
 # Higher is better, except for the sales cycle and churn.
@@ -28,6 +30,10 @@ BETTER_HIGH = {
     "churn_rate": False,
 }
 ALIASES = {"funding_recency": "signal:funding_round"}
+
+
+class SegmentError(IcpkitError, ValueError):
+    """No segment table for the attribute asked: the message names the ones there are."""
 
 
 @dataclass
@@ -88,19 +94,15 @@ def segment_table(
     attr = next((a for a in attributes if a.name == name), None)
     if attr is None:
         known = ", ".join(a.name for a in attributes)
-        raise ValueError(f"no attribute {by!r} in this workspace; known: {known}")
+        raise SegmentError(f"no attribute {by!r} in this workspace; known: {known}")
     prepare(con)
-    join = ""
-    if attr.name.startswith("signal:"):
-        family = attr.name.removeprefix("signal:").replace("'", "''")
-        join = f"LEFT JOIN signal_last sl ON sl.deal_key = c.deal_key AND sl.family = '{family}'"
     rows = con.execute(
         f"""WITH expanded AS (
               SELECT DISTINCT account_key FROM deals WHERE outcome = 'won' AND is_expansion)
             SELECT {attr.sql} AS value, c.account_key, c.won, c.amount, c.cycle_days,
                    c.account_key IN (SELECT account_key FROM expanded) AS expanded,
                    coalesce(a.churned, false) AS churned
-            FROM closed c JOIN accounts a USING (account_key) {join}"""
+            FROM closed c JOIN accounts a USING (account_key) {attr.join}"""
     ).fetchall()
     by_value: dict[str, list[tuple[str, bool, float | None, int | None, bool, bool]]] = {}
     for value, *rest in rows:

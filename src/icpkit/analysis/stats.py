@@ -67,8 +67,13 @@ def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tup
     """Wilson score interval of a proportion; (0, 1) when n == 0.
 
     Unlike the Wald interval it stays inside [0, 1] and keeps its coverage near 0 and 1.
-    Example: ``wilson_interval(81, 263)`` -> (0.2553, 0.3662) (Newcombe 1998). Fractional
-    counts are allowed (effective sample sizes).
+    Fractional counts are allowed (effective sample sizes). Newcombe's (1998) example:
+
+    >>> low, high = wilson_interval(81, 263)
+    >>> round(low, 4), round(high, 4)
+    (0.2553, 0.3662)
+    >>> wilson_interval(0, 10)[0], wilson_interval(0, 0)
+    (0.0, (0.0, 1.0))
     """
     z = _z(confidence)
     if n <= 0:
@@ -496,7 +501,12 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg q-values controlling the false discovery rate across many cuts.
 
     q_(i) = min_{j >= i} p_(j) * m / j, capped at 1, monotone in p; NaN stays NaN and does not
-    count towards m. Example: [0.01, 0.04, 0.03, 0.2] -> [0.04, 0.0533, 0.0533, 0.2].
+    count towards m.
+
+    >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2])).round(4).tolist()
+    [0.04, 0.0533, 0.0533, 0.2]
+    >>> benjamini_hochberg(np.array([0.01, np.nan])).tolist()
+    [0.01, nan]
     """
     p = np.asarray(p_values, dtype=float)
     q = np.full(p.shape, math.nan)
@@ -664,3 +674,46 @@ def median_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, floa
     if k < 1:
         return median, math.nan, math.nan
     return median, float(x[k - 1]), float(x[n - k])
+
+
+PSI_FLOOR = 1e-4
+"""Share given to an empty bin in the population stability index, so ln(0) never occurs."""
+
+
+def population_stability(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index of two distributions over the same bins (counts or shares):
+    sum((a - e) * ln(a / e)) over shares, an empty bin counted as PSI_FLOOR. Usual reading:
+    below 0.1 stable, 0.1-0.25 a moderate shift, 0.25 or more a major one. NaN when either
+    side is empty.
+
+    >>> round(population_stability(np.array([50, 50]), np.array([60, 40])), 4)
+    0.0405
+    """
+    e = np.asarray(expected, dtype=float).ravel()
+    a = np.asarray(actual, dtype=float).ravel()
+    if e.shape != a.shape:
+        raise ValueError(f"expected and actual differ in bins: {e.size} != {a.size}")
+    if np.any(e < 0) or np.any(a < 0):
+        raise ValueError("bin counts must not be negative")
+    if e.sum() <= 0 or a.sum() <= 0:
+        return math.nan
+    e = np.maximum(e / e.sum(), PSI_FLOOR)
+    a = np.maximum(a / a.sum(), PSI_FLOOR)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def quantile_bins(reference: np.ndarray, values: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Counts of ``values`` in the ``bins`` equal-count bins of ``reference`` (fewer bins when
+    the reference has ties at the cut points): what ``population_stability`` compares a
+    numeric score on. NaN values are left out."""
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    ref = np.asarray(reference, dtype=float).ravel()
+    ref = ref[~np.isnan(ref)]
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[~np.isnan(x)]
+    if ref.size == 0:
+        return np.zeros(1)
+    inner = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    # A value equal to a cut point falls in the bin above it, on both sides alike.
+    return np.bincount(np.searchsorted(inner, x, side="right"), minlength=inner.size + 1)

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from icpkit.cli.common import WorkspaceOption, console
-
-
-def _root(workspace: Path | None) -> Path:
-    from icpkit.config import CONFIG_NAME
-    from icpkit.workspace import ENV_WORKSPACE, WorkspaceError
-
-    if workspace is None and os.environ.get(ENV_WORKSPACE):
-        workspace = Path(os.environ[ENV_WORKSPACE])
-    if workspace is not None:
-        return workspace.resolve()
-    here = Path.cwd().resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    raise WorkspaceError(f"no icpkit workspace in {here} or above; pass --workspace DIR")
 
 
 def check(
@@ -34,9 +17,9 @@ def check(
 ) -> None:
     """Check icp.yaml: unknown or repeated keys, values that do not fit together, and ICP
     rules on columns no ingested file has. Exit 0 when usable, 1 on errors."""
-    from icpkit.icp.check import check_workspace
+    from icpkit.workspace import Workspace
 
-    result = check_workspace(_root(workspace))
+    result = Workspace.check(workspace)
     for line in result.errors:
         console.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
     for line in result.warnings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,18 +44,6 @@ def fail(message: str, code: int = 1, *, hint: str | None = None) -> NoReturn:
     raise typer.Exit(code)
 
 
-def is_library_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is one of icpkit's own errors: a message written for the user.
-
-    Every exception class icpkit defines (``ConfigError``, ``BacktestError``, ...) derives from
-    ``icpkit.errors.IcpkitError`` and carries a message that says what went wrong and what to
-    do; a built-in error raised from inside icpkit (``KeyError``, ``TypeError``) is a bug.
-    """
-    from icpkit.errors import IcpkitError
-
-    return isinstance(exc, IcpkitError)
-
-
 def debugging() -> bool:
     """Whether ``--debug`` (or ICP_DEBUG=1) asks for tracebacks instead of one-line errors."""
     if os.environ.get("ICP_DEBUG", "") not in ("", "0"):
@@ -72,30 +61,39 @@ def _current_context() -> Any:
     return get_current_context(silent=True)
 
 
-def known_failure(exc: BaseException) -> IcpkitError | None:
-    """What a DuckDB or OS error raised outside the store's own connections means (a full
-    disk, memory, a read-only folder), when it is one of those."""
-    if not (isinstance(exc, OSError) or type(exc).__module__.startswith(("duckdb", "_duckdb"))):
-        return None
-    from icpkit.store.db import damage, failure
+def expected_failure(exc: BaseException) -> IcpkitError | None:
+    """What ``exc`` means for a person when it is an expected failure, else None (a bug).
 
-    return failure(exc) or damage(exc)
+    Every exception class icpkit defines derives from ``IcpkitError``: its message says what
+    went wrong and its hint what to do. A DuckDB or OS error met outside the store's own
+    connections is explained when it is a full disk, memory or a read-only folder, and a file
+    that cannot be opened is named; any other error raised from inside icpkit is a bug.
+    """
+    from icpkit.errors import IcpkitError
+
+    if isinstance(exc, IcpkitError):
+        return exc
+    if isinstance(exc, OSError) or type(exc).__module__.startswith(("duckdb", "_duckdb")):
+        from icpkit.workspace import explain_failure
+
+        if (known := explain_failure(exc)) is not None:
+            return known
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return IcpkitError(f"{exc.filename}: {exc.strerror or exc}")
+    return None
 
 
 @contextmanager
 def clean_errors() -> Iterator[None]:
-    """Turn the library's expected errors, and unreadable files, into messages and exit 1."""
+    """Expected failures inside the block as one message and exit 1, the judgement of the
+    ``icp`` application's own handler (icpkit.cli.main), for code that must stop there."""
     try:
         yield
     except Exception as exc:
         if debugging():
             raise
-        if is_library_error(exc):
-            fail(str(exc), hint=getattr(exc, "hint", None))
-        if (known := known_failure(exc)) is not None:
+        if (known := expected_failure(exc)) is not None:
             fail(str(known), hint=known.hint)
-        if isinstance(exc, OSError) and exc.filename is not None:
-            fail(f"{exc.filename}: {exc.strerror or exc}")
         raise
 
 
@@ -103,9 +101,7 @@ def open_workspace(path: Path | None) -> Workspace:
     """The workspace a command works on."""
     from icpkit.workspace import Workspace
 
-    with clean_errors():
-        return Workspace.open(path)
-    raise AssertionError("unreachable")
+    return Workspace.open(path)
 
 
 def parse_day(text: str | None, option: str = "--as-of") -> dt.date | None:
@@ -116,6 +112,25 @@ def parse_day(text: str | None, option: str = "--as-of") -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         fail(f"{option} {text!r}: expected a date as YYYY-MM-DD")
+
+
+_WIDEN = re.compile(r"^([a-z_]+)=([0-9][0-9.,_eE+]*)-([0-9][0-9.,_eE+]*)$")
+
+
+def parse_widening(texts: list[str] | None) -> dict[str, tuple[float, float]] | None:
+    """``--widen`` what-ifs as ranges: ['employees=20-500'] -> {'employees': (20.0, 500.0)};
+    None when none is given, a clear failure for one that is malformed."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for text in texts or []:
+        match = _WIDEN.match(text.strip())
+        if match is None:
+            fail(f"--widen {text!r}: expected attribute=low-high, e.g. employees=20-500")
+        attribute, low, high = match.groups()
+        try:
+            ranges[attribute] = (float(low.replace(",", "")), float(high.replace(",", "")))
+        except ValueError:
+            fail(f"--widen {text!r}: low and high must be numbers, e.g. employees=20-500")
+    return ranges or None
 
 
 def expand_globs(paths: list[Path]) -> list[Path]:

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from icpkit.cli.common import clean_errors, console, fail
+from icpkit.cli.common import console, fail
 from icpkit.cli.icp import print_icp
 from icpkit.cli.ingest import print_report
+from icpkit.cli.operate import print_tam, show_lookalikes
 from icpkit.cli.output import emit
-from icpkit.cli.score import SHOWN, print_backtest
+from icpkit.cli.score import SHOWN, print_backtest, print_counts
 from icpkit.cli.workspace import summary
 
-if TYPE_CHECKING:
-    pass
-
 EXPORT_DAY = dt.date(2025, 10, 1)  # the demo CRM's export date: intent is scored as of then
+WIDEN = {"employees": (20.0, 500.0)}  # the demo's what-if: a wider head-count range
 
 
 def demo_data(
@@ -31,10 +29,10 @@ def demo_data(
 ) -> None:
     """Write messy HubSpot-style exports with a documented, planted ICP; the ground truth
     goes in truth/ (planted_truth.json), so `icp ingest OUT/*.csv` reads only the exports."""
-    from icpkit.demo import make_crm
+    from icpkit.workspace import make_demo_crm
 
     started = time.perf_counter()
-    files = make_crm(rows, seed, out)
+    files = make_demo_crm(rows, seed, out)
     took = time.perf_counter() - started
     console.print(f"Wrote {rows:,} deals (seed {seed}) to [bold]{out}[/] in {took:.1f}s:")
     for path in files.exports():
@@ -52,21 +50,23 @@ def demo(
     ] = None,
 ) -> None:
     """Run the whole chain on generated data: generate, ingest, derive, backtest, score,
-    size the TAM and find lookalikes."""
-    from icpkit.demo import make_crm
-    from icpkit.demo.judge import truth_table
-    from icpkit.workspace import Workspace
+    size the TAM, find lookalikes and write the ICP report."""
+    from icpkit.workspace import (
+        Workspace,
+        make_demo_crm,
+        make_demo_universe,
+        planted_truth_table,
+    )
 
     root = directory or Path(tempfile.mkdtemp(prefix="icpkit-demo-"))
     data = root / "data"
     console.rule("1. generate a messy CRM export with a planted ICP")
-    files = make_crm(rows, seed, data)
+    files = make_demo_crm(rows, seed, data)
     for path in files.paths():
         console.print(f"  {path}")
     console.rule("2. ingest into a workspace")
-    with clean_errors():
-        ws = Workspace.init(root / "workspace", name="icpkit demo")
-        result = ws.ingest(files.exports())
+    ws = Workspace.init(root / "workspace", name="icpkit demo")
+    result = ws.ingest(files.exports())
     for report in result.files:
         print_report(report, show_mapping=False)
     if not result.ok:
@@ -74,48 +74,39 @@ def demo(
     console.rule("3. what the workspace holds")
     summary(ws.root)
     console.rule("4. derive the ICP from won vs lost")
-    with clean_errors():
-        derived = ws.derive()
+    derived = ws.derive()
     print_icp(derived.icp)
     console.rule("5. the derived ICP next to the planted truth")
-    truth = json.loads(files.planted_truth.read_text())
-    emit(truth_table(derived.icp, truth), "table", title="Planted truth vs derived ICP")
+    emit(planted_truth_table(derived.icp, files), "table", title="Planted truth vs derived ICP")
     console.rule("6. backtest: fit on older deals, score the newer ones")
-    with clean_errors():
-        backtest = ws.backtest(reference=files.win_probabilities())
+    backtest = ws.backtest(reference=files.win_probabilities())
     print_backtest(backtest)
     console.rule("7. score the prospects (companies that never bought)")
     prospects = data / "prospects.csv"
     files.write_prospects(prospects)
     scored_path = root / "scored_prospects.csv"
-    with clean_errors():
-        scored = ws.score_file(prospects, as_of=EXPORT_DAY)
-        ws.score_file(prospects, as_of=EXPORT_DAY, out=scored_path)
+    scored = ws.score_file(prospects, as_of=EXPORT_DAY)
+    ws.score_file(prospects, as_of=EXPORT_DAY, out=scored_path)
     ranked = sorted(scored.rows(), key=lambda r: (-r["score"], r["line"] or 0))
     emit(ranked[:15], "table", title="Top 15 prospects", columns=SHOWN)
-    console.print(
-        "tiers: "
-        + ", ".join(f"{t} {scored.tiers.get(t, 0):,}" for t in "ABCD")
-        + "; routes: "
-        + ", ".join(f"{r} {n:,}" for r, n in sorted(scored.routes.items()))
-    )
+    print_counts(scored)
     console.rule("8. size the market: a company universe scored with the ICP")
-    from icpkit.cli import operate
-    from icpkit.demo import make_universe
-
-    universe = make_universe(files, 20_000, seed, data / "universe")
-    operate.tam(
-        universe.path,
-        widen=["employees=20-500"],
-        as_of=None,
-        fmt="table",
-        out=None,
-        workspace=ws.root,
-    )
+    universe = make_demo_universe(files, 20_000, seed, data / "universe")
+    print_tam(ws.tam(universe.path, widen=WIDEN))
     console.rule("9. lookalikes of the Tier 1 customers (existing customers left out)")
-    operate.lookalike(universe.path, top=10, k=3, fmt="table", out=None, workspace=ws.root)
+    show_lookalikes(ws, universe.path, top=10, k=3)
+    console.rule("10. the ICP report")
+    report_path = ws.report(
+        root / "icp-report.html",
+        universe=universe.path,
+        widen=WIDEN,
+        as_of=EXPORT_DAY,
+        backtest=backtest,
+    )
+    console.print(f"The ICP report (one page, open it in a browser): {report_path}")
     console.print(
         f"\nResults are in [bold]{root}[/]:\n"
+        f"  the ICP report: {report_path}\n"
         f"  scored prospects (fit, intent, tier, route, reasons): {scored_path}\n"
         f"  exports and the planted truth: {data}\n"
         f"  workspace (icp.yaml with the derived ICP, workspace.duckdb): {ws.root}\n"

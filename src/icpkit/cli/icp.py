@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from icpkit.cli.common import WorkspaceOption, clean_errors, console, open_workspace
+from icpkit.cli.common import WorkspaceOption, console, open_workspace
 from icpkit.cli.output import emit
+
+if TYPE_CHECKING:
+    from icpkit.icp.model import ICP
 
 
 def derive(
@@ -18,8 +21,7 @@ def derive(
 ) -> None:
     """Derive the ICP from the data into icp.yaml; keep locked and human criteria."""
     ws = open_workspace(workspace)
-    with clean_errors():
-        result = ws.derive(note=note)
+    result = ws.derive(note=note)
     for i, line in enumerate(result.nothing):
         console.print(f"[bold]{line}[/]" if i == 0 else line)
     for warning in result.warnings:
@@ -35,12 +37,11 @@ def derive(
     print_icp(ws.current_icp())
 
 
-def print_icp(icp: object) -> None:
+def print_icp(icp: ICP | None) -> None:
     """The ICP as a short readable list: boundary, fit, intent, exclusions, with rationale."""
-    from icpkit.icp.describe import describe_rule
-    from icpkit.icp.model import ICP
+    from icpkit.workspace import describe_rule
 
-    if not isinstance(icp, ICP):
+    if icp is None:
         return
     for name in ("boundary", "fit", "intent", "exclusions"):
         items = getattr(icp, name)
@@ -57,8 +58,7 @@ def print_icp(icp: object) -> None:
 def history(workspace: WorkspaceOption = None) -> None:
     """List the saved ICP versions."""
     ws = open_workspace(workspace)
-    with clean_errors():
-        versions = ws.versions.list()
+    versions = ws.versions.list()
     if not versions:
         console.print("No ICP version yet: run 'icp derive'.")
         return
@@ -83,17 +83,14 @@ def diff(
     workspace: WorkspaceOption = None,
 ) -> None:
     """What changed between two ICP versions, with the evidence that moved."""
-    from icpkit.icp import diff_icps, format_diff
-
     ws = open_workspace(workspace)
-    with clean_errors():
-        lines = format_diff(diff_icps(ws.versions.load(a), ws.versions.load(b)))
+    lines = ws.diff(a, b)
     for line in lines or ["no change"]:
         console.print(line)
 
 
 def schema() -> None:
     """Print the JSON Schema of the ICP in icp.yaml, for editors."""
-    from icpkit.icp import icp_json_schema
+    from icpkit.workspace import icp_json_schema
 
     sys.stdout.write(json.dumps(icp_json_schema(), indent=2) + "\n")

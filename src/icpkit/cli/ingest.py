@@ -14,7 +14,6 @@ from rich.table import Table
 
 from icpkit.cli.common import (
     WorkspaceOption,
-    clean_errors,
     console,
     debugging,
     err_console,
@@ -58,7 +57,6 @@ def ingest(
     """Load CRM exports (HubSpot, Salesforce, Pipedrive or any layout) into the workspace."""
     ws = open_workspace(workspace)
     with (
-        clean_errors(),
         Progress(
             SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
         ) as bar,
@@ -105,7 +103,7 @@ def print_report(report: FileReport, *, show_mapping: bool) -> None:
             console.print(f"[bold]{name}[/]: {report.skipped}", soft_wrap=True)
         return
     layout = report.layout
-    from icpkit.ingest.fields import SYSTEM_LABELS
+    from icpkit.workspace import SYSTEM_LABELS
 
     system = SYSTEM_LABELS.get(report.system, report.system)
     conf = f"{layout.confidence:.2f}" if layout else "-"
@@ -170,8 +168,7 @@ def quarantine(
 ) -> None:
     """List what could not be read: file, line, column, value and reason."""
     ws = open_workspace(workspace)
-    with clean_errors():
-        rows = ws.quarantine(file=file, limit=limit or None)
+    rows = ws.quarantine(file=file, limit=limit or None)
     if fmt == "json":
         write_json(document("quarantine", rows=rows))
         return

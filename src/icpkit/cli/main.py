@@ -12,10 +12,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from icpkit import __version__
-from icpkit.cli import analyze, check, demo, icp, ingest, operate, score, workspace
-from icpkit.cli.common import debugging, fail, known_failure
-from icpkit.errors import IcpkitError
+from icpkit.cli import analyze, check, demo, icp, ingest, monitor, operate, report, score, workspace
+from icpkit.cli.common import debugging, expected_failure, fail
 from icpkit.output.files import exit_cleanly_on_sigterm, stopped_by_signal
 
 BUG_HINT = "this is a bug in icpkit: run the command again with --debug and report the traceback"
@@ -41,12 +39,8 @@ class FailsCleanly(TyperGroup):
                 raise  # a usage error: the command-line parser reports it with exit 2
             if debugging():
                 raise
-            if isinstance(exc, IcpkitError):
-                fail(str(exc), hint=exc.hint)
-            if (known := known_failure(exc)) is not None:
+            if (known := expected_failure(exc)) is not None:
                 fail(str(known), hint=known.hint)
-            if isinstance(exc, OSError) and exc.filename is not None:
-                fail(f"{exc.filename}: {exc.strerror or exc}")
             if isinstance(exc, OSError | MemoryError):
                 fail(f"{type(exc).__name__}: {exc}")
             fail(f"{type(exc).__name__}: {exc}", hint=BUG_HINT)
@@ -64,7 +58,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"icpkit {__version__}")
+        from importlib.metadata import version
+
+        typer.echo(f"icpkit {version('icpkit')}")
         raise typer.Exit()
 
 
@@ -100,3 +96,5 @@ app.command()(score.calibrate)
 app.command()(score.sql)
 app.command()(operate.tam)
 app.command()(operate.lookalike)
+app.command()(monitor.monitor)
+app.command()(report.report)

@@ -27,9 +27,11 @@ from icpkit.cli.common import console
 from icpkit.cli.numbers import DASH, NotComputable, finite, json_record, plain
 from icpkit.output.csvfile import csv_text
 from icpkit.output.files import write_atomic
+from icpkit.output.versions import DOCUMENT, KEY
 
-SCHEMA_VERSION = 1
-"""Version of every JSON document the commands write; docs/json.md says what each holds."""
+SCHEMA_VERSION = DOCUMENT
+"""Version of every JSON document and CSV table the commands write (docs/json.md, what each
+holds; docs/compatibility.md, what raises it)."""
 
 Format = Literal["table", "csv", "json"]
 FormatOption = Annotated[Format, typer.Option("--format", help="table (terminal), csv or json.")]
@@ -157,7 +159,7 @@ def print_table(
 
 def document(command: str, **fields: Any) -> dict[str, Any]:
     """The one JSON document a command writes: ``schema_version``, ``command``, then fields."""
-    return {"schema_version": SCHEMA_VERSION, "command": command, **fields}
+    return {KEY: SCHEMA_VERSION, "command": command, **fields}
 
 
 def write_json(doc: Mapping[str, Any], out: Path | None = None) -> None:
@@ -190,7 +192,8 @@ def emit(
     """Print ``rows`` in ``fmt``: the table shows ``columns``; CSV and JSON keep every field.
 
     JSON is one document (see :func:`document`) holding ``fields`` and the ``rows``, each with a
-    ``<field>_reason`` (from ``why``) beside a value that cannot be computed.
+    ``<field>_reason`` (from ``why``) beside a value that cannot be computed; a CSV ends
+    with a ``schema_version`` column.
     """
     if fmt == "table":
         print_table(rows, columns, title=title)
@@ -200,7 +203,9 @@ def emit(
         write_json(document(command, **fields, rows=records), out)
         return
     flat = [{k: _csv_cell(v) for k, v in r.items()} for r in records]
-    names = list(dict.fromkeys(k for r in flat for k in r)) or ["empty"]
+    # The version is the last column: a CSV has no header to hold it (docs/compatibility.md).
+    flat = [{**r, KEY: SCHEMA_VERSION} for r in flat]
+    names = list(dict.fromkeys(k for r in flat for k in r)) or [KEY]
     _write(csv_text(flat, names), out, what=f"{len(rows)} rows")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -11,7 +10,6 @@ import typer
 
 from icpkit.cli.common import (
     WorkspaceOption,
-    clean_errors,
     console,
     err_console,
     fail,
@@ -22,6 +20,7 @@ from icpkit.cli.numbers import cell, finite, interval, json_record, prose_interv
 from icpkit.cli.output import Column, OutOption, document, emit, write_json
 
 if TYPE_CHECKING:
+    from icpkit.engines.prospects import ScoredFile
     from icpkit.validate.backtest import BacktestResult, ModelRow
 
 SHOWN = (
@@ -55,6 +54,8 @@ def score(
     """Score a file of accounts: fit, intent, sub-scores, tier, route and reasons."""
     from rich.progress import Progress
 
+    from icpkit.workspace import ENGINES
+
     ws = open_workspace(workspace)
     if not file.exists():
         fail(f"{file}: no such file")
@@ -62,11 +63,15 @@ def score(
         fail(f"{out}: write .csv, .parquet or .json")
     day = parse_day(as_of)
     if engine == "spark":
-        _score_on_spark(ws, file, out, day)
+        # Run the compiled SELECT on a Spark session (local, or the cluster of SPARK_* settings).
+        if out is None or out.suffix.lower() != ".parquet":
+            fail("--engine spark reads and writes Parquet: pass --out scored.parquet")
+        scored = ws.score_file(file, engine="spark", as_of=day, out=out)
+        console.print(f"Spark scored {scored.total:,} accounts from {file.name}; wrote {out}")
         return
-    if engine != "duckdb":
-        fail(f"--engine {engine!r}: duckdb or spark")
-    with clean_errors(), Progress(transient=True, console=err_console) as bar:
+    if engine not in ENGINES:
+        fail(f"--engine {engine!r}: {' or '.join(ENGINES)}")
+    with Progress(transient=True, console=err_console) as bar:
         task = bar.add_task(f"scoring {file.name}", total=100)
         scored = ws.score_file(
             file,
@@ -77,10 +82,8 @@ def score(
         )
         bar.update(task, completed=100)
     report = scored.report
-    if scored.scorecard.flat:
-        from icpkit.engines.scorecard import NO_RULES
-
-        console.print(f"[yellow]warning:[/] {NO_RULES}")
+    for warning in scored.scorecard.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
     for text in scored.problems:
         console.print(f"[yellow]unreadable:[/] {text}")
     if report is not None:
@@ -99,12 +102,7 @@ def score(
         f"Scored {scored.total:,} accounts from {file.name} as of {scored.as_of}{quarantined}; "
         f"base {scored.scorecard.base_total} points."
     )
-    console.print(
-        "tiers: "
-        + ", ".join(f"{t} {scored.tiers.get(t, 0):,}" for t in "ABCD")
-        + "; routes: "
-        + ", ".join(f"{r} {n:,}" for r, n in sorted(scored.routes.items()))
-    )
+    print_counts(scored)
     if out is None:
         rows = sorted(scored.rows(), key=lambda r: (-r["score"], str(r.get("line") or "")))
         emit(rows[:top], "table", title=f"Top {min(top, len(rows))} accounts", columns=SHOWN)
@@ -112,13 +110,14 @@ def score(
         console.print(f"wrote {scored.total:,} scored accounts to {out}")
 
 
-def _score_on_spark(ws: Any, file: Path, out: Path | None, day: dt.date | None) -> None:
-    """Run the compiled SELECT on a Spark session (local, or the cluster of SPARK_* settings)."""
-    if out is None or out.suffix.lower() != ".parquet":
-        fail("--engine spark reads and writes Parquet: pass --out scored.parquet")
-    with clean_errors():
-        total = ws.score_on_spark(file, out, as_of=day)
-    console.print(f"Spark scored {total:,} accounts from {file.name}; wrote {out}")
+def print_counts(scored: ScoredFile) -> None:
+    """One line of the accounts scored by tier and by route."""
+    console.print(
+        "tiers: "
+        + ", ".join(f"{t} {scored.tiers.get(t, 0):,}" for t in "ABCD")
+        + "; routes: "
+        + ", ".join(f"{r} {n:,}" for r, n in sorted(scored.routes.items()))
+    )
 
 
 def sql(
@@ -134,19 +133,14 @@ def sql(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Print the scorecard as one SQL SELECT for a warehouse job or a dbt model."""
-    from icpkit.engines.sql import DIALECTS, Tables, compile_scorecard
+    from icpkit.workspace import DIALECTS
 
     if dialect not in DIALECTS:
         fail(f"--dialect {dialect!r}: one of {', '.join(DIALECTS)}")
     ws = open_workspace(workspace)
-    with clean_errors():
-        text = compile_scorecard(
-            ws.require_icp(),
-            ws.settings,
-            dialect=dialect,
-            tables=Tables(table, signals, contacts),
-            as_of=parse_day(as_of),
-        )
+    text = ws.sql(
+        dialect, accounts=table, signals=signals, contacts=contacts, as_of=parse_day(as_of)
+    )
     sys.stdout.write(text + "\n")
 
 
@@ -382,10 +376,9 @@ def backtest(
 ) -> None:
     """Fit on older deals, score newer ones: AUC, tiers, calibration, against baselines."""
     ws = open_workspace(workspace)
-    with clean_errors():
-        result = ws.backtest(
-            cutoff=parse_day(cutoff, "--cutoff"), test_share=test_share, allow_leaks=allow_leaks
-        )
+    result = ws.backtest(
+        cutoff=parse_day(cutoff, "--cutoff"), test_share=test_share, allow_leaks=allow_leaks
+    )
     if fmt == "json":
         write_json(backtest_document(result), out)
     else:
@@ -398,8 +391,7 @@ def calibrate(
 ) -> None:
     """Refit the points from the latest outcomes; write a new ICP version with its diff."""
     ws = open_workspace(workspace)
-    with clean_errors():
-        result = ws.calibrate(note=note)
+    result = ws.calibrate(note=note)
     if not result.written:
         console.print(f"Points unchanged (version {result.version}).")
         return

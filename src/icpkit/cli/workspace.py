@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from icpkit.cli.common import WorkspaceOption, clean_errors, console, open_workspace
+from icpkit.cli.common import WorkspaceOption, console, open_workspace
 from icpkit.cli.output import Column, print_table
 
 
@@ -16,12 +16,10 @@ def init(
     name: Annotated[str | None, typer.Option(help="Name shown in reports.")] = None,
 ) -> None:
     """Create a workspace: icp.yaml (settings, later the ICP) and the DuckDB store."""
-    from icpkit.config import CONFIG_NAME
     from icpkit.workspace import Workspace
 
-    existed = (directory / CONFIG_NAME).is_file()
-    with clean_errors():
-        ws = Workspace.init(directory, name=name)
+    existed = Workspace.exists(directory)
+    ws = Workspace.init(directory, name=name)
     if existed:
         console.print(
             f"[bold]{ws.root}[/] is a workspace already: kept as it is "
@@ -36,8 +34,7 @@ def init(
 def summary(workspace: WorkspaceOption = None) -> None:
     """What the workspace holds: accounts, deals by outcome, signals, imports, quarantine."""
     ws = open_workspace(workspace)
-    with clean_errors():
-        info = ws.summary()
+    info = ws.summary()
     counts = info["counts"]
     outcomes = info["outcomes"]
     console.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections import Counter
 from contextlib import ExitStack
@@ -212,6 +213,27 @@ class DemoFiles:
             writer.writerow(header)
             for row in reader:
                 if row and row[0] not in customers:
+                    writer.writerow(row)
+                    written += 1
+        return written
+
+    def write_deals_before(self, day: dt.date, path: Path) -> int:
+        """Write the rows of the deals export created before ``day`` to ``path``: the deals
+        an ICP derived before a planted drift learns from. Returns the rows written."""
+        written = 0
+        with (
+            self.deals.open(encoding="utf-8", newline="") as src,
+            atomic_path(path) as tmp,
+            tmp.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            reader = csv.reader(src)
+            writer = csv.writer(dst)
+            header = next(reader)
+            created = header.index("Create Date")
+            writer.writerow(header)
+            for row in reader:
+                # Creation dates are written ISO first ('2025-03-31 14:05').
+                if row and row[created][:10] < day.isoformat():
                     writer.writerow(row)
                     written += 1
         return written
@@ -836,11 +858,13 @@ def _chunk(
     out: _Outputs,
     counts: Counter[str],
     quirks: Counter[str],
+    drift: T.Drift | None = None,
 ) -> None:
     """Generate and write chunk k: n_d deals (IDs from d0) on n_c companies (from c0)."""
     # Two independent streams per chunk: the world (true attributes and outcomes) and its
     # presentation (formats, typos, planted bad cells), so messiness never moves the truth.
-    w = simulate(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, 0))), n_d, n_c)
+    world = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, 0)))
+    w = simulate(world, n_d, n_c, drift)
     fmt = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, 1)))
     nm = _names(w, fmt, seed, c0, quirks)
     counts["company_rows"] += _write_companies(out.companies, w, nm, fmt, quirks, c0)
@@ -864,11 +888,19 @@ def _chunk(
         counts[f"tier_{t}"] += int((w.tier == t).sum())
 
 
-def make_crm(n_deals: int, seed: int, out_dir: Path, *, chunk_size: int = 100_000) -> DemoFiles:
+def make_crm(
+    n_deals: int,
+    seed: int,
+    out_dir: Path,
+    *,
+    chunk_size: int = 100_000,
+    drift: T.Drift | None = None,
+) -> DemoFiles:
     """Write a messy synthetic HubSpot CRM with a planted ICP into out_dir, chunk by chunk.
 
     Output is byte-identical for the same (n_deals, seed, chunk_size); memory use is bounded
-    by chunk_size, not n_deals.
+    by chunk_size, not n_deals. ``drift`` (off by default) plants a fall in one segment's
+    win rate after a date (see ``truth.Drift``); without it nothing changes.
     """
     if n_deals < 100:
         raise ValueError("n_deals must be at least 100")
@@ -892,7 +924,7 @@ def make_crm(n_deals: int, seed: int, out_dir: Path, *, chunk_size: int = 100_00
             d_end = min(n_deals, d_start + chunk_size)
             c_end = max(c_start + 1, round(d_end * T.COMPANIES_PER_DEAL))
             _chunk(seed, k, d_start, d_end - d_start, c_start, c_end - c_start, outputs,
-                   counts, quirks)  # fmt: skip
+                   counts, quirks, drift)  # fmt: skip
             c_start = c_end
     quirks["utf8_bom"] = 1
     quirks["crlf_line_endings"] = 2
@@ -902,7 +934,7 @@ def make_crm(n_deals: int, seed: int, out_dir: Path, *, chunk_size: int = 100_00
     ]
     count_dict = {key: int(v) for key, v in sorted(counts.items())}
     truth_path = truth_dir / "planted_truth.json"
-    doc = T.planted_truth(seed, n_deals, count_dict, quirk_list)
+    doc = T.planted_truth(seed, n_deals, count_dict, quirk_list, drift)
     write_atomic(truth_path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return DemoFiles(
         out_dir=out_dir,

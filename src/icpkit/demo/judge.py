@@ -72,7 +72,7 @@ def label(planted: dict[str, Any]) -> str:
 def matches(rule: Criterion | Exclusion, planted: dict[str, Any]) -> bool:
     """Whether a fit criterion or exclusion names the planted attribute value: its values hold
     the planted value, or its range lies inside the planted range."""
-    if rule.attribute != planted["attribute"]:
+    if rule.attribute != planted["attribute"] or (isinstance(rule, Criterion) and rule.missing):
         return False
     if "value" in planted:
         return planted["value"] in (rule.values or [])
@@ -120,7 +120,8 @@ def judge(icp: ICP, truth: dict[str, Any]) -> Judgement:
         verdicts.append(Verdict(rule.id, where, kind, hit or decoy))
 
     for c in icp.fit:
-        if c.source == "derived":
+        # A Missing bin claims nothing about the market: neither planted nor spurious.
+        if c.source == "derived" and not c.missing:
             add(c, "fit", truth["discriminators"] if c.direction == "positive" else negative)
     for e in icp.exclusions:
         if e.source == "derived":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -109,6 +111,37 @@ PLANTED_SDR_SHARE = 0.12
 PLANTED_SDR_DECOY_SHARE = 0.06
 
 
+# Drift (off by default): segments whose new-business win rate can be made to fall after a
+# date, so that drift monitoring has something true to find.
+DRIFT_SEGMENTS = ("software", "mid_market", "hubspot")
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A planted change: New Business deals created on or after ``after`` in ``segment`` (one
+    of DRIFT_SEGMENTS) win with ``log_odds`` added to their log-odds of winning."""
+
+    after: dt.date
+    segment: str = "software"
+    log_odds: float = -1.5
+
+    def __post_init__(self) -> None:
+        if self.segment not in DRIFT_SEGMENTS:
+            raise ValueError(
+                f"drift segment must be one of {', '.join(DRIFT_SEGMENTS)}; got {self.segment!r}"
+            )
+
+    def as_json(self) -> dict[str, Any]:
+        """The drift as planted_truth.json records it."""
+        return {
+            "after": self.after.isoformat(),
+            "segment": self.segment,
+            "log_odds": self.log_odds,
+            "effect": f"New Business deals created on or after {self.after.isoformat()} in "
+            f"segment {self.segment} win with log_odds added to their log-odds",
+        }
+
+
 def _fit(attribute: str, log_odds: float, kind: str, **extra: Any) -> dict[str, Any]:
     direction = "positive" if log_odds > 0 else "negative" if log_odds < 0 else "none"
     return {"attribute": attribute, **extra, "direction": direction, "log_odds": log_odds,
@@ -116,11 +149,16 @@ def _fit(attribute: str, log_odds: float, kind: str, **extra: Any) -> dict[str, 
 
 
 def planted_truth(
-    seed: int, n_deals: int, counts: dict[str, int], quirks: list[dict[str, Any]]
+    seed: int,
+    n_deals: int,
+    counts: dict[str, int],
+    quirks: list[dict[str, Any]],
+    drift: Drift | None = None,
 ) -> dict[str, Any]:
-    """Build the machine-readable planted truth written to planted_truth.json."""
+    """Build the machine-readable planted truth written to planted_truth.json (a ``drift``
+    key only when a drift was planted)."""
     no_effect = {"direction": "none", "log_odds": 0.0}
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "seed": seed,
         "n_deals": n_deals,
@@ -291,3 +329,6 @@ def planted_truth(
             "company_truth.csv": "true per-company attributes, outcomes and tier, LF",
         },
     }
+    if drift is not None:
+        doc["drift"] = drift.as_json()
+    return doc

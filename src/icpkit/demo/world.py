@@ -96,8 +96,10 @@ def _hits(sig_comp: I64, sig_day: I64, comp: I64, day: I64, lo: int, hi: int) ->
     return np.asarray(right > left)
 
 
-def simulate(rng: np.random.Generator, n_d: int, n_c: int) -> World:
-    """Draw the companies, deals, intent signals and outcomes of one chunk."""
+def simulate(rng: np.random.Generator, n_d: int, n_c: int, drift: T.Drift | None = None) -> World:
+    """Draw the companies, deals, intent signals and outcomes of one chunk; ``drift`` moves
+    the win rate of one segment's deals created on or after its day (no extra draws, so
+    everything else stays as without it)."""
     # ---- companies ---------------------------------------------------------------------------
     emp = np.rint(np.exp(rng.normal(np.log(T.EMP_MEDIAN), T.EMP_SIGMA, n_c)))
     emp = np.clip(emp, 1, T.EMP_MAX).astype(np.int64)
@@ -210,6 +212,10 @@ def simulate(rng: np.random.Generator, n_d: int, n_c: int) -> World:
     x += T.FIT_MID_MARKET * mid[c] + T.FIT_SOFTWARE * soft[c] + T.FIT_HUBSPOT * hub_then
     x += T.INTENT_FUNDING * fund + T.INTENT_SDR * sdr
     x += T.DQ_PUBLIC_ADMIN * pub[c] + T.DQ_MICRO * micro[c] + T.ENTERPRISE_LOG_ODDS * ent[c]
+    if drift is not None:
+        segment = {"software": soft[c], "mid_market": mid[c], "hubspot": hub_then}[drift.segment]
+        after = cday >= day_number(drift.after.isoformat())
+        x += drift.log_odds * (segment & after)
     p_nb = logistic(x)
     cycle_mean = T.CYCLE_MEAN_DAYS * np.where(icp[c], T.CYCLE_ICP_MULTIPLIER, 1.0)
     cycle_mean *= np.where(ent[c], T.CYCLE_ENTERPRISE_MULTIPLIER, 1.0)

@@ -13,22 +13,20 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from icpkit.analysis.frame import DETAIL_SQL, MISSING, value_sql
 from icpkit.analysis.history import date_values
+from icpkit.attributes import (
+    DETAIL_SQL,
+    Context,
+    definition_of,
+    names_help,
+    number_sql,
+    numeric_names,
+)
 from icpkit.config import AnalysisSettings, PersonaSettings
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal, format_number
 from icpkit.store.db import literal
 
-# Numeric columns a rule's min/max compares, by attribute.
-NUMERIC = {
-    "employees": "a.employees",
-    "revenue": "a.revenue",
-    "total_funding": "a.total_funding",
-    "founded_year": "a.founded_year",
-    "stack_density": "CASE WHEN a.technologies IS NULL THEN NULL "
-    "ELSE coalesce(array_length(a.technologies), 0) END",
-}
 ENTITIES = "score_entities"
 
 
@@ -76,12 +74,15 @@ def condition_sql(
     an unknown value gives ``unknown`` (no match for a criterion, inside for a boundary)."""
     fallback = "true" if unknown else "false"
     attribute = rule.attribute
+    if isinstance(rule, Criterion) and rule.missing:
+        return unknown_sql(attribute, settings, where, as_of=as_of, extra_columns=extra_columns)
+    ctx = Context(as_of=as_of, extra_columns=extra_columns)
     if rule.min is not None or rule.max is not None:
-        column = NUMERIC.get(attribute)
+        column = number_sql(attribute, ctx)
         if column is None:
             raise ScoringError(
                 f"{where}: attribute {attribute!r} has no numeric value to compare with "
-                f"min/max; numeric attributes: {', '.join(sorted(NUMERIC))}"
+                f"min/max; numeric attributes: {', '.join(sorted(numeric_names()))}"
             )
         parts = []
         if rule.min is not None:
@@ -89,20 +90,39 @@ def condition_sql(
         if rule.max is not None:
             parts.append(f"{column} <= {format_number(rule.max)}")
         return f"coalesce({' AND '.join(parts)}, {fallback})"
-    values = rule.values or []
-    if attribute == "tech":
-        any_of = " OR ".join(f"array_contains(a.technologies, {literal(v)})" for v in values)
-        return (
-            f"CASE WHEN a.technologies IS NULL THEN {fallback} ELSE coalesce({any_of}, false) END"
-        )
-    sql = value_sql(attribute, settings, as_of=as_of, extra_columns=extra_columns)
-    if sql is None:
+    definition = definition_of(attribute)
+    if definition is None:
         raise ScoringError(
-            f"{where}: unknown attribute {attribute!r}; known: employees, revenue, industry, "
-            "country, funding_stage, stack_density, company_age, tech, extra:<column>"
+            f"{where}: unknown attribute {attribute!r}; known: {names_help(analyzed=False)}"
         )
-    listed = ", ".join(literal(v) for v in values)
-    return f"CASE WHEN ({sql}) = '{MISSING}' THEN {fallback} ELSE ({sql}) IN ({listed}) END"
+    condition = definition.condition_sql(attribute, rule.values or [], settings, ctx, fallback)
+    if condition is None:
+        numeric = definition.number_sql(attribute, ctx) is not None
+        raise ScoringError(
+            f"{where}: attribute {attribute!r} has no values a rule can list; "
+            + ("compare it with min/max" if numeric else "write it as an intent signal")
+        )
+    return condition
+
+
+def unknown_sql(
+    attribute: str,
+    settings: AnalysisSettings,
+    where: str,
+    *,
+    as_of: str = "e.as_of",
+    extra_columns: bool = False,
+) -> str:
+    """SQL true when an account's value of ``attribute`` is unknown: the Missing bin, the
+    same accounts the analysis labels ``(missing)`` (the definition says which)."""
+    definition = definition_of(attribute)
+    ctx = Context(as_of=as_of, extra_columns=extra_columns)
+    sql = None if definition is None else definition.unknown_sql(attribute, settings, ctx)
+    if sql is not None:
+        return sql
+    raise ScoringError(
+        f"{where}: unknown attribute {attribute!r}; known: {names_help(analyzed=False)}"
+    )
 
 
 def signal_age_sql(signal: IntentSignal) -> str:

@@ -11,7 +11,7 @@ reported (file, line, column, value, how many), never dropped silently.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,24 +20,39 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from icpkit.attributes import input_columns
 from icpkit.icp.model import ICP
 from icpkit.ingest.normalize import Unreadable
 from icpkit.store.db import first_row, identifier, literal, path_literal
 
-# The columns the compiled SELECT reads (see icpkit.engines.sql), with each one's type.
-CANONICAL = {
-    "account_key": "VARCHAR",
-    "employees": "BIGINT",
-    "revenue": "DOUBLE",
-    "industry": "VARCHAR",
-    "country": "VARCHAR",
-    "funding_stage": "VARCHAR",
-    "founded_year": "INTEGER",
-    "technologies": "VARCHAR[]",
-    "total_funding": "DOUBLE",
-}
-# Tools joined by ';' in a text column: each trimmed, empty ones dropped.
-SPLIT_TOOLS = "regexp_extract_all(f.technologies, '[^;[:space:]](?:[^;]*[^;[:space:]])?')"
+
+def input_layout() -> dict[str, str]:
+    """The columns the compiled SELECT reads (see icpkit.engines.sql), with each one's SQL
+    type: ``account_key``, then every account field the attributes' definitions read (their
+    ``inputs``, icpkit.attributes), in the order of the definitions."""
+    return {"account_key": "VARCHAR", **input_columns()}
+
+
+class _InputLayout(Mapping[str, str]):
+    """:func:`input_layout` as a mapping, read from the attribute registry on every use: an
+    attribute registered later brings its input columns with it."""
+
+    def __getitem__(self, name: str) -> str:
+        return input_layout()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(input_layout())
+
+    def __len__(self) -> int:
+        return len(input_layout())
+
+    def __repr__(self) -> str:
+        return repr(input_layout())
+
+
+CANONICAL: Mapping[str, str] = _InputLayout()
+# A list (tools) joined by ';' in a text column: each item trimmed, empty ones dropped.
+SPLIT_LIST = "regexp_extract_all(f.{column}, '[^;[:space:]](?:[^;]*[^;[:space:]])?')"
 # Distinct values normalized per column at most; a column with more is read as it stands.
 MAX_DISTINCT = 200_000
 MAX_REVENUE = 1e13  # as in ingestion: above the largest company's revenue in any currency
@@ -279,14 +294,15 @@ def clean_columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> Cleaning:
     value, into temp tables ``fix_<column>`` (raw, value); report what stays unreadable."""
     cleaning = Cleaning(notes=list(f.notes))
     bad: dict[str, dict[str, str]] = {}
-    for name in ("employees", "revenue", "total_funding", "founded_year", "country", "industry"):
-        if f.columns.get(name) != "VARCHAR":  # absent, or typed: read as it stands
+    layout = input_layout()
+    for name, (normalize, cast_is_canonical) in _normalizers().items():
+        # Absent, typed (read as it stands) or read by no attribute: nothing to normalize.
+        if name not in layout or f.columns.get(name) != "VARCHAR":
             continue
-        normalize, cast_is_canonical = _normalizers()[name]
         column = identifier(name)
         where = f"{column} IS NOT NULL"
         if cast_is_canonical:
-            where += f" AND TRY_CAST({column} AS {CANONICAL[name]}) IS NULL"
+            where += f" AND TRY_CAST({column} AS {layout[name]}) IS NULL"
         rows = con.execute(
             f"SELECT DISTINCT {column} FROM {f.source} WHERE {where} LIMIT {MAX_DISTINCT + 1}"
         ).fetchall()
@@ -319,7 +335,7 @@ def clean_columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> Cleaning:
             continue
         table = f"fix_{name}"
         arrow = pa.table(
-            {"raw": pa.array(raws, pa.string()), "value": pa.array(values, _ARROW[name])}
+            {"raw": pa.array(raws, pa.string()), "value": pa.array(values, _ARROW[layout[name]])}
         )
         con.register(f"{table}_rows", arrow)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_rows")
@@ -331,13 +347,12 @@ def clean_columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> Cleaning:
     return cleaning
 
 
+# Arrow types of the normalized values, by the column's SQL type.
 _ARROW = {
-    "employees": pa.int64(),
-    "revenue": pa.float64(),
-    "total_funding": pa.float64(),
-    "founded_year": pa.int32(),
-    "country": pa.string(),
-    "industry": pa.string(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "VARCHAR": pa.string(),
 }
 
 
@@ -383,8 +398,8 @@ def typed_columns(
         if name not in columns:
             select.append(f"CAST(NULL AS {kind}) AS {name}")
             continue
-        if name == "technologies" and not columns[name].endswith("[]"):
-            value = SPLIT_TOOLS
+        if kind.endswith("[]") and not columns[name].endswith("[]"):
+            value = SPLIT_LIST.format(column=name)
         elif columns[name] == kind:
             value = f"f.{name}"
         else:

@@ -43,7 +43,9 @@ from icpkit.engines.scorecard import Scorecard, build_scorecard
 from icpkit.engines.sql import Tables, compile_scorecard
 from icpkit.icp.model import ICP
 from icpkit.output.csvfile import neutralize_sql
-from icpkit.output.files import atomic_path, temp_folder
+from icpkit.output.files import atomic_path, temp_folder, temp_name
+from icpkit.output.scored import Provenance, parquet_metadata, provenance, wrap_json_rows
+from icpkit.output.versions import KEY as VERSION_COLUMN
 from icpkit.store import connect
 from icpkit.store.db import (
     attach_read_only,
@@ -234,10 +236,8 @@ def score_file(
                 result.tiers[row["tier"]] = result.tiers.get(row["tier"], 0) + 1
                 result.routes[row["route"]] = result.routes.get(row["route"], 0) + 1
         else:
-            _write(con, out, keep, card, progress)
-            counts = con.execute(
-                f"SELECT tier, route, count(*) FROM {_reread(out)} GROUP BY ALL"
-            ).fetchall()
+            made = provenance(icp.version, icp.data_fingerprint, day)
+            counts = _write(con, out, keep, card, progress, made)
             for tier, route, n in counts:
                 result.tiers[tier] = result.tiers.get(tier, 0) + n
                 result.routes[route] = result.routes.get(route, 0) + n
@@ -272,13 +272,12 @@ def ingest_accounts(
     return ingest_file(con, path, ingest, encoding=encoding, sheet=sheet, force=True)
 
 
-def _reread(out: Path) -> str:
-    kind = FORMATS[out.suffix.lower()]
+def _reread(written: Path, kind: str) -> str:
     if kind == "PARQUET":
-        return f"read_parquet({path_literal(out)})"
+        return f"read_parquet({path_literal(written)})"
     if kind == "CSV":
-        return f"read_csv({path_literal(out)}, header = true)"
-    return f"read_json({path_literal(out)})"
+        return f"read_csv({path_literal(written)}, header = true)"
+    return f"read_json({path_literal(written)})"
 
 
 _NOT_TEXT = re.compile(
@@ -294,13 +293,18 @@ def _write(
     keep: tuple[str, ...],
     card: Scorecard,
     progress: Progress | None,
-) -> None:
+    made: Provenance,
+) -> list[tuple[str, str, int]]:
     """Stream the scored rows into ``out`` through a temporary file renamed at the end, so
     an interrupted run leaves no half-written output; in a CSV every text column is made safe
-    for spreadsheets in the SELECT itself (see icpkit.output.csvfile)."""
+    for spreadsheets in the SELECT itself (see icpkit.output.csvfile). The file carries its
+    schema version as its format allows (see icpkit.output.scored). Returns the rows counted
+    by (tier, route), as written."""
     kind = FORMATS[out.suffix.lower()]
     select = []
     for name, type_name, *_ in con.execute("DESCRIBE scored").fetchall():
+        if name == f"in_{VERSION_COLUMN}":
+            continue  # the version of the file scored, not of this one (a scored file rescored)
         column = identifier(name)
         shown = identifier(name.removeprefix("in_"))
         # Labels (tier, route) come from a fixed set: no formula to neutralize there.
@@ -315,14 +319,31 @@ def _write(
         else:
             select.append(f"{column} AS {shown}")
     select.append(f"{card.base_total} AS base")
+    if kind == "CSV":
+        # A CSV has no header to hold it: the version is the last column of every row.
+        select.append(f"{made.schema_version} AS {VERSION_COLUMN}")
+    metadata = ", ".join(f"{literal(k)}: {literal(v)}" for k, v in parquet_metadata(made).items())
     # USE_TMP_FILE false: DuckDB's own temporary copy (tmp_<name>) would outlive a kill;
     # the file written here is a temporary one already.
     options = {
         "CSV": "FORMAT CSV, HEADER, USE_TMP_FILE false",
-        "PARQUET": "FORMAT PARQUET, COMPRESSION zstd, COMPRESSION_LEVEL 1, USE_TMP_FILE false",
+        "PARQUET": "FORMAT PARQUET, COMPRESSION zstd, COMPRESSION_LEVEL 1, USE_TMP_FILE false, "
+        f"KV_METADATA {{{metadata}}}",
         "JSON": "FORMAT JSON, ARRAY true, USE_TMP_FILE false",
     }[kind]
     with atomic_path(out) as tmp, _watch(con, progress):
-        con.execute(
-            f"COPY (SELECT {', '.join(select)} FROM scored) TO {literal(str(tmp))} ({options})"
-        )
+        # The JSON rows go to a file of their own first, then into the document around them.
+        rows = temp_name(out.with_name(out.name + ".rows")) if kind == "JSON" else tmp
+        try:
+            con.execute(
+                f"COPY (SELECT {', '.join(select)} FROM scored) TO {literal(str(rows))} ({options})"
+            )
+            counts: list[tuple[str, str, int]] = con.execute(
+                f"SELECT tier, route, count(*) FROM {_reread(rows, kind)} GROUP BY ALL"
+            ).fetchall()
+            if kind == "JSON":
+                wrap_json_rows(rows, tmp, made)
+        finally:
+            if rows != tmp:
+                rows.unlink(missing_ok=True)
+    return counts

@@ -1,15 +1,19 @@
-"""The scorecard in plain Python, one account at a time: the reference the SQL engines are
-proven against. It is written for clarity, not speed, and nothing in the product calls it."""
+"""The test oracle: the scorecard in plain Python, one account at a time.
+
+Every engine (the compiled SQL on DuckDB, PostgreSQL and Spark; the NumPy scoring used while
+fitting) is tested against it, account by account (tests/engines). It is written for
+clarity, not speed, and nothing in the product calls it: a change to how accounts score
+starts here, then the engines follow until the tests agree."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Iterable
 from typing import Any
 
-from icpkit.analysis.frame import MISSING, bucket_labels
+from icpkit.attributes import attribute_value as registered_value
+from icpkit.attributes import definition_of, detail_kind, number
 from icpkit.config import AnalysisSettings, PersonaSettings, Settings
 from icpkit.engines.score import outside_text, reason_text
 from icpkit.engines.scorecard import Scorecard, build_scorecard, decay_steps
@@ -17,76 +21,16 @@ from icpkit.engines.sql import SEPARATOR
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
 from icpkit.vocabulary import DIMENSIONS, FIT_DIMENSIONS
 
-AMOUNT = re.compile(r"^[$€£]?[0-9][0-9.,]*[ ]*[kKmMbB]?[ ]+")
-NUMERIC_COLUMNS = ("employees", "revenue", "total_funding", "founded_year")
-
 
 def _numeric(attribute: str, account: dict[str, Any]) -> float | None:
-    if attribute == "stack_density":
-        tools = account.get("technologies")
-        return None if tools is None else len(tools)
-    if attribute not in NUMERIC_COLUMNS:
-        raise ValueError(attribute)
-    value = account.get(attribute)
-    return None if value is None else float(value)
-
-
-def _bucket(value: float | None, bounds: list[float], labels: list[str]) -> str:
-    if value is None:
-        return MISSING
-    for bound, label in zip(bounds, labels, strict=False):
-        if value <= bound:
-            return label
-    return labels[-1]
+    """The number a min/max rule on ``attribute`` compares (see icpkit.attributes)."""
+    return number(attribute, account)
 
 
 def attribute_value(name: str, account: dict[str, Any], as_of: dt.date, s: AnalysisSettings) -> str:
-    """An account's value of attribute ``name`` on ``as_of``, as the analysis labels it."""
-    if name == "employees":
-        bounds = [float(b) for b in s.employee_buckets]
-        return _bucket(account.get("employees"), bounds, bucket_labels(bounds, "count"))
-    if name == "revenue":
-        return _bucket(
-            account.get("revenue"), s.revenue_buckets, bucket_labels(s.revenue_buckets, "money")
-        )
-    if name in ("industry", "country", "funding_stage"):
-        value = account.get(name)
-        return MISSING if value is None else str(value)
-    if name == "stack_density":
-        tools = account.get("technologies")
-        if tools is None:
-            return MISSING
-        n = len(tools)
-        return (
-            "0-2 tools"
-            if n <= 2
-            else "3-5 tools"
-            if n <= 5
-            else "6-8 tools"
-            if n <= 8
-            else "9+ tools"
-        )
-    if name == "company_age":
-        founded = account.get("founded_year")
-        if founded is None:
-            return MISSING
-        age = as_of.year - founded
-        for top, label in (
-            (2, "0-2 years"),
-            (5, "3-5 years"),
-            (10, "6-10 years"),
-            (20, "11-20 years"),
-        ):
-            if age <= top:
-                return label
-        return "21+ years"
-    if name.startswith("tech:"):
-        tools = account.get("technologies")
-        return MISSING if tools is None else ("yes" if name[5:] in tools else "no")
-    if name.startswith("extra:"):
-        value = account.get(name.removeprefix("extra:"))
-        return MISSING if value is None else str(value)
-    raise ValueError(name)
+    """An account's value of attribute ``name`` on ``as_of``, as the analysis labels it: the
+    Python side of the attribute's definition (icpkit.attributes)."""
+    return registered_value(name, account, as_of, s)
 
 
 def matches(
@@ -96,18 +40,22 @@ def matches(
     s: AnalysisSettings,
     unknown: bool = False,
 ) -> bool:
-    """Whether ``account`` matches ``rule``; an unknown value gives ``unknown``."""
+    """Whether ``account`` matches ``rule``; an unknown value gives ``unknown``, and matches
+    the rule on unknown values (``missing``) whatever ``unknown`` says."""
+    if isinstance(rule, Criterion) and rule.missing:
+        known = definition_of(rule.attribute)
+        if known is None:
+            raise ValueError(rule.attribute)
+        return known.unknown(rule.attribute, account, as_of, s)
     if rule.min is not None or rule.max is not None:
         number = _numeric(rule.attribute, account)
         if number is None:
             return unknown
         return (rule.min is None or number >= rule.min) and (rule.max is None or number <= rule.max)
-    values = rule.values or []
-    if rule.attribute == "tech":
-        tools = account.get("technologies")
-        return unknown if tools is None else any(v in tools for v in values)
-    value = attribute_value(rule.attribute, account, as_of, s)
-    return unknown if value == MISSING else value in values
+    definition = definition_of(rule.attribute)
+    if definition is None:
+        raise ValueError(rule.attribute)
+    return definition.matches(rule.attribute, rule.values or [], account, as_of, s, unknown)
 
 
 def signal_age(
@@ -121,7 +69,7 @@ def signal_age(
         day = day.date() if isinstance(day, dt.datetime) else day
         if day > as_of or row["signal_type"] != signal.signal:
             continue
-        kind = AMOUNT.sub("", row.get("detail") or "", count=1)
+        kind = detail_kind(row.get("detail"))
         if signal.detail_in and kind not in signal.detail_in:
             continue
         age = (as_of - day).days

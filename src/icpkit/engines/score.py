@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from icpkit.attributes import rule_text
 from icpkit.engines.features import Features, design
 from icpkit.engines.scorecard import Scorecard, decay_steps
+from icpkit.icp.describe import unknown_subject
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal, format_number
 from icpkit.vocabulary import DIMENSIONS, FIT_DIMENSIONS, Dimension
 
@@ -79,7 +81,7 @@ def reason_text(
     rule: Criterion | Exclusion | IntentSignal | None, age: float = float("nan")
 ) -> str:
     """A reason as a sales rep reads it: 'Uses HubSpot', 'Funding round Series A 75 days ago',
-    'Industry Public Administration: excluded'."""
+    'Industry Public Administration: excluded', 'Employees unknown'."""
     if rule is None:
         return "Has a contact matching the buyer persona"
     if isinstance(rule, IntentSignal):
@@ -88,21 +90,15 @@ def reason_text(
         when = f" {int(age)} days ago" if not np.isnan(age) else ""
         return f"{what}{detail}{when}"
     attribute = rule.attribute
-    if attribute == "tech":
-        text = f"Uses {_values(rule.values)}"
-    elif rule.values is None:
+    if isinstance(rule, Criterion) and rule.missing:
+        words = unknown_subject(attribute)
+        text = words[:1].upper() + words[1:]
+    else:
         low = format_number(rule.min) if rule.min is not None else None
         high = format_number(rule.max) if rule.max is not None else None
         span = f"{low}-{high}" if low and high else (f"{low}+" if low else f"up to {high}")
-        text = (
-            f"{span} {_words(attribute)}"
-            if attribute == "employees"
-            else f"{_words(attribute).capitalize()} {span}"
-        )
-    elif attribute.startswith("extra:"):
-        text = f"{attribute.removeprefix('extra:')} {_values(rule.values)}"
-    else:
-        text = f"{_words(attribute).capitalize()} {_values(rule.values)}"
+        # The attribute's definition words it: 'Uses HubSpot', '51-200 employees'.
+        text = rule_text(attribute, rule.values, span)
     if isinstance(rule, Exclusion):
         text += ": excluded" if rule.kind != "churn" else ": excluded (customers churn)"
     return text

@@ -17,14 +17,12 @@ from typing import Literal
 
 import numpy as np
 
+from icpkit.attributes import dimension_of_attribute, multi_valued
 from icpkit.config import RoutingSettings, ScoringSettings
 from icpkit.engines.features import ScoredRule, ScoringError, scored_rules
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
 from icpkit.vocabulary import DIMENSIONS, FIT_DIMENSIONS, Dimension
 
-# Attributes whose accounts hold many values at once (a stack of tools): rules on them can
-# all match together.
-MULTI_VALUED = {"tech"}
 DEFAULT_TIERS = {"A": 70.0, "B": 50.0, "C": 30.0}
 MIN_TIER_DEALS = 30
 NO_RULES = "the ICP has no rules: every account scores the same; derive on more data"
@@ -88,6 +86,11 @@ class Scorecard:
         return not any(rp.points for rp in self.rules)
 
     @property
+    def warnings(self) -> list[str]:
+        """What a reader of these scores must be told first: that they are all the same."""
+        return [NO_RULES] if self.flat else []
+
+    @property
     def base_total(self) -> int:
         """Points every account starts from: the sum of the dimensions' bases."""
         return sum(self.base.values())
@@ -102,12 +105,17 @@ def dimension_of(scored: ScoredRule) -> Dimension:
         return rule.dimension
     if isinstance(rule, IntentSignal):
         return "behavioral"
-    if rule.attribute in ("tech", "stack_density") or rule.attribute.startswith("tech:"):
-        return "technographic"
-    return "firmographic"
+    return dimension_of_attribute(rule.attribute)
+
+
+def _unknown(rule: Criterion | Exclusion) -> bool:
+    return isinstance(rule, Criterion) and rule.missing
 
 
 def _overlap(a: Criterion | Exclusion, b: Criterion | Exclusion) -> bool:
+    if _unknown(a) or _unknown(b):
+        # An unknown value meets no rule on known values; two Missing bins always meet.
+        return _unknown(a) and _unknown(b)
     if a.values is not None and b.values is not None:
         return bool(set(a.values) & set(b.values))
     if a.values is None and b.values is None:
@@ -124,7 +132,9 @@ def _groups(scored: list[ScoredRule]) -> list[tuple[bool, list[int]]]:
     groups: list[tuple[bool, list[int]]] = []
     for j, item in enumerate(scored):
         rule = item.rule
-        if isinstance(rule, Criterion | Exclusion) and rule.attribute not in MULTI_VALUED:
+        # Rules on an attribute whose accounts hold many values at once (a stack of tools)
+        # can all match together.
+        if isinstance(rule, Criterion | Exclusion) and not multi_valued(rule.attribute):
             by_attribute.setdefault(rule.attribute, []).append(j)
         else:
             groups.append((False, [j]))

@@ -1,10 +1,25 @@
 """The scorecard compiled to one SQL SELECT, for DuckDB here and Spark or a warehouse there.
 
-The statement is written once in DuckDB's dialect, parsed by sqlglot (so a mistake fails
-here, not in someone's warehouse) and generated in the target dialect. It only uses what
-every engine computes the same way: integer day differences, comparisons, CASE, string
-concatenation, array membership, and points looked up from precomputed decay steps, so no
-engine rounds a float into a score.
+The SELECT is a chain of named stages, each a small function returning a sqlglot expression
+(one common table expression each), and a last SELECT of the output columns:
+
+1. ``signal_ages`` (with intent signals): per account, the age in days of the freshest
+   occurrence of each intent signal inside its window;
+2. ``persona_contacts`` (with a buyer persona): per account, whether a contact matches it;
+3. ``matches``: per account, whether it matches each rule (``m_r0`` ...), each intent
+   signal's age (``age_r0`` ...) and whether it is inside each boundary (``inside_0`` ...);
+4. ``points``: each rule's points (``p_r0`` ...), intent signals' from their decay steps;
+5. ``dimensions``: each dimension's sub-score, its base plus its rules' points;
+6. ``scores``: the combined score, fit, intent, exclusion, boundary and the model's log-odds;
+7. ``routing``: tier, route and win probability;
+8. ``reasons``: the top and negative reasons.
+
+Functions are built as DuckDB's parser builds them, and the rule conditions (the attribute
+registry's SQL, written in DuckDB's dialect, see icpkit.engines.features) are parsed from
+DuckDB, so a mistake fails here, not in someone's warehouse; sqlglot then generates the
+target dialect. The SELECT only uses what every engine computes the same way: integer day
+differences, comparisons, CASE, string concatenation, array membership, and points looked up
+from precomputed decay steps, so no engine rounds a float into a score.
 
 Input tables (names configurable):
 
@@ -22,24 +37,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from functools import reduce
 
 import sqlglot
+from sqlglot import exp
 
-from icpkit.analysis.frame import DETAIL_SQL
+from icpkit.attributes import DETAIL_SQL
 from icpkit.config import Settings
 from icpkit.engines.features import condition_sql, persona_sql
 from icpkit.engines.score import outside_text, reason_text
-from icpkit.engines.scorecard import (
-    RulePoints,
-    Scorecard,
-    build_scorecard,
-    decay_steps,
-)
+from icpkit.engines.scorecard import RulePoints, Scorecard, build_scorecard, decay_steps
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
-from icpkit.store.db import identifier, literal
-from icpkit.vocabulary import DIMENSIONS, FIT_DIMENSIONS
+from icpkit.vocabulary import DIALECTS, DIMENSIONS, FIT_DIMENSIONS
 
-DIALECTS = ("duckdb", "spark", "postgres", "snowflake", "bigquery")
 # Dialects whose CONCAT_WS skips NULL arguments.
 SKIPS_NULLS = ("duckdb", "spark", "postgres")
 OUTPUT_COLUMNS = (
@@ -55,6 +65,18 @@ OUTPUT_COLUMNS = (
     "negative_reasons",
 )
 SEPARATOR = "; "
+SOURCE = "duckdb"  # the dialect the statement is built in
+# The common table expressions of the SELECT, in order; the first two only when needed.
+STAGES = (
+    "signal_ages",
+    "persona_contacts",
+    "matches",
+    "points",
+    "dimensions",
+    "scores",
+    "routing",
+    "reasons",
+)
 
 
 @dataclass(frozen=True)
@@ -81,195 +103,368 @@ def compile_scorecard(
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}; one of {', '.join(DIALECTS)}")
     card = build_scorecard(icp, settings.scoring)
-    sql = _duckdb_sql(card, icp, settings, tables or Tables(), as_of, keep, dialect)
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    return tree.sql(dialect=dialect, pretty=pretty)
+    plan = _Plan(card, icp, settings, tables or Tables(), as_of, keep, dialect)
+    return _query(plan).sql(dialect=dialect, pretty=pretty, copy=False)
 
 
-def _duckdb_sql(
-    card: Scorecard,
-    icp: ICP,
-    settings: Settings,
-    tables: Tables,
-    as_of: dt.date | None,
-    keep: tuple[str, ...],
-    dialect: str,
-) -> str:
-    day = f"CAST({literal(as_of.isoformat())} AS DATE)" if as_of else "CURRENT_DATE"
-    analysis = settings.analysis
-    rules = card.rules
-    names = {id(rp): f"r{j}" for j, rp in enumerate(rules)}
+@dataclass(frozen=True)
+class _Plan:
+    """What the stages read: the scorecard, the ICP it came from, the inputs and the day."""
 
-    # 1. the age of each intent signal's freshest occurrence inside its window
+    card: Scorecard
+    icp: ICP
+    settings: Settings
+    tables: Tables
+    as_of: dt.date | None
+    keep: tuple[str, ...]
+    dialect: str
+
+    @property
+    def rules(self) -> list[tuple[str, RulePoints]]:
+        """Each rule of the scorecard with the suffix of its columns (``r0`` ...)."""
+        return [(f"r{j}", rp) for j, rp in enumerate(self.card.rules)]
+
+    @property
+    def day(self) -> exp.Expr:
+        """The scoring day: ``as_of``, else the engine's current date."""
+        if self.as_of is None:
+            return exp.CurrentDate()
+        return _cast(exp.Literal.string(self.as_of.isoformat()), "DATE")
+
+    @property
+    def has_signals(self) -> bool:
+        """Whether the scorecard has intent signals (and so reads the signals table)."""
+        return any(isinstance(rp.scored.rule, IntentSignal) for rp in self.card.rules)
+
+    @property
+    def persona(self) -> str | None:
+        """The buyer persona's condition over contacts (alias ``p``) when it scores."""
+        if not any(rp.scored.rule is None for rp in self.card.rules):
+            return None
+        return persona_sql(self.settings.scoring.persona)
+
+
+def _query(plan: _Plan) -> exp.Select:
+    """The stages as common table expressions, and the output columns selected from the last."""
+    stages = (
+        _signal_ages(plan),
+        _persona_contacts(plan),
+        _matches(plan),
+        _points(plan),
+        _dimensions(plan),
+        _scores(plan),
+        _routing(plan),
+        _reasons(plan),
+    )
+    output = [exp.column(_name(k)) for k in plan.keep] + [exp.column(c) for c in OUTPUT_COLUMNS]
+    query = sqlglot.select(*output, copy=False).from_("reasons", copy=False)
+    for name, stage in zip(STAGES, stages, strict=True):
+        if stage is not None:
+            query = query.with_(name, as_=stage, copy=False)
+    return query
+
+
+def _signal_ages(plan: _Plan) -> exp.Select | None:
+    """Per account, the age in days of each intent signal's freshest occurrence inside its
+    window (``age_r0`` ...); None when the ICP has no intent signals."""
     ages = []
-    for rp in rules:
+    for name, rp in plan.rules:
+        rule = rp.scored.rule
+        if not isinstance(rule, IntentSignal):
+            continue
+        start, end = rule.window_days
+        age = exp.column("age", "s")
+        conditions: list[exp.Expr] = [
+            exp.column("signal_type", "s").eq(exp.Literal.string(rule.signal)),
+            age.between(_number(start), _number(end)),
+        ]
+        if rule.detail_in:
+            kinds = [exp.Literal.string(d) for d in rule.detail_in]
+            conditions.append(exp.column("kind", "s").isin(*kinds))
+        first = exp.Min(this=_case((exp.and_(*conditions, copy=False), age.copy())))
+        ages.append(_as(first, f"age_{name}"))
+    if not ages:
+        return None
+    # The registry's detail kind reads ``s.detail``; here it reads the signals table itself.
+    kind = _fragment(DETAIL_SQL)
+    for column in kind.find_all(exp.Column):
+        column.set("table", None)
+    observed = _cast(exp.column("observed_at"), "DATE")
+    dated = (
+        sqlglot.select(
+            "account_key",
+            "signal_type",
+            _as(kind, "kind"),
+            _as(_call("DATE_DIFF", exp.Literal.string("day"), observed, plan.day), "age"),
+        )
+        .from_(_table(plan.tables.signals), copy=False)
+        .where(exp.LTE(this=observed.copy(), expression=plan.day), copy=False)
+    )
+    return (
+        sqlglot.select(exp.column("account_key", "s"), *ages, copy=False)
+        .from_(dated.subquery("s", copy=False), copy=False)
+        .group_by(exp.column("account_key", "s"), copy=False)
+    )
+
+
+def _persona_contacts(plan: _Plan) -> exp.Select | None:
+    """Per account, 1 when one of its contacts (known by the scoring day) matches the buyer
+    persona, else 0; None without a persona. A join rather than EXISTS: Spark allows subquery
+    predicates only in filters."""
+    persona = plan.persona
+    if persona is None:
+        return None
+    created = exp.column("created_at", "p")
+    match = _case((_fragment(persona), _number(1)), default=_number(0))
+    return (
+        sqlglot.select(exp.column("account_key", "p"), _as(exp.Max(this=match), "matches"))
+        .from_(_table(plan.tables.contacts, alias="p"))
+        .where(
+            exp.or_(
+                created.is_(exp.null()),
+                exp.LTE(this=_cast(created.copy(), "DATE"), expression=plan.day),
+            )
+        )
+        .group_by(exp.column("account_key", "p"))
+    )
+
+
+def _matches(plan: _Plan) -> exp.Select:
+    """Per account (alias ``a``): the kept columns, whether it matches each fit rule,
+    exclusion and the persona (``m_r0`` ...), each intent signal's age (``age_r0`` ...) and
+    whether it is inside each boundary rule (``inside_0`` ...)."""
+    icp, analysis = plan.icp, plan.settings.analysis
+    day = plan.day.sql(dialect=SOURCE)  # the registry's conditions are DuckDB text
+    where = {id(item): f"{name} {item.id}" for name, item in _indexed(icp)}
+    columns: list[exp.Expr] = [_as(exp.column(_name(k), "a"), _name(k)) for k in plan.keep]
+    columns.append(_as(exp.column("account_key", "a"), "account_key"))
+    for name, rp in plan.rules:
+        rule = rp.scored.rule
+        if isinstance(rule, Criterion | Exclusion):
+            cond = condition_sql(rule, analysis, where[id(rule)], as_of=day, extra_columns=True)
+            columns.append(_as(_fragment(cond), f"m_{name}"))
+        elif isinstance(rule, IntentSignal):
+            columns.append(_as(exp.column(f"age_{name}", "signal_ages"), f"age_{name}"))
+        else:
+            matched = _call("COALESCE", exp.column("matches", "persona_contacts"), _number(0))
+            columns.append(_as(matched.eq(_number(1)), f"m_{name}"))
+    for i, b in enumerate(icp.boundary):
+        cond = condition_sql(b, analysis, where[id(b)], unknown=True, as_of=day, extra_columns=True)
+        columns.append(_as(_fragment(cond), f"inside_{i}"))
+    accounts = _table(plan.tables.accounts, alias="a")
+    query = sqlglot.select(*columns, copy=False).from_(accounts, copy=False)
+    for stage, present in (
+        ("signal_ages", plan.has_signals),
+        ("persona_contacts", plan.persona is not None),
+    ):
+        if present:
+            key = exp.column("account_key", stage).eq(exp.column("account_key", "a"))
+            query = query.join(stage, on=key, join_type="left", copy=False)
+    return query
+
+
+def _points(plan: _Plan) -> exp.Select:
+    """Each rule's points (``p_r0`` ...): its points when matched, an intent signal's points
+    for its age looked up in its decay steps, else 0."""
+    columns = []
+    for name, rp in plan.rules:
         rule = rp.scored.rule
         if isinstance(rule, IntentSignal):
             start, end = rule.window_days
-            conditions = [
-                f"s.signal_type = {literal(rule.signal)}",
-                f"s.age BETWEEN {start} AND {end}",
-            ]
-            if rule.detail_in:
-                conditions.append(f"s.kind IN ({', '.join(literal(d) for d in rule.detail_in)})")
-            ages.append(
-                f"MIN(CASE WHEN {' AND '.join(conditions)} THEN s.age END) AS age_{names[id(rp)]}"
+            age = exp.column(f"age_{name}")
+            steps = decay_steps(rp.points, start, end, plan.card.half_lives.get(rp.id))
+            case = _case(
+                (age.is_(exp.null()), _number(0)),
+                *(
+                    (exp.LTE(this=age.copy(), expression=_number(last)), _number(value))
+                    for last, value in steps
+                ),
+                default=_number(0),
             )
-    signal_cte = ""
-    signal_join = ""
-    if ages:
-        kind = DETAIL_SQL.replace("s.detail", "detail")
-        signal_cte = f"""sig AS (
-            SELECT s.account_key, {", ".join(ages)}
-            FROM (SELECT account_key, signal_type, {kind} AS kind,
-                         DATE_DIFF('day', CAST(observed_at AS DATE), {day}) AS age
-                  FROM {tables.signals}
-                  WHERE CAST(observed_at AS DATE) <= {day}) AS s
-            GROUP BY s.account_key
-        ),"""
-        signal_join = "LEFT JOIN sig ON sig.account_key = a.account_key"
-    persona = persona_sql(settings.scoring.persona)
-    persona_cte = ""
-    if any(rp.scored.rule is None for rp in rules) and persona is not None:
-        # A join rather than EXISTS: Spark allows subquery predicates only in filters.
-        persona_cte = f"""pc AS (
-            SELECT p.account_key, MAX(CASE WHEN {persona} THEN 1 ELSE 0 END) AS matches
-            FROM {tables.contacts} AS p
-            WHERE p.created_at IS NULL OR CAST(p.created_at AS DATE) <= {day}
-            GROUP BY p.account_key
-        ),"""
-        signal_join += " LEFT JOIN pc ON pc.account_key = a.account_key"
-
-    # 2. what each account matches
-    where = {id(item): f"{name} {item.id}" for name, item in _indexed(icp)}
-    matched = [f"a.{identifier(k)} AS {identifier(k)}" for k in keep]
-    matched.append("a.account_key AS account_key")
-    for rp in rules:
-        rule, name = rp.scored.rule, names[id(rp)]
-        if isinstance(rule, Criterion | Exclusion):
-            cond = condition_sql(rule, analysis, where[id(rule)], as_of=day, extra_columns=True)
-            matched.append(f"({cond}) AS m_{name}")
-        elif isinstance(rule, IntentSignal):
-            matched.append(f"sig.age_{name} AS age_{name}")
         else:
-            matched.append(f"COALESCE(pc.matches, 0) = 1 AS m_{name}")
-    for i, b in enumerate(icp.boundary):
-        cond = condition_sql(b, analysis, where[id(b)], unknown=True, as_of=day, extra_columns=True)
-        matched.append(f"({cond}) AS inside_{i}")
+            case = _case((exp.column(f"m_{name}"), _number(rp.points)), default=_number(0))
+        columns.append(_as(case, f"p_{name}"))
+    return _extend("matches", columns)
 
-    # 3. points per rule
-    points = []
-    for rp in rules:
-        rule, name = rp.scored.rule, names[id(rp)]
-        if isinstance(rule, IntentSignal):
-            start, end = rule.window_days
-            steps = decay_steps(rp.points, start, end, card.half_lives.get(rp.id))
-            whens = " ".join(f"WHEN age_{name} <= {last} THEN {value}" for last, value in steps)
-            points.append(f"CASE WHEN age_{name} IS NULL THEN 0 {whens} ELSE 0 END AS p_{name}")
-        else:
-            points.append(f"CASE WHEN m_{name} THEN {rp.points} ELSE 0 END AS p_{name}")
 
-    # 4. sub-scores, fit, intent, score
-    subs = []
+def _dimensions(plan: _Plan) -> exp.Select:
+    """Each dimension's sub-score: its base plus the points of its rules."""
+    columns = []
     for d in DIMENSIONS:
-        terms = [f"p_{names[id(rp)]}" for rp in rules if rp.dimension == d]
-        subs.append(f"{' + '.join([str(card.base[d]), *terms])} AS {d}")
-    fit_points = " + ".join(FIT_DIMENSIONS)
-    fit = (
-        f"CAST(FLOOR(CAST(100 * ({fit_points}) AS DOUBLE) / {card.fit_max} + 0.5) AS INTEGER)"
-        if card.fit_max
-        else "0"
-    )
-    intent = (
-        f"CAST(FLOOR(CAST(100 * behavioral AS DOUBLE) / {card.intent_max} + 0.5) AS INTEGER)"
-        if card.intent_max
-        else "0"
-    )
-    excluded = [f"m_{names[id(rp)]}" for rp in rules if rp.scored.list == "exclusions"]
-    inside = [f"inside_{i}" for i in range(len(icp.boundary))]
-    linear = " + ".join(
-        [repr(card.intercept)]
-        + [f"{rp.weight!r} * {_model_input(rp, names[id(rp)], card)}" for rp in rules if rp.weight]
+        terms = [exp.column(f"p_{name}") for name, rp in plan.rules if rp.dimension == d]
+        columns.append(_as(_sum([_number(plan.card.base[d]), *terms]), d))
+    return _extend("points", columns)
+
+
+def _scores(plan: _Plan) -> exp.Select:
+    """The combined score (the sub-scores' sum), fit and intent (0-100 shares of their caps),
+    whether an exclusion matched, whether every boundary rule holds, and the log-odds of the
+    win probability."""
+    card = plan.card
+    excluded = [
+        exp.column(f"m_{name}") for name, rp in plan.rules if rp.scored.list == "exclusions"
+    ]
+    inside = [exp.column(f"inside_{i}") for i in range(len(plan.icp.boundary))]
+    linear = [
+        exp.Mul(this=_number(rp.weight), expression=_model_input(rp, name, card))
+        for name, rp in plan.rules
+        if rp.weight
+    ]
+    return _extend(
+        "dimensions",
+        [
+            _as(_sum([exp.column(d) for d in DIMENSIONS]), "score"),
+            _as(_share(FIT_DIMENSIONS, card.fit_max), "fit"),
+            _as(_share(("behavioral",), card.intent_max), "intent"),
+            _as(exp.or_(*excluded) if excluded else exp.false(), "is_excluded"),
+            _as(exp.and_(*inside) if inside else exp.true(), "is_inside"),
+            _as(_sum([_number(card.intercept), *linear]), "log_odds"),
+        ],
     )
 
-    # 5. tier, route, reasons
-    t = card.tiers
-    tier = (
-        f"CASE WHEN score >= {_at_least(t['A'])} THEN 'A' WHEN score >= {_at_least(t['B'])} "
-        f"THEN 'B' WHEN score >= {_at_least(t['C'])} THEN 'C' ELSE 'D' END"
+
+def _routing(plan: _Plan) -> exp.Select:
+    """The tier (from the score), the route (exclusion, boundary, then the matrix of fit and
+    intent bands) and the win probability (from the log-odds)."""
+    card = plan.card
+    score, fit, intent = exp.column("score"), exp.column("fit"), exp.column("intent")
+    tier = _case(
+        *((score >= _number(_at_least(card.tiers[t])), _text(t)) for t in ("A", "B", "C")),
+        default=_text("D"),
     )
-    r = card.routing
     # Bands as numeric conditions: comparing numbers is cheaper than building band labels.
-    high, low, hot = _at_least(card.fit_high), _at_least(card.fit_low), _at_least(card.intent_high)
-    fit_band = {
-        "high": f"fit >= {high}",
-        "medium": f"fit >= {low} AND fit < {high}",
-        "low": f"fit < {low}",
+    high, low = _number(_at_least(card.fit_high)), _number(_at_least(card.fit_low))
+    hot = _number(_at_least(card.intent_high))
+    fit_band: dict[str, list[exp.Expr]] = {
+        "high": [fit >= high],
+        "medium": [fit >= low, fit < high],
+        "low": [fit < low],
     }
-    intent_band = {"high": f"intent >= {hot}", "low": f"intent < {hot}"}
-    cells = " ".join(
-        f"WHEN {fit_band[cell.split('/')[0]]} AND {intent_band[cell.split('/')[1]]} "
-        f"THEN {literal(target)}"
-        for cell, target in r.matrix.items()
+    intent_band = {"high": intent >= hot, "low": intent < hot}
+    cells = []
+    for cell, target in card.routing.matrix.items():
+        fit_cell, intent_cell = cell.split("/")
+        cells.append((exp.and_(*fit_band[fit_cell], intent_band[intent_cell]), _text(target)))
+    route = _case(
+        (exp.column("is_excluded"), _text("never")),
+        (exp.not_(exp.column("is_inside")), _text("disqualify")),
+        *cells,
+        default=_text("disqualify"),
     )
-    route = (
-        f"CASE WHEN is_excluded THEN 'never' WHEN NOT is_inside THEN 'disqualify' {cells} "
-        "ELSE 'disqualify' END"
+    odds = exp.Paren(
+        this=exp.Add(this=_number(1), expression=exp.Exp(this=-exp.column("log_odds")))
     )
+    probability = exp.Round(this=_div(_number(1), odds), decimals=_number(4))
+    return _extend(
+        "scores",
+        [
+            _as(tier, "tier"),
+            _as(route, "route"),
+            _as(probability, "win_probability"),
+        ],
+    )
+
+
+def _reasons(plan: _Plan) -> exp.Select:
+    """The reasons, in the scorecard's order: positive points as top reasons; negative
+    points, exclusions and each boundary rule an account is outside of as negative ones."""
+    card = plan.card
+    suffix = {id(rp): name for name, rp in plan.rules}
     positive, negative = [], []
     for j in card.reason_order():
-        rp = rules[j]
-        rule, name = rp.scored.rule, names[id(rp)]
-        piece = _reason_piece(rp.points, rule, name)
+        rp = card.rules[j]
+        piece = _reason_piece(rp.points, rp.scored.rule, suffix[id(rp)])
         if rp.points > 0:
             positive.append(piece)
         elif rp.points < 0 or rp.scored.list == "exclusions":
             negative.append(piece)
-    for i, b in enumerate(icp.boundary):
-        negative.append(f"CASE WHEN NOT inside_{i} THEN {literal(outside_text(b.id))} END")
-
-    def joined(pieces: list[str]) -> str:
-        if not pieces:
-            return "''"
-        if dialect in SKIPS_NULLS:
-            return f"CONCAT_WS({literal(SEPARATOR)}, {', '.join(pieces)})"
-        # Elsewhere CONCAT_WS is missing (BigQuery) or keeps NULLs as '' (Snowflake): each
-        # piece carries its separator and the first one is cut off.
-        parts = ", ".join(f"COALESCE(CONCAT({literal(SEPARATOR)}, {p}), '')" for p in pieces)
-        return f"SUBSTRING(CONCAT({parts}, ''), {len(SEPARATOR) + 1})"
-
-    kept = "".join(f"{identifier(k)}, " for k in keep)
-    return f"""
-    WITH {signal_cte}{persona_cte}
-    matched AS (
-        SELECT {", ".join(matched)}
-        FROM {tables.accounts} AS a {signal_join}
-    ),
-    pointed AS (
-        SELECT *, {", ".join(points)} FROM matched
-    ),
-    summed AS (
-        SELECT *, {", ".join(subs)} FROM pointed
-    ),
-    scored AS (
-        SELECT *,
-               {" + ".join(DIMENSIONS)} AS score,
-               {fit} AS fit,
-               {intent} AS intent,
-               {" OR ".join(excluded) if excluded else "FALSE"} AS is_excluded,
-               {" AND ".join(inside) if inside else "TRUE"} AS is_inside,
-               {linear} AS log_odds
-        FROM summed
+    for i, b in enumerate(plan.icp.boundary):
+        outside = exp.not_(exp.column(f"inside_{i}"))
+        negative.append(_case((outside, _text(outside_text(b.id)))))
+    return _extend(
+        "routing",
+        [
+            _as(_joined(positive, plan.dialect), "top_reasons"),
+            _as(_joined(negative, plan.dialect), "negative_reasons"),
+        ],
     )
-    SELECT {kept}account_key, fit, intent, score,
-           {", ".join(DIMENSIONS)},
-           {tier} AS tier,
-           {route} AS route,
-           ROUND(1 / (1 + EXP(-log_odds)), 4) AS win_probability,
-           {joined(positive)} AS top_reasons,
-           {joined(negative)} AS negative_reasons
-    FROM scored
-    """
+
+
+def _joined(pieces: list[exp.Expr], dialect: str) -> exp.Expr:
+    """The pieces that are not NULL, joined by the separator ('' when there are none)."""
+    if not pieces:
+        return _text("")
+    if dialect in SKIPS_NULLS:
+        return _call("CONCAT_WS", _text(SEPARATOR), *pieces)
+    # Elsewhere CONCAT_WS is missing (BigQuery) or keeps NULLs as '' (Snowflake): each piece
+    # carries its separator, the first one is cut off. The warehouse's own CONCAT is NULL when
+    # a piece is (DuckDB's would keep the separator of a reason that does not apply).
+
+    def concat(*args: exp.Expr) -> exp.Expr:
+        return exp.func("CONCAT", *args, dialect=dialect)
+
+    parts = [_call("COALESCE", concat(_text(SEPARATOR), p), _text("")) for p in pieces]
+    return exp.Substring(this=concat(*parts, _text("")), start=_number(len(SEPARATOR) + 1))
+
+
+def _reason_piece(
+    points: int, rule: Criterion | Exclusion | IntentSignal | None, name: str
+) -> exp.Expr:
+    """One reason, NULL when it does not apply."""
+    text = reason_text(rule)
+    if isinstance(rule, IntentSignal):
+        given = exp.column(f"p_{name}")
+        sign = _case((given > _number(0), _text("+")), default=_text(""))
+        told = _call(
+            "CONCAT",
+            _text(text + " "),
+            _cast(exp.column(f"age_{name}"), "VARCHAR"),
+            _text(" days ago ("),
+            sign,
+            _cast(given.copy(), "VARCHAR"),
+            _text(")"),
+        )
+        return _case((exp.NEQ(this=given, expression=_number(0)), told))
+    shown = f"{text} ({points:+d})" if points else text
+    return _case((exp.column(f"m_{name}"), _text(shown)))
+
+
+def _model_input(rp: RulePoints, name: str, card: Scorecard) -> exp.Expr:
+    """The model's input for a rule: 1/0 for a match, the decay weight for a signal."""
+    rule = rp.scored.rule
+    if not isinstance(rule, IntentSignal):
+        return _case((exp.column(f"m_{name}"), _number(1)), default=_number(0))
+    age = exp.column(f"age_{name}")
+    absent = (age.is_(exp.null()), _number(0))
+    life = card.half_lives.get(rule.id)
+    if life is None:
+        return _case(absent, default=_number(1))
+    since = _cast(exp.Sub(this=age, expression=_number(rule.window_days[0])), "DOUBLE")
+    weight = exp.Pow(this=_number(0.5), expression=_div(since, _number(life)))
+    return _case(absent, default=weight)
+
+
+def _share(dims: tuple[str, ...], most: int) -> exp.Expr:
+    """``dims``' points as a whole-number percentage of ``most`` (0 when ``most`` is 0),
+    rounded half up."""
+    if not most:
+        return _number(0)
+    total = _sum([exp.column(d) for d in dims])
+    if len(dims) > 1:
+        total = exp.paren(total, copy=False)
+    hundredfold = exp.Mul(this=_number(100), expression=total)
+    ratio = _div(_cast(hundredfold, "DOUBLE"), _number(most))
+    return _cast(exp.Floor(this=exp.Add(this=ratio, expression=_number(0.5))), "INTEGER")
+
+
+def _case(*whens: tuple[exp.Expr, exp.Expr], default: exp.Expr | None = None) -> exp.Case:
+    """``CASE WHEN condition THEN value ... ELSE default END`` (NULL without a default)."""
+    return exp.Case(ifs=[exp.If(this=when, true=then) for when, then in whens], default=default)
+
+
+def _extend(source: str, columns: list[exp.Expr]) -> exp.Select:
+    """A stage adding ``columns`` to every column of the stage before it."""
+    return sqlglot.select(exp.Star(), *columns, copy=False).from_(source, copy=False)
 
 
 def _at_least(threshold: float) -> int:
@@ -285,30 +480,50 @@ def _indexed(icp: ICP) -> list[tuple[str, Criterion | Exclusion | IntentSignal]]
     return out
 
 
-def _model_input(rp: RulePoints, name: str, card: Scorecard) -> str:
-    """The model's input for a rule: 1/0 for a match, the decay weight for a signal."""
-    rule = rp.scored.rule
-    if isinstance(rule, IntentSignal):
-        start = rule.window_days[0]
-        life = card.half_lives.get(rule.id)
-        if life is None:
-            return f"CASE WHEN age_{name} IS NULL THEN 0 ELSE 1 END"
-        return (
-            f"CASE WHEN age_{name} IS NULL THEN 0 "
-            f"ELSE POWER(0.5, CAST(age_{name} - {start} AS DOUBLE) / {life!r}) END"
-        )
-    return f"CASE WHEN m_{name} THEN 1 ELSE 0 END"
+def _fragment(sql: str) -> exp.Expr:
+    """A condition or value the attribute registry writes as DuckDB SQL text."""
+    return sqlglot.parse_one(sql, read=SOURCE)
 
 
-def _reason_piece(points: int, rule: Criterion | Exclusion | IntentSignal | None, name: str) -> str:
-    """SQL for one reason, NULL when it does not apply."""
-    if isinstance(rule, IntentSignal):
-        text = reason_text(rule)
-        return (
-            f"CASE WHEN p_{name} <> 0 THEN CONCAT({literal(text + ' ')}, "
-            f"CAST(age_{name} AS VARCHAR), ' days ago (', "
-            f"CASE WHEN p_{name} > 0 THEN '+' ELSE '' END, CAST(p_{name} AS VARCHAR), ')') END"
-        )
-    text = reason_text(rule)
-    shown = f"{text} ({points:+d})" if points else text
-    return f"CASE WHEN m_{name} THEN {literal(shown)} END"
+def _call(name: str, *args: exp.Expr) -> exp.Expr:
+    """``name(args)`` as DuckDB's parser builds it, so its DuckDB meaning (CONCAT reads NULL
+    as '') is what every dialect is generated from."""
+    return exp.func(name, *args, dialect=SOURCE)
+
+
+def _cast(value: exp.Expr, to: str) -> exp.Cast:
+    return exp.cast(value, exp.DataType.build(to, dialect=SOURCE))
+
+
+def _div(numerator: exp.Expr, denominator: exp.Expr) -> exp.Div:
+    """``numerator / denominator`` as DuckDB means it: a division that is neither an integer
+    division nor a safe one."""
+    return exp.Div(this=numerator, expression=denominator, typed=False, safe=False)
+
+
+def _sum(terms: list[exp.Expr]) -> exp.Expr:
+    return reduce(lambda left, right: exp.Add(this=left, expression=right), terms)
+
+
+def _number(value: float) -> exp.Expr:
+    """A numeric literal; a float is written as Python writes it back (no digit lost)."""
+    return exp.Literal.number(repr(value))
+
+
+def _as(value: exp.Expr, name: str | exp.Identifier) -> exp.Expr:
+    """``value AS name``; the stages build each expression for one place, so none is copied."""
+    return exp.alias_(value, name, copy=False)
+
+
+def _text(value: str) -> exp.Literal:
+    return exp.Literal.string(value)
+
+
+def _name(column: str) -> exp.Identifier:
+    """A kept column's name, quoted: it may hold spaces or capitals."""
+    return exp.to_identifier(column, quoted=True)
+
+
+def _table(name: str, alias: str | None = None) -> exp.Expr:
+    table = exp.to_table(name, dialect=SOURCE)
+    return table.as_(alias) if alias else table

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from icpkit.attributes import words
 from icpkit.icp.model import Criterion, Evidence, Exclusion, IntentSignal, Rule, format_number
 
 
@@ -25,8 +26,22 @@ def format_q(value: float) -> str:
     return f"{value:.2g}"
 
 
+def attribute_words(attribute: str) -> str:
+    """An attribute as people name it: 'stack density', 'technologies', 'Time Zone' (as its
+    definition words it, see icpkit.attributes)."""
+    return words(attribute)
+
+
+def unknown_subject(attribute: str) -> str:
+    """The Missing bin of an attribute in words: 'employees unknown'."""
+    return f"{attribute_words(attribute)} unknown"
+
+
 def describe_condition(item: Rule) -> str:
-    """What a rule matches, e.g. '51-200 employees', 'industry in Software, SaaS'."""
+    """What a rule matches, e.g. '51-200 employees', 'industry in Software, SaaS',
+    'employees unknown'."""
+    if isinstance(item, Criterion) and item.missing:
+        return unknown_subject(item.attribute)
     if isinstance(item, IntentSignal):
         details = f" ({', '.join(item.detail_in)})" if item.detail_in else ""
         start, end = item.window_days
@@ -80,8 +95,16 @@ def describe_evidence(evidence: Evidence | None) -> str:
 
 
 def describe_rule(item: Rule) -> str:
-    """A rule in one line: its condition, then its evidence or the human's reason."""
+    """A rule in one line: its condition, then its evidence or the human's reason; a Missing
+    bin says what its points are: 'employees unknown: weight -0.31, decided by the data'."""
     text = describe_condition(item)
+    if isinstance(item, Criterion) and item.missing:
+        if item.points is not None:
+            text += f": {format_number(item.points)} points, set by hand"
+        elif item.weight is not None:
+            text += f": weight {item.weight:+.2f}, decided by the data"
+        else:
+            text += ": points to be decided by the data"
     if item.evidence is not None:
         return f"{text} ({describe_evidence(item.evidence)})"
     if item.reason:

@@ -30,9 +30,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from icpkit.errors import IcpkitError
+from icpkit.output.versions import ICP as ICP_SCHEMA_VERSION
 from icpkit.vocabulary import Dimension
 
-ICP_SCHEMA_VERSION = 1
 SCHEMA_ID = "https://icpkit.dev/schema/icp-1.json"
 LISTS: tuple[str, ...] = ("boundary", "fit", "intent", "exclusions")
 SIGNIFICANT_DIGITS = 4
@@ -53,12 +53,20 @@ class ICPError(IcpkitError):
 
 
 def slugify(text: str) -> str:
-    """A criterion id made from free text, e.g. 'tech:HubSpot' -> 'tech-hubspot'."""
+    """A criterion id made from free text; text without letters or digits gives 'item'.
+
+    >>> slugify("tech:HubSpot"), slugify("Employees 51-200"), slugify("!!")
+    ('tech-hubspot', 'employees-51-200', 'item')
+    """
     return "-".join(re.findall(r"[a-z0-9]+", text.lower())) or "item"
 
 
 def format_number(value: float) -> str:
-    """A number as people write it: 50 rather than 50.0."""
+    """A number as people write it: 50 rather than 50.0.
+
+    >>> format_number(50.0), format_number(2.5), format_number(1e6)
+    ('50', '2.5', '1000000')
+    """
     if math.isfinite(value) and value.is_integer():
         return str(int(value))
     return f"{value:g}"
@@ -313,6 +321,12 @@ class Criterion(_Model):
     )
     min: Number | None = Field(None, description="Lowest matching value, inclusive (numeric).")
     max: Number | None = Field(None, description="Highest matching value, inclusive (numeric).")
+    missing: bool = Field(
+        False,
+        description="True: matches accounts whose value of the attribute is unknown (the "
+        "Missing bin, no `values` or `min`/`max`); its weight is learned without a sign "
+        "bound and it is kept even at 0 points.",
+    )
     direction: Direction = Field(
         "positive", description="'positive' if a match wins more often, 'negative' if less."
     )
@@ -330,7 +344,14 @@ class Criterion(_Model):
 
     @model_validator(mode="after")
     def _values_or_range(self) -> Self:
-        _check_condition(self.values, self.min, self.max)
+        if not self.missing:
+            _check_condition(self.values, self.min, self.max)
+        elif self.values is not None or self.min is not None or self.max is not None:
+            raise PydanticCustomError(
+                "missing_condition",
+                "has `missing: true` and a condition; the rule on unknown values has no "
+                "`values` or `min`/`max`",
+            )
         return self
 
 
@@ -608,6 +629,7 @@ _OWN_ERRORS = {
     "range",
     "no_condition",
     "both_conditions",
+    "missing_condition",
     "wins",
     "interval",
     "window",
@@ -665,6 +687,8 @@ def dump_icp(icp: ICP) -> dict[str, Any]:
         for item in data[name]:
             if item.get("evidence") is not None:
                 item["evidence"] = _drop_none(item["evidence"])
+            if item.get("missing") is False:
+                del item["missing"]  # written only for the rule on unknown values
             items.append(_drop_none(item))
         data[name] = items
     if not data.get("empty"):
@@ -730,6 +754,10 @@ _REASON_WHEN_HUMAN_OR_LOCKED: list[dict[str, Any]] = [
 _VALUES_OR_RANGE: dict[str, Any] = {
     "anyOf": [{"required": ["values"]}, {"required": ["min"]}, {"required": ["max"]}]
 }
+_MISSING_BIN: dict[str, Any] = {
+    "required": ["missing"],
+    "properties": {"missing": {"const": True}},
+}
 
 
 def icp_json_schema() -> dict[str, Any]:
@@ -738,7 +766,9 @@ def icp_json_schema() -> dict[str, Any]:
     definitions = body.get("$defs", {})
     for name in ("Criterion", "IntentSignal", "Exclusion"):
         rules = list(_REASON_WHEN_HUMAN_OR_LOCKED)
-        if name != "IntentSignal":
+        if name == "Criterion":
+            rules.append({"anyOf": [*_VALUES_OR_RANGE["anyOf"], _MISSING_BIN]})
+        elif name == "Exclusion":
             rules.append(_VALUES_OR_RANGE)
         definitions[name]["allOf"] = rules
     return {"$schema": DRAFT, "$id": SCHEMA_ID, **body}

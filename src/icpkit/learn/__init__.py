@@ -2,10 +2,11 @@
 settings and the ICP in force to the next ICP and what to say about it.
 
 The steps live in the modules beside this one: candidate rules and their evidence from the
-lift table (``derive``), the human decisions kept (icpkit.icp.locks), the joint fit of points
-(``points``, ``fit``), the selection that keeps only rules with an effect of their own
-(``selection``, ``refine``) and the leak check (``leaks``). Both ``icp derive`` and the
-backtest call :func:`learn_icp`, so what the backtest judges is what derive writes.
+lift table (``derive``), the human decisions kept (icpkit.icp.locks), a Missing bin per
+attribute judged (``unknown``), the joint fit of points (``points``, ``fit``), the selection
+that keeps only rules with an effect of their own (``selection``, ``refine``) and the leak
+check (``leaks``). Both ``icp derive`` and the backtest call :func:`learn_icp`, so what the
+backtest judges is what derive writes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from icpkit.icp.model import ICP
 from icpkit.learn.derive import derive_icp, is_empty, no_rule_reason
 from icpkit.learn.leaks import Leak, suspected_leaks
 from icpkit.learn.points import learn_and_refine
+from icpkit.learn.unknown import add_unknown_bins
 
 
 @dataclass
@@ -46,13 +48,15 @@ def learn_icp(
     where: str | None = None,
     as_of: dt.date | None = None,
 ) -> Learned:
-    """Derive the rules from ``lift``, keep the human decisions of ``previous``, fit the points
+    """Derive the rules from ``lift``, keep the human decisions of ``previous``, give unknown
+    values of each attribute judged a rule of their own (icpkit.learn.unknown), fit the points
     on the closed deals (``where``, churn as of ``as_of``) and drop the rules without an
     effect of their own. ``con`` is read only."""
     analysis = settings.analysis
     derived = derive_icp(frame, lift, analysis, fingerprint)
     leaks = suspected_leaks(frame, analysis.leak_auc)
     icp, disagreements = apply_human_decisions(derived, previous)
+    icp = add_unknown_bins(icp, frame, lift, analysis)
     icp = learn_and_refine(con, icp, settings, where=where, as_of=as_of)
     warnings = [*lift.warnings, *(leak.message() for leak in leaks)]
     warnings += frame.history.warnings()

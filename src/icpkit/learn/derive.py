@@ -19,15 +19,21 @@ import duckdb
 import numpy as np
 
 from icpkit.analysis import post_selection, stats
-from icpkit.analysis.frame import MISSING, NONE_SEEN, Frame
+from icpkit.analysis.frame import Frame
 from icpkit.analysis.lift import LiftResult, LiftRow
 from icpkit.analysis.windows import OPEN_END, SignalAges, account_cells, estimate_window
+from icpkit.attributes import (
+    MISSING,
+    NONE_SEEN,
+    count_bounds,
+    describe_cut,
+    rule_attribute,
+    rule_fields,
+)
 from icpkit.config import AnalysisSettings
 from icpkit.icp.describe import format_lift
 from icpkit.icp.model import ICP, Criterion, Evidence, Exclusion, ICPError, IntentSignal
 
-_RANGE = re.compile(r"^([\d,]+)-([\d,]+)$")
-_OPEN = re.compile(r"^([\d,]+)\+$")
 _WINDOW = re.compile(r"^(\d+)-(\d+)d$")
 _WINDOW_OPEN = re.compile(r"^(\d+)d\+$")
 
@@ -37,16 +43,8 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")
 
 
-def _number(text: str) -> int:
-    return int(text.replace(",", ""))
-
-
 def _bounds(value: str) -> tuple[int | None, int | None]:
-    if m := _RANGE.match(value):
-        return _number(m[1]), _number(m[2])
-    if m := _OPEN.match(value):
-        return _number(m[1]), None
-    return None, None
+    return count_bounds(value)
 
 
 def _window(value: str) -> tuple[int, int] | None:
@@ -234,20 +232,9 @@ def _interval(low: float, high: float) -> tuple[float, float] | None:
 
 
 def _describe(attribute: str, values: tuple[str, ...]) -> str:
-    """Plain words for a cut: '51-200 employees', 'industry Software', 'uses HubSpot'."""
-    if attribute == "employees":
-        lows = [_bounds(v)[0] for v in values]
-        highs = [_bounds(v)[1] for v in values]
-        low = min(x for x in lows if x is not None) if any(x is not None for x in lows) else None
-        high = None if any(h is None for h in highs) else max(h for h in highs if h is not None)
-        span = f"{low:,}+" if high is None else f"{low:,}-{high:,}"
-        return f"{span} employees"
-    if attribute.startswith("tech:"):
-        tool = attribute.removeprefix("tech:")
-        return f"uses {tool}" if values == ("yes",) else f"does not use {tool}"
-    if attribute.startswith("extra:"):
-        return f"{attribute.removeprefix('extra:')} {' or '.join(values)}"
-    return f"{attribute.replace('_', ' ')} {' or '.join(values)}"
+    """Plain words for a cut: '51-200 employees', 'industry Software', 'uses HubSpot' (as
+    the attribute's definition words it)."""
+    return describe_cut(attribute, values)
 
 
 def _rationale(subject: str, ev: Evidence, what: str = "the win rate of the rest") -> str:
@@ -537,18 +524,13 @@ def derive_icp(
 
 
 def _range_fields(attribute: str, values: tuple[str, ...]) -> dict[str, Any]:
-    if attribute == "employees" and all(_bounds(v) != (None, None) for v in values):
-        lows = [_bounds(v)[0] for v in values]
-        highs = [_bounds(v)[1] for v in values]
-        high = None if any(h is None for h in highs) else max(h for h in highs if h is not None)
-        return {"min": min(x for x in lows if x is not None), "max": high}
-    if attribute.startswith("tech:"):
-        return {"values": [attribute.removeprefix("tech:")]}
-    return {"values": list(values)}
+    """The rule's values, or the min/max of the number they span (the definition says)."""
+    return rule_fields(attribute, values)
 
 
 def _attribute_name(attribute: str) -> str:
-    return "tech" if attribute.startswith("tech:") else attribute
+    """The attribute the rule names: 'tech' for a cut on 'tech:HubSpot'."""
+    return rule_attribute(attribute)
 
 
 def _criterion(

@@ -4,7 +4,8 @@ All rules are fitted together, so correlated criteria (industry and the tools th
 uses) share the credit instead of each claiming it. The penalty is a normal prior on each
 rule's log-odds, which shrinks thin evidence toward no effect. Each rule keeps the sign its
 evidence shows (a positive criterion never earns negative points), which also keeps the
-points of an ordinal attribute's ranges in the order of their evidence. A signal's half-life
+points of an ordinal attribute's ranges in the order of their evidence; the Missing bin of an
+attribute (its unknown values) takes whichever sign the data give it. A signal's half-life
 is chosen by likelihood, and only where the data prefer decay clearly over none; the
 half-lives the data cannot reject (profile likelihood, chi-square 95%) are its interval.
 """
@@ -41,8 +42,11 @@ class Fitted:
 
 
 def bounds_of(scored: ScoredRule) -> tuple[float | None, float | None]:
-    """The sign a rule's weight may take: its evidence's direction."""
+    """The sign a rule's weight may take: its evidence's direction; either sign for the
+    Missing bin (an unknown value may help or hurt)."""
     rule = scored.rule
+    if isinstance(rule, Criterion) and rule.missing:
+        return (None, None)
     if isinstance(rule, Criterion):
         return (0.0, None) if rule.direction == "positive" else (None, 0.0)
     if isinstance(rule, Exclusion):

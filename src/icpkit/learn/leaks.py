@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from icpkit.analysis.frame import IDENTIFIER_UNIQUE_SHARE, MISSING, Cut, Frame
+from icpkit.analysis.frame import Cut, Frame
+from icpkit.attributes import MISSING
+from icpkit.attributes.extra import IDENTIFIER_UNIQUE_SHARE
 
 
 @dataclass(frozen=True)

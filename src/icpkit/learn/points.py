@@ -23,10 +23,19 @@ from icpkit.config import Settings
 from icpkit.engines.features import ENTITIES, Features, compute_features
 from icpkit.engines.score import apply_scorecard
 from icpkit.engines.scorecard import build_scorecard, learn_tiers
-from icpkit.icp.model import ICP, Exclusion, IntentSignal, Rule, ScoringModel
+from icpkit.icp.model import (
+    ICP,
+    SIGNIFICANT_DIGITS,
+    Criterion,
+    Exclusion,
+    IntentSignal,
+    Rule,
+    ScoringModel,
+)
 from icpkit.learn.fit import Fitted, fit_logistic, fit_weights, predict
 from icpkit.learn.refine import CHURN_ODDS, refine
 from icpkit.learn.selection import RuleEvidence, clustered_z, select
+from icpkit.learn.unknown import with_unknown_points
 
 
 @dataclass
@@ -110,7 +119,7 @@ def fit_icp(icp: ICP, features: Features, deals: Deals, settings: Settings) -> t
     def weighted(items: Sequence[Rule]) -> list[Any]:
         out = []
         for item in items:
-            update: dict[str, object] = {"weight": round(weights.get(item.id, 0.0), 4)}
+            update: dict[str, object] = {"weight": as_saved(weights.get(item.id, 0.0))}
             if isinstance(item, IntentSignal) and item.id not in fixed:
                 life = fitted.half_lives.get(item.id)
                 update["half_life_days"] = int(life) if life else None
@@ -143,11 +152,20 @@ def fit_icp(icp: ICP, features: Features, deals: Deals, settings: Settings) -> t
             "scoring": model,
         }
     )
+    card = build_scorecard(updated, scoring)
+    updated = with_unknown_points(updated, {rp.id: rp.points for rp in card.rules})
     # Tiers are cut where the fitted deals' own scores reach the targets.
-    scores = apply_scorecard(build_scorecard(updated, scoring), features)
+    scores = apply_scorecard(card, features)
     tiers = learn_tiers(scores.score, deals.won, scoring)
     updated.scoring = model.model_copy(update={"tiers": tiers})  # type: ignore[union-attr]
     return updated, fitted
+
+
+def as_saved(value: float) -> float:
+    """A learned weight as icp.yaml keeps it (4 decimals, then 4 significant digits), so the
+    ICP derived equals the one read back and deriving twice on the same data changes
+    nothing. Example: -1.04531 -> -1.045."""
+    return float(f"{round(value, 4):.{SIGNIFICANT_DIGITS}g}")
 
 
 def _day(value: np.datetime64) -> dt.date:
@@ -235,7 +253,8 @@ def select_rules(
     """The evidence of each derived rule that wins more or less (fit criteria, disqualifiers,
     intent signals) in the joint model of winning, by backward elimination corrected for the
     win-rate tests the rules were picked from (see icpkit.learn.selection); rules set or
-    locked by hand stay in the model untested."""
+    locked by hand and the Missing bins (no claim about the market) stay in the model
+    untested."""
     rules: list[Rule] = [*icp.fit, *icp.exclusions, *icp.intent]
     tested = {
         r.id
@@ -243,6 +262,7 @@ def select_rules(
         if r.source != "human"
         and not r.locked
         and not (isinstance(r, Exclusion) and r.kind != "disqualifier")
+        and not (isinstance(r, Criterion) and r.missing)
     }
     return select(
         features,

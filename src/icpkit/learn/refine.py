@@ -7,8 +7,9 @@ icpkit.learn.selection): a derived rule without a significant weight of its own,
 weight moves the odds by less than ``min_lift``, is dropped with a note naming the kept rule
 it moves with; a disqualifier too weak to halve the odds becomes a negative fit criterion
 (points off) rather than an exclusion (never sold to); a churn exclusion that does not
-significantly double the odds of churning is dropped. Rules set or locked by hand are never
-touched.
+significantly double the odds of churning is dropped. The Missing bins are no claim about the
+market and stay, unless no other rule on their attribute does. Rules set or locked by hand
+are never touched.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal, Rule
 from icpkit.learn.selection import RuleEvidence
+from icpkit.learn.unknown import orphaned_bins
 
 # An exclusion routes accounts to 'never': it must at least halve the odds of winning.
 EXCLUSION_ODDS = 0.5
@@ -75,7 +77,7 @@ def refine(
         return abs(rule.weight or 0.0) >= floor
 
     for c in icp.fit:
-        if _kept(c) or supported(c):
+        if _kept(c) or c.missing or supported(c):
             fit.append(c)
         else:
             found = evidence.get(c.id)
@@ -136,6 +138,11 @@ def refine(
         else:
             found = evidence.get(s.id)
             notes.append(_note(s, _no_effect(found), found))
+    for c in orphaned_bins(fit, exclusions):
+        fit.remove(c)
+        notes.append(
+            f"{c.id}: dropped: no rule on {c.attribute} is left for unknown values to differ from"
+        )
     if not notes:
         return icp, []
     refined = icp.model_copy(

@@ -1,12 +1,14 @@
 """Lookalikes: the companies of a universe most like the workspace's Tier 1 customers.
 
-An account is a vector of its attributes: log employees and log revenue (standardized on the
-workspace's accounts), industry, country and funding stage (one column per value) and one
-column per tool. Each attribute is weighted by how well it tells Tier 1 customers apart from
-the workspace's other accounts (its information value), so the market's common traits (US,
-Google Analytics) barely count and the traits of the best customers do. The squared distance
-between two accounts is then the weighted count of attributes on which they differ (for
-employees and revenue: the squared difference in standard deviations), and
+An account is a vector of its attributes, as the attribute registry defines them: each
+number cut into ranges (employees, revenue, or any such attribute registered) as its log,
+standardized on the workspace's accounts; each category (industry, country, funding stage)
+one column per value; one column per tool. Each attribute is weighted by how well it tells
+Tier 1 customers apart from the workspace's other accounts (its information value), so the
+market's common traits (US, Google Analytics) barely count and the traits of the best
+customers do. The squared distance between two accounts is then the weighted count of
+attributes on which they differ (for numbers: the squared difference in standard
+deviations), and
 
     similarity = 1 - distance^2 / total weight        (1: alike on everything that matters)
 
@@ -33,20 +35,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from icpkit.analysis.frame import MISSING, value_sql
 from icpkit.analysis.stats import information_value
+from icpkit.attributes import (
+    MISSING,
+    Category,
+    Context,
+    Definition,
+    NumericRange,
+    definitions,
+    value_sql,
+    words,
+)
 from icpkit.config import AnalysisSettings, Settings
 from icpkit.engines.features import condition_sql
 from icpkit.engines.scorecard import NO_RULES, build_scorecard
-from icpkit.errors import IcpkitError
+from icpkit.errors import IcpkitError, NothingToShow
 from icpkit.icp.model import ICP
 from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
 from icpkit.output.files import sweep_stale, temp_prefix
-from icpkit.store.db import attach_read_only
+from icpkit.store.db import attach_read_only, identifier
 
-NUMERIC = ("employees", "revenue")
-CATEGORICAL = ("industry", "country", "funding_stage")
-BANDS = {"employees": "employees_band", "revenue": "revenue_band"}
 BATCH_ROWS = 65_536
 # Distances are computed for blocks of rows x Tier 1 customers of at most this many cells.
 BLOCK_CELLS = 4_000_000
@@ -59,11 +67,38 @@ SEPARATION_ALPHA = 0.05
 PERMUTATIONS = 99
 
 
+def _compared(definition: Definition) -> bool:
+    """Whether an attribute is one of the account's own (not of a day, not a family)."""
+    return definition.family == "fit" and definition.account_level and definition.prefix is None
+
+
+def numeric_attributes() -> tuple[str, ...]:
+    """The numbers cut into ranges (employees, revenue): compared as standardized logs and
+    weighed by how their ranges tell Tier 1 apart."""
+    return tuple(d.key for d in definitions() if isinstance(d, NumericRange) and _compared(d))
+
+
+def categorical_attributes() -> tuple[str, ...]:
+    """The categories (industry, country, funding stage): one column per value."""
+    return tuple(d.key for d in definitions() if isinstance(d, Category) and _compared(d))
+
+
+def band(name: str) -> str:
+    """The column holding numeric attribute ``name``'s range label: 'employees_band'."""
+    return f"{name}_band"
+
+
+def _weighed() -> str:
+    """The attributes the lookalikes weigh, in words, for messages."""
+    names = (*numeric_attributes(), *categorical_attributes())
+    return ", ".join([*(words(n) for n in names), "technologies"])
+
+
 class LookalikeError(IcpkitError):
     """Lookalikes cannot be found as asked; the message says what is missing."""
 
 
-class NothingSeparates(LookalikeError):
+class NothingSeparates(LookalikeError, NothingToShow):
     """There is nothing to rank by: no Tier 1 customers, or nothing tells them (or won deals)
     apart from the rest, so any ranking would be noise; the answer is this message, not a
     list."""
@@ -116,13 +151,12 @@ class Encoder:
         """Rows as vectors whose squared distances are the weighted differences."""
         n = len(cols["account_key"])
         blocks: list[np.ndarray] = []
-        for name in NUMERIC:
+        for name in self.centre:
             values = np.asarray(cols[name], dtype=np.float64)
             z = (np.log1p(np.clip(values, 0, None)) - self.centre[name]) / self.scale[name]
             z = np.where(np.isnan(z), 0.0, z)  # unknown: the middle of the market
             blocks.append((math.sqrt(self.weights[name]) * z)[:, None])
-        for name in CATEGORICAL:
-            vocab = self.vocab[name]
+        for name, vocab in self.vocab.items():
             onehot = np.zeros((n, len(vocab) + 1))
             values = cols[name]
             index = pc.index_in(values, value_set=pa.array(vocab, pa.string()))
@@ -198,9 +232,8 @@ def find_lookalikes(
         if p_value > SEPARATION_ALPHA:
             raise NothingSeparates(
                 f"the {len(tier1):,} Tier 1 customers differ from the other accounts no more "
-                "than a random choice of as many accounts would (employees, revenue, "
-                "industry, country, funding stage, technologies; permutation test, "
-                f"p = {p_value:.2f}): no lookalikes are ranked"
+                f"than a random choice of as many accounts would ({_weighed()}; permutation "
+                f"test, p = {p_value:.2f}): no lookalikes are ranked"
             )
         keep = np.isin(np.asarray(accounts["account_key"].to_pylist(), dtype=object), tier1)
         reference = accounts.filter(pa.array(keep))
@@ -230,14 +263,21 @@ def _candidates_sql(icp: ICP, analysis: AnalysisSettings, name: str) -> str:
 
 
 def _select(analysis: AnalysisSettings, table: str, where: str, name: str = "a.name") -> str:
-    """The attributes of every account of ``table`` (alias a) matching ``where``."""
-    employees_band = value_sql("employees", analysis)
-    revenue_band = value_sql("revenue", analysis)
-    return f"""SELECT a.account_key, {name} AS name, a.employees::DOUBLE AS employees,
-                      a.revenue::DOUBLE AS revenue, a.industry, a.country, a.funding_stage,
-                      a.technologies, {employees_band} AS employees_band,
-                      {revenue_band} AS revenue_band
-               FROM {table} AS a WHERE {where}"""
+    """The attributes of every account of ``table`` (alias a) matching ``where``: each
+    number and its range label, each category, the stack."""
+    columns = [f"a.account_key, {name} AS name"]
+    by_key = {d.key: d for d in definitions()}
+    numeric = numeric_attributes()
+    for key in numeric:
+        number = by_key[key].number_sql(key, Context())
+        columns.append(f"CAST({number} AS DOUBLE) AS {identifier(key)}")
+    for key in categorical_attributes():
+        category = by_key[key]
+        assert isinstance(category, Category)
+        columns.append(f"{Context().column(category.field)} AS {identifier(key)}")
+    columns.append("a.technologies")
+    columns += [f"{value_sql(key, analysis)} AS {identifier(band(key))}" for key in numeric]
+    return f"SELECT {', '.join(columns)} FROM {table} AS a WHERE {where}"
 
 
 def _table(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
@@ -256,11 +296,12 @@ def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatchReader:
 def _columns(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
     """A batch's columns: numbers as float arrays (NaN unknown), the rest as Arrow arrays."""
     cols: dict[str, Any] = {}
+    numeric = set(numeric_attributes())
     for name in batch.schema.names:
         column = batch.column(name)
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
-        if name in NUMERIC:
+        if name in numeric:
             cols[name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
         else:
             cols[name] = column
@@ -308,7 +349,7 @@ def separation_p_value(
     cols = _columns(accounts)
     is_tier1 = np.isin(np.asarray(cols["account_key"].to_pylist(), dtype=object), list(tier1))
     coded: list[tuple[np.ndarray, int]] = []
-    for name in (*(BANDS[n] for n in NUMERIC), *CATEGORICAL):
+    for name in (*(band(n) for n in numeric_attributes()), *categorical_attributes()):
         values = [MISSING if v is None else str(v) for v in cols[name].to_pylist()]
         levels, index = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
         if len(levels) > 1:
@@ -364,14 +405,14 @@ def fit_encoder(accounts: pa.Table, tier1: set[str]) -> Encoder:
     weights: dict[str, float] = {}
     centre: dict[str, float] = {}
     scale: dict[str, float] = {}
-    for name in NUMERIC:
+    for name in numeric_attributes():
         logs = np.log1p(np.clip(cols[name], 0, None))
         known = logs[~np.isnan(logs)]
         centre[name] = float(known.mean()) if known.size else 0.0
         scale[name] = float(known.std()) if known.size > 1 and known.std() > 0 else 1.0
-        weights[name] = _iv(cols[BANDS[name]].to_pylist(), is_tier1)
+        weights[name] = _iv(cols[band(name)].to_pylist(), is_tier1)
     vocab: dict[str, list[str]] = {}
-    for name in CATEGORICAL:
+    for name in categorical_attributes():
         values = cols[name].to_pylist()
         vocab[name] = sorted({v for v in values if v is not None})
         weights[name] = _iv([MISSING if v is None else v for v in values], is_tier1)
@@ -380,8 +421,7 @@ def fit_encoder(accounts: pa.Table, tier1: set[str]) -> Encoder:
     if sum(weights.values()) <= 0:
         raise NothingSeparates(
             "the Tier 1 customers look like every other account on the attributes known "
-            "(employees, revenue, industry, country, funding stage, technologies): no "
-            "lookalikes are ranked"
+            f"({_weighed()}): no lookalikes are ranked"
         )
     return Encoder(weights, centre, scale, vocab, tools, share)
 
@@ -523,14 +563,16 @@ def shared_traits(
         return sum(1 for n in neighbours if test(n)) >= half
 
     traits: list[tuple[float, str]] = []
-    for name in (*CATEGORICAL, *NUMERIC):
+    numeric = numeric_attributes()
+    for name in (*categorical_attributes(), *numeric):
         if name not in named:
             continue
-        key = BANDS.get(name, name)
+        key = band(name) if name in numeric else name
         value = row.get(key)
         if value is None or value == MISSING or not most(lambda n, k=key, v=value: n.get(k) == v):
             continue
-        text = {"employees": f"{value} employees", "revenue": f"{value} revenue"}.get(name, value)
+        # A range names what it measures ('51-200 employees'); a category is its value.
+        text = f"{value} {words(name)}" if name in numeric else value
         traits.append((weights[name], str(text)))
     for tool in row.get("technologies") or ():
         attribute = f"tech:{tool}"

@@ -18,13 +18,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 
 from icpkit.analysis.stats import RateEstimate, clustered_rate
+from icpkit.attributes import number_sql, numeric_names
 from icpkit.config import AnalysisSettings, Settings, TamSettings
-from icpkit.engines.features import NUMERIC, condition_sql
+from icpkit.engines.features import condition_sql
 from icpkit.engines.prospects import score_file
 from icpkit.engines.score import outside_text, reason_text
 from icpkit.engines.scorecard import NO_RULES
@@ -41,6 +43,19 @@ NOTHING_DISCRIMINATES = (
     "size: the market served (the universe less what the boundary leaves out) is counted, "
     "nothing more"
 )
+
+NO_PROFILE = "the ICP has no rules, so nothing tells the TAM apart from the market"
+NO_DEALS = "no closed deals in these ranges"
+COUNTED = (
+    ("companies in the universe", "universe"),
+    ("excluded by the ICP", "excluded"),
+    ("outside the market served", "outside"),
+    ("market served", "market"),
+    ("TAM (match the profile)", "tam"),
+    ("  already customers", "customers"),
+    ("  prospects", "prospects"),
+)
+"""The counts of a TAM, in the order a table lists them, each with its label."""
 
 
 class TamError(IcpkitError):
@@ -99,6 +114,85 @@ class TamResult:
     win_rates: WinRates | None = None
     # False when the ICP has no rules: the market served is counted, no TAM is sized.
     discriminates: bool = True
+
+    def rows(self, *, readable: bool = False) -> list[dict[str, Any]]:
+        """The TAM as rows of measure, current and (with a what-if) widened: the counts, the
+        TAM by tier and route, then the win rates of the deals behind the widening.
+
+        Values are numbers, or with ``readable`` text for a person. A value that cannot be
+        computed is None with its reason in ``<column>_reason``: the TAM of an ICP without
+        rules (the rows stop there), a win rate without closed deals."""
+        widened = self.widened
+        rows: list[dict[str, Any]] = []
+
+        def add(measure: str, current: Any, wider: Any) -> None:
+            rows.append({"measure": measure, "current": current, "widened": wider})
+
+        for label, name in COUNTED:
+            if not self.discriminates and name == "tam":
+                # Nothing discriminates: no TAM, tiers or routes presented as if meaningful.
+                add(label, None, None)
+                rows[-1]["current_reason"] = NO_PROFILE
+                break
+            add(label, int(getattr(self.current, name)), widened and int(getattr(widened, name)))
+        for tier in self.current.tiers if self.discriminates else ():
+            add(f"  tier {tier}", self.current.tiers[tier], widened and widened.tiers[tier])
+        for route in self.current.routes if self.discriminates else ():
+            add(f"  route {route}", self.current.routes[route], widened and widened.routes[route])
+        if (rates := self.win_rates) is not None:
+            old = ", ".join(_span(a, r[0]) for a, r in self.ranges.items())
+            new = ", ".join(_span(a, r[1]) for a, r in self.ranges.items())
+            add(f"win rate of deals in {old} / {new}", rates.old, rates.new)
+            add("win rate of deals in the band added", None, rates.added)
+            add("expected change in win rate", None, rates.change)
+        if widened is None:
+            for row in rows:
+                del row["widened"]
+        return [_shown(row, readable) for row in rows]
+
+
+def _shown(row: dict[str, Any], readable: bool) -> dict[str, Any]:
+    """A row of :meth:`TamResult.rows` with its values as numbers or text, a value that
+    cannot be computed None and its reason after the values."""
+    out: dict[str, Any] = {}
+    reasons: dict[str, str] = {}
+    for key, value in row.items():
+        if key == "measure" or key.endswith("_reason"):
+            out[key] = value
+            continue
+        number = value.rate if isinstance(value, RateEstimate) else value
+        if isinstance(number, float) and not math.isfinite(number):
+            out[key] = None
+            reasons[f"{key}_reason"] = NO_DEALS
+        elif not readable or f"{key}_reason" in row:
+            out[key] = number
+        elif isinstance(value, RateEstimate):
+            out[key] = _rate_text(value)
+        elif isinstance(value, float):
+            out[key] = f"{value:+.1%}"  # the expected change in win rate
+        else:
+            out[key] = "" if value is None else f"{value:,}"
+    return out | reasons
+
+
+def _span(attribute: str, bounds: Range) -> str:
+    """A range as a table row names it: 'employees 20-500', 'revenue 1M+'."""
+    low, high = bounds
+    if low is not None and high is not None:
+        return f"{attribute} {format_number(low)}-{format_number(high)}"
+    if low is not None:
+        return f"{attribute} {format_number(low)}+"
+    return f"{attribute} up to {format_number(high)}" if high is not None else attribute
+
+
+def _rate_text(rate: RateEstimate) -> str:
+    """A win rate with its interval and the deals and accounts behind it."""
+    if not (math.isfinite(rate.low) and math.isfinite(rate.high)):
+        return f"{rate.rate:.0%} ({rate.n_deals:,} deals, {rate.n_accounts:,} accounts)"
+    return (
+        f"{rate.rate:.0%} ({rate.low:.0%}-{rate.high:.0%}; {rate.n_deals:,} deals, "
+        f"{rate.n_accounts:,} accounts)"
+    )
 
 
 def size_tam(
@@ -163,10 +257,11 @@ def tam_warnings(tam: int, settings: TamSettings) -> list[str]:
 
 
 def profile(icp: ICP) -> dict[str, list[Criterion]]:
-    """The ICP's positive fit criteria by attribute: the TAM matches one of each."""
+    """The ICP's positive fit criteria by attribute: the TAM matches one of each (a Missing
+    bin is no part of the profile: an unknown value is not a value the ICP wants)."""
     groups: dict[str, list[Criterion]] = {}
     for c in icp.fit:
-        if c.direction == "positive":
+        if c.direction == "positive" and not c.missing:
             groups.setdefault(c.attribute, []).append(c)
     return groups
 
@@ -256,10 +351,10 @@ def widen_icp(
     taken = {r.id for r in icp.boundary} | {r.id for r in icp.fit} | {r.id for r in icp.exclusions}
     for attribute, bounds in widen.items():
         low, high = float(bounds[0]), float(bounds[1])
-        if attribute not in NUMERIC:
+        if number_sql(attribute) is None:
             raise TamError(
                 f"widen {attribute}: only numeric attributes have a range to widen "
-                f"(allowed: {', '.join(sorted(NUMERIC))})"
+                f"(allowed: {', '.join(sorted(numeric_names()))})"
             )
         if not (math.isfinite(low) and math.isfinite(high)) or low > high:
             raise TamError(
@@ -271,11 +366,18 @@ def widen_icp(
         positions = [
             i
             for i, c in enumerate(fit)
-            if c.attribute == attribute and c.direction == "positive" and c.values is None
+            if c.attribute == attribute
+            and c.direction == "positive"
+            and c.values is None
+            and not c.missing
         ]
         if not positions:
             have = sorted(
-                {c.attribute for c in icp.fit if c.direction == "positive" and c.values is None}
+                {
+                    c.attribute
+                    for c in icp.fit
+                    if c.direction == "positive" and c.values is None and not c.missing
+                }
             )
             raise TamError(
                 f"widen {attribute}: the ICP has no positive range criterion on {attribute} "
@@ -313,7 +415,7 @@ def deal_win_rates(
     attributes = list(ranges)
     # An unknown value is NaN: inside no range.
     values = ", ".join(
-        f"coalesce(any_value({NUMERIC[a]})::DOUBLE, 'NaN'::DOUBLE) AS v{i}"
+        f"coalesce(any_value({number_sql(a)})::DOUBLE, 'NaN'::DOUBLE) AS v{i}"
         for i, a in enumerate(attributes)
     )
     result = con.execute(

@@ -4,9 +4,11 @@ A universe is any company list. A raw export (a HubSpot or Salesforce company ex
 vendor's CSV, XLSX or Parquet, in any encoding the ingest readers handle) goes through
 ingestion's detection and normalizers into a scratch store, exactly as ``icp score`` reads
 one, and is written once into a Parquet file in the scorer's input layout. A file already in
-that layout (an ``account_key`` column and the attributes the scorecard reads: ``employees,
-revenue, industry, country, funding_stage, founded_year, technologies, total_funding``;
-other columns such as ``name`` come along) is read where it lies, never loaded whole, with
+that layout (an ``account_key`` column and the account fields the attributes read, as their
+definitions list them: ``employees, revenue, industry, country, technologies, founded_year,
+funding_stage, total_funding`` and those of any attribute registered since, see
+icpkit.engines.layout.input_layout; other columns such as ``name`` come along) is read
+where it lies, never loaded whole, with
 the values that need it normalized (``USA``, ``36.9 Million``: see icpkit.engines.layout).
 Either way, values that could not be read are reported with file, line, column and value::
 
@@ -26,11 +28,11 @@ import duckdb
 
 from icpkit.config import Settings, StoreSettings
 from icpkit.engines.layout import (
-    CANONICAL,
     MAX_EXAMPLES,
     InputFile,
     clean_columns,
     extra_columns,
+    input_layout,
     open_input,
     read_table,
     reads_every_record,
@@ -148,7 +150,7 @@ def _from_export(
         except IngestError as exc:
             raise UniverseError(
                 f"{exc} (a universe is a company list: a CRM or list vendor export, or a file "
-                f"in the scorer's input layout: {', '.join(CANONICAL)})"
+                f"in the scorer's input layout: {', '.join(input_layout())})"
             ) from None
         ingested_view(con, icp, f"{schema}account_ids", f"{schema}deals")
         out = workdir / f"{path.stem}.universe.parquet"
@@ -193,7 +195,7 @@ def create_view(con: duckdb.DuckDBPyConnection, path: Path, icp: ICP | None) -> 
         got = f"; got columns {', '.join(list(read[1])[:12])}" if read else ""
         raise UniverseError(
             f"{path}: not in the scorer's input layout (an account_key column, then "
-            f"{', '.join(list(CANONICAL)[1:])}){got}; read it with open_universe first"
+            f"{', '.join(list(input_layout())[1:])}){got}; read it with open_universe first"
         )
     source, columns = read
     csv = source.startswith("read_csv")
@@ -205,7 +207,8 @@ def create_view(con: duckdb.DuckDBPyConnection, path: Path, icp: ICP | None) -> 
     f = InputFile(source, columns, path.name, path, "line" if csv else "row", (), 2 if csv else 1)
     cleaning = clean_columns(con, f)
     extras = extra_columns(icp)
-    others = [c for c in columns if c not in CANONICAL and c not in extras]
+    layout = input_layout()
+    others = [c for c in columns if c not in layout and c not in extras]
     select = typed_columns(columns, icp, cleaning.fixes) + [f"f.{identifier(c)}" for c in others]
     con.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT {', '.join(select)} FROM {source} f")
     return others

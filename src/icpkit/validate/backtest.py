@@ -22,6 +22,7 @@ from icpkit.analysis.deals import deal_matrix
 from icpkit.analysis.frame import build_frame
 from icpkit.analysis.lift import lift_table
 from icpkit.analysis.tiers import assign_tiers
+from icpkit.attributes import definition_of
 from icpkit.config import Settings
 from icpkit.engines.features import compute_features
 from icpkit.engines.score import Scores, apply_scorecard
@@ -33,8 +34,6 @@ from icpkit.learn.leaks import Leak, suspected_leaks
 from icpkit.learn.points import Deals, closed_deals
 from icpkit.validate import baselines, metrics
 
-FIRMOGRAPHIC = {"employees", "revenue", "industry", "country", "funding_stage", "company_age"}
-
 
 class BacktestError(IcpkitError):
     """The backtest cannot run honestly (too few deals, a leaking field); says what to do."""
@@ -43,7 +42,9 @@ class BacktestError(IcpkitError):
 @dataclass(frozen=True)
 class ModelRow:
     """One model's accuracy on the test deals; a challenger that could not be fitted keeps
-    its row, with NaN metrics and ``note`` saying why ('could not fit: ...')."""
+    its row, with NaN metrics and ``note`` saying why ('could not fit: ...'). ``scores``
+    holds its score of each test deal (aligned with ``BacktestResult.deals``; None when it
+    could not be fitted), from which the report draws its curves."""
 
     model: str
     auc: metrics.MetricCI
@@ -51,6 +52,7 @@ class ModelRow:
     seconds: float
     note: str = ""
     fitted: bool = True
+    scores: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 NOT_MEASURED = metrics.MetricCI(float("nan"), float("nan"), float("nan"))
@@ -178,6 +180,7 @@ def run_backtest(
             metrics.pr_auc_with_ci(y, score, clusters, n_boot=n_boot, seed=seed),
             seconds,
             note,
+            scores=np.asarray(score, dtype=np.float64),
         )
 
     notes = list(card.notes) + frame.history.notes()
@@ -192,7 +195,15 @@ def run_backtest(
             "model, those created after it test it"
         )
     models = [row("icpkit scorecard", scores.score.astype(np.float64), 0.0)]
-    signs = np.array([np.sign(rp.weight) if rp.weight else 0.0 for rp in card.rules])
+    # Missing bins answer "value unknown", not who fits: equal weights leave them out.
+    signs = np.array(
+        [
+            np.sign(rp.weight)
+            if rp.weight and not getattr(rp.scored.rule, "missing", False)
+            else 0.0
+            for rp in card.rules
+        ]
+    )
     equal = (features.matches * signs).sum(axis=1) if len(signs) else np.zeros(len(y))
     models.append(row("equal weights, same rules", equal, 0.0))
     if challengers:
@@ -285,4 +296,7 @@ def _challengers(
 
 
 def _firmographic(name: str) -> bool:
-    return name in FIRMOGRAPHIC or name.startswith("extra:")
+    """Whether the analysis attribute ``name`` is firmographic, as its definition says: the
+    'firmographics only' challenger is fitted on these alone."""
+    definition = definition_of(name)
+    return definition is not None and definition.dimension == "firmographic"

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from icpkit.analysis.deals import DealMatrix
-from icpkit.analysis.frame import MISSING
+from icpkit.attributes import MISSING
 
 INSTALL = "pip install 'icpkit[challengers]'"
 MAX_ROUNDS = 1000

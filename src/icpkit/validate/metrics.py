@@ -438,3 +438,51 @@ def expected_calibration_error(rows: Sequence[CalibrationRow]) -> float:
     if total == 0:
         return math.nan
     return sum(r.n * abs(r.mean_predicted - r.observed) for r in rows) / total
+
+
+# --- Curves ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurvePoints:
+    """A curve of one model's scores on the test deals: ``x`` and ``y`` from (0, 0) to
+    (1, 1), one point per distinct score (tied deals are taken together)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+def _score_groups(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deals taken best score first, tied scores as one step: deals, wins and losses reached
+    after each step (cumulative), with the start (0, 0, 0) in front."""
+    yy = _outcomes(y)
+    s = np.asarray(score, dtype=float).ravel()
+    _same_length(yy, score=s)
+    if np.isnan(s).any():
+        raise ValueError("score holds NaN: a curve needs a score for every deal")
+    order = np.argsort(-s, kind="stable")
+    ranked, wins = s[order], yy[order]
+    ends = np.r_[np.nonzero(np.diff(ranked))[0], len(s) - 1] if len(s) else np.array([], int)
+    won = np.cumsum(wins)[ends] if len(s) else np.array([], int)
+    taken = ends + 1
+    return np.r_[0, taken], np.r_[0, won], np.r_[0, taken - won]
+
+
+def roc_points(y: np.ndarray, score: np.ndarray) -> CurvePoints:
+    """The ROC curve: share of lost deals (false positive rate, ``x``) against share of won
+    deals (true positive rate, ``y``) reached as the threshold falls past each distinct score,
+    best first, from (0, 0): the points of sklearn's ``roc_curve`` with
+    ``drop_intermediate=False``. Both outcomes are needed: a ValueError otherwise."""
+    _, won, lost = _score_groups(y, score)
+    if not len(won) or won[-1] == 0 or lost[-1] == 0:
+        raise ValueError("a ROC curve needs won and lost deals")
+    return CurvePoints(lost / lost[-1], won / won[-1])
+
+
+def gains_points(y: np.ndarray, score: np.ndarray) -> CurvePoints:
+    """The cumulative-gains curve: share of deals worked best score first (``x``, tied deals
+    together) against the share of all wins they hold (``y``). Needs at least one win."""
+    taken, won, _ = _score_groups(y, score)
+    if not len(won) or won[-1] == 0:
+        raise ValueError("a gains curve needs at least one won deal")
+    return CurvePoints(taken / taken[-1], won / won[-1])

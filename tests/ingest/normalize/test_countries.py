@@ -1,22 +1,13 @@
 import pytest
 
+from helpers import cases
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.countries import country_code, country_reader, prefers_subdivisions
 
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [
-        ("USA", "US"), ("US", "US"), ("U.S.", "US"), ("U.S.A.", "US"),
-        ("United States of America", "US"), ("America", "US"), ("united states", "US"),
-        ("UK", "GB"), ("U.K.", "GB"), ("England", "GB"), ("Scotland", "GB"), ("Wales", "GB"),
-        ("Great Britain", "GB"), ("United Kingdom", "GB"),
-        ("Deutschland", "DE"), ("Germany", "DE"), ("Holland", "NL"), ("The Netherlands", "NL"),
-        ("South Korea", "KR"), ("Korea, Republic of", "KR"), ("Russia", "RU"),
-        ("Russian Federation", "RU"), ("Czech Republic", "CZ"), ("Czechia", "CZ"),
-        ("UAE", "AE"), ("Türkiye", "TR"), ("Turkey", "TR"), ("Côte d'Ivoire", "CI"),
-        ("Viet Nam", "VN"), ("Taiwan", "TW"),
-    ],
+    cases("countries", "country_names_and_nicknames_map_to_alpha2"),
 )  # fmt: skip
 def test_country_names_and_nicknames_map_to_alpha2(raw: str, code: str) -> None:
     assert country_code(raw) == code
@@ -24,19 +15,20 @@ def test_country_names_and_nicknames_map_to_alpha2(raw: str, code: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [("DEU", "DE"), ("fra", "FR"), ("gbr", "GB"), ("de", "DE"), ("in", "IN"), (" JP ", "JP"),
-     ("NAM", "NA"), ("Namibia", "NA")],
+    cases("countries", "iso_codes_in_any_case_are_accepted"),
 )  # fmt: skip
 def test_iso_codes_in_any_case_are_accepted(raw: str, code: str) -> None:
     assert country_code(raw) == code
 
 
-@pytest.mark.parametrize("raw", ["", "N/A", "NA", "null"])
+@pytest.mark.parametrize("raw", cases("countries", "blank_cells_give_none"))
 def test_blank_cells_give_none(raw: str) -> None:
     assert country_code(raw) is None
 
 
-@pytest.mark.parametrize("raw", ["Mars", "Narnia", "XX", "Remote", "Europe", "Nigera", "Inda"])
+@pytest.mark.parametrize(
+    "raw", cases("countries", "unknown_countries_are_unreadable_without_guessing")
+)
 def test_unknown_countries_are_unreadable_without_guessing(raw: str) -> None:
     with pytest.raises(Unreadable, match=f"unknown country '{raw}'"):
         country_code(raw)
@@ -44,16 +36,7 @@ def test_unknown_countries_are_unreadable_without_guessing(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [
-        ("Allemagne", "DE"), ("Alemania", "DE"), ("España", "ES"), ("Espagne", "ES"),
-        ("Italia", "IT"), ("Brasil", "BR"), ("Österreich", "AT"), ("Schweiz", "CH"),
-        ("Suisse", "CH"), ("Nederland", "NL"), ("België", "BE"), ("Belgique", "BE"),
-        ("Sverige", "SE"), ("Norge", "NO"), ("Danmark", "DK"), ("Suomi", "FI"),
-        ("Polska", "PL"), ("Россия", "RU"), ("中国", "CN"), ("日本", "JP"), ("México", "MX"),
-        ("Türkiye", "TR"), ("Korea", "KR"), ("Republic of Korea", "KR"), ("UAE", "AE"),
-        ("U.A.E.", "AE"), ("Estados Unidos", "US"), ("Royaume-Uni", "GB"), ("Éire", "IE"),
-        ("Hong Kong", "HK"), ("Norway", "NO"),
-    ],
+    cases("countries", "names_in_other_languages_and_scripts_map_to_alpha2"),
 )  # fmt: skip
 def test_names_in_other_languages_and_scripts_map_to_alpha2(raw: str, code: str) -> None:
     assert country_code(raw) == code
@@ -61,10 +44,7 @@ def test_names_in_other_languages_and_scripts_map_to_alpha2(raw: str, code: str)
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [
-        ("Philipines", "PH"), ("Untied States", "US"), ("Germny", "DE"), ("Germnay", "DE"),
-        ("Frnace", "FR"), ("Swtizerland", "CH"), ("Untied Staets", "US"), ("Califronia", "US"),
-    ],
+    cases("countries", "misspelt_names_are_corrected_within_the_typo_threshold"),
 )  # fmt: skip
 def test_misspelt_names_are_corrected_within_the_typo_threshold(raw: str, code: str) -> None:
     assert country_code(raw) == code
@@ -72,12 +52,7 @@ def test_misspelt_names_are_corrected_within_the_typo_threshold(raw: str, code: 
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [
-        ("Berlin, Germany", "DE"), ("Paris (France)", "FR"), ("Austin, TX", "US"),
-        ("New York, NY", "US"), ("San Francisco, CA, USA", "US"), ("Toronto, ON", "CA"),
-        ("Vancouver, British Columbia", "CA"), ("Manila, Philipines", "PH"),
-        ("London", "GB"), ("Tel Aviv, IL", "IL"), ("Dover, DE", "US"), ("Munich - Germany", "DE"),
-    ],
+    cases("countries", "city_country_and_city_state_locations_name_their_country"),
 )  # fmt: skip
 def test_city_country_and_city_state_locations_name_their_country(raw: str, code: str) -> None:
     assert country_code(raw) == code
@@ -85,8 +60,7 @@ def test_city_country_and_city_state_locations_name_their_country(raw: str, code
 
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [("California", "US"), ("TX", "US"), ("New York", "US"), ("Ontario", "CA"), ("QC", "CA"),
-     ("District of Columbia", "US")],
+    cases("countries", "us_states_and_canadian_provinces_name_their_country"),
 )  # fmt: skip
 def test_us_states_and_canadian_provinces_name_their_country(raw: str, code: str) -> None:
     assert country_code(raw) == code
@@ -94,8 +68,7 @@ def test_us_states_and_canadian_provinces_name_their_country(raw: str, code: str
 
 @pytest.mark.parametrize(
     ("raw", "as_country", "as_state"),
-    [("CA", "CA", "US"), ("DE", "DE", "US"), ("IN", "IN", "US"), ("GA", "GA", "US"),
-     ("Georgia", "GE", "US"), ("PA", "PA", "US"), ("NL", "NL", "CA")],
+    cases("countries", "codes_that_are_a_state_and_a_country_follow_the_column"),
 )  # fmt: skip
 def test_codes_that_are_a_state_and_a_country_follow_the_column(
     raw: str, as_country: str, as_state: str

@@ -1,5 +1,6 @@
 import pytest
 
+from helpers import cases
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.domains import (
     FREE_EMAIL_DOMAINS,
@@ -12,21 +13,7 @@ from icpkit.ingest.normalize.domains import (
 
 @pytest.mark.parametrize(
     ("raw", "domain"),
-    [
-        ("https://www.Acme.io/pricing?x=1", "acme.io"),
-        ("www.acme.co.uk", "acme.co.uk"),
-        ("shop.acme.com", "acme.com"),
-        ("jane@acme.com", "acme.com"),
-        ("mailto:jane@acme.com", "acme.com"),
-        ("Acme.IO.", "acme.io"),
-        ("http://acme.com:8080", "acme.com"),
-        ("acme.com/", "acme.com"),
-        ("HTTPS://ACME.COM#top", "acme.com"),
-        ("http://user:pw@acme.com/x", "acme.com"),
-        ("  acme.com  ", "acme.com"),
-        ("München.de", "münchen.de"),
-        ("xn--mnchen-3ya.de", "xn--mnchen-3ya.de"),
-    ],
+    cases("domains", "websites_urls_and_emails_reduce_to_the_registrable_domain"),
 )
 def test_websites_urls_and_emails_reduce_to_the_registrable_domain(raw: str, domain: str) -> None:
     assert registrable_domain(raw) == domain
@@ -37,22 +24,14 @@ def test_companies_on_shared_hosting_platforms_stay_distinct() -> None:
     assert registrable_domain("https://other.github.io/") == "other.github.io"
 
 
-@pytest.mark.parametrize("raw", ["", " ", "N/A", "-"])
+@pytest.mark.parametrize("raw", cases("domains", "blank_cells_give_none"))
 def test_blank_cells_give_none(raw: str) -> None:
     assert registrable_domain(raw) is None
 
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [
-        ("localhost", "no registrable domain in 'localhost'"),
-        ("n/a website", "no registrable domain"),
-        ("acme", "no registrable domain in 'acme'"),
-        ("acme.notatld", "no public suffix"),
-        ("127.0.0.1", "'127.0.0.1' is an IP address"),
-        ("http://[::1]:80/", "'::1' is an IP address"),
-        ("acme..com", "no registrable domain"),
-    ],
+    cases("domains", "values_without_a_registrable_domain_are_unreadable"),
 )
 def test_values_without_a_registrable_domain_are_unreadable(raw: str, reason: str) -> None:
     with pytest.raises(Unreadable, match=reason):
@@ -61,9 +40,7 @@ def test_values_without_a_registrable_domain_are_unreadable(raw: str, reason: st
 
 @pytest.mark.parametrize(
     "domain",
-    ["gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com",
-     "live.com", "aol.com", "icloud.com", "me.com", "proton.me", "protonmail.com", "gmx.de",
-     "web.de", "mail.ru", "yandex.ru", "qq.com", "163.com"],
+    cases("domains", "free_email_domains_include_the_big_consumer_providers"),
 )  # fmt: skip
 def test_free_email_domains_include_the_big_consumer_providers(domain: str) -> None:
     assert domain in FREE_EMAIL_DOMAINS
@@ -71,15 +48,7 @@ def test_free_email_domains_include_the_big_consumer_providers(domain: str) -> N
 
 @pytest.mark.parametrize(
     ("raw", "domain"),
-    [
-        ("jane@acme.com", "acme.com"),
-        ("Jane.Doe@Sales.Acme.co.uk", "acme.co.uk"),
-        ("jane@gmail.com", None),
-        ("JANE@GMAIL.COM", None),
-        ("jane@yahoo.co.uk", None),
-        ("jane@mail.yahoo.co.uk", None),
-        ("", None),
-    ],
+    cases("domains", "email_account_domain_skips_personal_mailboxes"),
 )
 def test_email_account_domain_skips_personal_mailboxes(raw: str, domain: str | None) -> None:
     assert email_account_domain(raw) == domain
@@ -87,22 +56,23 @@ def test_email_account_domain_skips_personal_mailboxes(raw: str, domain: str | N
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("acme.com", "not an email address"), ("@acme.com", "not an email address"),
-     ("jane@localhost", "no registrable domain")],
+    cases("domains", "email_account_domain_rejects_non_addresses"),
 )  # fmt: skip
 def test_email_account_domain_rejects_non_addresses(raw: str, reason: str) -> None:
     with pytest.raises(Unreadable, match=reason):
         email_account_domain(raw)
 
 
-@pytest.mark.parametrize("value", ["co.uk", "github.io", "x.ck", "com.au"])
+@pytest.mark.parametrize("value", cases("domains", "bare_public_suffixes_are_not_company_domains"))
 def test_bare_public_suffixes_are_not_company_domains(value: str) -> None:
     # The fast path for already-clean 'name.tld' values must not accept a suffix itself.
     with pytest.raises(Unreadable):
         registrable_domain(value)
 
 
-@pytest.mark.parametrize("value", ["acme.io", "acme.com", "a-b.de", "x1.ai"])
+@pytest.mark.parametrize(
+    "value", cases("domains", "clean_domains_are_their_own_registrable_domain")
+)
 def test_clean_domains_are_their_own_registrable_domain(value: str) -> None:
     assert registrable_domain(value) == value
 
@@ -112,32 +82,7 @@ def test_clean_domains_are_their_own_registrable_domain(value: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "key"),
-    [
-        ("facebook.com/josh.eidson3", "facebook.com/josh.eidson3"),
-        ("https://www.facebook.com/jsefamily/", "facebook.com/jsefamily"),
-        ("http://m.facebook.com/JSEFamily?ref=page", "facebook.com/jsefamily"),
-        ("fb.com/jsefamily", "facebook.com/jsefamily"),
-        ("https://www.facebook.com/pages/Acme-Bakery/123456", "facebook.com/pages/acme-bakery"),
-        ("https://facebook.com/profile.php?id=100012345", "facebook.com/profile.php?id=100012345"),
-        ("https://www.linkedin.com/company/acme-inc/about/", "linkedin.com/company/acme-inc"),
-        ("uk.linkedin.com/company/acme-inc", "linkedin.com/company/acme-inc"),
-        ("https://x.com/acme", "twitter.com/acme"),
-        ("twitter.com/Acme", "twitter.com/acme"),
-        ("instagram.com/acme.bakery", "instagram.com/acme.bakery"),
-        ("https://www.youtube.com/channel/UC123", "youtube.com/channel/uc123"),
-        ("youtube.com/@acme", "youtube.com/@acme"),
-        ("tiktok.com/@acme", "tiktok.com/@acme"),
-        ("https://sites.google.com/site/acmebakery/home", "sites.google.com/site/acmebakery"),
-        ("https://sites.google.com/view/acme", "sites.google.com/view/acme"),
-        ("google.com/site/acme", "google.com/site/acme"),
-        ("https://www.yelp.com/biz/acme-bakery-austin", "yelp.com/biz/acme-bakery-austin"),
-        ("angel.co/company/acme", "angel.co/company/acme"),
-        ("https://www.crunchbase.com/organization/acme", "crunchbase.com/organization/acme"),
-        ("github.com/acme", "github.com/acme"),
-        ("medium.com/@acme", "medium.com/@acme"),
-        ("linktr.ee/acme", "linktr.ee/acme"),
-        ("about.me/jane", "about.me/jane"),
-    ],
+    cases("domains", "a_page_on_a_social_or_profile_platform_is_its_own_key"),
 )
 def test_a_page_on_a_social_or_profile_platform_is_its_own_key(raw: str, key: str) -> None:
     assert account_domain(raw) == key
@@ -145,25 +90,7 @@ def test_a_page_on_a_social_or_profile_platform_is_its_own_key(raw: str, key: st
 
 @pytest.mark.parametrize(
     ("raw", "key"),
-    [
-        ("acme.wixsite.com/mysite", "acme.wixsite.com"),
-        ("https://acme.myshopify.com/collections/all", "acme.myshopify.com"),
-        ("acme.github.io", "acme.github.io"),
-        ("acme.gitlab.io", "acme.gitlab.io"),
-        ("acme.wordpress.com", "acme.wordpress.com"),
-        ("www.acme.blogspot.com", "acme.blogspot.com"),
-        ("acme.medium.com", "acme.medium.com"),
-        ("acme.substack.com/p/launch", "acme.substack.com"),
-        ("acme.squarespace.com", "acme.squarespace.com"),
-        ("acme.weebly.com", "acme.weebly.com"),
-        ("acme.webflow.io", "acme.webflow.io"),
-        ("acme.carrd.co", "acme.carrd.co"),
-        ("acme.notion.site", "acme.notion.site"),
-        ("acme.herokuapp.com", "acme.herokuapp.com"),
-        ("acme.netlify.app", "acme.netlify.app"),
-        ("acme.vercel.app", "acme.vercel.app"),
-        ("acme.wix.com", "acme.wix.com"),
-    ],
+    cases("domains", "a_site_on_a_hosting_platform_is_keyed_by_its_subdomain"),
 )
 def test_a_site_on_a_hosting_platform_is_keyed_by_its_subdomain(raw: str, key: str) -> None:
     assert account_domain(raw) == key
@@ -176,9 +103,7 @@ def test_two_pages_on_one_platform_are_two_keys() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["facebook.com", "https://www.facebook.com/", "linkedin.com", "linkedin.com/company",
-     "x.com", "instagram.com", "wixsite.com", "www.wix.com", "myshopify.com", "github.io",
-     "github.com", "sites.google.com", "yelp.com", "linktr.ee", "facebook.com/sharer.php"],
+    cases("domains", "a_bare_platform_host_is_no_key"),
 )  # fmt: skip
 def test_a_bare_platform_host_is_no_key(raw: str) -> None:
     with pytest.raises(Unreadable, match="shared platform"):
@@ -187,15 +112,7 @@ def test_a_bare_platform_host_is_no_key(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "key"),
-    [
-        ("https://www.Acme.io/pricing?x=1", "acme.io"),
-        ("acme.com", "acme.com"),
-        ("shop.acme.co.uk", "acme.co.uk"),
-        ("google.com", "google.com"),  # Google's own site, not a Google Sites page
-        ("https://www.google.com/about", "google.com"),
-        ("facebookmarketing.com", "facebookmarketing.com"),
-        ("notfacebook.com/acme", "notfacebook.com"),
-    ],
+    cases("domains", "ordinary_websites_keep_their_registrable_domain"),
 )
 def test_ordinary_websites_keep_their_registrable_domain(raw: str, key: str) -> None:
     assert account_domain(raw) == key

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import cases
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.industries import (
     code_system,
@@ -22,26 +23,7 @@ NAICS_SECTORS = {
 
 @pytest.mark.parametrize(
     ("label", "naics", "sector"),
-    [
-        ("Software", "5132", "51"),
-        ("IT Services", "5415", "54"),
-        ("Internet", "519", "51"),
-        ("Telecommunications", "517", "51"),
-        ("Marketing and Advertising", "5418", "54"),
-        ("Financial Services", "523", "52"),
-        ("Banking", "522", "52"),
-        ("Insurance", "524", "52"),
-        ("Health Care", "62", "62"),
-        ("Education", "61", "61"),
-        ("Retail Trade", "44-45", "44-45"),
-        ("Manufacturing", "31-33", "31-33"),
-        ("Public Administration", "92", "92"),
-        ("Construction", "23", "23"),
-        ("Utilities", "22", "22"),
-        ("Real Estate and Rental and Leasing", "53", "53"),
-        ("Professional, Scientific, and Technical Services", "54", "54"),
-        ("Accommodation and Food Services", "72", "72"),
-    ],
+    cases("industries", "required_labels_exist_with_their_codes"),
 )
 def test_required_labels_exist_with_their_codes(label: str, naics: str, sector: str) -> None:
     entries = {entry.label: entry for entry in taxonomy()}
@@ -62,38 +44,7 @@ def test_sector_labels_are_official_naics_titles() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [
-        ("COMPUTER_SOFTWARE", "Software"),
-        ("Computer Software", "Software"),
-        ("SaaS", "Software"),
-        ("INFORMATION_TECHNOLOGY_AND_SERVICES", "IT Services"),
-        ("Information Technology and Services", "IT Services"),
-        ("IT Services and IT Consulting", "IT Services"),
-        ("FINANCIAL_SERVICES", "Financial Services"),
-        ("HOSPITAL_HEALTH_CARE", "Health Care"),
-        ("Hospital & Health Care", "Health Care"),
-        ("Healthcare", "Health Care"),
-        ("GOVERNMENT_ADMINISTRATION", "Public Administration"),
-        ("Government Administration", "Public Administration"),
-        ("Public Sector", "Public Administration"),
-        ("Government", "Public Administration"),
-        ("MARKETING_AND_ADVERTISING", "Marketing and Advertising"),
-        ("Marketing & Advertising", "Marketing and Advertising"),
-        ("RETAIL", "Retail Trade"),
-        ("Retail", "Retail Trade"),
-        ("HIGHER_EDUCATION", "Education"),
-        ("Higher Education", "Education"),
-        ("Education Management", "Education"),
-        ("E_LEARNING", "Education"),
-        ("E-Learning", "Education"),
-        ("MACHINERY", "Manufacturing"),
-        ("Industrial Automation", "Manufacturing"),
-        ("BANKING", "Banking"),
-        ("INSURANCE", "Insurance"),
-        ("TELECOMMUNICATIONS", "Telecommunications"),
-        ("INTERNET", "Internet"),
-        ("  software  ", "Software"),
-    ],
+    cases("industries", "hubspot_linkedin_and_common_values_match_exactly"),
 )
 def test_hubspot_linkedin_and_common_values_match_exactly(raw: str, label: str) -> None:
     match = match_industry(raw)
@@ -105,13 +56,7 @@ def test_hubspot_linkedin_and_common_values_match_exactly(raw: str, label: str) 
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [
-        ("Computer Sofware", "Software"),
-        ("Helthcare", "Health Care"),
-        ("Telecomunications", "Telecommunications"),
-        ("Bankng", "Banking"),
-        ("Finacial Services", "Financial Services"),
-    ],
+    cases("industries", "typos_match_fuzzily_above_the_threshold"),
 )
 def test_typos_match_fuzzily_above_the_threshold(raw: str, label: str) -> None:
     match = match_industry(raw)
@@ -121,13 +66,13 @@ def test_typos_match_fuzzily_above_the_threshold(raw: str, label: str) -> None:
     assert 88 <= match.score < 100
 
 
-@pytest.mark.parametrize("raw", ["Basket weaving", "Widgets", "Food", "xyz"])
+@pytest.mark.parametrize("raw", cases("industries", "unrelated_values_are_unreadable_and_named"))
 def test_unrelated_values_are_unreadable_and_named(raw: str) -> None:
     with pytest.raises(Unreadable, match=f"no industry in the taxonomy resembles '{raw}'"):
         match_industry(raw)
 
 
-@pytest.mark.parametrize("raw", ["", "N/A", "null"])
+@pytest.mark.parametrize("raw", cases("industries", "blank_cells_give_none"))
 def test_blank_cells_give_none(raw: str) -> None:
     assert match_industry(raw) is None
 
@@ -201,27 +146,7 @@ def test_at_least_98_percent_of_each_public_vocabulary_maps_to_the_taxonomy(name
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [
-        # Crunchbase 2013 category codes
-        ("medical", "Health Care"), ("health", "Health Care"), ("biotech", "Biotechnology"),
-        ("web", "Internet"), ("mobile", "Software"), ("games_video", "Information"),
-        ("network_hosting", "IT Services"), ("public_relations", "Marketing and Advertising"),
-        ("real_estate", "Real Estate and Rental and Leasing"), ("cleantech", "Utilities"),
-        ("ecommerce", "Retail Trade"), ("enterprise", "Software"),
-        # Inc. 5000 industries
-        ("IT Management", "IT Services"), ("Business Products & Services",
-         "Professional, Scientific, and Technical Services"),
-        ("Human Resources", "Staffing and Recruiting"),
-        ("Logistics & Transportation", "Transportation and Warehousing"),
-        ("Government Services", "Public Administration"),
-        ("Travel & Hospitality", "Accommodation and Food Services"),
-        # plain words
-        ("services", "Professional, Scientific, and Technical Services"),
-        ("employment", "Staffing and Recruiting"), ("pharma", "Pharmaceuticals"),
-        # LinkedIn labels
-        ("Alternative Dispute Resolution", "Legal Services"), ("Libraries", "Information"),
-        ("Software Development", "Software"), ("Hospitals and Health Care", "Health Care"),
-    ],
+    cases("industries", "crunchbase_inc_and_plain_labels_map_to_their_industry"),
 )  # fmt: skip
 def test_crunchbase_inc_and_plain_labels_map_to_their_industry(raw: str, label: str) -> None:
     match = match_industry(raw)
@@ -231,16 +156,7 @@ def test_crunchbase_inc_and_plain_labels_map_to_their_industry(raw: str, label: 
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [
-        ("Retail Groceries", "Retail Trade"),
-        ("Plastics Manufacturing", "Manufacturing"),
-        ("Embedded Software Products", "Software"),
-        ("Renewable Energy Semiconductor Manufacturing", "Semiconductors"),
-        ("Truck Transportation", "Transportation and Warehousing"),
-        ("Insurance Agencies and Brokerages", "Insurance"),
-        ("Dentists", "Health Care"),
-        ("Hotels and Motels", "Accommodation and Food Services"),
-    ],
+    cases("industries", "labels_no_alias_names_map_by_keyword"),
 )
 def test_labels_no_alias_names_map_by_keyword(raw: str, label: str) -> None:
     match = match_industry(raw)
@@ -253,22 +169,7 @@ def test_labels_no_alias_names_map_by_keyword(raw: str, label: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [
-        ("541511", "IT Services"),  # Custom Computer Programming Services
-        ("5415", "IT Services"),
-        ("511210", "Software"),  # NAICS 2017 Software Publishers
-        ("513210", "Software"),  # NAICS 2022 Software Publishers
-        ("622110", "Health Care"),  # General Medical and Surgical Hospitals
-        ("445110", "Retail Trade"),  # Supermarkets
-        ("31", "Manufacturing"),
-        ("33", "Manufacturing"),
-        ("334413", "Semiconductors"),
-        ("524113", "Insurance"),
-        ("921110", "Public Administration"),
-        ("NAICS 541511", "IT Services"),
-        ("541511 - Custom Computer Programming Services", "IT Services"),
-        ("541511.0", "IT Services"),
-    ],
+    cases("industries", "naics_codes_map_to_their_finer_entry_or_sector"),
 )
 def test_naics_codes_map_to_their_finer_entry_or_sector(raw: str, label: str) -> None:
     match = match_industry(raw)
@@ -278,18 +179,7 @@ def test_naics_codes_map_to_their_finer_entry_or_sector(raw: str, label: str) ->
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [
-        ("7372", "Software"),  # Prepackaged Software
-        ("7371", "IT Services"),  # Computer Programming Services
-        ("2834", "Pharmaceuticals"),  # Pharmaceutical Preparations
-        ("3674", "Semiconductors"),
-        ("6022", "Banking"),  # State Commercial Banks
-        ("5411", "Retail Trade"),  # Grocery Stores, in a SIC column
-        ("8062", "Health Care"),  # Hospitals
-        ("0100", "Agriculture, Forestry, Fishing and Hunting"),
-        ("3711", "Automotive"),
-        ("9995", "Other"),  # Non-Operating Establishments
-    ],
+    cases("industries", "sic_codes_map_by_major_group_in_a_sic_column"),
 )
 def test_sic_codes_map_by_major_group_in_a_sic_column(raw: str, label: str) -> None:
     match = match_industry(raw, "sic")
@@ -305,17 +195,7 @@ def test_a_code_written_with_its_system_needs_no_column() -> None:
 
 @pytest.mark.parametrize(
     ("values", "system"),
-    [
-        (["7372", "5411", "2834"], "sic"),  # 73xx and 28xx are no NAICS sector
-        (["0100", "5411"], "sic"),
-        (["541511", "5411", "7372"], "naics"),  # a 6-digit code makes the column NAICS
-        (["5411", "5415"], "naics"),  # both readings possible: NAICS
-        (["Software", "Retail"], "naics"),
-        ([], "naics"),
-        (["1", "7", "12", "33"], "dynamics"),  # Dynamics 365 industrycode option values
-        (["54", "11", "23"], "naics"),  # two-digit NAICS sectors, no one-digit value
-        (["1", "7", "541511"], "naics"),
-    ],
+    cases("industries", "a_columns_code_system_is_decided_by_its_values"),
 )
 def test_a_columns_code_system_is_decided_by_its_values(values: list[str], system: str) -> None:
     assert code_system(values) == system
@@ -323,8 +203,7 @@ def test_a_columns_code_system_is_decided_by_its_values(values: list[str], syste
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [("1", "Accounting"), ("7", "Management Consulting"), ("11", "Health Care"),
-     ("13", "Accommodation and Food Services"), ("33", "Wholesale Trade")],
+    cases("industries", "dynamics_industry_codes_map_in_a_dynamics_column"),
 )  # fmt: skip
 def test_dynamics_industry_codes_map_in_a_dynamics_column(raw: str, label: str) -> None:
     match = match_industry(raw, "dynamics")
@@ -334,16 +213,7 @@ def test_dynamics_industry_codes_map_in_a_dynamics_column(raw: str, label: str) 
 
 @pytest.mark.parametrize(
     ("raw", "label"),
-    [
-        ("ERP (Enterprise Resource Planning)", "Software"),
-        ("ASP (Application Service Provider)", "Software"),
-        ("Management ISV", "Software"),
-        ("MSP (Management Service Provider)", "IT Services"),
-        ("Systems Integrator", "IT Services"),
-        ("Storage Equipment", "Computer Hardware"),
-        ("Optical Networking", "Telecommunications"),
-        ("Government/Military", "Public Administration"),
-    ],
+    cases("industries", "zoho_picklist_values_map_to_their_industry"),
 )
 def test_zoho_picklist_values_map_to_their_industry(raw: str, label: str) -> None:
     match = match_industry(raw)
@@ -351,7 +221,7 @@ def test_zoho_picklist_values_map_to_their_industry(raw: str, label: str) -> Non
     assert match.label == label
 
 
-@pytest.mark.parametrize("raw", ["99", "1", "1234567", "00"])
+@pytest.mark.parametrize("raw", cases("industries", "numbers_that_are_no_code_are_unreadable"))
 def test_numbers_that_are_no_code_are_unreadable(raw: str) -> None:
     with pytest.raises(Unreadable):
         match_industry(raw)

@@ -1,5 +1,6 @@
 import pytest
 
+from helpers import cases
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.money import (
     Money,
@@ -15,26 +16,7 @@ from icpkit.ingest.normalize.money import (
 
 @pytest.mark.parametrize(
     ("raw", "amount", "currency"),
-    [
-        ("5,000,000", 5e6, None),
-        ("5000000.00", 5e6, None),
-        ("$5M", 5e6, "USD"),
-        ("€2.3bn", 2.3e9, "EUR"),
-        ("2.3 bn", 2.3e9, None),
-        ("1.2 billion", 1.2e9, None),
-        ("£750k", 750e3, "GBP"),
-        ("750K", 750e3, None),
-        ("5 MM", 5e6, None),
-        ("10 mio", 10e6, None),
-        ("USD 1,200", 1200.0, "USD"),
-        ("USD1200", 1200.0, "USD"),
-        ("1200 EUR", 1200.0, "EUR"),
-        ("1200eur", 1200.0, "EUR"),
-        ("EUR 1.234,56", 1234.56, "EUR"),
-        ("1.000.000 €", 1e6, "EUR"),
-        ("$5M USD", 5e6, "USD"),
-        ("CHF 100", 100.0, "CHF"),
-    ],
+    cases("money", "single_amounts_with_suffixes_and_currencies"),
 )
 def test_single_amounts_with_suffixes_and_currencies(
     raw: str, amount: float, currency: str | None
@@ -44,19 +26,7 @@ def test_single_amounts_with_suffixes_and_currencies(
 
 @pytest.mark.parametrize(
     ("raw", "currency"),
-    [
-        ("$1", "USD"),
-        ("€1", "EUR"),
-        ("£1", "GBP"),
-        ("¥1", "JPY"),
-        ("₹1", "INR"),
-        ("C$1", "CAD"),
-        ("A$1", "AUD"),
-        ("R$1", "BRL"),
-        ("US$1", "USD"),
-        ("CAD 1", "CAD"),
-        ("1 AUD", "AUD"),
-    ],
+    cases("money", "currency_symbols_map_to_iso_codes"),
 )
 def test_currency_symbols_map_to_iso_codes(raw: str, currency: str) -> None:
     result = parse_money(raw)
@@ -67,13 +37,7 @@ def test_currency_symbols_map_to_iso_codes(raw: str, currency: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "low", "high", "currency"),
-    [
-        ("$1M-$10M", 1e6, 10e6, "USD"),
-        ("1M - 10M", 1e6, 10e6, None),
-        ("1M to 10M", 1e6, 10e6, None),
-        ("$1-10M", 1e6, 10e6, "USD"),
-        ("€50k–€100k", 50e3, 100e3, "EUR"),
-    ],
+    cases("money", "money_ranges_carry_their_midpoint"),
 )
 def test_money_ranges_carry_their_midpoint(
     raw: str, low: float, high: float, currency: str | None
@@ -83,7 +47,7 @@ def test_money_ranges_carry_their_midpoint(
 
 @pytest.mark.parametrize(
     ("raw", "low", "currency"),
-    [("$10M+", 10e6, "USD"), ("10M+", 10e6, None), (">$10M", 10e6, "USD")],
+    cases("money", "open_money_ranges_have_no_upper_bound"),
 )
 def test_open_money_ranges_have_no_upper_bound(raw: str, low: float, currency: str | None) -> None:
     assert parse_money(raw) == Money(low, low, None, currency)
@@ -95,13 +59,7 @@ def test_an_upper_bound_only_starts_at_zero() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "currency"),
-    [
-        ("(1,200)", None),
-        ("-1,200", None),
-        ("-$1,200", "USD"),
-        ("$-1,200", "USD"),
-        ("USD -1200", "USD"),
-    ],
+    cases("money", "negative_amounts_are_returned_for_the_caller_to_judge"),
 )
 def test_negative_amounts_are_returned_for_the_caller_to_judge(
     raw: str, currency: str | None
@@ -109,22 +67,14 @@ def test_negative_amounts_are_returned_for_the_caller_to_judge(
     assert parse_money(raw) == Money(-1200.0, -1200.0, -1200.0, currency)
 
 
-@pytest.mark.parametrize("raw", ["", "N/A", "null"])
+@pytest.mark.parametrize("raw", cases("money", "blank_cells_give_none"))
 def test_blank_cells_give_none(raw: str) -> None:
     assert parse_money(raw) is None
 
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [
-        ("abc", "no amount found in 'abc'"),
-        ("$", "no amount found"),
-        ("5%", "percentages are not accepted"),
-        ("$5M EUR", "two currencies USD and EUR"),
-        ("$1M-€10M", "range mixes currencies USD and EUR"),
-        ("10M-1M", "reversed money range"),
-        ("xyz 5", "unreadable amount 'xyz 5'"),
-    ],
+    cases("money", "unreadable_amounts_say_why"),
 )
 def test_unreadable_amounts_say_why(raw: str, reason: str) -> None:
     with pytest.raises(Unreadable, match=reason):
@@ -152,24 +102,7 @@ def test_check_amount_accepts_plausible_amounts() -> None:
 
 @pytest.mark.parametrize(
     ("column", "unit"),
-    [
-        ("Revenue (in millions)", "millions"),
-        ("Revenue ($M)", "millions"),
-        ("ARR $M", "millions"),
-        ("revenue_mm", "millions"),
-        ("Umsatz (Mio. EUR)", "millions"),
-        ("Revenue (USD m)", "millions"),
-        ("Sales (000s)", "thousands"),
-        ("Amount (000)", "thousands"),
-        ("Amount (k)", "thousands"),
-        ("deal_value_k", "thousands"),
-        ("Revenue in thousands", "thousands"),
-        ("Revenue $B", "billions"),
-        ("Annual Revenue", None),
-        ("Amount in company currency", None),
-        ("Deal Amount (USD)", None),
-        ("Annual Revenue (converted)", None),
-    ],
+    cases("money", "a_column_name_can_declare_its_unit"),
 )
 def test_a_column_name_can_declare_its_unit(column: str, unit: str | None) -> None:
     assert unit_in_header(column) == unit
@@ -242,19 +175,7 @@ def test_a_ratio_implausible_in_every_unit_is_unsure() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "amount", "currency"),
-    [
-        ("$1,234.56", 1234.56, "USD"),
-        ("1.234,56 €", 1234.56, "EUR"),
-        ("12,5 €", 12.5, "EUR"),
-        ("€12.500,00", 12500.0, "EUR"),
-        ("1 234,56", 1234.56, None),
-        ("1\u00a0234,56", 1234.56, None),
-        ("1\u202f234,56 €", 1234.56, "EUR"),
-        ("CHF 1'234.50", 1234.5, "CHF"),
-        ("1.234.567", 1234567.0, None),
-        ("1,234,567", 1234567.0, None),
-        ("€1,234", 1234.0, "EUR"),
-    ],
+    cases("money", "each_thousands_and_decimal_convention_reads_as_written"),
 )
 def test_each_thousands_and_decimal_convention_reads_as_written(
     raw: str, amount: float, currency: str | None
@@ -268,14 +189,7 @@ def test_each_thousands_and_decimal_convention_reads_as_written(
 
 @pytest.mark.parametrize(
     ("raw", "amount", "read"),
-    [
-        ("€12.500", 12500.0, "currency"),
-        ("12.500 EUR", 12500.0, "currency"),
-        ("SEK 12.500", 12500.0, "currency"),
-        ("$12.500", 12.5, "default"),
-        ("£12.500", 12.5, "default"),
-        ("12.500", 12.5, "default"),
-    ],
+    cases("money", "a_lone_ambiguous_dot_follows_its_currency_and_says_so"),
 )
 def test_a_lone_ambiguous_dot_follows_its_currency_and_says_so(
     raw: str, amount: float, read: str
@@ -288,15 +202,7 @@ def test_a_lone_ambiguous_dot_follows_its_currency_and_says_so(
 
 @pytest.mark.parametrize(
     ("column", "decimal"),
-    [
-        (["1.234,56", "12.500", "900"], ","),
-        (["12,5 €", "€12.500"], ","),
-        (["1.234.567", "12.500"], ","),
-        (["$1,234.56", "12.500"], "."),
-        (["12.5", "$12.500"], "."),
-        (["12.500", "1,234", "900"], None),
-        (["1.234,56", "1,234.56", "12.500"], None),
-    ],
+    cases("money", "the_column_decides_its_decimal_separator_from_the_values_that_show_it"),
 )
 def test_the_column_decides_its_decimal_separator_from_the_values_that_show_it(
     column: list[str], decimal: str | None
@@ -306,14 +212,7 @@ def test_the_column_decides_its_decimal_separator_from_the_values_that_show_it(
 
 @pytest.mark.parametrize(
     ("raw", "decimal", "amount"),
-    [
-        ("12.500", ",", 12500.0),
-        ("$12.500", ",", 12500.0),
-        ("€12.500", ".", 12.5),
-        ("1,234", ",", 1.234),
-        ("12.500", ".", 12.5),
-        ("1.234,56", ".", 1234.56),  # its own separators win over the column
-    ],
+    cases("money", "ambiguous_values_follow_the_columns_decimal_separator"),
 )
 def test_ambiguous_values_follow_the_columns_decimal_separator(
     raw: str, decimal: str, amount: float

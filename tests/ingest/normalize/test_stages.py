@@ -1,5 +1,6 @@
 import pytest
 
+from helpers import cases
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.stages import (
     DEFAULT_STAGE_OUTCOMES,
@@ -9,23 +10,14 @@ from icpkit.ingest.normalize.stages import (
 )
 
 
-@pytest.mark.parametrize(
-    "raw", ["Closed Won", "closed_won", "closedwon", "CLOSED-WON", " Closed  won "]
-)
+@pytest.mark.parametrize("raw", cases("stages", "stage_spellings_share_one_key"))
 def test_stage_spellings_share_one_key(raw: str) -> None:
     assert stage_key(raw) == "closedwon"
 
 
 @pytest.mark.parametrize(
     ("raw", "outcome"),
-    [
-        ("appointmentscheduled", "open"), ("Appointment Scheduled", "open"),
-        ("qualifiedtobuy", "open"), ("Qualified To Buy", "open"),
-        ("presentationscheduled", "open"), ("decisionmakerboughtin", "open"),
-        ("Decision Maker Bought-In", "open"), ("contractsent", "open"),
-        ("Contract Sent", "open"), ("closedwon", "won"), ("Closed Won", "won"),
-        ("closedlost", "lost"), ("Closed Lost", "lost"),
-    ],
+    cases("stages", "hubspot_default_stages"),
 )  # fmt: skip
 def test_hubspot_default_stages(raw: str, outcome: Outcome) -> None:
     assert stage_outcome(raw) == outcome
@@ -33,18 +25,13 @@ def test_hubspot_default_stages(raw: str, outcome: Outcome) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "outcome"),
-    [
-        ("Prospecting", "open"), ("Qualification", "open"), ("Needs Analysis", "open"),
-        ("Value Proposition", "open"), ("Id. Decision Makers", "open"),
-        ("Perception Analysis", "open"), ("Proposal/Price Quote", "open"),
-        ("Negotiation/Review", "open"), ("Closed Won", "won"), ("Closed Lost", "lost"),
-    ],
+    cases("stages", "salesforce_default_stages"),
 )  # fmt: skip
 def test_salesforce_default_stages(raw: str, outcome: Outcome) -> None:
     assert stage_outcome(raw) == outcome
 
 
-@pytest.mark.parametrize(("raw", "outcome"), [("won", "won"), ("lost", "lost"), ("open", "open")])
+@pytest.mark.parametrize(("raw", "outcome"), cases("stages", "pipedrive_statuses"))
 def test_pipedrive_statuses(raw: str, outcome: Outcome) -> None:
     assert stage_outcome(raw) == outcome
 
@@ -61,18 +48,7 @@ def test_defaults_are_keyed_by_stage_key() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "outcome"),
-    [
-        ("Won - Annual", "won"), ("Contract Signed", "won"), ("Deal booked", "won"),
-        ("Closed Won (Upsell)", "won"), ("closedwon_enterprise", "won"),
-        ("Lost to competitor", "lost"), ("Disqualified", "lost"), ("No Decision", "lost"),
-        ("Churned", "lost"), ("Closed Lost - No Budget", "lost"), ("closedlost_2", "lost"),
-        ("Won't proceed", "open"), ("Unsigned", "open"),
-        ("Discovery Call", "open"), ("Demo", "open"), ("123456789", "open"),
-        ("Demo booked", "open"), ("Meeting Booked", "open"), ("NDA signed", "open"),
-        ("Discovery call booked", "open"), ("Pilot signed", "open"),
-        ("Booked", "won"), ("Signed", "won"), ("Won after demo", "won"),
-        ("Closed Won - demo call", "won"),
-    ],
+    cases("stages", "custom_stages_are_classified_by_their_words"),
 )  # fmt: skip
 def test_custom_stages_are_classified_by_their_words(raw: str, outcome: Outcome) -> None:
     assert stage_outcome(raw) == outcome
@@ -86,6 +62,6 @@ def test_overrides_win_over_defaults_and_heuristics() -> None:
     assert stage_outcome("Closed Lost", overrides) == "lost"
 
 
-@pytest.mark.parametrize("raw", ["", "N/A", "-"])
+@pytest.mark.parametrize("raw", cases("stages", "blank_cells_give_none"))
 def test_blank_cells_give_none(raw: str) -> None:
     assert stage_outcome(raw) is None

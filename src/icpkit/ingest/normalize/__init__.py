@@ -5,6 +5,8 @@ for a blank cell, or raises :class:`Unreadable` with a short reason that the
 quarantine records next to the file, line, column and value.
 """
 
+from icpkit.errors import IcpkitError
 
-class Unreadable(ValueError):
+
+class Unreadable(IcpkitError, ValueError):
     """A cell value that cannot be normalized; ``str(exc)`` is the reason shown to the user."""

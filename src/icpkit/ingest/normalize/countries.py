@@ -132,6 +132,11 @@ def country_code(raw: str, subdivisions: bool | None = None) -> str | None:
     ``subdivisions`` is True and a country when False; left None (one value, no column), a
     bare code is a country and the code after a city ("Dover, DE") a state. The null token
     ``"NA"`` is read as blank, so Namibia must be written ``"NAM"`` or ``"Namibia"``.
+
+    >>> country_code("Deutschland"), country_code("Austin, TX"), country_code("Untied States")
+    ('DE', 'US', 'US')
+    >>> country_code("DE"), country_code("DE", subdivisions=True)
+    ('DE', 'US')
     """
     if is_blank(raw):
         return None

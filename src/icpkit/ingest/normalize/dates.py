@@ -91,6 +91,13 @@ def parse_date(
     ``order``) decides those written with dots. Year-first, month-name and epoch values parse
     under any order. Aware inputs are converted to UTC; naive ones are taken as UTC. Bare
     numbers are Excel serials only when ``order`` is SERIAL.
+
+    >>> parse_date("05.03.2024", "dmy")
+    datetime.datetime(2024, 3, 5, 0, 0)
+    >>> parse_date("03/05/2024", "mdy")
+    datetime.datetime(2024, 3, 5, 0, 0)
+    >>> parse_date("2024-03-05T10:22:00+02:00")
+    datetime.datetime(2024, 3, 5, 8, 22)
     """
     if is_blank(raw):
         return None
@@ -284,6 +291,11 @@ def infer_date_order(
 
     Dotted dates (05.03.2024) follow only their own evidence: in a column that also holds
     slash dates, they stay day-first unless a dotted date has a second part above 12.
+
+    >>> infer_date_order(["01/02/2024", "25/03/2024"]).order
+    <DateOrder.DMY: 'dmy'>
+    >>> infer_date_order(["01/02/2024", "03/04/2024"]).ambiguous
+    True
     """
     texts = [raw.strip() for raw in values if not is_blank(raw)]
     dotted = [t for t in texts if (m := _NUMERIC.match(t)) and m["sep"] == "."]

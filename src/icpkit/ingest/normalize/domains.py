@@ -68,6 +68,11 @@ def registrable_domain(raw: str) -> str | None:
 
     Private public-suffix entries count (``acme.github.io`` stays itself), so companies hosted
     on shared platforms are not merged. Unicode domains are returned lower-cased, not punycoded.
+
+    >>> registrable_domain("https://www.Acme.co.uk/pricing?x=1")
+    'acme.co.uk'
+    >>> registrable_domain("jane@sales.acme.io"), registrable_domain("acme.github.io")
+    ('acme.io', 'acme.github.io')
     """
     if (bare := _BARE_DOMAIN.fullmatch(raw)) is not None:
         # Most CRM domain columns already hold 'acme.io': one label on a public suffix.
@@ -184,6 +189,11 @@ def account_domain(raw: str) -> str | None:
     ``"facebook.com/jsefamily"`` (a page is an identifier of its own); ``"acme.wixsite.com"``
     → ``"acme.wixsite.com"`` (the subdomain is the site). A platform's bare host
     (``"facebook.com"``) names no company: Unreadable, so the account falls back to its name.
+
+    >>> account_domain("https://www.facebook.com/JSEFamily/")
+    'facebook.com/jsefamily'
+    >>> account_domain("https://acme.myshopify.com/collections/all")
+    'acme.myshopify.com'
     """
     if (bare := _BARE_DOMAIN.fullmatch(raw)) is not None and raw not in platforms():
         single, every = simple_suffixes()

@@ -39,7 +39,15 @@ class EmployeeCount:
 
 
 def parse_employees(raw: str) -> EmployeeCount | None:
-    """Parse a head count or size bucket: ``"51-200 employees"`` → EmployeeCount(126, 51, 200)."""
+    """Parse a head count or size bucket into its midpoint and bounds; blank cells are None.
+
+    >>> parse_employees("51-200 employees")
+    EmployeeCount(value=126, low=51, high=200)
+    >>> parse_employees("10K+")
+    EmployeeCount(value=10000, low=10000, high=None)
+    >>> parse_employees("N/A") is None
+    True
+    """
     if is_blank(raw):
         return None
     shown = raw.strip()

@@ -161,6 +161,13 @@ def parse_money(raw: str, decimal: Separator | None = None) -> Money | None:
     used for an amount whose one separator could go either way (``"12.500"``); without
     it, such a dot separates thousands in currencies written that way (``"€12.500"`` →
     12,500) and is a decimal point otherwise (``"$12.500"`` → 12.5).
+
+    >>> parse_money("$1M-$10M")
+    Money(amount=5500000.0, low=1000000.0, high=10000000.0, currency='USD', read=None)
+    >>> parse_money("EUR 1.234,56").amount
+    1234.56
+    >>> parse_money("€12.500").amount, parse_money("$12.500").amount
+    (12500.0, 12.5)
     """
     if is_blank(raw):
         return None

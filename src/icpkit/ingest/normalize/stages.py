@@ -88,6 +88,13 @@ def stage_outcome(raw: str, overrides: Mapping[str, Outcome] | None = None) -> O
     step such as a demo, meeting or NDA is open); any other stage is ``"open"``,
     since custom pipelines mostly add open stages. Numeric HubSpot stage ids of custom
     pipelines therefore read as open unless mapped in ``overrides``.
+
+    >>> stage_outcome("Closed Won"), stage_outcome("Lost to competitor"), stage_outcome("Demo")
+    ('won', 'lost', 'open')
+    >>> stage_outcome("Deal booked"), stage_outcome("Demo booked")
+    ('won', 'open')
+    >>> stage_outcome("Verbal yes", {"verbal yes": "won"})
+    'won'
     """
     if is_blank(raw):
         return None

@@ -1,0 +1,121 @@
+"""Which unmapped account columns are attributes (``extra:<column>``), and which are kept
+in the store but never analyzed: identifiers, free text, too many values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import duckdb
+
+from icpkit.config import AnalysisSettings
+
+TOO_MANY_VALUES = "too many values to compare"
+FREE_TEXT = "free text"
+
+# Fields filled after a deal closes would leak the outcome into the analysis.
+POST_OUTCOME = frozenset(
+    {"lifecycle_stage", "churned", "churn_date", "Lifecycle Stage", "nps", "product_usage"}
+)
+
+
+# Words in a column's name that say it identifies or locates one record (split on case and
+# punctuation: 'BillingStreet' -> billing, street; 'Tax ID' -> tax, id).
+IDENTIFIER_WORDS = frozenset(
+    {
+        "id", "ids", "uuid", "guid", "key", "phone", "telephone", "tel", "fax", "street",
+        "address", "addr", "url", "uri", "link", "website", "email", "mail",
+        "zip", "zipcode", "postal", "postcode", "tax", "vat", "ein", "duns", "siren", "siret",
+        "linkedin", "twitter", "facebook", "instagram", "youtube", "photo", "image", "avatar",
+        "logo", "description", "notes", "comment", "comments",
+    }
+)  # fmt: skip
+# Most accounts with a value hold one of their own: a value that one account holds is never
+# evidence about others.
+IDENTIFIER_UNIQUE_SHARE = 0.5
+# With a name that says identifier, a lower share suffices (shared switchboards, one city's
+# zip code).
+HINTED_UNIQUE_SHARE = 0.2
+# Free text: values this long on average are prose, not categories.
+FREE_TEXT_CHARS = 60
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """How an unmapped column's values spread over the accounts that have one."""
+
+    name: str
+    accounts: int  # accounts with a value
+    distinct: int
+    unique_accounts: int  # accounts whose value no other account holds
+    mean_length: float
+
+    @property
+    def unique_share(self) -> float:
+        return self.unique_accounts / self.accounts if self.accounts else 0.0
+
+
+def name_words(column: str) -> list[str]:
+    """The words of a column name, lower case: 'BillingPostalCode' -> billing, postal, code."""
+    return [w.casefold() for w in _WORD.findall(column)]
+
+
+def identifier_reason(profile: ColumnProfile) -> str | None:
+    """Why an unmapped column identifies accounts rather than describing them, or None.
+
+    Decided by the data first (most accounts with a value hold one no other account has, or
+    values are long free text), then by the name (phone, street, id, url, email, zip, tax,
+    vat, ...) together with a lower share of one-account values.
+    """
+    if profile.accounts < 2:
+        return None
+    if profile.mean_length >= FREE_TEXT_CHARS:
+        return FREE_TEXT
+    if profile.unique_share > IDENTIFIER_UNIQUE_SHARE:
+        return f"{profile.unique_share:.0%} of accounts have a value of their own"
+    hinted = set(name_words(profile.name)) & IDENTIFIER_WORDS
+    if hinted and profile.unique_share >= HINTED_UNIQUE_SHARE:
+        return (
+            f"named as an identifier ({sorted(hinted)[0]}), {profile.unique_share:.0%} of "
+            "accounts have a value of their own"
+        )
+    return None
+
+
+def column_profiles(con: duckdb.DuckDBPyConnection) -> list[ColumnProfile]:
+    """How the values of every unmapped account column spread over the accounts."""
+    rows = con.execute(
+        """WITH cells AS (
+               SELECT a.account_key, j.key, json_extract_string(j.value, '$') AS v
+               FROM accounts AS a, json_each(a.extra) AS j WHERE a.extra IS NOT NULL),
+           known AS (SELECT account_key, key, v FROM cells WHERE v IS NOT NULL),
+           holders AS (SELECT key, v, count(*) AS n FROM known GROUP BY ALL)
+           SELECT key, sum(n)::BIGINT, count(*)::BIGINT,
+                  coalesce(sum(n) FILTER (WHERE n = 1), 0)::BIGINT,
+                  coalesce(sum(length(v) * n) / sum(n), 0)::DOUBLE
+           FROM holders GROUP BY key ORDER BY key"""
+    ).fetchall()
+    return [ColumnProfile(str(k), int(a), int(d), int(u), float(m)) for k, a, d, u, m in rows]
+
+
+def extra_columns(
+    con: duckdb.DuckDBPyConnection, settings: AnalysisSettings
+) -> tuple[list[str], dict[str, str]]:
+    """The unmapped account columns analyzed as attributes, and those kept but not analyzed
+    (column -> why: an identifier, free text, or more than ``max_categories`` values).
+    Columns with a single value, and fields filled after a deal closes, are neither."""
+    analyzed: list[str] = []
+    skipped: dict[str, str] = {}
+    for profile in column_profiles(con):
+        if profile.name in POST_OUTCOME or profile.distinct < 2:
+            continue
+        reason = identifier_reason(profile)
+        if reason is not None:
+            skipped[profile.name] = reason
+        elif profile.distinct > settings.max_categories:
+            skipped[profile.name] = TOO_MANY_VALUES
+        else:
+            analyzed.append(profile.name)
+    excluded = {n.removeprefix("extra:") for n in settings.exclude_attributes}
+    return analyzed, {k: v for k, v in skipped.items() if k not in excluded}
