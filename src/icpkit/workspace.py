@@ -690,6 +690,7 @@ class Workspace:
             lambda: self.connect(read_only=True),
             backtest=(lambda: self.backtest(challengers=challengers)) if backtest is True else None,
             tier_changes=lambda a, b: self.tier_changes(a, b, as_of=as_of),
+            monitor=(lambda: self.monitor(as_of=as_of)) if can_score else None,
         )
         if universe is not None and can_score:
             src.tam = lambda: self.tam(universe, as_of=as_of, widen=widen)

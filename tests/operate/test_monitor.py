@@ -278,3 +278,17 @@ def test_an_unknown_period_is_a_usage_error(tmp_path: Path) -> None:
     Workspace.init(tmp_path / "ws")
     out = CliRunner().invoke(app, ["monitor", "--period", "week", "-w", str(tmp_path / "ws")])
     assert out.exit_code == 2 and "month or quarter" in out.output
+
+
+@pytest.mark.slow
+def test_the_report_shows_the_monitors_verdict_and_every_finding(
+    drifted: Workspace, tmp_path: Path
+) -> None:
+    page = drifted.report(
+        tmp_path / "report.md", fmt="md", backtest=False, as_of=FIRST_QUARTERLY_CHECK
+    ).read_text(encoding="utf-8")
+    result = drifted.monitor(as_of=FIRST_QUARTERLY_CHECK)
+    assert result.verdict == "action"
+    assert result.summary() in page
+    for _, finding in result.findings:
+        assert finding in page

@@ -5,6 +5,7 @@ the page says there is nothing to compare; ``icp demo`` ends by writing the repo
 from __future__ import annotations
 
 import datetime as dt
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,15 @@ def test_with_one_version_the_page_says_no_account_changes_tier(demo: Demo) -> N
     html = demo.html.read_text(encoding="utf-8")
     assert "This is the first ICP version: nothing to compare with, and no account" in html
     assert "tier-changes" not in read_tables(html).tables
+
+
+def test_the_drift_check_on_the_page_is_the_workspaces_monitor(demo: Demo) -> None:
+    # The demo's ICP is fitted on every closed deal: too little since to judge, said plainly.
+    html = demo.html.read_text(encoding="utf-8")
+    summary = demo.ws.monitor(as_of=demo.as_of).summary()
+    assert summary.startswith("no drift: ")
+    assert summary in unescape(html)
+    assert "drift" not in read_tables(html).tables
 
 
 def test_icp_demo_ends_by_writing_the_report_and_printing_its_path(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from icpkit.icp.diff import diff_icps, format_diff
 from icpkit.icp.model import ICP
 from icpkit.icp.versions import VersionStore
 from icpkit.operate.lookalike import Lookalike
+from icpkit.operate.monitor import MonitorResult
 from icpkit.operate.tam import TamResult
 from icpkit.operate.tier_changes import TierChanges
 from icpkit.output.files import write_atomic
@@ -66,6 +67,7 @@ class Sources:
     tam: Callable[[], TamResult] | None = None
     lookalikes: Callable[[], list[Lookalike]] | None = None
     tier_changes: Callable[[int, int], TierChanges] | None = None
+    monitor: Callable[[], MonitorResult] | None = None
 
 
 def _nothing(icp: ICP | None, lift: LiftResult | None, settings: Settings) -> list[str]:
@@ -129,6 +131,15 @@ def gather(src: Sources, *, backtest: BacktestResult | None = None) -> ReportDat
         except IcpkitError as exc:
             market.lookalike_note = str(exc)
 
+    changes = _changes(src.versions, src.tier_changes)
+    if src.monitor is not None:
+        try:
+            changes.drift = src.monitor()
+        except IcpkitError as exc:
+            changes.drift_note = f"Drift could not be measured: {exc}"
+    else:
+        changes.drift_note = "Drift is measured once the ICP has fitted points (icp derive)."
+
     with src.connect() as con:
         quality = read_quality(con, src.summary(), lift)
     scorecard = None
@@ -144,7 +155,7 @@ def gather(src: Sources, *, backtest: BacktestResult | None = None) -> ReportDat
         tiers=tiers,
         validation=validation,
         market=market,
-        changes=_changes(src.versions, src.tier_changes),
+        changes=changes,
         quality=quality,
         scorecard=scorecard,
         warnings=warnings,

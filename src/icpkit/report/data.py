@@ -25,6 +25,7 @@ from icpkit.icp.diff import ICPDiff
 from icpkit.icp.model import ICP
 from icpkit.icp.versions import VersionInfo
 from icpkit.operate.lookalike import Lookalike
+from icpkit.operate.monitor import MonitorResult
 from icpkit.operate.tam import TamResult
 from icpkit.operate.tier_changes import TierChanges
 from icpkit.validate import metrics
@@ -132,6 +133,9 @@ class Changes:
     lines: list[str] = field(default_factory=list)
     tiers: TierChanges | None = None
     tiers_note: str | None = None
+    # The current ICP's drift since it was fitted (icp monitor), or why it was not measured.
+    drift: MonitorResult | None = None
+    drift_note: str | None = None
 
 
 @dataclass

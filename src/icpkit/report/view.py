@@ -16,7 +16,7 @@ from icpkit.icp.describe import describe_condition
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal
 from icpkit.operate.tier_changes import TierChanges
 from icpkit.report import svg
-from icpkit.report.data import Curve, ReportData
+from icpkit.report.data import Changes, Curve, ReportData
 from icpkit.report.numbers import (
     Cell,
     finite,
@@ -808,10 +808,33 @@ def _changes_section(data: ReportData) -> Section:
         section.blocks += _tier_change_blocks(ch.tiers)
     elif ch.tiers_note:
         section.blocks.append(Paragraph(ch.tiers_note, note=True))
-    section.blocks.append(
-        Paragraph("Drift of the scored accounts over time is not measured yet.", note=True)
-    )
+    section.blocks += _drift_blocks(ch)
     return section
+
+
+def _drift_blocks(ch: Changes) -> list[Block]:
+    """The monitor's verdict on the current ICP since it was fitted, and its findings."""
+    if ch.drift is None:
+        return [Paragraph(ch.drift_note, note=True)] if ch.drift_note else []
+    drift = ch.drift
+    blocks: list[Block] = [
+        Heading("Drift since the ICP was fitted"),
+        Paragraph(
+            f"Version {drift.icp_version}, checked by {drift.period} "
+            f"({drift.new_deals:,} deals created since {drift.since.isoformat()}): "
+            f"{drift.summary()}"
+        ),
+    ]
+    if drift.findings:
+        blocks.append(
+            Table(
+                "drift",
+                "What the drift check found (icp monitor shows it by period)",
+                ["verdict", "finding"],
+                [[Cell(level), Cell(text)] for level, text in drift.findings],
+            )
+        )
+    return blocks
 
 
 def _tier_change_blocks(t: TierChanges) -> list[Block]:
