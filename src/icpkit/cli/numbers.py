@@ -12,7 +12,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-DASH = "–"
+from icpkit.output.numbers import DASH as DASH
+from icpkit.output.numbers import finite as finite
+from icpkit.output.numbers import prose as prose
+from icpkit.output.numbers import prose_interval as prose_interval
 
 
 class NotComputable(str):
@@ -24,16 +27,6 @@ class NotComputable(str):
         cell = super().__new__(cls, DASH)
         cell.why = why
         return cell
-
-
-def finite(value: Any) -> bool:
-    """Whether ``value`` is a number that can be shown (not None, NaN or infinite)."""
-    if value is None or isinstance(value, bool):
-        return value is not None
-    try:
-        return math.isfinite(value)
-    except TypeError:
-        return False
 
 
 def cell(value: Any, spec: str, why: str) -> str:
@@ -49,20 +42,6 @@ def interval(value: Any, low: Any, high: Any, spec: str, why: str) -> str:
     if not (finite(low) and finite(high)):
         return format(value, spec)
     return f"{value:{spec}} ({low:{spec}}-{high:{spec}})"
-
-
-def prose(value: Any, spec: str, why: str, suffix: str = "") -> str:
-    """``value`` formatted for a sentence, or ``not computable: <why>``."""
-    return f"{value:{spec}}{suffix}" if finite(value) else f"not computable: {why}"
-
-
-def prose_interval(value: Any, low: Any, high: Any, spec: str, why: str, suffix: str = "") -> str:
-    """``value (low-high)`` (with ``suffix`` after each) in a sentence, or why it cannot be."""
-    if not finite(value):
-        return f"not computable: {why}"
-    if not (finite(low) and finite(high)):
-        return f"{value:{spec}}{suffix}"
-    return f"{value:{spec}}{suffix} ({low:{spec}}{suffix}-{high:{spec}}{suffix})"
 
 
 def plain(value: Any) -> Any:

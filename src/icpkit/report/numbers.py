@@ -6,21 +6,13 @@ and a footnote, and ``not computable: <why>`` in a sentence (the wording of ``ic
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-DASH = "–"
-
-
-def finite(value: Any) -> bool:
-    """Whether ``value`` is a number that can be shown (not None, NaN or infinite)."""
-    if value is None or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except TypeError:
-        return False
+from icpkit.output.numbers import DASH as DASH
+from icpkit.output.numbers import finite as finite
+from icpkit.output.numbers import prose as prose
+from icpkit.output.numbers import prose_interval as prose_interval
 
 
 @dataclass(frozen=True)
@@ -60,20 +52,6 @@ def interval(value: Any, low: Any, high: Any, spec: str, why: str, suffix: str =
     if finite(low) and finite(high):
         shown += f" ({low:{spec}}-{high:{spec}}{suffix})"
     return Cell(shown, float(value))
-
-
-def prose(value: Any, spec: str, why: str, suffix: str = "") -> str:
-    """``value`` formatted for a sentence, or ``not computable: <why>``."""
-    return f"{value:{spec}}{suffix}" if finite(value) else f"not computable: {why}"
-
-
-def prose_interval(value: Any, low: Any, high: Any, spec: str, why: str, suffix: str = "") -> str:
-    """``value (low-high)`` in a sentence, or why it cannot be computed."""
-    if not finite(value):
-        return f"not computable: {why}"
-    if not (finite(low) and finite(high)):
-        return f"{value:{spec}}{suffix}"
-    return f"{value:{spec}}{suffix} ({low:{spec}}{suffix}-{high:{spec}}{suffix})"
 
 
 def lift(value: Any, low: Any, high: Any, why: str) -> Cell:
