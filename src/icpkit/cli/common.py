@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -81,20 +79,6 @@ def expected_failure(exc: BaseException) -> IcpkitError | None:
     if isinstance(exc, OSError) and exc.filename is not None:
         return IcpkitError(f"{exc.filename}: {exc.strerror or exc}")
     return None
-
-
-@contextmanager
-def clean_errors() -> Iterator[None]:
-    """Expected failures inside the block as one message and exit 1, the judgement of the
-    ``icp`` application's own handler (icpkit.cli.main), for code that must stop there."""
-    try:
-        yield
-    except Exception as exc:
-        if debugging():
-            raise
-        if (known := expected_failure(exc)) is not None:
-            fail(str(known), hint=known.hint)
-        raise
 
 
 def open_workspace(path: Path | None) -> Workspace:
