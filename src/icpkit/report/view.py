@@ -819,11 +819,7 @@ def _drift_blocks(ch: Changes) -> list[Block]:
     drift = ch.drift
     blocks: list[Block] = [
         Heading("Drift since the ICP was fitted"),
-        Paragraph(
-            f"Version {drift.icp_version}, checked by {drift.period} "
-            f"({drift.new_deals:,} deals created since {drift.since.isoformat()}): "
-            f"{drift.summary()}"
-        ),
+        Paragraph(f"Version {drift.icp_version}, checked by {drift.period}: {drift.summary()}"),
     ]
     if drift.findings:
         blocks.append(
