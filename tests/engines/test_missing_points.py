@@ -8,12 +8,11 @@ import datetime as dt
 
 import pytest
 from edge_cases import Case, assert_same_rows, edge_icp, unknown_bins_icp
-from test_sql_duckdb import load_duckdb, run
+from test_sql_duckdb import load_duckdb, numpy_and_sql_scores, run
 
 from icpkit.config import ScoringSettings, Settings
 from icpkit.engines.features import compute_features
 from icpkit.engines.reference import score_all
-from icpkit.engines.score import apply_scorecard
 from icpkit.engines.scorecard import build_scorecard
 from icpkit.engines.sql import compile_scorecard
 from icpkit.icp.model import (
@@ -94,27 +93,7 @@ def test_a_bin_and_the_ranges_of_its_attribute_never_match_together(bins_case: C
 
 
 def test_the_numpy_scorer_agrees_with_the_sql_on_unknown_values(bins_case: Case) -> None:
-    case = bins_case
-    con = load_duckdb(case)
-    con.execute("CREATE TABLE acc AS SELECT *, NULL::JSON AS extra FROM accounts")
-    con.execute(
-        "UPDATE acc SET extra = json_object('Time Zone', \"Time Zone\") "
-        'WHERE "Time Zone" IS NOT NULL'
-    )
-    con.execute(
-        f"""CREATE TEMP TABLE score_entities AS SELECT (row_number() OVER (ORDER BY account_key)
-            - 1)::BIGINT AS entity_id, account_key, DATE '{case.as_of}' AS as_of FROM acc"""
-    )
-    features = compute_features(
-        con,
-        case.icp,
-        case.settings.analysis,
-        persona=case.settings.scoring.persona,
-        accounts="acc",
-    )
-    scores = apply_scorecard(build_scorecard(case.icp, case.settings.scoring), features)
-    sql = compile_scorecard(case.icp, case.settings, as_of=case.as_of)
-    by_sql = sorted(run(con, sql), key=lambda r: r["account_key"])
+    scores, by_sql = numpy_and_sql_scores(bins_case)
     assert scores.score.tolist() == [r["score"] for r in by_sql]
     assert scores.fit.tolist() == [r["fit"] for r in by_sql]
 

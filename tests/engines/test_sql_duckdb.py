@@ -3,6 +3,8 @@ used to fit the model (features and numpy) agrees with both."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -13,7 +15,7 @@ from edge_cases import ACCOUNT_SCHEMA, CONTACT_SCHEMA, SIGNAL_SCHEMA, Case, asse
 from icpkit.config import Settings
 from icpkit.engines.features import compute_features
 from icpkit.engines.reference import score_all
-from icpkit.engines.score import apply_scorecard
+from icpkit.engines.score import Scores, apply_scorecard
 from icpkit.engines.scorecard import build_scorecard
 from icpkit.engines.sql import DIALECTS, Tables, compile_scorecard
 
@@ -57,8 +59,10 @@ def test_duckdb_scores_every_edge_case_like_the_reference(edge_case: Case) -> No
     assert any("Outside the market" in r["negative_reasons"] for r in expected)
 
 
-def test_the_numpy_scorer_used_in_fitting_agrees_with_the_sql(edge_case: Case) -> None:
-    con = load_duckdb(edge_case)
+def numpy_and_sql_scores(case: Case) -> tuple[Scores, list[dict[str, Any]]]:
+    """The case's accounts scored by the numpy scorer the fitting uses and by the compiled
+    SELECT on DuckDB, both in account-key order."""
+    con = load_duckdb(case)
     con.execute("CREATE TABLE acc AS SELECT *, NULL::JSON AS extra FROM accounts")
     con.execute(
         "UPDATE acc SET extra = json_object('Time Zone', \"Time Zone\") "
@@ -66,18 +70,22 @@ def test_the_numpy_scorer_used_in_fitting_agrees_with_the_sql(edge_case: Case) -
     )
     con.execute(
         f"""CREATE TEMP TABLE score_entities AS SELECT (row_number() OVER (ORDER BY account_key)
-            - 1)::BIGINT AS entity_id, account_key, DATE '{edge_case.as_of}' AS as_of FROM acc"""
+            - 1)::BIGINT AS entity_id, account_key, DATE '{case.as_of}' AS as_of FROM acc"""
     )
     features = compute_features(
         con,
-        edge_case.icp,
-        edge_case.settings.analysis,
-        persona=edge_case.settings.scoring.persona,
+        case.icp,
+        case.settings.analysis,
+        persona=case.settings.scoring.persona,
         accounts="acc",
     )
-    scores = apply_scorecard(build_scorecard(edge_case.icp, edge_case.settings.scoring), features)
-    sql = compile_scorecard(edge_case.icp, edge_case.settings, as_of=edge_case.as_of)
-    by_sql = sorted(run(con, sql), key=lambda r: r["account_key"])
+    scores = apply_scorecard(build_scorecard(case.icp, case.settings.scoring), features)
+    sql = compile_scorecard(case.icp, case.settings, as_of=case.as_of)
+    return scores, sorted(run(con, sql), key=lambda r: r["account_key"])
+
+
+def test_the_numpy_scorer_used_in_fitting_agrees_with_the_sql(edge_case: Case) -> None:
+    scores, by_sql = numpy_and_sql_scores(edge_case)
     assert scores.score.tolist() == [r["score"] for r in by_sql]
     assert scores.fit.tolist() == [r["fit"] for r in by_sql]
     assert scores.intent.tolist() == [r["intent"] for r in by_sql]
