@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from edge_cases import Case, assert_same_rows
-from test_sql_engines import _load_postgres, postgres  # noqa: F401 (the server fixture)
+from test_sql_engines import _load_postgres, postgres, spark_rows  # noqa: F401 (the server fixture)
 
 from icpkit.attributes import registered
 from icpkit.config import Settings
 from icpkit.engines.reference import score_all
-from icpkit.engines.sql import Tables, compile_scorecard
+from icpkit.engines.sql import compile_scorecard
 from icpkit.icp.model import ICP, Criterion, ScoringModel
 from tools_per_100 import NAME, TOOLS_PER_100, edge_accounts
 
@@ -55,42 +55,6 @@ def _case() -> Case:
     return Case(icp, Settings(), edge_accounts(), [], [], dt.date(2025, 3, 1))
 
 
-def _spark_rows(spark: Any, case: Case) -> list[dict[str, Any]]:
-    from pyspark.sql import types as T
-
-    accounts = T.StructType(
-        [
-            T.StructField("account_key", T.StringType()),
-            T.StructField("employees", T.LongType()),
-            T.StructField("revenue", T.DoubleType()),
-            T.StructField("industry", T.StringType()),
-            T.StructField("country", T.StringType()),
-            T.StructField("funding_stage", T.StringType()),
-            T.StructField("founded_year", T.IntegerType()),
-            T.StructField("technologies", T.ArrayType(T.StringType())),
-            T.StructField("Time Zone", T.StringType()),
-        ]
-    )
-    text = T.StringType()
-    spark.createDataFrame(
-        [tuple(r.values()) for r in case.accounts], accounts
-    ).createOrReplaceTempView("pa_accounts")
-    for name, fields in (
-        ("pa_signals", ["account_key", "signal_type", "detail", "observed_at"]),
-        ("pa_contacts", ["account_key", "seniority", "department", "job_title", "created_at"]),
-    ):
-        schema = T.StructType([T.StructField(f, text) for f in fields])
-        spark.createDataFrame([], schema).createOrReplaceTempView(name)
-    sql = compile_scorecard(
-        case.icp,
-        case.settings,
-        dialect="spark",
-        as_of=case.as_of,
-        tables=Tables("pa_accounts", "pa_signals", "pa_contacts"),
-    )
-    return [row.asDict() for row in spark.sql(sql).collect()]
-
-
 def _postgres_rows(conn: Any, case: Case) -> list[dict[str, Any]]:
     for table in ("accounts", "signals", "contacts"):
         conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -109,7 +73,7 @@ def test_every_engine_scores_the_new_attribute_like_the_reference(
     case = _case()
     expected = score_all(case.icp, case.settings, case.accounts, [], [], case.as_of)
     connection = request.getfixturevalue(engine)
-    rows = _spark_rows(connection, case) if engine == "spark" else _postgres_rows(connection, case)
+    rows = spark_rows(connection, case) if engine == "spark" else _postgres_rows(connection, case)
     assert_same_rows(expected, rows, engine)
     # Every rule decided something somewhere: reasons of each kind occur.
     assert any("over 5" in r["top_reasons"] for r in expected)

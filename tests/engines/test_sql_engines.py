@@ -154,7 +154,8 @@ def test_postgres_scores_every_edge_case_like_the_reference(postgres: Any, edge_
     assert_same_rows(expected, actual, "postgres")
 
 
-def test_spark_scores_every_edge_case_like_the_reference(spark: Any, edge_case: Case) -> None:
+def spark_rows(spark: Any, case: Case) -> list[dict[str, Any]]:
+    """The case scored by the compiled SELECT on the Spark session, from typed views."""
     from pyspark.sql import types as T
 
     accounts = T.StructType(
@@ -188,21 +189,25 @@ def test_spark_scores_every_edge_case_like_the_reference(spark: Any, edge_case: 
         ]
     )
     for name, rows, schema in (
-        ("sp_accounts", edge_case.accounts, accounts),
-        ("sp_signals", edge_case.signals, signals),
-        ("sp_contacts", edge_case.contacts, contacts),
+        ("sp_accounts", case.accounts, accounts),
+        ("sp_signals", case.signals, signals),
+        ("sp_contacts", case.contacts, contacts),
     ):
         spark.createDataFrame([tuple(r.values()) for r in rows], schema).createOrReplaceTempView(
             name
         )
     sql = compile_scorecard(
-        edge_case.icp,
-        edge_case.settings,
+        case.icp,
+        case.settings,
         dialect="spark",
-        as_of=edge_case.as_of,
+        as_of=case.as_of,
         tables=Tables("sp_accounts", "sp_signals", "sp_contacts"),
     )
-    actual = [row.asDict() for row in spark.sql(sql).collect()]
+    return [row.asDict() for row in spark.sql(sql).collect()]
+
+
+def test_spark_scores_every_edge_case_like_the_reference(spark: Any, edge_case: Case) -> None:
+    actual = spark_rows(spark, edge_case)
     expected = score_all(
         edge_case.icp,
         edge_case.settings,
