@@ -27,7 +27,7 @@ sysdeps:
 test: lint sysdeps
 	PATH="$$PATH:$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)" $(BIN)/pytest --durations=15
 
-# The quick loop, under a minute: everything but the tests marked slow (engines, full demos,
+# The quick loop, about a minute and a half: everything but the tests marked slow (engines, full demos,
 # large CRMs, hostile corpora, heavier integration tests); see CONTRIBUTING.md.
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" -x -q

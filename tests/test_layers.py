@@ -1,7 +1,8 @@
 """The layers of icpkit, enforced: each module imports only from its own layer or below, and
 the modules import one another without a cycle.
 
-    cli -> workspace -> (operate, validate, learn, demo) -> engines -> (icp, analysis)
+    cli -> workspace -> (operate, validate, learn, report, demo, enrich) -> engines
+        -> (icp, analysis)
         -> (attributes, ingest) -> (store, config, output, the ICP document, vocabulary)
 
 The CLI is a face of the Workspace; nothing below the Workspace calls back up into it. The
@@ -29,6 +30,7 @@ LAYERS: dict[str, int] = {
     "icpkit.learn": 4,
     "icpkit.demo": 4,
     "icpkit.report": 4,
+    "icpkit.enrich": 4,
     "icpkit.engines": 3,
     "icpkit.icp": 2,
     "icpkit.analysis": 2,

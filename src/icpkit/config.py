@@ -613,6 +613,145 @@ class MonitorSettings(_Model):
         return self
 
 
+class ResearchQuestion(_Model):
+    """One question the AI researcher answers for every account, from its fetched pages."""
+
+    key: str = Field(
+        ...,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="The answer's attribute name (`answer:<key>` in rules and reports).",
+    )
+    ask: str = Field(..., min_length=3, description="The question, as a person would ask it.")
+    answers: list[str] | None = Field(
+        None,
+        description="The answers allowed (an enum in the answer's JSON schema); none: yes/no.",
+    )
+
+
+class ResearchSettings(_Model):
+    """The AI researcher: questions answered from each account's pages by a model behind an
+    OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, or a hosted one)."""
+
+    endpoint: str | None = Field(
+        None,
+        description="Base URL of the OpenAI-compatible API, e.g. http://localhost:11434/v1; "
+        "none: research is off.",
+    )
+    model: str = Field("llama3.1", description="The model name the endpoint serves.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        description="The environment variable holding the endpoint's key (none needed locally).",
+    )
+    questions: list[ResearchQuestion] = Field(
+        default_factory=list, description="What to ask about every account."
+    )
+    max_tokens: int = Field(
+        50_000, ge=1, description="Token budget of one run, prompts and answers together."
+    )
+    max_page_chars: int = Field(
+        6_000, ge=200, description="Characters of each page's text sent to the model."
+    )
+
+
+class EnrichSettings(_Model):
+    """`icp enrich`: which providers run, in which order per field, and how politely and
+    safely pages and APIs are fetched."""
+
+    providers: list[str] = Field(
+        default_factory=lambda: ["website", "technographics", "hiring"],
+        description="Providers `icp enrich` runs when none are named: website, "
+        "technographics, hiring, edgar, pdl, apollo, clearbit, research, or a file "
+        "provider's name.",
+    )
+    waterfall: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per field, the providers in the order their values win (`crm` is the "
+        "export's own value); the next is asked only on a miss. Unlisted fields: the CRM "
+        "first, then the providers in the order above.",
+    )
+    min_confidence: float = Field(
+        0.5, ge=0, le=1, description="Confidence below which a value does not win a field."
+    )
+    ttl_days: dict[str, float] = Field(
+        default_factory=dict,
+        description="Days an answer stays fresh, per provider (default: each provider's own).",
+    )
+    budget: float | None = Field(
+        None, ge=0, description="Credits one run may spend on keyed providers (none: no cap)."
+    )
+    concurrency: int = Field(64, ge=1, description="Requests in flight at once, in all.")
+    per_host: int = Field(2, ge=1, description="Requests in flight at once to one host.")
+    processes: int | None = Field(
+        None,
+        ge=1,
+        description="Processes the keyless providers run in (each takes a share of the "
+        "domains); none: one per core, up to 4, from 500 accounts on.",
+    )
+    host_rate: float = Field(5.0, gt=0, description="Requests per second to one host at most.")
+    host_rates: dict[str, float] = Field(
+        default_factory=lambda: {
+            "boards-api.greenhouse.io": 50.0,
+            "api.lever.co": 50.0,
+            "api.ashbyhq.com": 50.0,
+            "apply.workable.com": 50.0,
+            "api.smartrecruiters.com": 50.0,
+            "www.sec.gov": 10.0,
+            "data.sec.gov": 10.0,
+            "efts.sec.gov": 10.0,
+        },
+        description="Requests per second to a named host, over host_rate: public APIs every "
+        "company shares (job boards; SEC EDGAR asks for at most 10/s).",
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Seconds one request may take, in all.")
+    retries: int = Field(2, ge=0, description="Retries of a 429, a 5xx or a dropped connection.")
+    max_bytes: int = Field(
+        2_000_000, ge=1_000, description="Bytes read of one response at most; the rest is cut."
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirects followed at most.")
+    user_agent: str = Field(
+        "icpkit-enrich/0.1 (+https://github.com/icpkit/icpkit)",
+        description="The User-Agent every request sends (and robots.txt is read for).",
+    )
+    respect_robots: bool = Field(True, description="Skip pages robots.txt disallows.")
+    allow_private: bool = Field(
+        False,
+        description="Allow private, loopback and link-local addresses (an intranet). "
+        "Cloud metadata addresses stay forbidden.",
+    )
+    connect_to: list[str] = Field(
+        default_factory=list,
+        description="curl-like HOST:PORT:ADDRESS:PORT mappings (an empty HOST or PORT matches "
+        "any): connect there instead of resolving HOST; a target named here is allowed even "
+        "on loopback.",
+    )
+    ca_bundle: str | None = Field(
+        None,
+        description="A PEM file of certificate authorities trusted beside the system's "
+        "(a corporate proxy's).",
+    )
+    dns_server: str | None = Field(
+        None,
+        description="ADDRESS[:PORT] of the DNS server asked for TXT and MX records (none: "
+        "the system's).",
+    )
+    fingerprints: str | None = Field(
+        None,
+        description="A folder of Wappalyzer-format fingerprint files loaded beside icpkit's own.",
+    )
+    research: ResearchSettings = Field(default_factory=ResearchSettings)
+
+    @field_validator("connect_to")
+    @classmethod
+    def _mappings(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if value.count(":") < 3:
+                raise ValueError(
+                    f"connect_to {value!r}: expected HOST:PORT:ADDRESS:PORT "
+                    "(e.g. example.com:443:127.0.0.1:8443, or ::127.0.0.1:8080 for every host)"
+                )
+        return values
+
+
 class Settings(_Model):
     """The whole of ``icp.yaml``: every section, and the ICP in force under ``icp``."""
 
@@ -629,6 +768,7 @@ class Settings(_Model):
     store: StoreSettings = Field(default_factory=StoreSettings)
     tam: TamSettings = Field(default_factory=TamSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     icp: dict[str, Any] | None = Field(
         None,
         description="The ICP in force, written by `icp derive` and edited by hand "

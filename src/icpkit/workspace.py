@@ -40,8 +40,12 @@ if TYPE_CHECKING:
     from icpkit.analysis.lift import LiftResult
     from icpkit.analysis.segments import SegmentTable
     from icpkit.analysis.tiers import TierResult
-    from icpkit.demo import DemoFiles, Universe
+    from icpkit.demo import DemoFiles, Universe, Websites
+    from icpkit.demo.webserver import DemoServer
     from icpkit.engines.prospects import ScoredFile
+    from icpkit.enrich.dns import Resolver
+    from icpkit.enrich.run import EnrichResult, ProviderTally
+    from icpkit.enrich.views import Conflict
     from icpkit.icp.check import CheckResult
     from icpkit.ingest.problems import IngestError
     from icpkit.ingest.report import FileReport
@@ -100,6 +104,15 @@ class DeriveResult:
     nothing: list[str] = field(default_factory=list)
 
 
+@dataclass
+class EnrichConflicts:
+    """Fields where sources disagree: how many in all, per field, and the first few."""
+
+    total: int
+    per_field: dict[str, int]
+    shown: list[Conflict]
+
+
 def explain_failure(exc: BaseException) -> IcpkitError | None:
     """What a DuckDB or OS error met outside the store's own connections means (a full disk,
     memory, a damaged or read-only store or folder), when it is one of those."""
@@ -122,6 +135,22 @@ def make_demo_universe(files: DemoFiles, companies: int, seed: int, out: Path) -
     from icpkit.demo import make_universe
 
     return make_universe(files, companies, seed, out)
+
+
+def make_demo_websites(files: DemoFiles, out: Path) -> Websites:
+    """Every demo company's website, job board and DNS records, written under ``out`` (see
+    icpkit.demo.websites), for the enrichment demo."""
+    from icpkit.demo import write_websites
+
+    return write_websites(files, out)
+
+
+def serve_demo_websites(websites: Websites) -> DemoServer:
+    """A web and DNS server on loopback for ``websites`` (a context manager): its
+    ``connect_to`` and ``dns_server`` point an enrichment run at it."""
+    from icpkit.demo.webserver import serve
+
+    return serve(websites.www)
 
 
 def planted_truth_table(icp: ICP, files: DemoFiles) -> list[dict[str, str]]:
@@ -310,6 +339,11 @@ class Workspace:
                         break
                     continue
                 result.files.append(report)
+            if result.files and not dry_run:
+                # A re-import rewrites accounts: enriched values go back over the CRM's gaps.
+                from icpkit.enrich.apply import apply
+
+                apply(con, self.settings.enrich)
         return result
 
     def quarantine(
@@ -616,6 +650,120 @@ class Workspace:
             k=k,
             warnings=warnings,
         )
+
+    def enrich(
+        self,
+        providers: Sequence[str] | None = None,
+        *,
+        tier: str | None = None,
+        domains: Path | str | None = None,
+        files: Sequence[tuple[Path | str, str | None]] = (),
+        refresh: bool = False,
+        dry_run: bool = False,
+        budget: float | None = None,
+        connect_to: Sequence[str] = (),
+        allow_private: bool | None = None,
+        dns_server: str | None = None,
+        progress: Callable[[ProviderTally, int], None] | None = None,
+        resolver: Resolver | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> EnrichResult:
+        """Enrich the workspace's accounts (all, the ICP tier ``tier``, or the domains listed
+        in the file ``domains``) with ``providers`` (default: ``enrich.providers`` of
+        icp.yaml) and the enrichment ``files`` given as (path, provider name), store every
+        value with its provenance and apply the waterfall (see icpkit.enrich)."""
+        from icpkit.enrich import make_provider, read_secrets
+        from icpkit.enrich.providers.files import FileProvider, file_notes
+        from icpkit.enrich.providers.research import local_endpoint
+        from icpkit.enrich.run import enrich, targets_of
+
+        settings = self.settings.enrich
+        update: dict[str, Any] = {"connect_to": [*settings.connect_to, *connect_to]}
+        if allow_private is not None:
+            update["allow_private"] = allow_private
+        if dns_server is not None:
+            update["dns_server"] = dns_server
+        settings = settings.model_copy(update=update)
+        secrets = read_secrets(settings, environ)
+        names = list(providers) if providers is not None else list(settings.providers)
+        if files and providers is None:
+            names = []  # a file given alone is the run
+        if "research" in names:
+            settings = settings.model_copy(
+                update={"connect_to": [*settings.connect_to, *local_endpoint(settings)]}
+            )
+        chosen = [make_provider(name, settings, secrets) for name in dict.fromkeys(names)]
+        given = [FileProvider(Path(path), name) for path, name in files]
+        with self.connect() as con:
+            keys = self._enrich_scope(con, tier, domains)
+            targets = targets_of(con, keys)
+            result = enrich(
+                con,
+                [*chosen, *given],
+                targets,
+                settings,
+                secrets=secrets,
+                refresh=refresh,
+                dry_run=dry_run,
+                budget=budget,
+                progress=progress,
+                resolver=resolver,
+            )
+        held = {t.domain for t in targets if t.domain}
+        for provider in given:
+            result.notes.extend(file_notes(provider, held))
+        return result
+
+    def _enrich_scope(
+        self, con: duckdb.DuckDBPyConnection, tier: str | None, domains: Path | str | None
+    ) -> list[str] | None:
+        """The account keys an enrichment run covers (None: all)."""
+        from icpkit.enrich.scope import accounts_of_domains
+
+        keys: list[str] | None = None
+        if domains is not None:
+            keys = accounts_of_domains(con, Path(domains))
+        if tier is not None:
+            from icpkit.operate.tier_changes import account_tiers
+
+            tiers = account_tiers(con, self.require_icp(), self.settings, as_of=dt.date.today())
+            wanted = tier.strip().upper()
+            if wanted not in set(tiers.values()) | {"A", "B", "C", "D"}:
+                raise WorkspaceError(f"no ICP tier {tier!r}", hint="tiers are A, B, C and D")
+            in_tier = [k for k, t in tiers.items() if t == wanted]
+            keys = in_tier if keys is None else sorted(set(keys) & set(in_tier))
+        return keys
+
+    def enrichment(self, account: str) -> dict[str, Any]:
+        """What enrichment knows of ``account`` (its key or domain): the account's values,
+        every provider's answer and every observation with its provenance."""
+        from icpkit.enrich.views import lookups, provenance
+
+        with self.connect(read_only=True) as con:
+            row = con.execute(
+                "SELECT account_key, name, domain FROM accounts "
+                "WHERE account_key = ? OR domain = lower(?) ORDER BY account_key LIMIT 1",
+                [account, account.strip()],
+            ).fetchone()
+            if row is None:
+                raise WorkspaceError(f"no account {account!r} in the workspace")
+            key = str(row[0])
+            return {
+                "account_key": key,
+                "name": row[1],
+                "domain": row[2],
+                "lookups": lookups(con, key),
+                "observations": provenance(con, key),
+            }
+
+    def enrichment_conflicts(self, *, limit: int | None = 20) -> EnrichConflicts:
+        """Accounts where the CRM and the providers disagree, per field (the waterfall kept
+        one value; the others are shown, not hidden)."""
+        from icpkit.enrich.views import conflicts
+
+        with self.connect(read_only=True) as con:
+            total, per_field, shown = conflicts(con, self.settings.enrich.min_confidence, limit)
+        return EnrichConflicts(total, per_field, shown)
 
     def backtest(
         self,

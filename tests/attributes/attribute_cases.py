@@ -157,6 +157,11 @@ def scoring_value(definition: Definition, case: AttributeCase) -> str | None:
     return str(store(case).execute(f"SELECT {sql} FROM accounts a").fetchall()[0][0])
 
 
+def _column(field: str) -> str:
+    """A field of the accounts' JSON as a warehouse column: 'answer:crm' -> 'answer_crm'."""
+    return "answer_" + field.removeprefix("answer:") if field.startswith("answer:") else field
+
+
 def warehouse_value(definition: Definition, case: AttributeCase) -> str | None:
     """The SQL value as the compiled scorecard reads it from a table in the input layout
     holding only the definition's declared inputs (unmapped columns as columns of their own)."""
@@ -167,9 +172,12 @@ def warehouse_value(definition: Definition, case: AttributeCase) -> str | None:
     # Only the fields the definition declares as its inputs: reading any other fails here.
     row = {k: case.account.get(k) for k in definition.inputs}
     # The table has a column for every unmapped field the ICP reads, NULL where unknown.
-    extra = dict(case.extra)
+    # Research answers ('answer:<key>' in the store) are columns 'answer_<key>' there.
+    extra = {_column(k): v for k, v in case.extra.items()}
     if case.attribute.startswith("extra:"):
         extra.setdefault(case.attribute.removeprefix("extra:"), None)
+    if case.attribute.startswith("answer:"):
+        extra.setdefault(_column(case.attribute), None)
     names = [identifier(k) for k in row] + [identifier(k) for k in extra]
     types = [definition.inputs[k] for k in row] + ["VARCHAR"] * len(extra)
     values = [_value(v) for v in row.values()] + [_value(v) for v in extra.values()]

@@ -133,11 +133,15 @@ def test_demo_runs_the_chain_and_says_where_the_results_are(tmp_path: Path) -> N
     assert "deals 500 (won" in " ".join(out.split())
     assert (tmp_path / "demo" / "workspace" / "workspace.duckdb").is_file()
     assert str(tmp_path / "demo") in out.replace("\n", "")
+    # Step 11: names and domains only, enriched from the demo's websites, derived again.
+    text = " ".join(out.split())
+    assert "Planted truth vs the ICP derived from enriched names and domains" in text
+    assert (tmp_path / "demo" / "workspace-enriched" / "workspace.duckdb").is_file()
 
 
 @pytest.mark.slow
 def test_demo_ends_with_the_derived_icp_next_to_the_planted_truth(tmp_path: Path) -> None:
-    code, out = icp("demo", "--rows", "3000", "--dir", str(tmp_path / "demo"))
+    code, out = icp("demo", "--rows", "3000", "--no-enrich", "--dir", str(tmp_path / "demo"))
     assert code == 0, out
     text = " ".join(out.split())
     assert "Planted truth vs derived ICP" in text
@@ -147,7 +151,7 @@ def test_demo_ends_with_the_derived_icp_next_to_the_planted_truth(tmp_path: Path
 
 @pytest.mark.slow
 def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) -> None:
-    code, out = icp("demo", "--rows", "2000", "--dir", str(tmp_path / "demo"))
+    code, out = icp("demo", "--rows", "2000", "--no-enrich", "--dir", str(tmp_path / "demo"))
     ws = str(tmp_path / "demo" / "workspace")
     code, out = icp("analyze", "lift", "-w", ws, "--format", "json")
     assert code == 0
@@ -183,7 +187,7 @@ def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) ->
 def test_diff_shows_what_a_hand_edit_changed_between_versions(tmp_path: Path) -> None:
     import yaml
 
-    icp("demo", "--rows", "2000", "--dir", str(tmp_path / "demo"))
+    icp("demo", "--rows", "2000", "--no-enrich", "--dir", str(tmp_path / "demo"))
     ws = tmp_path / "demo" / "workspace"
     data = yaml.safe_load((ws / "icp.yaml").read_text())
     data["icp"]["exclusions"].append(

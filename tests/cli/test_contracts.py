@@ -19,7 +19,7 @@ from rich.console import Console
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
-from helpers import DemoWorkspaces
+from helpers import DemoWorkspaces, run_query
 from icpkit import __version__
 from icpkit.cli.main import app
 from icpkit.cli.numbers import NotComputable, json_record
@@ -136,6 +136,8 @@ JSON_COMMANDS = {
     ("tam",): ["{universe}", "--widen", "employees=20-500"],
     ("lookalike",): ["{universe}", "--top", "5"],
     ("monitor",): [],
+    ("enrich", "show"): ["{domain}"],
+    ("enrich", "conflicts"): [],
 }
 # Commands whose --format picks a document kind other than JSON, and why.
 NOT_JSON = {("report",): "writes the report as one HTML page or as Markdown (docs/report.md)"}
@@ -170,7 +172,8 @@ def test_format_json_writes_exactly_one_document_with_a_schema_version(
     demo: tuple[Path, Path], path: tuple[str, ...]
 ) -> None:
     ws, universe = demo
-    extra = [a.format(universe=universe) for a in JSON_COMMANDS[path]]
+    [(domain,)] = run_query(Workspace.open(ws), "SELECT min(domain) FROM accounts")
+    extra = [a.format(universe=universe, domain=domain) for a in JSON_COMMANDS[path]]
     result = icp(*path, *extra, "-w", str(ws), "--format", "json")
     assert result.exit_code == 0, result.output
     doc = strict_json(result.stdout)

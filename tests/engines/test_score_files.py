@@ -303,3 +303,26 @@ def test_many_distinct_values_to_normalize_are_looked_up_like_a_few(
     assert ws.score_file(tmp_path / "written.csv", as_of=edge_case.as_of).rows() == expected
     monkeypatch.setattr(layout, "INLINE_FIXES", 1_000)  # the same, written as one CASE
     assert ws.score_file(tmp_path / "written.csv", as_of=edge_case.as_of).rows() == expected
+
+
+def test_a_research_answer_is_read_from_its_answer_column_in_a_file_or_warehouse() -> None:
+    import datetime as dt
+
+    from icpkit.engines.layout import extra_columns, extra_sources
+    from icpkit.icp.model import ICP, Criterion
+
+    icp = ICP(
+        derived_at=dt.datetime(2025, 3, 1),
+        data_fingerprint="answers",
+        fit=[
+            Criterion(
+                id="crm", attribute="answer:crm", values=["HubSpot"], weight=0.5, source="derived"
+            ),
+            Criterion(
+                id="tz", attribute="extra:Time Zone", values=["CET"], weight=0.2, source="derived"
+            ),
+        ],
+    )
+    assert extra_columns(icp) == ["Time Zone", "answer_crm"]
+    # In the store both live in the accounts' extra JSON, under these keys.
+    assert extra_sources(icp) == {"Time Zone": "Time Zone", "answer_crm": "answer:crm"}

@@ -82,7 +82,9 @@ def test_the_drift_check_on_the_page_is_the_workspaces_monitor(demo: Demo) -> No
 
 
 def test_icp_demo_ends_by_writing_the_report_and_printing_its_path(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["demo", "--rows", "500", "--dir", str(tmp_path / "d")])
+    result = CliRunner().invoke(
+        app, ["demo", "--rows", "500", "--no-enrich", "--dir", str(tmp_path / "d")]
+    )
     assert result.exit_code == 0, result.output
     report = tmp_path / "d" / "icp-report.html"
     assert report.is_file()

@@ -13,6 +13,10 @@ from icpkit.config import AnalysisSettings
 TOO_MANY_VALUES = "too many values to compare"
 FREE_TEXT = "free text"
 
+# Keys enrichment writes into the accounts' JSON for the AI research answers: attributes of
+# their own (``answer:<key>``, icpkit.attributes.kinds.Answer), never unmapped columns.
+ANSWER_PREFIX = "answer:"
+
 # Fields filled after a deal closes would leak the outcome into the analysis.
 POST_OUTCOME = frozenset(
     {"lifecycle_stage", "churned", "churn_date", "Lifecycle Stage", "nps", "product_usage"}
@@ -84,11 +88,13 @@ def identifier_reason(profile: ColumnProfile) -> str | None:
 
 
 def column_profiles(con: duckdb.DuckDBPyConnection) -> list[ColumnProfile]:
-    """How the values of every unmapped account column spread over the accounts."""
+    """How the values of every unmapped account column spread over the accounts (the
+    research answers, ``answer:<key>``, are not unmapped columns)."""
     rows = con.execute(
-        """WITH cells AS (
+        f"""WITH cells AS (
                SELECT a.account_key, j.key, json_extract_string(j.value, '$') AS v
-               FROM accounts AS a, json_each(a.extra) AS j WHERE a.extra IS NOT NULL),
+               FROM accounts AS a, json_each(a.extra) AS j
+               WHERE a.extra IS NOT NULL AND NOT starts_with(j.key, '{ANSWER_PREFIX}')),
            known AS (SELECT account_key, key, v FROM cells WHERE v IS NOT NULL),
            holders AS (SELECT key, v, count(*) AS n FROM known GROUP BY ALL)
            SELECT key, sum(n)::BIGINT, count(*)::BIGINT,

@@ -1,6 +1,6 @@
 """The kinds of attribute: numbers cut into ranges, categories, technologies, counts of a
-list, ages, unmapped columns and dated signals. Each is written once here, in SQL and in
-Python side by side."""
+list, ages, unmapped columns, research answers and dated signals. Each is written once
+here, in SQL and in Python side by side."""
 
 from __future__ import annotations
 
@@ -394,11 +394,19 @@ class ExtraColumn(Definition):
 
     kind: Kind = "categorical"
 
+    def json_key(self, name: str) -> str:
+        """The key of the accounts' ``extra`` JSON holding ``name`` in the store."""
+        return name.removeprefix(self.prefix or "")
+
+    def column(self, name: str) -> str:
+        """The column of a scored or warehouse table holding ``name``."""
+        return name.removeprefix(self.prefix or "")
+
     def sql(self, name: str, settings: AnalysisSettings, ctx: Context) -> str:
-        column = name.removeprefix(self.prefix or "")
         if ctx.extra_columns:
-            return f"coalesce(CAST(a.{identifier(column)} AS VARCHAR), '{MISSING}')"
-        path = literal(json_path(column))
+            column = identifier(self.column(name))
+            return f"coalesce(CAST(a.{column} AS VARCHAR), '{MISSING}')"
+        path = literal(json_path(self.json_key(name)))
         return f"coalesce(json_extract_string(a.extra, {path}), '{MISSING}')"
 
     def value(
@@ -409,7 +417,10 @@ class ExtraColumn(Definition):
         settings: AnalysisSettings,
         signals: Sequence[Mapping[str, Any]] = (),
     ) -> str:
-        value = account.get(name.removeprefix(self.prefix or ""))
+        # The store's field name, else the scored table's column.
+        value = account.get(self.json_key(name))
+        if value is None:
+            value = account.get(self.column(name))
         return MISSING if value is None else str(value)
 
     def rule_text(self, name: str, values: Sequence[str] | None, span: str) -> str:
@@ -419,6 +430,51 @@ class ExtraColumn(Definition):
     def discover(self, con: duckdb.DuckDBPyConnection, settings: AnalysisSettings) -> list[str]:
         analyzed, _ = extra_columns(con, settings)
         return [f"{self.prefix}{column}" for column in analyzed]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Answer(ExtraColumn):
+    """An AI research answer (``answer:<key>``, the key of a question in
+    ``enrich.research.questions``): the value enrichment wrote for the account, 'yes', 'no'
+    or one of the question's answers. In the store it is the key ``answer:<key>`` of the
+    accounts' JSON ``extra``; in a scored table a column ``answer_<key>`` (a colon names no
+    column in most warehouses)."""
+
+    def key_of(self, name: str) -> str:
+        """The question's key: 'answer:sells_to_enterprise' -> 'sells_to_enterprise'."""
+        return name.removeprefix(self.prefix or "")
+
+    def json_key(self, name: str) -> str:
+        return name
+
+    def column(self, name: str) -> str:
+        """The column of a scored table holding ``name``: 'answer_sells_to_enterprise'.
+
+        >>> Answer(key="answer", prefix="answer:", dimension="firmographic").column(
+        ...     "answer:sells_to_enterprise")
+        'answer_sells_to_enterprise'
+        """
+        return f"answer_{self.key_of(name)}"
+
+    def words(self, name: str) -> str:
+        return self.key_of(name).replace("_", " ")
+
+    def rule_text(self, name: str, values: Sequence[str] | None, span: str) -> str:
+        # A question's key in words, as a sentence starts ('Sells to enterprise yes').
+        return Definition.rule_text(self, name, values, span)
+
+    def discover(self, con: duckdb.DuckDBPyConnection, settings: AnalysisSettings) -> list[str]:
+        """The answers the accounts hold with 2 to ``max_categories`` distinct values."""
+        rows = con.execute(
+            f"""SELECT j.key FROM accounts AS a, json_each(a.extra) AS j
+                WHERE a.extra IS NOT NULL AND starts_with(j.key, {literal(self.prefix or "")})
+                  AND json_extract_string(j.value, '$') IS NOT NULL
+                GROUP BY j.key
+                HAVING count(DISTINCT json_extract_string(j.value, '$'))
+                       BETWEEN 2 AND {int(settings.max_categories)}
+                ORDER BY j.key"""
+        ).fetchall()
+        return [str(key) for (key,) in rows]
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -17,6 +17,7 @@ from typing import Any
 from icpkit.attributes.base import Context, Definition
 from icpkit.attributes.kinds import (
     Age,
+    Answer,
     Category,
     DatedSignal,
     ExtraColumn,
@@ -86,6 +87,9 @@ BUILT_IN: tuple[Definition, ...] = (
     ExtraColumn(
         key="extra", prefix="extra:", pattern_help="extra:<column>", dimension="firmographic"
     ),
+    # What a company says of itself on its pages (sells to enterprises, has a free plan):
+    # account facts, not dated events, in the dimension of the other account facts.
+    Answer(key="answer", prefix="answer:", pattern_help="answer:<key>", dimension="firmographic"),
     DatedSignal(
         key="signal",
         prefix="signal:",
@@ -218,8 +222,8 @@ def unknown_bin(name: str) -> str:
 
 def names_help(*, analyzed: bool = True) -> str:
     """The attribute names a person can write, for help texts: 'employees, revenue, ...,
-    tech:<tool>, extra:<column>, signal:<type>:<detail>'. With ``analyzed`` only those the
-    analysis cuts deals by; else every name a rule may use."""
+    tech:<tool>, extra:<column>, answer:<key>, signal:<type>:<detail>'. With ``analyzed``
+    only those the analysis cuts deals by; else every name a rule may use."""
     if analyzed:
         return ", ".join(d.help_name for d in _definitions if not isinstance(d, Number))
     return ", ".join(

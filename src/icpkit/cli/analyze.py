@@ -82,7 +82,7 @@ def segments(
             # The registry's names (icpkit.attributes.names_help, kept equal by a test; the
             # help loads no library) and the segment tables' alias funding_recency.
             help="employees, revenue, industry, country, stack_density, company_age, "
-            "funding_stage, tech:<tool>, extra:<column>, signal:<type>:<detail>, "
+            "funding_stage, tech:<tool>, extra:<column>, answer:<key>, signal:<type>:<detail>, "
             "funding_recency",
         ),
     ],

@@ -6,7 +6,7 @@ import datetime as dt
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from icpkit.cli.operate import print_tam, show_lookalikes
 from icpkit.cli.output import emit
 from icpkit.cli.score import SHOWN, print_backtest, print_counts
 from icpkit.cli.workspace import summary
+
+if TYPE_CHECKING:
+    from icpkit.demo import DemoFiles
 
 EXPORT_DAY = dt.date(2025, 10, 1)  # the demo CRM's export date: intent is scored as of then
 WIDEN = {"employees": (20.0, 500.0)}  # the demo's what-if: a wider head-count range
@@ -48,9 +51,18 @@ def demo(
     directory: Annotated[
         Path | None, typer.Option("--dir", help="Where to keep the demo (default: a new temp dir).")
     ] = None,
+    enrichment: Annotated[
+        bool,
+        typer.Option(
+            "--enrich/--no-enrich",
+            help="Also start from names and domains only and enrich them from the demo "
+            "companies' websites, served on this machine.",
+        ),
+    ] = True,
 ) -> None:
     """Run the whole chain on generated data: generate, ingest, derive, backtest, score,
-    size the TAM, find lookalikes and write the ICP report."""
+    size the TAM, find lookalikes, write the ICP report, and enrich an export that holds
+    only names and domains."""
     from icpkit.workspace import (
         Workspace,
         make_demo_crm,
@@ -104,6 +116,8 @@ def demo(
         backtest=backtest,
     )
     console.print(f"The ICP report (one page, open it in a browser): {report_path}")
+    if enrichment:
+        enrich_demo(files, root, rows)
     console.print(
         f"\nResults are in [bold]{root}[/]:\n"
         f"  the ICP report: {report_path}\n"
@@ -111,4 +125,46 @@ def demo(
         f"  exports and the planted truth: {data}\n"
         f"  workspace (icp.yaml with the derived ICP, workspace.duckdb): {ws.root}\n"
         f"  try: icp analyze lift -w {ws.root}   or   icp quarantine -w {ws.root}"
+    )
+
+
+def enrich_demo(files: DemoFiles, root: Path, rows: int) -> None:
+    """Step 11: the same CRM exported with names and domains only, enriched from the demo
+    companies' websites and job boards (served on loopback), and derived again."""
+    from icpkit.cli.enrich import print_result
+    from icpkit.workspace import (
+        Workspace,
+        make_demo_websites,
+        planted_truth_table,
+        serve_demo_websites,
+    )
+
+    console.rule("11. enrichment: names and domains only, enriched from the companies' websites")
+    sites = make_demo_websites(files, root / "websites")
+    names = root / "data" / "companies_names_only.csv"
+    files.write_names_only(names)
+    console.print(
+        f"  {len(sites.truth):,} websites with job boards and DNS records in {sites.www}\n"
+        f"  the export with only names and domains: {names}"
+    )
+    ws = Workspace.init(root / "workspace-enriched", name="icpkit demo, enriched")
+    result = ws.ingest([names, files.deals])
+    if not result.ok:
+        fail("; ".join(str(e) for _, e in result.failures))
+    with serve_demo_websites(sites) as server:
+        enriched = ws.enrich(
+            ["website", "technographics", "hiring"],
+            connect_to=server.connect_to,
+            dns_server=server.dns_server,
+        )
+    print_result(enriched, "table", None)
+    derived = ws.derive()
+    emit(
+        planted_truth_table(derived.icp, files),
+        "table",
+        title="Planted truth vs the ICP derived from enriched names and domains",
+    )
+    console.print(
+        "The funding intent is not on the websites (no filings for demo companies): it can "
+        f"only come from the CRM's signals. Workspace: {ws.root}"
     )

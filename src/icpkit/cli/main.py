@@ -12,7 +12,19 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from icpkit.cli import analyze, check, demo, icp, ingest, monitor, operate, report, score, workspace
+from icpkit.cli import (
+    analyze,
+    check,
+    demo,
+    enrich,
+    icp,
+    ingest,
+    monitor,
+    operate,
+    report,
+    score,
+    workspace,
+)
 from icpkit.cli.common import debugging, expected_failure, fail
 from icpkit.output.files import exit_cleanly_on_sigterm, stopped_by_signal
 
@@ -85,6 +97,7 @@ app.command()(workspace.summary)
 app.command("demo-data")(demo.demo_data)
 app.command()(demo.demo)
 app.add_typer(analyze.app, name="analyze")
+app.add_typer(enrich.app, name="enrich")
 app.command()(icp.derive)
 app.command()(icp.history)
 app.command()(icp.diff)

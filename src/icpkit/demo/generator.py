@@ -238,6 +238,28 @@ class DemoFiles:
                     written += 1
         return written
 
+    def write_names_only(self, path: Path) -> int:
+        """Write the companies export with only Record ID, Company name and Company Domain
+        Name (as exported, quirks included) to ``path``: the names-and-domains export an
+        enrichment starts from. Returns the rows written."""
+        columns = ("Record ID", "Company name", "Company Domain Name")
+        written = 0
+        with (
+            self.companies.open(encoding="utf-8-sig", newline="") as src,
+            atomic_path(path) as tmp,
+            tmp.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            reader = csv.reader(src)
+            writer = csv.writer(dst)
+            header = next(reader)
+            keep = [header.index(c) for c in columns]
+            writer.writerow(columns)
+            for row in reader:
+                if row:
+                    writer.writerow([row[i] for i in keep])
+                    written += 1
+        return written
+
 
 TABLE_FROM_DAY = day_number("2015-01-01")
 TABLE_TO_DAY = day_number("2027-01-01")

@@ -100,13 +100,26 @@ class Cleaning:
 
 
 def extra_columns(icp: ICP | None) -> list[str]:
-    """Unmapped fields the ICP reads, as column names ('extra:Time Zone' -> 'Time Zone')."""
+    """Unmapped fields the ICP reads, as column names ('extra:Time Zone' -> 'Time Zone',
+    'answer:crm' -> 'answer_crm')."""
+    return sorted(extra_sources(icp))
+
+
+def extra_sources(icp: ICP | None) -> dict[str, str]:
+    """The column of every unmapped field the ICP reads, and the key of the accounts'
+    ``extra`` JSON it comes from in the store ('answer_crm' <- 'answer:crm')."""
     if icp is None:
-        return []
+        return {}
     attributes = [r.attribute for r in icp.boundary + icp.fit] + [
         e.attribute for e in icp.exclusions
     ]
-    return sorted({a.removeprefix("extra:") for a in attributes if a.startswith("extra:")})
+    out: dict[str, str] = {}
+    for a in attributes:
+        if a.startswith("extra:"):
+            out[a.removeprefix("extra:")] = a.removeprefix("extra:")
+        elif a.startswith("answer:"):
+            out["answer_" + a.removeprefix("answer:")] = a
+    return out
 
 
 def read_table(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, dict[str, str]] | None:

@@ -36,6 +36,7 @@ from icpkit.engines.layout import (
     InputFile,
     clean_columns,
     extra_columns,
+    extra_sources,
     open_input,
     typed_columns,
 )
@@ -121,8 +122,8 @@ def ingested_view(
     """``score_input`` over a raw export loaded into the scratch store (see
     :func:`ingest_accounts`): a record the workspace knows by its CRM id takes its key."""
     extras = ", ".join(
-        f"json_extract_string(a.extra, {literal(json_path(e))}) AS {identifier(e)}"
-        for e in extra_columns(icp)
+        f"json_extract_string(a.extra, {literal(json_path(key))}) AS {identifier(column)}"
+        for column, key in sorted(extra_sources(icp).items())
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW score_input AS

@@ -238,7 +238,8 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE acc_merged AS
             SELECT n.account_key, {merged_cols},
-                   CASE WHEN {new_wins} THEN n.origin ELSE a.origin END AS origin
+                   CASE WHEN {new_wins} THEN n.origin ELSE a.origin END AS origin,
+                   a.enriched
             FROM acc_new n LEFT JOIN accounts a USING (account_key)"""
     )
     con.execute("DELETE FROM accounts WHERE account_key IN (SELECT account_key FROM acc_merged)")

@@ -128,3 +128,21 @@ def tier_changes(
 
 def _date(day: dt.date) -> str:
     return f"DATE '{day.isoformat()}'"
+
+
+def account_tiers(
+    con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, *, as_of: dt.date
+) -> dict[str, str]:
+    """Every account of the store and its tier under ``icp`` as of ``as_of``."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
+            SELECT (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS entity_id,
+                   account_key, {_date(as_of)} AS as_of, name
+            FROM accounts"""
+    )
+    keys = [
+        r[0]
+        for r in con.execute(f"SELECT account_key FROM {ENTITIES} ORDER BY entity_id").fetchall()
+    ]
+    scores = _score_accounts(con, icp, settings, as_of)
+    return {str(k): str(t) for k, t in zip(keys, scores.tier.tolist(), strict=True)}

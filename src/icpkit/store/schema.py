@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-STORE_SCHEMA_VERSION = 2
+STORE_SCHEMA_VERSION = 3
 
 # Raw values are kept beside every normalized attribute (`*_raw`), and unmapped source
 # columns in `extra`, so a normalization can always be audited or redone.
@@ -62,6 +62,7 @@ TABLES: dict[str, str] = {
             created_at TIMESTAMP,
             origin VARCHAR NOT NULL,
             extra JSON,
+            enriched JSON,
             source_file VARCHAR,
             source_line BIGINT,
             import_id INTEGER
@@ -150,6 +151,51 @@ TABLES: dict[str, str] = {
             scope VARCHAR NOT NULL
         )
     """,
+    # Enrichment (icpkit.enrich): one row per provider call about one account (the cache:
+    # fresh until expires_at), the values it observed with their provenance, and the runs.
+    "enrich_lookups": """
+        CREATE TABLE IF NOT EXISTS enrich_lookups (
+            lookup_id BIGINT NOT NULL,
+            run_id INTEGER NOT NULL,
+            provider VARCHAR NOT NULL,
+            account_key VARCHAR NOT NULL,
+            asked VARCHAR,
+            cache_tag VARCHAR,
+            status VARCHAR NOT NULL,
+            reason VARCHAR,
+            credits DOUBLE NOT NULL,
+            fetched_at TIMESTAMP NOT NULL,
+            expires_at TIMESTAMP NOT NULL
+        )
+    """,
+    "enrich_observations": """
+        CREATE TABLE IF NOT EXISTS enrich_observations (
+            lookup_id BIGINT NOT NULL,
+            provider VARCHAR NOT NULL,
+            account_key VARCHAR NOT NULL,
+            field VARCHAR NOT NULL,
+            value VARCHAR,
+            raw_value VARCHAR,
+            problem VARCHAR,
+            confidence DOUBLE NOT NULL,
+            source_url VARCHAR,
+            evidence VARCHAR,
+            observed_at TIMESTAMP,
+            fetched_at TIMESTAMP NOT NULL
+        )
+    """,
+    "enrich_runs": """
+        CREATE TABLE IF NOT EXISTS enrich_runs (
+            run_id INTEGER NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            providers VARCHAR[] NOT NULL,
+            accounts BIGINT NOT NULL,
+            calls BIGINT NOT NULL,
+            credits DOUBLE NOT NULL,
+            status VARCHAR NOT NULL
+        )
+    """,
 }
 
 # Statements that bring a store written by an earlier icpkit up to the current schema, run
@@ -163,4 +209,7 @@ UPGRADES: tuple[str, ...] = (
     """UPDATE imports SET lineage = first.import_id
        FROM (SELECT path, min(import_id) AS import_id FROM imports GROUP BY path) first
        WHERE imports.lineage IS NULL AND first.path = imports.path""",
+    # Version 3: which account values enrichment filled in (icpkit.enrich.apply), so a
+    # re-run can tell them from the CRM's own.
+    "ALTER TABLE accounts ADD COLUMN IF NOT EXISTS enriched JSON",
 )
