@@ -159,7 +159,8 @@ def summary_lines(result: EnrichResult) -> list[str]:
         added, accounts = applied.tools_added, applied.accounts_with_tools
         lines.append(f"{added:,} technologies added to {accounts:,} accounts.")
     if applied.signals:
-        lines.append(f"{applied.signals:,} dated signals (job postings, filings) stored.")
+        signals = applied.signals
+        lines.append(f"{signals:,} dated signals from enrichment in the store (postings, filings).")
     if applied.extra_values:
         lines.append(f"{applied.extra_values:,} answers and file columns stored.")
     if not any(p.accounts for p in result.plans):
