@@ -888,7 +888,10 @@ class Workspace:
         return DeriveResult(icp, version, True, changes, disagreements, warnings)
 
     def summary(self) -> dict[str, Any]:
-        """Counts of what the store holds: tables, deal outcomes, imports."""
+        """Counts of what the store holds: tables, deal outcomes, imports, and what each
+        enrichment provider answered."""
+        from icpkit.enrich.views import status as enrichment_status
+
         with self.connect(read_only=True) as con:
             counts = table_counts(con)
             outcomes = dict(
@@ -901,9 +904,11 @@ class Workspace:
                 "SELECT import_id, file_name, entity, system, rows_read, rows_loaded, "
                 "rows_quarantined, cells_quarantined, imported_at FROM imports ORDER BY import_id"
             ).fetchall()
+            enrichment = enrichment_status(con)
         return {
             "counts": counts,
             "outcomes": outcomes,
             "deals_linked": int(linked[0]) if linked else 0,
             "imports": imports,
+            "enrichment": enrichment,
         }

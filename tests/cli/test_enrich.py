@@ -124,3 +124,13 @@ def test_an_empty_workspace_says_there_is_nothing_to_enrich(tmp_path: Path) -> N
     code, out = icp("enrich", "--provider", "website", "-w", str(ws))
     assert code == 0, out
     assert "The workspace holds no account to enrich: ingest an export first." in out
+
+
+def test_the_summary_shows_what_each_provider_answered(workspace: Path, zoominfo: Path) -> None:
+    icp("enrich", "--file", str(zoominfo), "-w", str(workspace))
+    code, out = icp("summary", "-w", str(workspace))
+    assert code == 0, out
+    assert "Enrichment" in out
+    # The file knows acme.com and globex.com: two found, no miss, no failure.
+    row = next(line for line in out.splitlines() if "zoominfo_export" in line)
+    assert [cell.strip() for cell in row.split("│")[2:6]] == ["2", "2", "0", "0"]

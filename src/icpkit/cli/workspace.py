@@ -60,3 +60,28 @@ def summary(workspace: WorkspaceOption = None) -> None:
                 *(Column(name) for name in names),
             ],
         )
+    if info["enrichment"]:
+        print_table(
+            [
+                {
+                    "provider": row["provider"],
+                    "accounts": f"{row['accounts']:,}",
+                    "found": f"{row['found']:,}",
+                    "missed": f"{row['missed']:,}",
+                    "failed": f"{row['failed']:,}",
+                    "fresh": f"{row['fresh']:,}",
+                    "last fetched": row["last_fetched"].strftime("%Y-%m-%d %H:%M"),
+                }
+                for row in info["enrichment"]
+            ],
+            [
+                Column("provider"),
+                Column("accounts"),
+                Column("found"),
+                Column("missed"),
+                Column("failed"),
+                Column("fresh", priority=1),
+                Column("last fetched", priority=2),
+            ],
+            title="Enrichment (icp enrich show DOMAIN for one account)",
+        )
