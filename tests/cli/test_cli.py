@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers import DemoWorkspaces
 from icpkit.cli.main import app
 
 runner = CliRunner()
@@ -150,9 +151,10 @@ def test_demo_ends_with_the_derived_icp_next_to_the_planted_truth(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) -> None:
-    code, out = icp("demo", "--rows", "2000", "--no-enrich", "--dir", str(tmp_path / "demo"))
-    ws = str(tmp_path / "demo" / "workspace")
+def test_analyze_and_derive_commands_write_tables_and_the_icp(
+    tmp_path: Path, demo_workspace: DemoWorkspaces
+) -> None:
+    ws = str(demo_workspace(800, 5, derived=True).copy(tmp_path / "ws").root)
     code, out = icp("analyze", "lift", "-w", ws, "--format", "json")
     assert code == 0
     rows = json.loads(out)["rows"]
@@ -184,11 +186,12 @@ def test_analyze_and_derive_commands_write_tables_and_the_icp(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_diff_shows_what_a_hand_edit_changed_between_versions(tmp_path: Path) -> None:
+def test_diff_shows_what_a_hand_edit_changed_between_versions(
+    tmp_path: Path, demo_workspace: DemoWorkspaces
+) -> None:
     import yaml
 
-    icp("demo", "--rows", "2000", "--no-enrich", "--dir", str(tmp_path / "demo"))
-    ws = tmp_path / "demo" / "workspace"
+    ws = demo_workspace(800, 5, derived=True).copy(tmp_path / "ws").root
     data = yaml.safe_load((ws / "icp.yaml").read_text())
     data["icp"]["exclusions"].append(
         {
