@@ -295,3 +295,15 @@ def test_a_run_shared_among_processes_stores_every_processs_answers(
     assert [d for (d,) in with_hubspot] == ["shop1.com", "shop3.com", "shop5.com"]
     assert here == [3]  # half here, the other half in the second process
     assert {r.host for r in web.asked()} == set(domains)
+
+
+def test_tools_no_source_sees_any_more_go_back_to_unknown_not_to_an_empty_stack(
+    workspace: Workspace,
+) -> None:
+    provider = site()
+    run(workspace, [provider])
+    stack = "SELECT technologies FROM accounts WHERE domain = 'acme.com'"
+    assert run_query(workspace, stack) == [(["HubSpot"],)]
+    provider.answers["acme.com"] = [o for o in provider.answers["acme.com"] if o.field != "tech"]
+    run(workspace, [provider], refresh=True)
+    assert run_query(workspace, stack) == [(None,)]  # the CRM never said: still unknown

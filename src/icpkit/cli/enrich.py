@@ -101,6 +101,8 @@ def enrich(
             progress=tick,
         )
     print_result(result, fmt, out)
+    if result.stopped == "interrupted":
+        raise typer.Exit(130)  # as an interrupted command does; what was fetched is kept
 
 
 def print_result(result: EnrichResult, fmt: Format, out: Path | None) -> None:

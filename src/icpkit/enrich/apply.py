@@ -114,8 +114,11 @@ def apply(con: duckdb.DuckDBPyConnection, settings: EnrichSettings) -> Applied:
                 new_marker["technologies"] = added
                 result.tools_added += len(added)
                 result.accounts_with_tools += 1
-            if technologies != list(account["technologies"] or []):
-                row["technologies"] = technologies
+            # No tool left from any source: unknown (NULL), as the CRM had it, not an
+            # empty stack (which reads as '0 tools').
+            stack = technologies or None
+            if stack != account["technologies"]:
+                row["technologies"] = stack
                 changed = True
         extra, written = _extra(account, marker, by_field)
         if written:
