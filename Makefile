@@ -24,13 +24,20 @@ lint: $(STAMP)
 sysdeps:
 	bash scripts/system-deps.sh
 
-test: lint sysdeps
-	PATH="$$PATH:$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)" $(BIN)/pytest --durations=15
+# The tests run in parallel, one worker process per core (TEST_WORKERS=0 runs them in one
+# process). A test module stays on one worker, so its module-wide fixtures are built once; the
+# shared demo workspaces are built once per run for all workers (tests/once.py).
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
 
-# The quick loop, about a minute and a half: everything but the tests marked slow (engines, full demos,
-# large CRMs, hostile corpora, heavier integration tests); see CONTRIBUTING.md.
+test: lint sysdeps
+	PATH="$$PATH:$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)" $(BIN)/pytest $(PYTEST_PARALLEL) --durations=15
+
+# The quick loop, under two minutes on two cores: everything but the tests marked slow
+# (engines, full demos, large CRMs, hostile corpora, heavier integration tests), in parallel
+# like make test; see CONTRIBUTING.md.
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow" -x -q
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow" -x -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -1,17 +1,26 @@
-"""Shared fixtures: fresh workspaces, demo workspaces built once per session, and the
+"""Shared fixtures: fresh workspaces, demo workspaces built once per test run, and the
 real-layout export files in tests/fixtures."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from helpers import FIXTURES, DemoCrm, DemoWorkspace, DemoWorkspaces, run_query
+from helpers import FIXTURES, DemoCrm, DemoRun, DemoWorkspace, DemoWorkspaces, run_query
 from icpkit.demo import DemoFiles, make_crm
 from icpkit.workspace import Workspace
+from once import once
+
+# A worker process of a parallel run starts with COLUMNS=80 in its environment, where a run in
+# one process has none; the command line's console reads COLUMNS once, when it is made, and
+# would wrap every line at 80 whatever width a test then asks for. Start the workers alike.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
 
 
 @pytest.fixture
@@ -34,6 +43,11 @@ def ws(tmp_path: Path, empty_workspace: Path) -> Workspace:
     return Workspace.open(tmp_path / "ws")
 
 
+T = TypeVar("T")
+# What a shared build answers: its value, and the fingerprint of its files as built.
+Built = tuple[T, dict[str, tuple[int, int]]]
+
+
 def _fingerprint(root: Path) -> dict[str, tuple[int, int]]:
     """Size and modification time of every file under ``root``."""
     return {
@@ -45,7 +59,8 @@ def _fingerprint(root: Path) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(scope="session")
 def demo_crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCrm]:
-    """``demo_crm(n_deals, seed)``: the demo CRM's files, generated once per session.
+    """``demo_crm(n_deals, seed)``: the demo CRM's files, generated once per test run (once
+    for all worker processes of a parallel run).
 
     The files are shared: read them, never change them (copy one to change it); at the end
     of the session a changed file fails the run, naming its folder.
@@ -53,11 +68,17 @@ def demo_crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoCrm]:
     made: dict[tuple[int, int], DemoFiles] = {}
     prints: dict[Path, dict[str, tuple[int, int]]] = {}
 
+    def build(n_deals: int, seed: int) -> Callable[[Path], Built[DemoFiles]]:
+        def generate(out: Path) -> Built[DemoFiles]:
+            return make_crm(n_deals, seed, out), _fingerprint(out)
+
+        return generate
+
     def get(n_deals: int, seed: int) -> DemoFiles:
         if (n_deals, seed) not in made:
-            out = tmp_path_factory.mktemp(f"crm-{n_deals}-{seed}-")
-            made[n_deals, seed] = make_crm(n_deals, seed, out)
-            prints[out] = _fingerprint(out)
+            files, printed = once(tmp_path_factory, f"crm-{n_deals}-{seed}", build(n_deals, seed))
+            made[n_deals, seed] = files
+            prints[files.out_dir] = printed
         return made[n_deals, seed]
 
     yield get
@@ -70,7 +91,7 @@ def demo_workspace(
     tmp_path_factory: pytest.TempPathFactory, demo_crm: DemoCrm
 ) -> Iterator[DemoWorkspaces]:
     """``demo_workspace(n_deals, seed, derived=False)``: the demo CRM of that size and seed
-    ingested into a workspace once per session (and its ICP derived once, when asked).
+    ingested into a workspace once per test run (and its ICP derived once, when asked).
 
     The workspace is shared and must stay as built: tests that change it take a
     ``.copy(tmp_path / "ws")``. At the end of the session a shared workspace that changed
@@ -79,11 +100,9 @@ def demo_workspace(
     built: dict[tuple[int, int, bool], DemoWorkspace] = {}
     prints: dict[Path, dict[str, tuple[int, int]]] = {}
 
-    def get(n_deals: int, seed: int, *, derived: bool = False) -> DemoWorkspace:
-        key = (n_deals, seed, derived)
-        if key not in built:
+    def build(n_deals: int, seed: int, derived: bool) -> Callable[[Path], Built[DemoWorkspace]]:
+        def make(root: Path) -> Built[DemoWorkspace]:
             files = demo_crm(n_deals, seed)
-            root = tmp_path_factory.mktemp(f"demo-{n_deals}-{seed}{'-derived' * derived}-")
             if derived:
                 ws = get(n_deals, seed).copy(root / "ws")
                 result = ws.derive()
@@ -92,13 +111,43 @@ def demo_workspace(
                 ws = Workspace.init(root / "ws")
                 ingested = ws.ingest(files.exports())
                 assert ingested.ok, ingested
-            built[key] = DemoWorkspace(files, ws.root)
-            prints[ws.root] = _fingerprint(ws.root)
+            return DemoWorkspace(files, ws.root), _fingerprint(ws.root)
+
+        return make
+
+    def get(n_deals: int, seed: int, *, derived: bool = False) -> DemoWorkspace:
+        key = (n_deals, seed, derived)
+        if key not in built:
+            name = f"demo-{n_deals}-{seed}{'-derived' * derived}"
+            demo, printed = once(tmp_path_factory, name, build(n_deals, seed, derived))
+            built[key] = demo
+            prints[demo.root] = printed
         return built[key]
 
     yield get
     changed = [str(root) for root, before in prints.items() if _fingerprint(root) != before]
     assert not changed, f"a test changed a shared demo workspace (take a copy): {changed}"
+
+
+def _run_icp_demo(root: Path) -> DemoRun:
+    """``icp demo --rows 3000 --no-enrich --dir root/demo``, as the command line runs it."""
+    from typer.testing import CliRunner
+
+    from icpkit.cli.main import app
+
+    folder = root / "demo"
+    args = ["demo", "--rows", "3000", "--no-enrich", "--dir", str(folder)]
+    result = CliRunner().invoke(app, args)
+    raised = result.exception
+    failure = None if raised is None or isinstance(raised, SystemExit) else repr(raised)
+    return DemoRun(result.exit_code, result.output, failure, folder)
+
+
+@pytest.fixture(scope="session")
+def icp_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``icp demo`` on 3,000 deals without enrichment, run once per test run for the tests
+    that judge what it prints and writes (read its folder, never change it)."""
+    return once(tmp_path_factory, "icp-demo-3000", _run_icp_demo)
 
 
 @pytest.fixture

@@ -56,6 +56,16 @@ DemoCrm = Callable[[int, int], DemoFiles]
 DemoWorkspaces = Callable[..., DemoWorkspace]
 
 
+@dataclass(frozen=True)
+class DemoRun:
+    """What one ``icp demo`` run printed, and the folder it wrote (shared: read only)."""
+
+    exit_code: int
+    output: str
+    failure: str | None  # the exception it raised, when it was not a plain exit
+    folder: Path
+
+
 @cache
 def _tables(name: str) -> dict[str, list[tuple[int, Any]]]:
     """Every table of tests/fixtures/normalize/<name>.yaml as (line, row) pairs."""

@@ -1,7 +1,8 @@
 """The layers of icpkit, enforced: each module imports only from its own layer or below, and
 the modules import one another without a cycle.
 
-    cli -> workspace -> (operate, validate, learn, report, demo, enrich) -> engines
+    cli -> workspace -> (operate, validate, learn, report, demo, enrich, serve, export)
+        -> engines
         -> (icp, analysis)
         -> (attributes, ingest) -> (store, config, output, the ICP document, vocabulary)
 
@@ -31,6 +32,8 @@ LAYERS: dict[str, int] = {
     "icpkit.demo": 4,
     "icpkit.report": 4,
     "icpkit.enrich": 4,
+    "icpkit.export": 4,
+    "icpkit.serve": 4,
     "icpkit.engines": 3,
     "icpkit.icp": 2,
     "icpkit.analysis": 2,

@@ -752,6 +752,45 @@ class EnrichSettings(_Model):
         return values
 
 
+class ServeSettings(_Model):
+    """How ``icp serve`` answers: where it listens, how many accounts and bytes a request may
+    carry, and how soon it sees a new ICP version or token."""
+
+    host: str = Field(
+        "127.0.0.1",
+        description="Address to listen on; 127.0.0.1 answers this machine only (put a TLS "
+        "proxy in front before listening on another address).",
+    )
+    port: int = Field(8080, ge=1, le=65535, description="Port to listen on.")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Server processes; each keeps its own scorecard in memory and scores on "
+        "its own core.",
+    )
+    max_batch: int = Field(
+        1000, ge=1, description="Most accounts one POST /v1/score may carry (more: 422)."
+    )
+    max_body_bytes: int = Field(
+        2_000_000, ge=1024, description="Largest request body accepted, in bytes (more: 413)."
+    )
+    batch_window_ms: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="How long an idle server waits after a request for others to score in "
+        "the same query (one query costs about the same for 1 or 100 accounts); up to four "
+        "times as long while fewer than half as many as in the last query have come.",
+    )
+    reload_ms: int = Field(
+        1000,
+        ge=50,
+        description="How often, in milliseconds, the server looks for a new ICP version, "
+        "changed settings or new data; a change is compiled off the request path (tokens are "
+        "checked on every request).",
+    )
+
+
 class Settings(_Model):
     """The whole of ``icp.yaml``: every section, and the ICP in force under ``icp``."""
 
@@ -769,6 +808,7 @@ class Settings(_Model):
     tam: TamSettings = Field(default_factory=TamSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     icp: dict[str, Any] | None = Field(
         None,
         description="The ICP in force, written by `icp derive` and edited by hand "

@@ -40,12 +40,17 @@ if TYPE_CHECKING:
     from icpkit.analysis.lift import LiftResult
     from icpkit.analysis.segments import SegmentTable
     from icpkit.analysis.tiers import TierResult
+    from icpkit.config import EnrichSettings
     from icpkit.demo import DemoFiles, Universe, Websites
     from icpkit.demo.webserver import DemoServer
     from icpkit.engines.prospects import ScoredFile
     from icpkit.enrich.dns import Resolver
+    from icpkit.enrich.model import Provider
+    from icpkit.enrich.providers.files import FileProvider
     from icpkit.enrich.run import EnrichResult, ProviderTally
+    from icpkit.enrich.universe import UniverseEnrichment
     from icpkit.enrich.views import Conflict
+    from icpkit.export import ExportResult
     from icpkit.icp.check import CheckResult
     from icpkit.ingest.problems import IngestError
     from icpkit.ingest.report import FileReport
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
     from icpkit.operate.monitor import MonitorResult
     from icpkit.operate.tam import TamResult
     from icpkit.operate.tier_changes import TierChanges
+    from icpkit.serve.live import Source
     from icpkit.validate.backtest import BacktestResult
 
 # The statistics stack (scipy, scikit-learn) and the normalizers are imported by the methods
@@ -119,6 +125,17 @@ def explain_failure(exc: BaseException) -> IcpkitError | None:
     return failure(exc) or damage(exc)
 
 
+def _require_serving() -> None:
+    """Say how to install the API's web stack when it is missing."""
+    from importlib.util import find_spec
+
+    if find_spec("fastapi") is None or find_spec("uvicorn") is None:
+        raise WorkspaceError(
+            "icp serve needs FastAPI and uvicorn, which are not installed",
+            hint="pip install 'icpkit[serve]'",
+        )
+
+
 # --- The demo: a generated CRM with a planted ICP (see icpkit.demo) -----------------------
 
 
@@ -161,6 +178,27 @@ def planted_truth_table(icp: ICP, files: DemoFiles) -> list[dict[str, str]]:
     from icpkit.demo.judge import truth_table
 
     return truth_table(icp, json.loads(files.planted_truth.read_text(encoding="utf-8")))
+
+
+def _serving_state(root: Path) -> tuple[ICP, Settings]:
+    """The ICP in force and the settings of the workspace at ``root``, read afresh: what
+    ``icp serve`` reloads (a module function, so worker processes can be handed it)."""
+    ws = Workspace.open(root)
+    return ws.require_icp(), ws.settings
+
+
+def _serving_versions(root: Path) -> list[dict[str, Any]]:
+    """The saved ICP versions of the workspace at ``root``, as ``GET /v1/icp/versions``
+    lists them."""
+    return [
+        {
+            "version": v.version,
+            "derived_at": v.derived_at.isoformat(),
+            "rules": v.counts,
+            "data_fingerprint": v.data_fingerprint,
+        }
+        for v in VersionStore(root).list()
+    ]
 
 
 @dataclass
@@ -507,6 +545,7 @@ class Workspace:
         icpkit[spark]): Parquet in the input layout in, the Parquet folder ``out`` out, the
         rows left there and only their counts coming back."""
         from icpkit.engines.prospects import score_file
+        from icpkit.enrich.evidence import sourced_reasons
 
         if engine not in ENGINES:
             raise WorkspaceError(
@@ -516,17 +555,20 @@ class Workspace:
         if engine == "spark":
             return self._score_on_spark(Path(path), out, as_of)
         icp = self.require_icp()
+        day = as_of or dt.date.today()
         try:
             return score_file(
                 Path(path),
                 icp,
                 self.settings,
                 self.store_path,
-                as_of=as_of,
+                as_of=day,
                 out=Path(out) if out is not None else None,
                 encoding=encoding,
                 sheet=sheet,
                 progress=progress,
+                # Reasons resting on an enriched value name its source and day.
+                annotate=sourced_reasons(icp, self.settings, day),
             )
         except (duckdb.Error, OSError) as exc:
             limit = self.settings.store.memory_limit
@@ -594,6 +636,116 @@ class Workspace:
             tables=Tables(accounts, signals, contacts),
             as_of=as_of,
         )
+
+    def export(
+        self,
+        target: str,
+        out: Path | str | None = None,
+        *,
+        as_of: dt.date | None = None,
+        dialect: str = "duckdb",
+        source: str | None = None,
+        columns: Mapping[str, str] | None = None,
+        fmt: str = "json",
+    ) -> ExportResult:
+        """Write the current ICP for another tool (``target``: clay, sheets, dbt or
+        prospecting, see icpkit.export) into the folder ``out`` (default
+        ``exports/<target>`` in the workspace), stamped with the ICP's version."""
+        from icpkit.export import TARGETS
+        from icpkit.export.targets import export_icp
+
+        if target not in TARGETS:
+            raise WorkspaceError(f"unknown export {target!r}: one of {', '.join(TARGETS)}")
+        # Filters need the ICP's rules only; formulas and SQL need its points too.
+        icp = self.current_icp() if target == "prospecting" else self.require_icp()
+        if icp is None:
+            raise WorkspaceError("no ICP yet: run `icp derive` first")
+        folder = Path(out) if out is not None else self.root / "exports" / target
+        return export_icp(
+            target,
+            icp,
+            self.settings,
+            folder,
+            as_of=as_of,
+            dialect=dialect,
+            source=source,
+            columns=columns,
+            fmt=fmt,
+        )
+
+    def serving_app(self) -> Any:
+        """The scoring API (an ASGI app, FastAPI inside) over this workspace, for ``icp
+        serve`` or any ASGI server; needs icpkit[serve] (see icpkit.serve)."""
+        self.require_icp()  # no ICP to serve is said now, not at the first request
+        _require_serving()
+        from icpkit.serve.app import create_app
+
+        return create_app(self._serving_source())
+
+    def serve(
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        workers: int | None = None,
+        log_level: str = "info",
+    ) -> None:
+        """Serve the scoring API on uvicorn until stopped (defaults: ``serve:`` of
+        icp.yaml); a new ICP version, data or token is picked up without a restart."""
+        self.require_icp()
+        _require_serving()
+        from icpkit.serve.server import run
+
+        settings = self.settings.serve
+        run(
+            self._serving_source(),
+            host=host or settings.host,
+            port=port if port is not None else settings.port,
+            workers=workers or settings.workers,
+            log_level=log_level,
+        )
+
+    def _serving_source(self) -> Source:
+        from functools import partial
+
+        from icpkit.serve.live import Source
+
+        store = self.store_path
+        watched = (
+            self.config_path,
+            self.versions.versions_dir,
+            store,
+            store.with_name(store.name + ".wal"),
+        )
+        return Source(
+            self.root,
+            partial(_serving_state, self.root),
+            partial(_serving_versions, self.root),
+            watched,
+            store,
+        )
+
+    def create_token(self, name: str, scope: str = "score") -> tuple[dict[str, Any], str]:
+        """A new API token named ``name`` with ``scope`` (``score`` or ``read``): what
+        ``tokens()`` lists of it, and the token itself, shown once and stored nowhere (only
+        its salted HMAC is kept, in ``.icp/tokens.json``)."""
+        from icpkit.serve.tokens import TokenStore, describe
+
+        record, token = TokenStore(self.root).create(name, scope)
+        return describe(record), token
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """The API tokens: name, scope, id, created, revoked (never a token or its hash)."""
+        from icpkit.serve.tokens import TokenStore, describe
+
+        return [describe(r) for r in TokenStore(self.root).records()]
+
+    def revoke_token(self, name: str) -> dict[str, Any]:
+        """Revoke the active token ``name``: a running server refuses it from its next
+        request."""
+        from icpkit.serve.tokens import TokenStore, describe
+
+        return describe(TokenStore(self.root).revoke(name))
 
     def tam(
         self,
@@ -672,28 +824,12 @@ class Workspace:
         in the file ``domains``) with ``providers`` (default: ``enrich.providers`` of
         icp.yaml) and the enrichment ``files`` given as (path, provider name), store every
         value with its provenance and apply the waterfall (see icpkit.enrich)."""
-        from icpkit.enrich import make_provider, read_secrets
-        from icpkit.enrich.providers.files import FileProvider, file_notes
-        from icpkit.enrich.providers.research import local_endpoint
+        from icpkit.enrich.providers.files import file_notes
         from icpkit.enrich.run import enrich, targets_of
 
-        settings = self.settings.enrich
-        update: dict[str, Any] = {"connect_to": [*settings.connect_to, *connect_to]}
-        if allow_private is not None:
-            update["allow_private"] = allow_private
-        if dns_server is not None:
-            update["dns_server"] = dns_server
-        settings = settings.model_copy(update=update)
-        secrets = read_secrets(settings, environ)
-        names = list(providers) if providers is not None else list(settings.providers)
-        if files and providers is None:
-            names = []  # a file given alone is the run
-        if "research" in names:
-            settings = settings.model_copy(
-                update={"connect_to": [*settings.connect_to, *local_endpoint(settings)]}
-            )
-        chosen = [make_provider(name, settings, secrets) for name in dict.fromkeys(names)]
-        given = [FileProvider(Path(path), name) for path, name in files]
+        settings, secrets, chosen, given = self._enrich_providers(
+            providers, files, connect_to, allow_private, dns_server, environ
+        )
         with self.connect() as con:
             keys = self._enrich_scope(con, tier, domains)
             targets = targets_of(con, keys)
@@ -713,6 +849,114 @@ class Workspace:
         for provider in given:
             result.notes.extend(file_notes(provider, held))
         return result
+
+    def enrich_universe(
+        self,
+        universe: Path | str,
+        out: Path | str | None,
+        providers: Sequence[str] | None = None,
+        *,
+        files: Sequence[tuple[Path | str, str | None]] = (),
+        refresh: bool = False,
+        dry_run: bool = False,
+        budget: float | None = None,
+        connect_to: Sequence[str] = (),
+        allow_private: bool | None = None,
+        dns_server: str | None = None,
+        progress: Callable[[ProviderTally, int], None] | None = None,
+        resolver: Resolver | None = None,
+        environ: Mapping[str, str] | None = None,
+        encoding: str | None = None,
+        sheet: str | None = None,
+    ) -> UniverseEnrichment:
+        """Enrich a company universe (read as ``tam`` reads one) into the file ``out``
+        (.parquet or .csv, in the input layout), with the options of :meth:`enrich`; its
+        companies are cached by domain and never become accounts (see
+        icpkit.enrich.universe). ``out`` may be None for a dry run."""
+        from icpkit.enrich import universe as enriching
+        from icpkit.enrich.run import enrich
+        from icpkit.operate.universe import scratch
+        from icpkit.output.files import temp_folder
+
+        source = Path(universe)
+        if out is None and not dry_run:
+            raise WorkspaceError(f"{source}: name the enriched file to write (.parquet or .csv)")
+        target = None if out is None else enriching.check_out(Path(out), source)
+        settings, secrets, chosen, given = self._enrich_providers(
+            providers, files, connect_to, allow_private, dns_server, environ
+        )
+        icp = self.current_icp()
+        with temp_folder(self.root) as tmp:
+            view = scratch(self.settings.store, self.root)
+            try:
+                read = enriching.read(
+                    source, self.settings, self.store_path, icp, view,
+                    workdir=tmp, encoding=encoding, sheet=sheet,
+                )  # fmt: skip
+                with self.connect() as con:
+                    targets, by_key, rows, without = enriching.gather(view, con)
+                    run = enrich(
+                        con,
+                        [*chosen, *given],
+                        targets,
+                        settings,
+                        secrets=secrets,
+                        refresh=refresh,
+                        dry_run=dry_run,
+                        budget=budget,
+                        progress=progress,
+                        resolver=resolver,
+                        needing=enriching.needing(by_key),
+                    )
+                    keys = [t.account_key for t in targets]
+                    known = {} if dry_run else enriching.known_values(con, settings, keys)
+                result = enriching.UniverseEnrichment(
+                    source, target, run, rows=rows, without_domain=without, domains=len(targets),
+                    accounts=enriching.shared(targets),
+                    warnings=read.warnings(),
+                )  # fmt: skip
+                if target is not None and not dry_run:
+                    enriching.write(view, known, targets, target, result)
+            finally:
+                view.close()
+        held = {t.domain for t in targets if t.domain}
+        for provider in given:
+            run.notes.extend(enriching.file_notes(provider, held))
+        return result
+
+    def _enrich_providers(
+        self,
+        providers: Sequence[str] | None,
+        files: Sequence[tuple[Path | str, str | None]],
+        connect_to: Sequence[str],
+        allow_private: bool | None,
+        dns_server: str | None,
+        environ: Mapping[str, str] | None,
+    ) -> tuple[EnrichSettings, dict[str, str], list[Provider], list[FileProvider]]:
+        """A run's settings (icp.yaml's with the options given), its keys, the providers
+        named (default: ``enrich.providers``) and the files given as providers."""
+        from icpkit.enrich import make_provider, read_secrets
+        from icpkit.enrich.providers.files import FileProvider
+        from icpkit.enrich.providers.research import local_endpoint
+
+        settings = self.settings.enrich
+        update: dict[str, Any] = {"connect_to": [*settings.connect_to, *connect_to]}
+        if allow_private is not None:
+            update["allow_private"] = allow_private
+        if dns_server is not None:
+            update["dns_server"] = dns_server
+        settings = settings.model_copy(update=update)
+        secrets = read_secrets(settings, environ)
+        names = list(providers) if providers is not None else list(settings.providers)
+        if files and providers is None:
+            names = []  # a file given alone is the run
+        if "research" in names:
+            settings = settings.model_copy(
+                update={"connect_to": [*settings.connect_to, *local_endpoint(settings)]}
+            )
+        chosen = [make_provider(name, settings, secrets) for name in dict.fromkeys(names)]
+        given = [FileProvider(Path(path), name) for path, name in files]
+        return settings, dict(secrets), chosen, given
 
     def _enrich_scope(
         self, con: duckdb.DuckDBPyConnection, tier: str | None, domains: Path | str | None

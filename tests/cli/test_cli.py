@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import DemoWorkspaces
+from helpers import DemoRun, DemoWorkspaces
 from icpkit.cli.main import app
 
 runner = CliRunner()
@@ -141,10 +141,11 @@ def test_demo_runs_the_chain_and_says_where_the_results_are(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_demo_ends_with_the_derived_icp_next_to_the_planted_truth(tmp_path: Path) -> None:
-    code, out = icp("demo", "--rows", "3000", "--no-enrich", "--dir", str(tmp_path / "demo"))
-    assert code == 0, out
-    text = " ".join(out.split())
+def test_demo_ends_with_the_derived_icp_next_to_the_planted_truth(icp_demo: DemoRun) -> None:
+    # `icp demo --rows 3000 --no-enrich`, run once for this test and the report's.
+    assert icp_demo.failure is None, icp_demo.failure
+    assert icp_demo.exit_code == 0, icp_demo.output
+    text = " ".join(icp_demo.output.split())
     assert "Planted truth vs derived ICP" in text
     assert "employees 51-200 │ fit │ employees-51-200" in text
     assert "WRONGLY IN" not in text

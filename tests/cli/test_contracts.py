@@ -140,7 +140,10 @@ JSON_COMMANDS = {
     ("enrich", "conflicts"): [],
 }
 # Commands whose --format picks a document kind other than JSON, and why.
-NOT_JSON = {("report",): "writes the report as one HTML page or as Markdown (docs/report.md)"}
+NOT_JSON = {
+    ("report",): "writes the report as one HTML page or as Markdown (docs/report.md)",
+    ("export",): "picks what `icp export prospecting` writes: json, md or csv (docs/exports.md)",
+}
 
 
 def _commands_with_format() -> set[tuple[str, ...]]:

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from icpkit.cli.main import app
+from icpkit.workspace import Workspace
 
 runner = CliRunner()
 
@@ -134,3 +135,77 @@ def test_the_summary_shows_what_each_provider_answered(workspace: Path, zoominfo
     # The file knows acme.com and globex.com: two found, no miss, no failure.
     row = next(line for line in out.splitlines() if "zoominfo_export" in line)
     assert [cell.strip() for cell in row.split("│")[2:6]] == ["2", "2", "0", "0"]
+
+
+UNIVERSE = (
+    "account_key,name,domain,employees\n"
+    "elsewhere.org,Elsewhere,elsewhere.org,\n"
+    "globex.com,Globex,globex.com,\n"
+    "name:nowhere,Nowhere,,7\n"
+)
+
+
+@pytest.fixture
+def universe(tmp_path: Path) -> Path:
+    path = tmp_path / "prospects.csv"
+    path.write_text(UNIVERSE)
+    return path
+
+
+def test_enrich_universe_writes_every_row_and_adds_no_account(
+    workspace: Path, zoominfo: Path, universe: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "prospects_enriched.csv"
+    code, text = icp(
+        "enrich", "--universe", str(universe), "--out", str(out), "--file", str(zoominfo),
+        "-w", str(workspace),
+    )  # fmt: skip
+    assert code == 0, text
+    assert "3 of 3 rows written" in text
+    assert "1 row has no domain: written as read." in text
+    # The file's row without a website, and its row of a company the universe lacks (acme.com).
+    assert "zoominfo_export.csv, line 4" in text
+    assert "1 of 3 rows name a domain the universe does not hold: not used" in " ".join(
+        text.split()
+    )
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1 + 3
+    header = lines[0].split(",")
+    rows = [dict(zip(header, line.split(",", len(header) - 1), strict=True)) for line in lines[1:]]
+    assert [r["employees"] for r in rows] == ["10", "40", "7"]  # from the file, the file, its own
+    assert "enriched_from" in header
+    # The universe's companies stay out of the workspace.
+    assert Workspace.open(workspace).summary()["counts"]["accounts"] == 2
+
+
+def test_enrich_universe_as_json_says_what_it_read_and_wrote(
+    workspace: Path, zoominfo: Path, universe: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "prospects_enriched.parquet"
+    code, text = icp(
+        "enrich", "--universe", str(universe), "--out", str(out), "--file", str(zoominfo),
+        "--format", "json", "-w", str(workspace),
+    )  # fmt: skip
+    assert code == 0, text
+    doc = json.loads(text)
+    assert doc["command"] == "enrich universe"
+    assert doc["universe"]["rows"] == doc["universe"]["written"] == 3
+    assert doc["universe"]["without_domain"] == 1 and doc["universe"]["domains"] == 2
+    # The file holds all four for both domains; the universe held none of them.
+    assert doc["universe"]["filled"] == {"country": 2, "employees": 2, "industry": 2, "revenue": 2}
+    (row,) = doc["rows"]
+    assert (row["fetched"], row["found"], row["missed"], row["failed"]) == (2, 2, 0, 0)
+
+
+def test_enrich_universe_needs_an_out_file_unless_it_is_a_dry_run(
+    workspace: Path, universe: Path
+) -> None:
+    code, text = icp("enrich", "--universe", str(universe), "-w", str(workspace))
+    assert code == 2 and "--universe needs --out" in text
+    code, text = icp(
+        "enrich", "--universe", str(universe), "--dry-run", "--provider", "website",
+        "-w", str(workspace),
+    )  # fmt: skip
+    assert code == 0, text
+    assert "What enriching the universe would fetch" in text
+    assert "3 rows, 2 distinct domains to enrich" in text

@@ -12,6 +12,7 @@ import pytest
 
 from helpers import DemoCrm
 from icpkit.demo import DemoFiles, make_crm
+from once import once
 
 
 @dataclass(frozen=True)
@@ -58,5 +59,9 @@ def small(demo_crm: DemoCrm) -> Loaded:
 
 @pytest.fixture(scope="session")
 def large(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
-    """30,000 deals in three chunks, for tighter effect estimates."""
-    return load(make_crm(30_000, 11, tmp_path_factory.mktemp("large"), chunk_size=10_000))
+    """30,000 deals in three chunks, for tighter effect estimates (generated once per run)."""
+
+    def generate(out: Path) -> DemoFiles:
+        return make_crm(30_000, 11, out, chunk_size=10_000)
+
+    return load(once(tmp_path_factory, "large", generate))

@@ -9,7 +9,9 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
@@ -74,7 +76,14 @@ def server() -> Iterator[DnsServer]:
 
 
 def records(server: DnsServer, domain: str, timeout_s: float = 2.0) -> Records:
-    return asyncio.run(DnsResolver(server.address, timeout_s).records(domain))
+    async def ask() -> Records:
+        resolver = DnsResolver(server.address, timeout_s)
+        try:
+            return await resolver.records(domain)
+        finally:
+            await resolver.aclose()
+
+    return asyncio.run(ask())
 
 
 def test_txt_and_mx_records_are_read(server: DnsServer) -> None:
@@ -131,3 +140,133 @@ def test_a_name_that_is_not_a_domain_is_an_error(server: DnsServer) -> None:
 )
 def test_dns_server_setting_forms(text: str, expected: tuple[str, int]) -> None:
     assert parse_server(text) == expected
+
+
+def test_questions_asked_together_share_one_socket_and_each_gets_its_own_answer(
+    server: DnsServer,
+) -> None:
+    async def ask() -> list[Records]:
+        resolver = DnsResolver(server.address, 2.0)
+        try:
+            return list(await asyncio.gather(*(resolver.records(d) for d in DOMAINS)))
+        finally:
+            await resolver.aclose()
+
+    DOMAINS = ["acme.com", "nomail.com", "missing.com"] * 20
+    answers = asyncio.run(ask())
+    for domain, found in zip(DOMAINS, answers, strict=True):
+        if domain == "acme.com":
+            assert "google-site-verification=abc123" in found.txt
+        elif domain == "nomail.com":
+            assert found == Records(txt=("v=spf1 -all",), mx=())
+        else:
+            assert found.error == "no such domain: missing.com"
+
+
+def test_a_truncated_answer_is_asked_again_over_tcp() -> None:
+    """A UDP answer with the TC flag set: the question goes again over TCP (the SPF of a
+    company with many tools does not fit in a datagram)."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("127.0.0.1", port))
+    tcp.listen()
+    includes = [f"include:spf{i}.example.com" for i in range(12)]
+    # One record in two strings (each at most 255 bytes), as long SPF records are written.
+    long_spf = f'"v=spf1 {" ".join(includes[:6])} " "{" ".join(includes[6:])} ~all"'
+
+    def answer(query: dns.message.Message, truncated: bool) -> bytes:
+        response = dns.message.make_response(query)
+        if truncated:
+            response.flags |= dns.flags.TC
+        elif query.question[0].rdtype == dns.rdatatype.TXT:
+            response.answer.append(
+                dns.rrset.from_text_list("big.com.", 300, "IN", "TXT", [long_spf])
+            )
+        return response.to_wire()
+
+    def serve_udp() -> None:
+        while True:
+            try:
+                wire, client = udp.recvfrom(4096)
+            except OSError:
+                return
+            udp.sendto(answer(dns.message.from_wire(wire), truncated=True), client)
+
+    def serve_tcp() -> None:
+        while True:
+            try:
+                conn, _ = tcp.accept()
+            except OSError:
+                return
+            with conn:
+                size = int.from_bytes(conn.recv(2), "big")
+                wire = b""
+                while len(wire) < size:
+                    wire += conn.recv(size - len(wire))
+                reply = answer(dns.message.from_wire(wire), truncated=False)
+                conn.sendall(len(reply).to_bytes(2, "big") + reply)
+
+    threading.Thread(target=serve_udp, daemon=True).start()
+    threading.Thread(target=serve_tcp, daemon=True).start()
+    try:
+
+        async def ask() -> Records:
+            resolver = DnsResolver(f"127.0.0.1:{port}", 2.0)
+            try:
+                return await resolver.records("big.com")
+            finally:
+                await resolver.aclose()
+
+        found = asyncio.run(ask())
+    finally:
+        udp.close()
+        tcp.close()
+    assert found.error is None
+    assert len(found.txt) == 1 and "include:spf11.example.com" in found.txt[0]
+
+
+@pytest.mark.parametrize("kind", [dns.rdatatype.TXT, dns.rdatatype.MX])
+def test_a_question_is_written_as_dnspython_writes_it(kind: dns.rdatatype.RdataType) -> None:
+    from icpkit.enrich.dns import _Question
+
+    name = dns.name.from_text("xn--bcher-kva.example.")
+    query = dns.message.make_query(name, kind, use_edns=0, payload=1232)
+    query.id = 4242
+    assert _Question(4242, name, kind).wire() == query.to_wire()
+    assert _Question(4242, name, kind).answered_by(dns.message.make_response(query))
+    other = dns.message.make_query(dns.name.from_text("other.example."), kind)
+    other.id = 4242
+    assert not _Question(4242, name, kind).answered_by(dns.message.make_response(other))
+
+
+def test_questions_in_flight_are_spread_so_no_socket_buffer_can_overflow(
+    server: DnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers that arrive while a run parses pages wait in socket buffers (208 KiB by
+    default): at most IN_FLIGHT questions wait on one socket, more open another."""
+    from icpkit.enrich import dns as module
+
+    most: list[int] = []
+    ask = module._Answers.ask
+
+    async def counted(self: module._Answers, *args: object) -> object:
+        most.append(len(self.waiting) + 1)
+        return await ask(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module._Answers, "ask", counted)
+
+    async def burst() -> tuple[list[Records], int]:
+        resolver = DnsResolver(server.address, 3.0)
+        try:
+            found = await asyncio.gather(*(resolver.records("acme.com") for _ in range(100)))
+            return list(found), sum(len(s) for s in resolver._sockets.values())
+        finally:
+            await resolver.aclose()
+
+    answers, sockets = asyncio.run(burst())
+    assert all("google-site-verification=abc123" in a.txt for a in answers)
+    assert max(most) <= module.IN_FLIGHT
+    assert sockets > 1  # more questions were in flight than one socket takes

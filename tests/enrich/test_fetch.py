@@ -463,3 +463,17 @@ def test_a_bad_connect_to_entry_is_named_when_the_fetcher_is_made() -> None:
     with pytest.raises(IcpkitError) as caught:
         Fetcher(settings)
     assert "enrich.connect_to 'acme.com:http:127.0.0.1:80'" in str(caught.value)
+
+
+def test_the_pool_shortcut_overrides_a_method_httpcore_still_calls() -> None:
+    """The fetcher's pool skips httpcore's close of an empty list: if httpcore renames the
+    method, the shortcut silently stops applying, so this says so."""
+    import inspect
+
+    import httpcore
+
+    from icpkit.enrich.fetch import _Pool
+
+    source = inspect.getsource(httpcore.AsyncConnectionPool.handle_async_request)
+    assert "self._close_connections(" in source
+    assert _Pool._close_connections is not httpcore.AsyncConnectionPool._close_connections

@@ -12,6 +12,7 @@ import pytest
 from helpers import DemoWorkspaces
 from icpkit.demo import DemoFiles, Universe, make_universe
 from icpkit.workspace import Workspace
+from once import once
 
 AS_OF = dt.date(2025, 10, 1)
 
@@ -36,8 +37,11 @@ class Demo:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory, demo_workspace: DemoWorkspaces) -> Demo:
-    """The shared derived demo workspace of 4,000 deals, seed 3 (read only)."""
-    root: Path = tmp_path_factory.mktemp("operate")
+    """The shared derived demo workspace of 4,000 deals, seed 3, and its universe (built once
+    per test run; read only)."""
     derived = demo_workspace(4_000, 3, derived=True)
-    universe = make_universe(derived.files, 20_000, 1, root / "universe")
-    return Demo(derived.ws, derived.files, universe)
+
+    def build(root: Path) -> Universe:
+        return make_universe(derived.files, 20_000, 1, root / "universe")
+
+    return Demo(derived.ws, derived.files, once(tmp_path_factory, "operate-universe", build))

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 from report_pages import Demo, read_tables
-from typer.testing import CliRunner
 
-from helpers import DemoWorkspaces
-from icpkit.cli.main import app
+from helpers import DemoRun, DemoWorkspaces
 from icpkit.vocabulary import TIERS
 from icpkit.workspace import Workspace
 
@@ -81,15 +79,14 @@ def test_the_drift_check_on_the_page_is_the_workspaces_monitor(demo: Demo) -> No
     assert "drift" not in read_tables(html).tables
 
 
-def test_icp_demo_ends_by_writing_the_report_and_printing_its_path(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app, ["demo", "--rows", "500", "--no-enrich", "--dir", str(tmp_path / "d")]
-    )
-    assert result.exit_code == 0, result.output
-    report = tmp_path / "d" / "icp-report.html"
+def test_icp_demo_ends_by_writing_the_report_and_printing_its_path(icp_demo: DemoRun) -> None:
+    # `icp demo --rows 3000 --no-enrich`, run once for this test and the command line's.
+    assert icp_demo.failure is None, icp_demo.failure
+    assert icp_demo.exit_code == 0, icp_demo.output
+    report = icp_demo.folder / "icp-report.html"
     assert report.is_file()
     # The console wraps long lines: compare without whitespace.
-    printed = "".join(result.output.split())
+    printed = "".join(icp_demo.output.split())
     assert "".join(f"The ICP report (one page, open it in a browser): {report}".split()) in printed
     html = report.read_text(encoding="utf-8")
     for section in ("icp", "segments", "score", "market", "changes", "quality"):

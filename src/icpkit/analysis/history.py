@@ -9,7 +9,11 @@ day it was created) gets the values of that day:
   tool of the export with no dated event counts as always present (its start is unknown,
   and the export is the best evidence); before a tool's first event it is absent when that
   event adds it and present when it removes it;
-- the head count is the latest head-count signal on or before the day, else the export's.
+- the head count is the latest head-count signal on or before the day, else the export's;
+  but when an account's first head count comes from enrichment (source ``enrich:<provider>``:
+  a provider's first look at the company; the account then holds that provider's latest
+  look), that look stands for the days before it too, as the tools of a first look do, so
+  a later look never rewrites the head count of earlier deals.
 
 Everything is set-based SQL: one join of the entities with the few evented tools, and an
 ASOF join for head counts.
@@ -49,6 +53,8 @@ HEADCOUNT = frozenset(
 )  # fmt: skip
 # Tool names in a signal's detail are split as a technologies cell is at ingest.
 LIST_SPLIT = r"\s*[;,|]\s*"
+# The source of the signals enrichment writes: 'enrich:<provider>'.
+ENRICHED = "enrich:%"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,9 @@ class HistorySummary:
     tech_events: int
     headcount_snapshots: int
     unreadable_headcounts: int  # head-count signals whose detail is not a head count
+    # Of the two counts, those from enrichment: changes between a provider's looks.
+    enriched_tech_events: int = 0
+    enriched_headcounts: int = 0
 
     @property
     def any(self) -> bool:
@@ -69,12 +78,12 @@ class HistorySummary:
         if self.tech_events:
             out.append(
                 f"technologies as of each deal's creation, from {self.tech_events:,} dated "
-                "tool additions and removals"
+                f"tool additions and removals{_looks(self.enriched_tech_events)}"
             )
         if self.headcount_snapshots:
             out.append(
                 f"employees as of each deal's creation, from {self.headcount_snapshots:,} "
-                "dated head counts"
+                f"dated head counts{_looks(self.enriched_headcounts)}"
             )
         return out + self.warnings()
 
@@ -88,6 +97,10 @@ class HistorySummary:
         ]
 
 
+def _looks(n: int) -> str:
+    return f" ({n:,} from successive enrichment looks)" if n else ""
+
+
 def _types(names: frozenset[str]) -> str:
     return ", ".join(literal(n) for n in sorted(names))
 
@@ -95,19 +108,20 @@ def _types(names: frozenset[str]) -> str:
 def summarize(con: duckdb.DuckDBPyConnection, signals: str = "signals") -> HistorySummary:
     """Count the dated tool events and head counts of ``signals`` (parsing the head counts
     into the temp table ``headcount_values``)."""
-    tech = con.execute(
-        f"""SELECT count(*) FROM {signals}
+    looked = f"coalesce(source, '') LIKE {literal(ENRICHED)}"
+    tech, tech_looked = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE {looked}) FROM {signals}
             WHERE signal_type IN ({_types(TECH_ADDED | TECH_REMOVED)})
               AND account_key IS NOT NULL AND nullif(trim(detail), '') IS NOT NULL"""
-    ).fetchall()[0][0]
+    ).fetchall()[0]
     raws = con.execute(
-        f"""SELECT detail, count(*) FROM {signals}
+        f"""SELECT detail, count(*), count(*) FILTER (WHERE {looked}) FROM {signals}
             WHERE signal_type IN ({_types(HEADCOUNT)}) AND account_key IS NOT NULL
             GROUP BY detail"""
     ).fetchall()
     values: list[int | None] = []
-    unreadable = readable = 0
-    for raw, n in raws:
+    unreadable = readable = readable_looked = 0
+    for raw, n, n_looked in raws:
         try:
             parsed = parse_employees(raw) if raw is not None else None
         except Unreadable:
@@ -117,25 +131,27 @@ def summarize(con: duckdb.DuckDBPyConnection, signals: str = "signals") -> Histo
             unreadable += int(n)
         else:
             readable += int(n)
+            readable_looked += int(n_looked)
     con.register(
         "headcount_lookup",
         pa.table(
             {
-                "detail": pa.array([r for r, _ in raws], pa.string()),
+                "detail": pa.array([r[0] for r in raws], pa.string()),
                 "employees": pa.array(values, pa.int64()),
             }
         ),
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE headcount_values AS
-            SELECT s.account_key, s.observed_at::DATE AS day, max(h.employees) AS employees
+            SELECT s.account_key, s.observed_at::DATE AS day, max(h.employees) AS employees,
+                   bool_and(coalesce(s.source, '') LIKE {literal(ENRICHED)}) AS looked
             FROM {signals} s JOIN headcount_lookup h ON h.detail = s.detail
             WHERE s.signal_type IN ({_types(HEADCOUNT)}) AND s.account_key IS NOT NULL
               AND h.employees IS NOT NULL
             GROUP BY ALL"""
     )
     con.unregister("headcount_lookup")
-    return HistorySummary(int(tech), readable, unreadable)
+    return HistorySummary(int(tech), readable, unreadable, int(tech_looked), readable_looked)
 
 
 def date_values(
@@ -156,6 +172,17 @@ def date_values(
     if summary.tech_events:
         _date_technologies(con, table, key, day, accounts, signals)
     if summary.headcount_snapshots:
+        # Before an account's first head count, the export's; unless that first one is an
+        # enrichment look, which stands for the days before it (the account's own value is
+        # then the latest look, not evidence about earlier days).
+        con.execute(
+            f"""UPDATE {table} SET employees = f.employees
+                FROM (SELECT account_key, arg_min(employees, day) AS employees,
+                             arg_min(looked, day) AS looked, min(day) AS first_day
+                      FROM headcount_values GROUP BY account_key) f
+                WHERE {table}.account_key = f.account_key AND f.looked
+                  AND {table}.{day}::DATE < f.first_day"""
+        )
         con.execute(
             f"""UPDATE {table} SET employees = h.employees
                 FROM (SELECT e.{key} AS dated_key, h.employees FROM {table} e

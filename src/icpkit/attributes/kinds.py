@@ -82,14 +82,14 @@ class NumericRange(Definition):
             return f"{span} {self.words(name)}"
         return super().rule_text(name, values, span)
 
-    def _bounds(self, settings: AnalysisSettings) -> list[float]:
+    def edges(self, settings: AnalysisSettings) -> list[float]:
         bounds = self.bounds(settings) if callable(self.bounds) else self.bounds
         return [float(b) for b in bounds]
 
     def _labels(self, settings: AnalysisSettings) -> list[str]:
         if self.labels is not None:
             return list(self.labels)
-        return bucket_labels(self._bounds(settings), self.fmt)
+        return bucket_labels(self.edges(settings), self.fmt)
 
     def order(self, name: str, settings: AnalysisSettings) -> tuple[str, ...]:
         return (*self._labels(settings), MISSING)
@@ -107,9 +107,7 @@ class NumericRange(Definition):
         return _number(account.get(self.field))
 
     def sql(self, name: str, settings: AnalysisSettings, ctx: Context) -> str:
-        return bucket_sql(
-            self.number_sql(name, ctx), self._bounds(settings), self._labels(settings)
-        )
+        return bucket_sql(self.number_sql(name, ctx), self.edges(settings), self._labels(settings))
 
     def value(
         self,
@@ -119,7 +117,7 @@ class NumericRange(Definition):
         settings: AnalysisSettings,
         signals: Sequence[Mapping[str, Any]] = (),
     ) -> str:
-        return bucket(self.number(name, account), self._bounds(settings), self._labels(settings))
+        return bucket(self.number(name, account), self.edges(settings), self._labels(settings))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -15,6 +15,7 @@ from icpkit.cli.output import Column, Format, FormatOption, OutOption, emit, pri
 
 if TYPE_CHECKING:
     from icpkit.enrich.run import EnrichResult, ProviderTally
+    from icpkit.enrich.universe import UniverseEnrichment
 
 app = typer.Typer(
     help="Enrich accounts from websites, job boards, filings, keyed providers, files, AI "
@@ -51,6 +52,14 @@ def enrich(
         Path | None,
         typer.Option("--domains", help="Only these domains (a file, one a line, or a CSV)."),
     ] = None,
+    universe: Annotated[
+        Path | None,
+        typer.Option(
+            "--universe",
+            help="Enrich this company universe (as `icp tam` reads it) into --out (.parquet "
+            "or .csv) instead of the accounts; its companies do not become accounts.",
+        ),
+    ] = None,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Ask again even where the cache is fresh.")
     ] = False,
@@ -86,6 +95,28 @@ def enrich(
     if ctx.invoked_subcommand is not None:
         return
     ws = open_workspace(workspace)
+    if universe is not None:
+        if out is None and not dry_run:
+            console.print("[red]--universe needs --out: the enriched file (.parquet or .csv).[/]")
+            raise typer.Exit(2)
+        with _progress(fmt == "table" and not dry_run) as tick:
+            enriched = ws.enrich_universe(
+                universe,
+                out,
+                provider or None,
+                files=[(path, None) for path in file or []],
+                refresh=refresh,
+                dry_run=dry_run,
+                budget=budget,
+                connect_to=connect_to or [],
+                allow_private=True if allow_private else None,
+                dns_server=dns_server,
+                progress=tick,
+            )
+        print_universe(enriched, fmt)
+        if enriched.run.stopped == "interrupted":
+            raise typer.Exit(130)
+        return
     with _progress(fmt == "table" and not dry_run) as tick:
         result = ws.enrich(
             provider or None,
@@ -135,6 +166,8 @@ def print_result(result: EnrichResult, fmt: Format, out: Path | None) -> None:
             "accounts_with_tools": result.applied.accounts_with_tools,
             "signals": result.applied.signals,
             "extra_values": result.applied.extra_values,
+            "tech_events": result.applied.tech_events,
+            "headcounts": result.applied.headcounts,
         },
     }
     if fmt != "table":
@@ -165,6 +198,11 @@ def summary_lines(result: EnrichResult) -> list[str]:
         lines.append(f"{signals:,} dated signals from enrichment in the store (postings, filings).")
     if applied.extra_values:
         lines.append(f"{applied.extra_values:,} answers and file columns stored.")
+    if applied.tech_events or applied.headcounts:
+        lines.append(
+            f"Dated from successive looks: {applied.tech_events:,} tools added or removed, "
+            f"{applied.headcounts:,} head counts (deals are judged on the values of their day)."
+        )
     if not any(p.accounts for p in result.plans):
         lines.append("The workspace holds no account to enrich: ingest an export first.")
     elif not any(t.asked for t in result.tallies):
@@ -204,6 +242,66 @@ def _tally_row(t: ProviderTally) -> dict[str, Any]:
         "top reason": f"{top[0]} ({top[1]:,})" if top else "",
         "reasons": t.reasons,
     }
+
+
+def print_universe(result: UniverseEnrichment, fmt: Format) -> None:
+    """What enriching a universe fetched (per provider, as for accounts) and wrote; the
+    report goes to stdout, the enriched rows to the file."""
+    run = result.run
+    universe: dict[str, Any] = {
+        "source": str(result.source),
+        "out": None if result.out is None or result.dry_run else str(result.out),
+        "rows": result.rows,
+        "written": result.written,
+        "without_domain": result.without_domain,
+        "domains": result.domains,
+        "workspace_accounts": result.accounts,
+        "filled": result.filled,
+        "tools_added": result.tools_added,
+        "rows_with_tools": result.rows_with_tools,
+        "answers": result.answers,
+        "signals": result.signals,
+        "warnings": result.warnings,
+    }
+    if run.dry_run:
+        rows = [
+            {
+                "provider": p.provider, "domains": p.accounts, "cached": p.cached,
+                "to fetch": p.to_ask, "credits (at most)": p.credits,
+                "time": _duration(p.seconds), "note": p.note or "",
+            }
+            for p in run.plans
+        ]  # fmt: skip
+    else:
+        rows = [_tally_row(t) for t in run.tallies]
+    if fmt != "table":
+        emit(rows, fmt, command="enrich universe", run=run.run_id, stopped=run.stopped,
+             seconds=round(run.seconds, 1), credits=run.credits, notes=run.notes,
+             universe=universe)  # fmt: skip
+        return
+    for warning in result.warnings:
+        console.print(f"[yellow]{escape(warning)}[/]")
+    if run.dry_run:
+        emit(rows, fmt, title="What enriching the universe would fetch", command="enrich")
+    else:
+        columns = [
+            Column("provider"), Column("fetched"), Column("found"), Column("missed", priority=2),
+            Column("failed"), Column("cached", priority=1), Column("skipped", priority=3),
+            Column("credits", priority=2), Column("top reason", priority=4),
+        ]  # fmt: skip
+        print_table(rows, columns, title=f"Enrichment run {run.run_id}: {result.source.name}")
+    for line in result.summary():
+        console.print(escape(line))
+    if run.stopped == "budget":
+        unasked = sum(t.unasked for t in run.tallies)
+        console.print(
+            f"[yellow]Stopped at the credit budget: {unasked:,} domains not asked; "
+            "raise --budget to go on.[/]"
+        )
+    elif run.stopped == "interrupted":
+        console.print("[yellow]Interrupted: what was fetched is cached; run it again to resume.[/]")
+    for note in run.notes:
+        console.print(f"[yellow]{escape(note)}[/]")
 
 
 def _duration(seconds: float) -> str:

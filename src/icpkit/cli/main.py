@@ -17,12 +17,14 @@ from icpkit.cli import (
     check,
     demo,
     enrich,
+    export,
     icp,
     ingest,
     monitor,
     operate,
     report,
     score,
+    serve,
     workspace,
 )
 from icpkit.cli.common import debugging, expected_failure, fail
@@ -107,7 +109,10 @@ app.command()(score.score)
 app.command()(score.backtest)
 app.command()(score.calibrate)
 app.command()(score.sql)
+app.command()(export.export)
 app.command()(operate.tam)
 app.command()(operate.lookalike)
 app.command()(monitor.monitor)
 app.command()(report.report)
+app.command()(serve.serve)
+app.add_typer(serve.token_app, name="token")

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import struct
 import threading
 from collections.abc import Mapping
 from functools import lru_cache
@@ -59,6 +60,11 @@ class _Files:
     def __init__(self, www: Path) -> None:
         self.www = www
         self.answer = lru_cache(maxsize=CACHE_SIZE)(self._answer)
+        # A site is asked for a few pages in a row: its folder, files and headers are
+        # looked up once, not once a request.
+        self._root = lru_cache(maxsize=CACHE_SIZE)(self._find_root)
+        self._files = lru_cache(maxsize=CACHE_SIZE)(_listing)
+        self._headers = lru_cache(maxsize=CACHE_SIZE)(self._read_headers)
 
     def _answer(self, host: str, path: str) -> tuple[int, bytes, bytes]:
         """(status, header lines, body) for a GET of ``path`` (no query) on ``host``."""
@@ -70,7 +76,7 @@ class _Files:
             if parts == ["robots.txt"]:
                 return _plain(200, ROBOTS, TYPES[".txt"])
             return _plain(404, NOT_FOUND, "text/html; charset=utf-8")
-        file = _find(root, parts)
+        file = _find(root, parts, self._files(root))
         if file is None:
             if parts == ["robots.txt"]:
                 return _plain(200, ROBOTS, TYPES[".txt"])
@@ -82,7 +88,7 @@ class _Files:
         extra = self._headers(root) if kind.startswith("text/html") else b""
         return _plain(200, body, kind, extra)
 
-    def _root(self, host: str) -> Path | None:
+    def _find_root(self, host: str) -> Path | None:
         if not host or "/" in host or "\\" in host or host.startswith("."):
             return None
         for name in (host, host.removeprefix("www.")):
@@ -91,7 +97,7 @@ class _Files:
                 return folder
         return None
 
-    def _headers(self, root: Path) -> bytes:
+    def _read_headers(self, root: Path) -> bytes:
         """The host's own response headers (cookies its tools set, ...), from .headers.json."""
         path = root / ".headers.json"
         if not path.is_file():
@@ -100,16 +106,20 @@ class _Files:
         return b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in pairs)
 
 
-def _find(root: Path, parts: list[str]) -> Path | None:
+def _listing(root: Path) -> frozenset[str]:
+    """The files of a site's folder, as paths relative to it ('careers.html', 'a/index.html')."""
+    return frozenset(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def _find(root: Path, parts: list[str], files: frozenset[str]) -> Path | None:
     """The file a path names: '/' is index.html, '/careers' careers.html, '/a/' a/index.html."""
-    if not parts:
-        candidates = [root / "index.html"]
-    else:
-        base = root.joinpath(*parts)
-        candidates = [base, base.with_name(base.name + ".html"), base / "index.html"]
+    base = "/".join(parts)
+    candidates = [f"{base}/index.html"] if base else ["index.html"]
+    if base:
+        candidates = [base, f"{base}.html", f"{base}/index.html"]
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+        if candidate in files:
+            return root / candidate
     return None
 
 
@@ -225,10 +235,62 @@ class _Dns(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        assert self.transport is not None
+        reply = self._quick(data)
+        if reply is None:
+            reply = self._general(data)
+        if reply:
+            self.transport.sendto(reply, addr)
+
+    def _quick(self, data: bytes) -> bytes | None:
+        """The answer to a plain query (one question, no compression: what resolvers send),
+        written by hand from the records; None for anything else (dnspython answers it).
+        Decoding and encoding every message with dnspython cost this server more CPU than
+        all its web pages, on the cores the client under test shares."""
+        if len(data) < 17 or data[4:6] != b"\x00\x01" or data[2] & 0x80:
+            return None
+        labels, at = [], 12
+        while (size := data[at]) != 0:
+            if size & 0xC0 or at + 1 + size >= len(data):
+                return None
+            labels.append(data[at + 1 : at + 1 + size])
+            at += 1 + size
+        end = at + 5
+        if end > len(data):
+            return None
+        rdtype, rdclass = struct.unpack("!HH", data[at + 1 : end])
+        try:
+            name = b".".join(labels).decode("ascii").lower()
+        except UnicodeDecodeError:
+            return None
+        rcode, answers = 0, []
+        if rdtype == dns.rdatatype.A:
+            answers = [b"\x7f\x00\x00\x01"]
+        elif rdtype in (dns.rdatatype.TXT, dns.rdatatype.MX):
+            found = self.records.get(name)
+            if found is None:
+                rcode = dns.rcode.NXDOMAIN
+            elif rdtype == dns.rdatatype.TXT:
+                answers = [_txt_wire(t) for t in found.get("txt", [])]
+            else:
+                answers = [
+                    struct.pack("!H", 10 * (i + 1)) + _name_wire(h)
+                    for i, h in enumerate(found.get("mx", []))
+                ]
+        edns = data[11] == 1 and data[end : end + 3] == b"\x00\x00\x29"  # an OPT record
+        flags = 0x8000 | (data[2] << 8 & 0x7900) | rcode  # QR, the query's opcode and RD
+        head = data[:2] + struct.pack("!HHHHH", flags, 1, len(answers), 0, 1 if edns else 0)
+        records = b"".join(
+            struct.pack("!HHHIH", 0xC00C, rdtype, rdclass, TTL, len(r)) + r for r in answers
+        )
+        opt = b"\x00" + struct.pack("!HHIH", dns.rdatatype.OPT, 8192, 0, 0) if edns else b""
+        return head + data[12:end] + records + opt
+
+    def _general(self, data: bytes) -> bytes:
         try:
             query = dns.message.from_wire(data)
         except dns.exception.DNSException:
-            return  # not a DNS query: nothing to answer
+            return b""  # not a DNS query: nothing to answer
         response = dns.message.make_response(query)
         for question in query.question:
             name = question.name.to_text(omit_final_dot=True).lower()
@@ -249,8 +311,21 @@ class _Dns(asyncio.DatagramProtocol):
             if texts:
                 rdatas = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, t) for t in texts]
                 response.answer.append(dns.rrset.from_rdata_list(question.name, TTL, rdatas))
-        assert self.transport is not None
-        self.transport.sendto(response.to_wire(), addr)
+        return response.to_wire()
+
+
+def _txt_wire(text: str) -> bytes:
+    """A TXT record's data: its text in strings of at most 255 bytes, each after its length."""
+    raw = text.encode("utf-8")
+    chunks = [raw[i : i + 255] for i in range(0, len(raw), 255)] or [b""]
+    return b"".join(bytes([len(c)]) + c for c in chunks)
+
+
+def _name_wire(host: str) -> bytes:
+    """A host name as DNS writes it: each label after its length, then the root."""
+    return (
+        b"".join(bytes([len(p)]) + p for p in host.rstrip(".").encode("idna").split(b".")) + b"\x00"
+    )
 
 
 def _txt(text: str) -> str:
@@ -341,6 +416,10 @@ class DemoServer:
                     loop.create_datagram_endpoint(lambda: _Dns(records), local_addr=(self.host, 0))
                 )
                 self.dns_port = int(udp.get_extra_info("sockname")[1])
+                with contextlib.suppress(OSError):  # room for a burst of questions (if allowed)
+                    udp.get_extra_info("socket").setsockopt(
+                        socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20
+                    )
         except BaseException as exc:  # reported to the starting thread
             self._error = exc
             loop.close()

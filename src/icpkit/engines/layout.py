@@ -256,7 +256,7 @@ def _transcode(path: Path, encoding: str, out: Path) -> None:
         dst.write(decoder.decode(b"", final=True))
 
 
-def _normalizers() -> dict[str, tuple[Callable[[str], Any], bool]]:
+def normalizers() -> dict[str, tuple[Callable[[str], Any], bool]]:
     """Per column: the normalizer of one raw value (raising Unreadable), and whether values a
     plain cast reads are canonical already (numbers are; country names and labels are not).
     Built on first use: scoring a clean Parquet file never imports the normalizers."""
@@ -308,7 +308,7 @@ def clean_columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> Cleaning:
     cleaning = Cleaning(notes=list(f.notes))
     bad: dict[str, dict[str, str]] = {}
     layout = input_layout()
-    for name, (normalize, cast_is_canonical) in _normalizers().items():
+    for name, (normalize, cast_is_canonical) in normalizers().items():
         # Absent, typed (read as it stands) or read by no attribute: nothing to normalize.
         if name not in layout or f.columns.get(name) != "VARCHAR":
             continue

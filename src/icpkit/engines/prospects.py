@@ -69,6 +69,10 @@ LABELS = {
 }
 
 Progress = Callable[[float], None]
+Annotate = Callable[[duckdb.DuckDBPyConnection, str, str], str]
+"""A set-based step over the scored rows (the connection, the scored view, the workspace's
+schema prefix) returning the view to read instead: how the workspace names enriched values'
+sources in the reasons (see icpkit.enrich.evidence). The compiled SELECT stays as it is."""
 
 
 @dataclass
@@ -187,10 +191,11 @@ def score_file(
     encoding: str | None = None,
     sheet: str | None = None,
     progress: Progress | None = None,
+    annotate: Annotate | None = None,
 ) -> ScoredFile:
     """Score every account of ``path`` with ``icp`` as of ``as_of`` (default: today); with
     ``out`` (.csv, .parquet or .json) the rows stream to that file, written whole or not at
-    all, else they are returned."""
+    all, else they are returned. ``annotate`` rewords the scored rows after the SELECT."""
     day = as_of or dt.date.today()
     if not path.is_file():
         raise ScoringError(f"{path}: not a file (score a CSV, XLSX or Parquet file)")
@@ -225,10 +230,11 @@ def score_file(
         tables = Tables("score_input", f"{schema}signals", f"{schema}contacts")
         sql = compile_scorecard(icp, settings, tables=tables, as_of=day, keep=keep)
         con.execute(f"CREATE OR REPLACE TEMP VIEW scored AS {sql}")
+        view = annotate(con, "scored", schema) if annotate is not None else "scored"
         result = ScoredFile(path, card, day, sql, 0, {}, {}, report, out, problems=problems)
         if out is None:
             with _watch(con, progress):
-                cur = con.execute(f"SELECT *, {card.base_total} AS base FROM scored")
+                cur = con.execute(f"SELECT *, {card.base_total} AS base FROM {view}")
                 names = [d[0].removeprefix("in_") for d in cur.description]
                 result.scored_rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
             rows = result.scored_rows
@@ -238,7 +244,7 @@ def score_file(
                 result.routes[row["route"]] = result.routes.get(row["route"], 0) + 1
         else:
             made = provenance(icp.version, icp.data_fingerprint, day)
-            counts = _write(con, out, keep, card, progress, made)
+            counts = _write(con, out, keep, card, progress, made, view)
             for tier, route, n in counts:
                 result.tiers[tier] = result.tiers.get(tier, 0) + n
                 result.routes[route] = result.routes.get(route, 0) + n
@@ -295,6 +301,7 @@ def _write(
     card: Scorecard,
     progress: Progress | None,
     made: Provenance,
+    view: str = "scored",
 ) -> list[tuple[str, str, int]]:
     """Stream the scored rows into ``out`` through a temporary file renamed at the end, so
     an interrupted run leaves no half-written output; in a CSV every text column is made safe
@@ -303,7 +310,7 @@ def _write(
     by (tier, route), as written."""
     kind = FORMATS[out.suffix.lower()]
     select = []
-    for name, type_name, *_ in con.execute("DESCRIBE scored").fetchall():
+    for name, type_name, *_ in con.execute(f"DESCRIBE {view}").fetchall():
         if name == f"in_{VERSION_COLUMN}":
             continue  # the version of the file scored, not of this one (a scored file rescored)
         column = identifier(name)
@@ -337,7 +344,7 @@ def _write(
         rows = temp_name(out.with_name(out.name + ".rows")) if kind == "JSON" else tmp
         try:
             con.execute(
-                f"COPY (SELECT {', '.join(select)} FROM scored) TO {literal(str(rows))} ({options})"
+                f"COPY (SELECT {', '.join(select)} FROM {view}) TO {literal(str(rows))} ({options})"
             )
             counts: list[tuple[str, str, int]] = con.execute(
                 f"SELECT tier, route, count(*) FROM {_reread(rows, kind)} GROUP BY ALL"

@@ -7,6 +7,9 @@ they read any other.
   value) is a source like the others and comes first unless the order says otherwise.
 - Technologies are the export's list plus every tool a provider saw.
 - Dated signals (job postings, filings) become rows of ``signals`` (source ``enrich:<provider>``).
+- What changed between a provider's looks (a tool added or removed, the kept head count)
+  becomes dated ``signals`` too (``enrich/history.py``): analysis and backtest judge each
+  deal on the values of its day, while the account holds today's.
 - Answers and a file's other columns become keys of the account's ``extra``.
 
 What enrichment wrote is recorded per account in ``accounts.enriched`` with the value it
@@ -26,10 +29,12 @@ import duckdb
 import pyarrow as pa
 
 from icpkit.config import EnrichSettings
+from icpkit.enrich import history
 from icpkit.enrich.fields import COLUMNS
-from icpkit.enrich.store import CURRENT
+from icpkit.enrich.store import ACCOUNTS_ONLY, ANSWERED
 
 CRM = "crm"
+_VERSION = 2  # what apply writes: 2 adds the dated history (a store applied before redoes it)
 _COLUMN_TYPES = {
     "employees": "BIGINT", "employees_low": "BIGINT", "employees_high": "BIGINT",
     "revenue": "DOUBLE", "total_funding": "DOUBLE", "founded_year": "INTEGER",
@@ -39,19 +44,27 @@ _COLUMN_TYPES = {
 @dataclass
 class Applied:
     """What applying the waterfall changed: accounts per field it filled (or overrode),
-    tools added, dated signals and extra values written."""
+    tools added, dated signals (postings, filings) and extra values written, and the dated
+    history held: tool additions and removals, head counts, from successive looks."""
 
     filled: dict[str, int] = field(default_factory=dict)
     tools_added: int = 0
     accounts_with_tools: int = 0
     signals: int = 0
     extra_values: int = 0
+    tech_events: int = 0
+    headcounts: int = 0
     unchanged: bool = False  # nothing to apply: the store already holds these winners
 
     @property
     def anything(self) -> bool:
         return bool(
-            any(self.filled.values()) or self.tools_added or self.signals or self.extra_values
+            any(self.filled.values())
+            or self.tools_added
+            or self.signals
+            or self.extra_values
+            or self.tech_events
+            or self.headcounts
         )
 
 
@@ -86,6 +99,7 @@ def apply(con: duckdb.DuckDBPyConnection, settings: EnrichSettings) -> Applied:
     ranks = {f: order(settings, f, providers) for f in (*COLUMNS, "tech")}
     accounts = _accounts(con, set(current) | _marked(con))
     updates: list[dict[str, Any]] = []
+    employee_sources: dict[str, str] = {}  # the provider whose head count is kept
     for key, account in accounts.items():
         marker: dict[str, Any] = json.loads(account["enriched"]) if account["enriched"] else {}
         new_marker: dict[str, Any] = {}
@@ -96,11 +110,13 @@ def apply(con: duckdb.DuckDBPyConnection, settings: EnrichSettings) -> Applied:
             by_field[obs["field"]].append(obs)
         for name, columns in COLUMNS.items():
             crm = _crm_values(account, name, columns, marker)
-            winner = _winner(ranks[name], crm, by_field.get(name, []))
+            source, winner = _pick(ranks[name], crm, by_field.get(name, []))
             if winner is None or winner == crm:
                 values = crm
             else:
                 values = winner
+                if name == "employees" and source is not None:
+                    employee_sources[key] = source
                 new_marker[name] = {"applied": list(values), "crm": list(crm)}
                 result.filled[name] = result.filled.get(name, 0) + 1
             for column, value in zip(columns, values, strict=True):
@@ -133,6 +149,8 @@ def apply(con: duckdb.DuckDBPyConnection, settings: EnrichSettings) -> Applied:
             updates.append(row)
     _write_accounts(con, updates)
     result.signals = _write_signals(con, settings.min_confidence)
+    dated = history.write(con, settings.min_confidence, employee_sources)
+    result.tech_events, result.headcounts = dated.tech_events, dated.headcounts
     con.execute("INSERT OR REPLACE INTO meta VALUES ('enrich_applied', ?)", [_state(con, settings)])
     return result
 
@@ -148,7 +166,8 @@ def _state(con: duckdb.DuckDBPyConnection, settings: EnrichSettings) -> str:
                   (SELECT count(*) FROM signals WHERE source NOT LIKE 'enrich:%')"""
     ).fetchone()
     ranking = json.dumps(
-        [settings.providers, settings.waterfall, settings.min_confidence], sort_keys=True
+        [settings.providers, settings.waterfall, settings.min_confidence, _VERSION],
+        sort_keys=True,
     )
     return json.dumps([list(row or ()), ranking])
 
@@ -171,9 +190,9 @@ def _current_observations(
 ) -> dict[str, list[dict[str, Any]]]:
     rows = con.execute(
         f"""SELECT o.account_key, o.provider, o.field, o.value, o.confidence
-            FROM enrich_observations o JOIN ({CURRENT}) l USING (lookup_id)
+            FROM enrich_observations o JOIN ({ANSWERED}) l USING (lookup_id)
             WHERE o.value IS NOT NULL AND o.confidence >= ?
-              AND o.field NOT LIKE 'signal:%'
+              AND o.field NOT LIKE 'signal:%' AND o.{ACCOUNTS_ONLY}
             ORDER BY o.account_key, o.confidence DESC, o.field, o.value""",
         [min_confidence],
     ).fetchall()
@@ -232,23 +251,23 @@ def _crm_values(
     return now
 
 
-def _winner(
+def _pick(
     sources: list[str], crm: tuple[str | None, ...], observed: list[dict[str, Any]]
-) -> tuple[str | None, ...] | None:
-    """The first source in ``sources`` with a value (observations come most confident
-    first); a field's companions (employees_low ...) follow its value."""
+) -> tuple[str | None, tuple[str | None, ...] | None]:
+    """The first source in ``sources`` with a value, and that value (observations come
+    most confident first); a field's companions (employees_low ...) follow its value."""
     by_provider: dict[str, dict[str, Any]] = {}
     for obs in observed:
         by_provider.setdefault(obs["provider"], obs)
     for source in sources:
         if source == CRM:
             if crm[0] is not None:
-                return crm
+                return CRM, crm
             continue
         found = by_provider.get(source)
         if found is not None:
-            return _with_companions(found)
-    return None
+            return source, _with_companions(found)
+    return None, None
 
 
 def _with_companions(obs: dict[str, Any]) -> tuple[str | None, ...]:
@@ -335,7 +354,7 @@ def _write_signals(con: duckdb.DuckDBPyConnection, min_confidence: float) -> int
     """Every dated event any run observed (history included) as a row of ``signals``."""
     con.execute("DELETE FROM signals WHERE source LIKE 'enrich:%'")
     con.execute(
-        """INSERT INTO signals BY NAME
+        f"""INSERT INTO signals BY NAME
            SELECT 'enrich:' || md5(concat_ws('|', provider, account_key, field, value,
                                              CAST(day AS VARCHAR))) AS signal_key,
                   account_key, substr(field, 8) AS signal_type, value AS detail,
@@ -345,9 +364,10 @@ def _write_signals(con: duckdb.DuckDBPyConnection, min_confidence: float) -> int
                   any_value(source_url) AS source_file
            FROM (SELECT *, CAST(coalesce(observed_at, fetched_at) AS DATE) AS day
                  FROM enrich_observations
-                 WHERE field LIKE 'signal:%' AND value IS NOT NULL AND confidence >= ?)
+                 WHERE field LIKE 'signal:%' AND value IS NOT NULL AND confidence >= ?
+                   AND {ACCOUNTS_ONLY})
            GROUP BY provider, account_key, field, value, day""",
         [min_confidence],
     )
-    row = con.execute("SELECT count(*) FROM signals WHERE source LIKE 'enrich:%'").fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute("SELECT count(*) FROM signals WHERE source LIKE 'enrich:%'").fetchall()
+    return int(rows[0][0]) if rows else 0

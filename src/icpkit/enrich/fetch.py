@@ -40,6 +40,7 @@ import httpx
 
 from icpkit.config import EnrichSettings
 from icpkit.enrich.guard import Guard, Refused
+from icpkit.enrich.streams import connect_tcp
 from icpkit.errors import IcpkitError
 
 FailureKind = Literal[
@@ -148,7 +149,6 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
-        self.inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -164,9 +164,7 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         error: Exception | None = None
         for address in route.addresses:
             try:
-                return await self.inner.connect_tcp(
-                    address, route.port, timeout, local_address, socket_options
-                )
+                return await connect_tcp(address, route.port, timeout)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         assert error is not None
@@ -181,7 +179,16 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         raise httpcore.ConnectError("unix sockets are not fetched")
 
     async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+        await asyncio.sleep(seconds)
+
+
+class _Pool(httpcore.AsyncConnectionPool):
+    """httpcore's pool, minus a cancel scope opened on every request and every response
+    to close a list of connections that is nearly always empty."""
+
+    async def _close_connections(self, closing: list[Any], *args: Any) -> None:
+        if closing:
+            await super()._close_connections(closing, *args)
 
 
 class _OriginTransport(httpx.AsyncHTTPTransport):
@@ -190,7 +197,7 @@ class _OriginTransport(httpx.AsyncHTTPTransport):
     def __init__(self, context: ssl.SSLContext, slots: int, backend: _PinnedBackend) -> None:
         limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
         super().__init__(verify=context, limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = _Pool(
             ssl_context=context,
             max_connections=slots,
             max_keepalive_connections=slots,
@@ -302,7 +309,8 @@ class Fetcher:
         self._hosts: dict[str, _Host] = {}
         self._slots: asyncio.Semaphore | None = None
         self._plain_http: set[str] = set()
-        self._robots: dict[str, asyncio.Future[RobotFileParser | FetchError | None]] = {}
+        # host -> origin (scheme://host:port) -> its robots.txt, read once
+        self._robots: dict[str, dict[str, asyncio.Future[RobotFileParser | FetchError | None]]] = {}
 
     async def __aenter__(self) -> Fetcher:
         self._open()
@@ -326,7 +334,9 @@ class Fetcher:
             self._client = httpx.AsyncClient(
                 transport=router,
                 headers={"User-Agent": self.settings.user_agent},
-                timeout=httpx.Timeout(timeout, connect=timeout * 0.9, pool=None),
+                # Each exchange has one deadline of its own (_exchange): reads and writes
+                # need no timer each, only connecting keeps its shorter one.
+                timeout=httpx.Timeout(None, connect=timeout * 0.9),
                 follow_redirects=False,
                 trust_env=False,
             )
@@ -576,8 +586,7 @@ class Fetcher:
             self._hosts.pop(host, None)
             self._plain_http.discard(host)
             self.guard.forget(host)
-        for origin in [o for o in self._robots if o.split("://", 1)[-1].split(":")[0] in hosts]:
-            del self._robots[origin]
+            self._robots.pop(host, None)
 
     def _host(self, host: str) -> _Host:
         state = self._hosts.get(host)
@@ -592,10 +601,11 @@ class Fetcher:
         """Raise FetchError(kind='robots') when the site's robots.txt disallows ``url``; a
         site unreachable over this scheme raises that failure (the page would fail too)."""
         origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
-        future = self._robots.get(origin)
+        origins = self._robots.setdefault(_host_of(url), {})
+        future = origins.get(origin)
         if future is None:
             future = asyncio.ensure_future(self._load_robots(url))
-            self._robots[origin] = future
+            origins[origin] = future
         rules = await asyncio.shield(future)
         if isinstance(rules, FetchError):
             raise FetchError(redact(str(url)), rules.kind, rules.reason)

@@ -209,7 +209,7 @@ class Guard:
         self.settings = settings
         self.mappings = parse_connect_to(settings.connect_to)
         self.resolve: Lookup = resolver or resolve
-        self._routes: dict[tuple[str, int], asyncio.Future[Route]] = {}
+        self._routes: dict[str, dict[int, asyncio.Future[Route]]] = {}  # host -> port ->
 
     def mapping(self, host: str, port: int) -> ConnectTo | None:
         """The first ``connect_to`` entry matching ``host``:``port``, if any."""
@@ -220,23 +220,22 @@ class Guard:
 
     def forget(self, host: str) -> None:
         """Drop the decisions made for ``host`` (every port)."""
-        for key in [k for k in self._routes if k[0] == host]:
-            del self._routes[key]
+        self._routes.pop(host, None)
 
     def cached(self, host: str, port: int) -> Route | None:
         """The route already decided for ``host``:``port`` (None: not decided or refused)."""
-        future = self._routes.get((host, port))
+        future = self._routes.get(host, {}).get(port)
         if future is None or not future.done() or future.exception() is not None:
             return None
         return future.result()
 
     async def route(self, host: str, port: int) -> Route:
         """Where to connect for ``host``:``port``; raises :class:`Refused`."""
-        key = (host, port)
-        future = self._routes.get(key)
+        ports = self._routes.setdefault(host, {})
+        future = ports.get(port)
         if future is None:
             future = asyncio.ensure_future(self._decide(host, port))
-            self._routes[key] = future
+            ports[port] = future
         return await asyncio.shield(future)
 
     async def _decide(self, host: str, port: int) -> Route:

@@ -10,10 +10,11 @@ would ask, of whom, for how many credits and about how long.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -105,6 +106,10 @@ class EnrichResult:
 Progress = Callable[[ProviderTally, int], None]
 """Called after every answer with the provider's tally and its number of accounts to ask."""
 
+Needing = Callable[[duckdb.DuckDBPyConnection, Provider, EnrichSettings], set[str]]
+"""The keys of the targets a keyed provider is still needed for (default: the accounts
+whose fields no earlier source filled; a universe judges its own rows)."""
+
 
 def targets_of(con: duckdb.DuckDBPyConnection, keys: Sequence[str] | None = None) -> list[Target]:
     """The accounts to enrich: all, or those of ``keys``, in key order."""
@@ -160,12 +165,14 @@ def enrich(
     budget: float | None = None,
     progress: Progress | None = None,
     resolver: Resolver | None = None,
+    needing: Needing | None = None,
 ) -> EnrichResult:
     """Run ``providers`` over ``targets``, store what they answer and apply the waterfall.
 
     Keyless providers run together, each account's website fetched once for all of them;
     keyed providers then run one after another in the order given, each asked only about
-    accounts whose fields no earlier source filled, and never past ``budget`` credits.
+    accounts whose fields no earlier source filled (``needing`` says which, for targets
+    that are not accounts), and never past ``budget`` credits.
     """
     started = time.perf_counter()
     plans = plan(con, providers, targets, settings, refresh=refresh)
@@ -177,7 +184,8 @@ def enrich(
     try:
         asyncio.run(
             _run(con, run_id, providers, targets, settings, dict(secrets or {}), refresh,
-                 budget if budget is not None else settings.budget, progress, resolver, result)
+                 budget if budget is not None else settings.budget, progress, resolver, result,
+                 needing or _needing)
         )  # fmt: skip
     except KeyboardInterrupt:
         status = result.stopped = "interrupted"
@@ -202,10 +210,13 @@ async def _run(
     progress: Progress | None,
     resolver: Resolver | None,
     result: EnrichResult,
+    needing: Needing,
 ) -> None:
     now = _utcnow()
-    dns = resolver or DnsResolver(settings.dns_server, timeout_s=min(settings.timeout_s, 5.0))
-    async with Fetcher(settings) as fetcher:
+    own = None if resolver else DnsResolver(settings.dns_server, min(settings.timeout_s, 5.0))
+    dns = resolver or own
+    assert dns is not None
+    async with Fetcher(settings) as fetcher, _closing(own):
         ctx = Context(fetcher, dns, settings, now, secrets)
         writer = _Writer(con, run_id, now, settings.ttl_days)
         try:
@@ -215,7 +226,9 @@ async def _run(
             for provider in (p for p in providers if not p.keyless):
                 writer.flush()
                 apply(con, settings)  # the waterfall decides who still needs this provider
-                await _keyed(ctx, provider, targets, refresh, budget, writer, progress, result)
+                await _keyed(
+                    ctx, provider, targets, refresh, budget, writer, progress, result, needing
+                )
                 if result.stopped == "budget":
                     break
         except asyncio.CancelledError:
@@ -393,6 +406,7 @@ async def _keyed(
     writer: _Writer,
     progress: Progress | None,
     result: EnrichResult,
+    needing: Needing,
 ) -> None:
     """One keyed provider in batches, at its rate, asked only where the waterfall needs it
     and only while the budget lasts."""
@@ -401,7 +415,7 @@ async def _keyed(
     fresh = {} if refresh else store.fresh_keys(writer.con, provider.name, ctx.now, _tag(provider))
     pending = [t for t in targets if not _is_fresh(fresh, t)]
     tally.cached = len(targets) - len(pending)
-    needed = _needing(writer.con, provider, ctx.settings)
+    needed = needing(writer.con, provider, ctx.settings)
     todo = [t for t in pending if t.account_key in needed]
     tally.skipped = len(pending) - len(todo)
     size = max(provider.batch_size, 1)
@@ -493,3 +507,13 @@ def _reason_kind(reason: str) -> str:
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@contextlib.asynccontextmanager
+async def _closing(dns: DnsResolver | None) -> AsyncIterator[None]:
+    """Close the run's own DNS sockets when it ends."""
+    try:
+        yield
+    finally:
+        if dns is not None:
+            await dns.aclose()

@@ -83,10 +83,13 @@ def main(stdin: BinaryIO, stdout: BinaryIO) -> None:
         dns = DnsResolver(settings.dns_server, timeout_s=min(settings.timeout_s, 5.0))
         async with Fetcher(settings) as fetcher:
             ctx = Context(fetcher, dns, settings, work.now, work.secrets)
-            await crawl_accounts(
-                ctx, providers, work.targets, work.wanted,
-                lambda p, t, lookup: record(p.name, t, lookup),
-            )  # fmt: skip
+            try:
+                await crawl_accounts(
+                    ctx, providers, work.targets, work.wanted,
+                    lambda p, t, lookup: record(p.name, t, lookup),
+                )  # fmt: skip
+            finally:
+                await dns.aclose()
 
     asyncio.run(run())
     if batch:

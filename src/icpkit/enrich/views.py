@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from icpkit.enrich.fields import COLUMNS
-from icpkit.enrich.store import CURRENT
+from icpkit.enrich.store import ACCOUNTS_ONLY, ANSWERED, CURRENT
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def provenance(con: duckdb.DuckDBPyConnection, account_key: str) -> list[dict[st
     rows = con.execute(
         f"""SELECT o.field, o.value, o.raw_value, o.problem, o.provider, o.confidence,
                    o.source_url, o.evidence, o.observed_at, o.fetched_at
-            FROM enrich_observations o JOIN ({CURRENT}) l USING (lookup_id)
+            FROM enrich_observations o JOIN ({ANSWERED}) l USING (lookup_id)
             WHERE o.account_key = ?
             ORDER BY o.field, o.confidence DESC, o.provider, o.value""",
         [account_key],
@@ -73,7 +73,7 @@ def conflicts(
             WITH observed AS (
                 SELECT o.account_key, o.field, o.provider,
                        arg_max(o.value, o.confidence) AS value
-                FROM enrich_observations o JOIN ({CURRENT}) l USING (lookup_id)
+                FROM enrich_observations o JOIN ({ANSWERED}) l USING (lookup_id)
                 WHERE o.value IS NOT NULL AND o.confidence >= {float(min_confidence)}
                   AND o.field IN ({", ".join(f"'{f}'" for f in COLUMNS)})
                 GROUP BY ALL
@@ -152,7 +152,7 @@ def status(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                    count(*) FILTER (WHERE status = 'failed') AS failed,
                    count(*) FILTER (WHERE expires_at > ? AND status <> 'failed') AS fresh,
                    max(fetched_at) AS last_fetched
-            FROM ({CURRENT}) GROUP BY provider ORDER BY provider""",
+            FROM ({CURRENT}) WHERE {ACCOUNTS_ONLY} GROUP BY provider ORDER BY provider""",
         [now],
     )
     names = [d[0] for d in rows.description]
