@@ -76,3 +76,13 @@ def test_icp_serve_without_the_extra_says_how_to_install_it(
     assert "needs FastAPI and uvicorn" in result.output
     assert "pip install 'icpkit[serve]'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_icp_serve_without_an_icp_says_so_and_announces_no_address(tmp_path: Path) -> None:
+    from icpkit.workspace import Workspace
+
+    root = Workspace.init(tmp_path / "ws").root
+    result = CliRunner().invoke(app, ["serve", "--port", "0", "--workspace", str(root)])
+    assert result.exit_code == 1
+    assert "no ICP yet: run `icp derive` first" in result.output
+    assert "serving" not in result.output

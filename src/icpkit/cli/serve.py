@@ -39,6 +39,7 @@ def serve(
     if level not in LOG_LEVELS:
         fail(f"--log-level {log_level!r}: one of {', '.join(LOG_LEVELS)}", 2)
     ws = open_workspace(workspace)
+    ws.require_icp()  # no ICP, nothing to serve: say so before announcing an address
     if not ws.tokens():
         err_console.print(
             "[yellow]warning:[/] no API token yet: every call but /healthz is refused; "
