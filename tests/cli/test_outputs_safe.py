@@ -275,7 +275,10 @@ def test_a_terminated_score_removes_its_temporary_files_itself(
     time.sleep(random.Random(seed).uniform(0.5, 4.0))
     proc.send_signal(signal.SIGTERM)
     proc.wait(60)
-    assert proc.returncode in (0, 128 + signal.SIGTERM)
+    # 143: the command unwound; -SIGTERM: the signal came while Python was still starting
+    # (before icp set its handler, nothing written yet; on a loaded machine start-up takes
+    # seconds). Either way no temporary file may stay, which is what this test is about.
+    assert proc.returncode in (0, 128 + signal.SIGTERM, -signal.SIGTERM)
     # Either the file was complete before the signal came, or there is none.
     if out.exists():
         assert _csv_rows(out) == pq.read_metadata(big).num_rows

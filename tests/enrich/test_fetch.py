@@ -477,3 +477,18 @@ def test_the_pool_shortcut_overrides_a_method_httpcore_still_calls() -> None:
     source = inspect.getsource(httpcore.AsyncConnectionPool.handle_async_request)
     assert "self._close_connections(" in source
     assert _Pool._close_connections is not httpcore.AsyncConnectionPool._close_connections
+
+
+def test_the_site_transport_needs_nothing_of_httpx_but_its_pool() -> None:
+    """The per-site transport skips httpx's __init__ (it would build a pool only to drop
+    it): every attribute httpx's transport reads must be the pool it sets."""
+    import inspect
+    import re
+
+    import httpx
+
+    transport = httpx.AsyncHTTPTransport
+    methods = [m for name, m in vars(transport).items() if callable(m) and name != "__init__"]
+    assert transport.handle_async_request in methods
+    read = {a for m in methods for a in re.findall(r"self\.(\w+)", inspect.getsource(m))}
+    assert read <= {"_pool"}, read

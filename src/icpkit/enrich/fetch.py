@@ -195,8 +195,8 @@ class _OriginTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over one origin's pool, dialing through :class:`_PinnedBackend`."""
 
     def __init__(self, context: ssl.SSLContext, slots: int, backend: _PinnedBackend) -> None:
-        limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
-        super().__init__(verify=context, limits=limits, trust_env=False)
+        # httpx's own __init__ is not called: it would build a pool of its own, only to be
+        # replaced (two per site, two sites per domain); the transport reads only _pool.
         self._pool = _Pool(
             ssl_context=context,
             max_connections=slots,
