@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "icpkit.enrich": 4,
     "icpkit.export": 4,
     "icpkit.serve": 4,
+    "icpkit.crm": 4,
     "icpkit.engines": 3,
     "icpkit.icp": 2,
     "icpkit.analysis": 2,

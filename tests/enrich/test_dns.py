@@ -163,15 +163,29 @@ def test_questions_asked_together_share_one_socket_and_each_gets_its_own_answer(
             assert found.error == "no such domain: missing.com"
 
 
+def _udp_and_tcp_on_one_port() -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket bound to the same free loopback port, as a DNS server listens.
+
+    A free UDP port may be taken for TCP by another process, so it tries a few."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        return udp, tcp
+    raise RuntimeError("no loopback port free for both UDP and TCP")
+
+
 def test_a_truncated_answer_is_asked_again_over_tcp() -> None:
     """A UDP answer with the TC flag set: the question goes again over TCP (the SPF of a
     company with many tools does not fit in a datagram)."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
+    udp, tcp = _udp_and_tcp_on_one_port()
     port = udp.getsockname()[1]
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("127.0.0.1", port))
     tcp.listen()
     includes = [f"include:spf{i}.example.com" for i in range(12)]
     # One record in two strings (each at most 255 bytes), as long SPF records are written.
