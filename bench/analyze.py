@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -85,8 +86,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "out" / "analyze")
     args = parser.parse_args()
 
-    print("| deals | closed | step | attributes | values tested | seconds | peak memory |")
-    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    print(
+        "| deals | closed | step | attributes | values tested | seconds | peak memory "
+        "| load before |"
+    )
+    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     report = []
     for n in args.deals:
         root: Path = args.out / str(n)
@@ -100,6 +104,8 @@ def main() -> None:
             ("icpkit derive", DERIVE),
             ("pandas pivot + chi-square", PANDAS),
         ):
+            # The machine may be shared: the 1-minute load average says how busy it was.
+            load = os.getloadavg()[0]
             took, peak, last = run_step(
                 template.format(ws=str(ws), db=str(ws / "workspace.duckdb"))
             )
@@ -113,13 +119,14 @@ def main() -> None:
                     "peak_mib": peak,
                     "attributes": int(attrs),
                     "values": int(values),
+                    "load_before": round(load, 2),
                 }
             )
             shown = values if name != "icpkit derive" else "-"
             label = "criteria" if name == "icpkit derive" else "attributes"
             print(
                 f"| {n:,} | {closed:,} | {name} | {attrs} {label if label == 'criteria' else ''}"
-                f" | {shown} | {took:.1f} | {peak:,.0f} MiB |",
+                f" | {shown} | {took:.1f} | {peak:,.0f} MiB | {load:.2f} |",
                 flush=True,
             )
     (args.out / "analyze.json").write_text(json.dumps(report, indent=2))

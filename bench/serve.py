@@ -136,7 +136,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def batched(port: int, token: str) -> tuple[float, float]:
-    """The server's count of queries and of accounts scored in them (``/metrics``)."""
+    """The server's count of scoring calls and of accounts scored in them (``/metrics``)."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
     )
@@ -150,7 +150,7 @@ def batched(port: int, token: str) -> tuple[float, float]:
 
 def measured(server: int, phase: Any, port: int, token: str) -> dict[str, float]:
     """Run ``phase`` (a coroutine), adding the CPU time the server and this client used,
-    and the mean number of accounts per query (one worker's, with several)."""
+    and the mean number of accounts scored together (one worker's, with several)."""
     import resource
 
     before = cpu_seconds(server), resource.getrusage(resource.RUSAGE_SELF)
@@ -282,6 +282,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="icp-serve-bench-"))
     server = None
+    before = os.getloadavg()[0]
     try:
         t0 = time.perf_counter()
         ws_root, token, accounts = prepare(root, args.deals)
@@ -320,9 +321,12 @@ def main() -> None:
                 pid, closed_loop(port, health, args.connections, args.seconds / 2), port, token
             ),
         }
-        print(f"workers {args.workers}, cores {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+        print(
+            f"workers {args.workers}, cores {os.cpu_count()}, "
+            f"load {before:.2f} before, {os.getloadavg()[0]:.2f} after"
+        )
         heads = ("requests:9", "errors:6", "req/s:8", "p50 ms:7", "p99 ms:7", "max ms:7",
-                 "srv cpu:8", "cli cpu:8", "/query:7")  # fmt: skip
+                 "srv cpu:8", "cli cpu:8", "/call:7")  # fmt: skip
         print(f"{'phase':<48}", *(f"{h.split(':')[0]:>{h.split(':')[1]}}" for h in heads))
         for name, r in results.items():
             print(
@@ -334,8 +338,9 @@ def main() -> None:
         print("srv cpu / cli cpu: CPU milliseconds per request used by the server (all its")
         print("processes) and by this client; on a quiet machine the server's capacity is")
         print("about cores x 1000 / (srv cpu + cli cpu) requests/s while the client shares it;")
-        print("/query: accounts scored per query (requests gathered into one); with several")
-        print("workers each counts its own, so it is shown for one worker only.")
+        print("/call: accounts scored together (a small request alone, larger ones gathered")
+        print("into one query); with several workers each counts its own, so it is shown for")
+        print("one worker only.")
     finally:
         if server is not None:
             server.terminate()

@@ -752,6 +752,52 @@ class EnrichSettings(_Model):
         return values
 
 
+class WebhookSettings(_Model):
+    """CRM webhooks received by ``icp serve``: the URL the CRM signs, the Salesforce orgs
+    accepted, and how the queue retries (secrets are never here: HUBSPOT_CLIENT_SECRET comes
+    from the environment or the secrets file)."""
+
+    public_url: str | None = Field(
+        None,
+        description="The server's address as the CRM calls it (https://icp.example.com) when "
+        "a proxy stands in front: HubSpot signs the URL it called (none: the request's own).",
+    )
+    salesforce_org_ids: list[str] = Field(
+        default_factory=list,
+        description="Salesforce organization ids whose outbound messages are accepted (none: "
+        "every message is refused).",
+    )
+    max_attempts: int = Field(
+        6, ge=1, le=100, description="Tries of a queued event before it becomes a dead letter."
+    )
+    retry_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="Wait before the first retry, in seconds, doubled at each further one "
+        "(at most an hour).",
+    )
+    lease_s: float = Field(
+        120.0,
+        ge=1,
+        le=86400,
+        description="How long a taken event is held for the worker that took it; a server "
+        "stopped mid-drain frees its events after this.",
+    )
+    batch: int = Field(
+        100, ge=1, le=1000, description="Most events read, scored and written back at once."
+    )
+    poll_ms: int = Field(
+        500, ge=10, description="How often, in milliseconds, an idle server looks for events."
+    )
+    keep_done_days: float = Field(
+        30.0,
+        ge=1,
+        description="How long done events are kept: a webhook delivered again within this "
+        "time is recognized as a duplicate.",
+    )
+
+
 class ServeSettings(_Model):
     """How ``icp serve`` answers: where it listens, how many accounts and bytes a request may
     carry, and how soon it sees a new ICP version or token."""
@@ -789,6 +835,106 @@ class ServeSettings(_Model):
         "changed settings or new data; a change is compiled off the request path (tokens are "
         "checked on every request).",
     )
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+
+
+class AlertRule(_Model):
+    """One alert rule: which event, which accounts, and the webhook it is posted to, signed
+    with a secret read from the environment (see docs/alerts.md)."""
+
+    name: str = Field(
+        ...,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="The rule's name, unique in the file; part of every event's id.",
+    )
+    event: Literal["tier_entered", "intent_signal", "left_icp", "monitor"] = Field(
+        ...,
+        description="tier_entered: an account enters one of `tiers`; intent_signal: a fresh "
+        "signal on an account in `tiers`; left_icp: an account inside the ICP falls outside "
+        "its boundary or is excluded; monitor: `icp monitor`'s verdict reaches `verdict`.",
+    )
+    tiers: list[Literal["A", "B", "C", "D"]] | None = Field(
+        None,
+        description="tier_entered: the tiers entered (default [A]); intent_signal: the tiers "
+        "of the accounts (default [A, B]); left_icp: the tiers the accounts were in (default: "
+        "any).",
+    )
+    signals: list[str] = Field(
+        default_factory=list,
+        description="intent_signal: the signal types that count, e.g. [funding_round] (empty: "
+        "the ICP's intent signals, or any type when it has none).",
+    )
+    max_age_days: int = Field(
+        30, ge=1, description="intent_signal: a signal observed longer ago is not fresh."
+    )
+    verdict: Literal["warning", "action"] = Field(
+        "warning", description="monitor: the lowest verdict that alerts."
+    )
+    url: str | None = Field(
+        None, description="The webhook to POST to (http:// or https://); or `url_env`."
+    )
+    url_env: str | None = Field(
+        None,
+        description="The environment variable holding the webhook URL, for URLs that are "
+        "secrets themselves (a Slack incoming webhook).",
+    )
+    format: Literal["slack", "generic"] = Field(
+        "generic", description='slack: {"text": ...} in words; generic: the event as JSON.'
+    )
+    secret_env: str = Field(
+        ...,
+        description="The NAME of the environment variable holding the signing secret (never "
+        "the secret itself).",
+    )
+    max_per_run: int = Field(
+        20,
+        ge=1,
+        description="Most events one run posts one by one; more become one digest message.",
+    )
+    max_attempts: int = Field(
+        5, ge=1, description="Runs that try a delivery before it is dropped and listed."
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Seconds one POST may take.")
+
+    @field_validator("secret_env", "url_env")
+    @classmethod
+    def _variable_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Never echo the value: a secret pasted here by mistake must not reach a message.
+        if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise PydanticCustomError(
+                "env_name",
+                "{name} is the NAME of an environment variable (letters, digits and _), e.g. "
+                "ICP_ALERT_SECRET; got something else (not shown: it may be a secret)",
+                {"name": info.field_name},
+            )
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise PydanticCustomError(
+                "url",
+                "url is a webhook address; allowed: http://... or https://...; got {got}",
+                {"got": repr(value)},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> AlertRule:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env (where the alert is posted)")
+        misplaced = [
+            key
+            for key, given, kinds in (
+                ("tiers", self.tiers is not None, ("tier_entered", "intent_signal", "left_icp")),
+                ("signals", bool(self.signals), ("intent_signal",)),
+            )
+            if given and self.event not in kinds
+        ]
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} does not apply to {self.event} rules")
+        return self
 
 
 class Settings(_Model):
@@ -809,11 +955,25 @@ class Settings(_Model):
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    alerts: list[AlertRule] = Field(
+        default_factory=list,
+        description="Alert rules `icp alerts run` posts, signed, to Slack-compatible or "
+        "generic webhooks, at most once per event (see docs/alerts.md).",
+    )
     icp: dict[str, Any] | None = Field(
         None,
         description="The ICP in force, written by `icp derive` and edited by hand "
         "(`icp schema` prints its JSON Schema); checked when the file is read.",
     )
+
+    @field_validator("alerts")
+    @classmethod
+    def _rule_names_unique(cls, value: list[AlertRule]) -> list[AlertRule]:
+        names = [rule.name for rule in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"alert rule names must be unique; given twice: {', '.join(twice)}")
+        return value
 
     @field_validator("schema_version")
     @classmethod

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from icpkit.analysis.segments import SegmentTable
     from icpkit.analysis.tiers import TierResult
     from icpkit.config import EnrichSettings
+    from icpkit.crm.base import Connector
+    from icpkit.crm.pull import PullResult
+    from icpkit.crm.push import PushResult
     from icpkit.demo import DemoFiles, Universe, Websites
     from icpkit.demo.webserver import DemoServer
     from icpkit.engines.prospects import ScoredFile
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from icpkit.icp.check import CheckResult
     from icpkit.ingest.problems import IngestError
     from icpkit.ingest.report import FileReport
+    from icpkit.operate.alerts import AlertRun, Delivery
     from icpkit.operate.lookalike import Lookalike
     from icpkit.operate.monitor import MonitorResult
     from icpkit.operate.tam import TamResult
@@ -673,14 +677,15 @@ class Workspace:
             fmt=fmt,
         )
 
-    def serving_app(self) -> Any:
+    def serving_app(self, connectors: Callable[[str], Any] | None = None) -> Any:
         """The scoring API (an ASGI app, FastAPI inside) over this workspace, for ``icp
-        serve`` or any ASGI server; needs icpkit[serve] (see icpkit.serve)."""
+        serve`` or any ASGI server; needs icpkit[serve] (see icpkit.serve). Webhook scores
+        are written back through ``connectors(crm)`` (default: the CRM's own connector)."""
         self.require_icp()  # no ICP to serve is said now, not at the first request
         _require_serving()
         from icpkit.serve.app import create_app
 
-        return create_app(self._serving_source())
+        return create_app(self._serving_source(), connectors)
 
     def serve(
         self,
@@ -739,6 +744,24 @@ class Workspace:
         from icpkit.serve.tokens import TokenStore, describe
 
         return [describe(r) for r in TokenStore(self.root).records()]
+
+    def webhook_queue(self, state: str | None = None) -> dict[str, Any]:
+        """The webhook queue of ``icp serve``: events per state, and the events in ``state``
+        (default: the dead letters) with their last error (see icpkit.serve.queue)."""
+        from icpkit.serve.queue import STATES, Queue
+
+        if state is not None and state not in STATES:
+            raise WorkspaceError(f"no queue state {state!r}; one of {', '.join(STATES)}")
+        with Queue.of(self.root) as queue:
+            return {"counts": queue.counts(), "events": queue.events(state or "dead")}  # type: ignore[arg-type]
+
+    def retry_webhooks(self, ids: Sequence[int] | None = None) -> int:
+        """Send dead webhook events (``ids``, or all) back to the queue; a running server
+        takes them at its next poll. Returns how many."""
+        from icpkit.serve.queue import Queue
+
+        with Queue.of(self.root) as queue:
+            return queue.retry_dead(ids)
 
     def revoke_token(self, name: str) -> dict[str, Any]:
         """Revoke the active token ``name``: a running server refuses it from its next
@@ -1009,6 +1032,46 @@ class Workspace:
             total, per_field, shown = conflicts(con, self.settings.enrich.min_confidence, limit)
         return EnrichConflicts(total, per_field, shown)
 
+    def pull(
+        self,
+        crm: str,
+        *,
+        full: bool = False,
+        environ: Mapping[str, str] | None = None,
+        connector: Connector | None = None,
+    ) -> PullResult:
+        """Read the CRM's companies, deals and contacts changed since the last pull (all with
+        ``full``) through its API into the store, as an export is ingested (see
+        icpkit.crm.pull); credentials from ``environ`` (default: the environment) or the
+        secrets file."""
+        from icpkit.crm.connectors import connector as make_connector
+        from icpkit.crm.pull import pull
+
+        api = connector or make_connector(crm, environ=environ)
+        return pull(api, self.root, self.settings, self.connect, full=full)
+
+    def push(
+        self,
+        crm: str,
+        *,
+        dry_run: bool = False,
+        as_of: dt.date | None = None,
+        environ: Mapping[str, str] | None = None,
+        connector: Connector | None = None,
+    ) -> PushResult:
+        """Write the current ICP's scores of the workspace's accounts into their CRM records,
+        only those that changed since the last push (see icpkit.crm.push); ``dry_run`` says
+        what would change and writes nothing."""
+        from icpkit.crm.connectors import connector as make_connector
+        from icpkit.crm.push import exported_record_ids, push, score_accounts
+
+        icp = self.require_icp()
+        api = connector or make_connector(crm, environ=environ)
+        day = as_of or dt.date.today()
+        scored = score_accounts(self.store_path, icp, self.settings, as_of=day)
+        exported = exported_record_ids(self.store_path, crm)
+        return push(api, self.root, scored, icp.version, dry_run=dry_run, exported_ids=exported)
+
     def backtest(
         self,
         *,
@@ -1034,6 +1097,33 @@ class Workspace:
                 challengers=challengers,
                 n_boot=n_boot,
             )
+
+    def alerts(self, *, dry_run: bool = False, as_of: dt.date | None = None) -> AlertRun:
+        """Run the alert rules of ``icp.yaml``: score the accounts with the current ICP (as
+        of ``as_of``, default today), find what changed since the last run, record it and
+        post what is pending, at most once per event; a dry run posts and records nothing
+        (see icpkit.operate.alerts)."""
+        from icpkit.operate.alerts import run_alerts
+
+        icp = self.require_icp()
+        return run_alerts(
+            self.root,
+            self.settings,
+            icp,
+            lambda: self.connect(read_only=True),
+            as_of=as_of or dt.date.today(),
+            dry_run=dry_run,
+            monitor=lambda: self.monitor(as_of=as_of),
+        )
+
+    def alert_deliveries(
+        self, *, limit: int | None = 50, statuses: Sequence[str] | None = None
+    ) -> list[Delivery]:
+        """The alert deliveries recorded, latest change first: sent, pending, failed and
+        uncertain ones (``statuses`` narrows them)."""
+        from icpkit.operate.alerts import AlertBook
+
+        return AlertBook(self.root).deliveries(limit=limit, statuses=statuses)
 
     def monitor(
         self, *, period: str = "month", since: dt.date | None = None, as_of: dt.date | None = None

@@ -269,6 +269,69 @@ def test_rate_difference_rejects_mismatched_inputs() -> None:
         stats.rate_difference(np.array([2.0]), np.array([1.0]), np.array([True]))
 
 
+# --- Each value against the rest of its attribute -----------------------------------------
+
+
+def _each_against_rest(
+    wins: np.ndarray, deals: np.ndarray, sizes: list[int]
+) -> list[stats.Comparison]:
+    """The definition: rate_difference of each run, its rows first, against all the others."""
+    out, begin, total = [], 0, len(deals)
+    for size in sizes:
+        order = np.r_[begin : begin + size, 0:begin, begin + size : total]
+        out.append(stats.rate_difference(wins[order], deals[order], np.arange(total) < size))
+        begin += size
+    return out
+
+
+def _agree(a: stats.Comparison, b: stats.Comparison) -> None:
+    for name in stats.Comparison.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, str | int):
+            assert x == y, name
+        else:
+            assert np.allclose(x, y, rtol=1e-9, atol=0.0, equal_nan=True), (name, x, y)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_each_value_against_the_rest_equals_one_comparison_per_value(seed: int) -> None:
+    # Values of very different sizes, clustered accounts, a whale, accounts without closed
+    # deals, one-deal attributes: large cuts (pooled test) and small ones (permutation) alike.
+    rng = np.random.default_rng(seed)
+    large = [int(s) for s in rng.integers(60, 300, int(rng.integers(2, 6)))]
+    sizes = [int(rng.integers(1, 25)), *large]  # always one small cut
+    total = sum(sizes)
+    deals = rng.geometric(0.5, total).astype(float) if seed % 3 else np.ones(total)
+    deals[rng.random(total) < 0.05] = 0
+    deals[int(rng.integers(total))] = 400
+    rates = rng.uniform(0.05, 0.95, len(sizes)).repeat(sizes)
+    wins = rng.binomial(deals.astype(int), rates).astype(float)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    fast = stats.rate_differences(wins, deals, starts)
+    expected = _each_against_rest(wins, deals, sizes)
+    assert len(fast) == len(expected)
+    for got, want in zip(fast, expected, strict=True):
+        _agree(got, want)
+    assert {c.test for c in expected} >= {stats.TEST_Z}
+
+
+def test_each_value_against_the_rest_handles_an_empty_value_and_a_lone_value() -> None:
+    wins, deals = np.array([1.0, 0.0, 2.0]), np.array([1.0, 1.0, 3.0])
+    empty_first = stats.rate_differences(wins, deals, np.array([0, 0]))
+    assert math.isnan(empty_first[0].rate_in) and empty_first[0].p_value == 1.0
+    assert empty_first[1].n_accounts_out == 0 and empty_first[1].p_value == 1.0
+    assert stats.rate_differences(np.zeros(0), np.zeros(0), np.zeros(0)) == []
+
+
+def test_each_value_against_the_rest_rejects_runs_out_of_order() -> None:
+    with pytest.raises(ValueError):
+        stats.rate_differences(np.ones(3), np.ones(3), np.array([0, 2, 1]))
+    with pytest.raises(ValueError):
+        stats.rate_differences(np.ones(3), np.ones(3), np.array([1]))
+    with pytest.raises(ValueError):
+        stats.rate_differences(np.array([2.0]), np.array([1.0]), np.array([0]))
+
+
 def _simulate_clustered(
     rng: np.random.Generator, rate: float, n_accounts: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -94,3 +94,35 @@ def test_nps_and_usage_earn_points_when_the_export_has_them(tmp_path: Path) -> N
     assert points == {"fan.io": 2.0, "critic.io": 0.0, "quiet.io": 0.0}
     assert result.tier_of() == {"fan.io": 1, "critic.io": 2, "quiet.io": 2}
     assert any("NPS known for 2 customers" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("first_inserted", ["d1", "d2"])
+def test_of_two_first_deals_won_the_same_day_the_first_by_deal_key_sets_the_tier(
+    first_inserted: str,
+) -> None:
+    """Two won deals of one customer closed on the same day: the first deal's ACV and cycle
+    are those of the lower deal key, whatever order the store holds them in, so the same
+    data always give the same tiers."""
+    import duckdb
+
+    from icpkit.analysis.tiers import assign_tiers
+
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE deals (deal_key VARCHAR, account_key VARCHAR, outcome VARCHAR,
+               is_expansion BOOLEAN, amount DOUBLE, cycle_days INTEGER,
+               created_at TIMESTAMP, closed_at TIMESTAMP);
+           CREATE TABLE accounts (account_key VARCHAR, churned BOOLEAN, churn_date DATE,
+               nps DOUBLE, product_usage DOUBLE)"""
+    )
+    rows = {
+        "d1": ("d1", "acme", "won", False, 10.0, 100, "2024-01-01", "2024-04-10"),
+        "d2": ("d2", "acme", "won", False, 1000.0, 10, "2024-03-31", "2024-04-10"),
+    }
+    for key in (first_inserted, "d2" if first_inserted == "d1" else "d1"):
+        con.execute("INSERT INTO deals VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows[key])
+    con.execute("INSERT INTO accounts VALUES ('acme', false, NULL, NULL, NULL)")
+    settings = TierSettings(acv_threshold=500, cycle_days_threshold=50)
+    (customer,) = assign_tiers(con, settings).customers
+    assert (customer.first_acv, customer.first_cycle_days) == (10.0, 100)
+    assert customer.points == 0  # neither a large first deal nor a fast one

@@ -435,6 +435,31 @@ def test_an_enriched_head_count_and_posting_name_their_sources(
     assert by_key["globex.com"].startswith("Job posting SDR 12 days ago (+")
 
 
+def test_the_api_names_enriched_sources_as_icp_score_does_with_or_without_a_query(
+    hiring: Workspace, tmp_path: Path
+) -> None:
+    """A few accounts are scored without a query (the scorecard compiled into Python), more
+    by the SELECT: both word the sources of head counts and postings as `icp score` does."""
+    from icpkit.serve.scorer import Account, Scorer
+
+    day = utc_today()
+    path = accounts_file(hiring, tmp_path / "a.parquet")
+    scored = hiring.score_file(path, as_of=day)
+    expected = {r["account_key"]: (r["top_reasons"], r["negative_reasons"]) for r in scored.rows()}
+    accounts = [Account(row) for row in duckdb.sql(f"FROM '{path}'").to_arrow_table().to_pylist()]
+    assert len(accounts) == 3
+    scorer = Scorer(hiring.require_icp(), hiring.settings, hiring.store_path)
+    try:
+        by_query = scorer.score(accounts, day)
+        few = scorer.score_few(accounts, day)
+    finally:
+        scorer.close()
+    assert few == by_query
+    got = {r["account_key"]: (r["top_reasons"], r["negative_reasons"]) for r in few}
+    assert got == {k: expected[k] for k in got}
+    assert "(Greenhouse posting, 2026-11-12)" in got["acme.com"][0]
+
+
 def test_a_fresher_crm_signal_keeps_the_plain_reason(hiring: Workspace, tmp_path: Path) -> None:
     as_of = dt.date(2026, 11, 24)
     newer = tmp_path / "newer.csv"

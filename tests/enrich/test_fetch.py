@@ -492,3 +492,84 @@ def test_the_site_transport_needs_nothing_of_httpx_but_its_pool() -> None:
     assert transport.handle_async_request in methods
     read = {a for m in methods for a in re.findall(r"self\.(\w+)", inspect.getsource(m))}
     assert read <= {"_pool"}, read
+
+
+# -- what goes on the wire --------------------------------------------------------------
+def _raw_requests(replies: int) -> tuple[int, list[bytes], threading.Thread]:
+    """A server on a free loopback port that records the raw bytes of ``replies`` requests
+    (one per connection) and answers each with a short page that sets a cookie."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        with listener:
+            for _ in range(replies):
+                conn, _ = listener.accept()
+                with conn:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(4096)
+                    seen.append(data)
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: sid=abc; Path=/"
+                        b"\r\nConnection: close\r\n\r\nok"
+                    )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], seen, thread
+
+
+def _header_lines(raw: bytes, name: bytes) -> list[bytes]:
+    lines = raw.split(b"\r\n")[1:]
+    return [line for line in lines if line.lower().startswith(name.lower() + b":")]
+
+
+def test_a_header_given_with_the_request_replaces_the_clients_own_once_in_any_case() -> None:
+    port, seen, thread = _raw_requests(1)
+    settings = EnrichSettings(connect_to=[f"acme.com:80:127.0.0.1:{port}"], timeout_s=3.0)
+    run(
+        settings,
+        lambda f: f.get("http://acme.com/", headers={"user-agent": "Probe/2"}, robots=False),
+    )
+    thread.join(5)
+    assert _header_lines(seen[0], b"user-agent") == [b"user-agent: Probe/2"]
+    assert len(_header_lines(seen[0], b"host")) == 1
+
+
+def test_no_cookie_a_page_set_is_sent_back_with_the_next_request() -> None:
+    port, seen, thread = _raw_requests(2)
+    settings = EnrichSettings(connect_to=[f"acme.com:80:127.0.0.1:{port}"], timeout_s=3.0)
+
+    async def two_pages(fetcher: Fetcher) -> tuple[Response, Response]:
+        first = await fetcher.get("http://acme.com/", robots=False)
+        return first, await fetcher.get("http://acme.com/about", robots=False)
+
+    first, _ = run(settings, two_pages)
+    thread.join(5)
+    assert first.cookies == ("sid",)
+    assert len(seen) == 2
+    assert _header_lines(seen[1], b"cookie") == []
+    assert _header_lines(seen[1], b"user-agent") == [b"User-Agent: " + settings.user_agent.encode()]
+
+
+@pytest.mark.parametrize(
+    ("asked", "final", "path"),
+    [
+        ("http://acme.com", "http://acme.com/", "/"),
+        ("http://acme.com?q=1", "http://acme.com/?q=1", "/?q=1"),
+        ("http://acme.com?next=/x", "http://acme.com/?next=/x", "/?next=/x"),
+        ("http://acme.com/jobs?q=1", "http://acme.com/jobs?q=1", "/jobs?q=1"),
+    ],
+)
+def test_a_url_without_a_path_is_asked_and_answered_with_the_root_path(
+    web: Web, settings: EnrichSettings, asked: str, final: str, path: str
+) -> None:
+    web.route("acme.com", path.partition("?")[0], "ok")
+    response = run(settings, lambda f: f.get(asked, robots=False))
+    assert response.url == final
+    assert [r.path for r in web.asked("acme.com")] == [path]

@@ -99,7 +99,8 @@ def test_a_failure_inside_is_a_json_500_without_a_stack_trace_or_token(
     def broken(self: Scorer, *args: object, **kwargs: object) -> None:
         raise RuntimeError("the disk went away")
 
-    monkeypatch.setattr(Scorer, "score", broken)
+    monkeypatch.setattr(Scorer, "score", broken)  # a query
+    monkeypatch.setattr(Scorer, "score_few", broken)  # a few accounts without one
     caplog.set_level(logging.DEBUG)
     with served.client(served.token) as client:
         answer = client.post("/v1/score", json={"name": "Acme"})

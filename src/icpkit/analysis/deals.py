@@ -3,7 +3,6 @@ attribute, from the analysis frame's own SQL, for models that learn deal by deal
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 import duckdb
@@ -11,11 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from icpkit.analysis.frame import Attribute, discover_attributes, prepare
+from icpkit.analysis.frame import SIGNAL_ALIAS, Attribute, discover_attributes, prepare
 from icpkit.attributes import MISSING, definition_of
 from icpkit.config import AnalysisSettings
-
-_SIGNAL_ALIAS = re.compile(r"\bsl\.")
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,7 @@ def deal_matrix(
         if attribute.join and definition is not None:
             # build_frame joins one family as ``sl``; here each family gets its own alias.
             joins.append(definition.join(attribute.name, f"sl{i}"))
-            sql = _SIGNAL_ALIAS.sub(f"sl{i}.", sql)
+            sql = SIGNAL_ALIAS.sub(f"sl{i}.", sql)
         selects.append(f", {sql} AS v{i}")
     query = f"""SELECT c.deal_key, c.account_key, c.won, c.created_at, c.closed_at,
                        c.cycle_days::DOUBLE AS cycle_days {"".join(selects)}

@@ -13,10 +13,13 @@ registry's (icpkit.attributes); the frame finds which of them the data support.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from icpkit.analysis.history import HEADCOUNT, HistorySummary, churned_sql, date_values
 from icpkit.analysis.windows import SignalAges
@@ -28,15 +31,24 @@ from icpkit.attributes import (
     Definition,
     Family,
     Kind,
+    definition_of,
     definitions,
 )
-from icpkit.attributes.extra import FREE_TEXT, TOO_MANY_VALUES, extra_columns
+from icpkit.attributes.extra import (
+    FREE_TEXT,
+    TOO_MANY_VALUES,
+    extra_columns,
+    profiles_read_once,
+)
 from icpkit.config import AnalysisSettings
 from icpkit.store.db import literal
 
 # The labels of unknown and unseen values are the registry's; named here too for the modules
 # that read them with the frame.
-__all__ = ["MISSING", "NONE_SEEN"]
+__all__ = ["MISSING", "NONE_SEEN", "SIGNAL_ALIAS"]
+
+# How the frame's SQL of an attribute reading a joined table names that table.
+SIGNAL_ALIAS = re.compile(r"\bsl\.")
 
 
 @dataclass(frozen=True)
@@ -193,6 +205,17 @@ def build_frame(
     """Count closed deals and wins per attribute value and account; ``tiers`` (account key
     -> customer tier) lets the analysis say which values Tier 1 customers share. Churn is
     as it stood on ``as_of`` (a backtest's cut-off), else as exported."""
+    with profiles_read_once():  # discovery and the columns left out read the same profiles
+        return _build_frame(con, settings, tiers, where, as_of)
+
+
+def _build_frame(
+    con: duckdb.DuckDBPyConnection,
+    settings: AnalysisSettings,
+    tiers: dict[str, int] | None,
+    where: str | None,
+    as_of: dt.date | None,
+) -> Frame:
     history = prepare(con, where)
     attrs = discover_attributes(con, settings)
     con.execute(
@@ -204,31 +227,38 @@ def build_frame(
         r[0] for r in con.execute("SELECT account_key FROM account_index ORDER BY idx").fetchall()
     ]
     cuts: dict[str, list[Cut]] = {}
+    columns = _frame_values(con, attrs)
     for attr in attrs:
-        result = con.execute(
+        column = columns.get(attr.name)
+        values_of = (
+            f"SELECT idx, won, {column} AS value FROM frame_values"
+            if column is not None
+            else f"""SELECT idx, won, value
+                     FROM (SELECT c.account_key, c.won, {attr.sql} AS value
+                           FROM closed c JOIN accounts a USING (account_key) {attr.join})
+                     JOIN account_index USING (account_key)"""
+        )
+        result = _arrow(
+            con,
             f"""SELECT value, idx, count(*) FILTER (WHERE won) AS wins, count(*) AS deals
-                FROM (SELECT c.account_key, c.won, {attr.sql} AS value
-                      FROM closed c JOIN accounts a USING (account_key) {attr.join})
-                JOIN account_index USING (account_key)
-                GROUP BY ALL ORDER BY value, idx"""
-        ).fetchnumpy()
-        values = np.asarray(result["value"]).astype(str)
-        if values.size == 0:
+                FROM ({values_of}) GROUP BY ALL ORDER BY value, idx""",
+        )
+        if result.num_rows == 0:
             cuts[attr.name] = []
             continue
-        uniq, starts = np.unique(values, return_index=True)
-        bounds = dict(zip(uniq.tolist(), starts.tolist(), strict=True))
+        bounds = _runs(result.column("value"))
+        starts = np.fromiter(bounds.values(), dtype=np.int64, count=len(bounds))
         ends = {
             v: e
             for v, e in zip(
                 sorted(bounds, key=bounds.__getitem__),
-                [*sorted(starts.tolist())[1:], len(values)],
+                [*sorted(starts.tolist())[1:], result.num_rows],
                 strict=True,
             )
         }
-        idx = np.asarray(result["idx"], dtype=np.int64)
-        wins = np.asarray(result["wins"], dtype=np.float64)
-        deals = np.asarray(result["deals"], dtype=np.float64)
+        idx = result.column("idx").to_numpy().astype(np.int64)
+        wins = result.column("wins").to_numpy().astype(np.float64)
+        deals = result.column("deals").to_numpy().astype(np.float64)
         size = {v: float(deals[bounds[v] : ends[v]].sum()) for v in bounds}
         order = list(attr.order) or sorted(bounds, key=lambda v: (v == MISSING, -size[v], v))
         cuts[attr.name] = [
@@ -241,6 +271,7 @@ def build_frame(
             for value in order
             if value in bounds
         ]
+    con.execute("DROP TABLE IF EXISTS frame_values")  # read: its memory goes back
     totals = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE won), count(DISTINCT account_key) FROM closed"
     ).fetchall()[0]
@@ -272,6 +303,59 @@ def build_frame(
         ),
         history=history,
     )
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
+    """The rows of ``query`` as an Arrow table: columns of text stay off the Python heap."""
+    relation = con.sql(query)
+    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb < 1.4
+    table = fetch()
+    return table if isinstance(table, pa.Table) else table.read_all()
+
+
+def _runs(column: pa.ChunkedArray) -> dict[str, int]:
+    """Each distinct value of ``column`` as text (NULL as 'None') and the index of its first
+    row. The rows come ordered by value, so each value is one run: found where the codes of
+    a dictionary encoding change, without sorting again (sorted afresh when a value is found
+    in two runs, or when the values are not text)."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        encoded = pc.dictionary_encode(column.combine_chunks().fill_null("None"))
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        names = encoded.dictionary.to_pylist()
+        starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
+        firsts = [str(names[c]) for c in codes[starts].tolist()]
+        if len(set(firsts)) == len(firsts):
+            return dict(zip(firsts, starts.tolist(), strict=True))
+    values = np.asarray(column.to_numpy(zero_copy_only=False)).astype(str)
+    values[np.asarray(column.is_null())] = "None"
+    uniq, first = np.unique(values, return_index=True)
+    return dict(zip(uniq.tolist(), first.tolist(), strict=True))
+
+
+def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> dict[str, str]:
+    """The temp table ``frame_values``: each closed deal's account index, outcome and value of
+    every attribute, read in one pass over the deals and their accounts rather than one
+    pass an attribute. Returns the column of each attribute it holds; an attribute reading
+    a table its definition cannot alias is left out, to be read on its own."""
+    selects, joins, columns = [], [], {}
+    for i, attr in enumerate(attrs):
+        sql = attr.sql
+        if attr.join:
+            definition = definition_of(attr.name)
+            if definition is None:
+                continue
+            # The frame's SQL joins its table as ``sl``; here each attribute has its own alias.
+            joins.append(definition.join(attr.name, f"sl{i}"))
+            sql = SIGNAL_ALIAS.sub(f"sl{i}.", sql)
+        selects.append(f", {sql} AS v{i}")
+        columns[attr.name] = f"v{i}"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE frame_values AS
+            SELECT i.idx, c.won {"".join(selects)}
+            FROM closed c JOIN accounts a USING (account_key)
+                 JOIN account_index i USING (account_key) {" ".join(joins)}"""
+    )
+    return columns
 
 
 def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, SignalAges]:

@@ -85,31 +85,30 @@ class LiftResult:
         return sorted(rows, key=lambda r: (r.q_value, -abs(math.log(max(r.lift, 1e-9)))))
 
 
-def _concat(cuts: list[Cut]) -> tuple[np.ndarray, np.ndarray]:
-    if not cuts:
-        return np.zeros(0), np.zeros(0)
-    return np.concatenate([c.wins for c in cuts]), np.concatenate([c.deals for c in cuts])
+def _starts(sizes: list[int]) -> np.ndarray:
+    """Where each of consecutive runs of ``sizes`` rows begins."""
+    starts: np.ndarray = np.r_[0, np.cumsum(sizes[:-1], dtype=np.int64)].astype(np.int64)
+    return starts
 
 
 def _among_customers(
-    per_account: np.ndarray, attr: Attribute, cut: Cut, others: list[Cut]
-) -> stats.Comparison | None:
-    """Rate of a per-customer flag (1 or 0; -1 unknown) among the customers won in ``cut``
-    against those won elsewhere: churn, or being Tier 1."""
+    per_account: np.ndarray, attr: Attribute, cuts: list[Cut]
+) -> list[stats.Comparison | None]:
+    """Per cut: the rate of a per-customer flag (1 or 0; -1 unknown) among the customers won
+    in the cut against those won in the attribute's other cuts: churn, or being Tier 1."""
     if not attr.account_level or not (per_account >= 0).any():
-        return None
-
-    def flags(cuts: list[Cut]) -> np.ndarray:
-        accounts = np.concatenate([c.accounts[c.wins > 0] for c in cuts])
-        values = per_account[accounts]
-        known: np.ndarray = values[values >= 0].astype(float)
-        return known
-
-    inside, outside = flags([cut]), flags(others)
-    if inside.size == 0 or outside.size == 0:
-        return None
-    both = np.concatenate([inside, outside])
-    return stats.rate_difference(both, np.ones(both.size), np.arange(both.size) < inside.size)
+        return [None] * len(cuts)
+    flags: list[np.ndarray] = []
+    for cut in cuts:
+        values = per_account[cut.accounts[cut.wins > 0]]
+        flags.append(values[values >= 0].astype(float))
+    sizes = [f.size for f in flags]
+    total = sum(sizes)
+    if total == 0:
+        return [None] * len(cuts)
+    both = np.concatenate(flags)
+    comparisons = stats.rate_differences(both, np.ones(both.size), _starts(sizes))
+    return [c if 0 < size < total else None for c, size in zip(comparisons, sizes, strict=True)]
 
 
 def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
@@ -131,19 +130,18 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
         _, iv = stats.information_value(won, lost)
         result.information_value[attr.name] = iv
         strength = stats.estimate_prior_strength(won, won + lost)
-        for i, cut in enumerate(cuts):
-            others = cuts[:i] + cuts[i + 1 :]
-            if not others:
-                continue
-            out_wins, out_deals = _concat(others)
-            comparison = stats.rate_difference(
-                np.concatenate([cut.wins, out_wins]),
-                np.concatenate([cut.deals, out_deals]),
-                np.array([True] * len(cut.wins) + [False] * len(out_wins)),
-            )
+        if len(cuts) < 2:
+            continue
+        # Each value against the rest of its attribute, from sums per value (stats).
+        comparisons = stats.rate_differences(
+            np.concatenate([c.wins for c in cuts]),
+            np.concatenate([c.deals for c in cuts]),
+            _starts([len(c.wins) for c in cuts]),
+        )
+        churns = _among_customers(frame.churned, attr, cuts)
+        tiers1 = _among_customers(is_tier1, attr, cuts)
+        for cut, comparison, churn, tier1 in zip(cuts, comparisons, churns, tiers1, strict=True):
             rate = stats.clustered_rate(cut.wins, cut.deals)
-            churn = _among_customers(frame.churned, attr, cut, others)
-            tier1 = _among_customers(is_tier1, attr, cut, others)
             result.rows.append(
                 LiftRow(
                     attribute=attr.name,

@@ -434,7 +434,13 @@ def _large_sample(
     """The cluster-robust comparison for cuts with at least PERMUTATION_MAX_ACCOUNTS accounts
     on each side and enough expected wins and losses: the difference over its null standard
     error, against a t on ``df``, the effective number of accounts (``_cluster_df``)."""
-    inside, outside = _side(w1, n1), _side(w0, n0)
+    return _large_sample_of(_side(w1, n1), _side(w0, n0), confidence, counts, df)
+
+
+def _large_sample_of(
+    inside: _Side, outside: _Side, confidence: float, counts: dict[str, int], df: float
+) -> Comparison:
+    """``_large_sample`` from each side's rate, effective n and variance."""
     z = float(sps.t.ppf(0.5 + confidence / 2, df))
     p1, p0 = inside.rate, outside.rate
     diff = p1 - p0
@@ -495,6 +501,200 @@ def _ac_variance(p: float, w: np.ndarray, n: np.ndarray) -> float:
     ne = float(w.size) if w.size < 2 else _effective_n(w, n)
     adjusted = (p * ne + 1) / (ne + 2)
     return adjusted * (1 - adjusted) / (ne + 2)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Sums over the accounts of one run of rows in ``rate_differences``: those of the rest of
+    the rows are the other runs' sums, so no comparison reads every account again."""
+
+    m: int  # accounts with closed deals
+    deals: float
+    wins: float
+    deals_sq: float  # sum of n^2
+    between: float  # sum of n (w/n - rate)^2 around the run's own rate
+    spread: float  # sum of g^2 n (the whale-capped weight g before scaling)
+    spread_pairs: float  # sum of g^2 n (n - 1)
+    spread_sq: float  # sum of (g^2 n)^2
+    spread_cross: float  # sum of g^2 n * g^2 n (n - 1)
+    pairs_sq: float  # sum of (g^2 n (n - 1))^2
+    w_deals: float  # weighted deals and wins
+    w_wins: float
+    w_resid: float  # sum of (w - p n)^2, weighted, around the run's own weighted rate p
+    w_cross: float  # sum of n (w - p n), weighted
+    w_deals_sq: float  # sum of n^2, weighted
+    w_not_one: int  # accounts whose weighted deals are not exactly 1
+
+    @classmethod
+    def of(
+        cls, w: np.ndarray, n: np.ndarray, g: np.ndarray, wg: np.ndarray, ng: np.ndarray
+    ) -> _Run:
+        """The sums of one run: ``w``, ``n`` counts, ``g`` weights, ``wg``, ``ng`` weighted."""
+        deals, wins = float(n.sum()), float(w.sum())
+        rate = wins / deals if deals else 0.0
+        a = g * g * n
+        b = a * (n - 1.0)
+        t, s = float(ng.sum()), float(wg.sum())
+        p = s / t if t else 0.0
+        resid = wg - p * ng
+        return cls(
+            int(n.size),
+            deals,
+            wins,
+            float(np.sum(n * n)),
+            float(np.sum(n * (w / n - rate) ** 2)) if n.size else 0.0,
+            float(a.sum()),
+            float(b.sum()),
+            float(np.sum(a * a)),
+            float(np.sum(a * b)),
+            float(np.sum(b * b)),
+            t,
+            s,
+            float(np.sum(resid * resid)),
+            float(np.sum(ng * resid)),
+            float(np.sum(ng * ng)),
+            int(np.count_nonzero(ng != 1.0)),
+        )
+
+
+def rate_differences(
+    wins: np.ndarray, deals: np.ndarray, starts: np.ndarray, confidence: float = 0.95
+) -> list[Comparison]:
+    """``rate_difference`` of each run of rows (run i: rows ``starts[i]`` to ``starts[i + 1]``,
+    the last to the end) against all the other rows, as one attribute's values are each
+    compared with the rest of the attribute.
+
+    The large-sample comparisons come from sums per run, so k runs over m accounts cost
+    O(m + k^2), not O(k m); they equal ``rate_difference`` up to the order of summation (the
+    last bits of a float). Small cuts, tested by relabelling accounts, are handed to
+    ``rate_difference`` itself with the run's rows first and the others in their order."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    w_raw = np.asarray(wins, dtype=float).ravel()
+    n_raw = np.asarray(deals, dtype=float).ravel()
+    if w_raw.shape != n_raw.shape:
+        raise ValueError(f"wins and deals differ in length: {w_raw.size} != {n_raw.size}")
+    _clusters(w_raw, n_raw)
+    bounds = [int(b) for b in np.asarray(starts, dtype=np.int64).ravel()] + [n_raw.size]
+    if not bounds[:-1]:
+        return []
+    if bounds[0] != 0 or any(b > e for b, e in itertools.pairwise(bounds)):
+        raise ValueError("starts must begin at 0 and never decrease")
+    # Accounts without closed deals carry nothing; each run keeps its own accounts.
+    keep = n_raw > 0
+    kept_before = np.r_[0, np.cumsum(keep)]
+    kept = [int(kept_before[b]) for b in bounds]
+    w_all, n_all = w_raw[keep], n_raw[keep]
+    out: list[Comparison] = []
+    if n_all.size == 0:
+        return [_reordered(w_raw, n_raw, b, e, confidence) for b, e in itertools.pairwise(bounds)]
+    # The whale cap and its scaling are those of all the rows, whichever run is inside.
+    size_cap = max(WHALE_FLOOR, WHALE_MULTIPLE * float(np.median(n_all)))
+    g = np.minimum(1.0, size_cap / n_all)
+    scale = float(np.sum(g * n_all) / np.sum(g * g * n_all))
+    wg, ng = w_all * (g * scale), n_all * (g * scale)
+    runs = [
+        _Run.of(w_all[b:e], n_all[b:e], g[b:e], wg[b:e], ng[b:e])
+        for b, e in itertools.pairwise(kept)
+    ]
+    k, total = int(n_all.size), float(n_all.sum())
+    within = float(np.sum(w_all - w_all * w_all / n_all))
+    for j, (b, e) in enumerate(itertools.pairwise(bounds)):
+        inside = runs[j]
+        rest = runs[:j] + runs[j + 1 :]
+        m1, m0 = inside.m, k - inside.m
+        w_in, w_out = inside.w_wins, sum(r.w_wins for r in rest)
+        t1, t0 = inside.w_deals, sum(r.w_deals for r in rest)
+        if inside.deals == 0 or m0 == 0 or min(m1, m0) < PERMUTATION_MAX_ACCOUNTS:
+            out.append(_reordered(w_raw, n_raw, b, e, confidence))
+            continue
+        p1, p0 = w_in / t1, w_out / t0
+        pooled = (t1 * p1 + t0 * p0) / (t1 + t0)
+        if min(pooled, 1 - pooled) * min(t1, t0) < _MIN_EXPECTED:
+            out.append(_reordered(w_raw, n_raw, b, e, confidence))
+            continue
+        deals_out = sum(r.deals for r in rest)
+        wins_out = sum(r.wins for r in rest)
+        counts = {
+            "n_deals_in": round(inside.deals),
+            "wins_in": round(inside.wins),
+            "n_accounts_in": m1,
+            "n_deals_out": round(deals_out),
+            "wins_out": round(wins_out),
+            "n_accounts_out": m0,
+        }
+        rho = _run_correlation(inside, rest, deals_out, wins_out, k, total, within)
+        spread_in = inside.spread + rho * inside.spread_pairs
+        spread_out = sum(r.spread for r in rest) + rho * sum(r.spread_pairs for r in rest)
+        sq_in = inside.spread_sq + 2 * rho * inside.spread_cross + rho * rho * inside.pairs_sq
+        sq_out = (
+            sum(r.spread_sq for r in rest)
+            + 2 * rho * sum(r.spread_cross for r in rest)
+            + rho * rho * sum(r.pairs_sq for r in rest)
+        )
+        shares = spread_in / t1**2 + spread_out / t0**2
+        df = float(max(1.0, shares**2 / (sq_in / t1**4 + sq_out / t0**4)))
+        side_in = _side(wg[kept[j] : kept[j + 1]], ng[kept[j] : kept[j + 1]])
+        out.append(_large_sample_of(side_in, _rest_side(rest, m0), confidence, counts, df))
+    return out
+
+
+def _reordered(w: np.ndarray, n: np.ndarray, begin: int, end: int, confidence: float) -> Comparison:
+    """``rate_difference`` of rows ``begin:end`` against the others: those rows first."""
+    rest = np.r_[0:begin, end : n.size]
+    order = np.r_[begin:end, rest]
+    return rate_difference(w[order], n[order], np.arange(n.size) < end - begin, confidence)
+
+
+def _run_correlation(
+    inside: _Run,
+    rest: list[_Run],
+    deals_out: float,
+    wins_out: float,
+    k: int,
+    total: float,
+    within: float,
+) -> float:
+    """``within_account_correlation`` of one run against the rest, from the runs' sums: the
+    spread of the rest around its rate is each run's around its own plus n (rate - rest)^2."""
+    if total - k < 1 or k - 2 < 1:
+        return 0.0
+    rate_out = wins_out / deals_out
+    between = inside.between + sum(
+        r.between + r.deals * (r.wins / r.deals - rate_out) ** 2 for r in rest if r.m
+    )
+    size_sq = inside.deals_sq / inside.deals + sum(r.deals_sq for r in rest) / deals_out
+    msb = between / (k - 2)
+    msw = within / (total - k)
+    n0 = (total - size_sq) / (k - 2)
+    denominator = msb + (n0 - 1) * msw
+    if denominator <= 0:
+        return 0.0
+    return float(min(1.0, max(0.0, (msb - msw) / denominator)))
+
+
+def _rest_side(rest: list[_Run], m: int) -> _Side:
+    """``_side`` of the rest of the rows, from the runs' sums."""
+    total = sum(r.w_deals for r in rest)
+    p = sum(r.w_wins for r in rest) / total
+    if m < 2 or p <= 0.0 or p >= 1.0:
+        ne = float(m)
+    elif not any(r.w_not_one for r in rest):
+        ne = total  # every account one deal: a design effect of 1
+    else:
+        resid = sum(
+            r.w_resid
+            + 2 * (r.w_wins / r.w_deals - p) * r.w_cross
+            + (r.w_wins / r.w_deals - p) ** 2 * r.w_deals_sq
+            for r in rest
+            if r.m
+        )
+        variance = m / (m - 1) * resid / (total * total)
+        ne = total / max(1.0, variance / (p * (1 - p) / total))
+    if 0.0 < p < 1.0:
+        return _Side(p, ne, p * (1 - p) / ne)
+    adjusted = (p * ne + 1) / (ne + 2)
+    return _Side(p, ne, adjusted * (1 - adjusted) / (ne + 2))
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:

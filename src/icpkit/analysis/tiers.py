@@ -63,8 +63,11 @@ def assign_tiers(
     before = f"coalesce(closed_at, created_at)::DATE < {day}" if day else "true"
     rows = con.execute(
         f"""WITH firsts AS (
-             SELECT account_key, arg_min(amount, coalesce(closed_at, created_at)) AS acv,
-                    arg_min(cycle_days, coalesce(closed_at, created_at)) AS cycle
+             -- The first won deal; of two closed the same day, the first by deal key, so
+             -- the same data always give the same tiers.
+             SELECT account_key,
+                    arg_min(amount, (coalesce(closed_at, created_at), deal_key)) AS acv,
+                    arg_min(cycle_days, (coalesce(closed_at, created_at), deal_key)) AS cycle
              FROM deals WHERE outcome = 'won' AND NOT is_expansion AND account_key IS NOT NULL
                AND {before}
              GROUP BY account_key),

@@ -158,17 +158,16 @@ def estimate_window(
     wins_per_account = np.bincount(ages.account, weights=won, minlength=n_accounts)
     valid = (ends[None, :] > starts[:, None]).ravel()
 
-    def best(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per replicate (rows of ``weights``: account weights), the index of the best window
-        and its gain (-inf where none qualifies)."""
-        total_n = weights @ per_account
-        total_w = weights @ wins_per_account
-        sub = weights[:, ages.account[deals]]  # reps x deals with an occurrence
+    def best(
+        total_n: np.ndarray, total_w: np.ndarray, sub: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per replicate (rows: its deals and wins in all, and the weight of each deal with an
+        occurrence), the index of the best window and its gain (-inf where none qualifies)."""
 
         def cumulative(values: np.ndarray) -> np.ndarray:
             # Deals whose first end edge is e are inside every window ending at e or later.
             counts = np.asarray((onehot.T @ values.T).T).reshape(-1, n_start, width)
-            return np.cumsum(counts[:, :, :n_end], axis=2).reshape(len(weights), -1)
+            return np.cumsum(counts[:, :, :n_end], axis=2).reshape(len(sub), -1)
 
         n_in = cumulative(sub)
         w_in = cumulative(sub * won[deals])
@@ -180,23 +179,38 @@ def estimate_window(
         ok = valid[None, :] & (n_in >= min_deals) & (n_out >= min_deals) & (rate_in > rate_out)
         gain = np.where(ok, gain, -np.inf)
         pick = np.argmax(gain, axis=1)
-        return pick, gain[np.arange(len(weights)), pick], ok.any(axis=1)
+        return pick, gain[np.arange(len(sub)), pick], ok.any(axis=1)
 
-    pick, gain, found = best(np.ones((1, n_accounts)))
+    occurring = ages.account[deals]  # the account of each deal with an occurrence
+    pick, gain, found = best(
+        np.array([per_account.sum()]), np.array([won.sum()]), np.ones((1, deals.size))
+    )
     if not found[0]:
         return None
     start = int(starts[pick[0] // n_end])
     end = int(ends[pick[0] % n_end])
 
+    # Each replicate draws accounts with replacement; an account drawn k times counts its
+    # deals k times. The scan needs only each replicate's totals and the weights of the deals
+    # with an occurrence, so the draws are counted per account, 25 replicates at a time
+    # (bounded memory). Counts are whole numbers: every sum is exact in any order.
     rng = np.random.default_rng(_seed(ages) if seed is None else seed)
     present = np.unique(ages.account)
-    draws = rng.integers(0, present.size, size=(reps, present.size))
-    weights = np.zeros((reps, n_accounts))
-    for r in range(reps):
-        weights[r] = np.bincount(present[draws[r]], minlength=n_accounts)
+    # Per drawable account (its position in ``present``): its deals, its wins, and where the
+    # deals with an occurrence sit among them.
+    deals_of = per_account[present].astype(np.int64)
+    wins_of = wins_per_account[present].astype(np.int64)
+    position = np.searchsorted(present, occurring)
     picks: list[np.ndarray] = []
-    for chunk in range(0, reps, 50):  # bounded memory: 50 replicates at a time
-        p, _, f = best(weights[chunk : chunk + 50])
+    for chunk in range(0, reps, 25):
+        size = min(25, reps - chunk)
+        drawn = rng.integers(0, present.size, size=(size, present.size))
+        times = np.stack([np.bincount(row, minlength=present.size) for row in drawn])
+        p, _, f = best(
+            (times @ deals_of).astype(np.float64),
+            (times @ wins_of).astype(np.float64),
+            times[:, position].astype(np.float64),
+        )
         picks.append(p[f])
     chosen = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
     tail = (1 - level) / 2

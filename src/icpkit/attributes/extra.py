@@ -4,6 +4,9 @@ in the store but never analyzed: identifiers, free text, too many values."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import duckdb
@@ -87,9 +90,37 @@ def identifier_reason(profile: ColumnProfile) -> str | None:
     return None
 
 
+# Profiles already read in a ``profiles_read_once`` block, by connection.
+_READ: ContextVar[dict[int, tuple[duckdb.DuckDBPyConnection, list[ColumnProfile]]] | None] = (
+    ContextVar("column_profiles_read", default=None)
+)
+
+
+@contextmanager
+def profiles_read_once() -> Iterator[None]:
+    """Within the block each connection's column profiles are read once: for work that reads
+    the accounts without changing them and asks for the profiles more than once (the
+    analysis frame asks in attribute discovery and again for the columns it leaves out)."""
+    token = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(token)
+
+
 def column_profiles(con: duckdb.DuckDBPyConnection) -> list[ColumnProfile]:
     """How the values of every unmapped account column spread over the accounts (the
     research answers, ``answer:<key>``, are not unmapped columns)."""
+    read = _READ.get()
+    if read is not None and id(con) in read:
+        return list(read[id(con)][1])
+    profiles = _column_profiles(con)
+    if read is not None:
+        read[id(con)] = (con, profiles)  # the connection held: its id stays its own
+    return list(profiles)
+
+
+def _column_profiles(con: duckdb.DuckDBPyConnection) -> list[ColumnProfile]:
     rows = con.execute(
         f"""WITH cells AS (
                SELECT a.account_key, j.key, json_extract_string(j.value, '$') AS v

@@ -13,8 +13,10 @@ import typer
 from typer.core import TyperGroup
 
 from icpkit.cli import (
+    alerts,
     analyze,
     check,
+    crm,
     demo,
     enrich,
     export,
@@ -22,6 +24,7 @@ from icpkit.cli import (
     ingest,
     monitor,
     operate,
+    queue,
     report,
     score,
     serve,
@@ -113,6 +116,10 @@ app.command()(export.export)
 app.command()(operate.tam)
 app.command()(operate.lookalike)
 app.command()(monitor.monitor)
+app.add_typer(alerts.app, name="alerts")
 app.command()(report.report)
 app.command()(serve.serve)
 app.add_typer(serve.token_app, name="token")
+app.add_typer(queue.app, name="queue")
+app.command()(crm.pull)
+app.command()(crm.push)

@@ -3,9 +3,10 @@
 It keeps to per-host concurrency and rate limits, times out, retries a 429, a 5xx or a
 dropped connection with backoff (honouring ``Retry-After``), tries https first and falls
 back to plain http for a site without TLS, reads at most ``max_bytes`` of a body, respects
-robots.txt, sends an honest User-Agent, and never connects to a private, loopback,
-link-local or cloud-metadata address unless allowed (``allow_private``) or named as a
-target of ``connect_to`` (see ``enrich/guard.py``). Every redirect hop is checked again.
+robots.txt, sends an honest User-Agent (and no cookie back), and never connects to a
+private, loopback, link-local or cloud-metadata address unless allowed (``allow_private``)
+or named as a target of ``connect_to`` (see ``enrich/guard.py``). Every redirect hop is
+checked again.
 
 Names are resolved by the guard, once per host and port, and the connection goes to the
 address it checked (a network backend under httpx that dials that address while TLS and
@@ -37,6 +38,7 @@ from urllib.robotparser import RobotFileParser
 import certifi
 import httpcore
 import httpx
+from httpcore._synchronization import AsyncLock as _HttpcoreLock
 
 from icpkit.config import EnrichSettings
 from icpkit.enrich.guard import Guard, Refused
@@ -182,13 +184,35 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
+class _Lock:
+    """A lock on asyncio's own: taken at once when free. httpcore's goes through anyio,
+    which looks up the running library and yields to the loop on every acquisition."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> _Lock:
+        await self._lock.acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 class _Pool(httpcore.AsyncConnectionPool):
     """httpcore's pool, minus a cancel scope opened on every request and every response
-    to close a list of connections that is nearly always empty."""
+    to close a list of connections that is nearly always empty, and with each connection's
+    request lock (taken on every request) on asyncio's own."""
 
     async def _close_connections(self, closing: list[Any], *args: Any) -> None:
         if closing:
             await super()._close_connections(closing, *args)
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        connection = super().create_connection(origin)
+        if isinstance(getattr(connection, "_request_lock", None), _HttpcoreLock):
+            connection._request_lock = _Lock()  # type: ignore[attr-defined]
+        return connection
 
 
 class _OriginTransport(httpx.AsyncHTTPTransport):
@@ -306,6 +330,11 @@ class Fetcher:
         except ValueError as exc:  # a connect_to entry the settings' own check let through
             raise IcpkitError(f"enrich.{exc}") from None
         self._client: httpx.AsyncClient | None = None
+        self._router: _Router | None = None
+        # The client's headers (User-Agent, Accept, Accept-Encoding...) by lower-case name,
+        # and the timeouts every request carries to the transport.
+        self._base_headers: dict[str, tuple[str, str]] = {}
+        self._timeouts: dict[str, float | None] = {}
         self._hosts: dict[str, _Host] = {}
         self._slots: asyncio.Semaphore | None = None
         self._plain_http: set[str] = set()
@@ -324,6 +353,7 @@ class Fetcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+            self._router = None
 
     def _open(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -331,6 +361,7 @@ class Fetcher:
             timeout = self.settings.timeout_s
             keep = max(256, 4 * self.settings.concurrency)
             router = _Router(ssl_context(self.settings), self.settings.per_host, self.guard, keep)
+            self._router = router
             self._client = httpx.AsyncClient(
                 transport=router,
                 headers={"User-Agent": self.settings.user_agent},
@@ -340,6 +371,11 @@ class Fetcher:
                 follow_redirects=False,
                 trust_env=False,
             )
+            self._base_headers = {
+                name.decode("latin-1").lower(): (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in self._client.headers.raw
+            }
+            self._timeouts = dict(self._client.timeout.as_dict())
             self._slots = asyncio.Semaphore(self.settings.concurrency)
         return self._client
 
@@ -384,9 +420,14 @@ class Fetcher:
     ) -> Response:
         bare = "://" not in url
         try:
-            target = httpx.URL(f"https://{url}" if bare else url, params=params)
+            full = f"https://{url}" if bare else url
+            # httpx replaces a URL's own query with ``params`` even when none are given.
+            target = httpx.URL(full, params=params) if params else httpx.URL(full)
             host = _host_of(target)
-            target = target.copy_with(raw_path=target.raw_path)  # 'https://a.com/', not '...com'
+            authority_and_path = (url if bare else url.partition("://")[2]).partition("?")[0]
+            if "/" not in authority_and_path.partition("#")[0]:
+                # 'https://a.com/', not 'https://a.com' (parsing the URL again, so only then)
+                target = target.copy_with(raw_path=target.raw_path)
         except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
             raise FetchError(redact(url), "invalid", f"not a URL ({exc})") from None
         if target.scheme not in ("http", "https"):
@@ -517,11 +558,11 @@ class Fetcher:
     ) -> Response:
         host = _host_of(url)
         port = url.port or (443 if url.scheme == "https" else 80)
-        shown = redact(str(url))
         if self.guard.cached(host, port) is None:
             try:
                 await self.guard.route(host, port)
             except Refused as exc:
+                shown = redact(str(url))
                 where = "redirect to " if hop else ""
                 if exc.kind == "dns":
                     raise FetchError(shown, "dns", exc.reason) from None
@@ -546,36 +587,63 @@ class Fetcher:
         timeout: float,
         limit: int,
     ) -> Response:
-        """One request and its response, within ``timeout`` seconds in all."""
-        shown = redact(str(url))
+        """One request and its response, within ``timeout`` seconds in all.
+
+        The request goes straight to the transport: httpx's client would only add, per
+        request, its redirect and auth loops (redirects are followed here, hop by hop) and
+        a cookie jar (a run keeps no cookies: every page is asked as a first visit)."""
+        router = self._router
+        assert router is not None, "the fetcher is not open"
         try:
             async with asyncio.timeout(timeout):
-                request = client.build_request(
-                    method, url, headers=headers, json=body if method == "POST" else None
+                request = httpx.Request(
+                    method,
+                    url,
+                    headers=self._headers(headers),
+                    json=body if method == "POST" else None,
+                    extensions={"timeout": self._timeouts},
                 )
-                reply = await client.send(request, stream=True)
+                reply = await router.handle_async_request(request)
+                reply.request = request
                 try:
-                    return await _read(reply, shown, limit)
+                    return await _read(reply, limit)
                 finally:
                     await reply.aclose()
+        except FetchError as exc:
+            raise FetchError(redact(str(url)), exc.kind, exc.reason) from None
         except TimeoutError:
+            shown = redact(str(url))
             raise FetchError(shown, "timeout", f"timed out after {_seconds(timeout)} s") from None
         except httpx.ConnectTimeout:
+            shown = redact(str(url))
             raise FetchError(
                 shown, "connect", f"could not connect within {_seconds(timeout * 0.9)} s"
             ) from None
         except httpx.TimeoutException:
+            shown = redact(str(url))
             raise FetchError(shown, "timeout", f"timed out after {_seconds(timeout)} s") from None
         except httpx.ConnectError as exc:
+            shown = redact(str(url))
             if _is_tls(exc):
                 raise FetchError(shown, "tls", f"TLS failed ({_words(exc)})") from None
             raise FetchError(shown, "connect", f"could not connect ({_words(exc)})") from None
         except httpx.DecodingError as exc:
+            shown = redact(str(url))
             raise FetchError(shown, "invalid", f"undecodable body ({_words(exc)})") from None
         except (httpx.HTTPError, OSError, ssl.SSLError) as exc:
+            shown = redact(str(url))
             if _is_tls(exc):
                 raise FetchError(shown, "tls", f"TLS failed ({_words(exc)})") from None
             raise FetchError(shown, "connect", f"connection dropped ({_words(exc)})") from None
+
+    def _headers(self, given: Mapping[str, str]) -> list[tuple[str, str]]:
+        """The client's headers with the request's own over them (names matched in any case)."""
+        if not given:
+            return list(self._base_headers.values())
+        merged = dict(self._base_headers)
+        for name, value in given.items():
+            merged[name.lower()] = (name, value)
+        return list(merged.values())
 
     def forget(self, domain: str) -> None:
         """Drop what the run kept about ``domain``'s site (its pace, robots.txt, scheme,
@@ -661,8 +729,9 @@ class Fetcher:
         return rules
 
 
-async def _read(reply: httpx.Response, shown: str, limit: int) -> Response:
-    """The reply's body, read in a stream and cut at ``limit`` bytes."""
+async def _read(reply: httpx.Response, limit: int) -> Response:
+    """The reply's body, read in a stream and cut at ``limit`` bytes (a FetchError for a
+    declared length over it names the URL asked; the caller shows it redacted)."""
     headers = dict(reply.headers.items())
     cookies = tuple(
         c.split("=", 1)[0].strip() for c in reply.headers.get_list("set-cookie") if "=" in c
@@ -674,7 +743,7 @@ async def _read(reply: httpx.Response, shown: str, limit: int) -> Response:
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise FetchError(
-            shown, "too_large", f"body over {limit:,} bytes (Content-Length {int(declared):,})"
+            url, "too_large", f"body over {limit:,} bytes (Content-Length {int(declared):,})"
         )
     chunks: list[bytes] = []
     size = 0

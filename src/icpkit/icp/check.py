@@ -34,8 +34,7 @@ class CheckResult:
 def reported_extra_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Unmapped columns that ingested files reported for their accounts (``extra:<column>``)."""
     rows = con.execute(
-        "SELECT DISTINCT j.key FROM accounts AS a, json_each(a.extra) AS j "
-        "WHERE a.extra IS NOT NULL"
+        "SELECT DISTINCT unnest(json_keys(extra)) FROM accounts WHERE extra IS NOT NULL"
     ).fetchall()
     return {str(r[0]) for r in rows}
 

@@ -20,6 +20,7 @@ from scipy.special import expit, log_expit
 
 from icpkit.engines.features import Features, ScoredRule, design
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal
+from icpkit.learn.patterns import group, merge
 
 # Half of the 5% critical value of chi-square with one degree of freedom: decay must earn it.
 DECAY_EVIDENCE = 1.92
@@ -61,23 +62,31 @@ def fit_logistic(
     y: np.ndarray,
     bounds: list[tuple[float | None, float | None]],
     prior_sd: float,
+    trials: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray, float, bool]:
-    """Penalized maximum likelihood: (intercept, weights, penalized deviance, converged)."""
+    """Penalized maximum likelihood: (intercept, weights, penalized deviance, converged).
+
+    Each row of ``x`` is one example won (``y`` 1) or lost, or with ``trials`` a pattern of
+    inputs that ``trials`` examples share, ``y`` of them won (icpkit.learn.patterns): the
+    binomial likelihood of a pattern is the product of its examples', so both give the same
+    fit and the same deviance."""
     n, k = x.shape
     yf = y.astype(np.float64)
+    tf = np.ones(n) if trials is None else np.asarray(trials, dtype=np.float64)
     penalty = 1.0 / (prior_sd**2)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = theta[0] + x @ theta[1:]
-        loss = -(yf * log_expit(z) + (1 - yf) * log_expit(-z)).sum()
+        loss = -(yf * log_expit(z) + (tf - yf) * log_expit(-z)).sum()
         loss += 0.5 * penalty * float(theta[1:] @ theta[1:])
-        residual = expit(z) - yf
+        residual = tf * expit(z) - yf
         grad = np.empty_like(theta)
         grad[0] = residual.sum()
         grad[1:] = x.T @ residual + penalty * theta[1:]
         return float(loss), grad
 
-    rate = float(np.clip(yf.mean() if n else 0.5, 1e-6, 1 - 1e-6))
+    total = float(tf.sum())
+    rate = float(np.clip(yf.sum() / total if total else 0.5, 1e-6, 1 - 1e-6))
     start = np.zeros(k + 1)
     start[0] = np.log(rate / (1 - rate))
     result = minimize(
@@ -106,8 +115,12 @@ def fit_weights(
     intent = [r.id for r in features.rules if isinstance(r.rule, IntentSignal)]
     half_lives: dict[str, float | None] = {rid: fixed.get(rid) for rid in intent}
 
+    # The fits run on the distinct patterns of inputs, not deal by deal: the same fit.
+    patterns = group(features, won)
+
     def run(lives: dict[str, float | None]) -> tuple[float, np.ndarray, float, bool]:
-        return fit_logistic(design(features, lives), won, bounds, prior_sd)
+        x, wins, trials, _ = merge(design(patterns.features, lives), patterns.wins, patterns.trials)
+        return fit_logistic(x, wins, bounds, prior_sd, trials)
 
     best = run(half_lives)
     intervals: dict[str, tuple[float, float | None]] = {}

@@ -33,6 +33,7 @@ from icpkit.icp.model import (
     ScoringModel,
 )
 from icpkit.learn.fit import Fitted, fit_logistic, fit_weights, predict
+from icpkit.learn.patterns import group
 from icpkit.learn.refine import CHURN_ODDS, refine
 from icpkit.learn.selection import RuleEvidence, clustered_z, select
 from icpkit.learn.unknown import with_unknown_points
@@ -176,7 +177,11 @@ def learn(
     con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, where: str | None = None
 ) -> ICP:
     """Fit ``icp``'s scoring model on the workspace's closed deals (matching ``where``)."""
-    deals = closed_deals(con, where)
+    return _learn(con, icp, settings, closed_deals(con, where))
+
+
+def _learn(con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, deals: Deals) -> ICP:
+    """Fit ``icp``'s scoring model on ``deals``, the entities :func:`closed_deals` last set."""
     features = compute_features(
         con, icp, settings.analysis, persona=settings.scoring.persona, point_in_time=True
     )
@@ -208,28 +213,49 @@ def churn_evidence(
     fades), its account-clustered Wald test, and whether it stays: q (BH across the churn
     exclusions) below ``analysis.alpha`` and the odds of churning at least doubled. Churn is
     as it stood on ``as_of`` (a backtest's cut-off), else as exported."""
-    deals = closed_deals(con, where)
-    features = compute_features(con, icp, settings.analysis, point_in_time=True)
+    return _churn_evidence(con, icp, settings, closed_deals(con, where), as_of)
+
+
+def _churn_evidence(
+    con: duckdb.DuckDBPyConnection,
+    icp: ICP,
+    settings: Settings,
+    deals: Deals,
+    as_of: dt.date | None,
+    features: Features | None = None,
+) -> dict[str, RuleEvidence]:
+    """:func:`churn_evidence` on ``deals``, the entities :func:`closed_deals` last set, with
+    ``features`` when they were already computed for ``icp``'s rules on them."""
+    if features is None:
+        features = compute_features(con, icp, settings.analysis, point_in_time=True)
     day = f"DATE '{as_of.isoformat()}'" if as_of is not None else None
-    churned = dict(
-        con.execute(
-            f"SELECT account_key, {churned_sql(day)} FROM accounts a WHERE churned IS NOT NULL"
-        ).fetchall()
-    )
-    known = np.array(
-        [bool(w) and a in churned for w, a in zip(deals.won, deals.accounts, strict=True)]
-    )
+    # The churn of each won deal's account, where it is known.
+    flags = con.execute(
+        f"""SELECT e.entity_id, {churned_sql(day)} AS churned
+            FROM {ENTITIES} e JOIN accounts a USING (account_key)
+            WHERE e.won AND a.churned IS NOT NULL"""
+    ).fetchnumpy()
+    known = np.zeros(len(deals.won), dtype=bool)
+    churned = np.zeros(len(deals.won), dtype=np.int8)
+    entity = np.asarray(flags["entity_id"], dtype=np.int64)
+    known[entity] = True
+    churned[entity] = np.asarray(flags["churned"], dtype=np.int8)
     static = [j for j, r in enumerate(features.rules) if r.list in ("fit", "exclusions")]
     if known.sum() < settings.analysis.min_closed_deals or not static:
         return {}
-    y = np.array([churned[a] for a in deals.accounts[known]], dtype=np.int8)
+    y = churned[known]
     if y.min() == y.max():
         return {}
     x = features.matches[known][:, static]
+    # Fitted on the distinct patterns of rule matches (the same fit), clustered deal by deal.
+    patterns = group(
+        Features([features.rules[j] for j in static], x, np.full(x.shape, np.nan), []), y
+    )
     bounds: list[tuple[float | None, float | None]] = [(None, None)] * len(static)
     prior_sd = settings.scoring.prior_sd
-    intercept, weights, _, _ = fit_logistic(x, y, bounds, prior_sd)
-    z = clustered_z(x, y, deals.accounts[known], intercept, weights, prior_sd)
+    xp = patterns.features.matches
+    intercept, weights, _, _ = fit_logistic(xp, patterns.wins, bounds, prior_sd, patterns.trials)
+    z = clustered_z(xp, y, deals.accounts[known], intercept, weights, prior_sd, rows=patterns.rows)
     tested = [i for i, j in enumerate(static) if features.rules[j].list == "exclusions"]
     p = 2 * norm.sf(np.abs(z[tested]))
     q = benjamini_hochberg(p)
@@ -293,6 +319,7 @@ def learn_and_refine(
     )
     fitted, model = fit_icp(icp, features, deals, settings)
     evidence = select_rules(fitted, features, deals, model, settings)
-    churn = churn_evidence(con, fitted, settings, where, as_of)
+    # The same deals and the same rules' matches (the fit changed weights, not conditions).
+    churn = _churn_evidence(con, fitted, settings, deals, as_of, features)
     refined, notes = refine(fitted, settings.analysis.min_lift, churn, evidence)
-    return learn(con, refined, settings, where) if notes else fitted
+    return _learn(con, refined, settings, deals) if notes else fitted

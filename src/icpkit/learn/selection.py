@@ -18,12 +18,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit
 from scipy.stats import norm
 
 from icpkit.analysis.stats import benjamini_hochberg
 from icpkit.engines.features import Features, design
 from icpkit.learn.fit import bounds_of, fit_logistic
+from icpkit.learn.patterns import group, merge
 
 # A kept rule moving with a dropped one at least this much (|phi|) is named as what it proxies.
 PROXY_PHI = 0.1
@@ -51,22 +53,35 @@ def clustered_z(
     intercept: float,
     weights: np.ndarray,
     prior_sd: float,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Wald z of each weight of a penalized logistic fit, its variance the sandwich
     H^-1 M H^-1: H the penalized Hessian, M the outer product of the likelihood scores summed
-    within each cluster (scaled by G / (G - 1)). A weight at 0 (its sign bound) gets z 0."""
-    n, k = x.shape
+    within each cluster (scaled by G / (G - 1)). A weight at 0 (its sign bound) gets z 0.
+
+    ``y`` and ``clusters`` hold one entry per entity. With ``rows`` (icpkit.learn.patterns),
+    ``x`` holds one row per distinct pattern of inputs and ``rows[i]`` is entity i's: the
+    Hessian is weighted by each pattern's count and each entity's score still goes to its
+    own cluster, so the variance is the one computed entity by entity."""
+    n = len(y)
+    k = x.shape[1]
     if n == 0 or k == 0:
         return np.zeros(k)
-    design_1 = np.column_stack([np.ones(n), x])
+    rows = np.arange(n) if rows is None else rows
+    patterns = x.shape[0]
+    design_1 = np.column_stack([np.ones(patterns), x])
     p = expit(intercept + x @ weights)
-    hessian = design_1.T @ (design_1 * (p * (1 - p))[:, None])
+    counts = np.bincount(rows, minlength=patterns).astype(np.float64)
+    hessian = design_1.T @ (design_1 * (counts * p * (1 - p))[:, None])
     hessian[1:, 1:] += np.eye(k) / prior_sd**2
-    scores = design_1 * (y.astype(np.float64) - p)[:, None]
+    residual = y.astype(np.float64) - p[rows]
     _, codes = np.unique(clusters, return_inverse=True)
+    codes = codes.ravel()
     groups = int(codes.max()) + 1
-    summed = np.zeros((groups, k + 1))
-    np.add.at(summed, codes, scores)
+    # Per cluster and pattern, the residuals summed; times the patterns' inputs, the scores
+    # summed within each cluster.
+    residuals = sparse.csr_matrix((residual, (codes, rows)), shape=(groups, patterns))
+    summed = np.asarray(residuals @ design_1)
     meat = summed.T @ summed * (groups / (groups - 1) if groups > 1 else 1.0)
     bread = np.linalg.pinv(hessian)
     variance = np.diag(bread @ meat @ bread)[1:]
@@ -106,17 +121,21 @@ def select(
     Evidence per tested rule: for one kept, from the final model; for one dropped, from the
     model it was dropped from."""
     ids = [r.id for r in features.rules]
-    x = design(features, half_lives)
     bounds = [bounds_of(r) for r in features.rules]
     active = list(range(len(ids)))
     out: dict[str, RuleEvidence] = {}
     if len(won) == 0 or won.min() == won.max():
         return out
+    # Fitted on the distinct patterns of inputs (the same fit), clustered deal by deal.
+    patterns = group(features, won)
+    x = design(patterns.features, half_lives)
+    _, clusters = np.unique(accounts, return_inverse=True)
     while True:
+        xa, wins, trials, into = merge(x[:, active], patterns.wins, patterns.trials)
         intercept, weights, _, _ = fit_logistic(
-            x[:, active], won, [bounds[j] for j in active], prior_sd
+            xa, wins, [bounds[j] for j in active], prior_sd, trials
         )
-        z = clustered_z(x[:, active], won, accounts, intercept, weights, prior_sd)
+        z = clustered_z(xa, won, clusters, intercept, weights, prior_sd, rows=into[patterns.rows])
         candidates = [i for i, j in enumerate(active) if ids[j] in tested]
         if not candidates:
             break

@@ -22,15 +22,18 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import Route
 
+from icpkit.crm.base import Connector
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import dump_icp
 from icpkit.serve.batching import Batcher
+from icpkit.serve.drain import Connectors, Drain, written_fields
 from icpkit.serve.live import Live, Source
 from icpkit.serve.metrics import Metrics
+from icpkit.serve.queue import Queue
 from icpkit.serve.scorer import Account
 from icpkit.serve.tokens import Scope
+from icpkit.serve.webhooks import WEBHOOK_PATHS, webhook_routes
 
 log = logging.getLogger("icpkit.serve")
 
@@ -42,6 +45,10 @@ ROUTES = (
     "/metrics",
     "/docs",
     "/openapi.json",
+    "/v1/webhooks/hubspot",
+    "/v1/webhooks/salesforce",
+    "/v1/webhooks/queue",
+    "/v1/webhooks/queue/retry",
 )
 MAX_ROWS_PER_QUERY = 2000  # accounts of gathered requests scored in one query at most
 
@@ -203,6 +210,34 @@ class Guard:
             self.metrics.observe(method, route, status, time.perf_counter() - start)
 
 
+def _endpoint(handler: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    """``handler`` as a bare ASGI application."""
+
+    async def endpoint(scope: Scope_, receive: Receive, send: Send) -> None:
+        response = await handler(Request(scope, receive))
+        await response(scope, receive, send)
+
+    return endpoint
+
+
+class ScoreFirst:
+    """``POST /v1/score`` straight to its handler inside the :class:`Guard`, every other
+    request to the FastAPI application. The framework's own layers (its telemetry, body
+    limit, exception and routing middleware) cost about 0.05 ms of CPU a request, a fifth
+    of a single account's whole answer (bench/serve.py); the FastAPI route of the same path
+    stays for the OpenAPI description and any other method."""
+
+    def __init__(self, app: ASGIApp, score: ASGIApp) -> None:
+        self.app = app
+        self.score = score
+
+    async def __call__(self, scope: Scope_, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/score" and scope["method"] == "POST":
+            await self.score(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def _account(a: AccountIn) -> Account:
     """A validated account as the scorer takes it: layout values, other fields, signals."""
     values = a.model_dump(exclude={"signals"}, exclude_none=False)
@@ -213,8 +248,18 @@ def _account(a: AccountIn) -> Account:
     return Account(values, extras, signals)
 
 
-def create_app(source: Source) -> Any:
-    """The ASGI application serving ``source`` (FastAPI inside the size limit and metrics)."""
+def _crm_connector(name: str) -> Connector:
+    """The connector of CRM ``name`` the webhook drain writes back through (its credentials
+    from the environment or the secrets file)."""
+    from icpkit.crm.connectors import connector
+
+    return connector(name)
+
+
+def create_app(source: Source, connectors: Connectors | None = None) -> Any:
+    """The ASGI application serving ``source`` (FastAPI inside the size limit and metrics);
+    webhook scores are written back through ``connectors`` (default: the CRM's connector
+    made from the environment's credentials)."""
     metrics = Metrics()
     held: dict[str, Any] = {}
 
@@ -225,13 +270,24 @@ def create_app(source: Source) -> Any:
         batcher = Batcher(lambda: live.scorer, MAX_ROWS_PER_QUERY, metrics.batched)
         batcher.start()
         watcher = loop.create_task(live.watch(lambda old, new: batcher.retire(old)))
-        held.update(live=live, batcher=batcher)
+        queue = await loop.run_in_executor(None, Queue.of, source.root)
+        drain = Drain(
+            queue,
+            batcher.score,
+            connectors or _crm_connector,
+            lambda: live.settings.serve.webhooks,
+            sync_root=source.root,
+        )
+        drain.start()
+        held.update(live=live, batcher=batcher, queue=queue, drain=drain)
         log.info("scoring with ICP version %s", live.scorer.version)
         try:
             yield
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
+            await drain.stop()
+            queue.close()
             await batcher.stop()
             live.close()
 
@@ -350,10 +406,9 @@ def create_app(source: Source) -> Any:
         route, win probability, reasons, the ICP version and the values not read."""
         return await score(request)
 
-    # The same endpoint as a plain Starlette route, matched first: FastAPI's parameter
-    # solving costs about 0.2 ms of CPU a request, a fifth of the scoring path's
-    # (bench/serve.py); the route above stays for the OpenAPI description.
-    app.router.routes.insert(0, Route("/v1/score", score, methods=["POST"]))
+    # POST /v1/score itself is answered by ``score`` before FastAPI (see ScoreFirst): its
+    # parameter solving and middleware cost more CPU than scoring one account; the route
+    # above stays for the OpenAPI description.
 
     @app.get("/v1/icp", summary="The ICP in force", openapi_extra={"security": security})
     async def icp(request: Request) -> Response:
@@ -403,13 +458,24 @@ def create_app(source: Source) -> Any:
             schemas["AccountIn"] = account_schema
             schemas["Batch"] = batch_schema
             components["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+            schema.setdefault("paths", {}).update(WEBHOOK_PATHS)
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(
-        Guard,  # type: ignore[arg-type]
-        limit=lambda: held["live"].settings.serve.max_body_bytes if "live" in held else 2_000_000,
-        metrics=metrics,
+    app.router.routes.extend(
+        webhook_routes(
+            lambda: held["queue"],
+            lambda: live().settings.serve.webhooks,
+            written_fields(),
+            lambda: held["drain"].wake(),
+            denied,
+        )
     )
-    return app
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    def limit() -> int:
+        return held["live"].settings.serve.max_body_bytes if "live" in held else 2_000_000
+
+    app.add_middleware(Guard, limit=limit, metrics=metrics)  # type: ignore[arg-type]
+    return ScoreFirst(app, Guard(_endpoint(score), limit, metrics))

@@ -15,7 +15,8 @@ from collections import Counter
 BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 """Upper bounds (seconds) of the request latency histogram."""
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
-"""Upper bounds of the histogram of accounts scored per query (requests gathered)."""
+"""Upper bounds of the histogram of accounts scored together (a small request alone,
+larger ones gathered into one query)."""
 
 
 def _label(value: str) -> str:
@@ -49,7 +50,8 @@ class Metrics:
             self.accounts += n
 
     def batched(self, accounts: int) -> None:
-        """Count one query of ``accounts`` accounts (the requests gathered into it)."""
+        """Count ``accounts`` accounts scored together (one request, or the requests
+        gathered into one query)."""
         with self._lock:
             self.batches[bisect.bisect_left(BATCH_BUCKETS, accounts)] += 1
             self.batch_sum += accounts
@@ -93,8 +95,8 @@ class Metrics:
                 "# HELP icp_accounts_scored_total Accounts scored.",
                 "# TYPE icp_accounts_scored_total counter",
                 f"icp_accounts_scored_total {self.accounts}",
-                "# HELP icp_batch_accounts Accounts scored per query (concurrent requests "
-                "are gathered into one).",
+                "# HELP icp_batch_accounts Accounts scored together: a request of a few "
+                "alone, larger concurrent ones gathered into one query.",
                 "# TYPE icp_batch_accounts histogram",
             ]
             running = 0

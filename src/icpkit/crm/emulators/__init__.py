@@ -1,0 +1,1 @@
+"""Loopback emulators of the CRM APIs the connectors speak, holding state, for tests and benches."""

@@ -1,0 +1,45 @@
+"""Column profiles are read once per connection inside ``profiles_read_once``, and the
+columns accounts report are every key of their unmapped columns."""
+
+from __future__ import annotations
+
+import duckdb
+
+from icpkit.attributes.extra import column_profiles, profiles_read_once
+from icpkit.icp.check import reported_extra_columns
+
+
+def _accounts(con: duckdb.DuckDBPyConnection, rows: list[str | None]) -> None:
+    con.execute("CREATE OR REPLACE TABLE accounts (account_key VARCHAR, extra JSON)")
+    for i, extra in enumerate(rows):
+        con.execute("INSERT INTO accounts VALUES (?, ?)", [f"a{i}", extra])
+
+
+def test_profiles_inside_the_block_are_read_once_and_afresh_outside_it() -> None:
+    con = duckdb.connect()
+    _accounts(con, ['{"Region": "North"}', '{"Region": "South"}'])
+    with profiles_read_once():
+        first = column_profiles(con)
+        _accounts(con, ['{"Plan": "Gold"}', '{"Plan": "Silver"}', '{"Plan": "Gold"}'])
+        assert column_profiles(con) == first  # the same block: not read again
+    assert [p.name for p in first] == ["Region"]
+    after = column_profiles(con)
+    assert [(p.name, p.accounts, p.distinct) for p in after] == [("Plan", 3, 2)]
+
+
+def test_each_connection_has_its_own_profiles_in_the_block() -> None:
+    one, two = duckdb.connect(), duckdb.connect()
+    _accounts(one, ['{"Region": "North"}'])
+    _accounts(two, ['{"Plan": "Gold"}'])
+    with profiles_read_once():
+        assert [p.name for p in column_profiles(one)] == ["Region"]
+        assert [p.name for p in column_profiles(two)] == ["Plan"]
+
+
+def test_reported_columns_are_every_key_even_empty_ones_and_research_answers() -> None:
+    con = duckdb.connect()
+    _accounts(
+        con,
+        ['{"Region": "North", "Fax": null}', None, '{"answer:uses_sso": "yes"}', "{}"],
+    )
+    assert reported_extra_columns(con) == {"Region", "Fax", "answer:uses_sso"}

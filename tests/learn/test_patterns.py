@@ -1,0 +1,134 @@
+"""The joint model fitted on distinct patterns of inputs with their counts is the model fitted
+deal by deal: the same weights, deviance and account-clustered z, the same half-lives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from icpkit.engines.features import Features, ScoredRule, design
+from icpkit.icp.model import Criterion, IntentSignal
+from icpkit.learn.fit import bounds_of, fit_logistic, fit_weights
+from icpkit.learn.patterns import group, merge
+from icpkit.learn.selection import clustered_z
+
+CANDIDATES = [30, 90, 180, 365]
+
+
+def _rules() -> list[ScoredRule]:
+    fit = [
+        Criterion(
+            id=f"industry-{i}",
+            attribute="industry",
+            values=[f"v{i}"],
+            direction=d,
+            source="derived",
+        )
+        for i, d in enumerate(["positive", "positive", "negative"])
+    ]
+    signal = IntentSignal(
+        id="funding-round-series-a-0-365",
+        signal="funding_round",
+        detail_in=["Series A"],
+        window_days=(0, 365),
+        source="derived",
+    )
+    return [*(ScoredRule("fit", c) for c in fit), ScoredRule("intent", signal)]
+
+
+def _deals(seed: int, n: int = 3_000) -> tuple[Features, np.ndarray, np.ndarray]:
+    """Deals of n / 3 accounts: three 0/1 rules and a signal whose age (0-365 days, or
+    none) lowers its effect as it ages, with an account-level random effect."""
+    rng = np.random.default_rng(seed)
+    accounts = rng.integers(0, n // 3, n)
+    matches = (rng.random((n, 4)) < [0.3, 0.2, 0.25, 0.4]).astype(np.float64)
+    ages = np.full((n, 4), np.nan)
+    seen = matches[:, 3] == 1
+    ages[seen, 3] = rng.integers(0, 366, int(seen.sum()))
+    fresh = np.where(seen, 0.5 ** (np.nan_to_num(ages[:, 3]) / 90), 0.0)
+    effect = rng.normal(0, 0.5, n // 3)[accounts]
+    log_odds = -1.0 + 0.9 * matches[:, 0] + 0.4 * matches[:, 1] - 0.8 * matches[:, 2]
+    won = (rng.random(n) < expit(log_odds + 1.2 * fresh + effect)).astype(np.int8)
+    return Features(_rules(), matches, ages, []), won, accounts
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_deal_sees_its_pattern_inputs_whatever_the_half_life(seed: int) -> None:
+    features, won, _ = _deals(seed)
+    patterns = group(features, won)
+    assert patterns.features.n < features.n
+    assert patterns.trials.sum() == features.n and patterns.wins.sum() == won.sum()
+    for life in (None, 30.0, 365.0):
+        lives: dict[str, float | None] = {"funding-round-series-a-0-365": life}
+        per_deal = design(features, lives)
+        assert np.array_equal(per_deal, design(patterns.features, lives)[patterns.rows])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_fit_on_patterns_is_the_fit_deal_by_deal(seed: int) -> None:
+    features, won, _ = _deals(seed)
+    bounds = [bounds_of(r) for r in features.rules]
+    lives: dict[str, float | None] = {"funding-round-series-a-0-365": 90.0}
+    deal_fit = fit_logistic(design(features, lives), won, bounds, 1.0)
+    patterns = group(features, won)
+    x, wins, trials, _ = merge(design(patterns.features, lives), patterns.wins, patterns.trials)
+    pattern_fit = fit_logistic(x, wins, bounds, 1.0, trials)
+    assert pattern_fit[0] == pytest.approx(deal_fit[0], abs=1e-5)
+    assert np.allclose(pattern_fit[1], deal_fit[1], atol=1e-5)
+    assert pattern_fit[2] == pytest.approx(deal_fit[2], rel=1e-9)  # the deviance
+
+
+def _sandwich_z(
+    x: np.ndarray, y: np.ndarray, accounts: np.ndarray, b0: float, w: np.ndarray, sd: float
+) -> np.ndarray:
+    """The clustered Wald z written out deal by deal: each deal's score added to its
+    account's, the Hessian summed over deals."""
+    k = x.shape[1]
+    hessian = np.diag(np.r_[0.0, np.full(k, 1 / sd**2)])
+    sums: dict[int, np.ndarray] = {}
+    for row, outcome, account in zip(x, y, accounts, strict=True):
+        inputs = np.r_[1.0, row]
+        p = float(expit(b0 + row @ w))
+        hessian += p * (1 - p) * np.outer(inputs, inputs)
+        sums[int(account)] = sums.get(int(account), np.zeros(k + 1)) + inputs * (outcome - p)
+    g = len(sums)
+    meat = sum(np.outer(s, s) for s in sums.values()) * g / (g - 1)
+    bread = np.linalg.inv(hessian)
+    se = np.sqrt(np.diag(bread @ meat @ bread)[1:])
+    return np.where(w != 0, w / se, 0.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_clustered_z_on_patterns_is_the_sandwich_summed_deal_by_deal(seed: int) -> None:
+    features, won, accounts = _deals(seed, n=1_200)
+    bounds = [bounds_of(r) for r in features.rules]
+    lives: dict[str, float | None] = {"funding-round-series-a-0-365": None}
+    patterns = group(features, won)
+    x, wins, trials, into = merge(design(patterns.features, lives), patterns.wins, patterns.trials)
+    b0, w, _, _ = fit_logistic(x, wins, bounds, 1.0, trials)
+    z = clustered_z(x, won, accounts, b0, w, 1.0, rows=into[patterns.rows])
+    expected = _sandwich_z(design(features, lives), won, accounts, b0, w, 1.0)
+    assert np.allclose(z, expected, rtol=1e-8)
+    assert np.abs(z).max() > 2  # the planted effects are found, not all zero
+
+
+def _fit_weights_deal_by_deal(features: Features, won: np.ndarray) -> dict[str, float | None]:
+    """The half-life search written out on every deal: a half-life is kept when it lowers
+    the deviance of no decay by more than 1.92 and of every half-life tried before it."""
+    bounds = [bounds_of(r) for r in features.rules]
+    rid = "funding-round-series-a-0-365"
+    none = fit_logistic(design(features, {rid: None}), won, bounds, 1.0)[2]
+    best, choice = none, None
+    for life in CANDIDATES:
+        deviance = fit_logistic(design(features, {rid: float(life)}), won, bounds, 1.0)[2]
+        if deviance < none - 1.92 and deviance < best:
+            best, choice = deviance, float(life)
+    return {rid: choice}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_half_life_chosen_on_patterns_is_the_one_chosen_deal_by_deal(seed: int) -> None:
+    features, won, _ = _deals(seed)
+    fitted = fit_weights(features, won, prior_sd=1.0, candidates=CANDIDATES)
+    assert fitted.half_lives == _fit_weights_deal_by_deal(features, won)
