@@ -1,8 +1,11 @@
-"""Start-up benchmark: how long ``icp --version`` and ``icp --help`` take, and what they load.
+"""Start-up benchmark: how long ``icp --version``, ``icp --help`` and ``icp summary`` take,
+and what they load.
 
 Each command runs ``--runs`` times in a fresh process; the median wall time is reported, next
 to a bare ``python -c pass`` (the interpreter's own start-up) and the number of modules the
-command line imports. No command may import DuckDB, numpy, scipy, scikit-learn or pyarrow.
+command line imports. No command's help may import DuckDB, numpy, scipy, scikit-learn or
+pyarrow. ``icp summary`` reads a workspace holding the 5,000-deal demo CRM, made first in a
+temporary folder.
 
 Usage: ``python bench/startup.py [--runs 15]``
 """
@@ -13,6 +16,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,6 +52,18 @@ def loaded_modules() -> tuple[int, list[str]]:
     return int(count), heavy
 
 
+def demo_workspace(root: Path) -> Path:
+    """A workspace holding the 5,000-deal demo CRM (made with the command line)."""
+    data, ws = root / "data", root / "ws"
+    subprocess.run([str(ICP), "demo-data", "--rows", "5000", "--out", str(data)], check=True,
+                   capture_output=True)  # fmt: skip
+    subprocess.run([str(ICP), "init", str(ws)], check=True, capture_output=True)
+    files = [str(data / f"{name}.csv") for name in ("companies", "deals", "signals")]
+    subprocess.run([str(ICP), "ingest", *files, "--workspace", str(ws)], check=True,
+                   capture_output=True)  # fmt: skip
+    return ws
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -55,6 +71,10 @@ def main() -> None:
     print("| command | median seconds |\n| --- | ---: |")
     for name, command in COMMANDS.items():
         print(f"| `{name}` | {median_seconds(command, args.runs):.2f} |")
+    with tempfile.TemporaryDirectory(prefix="icp-startup-") as tmp:
+        ws = demo_workspace(Path(tmp))
+        summary = [str(ICP), "summary", "--workspace", str(ws)]
+        print(f"| `icp summary` (5,000 deals) | {median_seconds(summary, args.runs):.2f} |")
     count, heavy = loaded_modules()
     print(f"\n{count} modules loaded by --help; heavy: {', '.join(heavy) or 'none'}")
 

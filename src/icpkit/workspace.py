@@ -1224,7 +1224,7 @@ class Workspace:
     def summary(self) -> dict[str, Any]:
         """Counts of what the store holds: tables, deal outcomes, imports, and what each
         enrichment provider answered."""
-        from icpkit.enrich.views import status as enrichment_status
+        from icpkit.enrich.lookups import status as enrichment_status
 
         with self.connect(read_only=True) as con:
             counts = table_counts(con)

@@ -31,7 +31,7 @@ import pyarrow as pa
 from icpkit.config import EnrichSettings
 from icpkit.enrich import history
 from icpkit.enrich.fields import COLUMNS
-from icpkit.enrich.store import ACCOUNTS_ONLY, ANSWERED
+from icpkit.enrich.lookups import ACCOUNTS_ONLY, ANSWERED
 
 CRM = "crm"
 _VERSION = 2  # what apply writes: 2 adds the dated history (a store applied before redoes it)

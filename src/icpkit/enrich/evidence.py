@@ -39,7 +39,7 @@ from icpkit.engines.scorecard import build_scorecard
 from icpkit.engines.sql import SEPARATOR
 from icpkit.enrich.apply import order
 from icpkit.enrich.fields import COLUMNS
-from icpkit.enrich.store import ANSWERED
+from icpkit.enrich.lookups import ANSWERED
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
 from icpkit.store.db import identifier, literal
 

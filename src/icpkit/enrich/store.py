@@ -13,29 +13,8 @@ import duckdb
 import pyarrow as pa
 
 from icpkit.enrich.fields import read
+from icpkit.enrich.lookups import CURRENT
 from icpkit.enrich.model import Lookup
-
-CURRENT = """
-    SELECT * FROM enrich_lookups
-    QUALIFY row_number() OVER (
-        PARTITION BY provider, account_key ORDER BY fetched_at DESC, lookup_id DESC) = 1
-"""
-"""The newest lookup of every provider and account (what the cache holds for it)."""
-ANSWERED = """
-    SELECT * FROM enrich_lookups WHERE status <> 'failed'
-    QUALIFY row_number() OVER (
-        PARTITION BY provider, account_key ORDER BY fetched_at DESC, lookup_id DESC) = 1
-"""
-"""The newest answer of every provider and account: a call that failed saw nothing, so
-the answer before it still stands (a refresh that meets a 503 erases no value). Values
-are read from these; freshness from :data:`CURRENT`."""
-
-UNIVERSE = "universe:"
-"""The key prefix of a universe company's lookups ('universe:acme.com'): a company of a
-universe file that no workspace account holds is cached here by domain, and never read as an
-account (see icpkit.enrich.universe)."""
-ACCOUNTS_ONLY = f"account_key NOT LIKE '{UNIVERSE}%'"
-"""A condition keeping the lookups and observations of workspace accounts."""
 
 
 @dataclass(frozen=True)

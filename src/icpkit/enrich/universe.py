@@ -37,11 +37,11 @@ from icpkit.engines.layout import input_layout
 from icpkit.enrich.apply import CRM, order
 from icpkit.enrich.evidence import FILE_COLUMN, Evidence, page_of, to_json
 from icpkit.enrich.fields import ANSWER, COLUMNS, EXTRA, SIGNAL, TECH
+from icpkit.enrich.lookups import ANSWERED, UNIVERSE
 from icpkit.enrich.model import Provider, Target
 from icpkit.enrich.providers import files
 from icpkit.enrich.providers.files import FileProvider
 from icpkit.enrich.run import EnrichResult, Needing
-from icpkit.enrich.store import ANSWERED, UNIVERSE
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP
 from icpkit.ingest.normalize.domains import account_domain

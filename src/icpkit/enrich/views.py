@@ -3,14 +3,13 @@ the accounts where sources disagree, and the runs so far."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from icpkit.enrich.fields import COLUMNS
-from icpkit.enrich.store import ACCOUNTS_ONLY, ANSWERED, CURRENT
+from icpkit.enrich.lookups import ANSWERED, CURRENT
 
 
 @dataclass(frozen=True)
@@ -137,23 +136,5 @@ def _winners(
 def runs(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[dict[str, Any]]:
     """The latest runs, newest first."""
     rows = con.execute("SELECT * FROM enrich_runs ORDER BY run_id DESC LIMIT ?", [limit])
-    names = [d[0] for d in rows.description]
-    return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
-
-
-def status(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Per provider, what its current answers say: accounts asked, found, missed, failed,
-    still fresh, and when it last fetched (for ``icp summary``)."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # the store's times are UTC
-    rows = con.execute(
-        f"""SELECT provider, count(*) AS accounts,
-                   count(*) FILTER (WHERE status = 'found') AS found,
-                   count(*) FILTER (WHERE status = 'miss') AS missed,
-                   count(*) FILTER (WHERE status = 'failed') AS failed,
-                   count(*) FILTER (WHERE expires_at > ? AND status <> 'failed') AS fresh,
-                   max(fetched_at) AS last_fetched
-            FROM ({CURRENT}) WHERE {ACCOUNTS_ONLY} GROUP BY provider ORDER BY provider""",
-        [now],
-    )
     names = [d[0] for d in rows.description]
     return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
