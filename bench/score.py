@@ -8,6 +8,8 @@ In one run:
   (the first ones are the CRM's own companies, so their signals count as intent);
 - ``icp score``: ``Workspace.score_file(prospects.parquet, out=scored.parquet)``: the
   compiled SELECT in DuckDB, reasons included, streamed to Parquet;
+- ``bare DuckDB copy``: the same Parquet file copied to Parquet by DuckDB with the same
+  compression and nothing computed: the floor of any scorer that reads and writes the file;
 - ``pandas vectorized``: the same points, tiers and routes with pandas/NumPy column
   operations (no reasons: string reasons per row are where pandas gives up);
 - ``pandas row-wise``: ``DataFrame.apply`` of the Python reference scorer, one row at a time,
@@ -18,7 +20,8 @@ In one run:
 
 each in a fresh process, with its wall time, rows/s and peak RSS.
 
-Usage: ``python bench/score.py [--rows 10000000] [--sample 100000] [--out bench/out]``
+Usage: ``python bench/score.py [--rows 10000000] [--sample 100000] [--out bench/out]
+[--floor-only]`` (``--floor-only``: ``icp score`` and the bare copy, no challengers)
 """
 
 from __future__ import annotations
@@ -89,6 +92,18 @@ ws = Workspace.open(root / "ws")
 result = ws.score_file(root / "prospects.parquet", as_of=dt.date(2025, 10, 1),
                        out=root / "scored.parquet")
 print(result.total)
+"""
+
+# The floor: read the file and write it again, nothing computed (ZSTD level 1, as icp score).
+BARE_COPY = """
+from pathlib import Path
+import duckdb
+root = Path({root!r})
+con = duckdb.connect()
+source, target = root / "prospects.parquet", root / "copied.parquet"
+n = con.execute(f"COPY (SELECT * FROM read_parquet('{{source}}')) TO '{{target}}' "
+                "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)").fetchone()[0]
+print(n)
 """
 
 # The same scorecard, column by column: what a pandas user would write by hand.
@@ -220,6 +235,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=100_000, help="rows for row-wise apply")
     parser.add_argument("--sample-big", type=int, default=1_000_000, help="rows for optbinning")
     parser.add_argument("--out", type=Path, default=HERE / "out")
+    parser.add_argument("--floor-only", action="store_true", help="no challengers")
     args = parser.parse_args()
     root = args.out / f"score-{args.rows}"
     shutil.rmtree(root, ignore_errors=True)
@@ -231,24 +247,32 @@ def main() -> None:
     prep_s, _, _ = run_step(PREPARE.format(**fmt))
     print(f"prepared {args.rows:,} prospects in {prep_s:.1f}s")
     results = {}
-    for name, code in (
+    steps = [
         ("icp score (DuckDB, compiled SQL, reasons)", ICPKIT),
-        ("pandas vectorized (no reasons)", VECTORIZED),
-        ("pandas row-wise apply (reference scorer)", ROWWISE),
-    ):
+        ("bare DuckDB copy (nothing computed)", BARE_COPY),
+    ]
+    if not args.floor_only:
+        steps += [
+            ("pandas vectorized (no reasons)", VECTORIZED),
+            ("pandas row-wise apply (reference scorer)", ROWWISE),
+        ]
+    for name, code in steps:
         took, peak, line = run_step(code.format(**fmt))
         results[name] = {"rows": int(line), "seconds": took, "peak_mib": peak}
         print(name, results[name], flush=True)
-    took, peak, line = run_step(OPTBINNING.format(root=str(root), sample_big=args.sample_big))
-    scored, score_s = line.split()
-    results["optbinning Scorecard.score"] = {
-        "rows": int(scored),
-        "seconds": float(score_s),
-        "peak_mib": peak,
-    }
+    if not args.floor_only:
+        took, peak, line = run_step(OPTBINNING.format(root=str(root), sample_big=args.sample_big))
+        scored, score_s = line.split()
+        results["optbinning Scorecard.score"] = {
+            "rows": int(scored),
+            "seconds": float(score_s),
+            "peak_mib": peak,
+        }
     print(json.dumps(results, indent=1))
     base = results["icp score (DuckDB, compiled SQL, reasons)"]
     base_rate = base["rows"] / base["seconds"]
+    floor = results["bare DuckDB copy (nothing computed)"]
+    print(f"\nicp score takes {base['seconds'] / floor['seconds']:.2f}x the bare copy")
     print("\n| implementation | rows | seconds | rows/s | icp score is ...x faster | peak MiB |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, r in results.items():

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from icpkit.crm.base import CrmError, CrmName
-from icpkit.enrich.secrets import secrets_file
+from icpkit.enrich.secrets import read_named, secrets_file
 
 CREDENTIALS: dict[CrmName, tuple[str, ...]] = {
     "hubspot": ("HUBSPOT_ACCESS_TOKEN",),
@@ -40,18 +40,7 @@ def read_credentials(
     ...                  {"HUBSPOT_ACCESS_TOKEN": "t", "ICPKIT_SECRETS_FILE": "/nonexistent"})
     {'HUBSPOT_ACCESS_TOKEN': 't'}
     """
-    environ = os.environ if environ is None else environ
-    found: dict[str, str] = {}
-    path = secrets_file(environ)
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and not key.startswith("#") and key.strip() in names:
-                found[key.strip()] = value.strip().strip("'\"")
-    for name in names:
-        if environ.get(name):
-            found[name] = environ[name]
-    return found
+    return read_named(names, environ)
 
 
 def credentials(crm: CrmName, environ: Mapping[str, str] | None = None) -> dict[str, str]:

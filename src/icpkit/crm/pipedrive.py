@@ -36,6 +36,7 @@ from icpkit.crm.base import (
     WriteResult,
 )
 from icpkit.crm.calls import RETRIES, Retrying
+from icpkit.crm.fields import same
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +302,7 @@ class PipedriveConnector:
             # is written, and is not sent again.
             answer = self._get(path, what, ok={200, 404})
             data = _body(answer).get("data")
-            held = isinstance(data, dict) and all(_same(data.get(k), v) for k, v in body.items())
+            held = isinstance(data, dict) and all(same(data.get(k), v) for k, v in body.items())
             if answer.status_code == 200 and held:
                 result.written.append(update.record_id)
                 return False
@@ -438,22 +439,6 @@ def _record(obj: CrmObject, row: Mapping[str, Any], shape: _Shape) -> Record:
 def _field(data: Mapping[str, Any]) -> _Field:
     options = {str(o.get("label")): int(o["id"]) for o in data.get("options") or [] if "id" in o}
     return _Field(str(data.get("key")), str(data.get("name")), options)
-
-
-def _same(current: Any, wanted: Any) -> bool:
-    """Whether a value read back is the one written (numbers by value, options by id).
-
-    >>> _same(72, 72.0), _same("12", 12), _same(None, None), _same("B", "A")
-    (True, True, True, False)
-    """
-    if current in (None, "") or wanted in (None, ""):
-        return current in (None, "") and wanted in (None, "")
-    if isinstance(wanted, int | float) and not isinstance(wanted, bool):
-        try:
-            return float(current) == float(wanted)
-        except (TypeError, ValueError):
-            return False
-    return str(current) == str(wanted)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

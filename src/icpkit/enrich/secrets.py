@@ -6,7 +6,7 @@ never printed, logged or stored."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from icpkit.config import EnrichSettings
@@ -30,8 +30,17 @@ def read_secrets(
     ...                                 "ICPKIT_SECRETS_FILE": "/nonexistent"})
     {'PDL_API_KEY': 'k'}
     """
+    return read_named(sorted({*KEY_NAMES, settings.research.api_key_env}), environ)
+
+
+def read_named(names: Sequence[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The values of ``names`` found: the secrets file's, overridden by the environment's
+    (the one reading of the file, for providers' keys and CRMs' credentials alike).
+
+    >>> read_named(["A_KEY"], {"A_KEY": "k", "ICPKIT_SECRETS_FILE": "/nonexistent"})
+    {'A_KEY': 'k'}
+    """
     environ = os.environ if environ is None else environ
-    names = {*KEY_NAMES, settings.research.api_key_env}
     found: dict[str, str] = {}
     path = secrets_file(environ)
     if path.is_file():
@@ -39,7 +48,7 @@ def read_secrets(
             key, sep, value = line.strip().partition("=")
             if sep and not key.startswith("#") and key.strip() in names:
                 found[key.strip()] = value.strip().strip("'\"")
-    for name in sorted(names):
+    for name in names:
         if environ.get(name):
             found[name] = environ[name]
     return found
