@@ -39,12 +39,11 @@ import duckdb
 import numpy as np
 
 from icpkit.config import AlertRule, Settings
-from icpkit.engines.features import ENTITIES, compute_features
-from icpkit.engines.score import Scores, apply_scorecard
-from icpkit.engines.scorecard import build_scorecard
+from icpkit.engines.score import Scores
 from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP
 from icpkit.operate import deliver
+from icpkit.operate.tier_changes import score_entities, store_accounts
 from icpkit.vocabulary import TIERS
 
 if TYPE_CHECKING:
@@ -247,18 +246,11 @@ def score_accounts(
     con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, as_of: dt.date
 ) -> Scored:
     """Score every account of the store with ``icp`` as of ``as_of``, as batch scoring does."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
-            SELECT (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS entity_id,
-                   account_key, DATE '{as_of.isoformat()}' AS as_of, name
-            FROM accounts"""
-    )
-    rows = con.execute(f"SELECT account_key, name FROM {ENTITIES} ORDER BY entity_id").fetchall()
-    features = compute_features(con, icp, settings.analysis, persona=settings.scoring.persona)
-    scores = apply_scorecard(build_scorecard(icp, settings.scoring), features)
+    rows = store_accounts(con, as_of)
+    scores = score_entities(con, icp, settings)
     inside = ~(np.asarray(scores.excluded, dtype=bool) | np.asarray(scores.outside, dtype=bool))
     return Scored(
-        [str(r[0]) for r in rows],
+        [key for key, _ in rows],
         [r[1] for r in rows],
         scores,
         inside,

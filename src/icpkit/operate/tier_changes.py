@@ -63,11 +63,21 @@ class TierChanges:
         return sum(n for (old, new), n in self.counts.items() if old != new)
 
 
-def _score_accounts(
-    con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, as_of: dt.date
-) -> Scores:
-    """Every account of the store (entity ``i`` is the ``i``-th by account key) scored with
-    ``icp`` as of ``as_of``."""
+def store_accounts(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[tuple[str, str | None]]:
+    """Make every account of the store an entity to score as of ``as_of`` (entity ``i`` is
+    the ``i``-th by account key); their keys and names, in that order."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
+            SELECT (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS entity_id,
+                   account_key, {_date(as_of)} AS as_of, name
+            FROM accounts"""
+    )
+    rows = con.execute(f"SELECT account_key, name FROM {ENTITIES} ORDER BY entity_id").fetchall()
+    return [(str(key), name) for key, name in rows]
+
+
+def score_entities(con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings) -> Scores:
+    """The entities :func:`store_accounts` made, scored with ``icp`` as batch scoring does."""
     features = compute_features(con, icp, settings.analysis, persona=settings.scoring.persona)
     return apply_scorecard(build_scorecard(icp, settings.scoring), features)
 
@@ -84,15 +94,9 @@ def tier_changes(
     """Score every account of the store with ``old`` and ``new`` and count the moves by
     (old tier, new tier); ``movers`` holds the ``top`` accounts that moved most (most tiers,
     then most points, then by name), changed tiers only."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
-            SELECT (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS entity_id,
-                   account_key, {_date(as_of)} AS as_of, name
-            FROM accounts"""
-    )
-    rows = con.execute(f"SELECT account_key, name FROM {ENTITIES} ORDER BY entity_id").fetchall()
-    before = _score_accounts(con, old, settings, as_of)
-    after = _score_accounts(con, new, settings, as_of)
+    rows = store_accounts(con, as_of)
+    before = score_entities(con, old, settings)
+    after = score_entities(con, new, settings)
     counts: dict[tuple[str, str], int] = {}
     for a, b in zip(before.tier.tolist(), after.tier.tolist(), strict=True):
         counts[(a, b)] = counts.get((a, b), 0) + 1
@@ -134,15 +138,6 @@ def account_tiers(
     con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, *, as_of: dt.date
 ) -> dict[str, str]:
     """Every account of the store and its tier under ``icp`` as of ``as_of``."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
-            SELECT (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS entity_id,
-                   account_key, {_date(as_of)} AS as_of, name
-            FROM accounts"""
-    )
-    keys = [
-        r[0]
-        for r in con.execute(f"SELECT account_key FROM {ENTITIES} ORDER BY entity_id").fetchall()
-    ]
-    scores = _score_accounts(con, icp, settings, as_of)
-    return {str(k): str(t) for k, t in zip(keys, scores.tier.tolist(), strict=True)}
+    keys = [key for key, _ in store_accounts(con, as_of)]
+    scores = score_entities(con, icp, settings)
+    return {k: str(t) for k, t in zip(keys, scores.tier.tolist(), strict=True)}
