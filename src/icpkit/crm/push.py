@@ -23,12 +23,11 @@ from typing import Any
 
 from icpkit.config import Settings
 from icpkit.crm.base import Connector, Update
-from icpkit.crm.fields import FIELDS, same
+from icpkit.crm.fields import FIELDS, same, values_of
 from icpkit.crm.state import SyncState, fingerprint
 from icpkit.icp.model import ICP
 from icpkit.vocabulary import TIERS
 
-TOP_REASONS = 3
 OUTSIDE_ROUTES = frozenset({"disqualify", "never"})
 """Routes of an account outside the ICP (``never``: excluded, ``disqualify``: too far)."""
 
@@ -135,16 +134,9 @@ def score_accounts(
         con.close()
     out = []
     for key, name, fit, intent, score, tier, route, reasons in rows:
-        top = [r for r in str(reasons or "").split(SEPARATOR) if r][:TOP_REASONS]
-        values = {
-            "icp_fit": _number(fit),
-            "icp_intent": _number(intent),
-            "icp_score": _number(score),
-            "icp_tier": tier,
-            "icp_route": route,
-            "icp_reasons": SEPARATOR.join(top),
-            "icp_version": icp.version,
-        }
+        row = {"fit": fit, "intent": intent, "score": score, "tier": tier, "route": route,
+               "top_reasons": reasons, "icp_version": icp.version}  # fmt: skip
+        values = values_of(row, SEPARATOR)
         out.append(ScoredAccount(str(key), name, values))
     return out
 
@@ -169,13 +161,6 @@ def exported_record_ids(store: Path, crm: str) -> dict[str, list[str]]:
     for key, rid in rows:
         out.setdefault(str(key), []).append(str(rid))
     return out
-
-
-def _number(value: Any) -> int | float | None:
-    if value is None:
-        return None
-    f = float(value)
-    return int(f) if f.is_integer() else round(f, 4)
 
 
 def push(

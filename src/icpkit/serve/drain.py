@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from icpkit.config import WebhookSettings
+from icpkit.crm import fields
 from icpkit.crm.base import Connector, Record, Update, WriteResult
 from icpkit.crm.fields import FIELD_NAMES, same
 from icpkit.crm.fields import FIELDS as SCORE_FIELDS
-from icpkit.crm.push import TOP_REASONS
 from icpkit.crm.state import SyncState, fingerprint
 from icpkit.engines.sql import SEPARATOR
 from icpkit.ingest.fields import FIELDS, header_key
@@ -58,34 +58,9 @@ def written_fields() -> frozenset[str]:
     return frozenset(FIELD_NAMES)
 
 
-def _number(value: Any) -> int | float | None:
-    if value is None:
-        return None
-    f = float(value)
-    return int(f) if f.is_integer() else round(f, 4)
-
-
 def values_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields ``icp push`` writes (icpkit.crm.fields), from a scored row, as it writes
-    them: numbers as numbers, the strongest reasons only.
-
-    >>> values_of({"fit": 80.0, "intent": 0, "score": 62, "tier": "B", "route": "nurture",
-    ...            "top_reasons": "a (+9); b (+8); c (+5); d (+2)", "icp_version": 3})
-    ... # doctest: +NORMALIZE_WHITESPACE
-    {'icp_fit': 80, 'icp_intent': 0, 'icp_score': 62, 'icp_tier': 'B', 'icp_route': 'nurture',
-     'icp_reasons': 'a (+9); b (+8); c (+5)', 'icp_version': 3}
-    """
-    top = [r for r in str(row.get("top_reasons") or "").split(SEPARATOR) if r][:TOP_REASONS]
-    values = {
-        "icp_fit": _number(row["fit"]),
-        "icp_intent": _number(row["intent"]),
-        "icp_score": _number(row["score"]),
-        "icp_tier": row["tier"],
-        "icp_route": row["route"],
-        "icp_reasons": SEPARATOR.join(top),
-        "icp_version": row["icp_version"],
-    }
-    return {name: values[name] for name in FIELD_NAMES}
+    """The fields ``icp push`` writes, from a row the server scored."""
+    return fields.values_of(row, SEPARATOR)
 
 
 def _names() -> dict[str, tuple[int, str]]:
