@@ -18,7 +18,7 @@ def test_a_created_token_checks_and_a_changed_one_does_not(tmp_path: Path) -> No
     record, token = store.create("crm-sync", "read")
     assert token.startswith(f"icp_{record.id}_")
     assert check_token(store.records(), token) == record
-    secret = token.rsplit("_", 1)[1]
+    secret = token.split("_", 2)[2]
     flipped = token[: -len(secret)] + secret[::-1]
     assert check_token(store.records(), flipped) is None
     assert check_token(store.records(), "icp_00000000_" + secret) is None
@@ -79,7 +79,7 @@ def test_the_cli_prints_a_token_once_and_lists_it_without_it(ws: Workspace) -> N
     assert token.startswith("icp_")
     listed = runner.invoke(app, ["token", "list", "--workspace", root])
     assert "crm-sync" in listed.output and "score" in listed.output
-    assert token not in listed.output and token.rsplit("_", 1)[1] not in listed.output
+    assert token not in listed.output and token.split("_", 2)[2] not in listed.output
     revoked = runner.invoke(app, ["token", "revoke", "crm-sync", "--workspace", root])
     assert revoked.exit_code == 0
     assert json.loads((ws.root / ".icp" / "tokens.json").read_text())["tokens"][0]["revoked_at"]
