@@ -33,16 +33,23 @@ def adopt_new_version(served: Served, points: int) -> int:
 def test_a_new_icp_version_is_picked_up_while_requests_keep_coming(served: Served) -> None:
     stop = threading.Event()
     answers: list[tuple[int, int | None, int | None]] = []
+    # (sender, sent at, answered at, version) of every request, to judge order per request:
+    # answers from four senders arrive interleaved, so a request sent just before the swap
+    # may rightly be answered by the old version after another sender saw the new one.
+    timeline: list[tuple[int, float, float, int | None]] = []
 
-    def keep_sending() -> None:
+    def keep_sending(sender: int) -> None:
         with served.client(served.token) as client:
             while not stop.is_set():
+                sent = time.monotonic()
                 r = client.post("/v1/score", json=ACCOUNT)
                 body = r.json() if r.status_code == 200 else {}
+                answered = time.monotonic()
                 answers.append((r.status_code, body.get("icp_version"), body.get("score")))
+                timeline.append((sender, sent, answered, body.get("icp_version")))
 
     old = served.ws.require_icp().version
-    senders = [threading.Thread(target=keep_sending) for _ in range(4)]
+    senders = [threading.Thread(target=keep_sending, args=(i,)) for i in range(4)]
     for t in senders:
         t.start()
     time.sleep(1.0)
@@ -59,9 +66,13 @@ def test_a_new_icp_version_is_picked_up_while_requests_keep_coming(served: Serve
     assert all(status == 200 for status, _, _ in answers), {s for s, _, _ in answers}
     versions = [v for _, v, _ in answers]
     assert old in versions and new in versions
-    # Once the new version answers, the old one never answers again.
-    first_new = versions.index(new)
-    assert set(versions[first_new:]) == {new}
+    # Once the new version has answered, no request sent after that is answered by the old one,
+    # and no sender ever goes back from the new version to the old.
+    first_new_answer = min(answered for _, _, answered, v in timeline if v == new)
+    assert {v for _, sent, _, v in timeline if sent > first_new_answer} == {new}
+    for sender in range(4):
+        seen = [v for s, _, _, v in sorted(timeline, key=lambda t: t[1]) if s == sender]
+        assert seen == sorted(seen), sender
     old_scores = {s for _, v, s in answers if v == old}
     new_scores = {s for _, v, s in answers if v == new}
     assert len(old_scores) == len(new_scores) == 1
