@@ -129,6 +129,14 @@ def main() -> None:
                 f" | {shown} | {took:.1f} | {peak:,.0f} MiB | {load:.2f} |",
                 flush=True,
             )
+    # The machine may be shared: each icpkit step against the pandas pivot of the same run.
+    for n in args.deals:
+        took = {r["step"]: float(r["seconds"]) for r in report if r["deals"] == n}
+        pandas = took["pandas pivot + chi-square"]
+        print(
+            f"{n:,} deals: lift {took['icpkit lift'] / pandas:.2f}x, "
+            f"derive {took['icpkit derive'] / pandas:.2f}x the pandas pivot's time"
+        )
     (args.out / "analyze.json").write_text(json.dumps(report, indent=2))
 
 

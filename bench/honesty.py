@@ -81,7 +81,7 @@ class Plan:
     ceiling_seeds: int
 
 
-FULL = Plan(600, {600: 20, 5_000: 20, 50_000: 20}, 10, 3, 250_000, 3, 5_000, 10)
+FULL = Plan(600, {600: 20, 5_000: 20, 50_000: 20}, 10, 3, 250_000, 10, 5_000, 10)
 QUICK = Plan(60, {600: 1, 5_000: 1, 50_000: 1}, 2, 1, 25_000, 1, 2_000, 1)
 SIZE = 5_000  # deals of the recovery, coverage and ceiling CRMs
 LARGE = 50_000

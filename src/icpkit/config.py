@@ -370,6 +370,13 @@ class RoutingSettings(_Model):
         return self
 
 
+class PersonaRoleSetting(_Model):
+    """One role of the buyer persona: a seniority in a department, as read from titles."""
+
+    seniority: str = Field(min_length=1, description="Seniority, e.g. 'VP'.")
+    department: str = Field(min_length=1, description="Department, e.g. 'Sales'.")
+
+
 class PersonaSettings(_Model):
     """The buyer persona: contacts that match it add to an account's deal potential."""
 
@@ -390,6 +397,21 @@ class PersonaSettings(_Model):
         description="Points for an account with a matching contact (default: learned from "
         "won and lost deals when contacts are ingested).",
     )
+    roles: list[PersonaRoleSetting] = Field(
+        default_factory=list,
+        description="(seniority, department) roles any of which matches, e.g. [{seniority: VP, "
+        "department: Sales}]; `icp derive` writes the roles it finds here (with learned: "
+        "true) unless a persona was set by hand.",
+    )
+    learned: bool = Field(
+        False,
+        description="True when `icp derive` wrote this persona from contacts; the next derive "
+        "replaces it. Set by hand, a persona is never replaced.",
+    )
+
+    def is_set(self) -> bool:
+        """Whether any condition is given (an empty persona matches nobody)."""
+        return bool(self.seniorities or self.departments or self.titles or self.roles)
 
 
 class ScoringSettings(_Model):
@@ -611,6 +633,34 @@ class MonitorSettings(_Model):
             warning, action = self.psi_warning, self.psi_action
             raise ValueError(f"psi_warning must be below psi_action; got {warning} >= {action}")
         return self
+
+
+class ReviewSettings(_Model):
+    """The quarterly review (``icp review``): how often, on which window, judged how."""
+
+    every_days: int = Field(
+        90,
+        ge=1,
+        description="Days between reviews: `icp summary` says a review is due this long after "
+        "the last review or adoption (or the ICP's derivation).",
+    )
+    window_days: int | None = Field(
+        365,
+        ge=30,
+        description="The review re-derives on the deals created in this many days up to the "
+        "newest one (the latest window); null: on every deal.",
+    )
+    min_closed_deals: int = Field(
+        100,
+        ge=20,
+        description="Closed deals the newest quarter needs for the two versions to be compared "
+        "on it; with fewer the review keeps the version in force and says so (exit 1).",
+    )
+    n_boot: int = Field(
+        500,
+        ge=100,
+        description="Account-bootstrap resamples behind the interval on the AUC difference.",
+    )
 
 
 class ResearchQuestion(_Model):
@@ -937,6 +987,48 @@ class AlertRule(_Model):
         return self
 
 
+SegmentColumn = Literal[
+    "industry", "industry_sector", "country", "funding_stage", "lifecycle_stage"
+]
+"""Account columns a named ICP's ``deals.segment`` may select deals by."""
+
+
+class DealFilter(_Model):
+    """The closed deals a named ICP learns from: every condition given holds (docs/multi-icp.md)."""
+
+    pipeline: list[str] | None = Field(
+        None, description="Deals in one of these pipelines (as the CRM names them)."
+    )
+    deal_type: list[str] | None = Field(
+        None, description="Deals of one of these deal types (as the CRM names them)."
+    )
+    motion: Literal["new_business", "expansion"] = Field(
+        "new_business",
+        description="new_business: first deals of an account; expansion: deals of existing "
+        "customers (upsell, cross-sell).",
+    )
+    segment: dict[SegmentColumn, list[str]] = Field(
+        default_factory=dict,
+        description="Deals of accounts in a segment: account column -> values, e.g. "
+        "{industry: [Software]}.",
+    )
+
+
+class NamedIcp(_Model):
+    """An ICP of its own beside the main one (a product line, segment or motion): the deals it
+    learns from, and the ICP in force, written by `icp derive --icp NAME` or `--by`."""
+
+    name: str = Field(
+        ...,
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="The ICP's name: lower-case letters, digits and _ (it names score columns).",
+    )
+    deals: DealFilter = Field(default_factory=DealFilter)
+    icp: dict[str, Any] | None = Field(
+        None, description="This ICP in force, written by `icp derive --icp NAME`."
+    )
+
+
 class Settings(_Model):
     """The whole of ``icp.yaml``: every section, and the ICP in force under ``icp``."""
 
@@ -953,6 +1045,7 @@ class Settings(_Model):
     store: StoreSettings = Field(default_factory=StoreSettings)
     tam: TamSettings = Field(default_factory=TamSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     alerts: list[AlertRule] = Field(
@@ -965,6 +1058,11 @@ class Settings(_Model):
         description="The ICP in force, written by `icp derive` and edited by hand "
         "(`icp schema` prints its JSON Schema); checked when the file is read.",
     )
+    icps: list[NamedIcp] = Field(
+        default_factory=list,
+        description="Named ICPs beside the main one, each learned from its own deals (a "
+        "pipeline, deal type, motion or segment); see docs/multi-icp.md.",
+    )
 
     @field_validator("alerts")
     @classmethod
@@ -973,6 +1071,15 @@ class Settings(_Model):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"alert rule names must be unique; given twice: {', '.join(twice)}")
+        return value
+
+    @field_validator("icps")
+    @classmethod
+    def _icp_names_unique(cls, value: list[NamedIcp]) -> list[NamedIcp]:
+        names = [named.name for named in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"ICP names must be unique; given twice: {', '.join(twice)}")
         return value
 
     @field_validator("schema_version")
@@ -1028,6 +1135,16 @@ def parse_settings(raw: bytes | str, *, source: str = CONFIG_NAME) -> Settings:
             except ValidationError as exc:
                 problems = [_problem(err, ("icp",), doc, source) for err in exc.errors()]
                 raise ConfigError("\n".join(problems), problems) from None
+        for i, named in enumerate(settings.icps):
+            if named.icp is not None:
+                from icpkit.icp.model import ICP
+
+                try:
+                    ICP.model_validate(named.icp)
+                except ValidationError as exc:
+                    at = ("icps", i, "icp")
+                    problems = [_problem(err, at, doc, source) for err in exc.errors()]
+                    raise ConfigError("\n".join(problems), problems) from None
     except ValidationError as exc:
         problems = [_problem(err, (), doc, source) for err in exc.errors()]
         raise ConfigError("\n".join(problems), problems) from None
@@ -1123,6 +1240,8 @@ def save_settings(settings: Settings, path: Path) -> None:
     data = settings.model_dump(mode="json")
     if data.get("icp") is None:
         data.pop("icp", None)
+    if not data.get("icps"):
+        data.pop("icps", None)  # a workspace of one ICP reads as it always did
     text = "# icpkit workspace settings; see docs/settings.md for every key.\n" + yaml.safe_dump(
         data, sort_keys=False, allow_unicode=True
     )

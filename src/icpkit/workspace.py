@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 
@@ -37,7 +37,9 @@ from icpkit.vocabulary import DIALECTS as DIALECTS
 # the CRM systems, the SQL dialects), named here so that they need no other door.
 
 if TYPE_CHECKING:
+    from icpkit.analysis.clusters import ClusterResult
     from icpkit.analysis.lift import LiftResult
+    from icpkit.analysis.persona import PersonaResult, RankedContact
     from icpkit.analysis.segments import SegmentTable
     from icpkit.analysis.tiers import TierResult
     from icpkit.config import EnrichSettings
@@ -55,11 +57,15 @@ if TYPE_CHECKING:
     from icpkit.enrich.views import Conflict
     from icpkit.export import ExportResult
     from icpkit.icp.check import CheckResult
+    from icpkit.icp.model import BuyerPersona
+    from icpkit.icp.review_log import Adoption, LogEntry, ReviewStatus
     from icpkit.ingest.problems import IngestError
     from icpkit.ingest.report import FileReport
     from icpkit.operate.alerts import AlertRun, Delivery
     from icpkit.operate.lookalike import Lookalike
     from icpkit.operate.monitor import MonitorResult
+    from icpkit.operate.review import ReviewResult
+    from icpkit.operate.shadow import ShadowResult, ShadowScoring
     from icpkit.operate.tam import TamResult
     from icpkit.operate.tier_changes import TierChanges
     from icpkit.serve.live import Source
@@ -115,6 +121,15 @@ class DeriveResult:
 
 
 @dataclass
+class DerivedBy:
+    """What ``Workspace.derive_by`` did: each named ICP derived, and each value skipped and why."""
+
+    by: str
+    derived: list[tuple[str, DeriveResult]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass
 class EnrichConflicts:
     """Fields where sources disagree: how many in all, per field, and the first few."""
 
@@ -143,12 +158,16 @@ def _require_serving() -> None:
 # --- The demo: a generated CRM with a planted ICP (see icpkit.demo) -----------------------
 
 
-def make_demo_crm(rows: int, seed: int, out: Path) -> DemoFiles:
+def make_demo_crm(
+    rows: int, seed: int, out: Path, *, product_lines: int = 1, contacts: bool = False
+) -> DemoFiles:
     """Write messy CRM exports of ``rows`` deals with a planted ICP into ``out`` (the ground
-    truth in ``out/truth``); the same seed writes the same files."""
+    truth in ``out/truth``); the same seed writes the same files. ``product_lines=2`` plants
+    a second product line with its own pipeline and ICP (icpkit.demo.lines); ``contacts``
+    writes contacts.csv with a planted buyer persona (icpkit.demo.contacts)."""
     from icpkit.demo import make_crm
 
-    return make_crm(rows, seed, out)
+    return make_crm(rows, seed, out, product_lines=product_lines, contacts=contacts)
 
 
 def make_demo_universe(files: DemoFiles, companies: int, seed: int, out: Path) -> Universe:
@@ -430,6 +449,54 @@ class Workspace:
             attributes = discover_attributes(con, self.settings.analysis)
             return segment_table(con, attributes, by, self.settings.analysis)
 
+    def clusters(self) -> ClusterResult:
+        """Won customers grouped on head count, industry and stack: candidate ICPs, each with
+        its traits, win rate, ACV, churn and whether it deserves an ICP of its own
+        (icpkit.analysis.clusters)."""
+        from icpkit.analysis.clusters import accounts_from_store, cluster_customers
+
+        with self.connect(read_only=True) as con:
+            accounts, outcomes = accounts_from_store(con)
+        return cluster_customers(accounts, outcomes)
+
+    def persona(self) -> PersonaResult:
+        """Which roles, seniorities and departments are present in won deals more than in
+        lost ones, and the buying committee's effect (docs/analysis.md, buyer persona)."""
+        from icpkit.analysis.persona import analyze_persona, load_deal_contacts
+
+        with self.connect(read_only=True) as con:
+            deal_contacts = load_deal_contacts(con)
+        return analyze_persona(deal_contacts, self.settings.analysis)
+
+    def _learn_persona(self) -> BuyerPersona | None:
+        """The ICP's persona from the contacts, and the persona scoring uses set from it
+        unless one was set by hand."""
+        from icpkit.learn.persona import persona_of, scoring_persona
+
+        persona = persona_of(self.persona())
+        scoring = self.settings.scoring
+        scoring.persona = scoring_persona(scoring.persona, persona)
+        return persona
+
+    def ranked_contacts(self, account: str) -> list[RankedContact]:
+        """The contacts of ``account`` (its key, e.g. a domain, or its name), persona roles
+        first: whom to reach first."""
+        from icpkit.analysis.persona import account_contacts, rank_contacts
+
+        icp = self.current_icp()
+        if icp is not None and icp.persona is not None:
+            roles = [(r.seniority, r.department) for r in icp.persona.roles]
+        else:
+            roles = [(r.seniority, r.department) for r in self.settings.scoring.persona.roles]
+        with self.connect(read_only=True) as con:
+            contacts = account_contacts(con, account)
+        if contacts is None:
+            raise WorkspaceError(
+                f"no account {account!r} in the workspace: give its key (a domain, as in "
+                "`icp score` output) or its name"
+            )
+        return rank_contacts(contacts, roles)
+
     def tiers(self) -> TierResult:
         """Every customer's tier (see icpkit.analysis.tiers)."""
         from icpkit.analysis.tiers import assign_tiers
@@ -442,9 +509,11 @@ class Workspace:
         """The saved ICP versions of this workspace (``.icp/versions``)."""
         return VersionStore(self.root)
 
-    def diff(self, a: int, b: int) -> list[str]:
-        """What changed from saved version ``a`` to ``b``, a line a change (none: no lines)."""
-        return format_diff(diff_icps(self.versions.load(a), self.versions.load(b)))
+    def diff(self, a: int, b: int, *, icp: str | None = None) -> list[str]:
+        """What changed from saved version ``a`` to ``b`` (of the named ICP ``icp``), a line
+        a change (none: no lines)."""
+        versions = self.versions if icp is None else self.named_versions(icp)
+        return format_diff(diff_icps(versions.load(a), versions.load(b)))
 
     def tier_changes(
         self, old_version: int, new_version: int, *, as_of: dt.date | None = None
@@ -487,18 +556,21 @@ class Workspace:
             # Nothing to learn from is an error, never an empty version.
             if (reason := no_usable_deals_reason(con)) is not None:
                 raise NoUsableDeals(f"cannot derive an ICP: {reason}")
+        # Before the points are learned: a persona found in the contacts is weighed with them.
+        persona = self._learn_persona()
+        # One connection for the frame and the points: the deals it prepared serve both.
+        with self.connect(read_only=True) as con:
             tiers = assign_tiers(con, self.settings.tiers).tier_of()
             frame = build_frame(con, analysis, tiers)
             fingerprint = data_fingerprint(con)
-        result = lift_table(frame, analysis)
-        # Human edits live in icp.yaml; what counts as a change is measured against the
-        # latest saved version, so an edit by hand is versioned by the next derive.
-        with self.connect(read_only=True) as con:
+            result = lift_table(frame, analysis)
+            # Human edits live in icp.yaml; what counts as a change is measured against the
+            # latest saved version, so an edit by hand is versioned by the next derive.
             learned = learn_icp(
                 con, frame, result, self.settings, self.current_icp(), fingerprint=fingerprint
             )
             reported = reported_extra_columns(con)
-        icp = learned.icp
+        icp = learned.icp.model_copy(update={"persona": persona})
         warnings = learned.warnings
         warnings += unknown_extra_columns(icp, reported)  # a hand-made rule on a missing column
         saved = self._save(icp, note, learned.disagreements, warnings)
@@ -519,6 +591,58 @@ class Workspace:
             icp = learn(con, current, self.settings)
             icp = icp.model_copy(update={"data_fingerprint": data_fingerprint(con)})
         return self._save(icp, note or "calibrated", [], [])
+
+    def derive_named(self, name: str, *, note: str | None = None) -> DeriveResult:
+        """Derive the named ICP ``name`` (``icps:`` in icp.yaml) from the closed deals its
+        ``deals`` filter selects, keeping its human decisions; a version of its own is saved
+        when anything moved (see icpkit.icp.named)."""
+        from icpkit.icp.named import find_named, named_icp, save_named
+        from icpkit.learn.derive import detectable
+        from icpkit.learn.named import learn_named
+
+        named = find_named(self.settings, name)
+        with self.connect(read_only=True) as con:
+            got = learn_named(con, self.settings, named, named_icp(self.settings, name))
+        learned = got.learned
+        saved = save_named(self.root, self.settings, name, learned.icp, note)
+        result = DeriveResult(
+            saved.icp, saved.version, saved.written, saved.changes,
+            learned.disagreements, learned.warnings,
+        )  # fmt: skip
+        if learned.icp.empty:
+            result.nothing = detectable(got.lift, self.settings.analysis).sentences()
+        return result
+
+    def derive_by(self, by: str, *, note: str | None = None) -> DerivedBy:
+        """One named ICP per value of ``by`` (``pipeline``, or ``motion``: new business vs
+        expansion) with enough closed deals, declared in icp.yaml and derived; the values
+        skipped say why. The main ICP is left as it is."""
+        from icpkit.icp.named import declare, split_by
+
+        with self.connect(read_only=True) as con:
+            splits, skipped = split_by(con, by, self.settings)
+        declare(self.settings, splits)
+        result = DerivedBy(by, skipped=skipped)
+        for split in splits:
+            result.derived.append((split.name, self.derive_named(split.name, note=note)))
+        return result
+
+    def named_versions(self, name: str) -> VersionStore:
+        """The saved versions of the named ICP ``name`` (``.icp/icps/<name>/versions``)."""
+        from icpkit.icp.named import find_named, versions_of
+
+        return versions_of(self.root, find_named(self.settings, name).name)
+
+    def named_icp(self, name: str) -> ICP:
+        """The named ICP ``name`` in force, with fitted points, or a clear error."""
+        from icpkit.icp.named import named_icp
+
+        icp = named_icp(self.settings, name)
+        if icp is None or icp.scoring is None:
+            raise WorkspaceError(
+                f"the ICP {name!r} is declared but not derived yet: run `icp derive --icp {name}`"
+            )
+        return icp
 
     def require_icp(self) -> ICP:
         """The current ICP, or a clear error when none was derived yet."""
@@ -550,6 +674,7 @@ class Workspace:
         rows left there and only their counts coming back."""
         from icpkit.engines.prospects import score_file
         from icpkit.enrich.evidence import sourced_reasons
+        from icpkit.icp.named import scored_icps
 
         if engine not in ENGINES:
             raise WorkspaceError(
@@ -573,6 +698,8 @@ class Workspace:
                 progress=progress,
                 # Reasons resting on an enriched value name its source and day.
                 annotate=sourced_reasons(icp, self.settings, day),
+                # Named ICPs (icps: in icp.yaml) add their scores and the best fit.
+                named=scored_icps(self.settings),
             )
         except (duckdb.Error, OSError) as exc:
             limit = self.settings.store.memory_limit
@@ -776,15 +903,16 @@ class Workspace:
         *,
         as_of: dt.date | None = None,
         widen: Mapping[str, tuple[float, float]] | None = None,
+        icp: str | None = None,
     ) -> TamResult:
-        """Size the TAM of a company universe with the current ICP, and a what-if with
-        ``widen`` (see icpkit.operate.tam)."""
+        """Size the TAM of a company universe with the current ICP (or the named ICP
+        ``icp``), and a what-if with ``widen`` (see icpkit.operate.tam)."""
         from icpkit.operate.tam import size_tam
 
-        icp = self.require_icp()
+        chosen = self.require_icp() if icp is None else self.named_icp(icp)
         try:
             return size_tam(
-                icp,
+                chosen,
                 self.settings,
                 self.root,
                 self.store_path,
@@ -805,17 +933,25 @@ class Workspace:
         top: int,
         k: int = 5,
         warnings: list[str] | None = None,
+        icp: str | None = None,
     ) -> list[Lookalike]:
         """The companies of a universe most like the Tier 1 customers (see
-        icpkit.operate.lookalike)."""
+        icpkit.operate.lookalike); with ``icp``, those of the named ICP: the Tier 1
+        customers that won one of its deals, and its rules."""
         from icpkit.operate.lookalike import find_lookalikes
 
-        icp = self.current_icp()
-        if icp is None:
+        chosen = self.current_icp() if icp is None else self.named_icp(icp)
+        if chosen is None:
             raise WorkspaceError("no ICP yet: run `icp derive` first")
         tier1 = [key for key, tier in self.tiers().tier_of().items() if tier == 1]
+        if icp is not None:
+            from icpkit.icp.named import won_accounts
+
+            with self.connect(read_only=True) as con:
+                theirs = won_accounts(con, self.settings, icp)
+            tier1 = [key for key in tier1 if key in theirs]
         return find_lookalikes(
-            icp,
+            chosen,
             tier1,
             self.settings,
             self.root,
@@ -1139,6 +1275,263 @@ class Workspace:
         with self.connect(read_only=True) as con:
             return run_monitor(con, self.settings, icp, period=period, since=since, as_of=as_of)
 
+    def score_shadow(
+        self,
+        challenger: int,
+        path: Path | str | None = None,
+        *,
+        as_of: dt.date | None = None,
+        out: Path | str | None = None,
+        encoding: str | None = None,
+        sheet: str | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> ShadowScoring:
+        """Score with the ICP in force and saved version ``challenger`` side by side, and
+        record both scores of every keyed account in ``.icp/shadow.sqlite`` to judge them
+        later (:meth:`shadow_monitor`). With ``path`` its accounts are scored as
+        :meth:`score_file` scores them, the challenger's columns added with a ``shadow_``
+        prefix; without it the workspace's own accounts are (see icpkit.operate.shadow)."""
+        from icpkit.operate.shadow import (
+            ShadowBook,
+            ShadowScoring,
+            challenger_of,
+            shadow_step,
+            tier_counts,
+        )
+
+        icp = self.require_icp()
+        saved = self.versions.numbers()
+        other = self.versions.load(challenger) if challenger in saved else None
+        candidate = challenger_of(icp, other, challenger, saved)
+        day = as_of or dt.date.today()
+        book = ShadowBook(self.root)
+        if path is None:
+            from icpkit.operate.shadow import Recorded
+            from icpkit.operate.tier_changes import score_entities, store_accounts
+
+            with self.connect(read_only=True) as con:
+                keys = [key for key, _ in store_accounts(con, day)]
+                a = score_entities(con, icp, self.settings)
+                b = score_entities(con, candidate, self.settings)
+            kept = [
+                Recorded(k, int(sa), int(sb), str(ta), str(tb))
+                for k, sa, sb, ta, tb in zip(
+                    keys,
+                    a.score.tolist(),
+                    b.score.tolist(),
+                    a.tier.tolist(),
+                    b.tier.tolist(),
+                    strict=True,
+                )
+            ]
+            source, scored, file = "workspace accounts", len(keys), None
+        else:
+            from icpkit.engines.prospects import score_file
+            from icpkit.enrich.evidence import sourced_reasons
+
+            kept = []
+            step = shadow_step(
+                icp, candidate, self.settings, day, sourced_reasons(icp, self.settings, day), kept
+            )
+            try:
+                file = score_file(
+                    Path(path),
+                    icp,
+                    self.settings,
+                    self.store_path,
+                    as_of=day,
+                    out=Path(out) if out is not None else None,
+                    encoding=encoding,
+                    sheet=sheet,
+                    progress=progress,
+                    annotate=step,
+                )
+            except (duckdb.Error, OSError) as exc:
+                known = failure(exc, memory_limit=self.settings.store.memory_limit, writing=out)
+                if known is None:
+                    raise
+                raise known from exc
+            source, scored = Path(path).name, file.total
+        recorded = book.record(
+            kept, day=day, champion=icp.version, challenger=challenger, source=source
+        )
+        return ShadowScoring(
+            icp.version, challenger, day, source, scored, recorded, book.path,
+            tier_counts(kept), file,
+        )  # fmt: skip
+
+    def shadow_monitor(self, *, as_of: dt.date | None = None, seed: int = 0) -> ShadowResult:
+        """Which version ranks better on the deals created after the accounts were scored
+        in shadow (:meth:`score_shadow`): each recorded pair's AUCs on the closed ones and
+        their difference with a paired account-bootstrap interval; ``as_of`` replays the
+        judgement as of a past day (see icpkit.operate.shadow)."""
+        from icpkit.operate.shadow import judge_shadow
+
+        with self.connect(read_only=True) as con:
+            return judge_shadow(con, self.root, self.settings, as_of=as_of, seed=seed)
+
+    def review(
+        self, *, note: str | None = None, as_of: dt.date | None = None, dry_run: bool = False
+    ) -> ReviewResult:
+        """The quarterly review: re-derive the ICP on the latest window and save it as a
+        version without putting it in force, set it beside the version in force (rules
+        gained, lost and moved; accounts that change tier, scored as of ``as_of``, default
+        today), compare the two on the newest quarter neither was fitted on and recommend
+        adopt or keep. The review is logged; the next is due ``review.every_days`` later. A
+        ``dry_run`` saves and logs nothing (see icpkit.operate.review)."""
+        from icpkit.icp.review_log import LogEntry, ReviewLog, now, today, who
+        from icpkit.learn.derive import data_fingerprint
+        from icpkit.operate.review import ReviewResult, compare, propose
+        from icpkit.operate.tier_changes import tier_changes
+
+        current = self.require_icp()
+        with self.connect(read_only=True) as con:
+            proposal = propose(con, self.settings, current, data_fingerprint(con))
+            comparison, unjudged = compare(con, self.settings, current)
+            diff = diff_icps(current, proposal.icp)
+            version = None
+            # An empty proposal (no rule passed on the window) is no version to adopt.
+            if not (diff.is_empty or dry_run or proposal.icp.empty):
+                version = self._save_proposal(current, proposal.icp, note)
+            moved = None
+            if not diff.is_empty:
+                day = as_of or dt.date.today()
+                moved = tier_changes(con, current, proposal.icp, self.settings, as_of=day)
+        next_review = today() + dt.timedelta(days=self.settings.review.every_days)
+        if dry_run and (status := self.review_status()) is not None:
+            next_review = status.due_on  # a dry run is no review: the clock runs on
+        result = ReviewResult(
+            current.version, version, proposal, diff_icps(current, proposal.icp), comparison,
+            unjudged, moved, next_review, notes=proposal.warnings,
+        )  # fmt: skip
+        if dry_run:
+            return result
+        entry = LogEntry(
+            "review", now(), who(), current.version, proposal=version,
+            recommendation=result.recommendation, why=result.reason,
+        )  # fmt: skip
+        ReviewLog(self.root).append(entry)
+        return result
+
+    def _save_proposal(self, current: ICP, icp: ICP, note: str | None) -> int:
+        """Save a review's proposal as a version, not in force; a proposal the same as the
+        newest saved version (not in force) is that version, not a new one."""
+        latest = self.versions.latest()
+        if latest is not None and latest.version != current.version:
+            same = diff_icps(latest, icp)
+            if same.is_empty and not same.data_changed:
+                icp.version = latest.version
+                return latest.version
+        version = self.versions.save(icp)
+        if latest is not None:
+            proposed = f"Proposed by icp review (version {current.version} stays in force)."
+            self.versions.append_changelog(
+                diff_icps(latest, icp), f"{proposed} {note}" if note else proposed
+            )
+        return version
+
+    def adopt(self, version: int, *, why: str | None = None, by: str | None = None) -> Adoption:
+        """Put the saved ICP ``version`` in force: icp.yaml rewritten as ``derive`` writes it
+        (a running ``icp serve`` reloads it), the adoption logged with who, when and why.
+        Edits by hand to the ICP in force are saved as a version first, so nothing is lost
+        and ``rollback`` returns to them."""
+        from icpkit.icp.review_log import Adoption
+
+        target = self._saved(version)
+        current = self.current_icp()
+        if current is not None and current.version == version and not self._hand_edited(current):
+            return Adoption(version, version, False)
+        return self._put_in_force(target, current, "adopt", why, by)
+
+    def rollback(self, *, why: str | None = None, by: str | None = None) -> Adoption:
+        """Put back in force the version that was in force before the last adoption not yet
+        rolled back (adoptions stack); refused when none was adopted, or when the version in
+        force is no longer the adopted one (``icp derive`` replaced it since)."""
+        from icpkit.icp.review_log import ReviewLog
+
+        last = ReviewLog(self.root).adoption_to_undo()
+        if last is None or last.previous is None:
+            raise WorkspaceError(
+                "nothing to roll back: no version was adopted in this workspace",
+                hint="icp adopt VERSION puts a saved version in force (icp history lists them)",
+            )
+        current = self.current_icp()
+        if current is None or current.version != last.version:
+            now_in_force = f"version {current.version}" if current is not None else "no ICP"
+            raise WorkspaceError(
+                f"{now_in_force} is in force, not version {last.version}, which was adopted "
+                f"last (replaced since, e.g. by icp derive): a rollback would skip that change",
+                hint="put the version you want in force with icp adopt VERSION",
+            )
+        return self._put_in_force(self._saved(last.previous), current, "rollback", why, by)
+
+    def review_history(self) -> list[LogEntry]:
+        """Every review, adoption and rollback of the ICP in force, oldest first, with who,
+        when and why (``.icp/reviews.json``)."""
+        from icpkit.icp.review_log import ReviewLog
+
+        return ReviewLog(self.root).entries()
+
+    def _saved(self, version: int) -> ICP:
+        """Saved version ``version``, or a clear refusal naming the saved ones."""
+        numbers = self.versions.numbers()
+        if version not in numbers:
+            saved = f"saved: {numbers[0]}-{numbers[-1]}" if numbers else "none saved yet"
+            raise WorkspaceError(
+                f"no saved ICP version {version} ({saved})", hint="icp history lists them"
+            )
+        return self.versions.load(version)
+
+    def _hand_edited(self, icp: ICP) -> bool:
+        """Whether ``icp`` (from icp.yaml) has rules that its saved version has not."""
+        if icp.version not in self.versions.numbers():
+            return True
+        return not diff_icps(self.versions.load(icp.version), icp).is_empty
+
+    def _put_in_force(
+        self,
+        target: ICP,
+        current: ICP | None,
+        event: Literal["adopt", "rollback"],
+        why: str | None,
+        by: str | None,
+    ) -> Adoption:
+        """Write ``target`` into icp.yaml, log the event and add it to the changelog."""
+        from icpkit.icp.review_log import Adoption, LogEntry, ReviewLog, changelog_entry, now, who
+
+        edits = None
+        previous = current.version if current is not None else None
+        if current is not None and self._hand_edited(current):
+            edited = current.version
+            edits = self.versions.save(current)
+            self.versions.append_changelog(
+                diff_icps(self.versions.load(edited), current)
+                if edited in self.versions.numbers()
+                else diff_icps(target, current),
+                f"Edits by hand to version {edited}, saved before version {target.version} "
+                "was put in force.",
+            )
+            previous = edits
+        old = self.settings.icp
+        self.settings.icp = dump_icp(target)
+        try:
+            save_settings(self.settings, self.config_path)
+        except OSError as exc:
+            self.settings.icp = old
+            if is_disk_full(exc):
+                raise DiskFullError(
+                    exc.filename or self.config_path, done="the ICP in force was not changed"
+                ) from exc
+            raise
+        default = "put in force by hand" if event == "adopt" else "rolled back by hand"
+        entry = LogEntry(
+            event, now(), by or who(), target.version, previous=previous, why=why or default
+        )
+        ReviewLog(self.root).append(entry)
+        self.versions.append_entry(changelog_entry(entry))
+        changes = format_diff(diff_icps(current, target)) if current is not None else []
+        return Adoption(target.version, previous, True, edits, changes)
+
     def report(
         self,
         out: Path | str | None = None,
@@ -1189,6 +1582,12 @@ class Workspace:
         if latest is not None:
             diff = diff_icps(latest, icp)
             if diff.is_empty and not diff.data_changed:
+                in_force = self.current_icp()
+                if in_force is not None and in_force.version != latest.version:
+                    # The newest version is a review's proposal, not in force: derive puts it.
+                    self._put_in_force(latest, in_force, "adopt", "icp derive found it again", None)
+                    put = [f"version {latest.version}, proposed by icp review, put in force"]
+                    return DeriveResult(latest, latest.version, True, put, disagreements, warnings)
                 return DeriveResult(latest, latest.version, False, [], disagreements, warnings)
             changes = format_diff(diff)
             if diff.data_changed:
@@ -1245,4 +1644,18 @@ class Workspace:
             "deals_linked": int(linked[0]) if linked else 0,
             "imports": imports,
             "enrichment": enrichment,
+            "review": self.review_status(),
         }
+
+    def review_status(self, today: dt.date | None = None) -> ReviewStatus | None:
+        """When the next review of the ICP in force is due (``review.every_days`` after the
+        last review or adoption, or its derivation), and whether it is due ``today``
+        (default: today, UTC); None without an ICP. Reads two small files, nothing more."""
+        from icpkit.icp.review_log import ReviewLog, derived_day
+        from icpkit.icp.review_log import today as utc_today
+
+        derived = derived_day(self.settings.icp)
+        if derived is None:
+            return None
+        every = self.settings.review.every_days
+        return ReviewLog(self.root).status(derived, every, today or utc_today())

@@ -1,14 +1,18 @@
-"""Column lookups: the SQL fast paths give exactly what the Python normalizers give."""
+"""Column lookups and name keys: the SQL twins give exactly what the Python normalizers give."""
 
 from __future__ import annotations
+
+import random
 
 import duckdb
 import pyarrow as pa
 import pytest
 
+from helpers import cases
 from icpkit.config import IngestSettings
-from icpkit.ingest.cells import build_lookup, fast_path, suffix_tables
+from icpkit.ingest.cells import build_lookup, fast_path, name_keys_sql, suffix_tables
 from icpkit.ingest.fields import FIELDS
+from icpkit.ingest.normalize.names import company_name_key
 
 SPECS = {s.name: s for s in FIELDS["companies"]} | {s.name: s for s in FIELDS["deals"]}
 
@@ -63,3 +67,41 @@ def test_fast_path_agrees_with_the_normalizer(field: str) -> None:
         assert expected["error"] is None, raw
         names = [k for k in expected if k not in ("raw", "error")]
         assert tuple(out) == tuple(expected[n] for n in names), raw
+
+
+def _name_samples() -> list[str]:
+    """Company names as exports write them, with every combination of the rules' edges:
+    legal forms (several, dotted, after '&' or 'and'), a leading 'The', punctuation, case,
+    null tokens, nothing but legal forms, non-ASCII letters."""
+    rng = random.Random(7)
+    words = ["acme", "the", "and", "co", "inc", "global", "x", "AT&T", "Smith", "o'neil"]
+    forms = ["Inc.", "LLC", "L.L.C.", "Co", "& Co", "and Co", "Pty Ltd", "GmbH", "S.A.", "corp"]
+    joins = [" ", "  ", ", ", " - ", "_", "/", "."]
+    table = "legal_forms_case_and_punctuation_do_not_change_the_key"
+    names = [c.values[0] for c in cases("names", table)]
+    names += [c.values[0] for c in cases("names", "company_name_keys")]
+    names += ["", " ", "N/A", "null", "-", "Inc", "Co Inc", "and Inc", "The", "the inc", "---"]
+    names += ["Zoë AG", "Müller GmbH", "Tab\tCo", "Acme’s Inc"]
+    for _ in range(3000):
+        parts = [rng.choice(words) for _ in range(rng.randint(1, 3))]
+        parts += [rng.choice(forms) for _ in range(rng.randint(0, 2))]
+        text = rng.choice(joins).join(parts)
+        if rng.random() < 0.3:
+            text = text.upper()
+        if rng.random() < 0.2:
+            text = "The " + text
+        names.append(text)
+    return list(dict.fromkeys(names))
+
+
+def test_name_key_twin_gives_the_normalizers_key_wherever_it_answers() -> None:
+    names = _name_samples()
+    con = duckdb.connect()
+    con.register("vals", pa.table({"raw": pa.array(names, pa.string())}))
+    rows = con.execute(f"SELECT raw, key FROM ({name_keys_sql('vals')}) WHERE fast").fetchall()
+    assert len(rows) > len(names) * 0.8, "the twin should settle most plain names"
+    for raw, got in rows:
+        assert got == company_name_key(raw), raw
+    answered = {raw for raw, _ in rows}
+    for raw in ("", "N/A", "Inc", "Co Inc", "Zoë AG", "Tab\tCo"):
+        assert raw not in answered, raw

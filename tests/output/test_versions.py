@@ -15,7 +15,7 @@ from icpkit.output.documents import DocumentError, read_document
 from icpkit.output.versions import NewerSchemaError, UnversionedError, check_version
 
 DOC = Path(__file__).parents[2] / "docs" / "compatibility.md"
-KINDS = ("SETTINGS", "ICP", "DOCUMENT", "SCORED")
+KINDS = ("SETTINGS", "ICP", "DOCUMENT", "SCORED", "REVIEWS")
 
 
 def test_the_compatibility_doc_names_every_kind_with_its_current_version() -> None:

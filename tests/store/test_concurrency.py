@@ -42,7 +42,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
     ws = Workspace.init(root / "ws")
     assert ws.ingest(small.exports()).ok
     ws.derive()
-    big_rows = 25_000
+    big_rows = 80_000  # long enough to outlast a second process starting, on a fast machine
     big = make_crm(big_rows, 6, root / "big")
     keys = [f"prospect{i}.com" for i in range(500)]
     universe = root / "universe.parquet"

@@ -319,3 +319,24 @@ def _blocks() -> tuple[np.ndarray, np.ndarray]:
         score += [float(value)] * deals
         y += [1] * wins + [0] * (deals - wins)
     return np.array(score), np.array(y)
+
+
+def test_the_auc_difference_is_paired_over_the_same_account_resamples() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    accounts = rng.integers(0, 1000, n)
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    noisy = y + rng.normal(0, 1.5, n)
+    sharper = y + rng.normal(0, 0.8, n)
+    d = metrics.auc_difference_with_ci(y, noisy, sharper, accounts, n_boot=300)
+    assert d.value == pytest.approx(metrics.roc_auc(y, sharper) - metrics.roc_auc(y, noisy))
+    assert 0 < d.low < d.value < d.high
+    # A score against itself differs by exactly nothing in every resample.
+    same = metrics.auc_difference_with_ci(y, noisy, noisy, accounts, n_boot=300)
+    assert same == metrics.MetricCI(0.0, 0.0, 0.0)
+    # Paired, the interval is narrower than the two AUCs' own intervals side by side.
+    a = metrics.auc_with_ci(y, noisy, accounts, n_boot=300)
+    close = noisy + rng.normal(0, 0.1, n)
+    b = metrics.auc_with_ci(y, close, accounts, n_boot=300)
+    tiny = metrics.auc_difference_with_ci(y, noisy, close, accounts, n_boot=300)
+    assert tiny.high - tiny.low < min(a.high - a.low, b.high - b.low) / 3

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from dataclasses import dataclass, field
 
 import duckdb
@@ -49,6 +50,10 @@ __all__ = ["MISSING", "NONE_SEEN", "SIGNAL_ALIAS"]
 
 # How the frame's SQL of an attribute reading a joined table names that table.
 SIGNAL_ALIAS = re.compile(r"\bsl\.")
+# The join of an intent attribute: its signal family's latest age before the deal.
+_SIGNAL_JOIN = re.compile(
+    r"LEFT JOIN signal_last (\w+) ON \1\.deal_key = c\.deal_key AND \1\.family = ('(?:[^']|'')*')"
+)
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,8 @@ class Frame:
     signal_ages: dict[str, SignalAges] = field(default_factory=dict)
     # The dated history that set technologies and employees as of each deal's creation.
     history: HistorySummary = field(default_factory=lambda: HistorySummary(0, 0, 0))
+    # The preparation (:func:`prepared_token`) the frame was read from.
+    prepared: str | None = None
 
     def unanalyzed_note(self) -> str | None:
         """'kept, not analyzed: Phone, BillingStreet (identifiers)', or None."""
@@ -145,15 +152,18 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> History
     """Temporary tables the attributes read: closed deals (those matching the SQL condition
     ``where`` on ``deals``, when given) with their account's technologies and employees as
     they stood on the day each deal was created (see icpkit.analysis.history), and each
-    signal's latest occurrence. Returns what dated history there was."""
+    signal's latest occurrence. Deals are new business unless ``where`` itself names
+    ``is_expansion`` (a named ICP's motion, icpkit.icp.named). Returns what dated history
+    there was."""
+    motion = "" if where is not None and "is_expansion" in where else "NOT is_expansion AND "
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE closed AS
            SELECT c.*, a.technologies, a.employees
            FROM (SELECT deal_key, account_key, outcome = 'won' AS won, created_at, closed_at,
                         cycle_days, amount
                  FROM deals
-                 WHERE outcome IN ('won', 'lost') AND NOT is_expansion
-                   AND account_key IS NOT NULL AND ({where or "true"})) c
+                 WHERE outcome IN ('won', 'lost') AND {motion}account_key IS NOT NULL
+                   AND ({where or "true"})) c
            LEFT JOIN accounts a USING (account_key)"""
     )
     history = date_values(con, "closed", key="deal_key", day="created_at")
@@ -174,7 +184,22 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> History
            SELECT deal_key, split_part(family, ':', 1), min(days) FROM signal_last
            GROUP BY ALL"""
     )
+    # Which preparation the tables hold, so a later step on this connection can reuse them.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE closed_prepared AS SELECT ? AS token, ? AS condition",
+        [uuid.uuid4().hex, where or ""],
+    )
     return history
+
+
+def prepared_token(con: duckdb.DuckDBPyConnection, where: str | None = None) -> str | None:
+    """The token of the last :func:`prepare` on ``con`` when it selected the deals ``where``
+    selects, else None: while it stays the same, the tables it made are still those."""
+    try:
+        rows = con.execute("SELECT token, condition FROM closed_prepared").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return str(rows[0][0]) if rows and rows[0][1] == (where or "") else None
 
 
 def _day(day: dt.date | None) -> str | None:
@@ -228,50 +253,15 @@ def _build_frame(
     ]
     cuts: dict[str, list[Cut]] = {}
     columns = _frame_values(con, attrs)
+    by_deal = _DealOrder.of(con) if columns else None
     for attr in attrs:
         column = columns.get(attr.name)
-        values_of = (
-            f"SELECT idx, won, {column} AS value FROM frame_values"
-            if column is not None
-            else f"""SELECT idx, won, value
-                     FROM (SELECT c.account_key, c.won, {attr.sql} AS value
-                           FROM closed c JOIN accounts a USING (account_key) {attr.join})
-                     JOIN account_index USING (account_key)"""
-        )
-        result = _arrow(
-            con,
-            f"""SELECT value, idx, count(*) FILTER (WHERE won) AS wins, count(*) AS deals
-                FROM ({values_of}) GROUP BY ALL ORDER BY value, idx""",
-        )
-        if result.num_rows == 0:
-            cuts[attr.name] = []
-            continue
-        bounds = _runs(result.column("value"))
-        starts = np.fromiter(bounds.values(), dtype=np.int64, count=len(bounds))
-        ends = {
-            v: e
-            for v, e in zip(
-                sorted(bounds, key=bounds.__getitem__),
-                [*sorted(starts.tolist())[1:], result.num_rows],
-                strict=True,
-            )
-        }
-        idx = result.column("idx").to_numpy().astype(np.int64)
-        wins = result.column("wins").to_numpy().astype(np.float64)
-        deals = result.column("deals").to_numpy().astype(np.float64)
-        size = {v: float(deals[bounds[v] : ends[v]].sum()) for v in bounds}
-        order = list(attr.order) or sorted(bounds, key=lambda v: (v == MISSING, -size[v], v))
-        cuts[attr.name] = [
-            Cut(
-                value,
-                idx[bounds[value] : ends[value]],
-                wins[bounds[value] : ends[value]],
-                deals[bounds[value] : ends[value]],
-            )
-            for value in order
-            if value in bounds
-        ]
+        runs = by_deal.runs(con, column) if by_deal is not None and column else None
+        if runs is None:
+            runs = _grouped(con, attr, column)
+        cuts[attr.name] = _cuts_of(attr, runs)
     con.execute("DROP TABLE IF EXISTS frame_values")  # read: its memory goes back
+    con.execute("DROP TABLE IF EXISTS signal_pivot")
     totals = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE won), count(DISTINCT account_key) FROM closed"
     ).fetchall()[0]
@@ -302,7 +292,106 @@ def _build_frame(
             con, [a.name for a in attrs if a.family == "intent" and a.profiled]
         ),
         history=history,
+        prepared=prepared_token(con, where),
     )
+
+
+# Per value: its first and past-the-last row in the arrays of account index, wins and deals.
+_Runs = tuple[dict[str, tuple[int, int]], np.ndarray, np.ndarray, np.ndarray]
+
+
+def _cuts_of(attr: Attribute, runs: _Runs) -> list[Cut]:
+    """The cuts of ``attr`` from its rows per (value, account), in the attribute's order of
+    values, else largest first with ``(missing)`` last."""
+    bounds, idx, wins, deals = runs
+    size = {v: float(deals[start:end].sum()) for v, (start, end) in bounds.items()}
+    order = list(attr.order) or sorted(bounds, key=lambda v: (v == MISSING, -size[v], v))
+    return [
+        Cut(value, idx[start:end], wins[start:end], deals[start:end])
+        for value in order
+        if value in bounds
+        for start, end in [bounds[value]]
+    ]
+
+
+def _grouped(con: duckdb.DuckDBPyConnection, attr: Attribute, column: str | None) -> _Runs:
+    """Wins and deals per (value, account) of ``attr`` counted by DuckDB: from its column of
+    ``frame_values``, else from its own SQL."""
+    values_of = (
+        f"SELECT idx, won, {column} AS value FROM frame_values"
+        if column is not None
+        else f"""SELECT idx, won, value
+                 FROM (SELECT c.account_key, c.won, {attr.sql} AS value
+                       FROM closed c JOIN accounts a USING (account_key) {attr.join})
+                 JOIN account_index USING (account_key)"""
+    )
+    result = _arrow(
+        con,
+        f"""SELECT value, idx, count(*) FILTER (WHERE won) AS wins, count(*) AS deals
+            FROM ({values_of}) GROUP BY ALL ORDER BY value, idx""",
+    )
+    if result.num_rows == 0:
+        return {}, np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    firsts = _runs(result.column("value"))
+    starts = sorted(firsts.values())
+    ends = dict(zip(starts, [*starts[1:], result.num_rows], strict=True))
+    return (
+        {v: (start, ends[start]) for v, start in firsts.items()},
+        result.column("idx").to_numpy().astype(np.int64),
+        result.column("wins").to_numpy().astype(np.float64),
+        result.column("deals").to_numpy().astype(np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class _DealOrder:
+    """The deals of ``frame_values`` as a scan returns them, reordered by account: each
+    attribute's column, fetched on its own in the same scan order, is counted per (value,
+    account) here in O(deals) (a stable radix sort on the value's code) rather than by one
+    GROUP BY and ORDER BY an attribute in DuckDB."""
+
+    order: np.ndarray  # scan position of each deal, by account
+    idx: np.ndarray  # account index per deal, by account
+    won: np.ndarray  # 1.0 won, 0.0 lost, per deal, by account
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection) -> _DealOrder | None:
+        """The order of the scan, or None when scans may not keep the table's order."""
+        kept = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+        if not kept[0][0]:
+            return None
+        deals = con.execute("SELECT idx, won FROM frame_values").fetchnumpy()
+        idx = np.asarray(deals["idx"], dtype=np.int64)
+        order = np.argsort(idx, kind="stable")
+        return cls(order, idx[order], np.asarray(deals["won"], dtype=np.float64)[order])
+
+    def runs(self, con: duckdb.DuckDBPyConnection, column: str) -> _Runs | None:
+        """Wins and deals per (value, account) of ``column`` (NULL read as 'None'), rows
+        ordered by value then account; None when the column is not text."""
+        values = _arrow(con, f"SELECT {column} FROM frame_values").column(0)
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            return None
+        if len(values) != self.order.size:
+            return None
+        encoded = pc.dictionary_encode(values.combine_chunks().fill_null("None"))
+        names = [str(v) for v in encoded.dictionary.to_pylist()]
+        codes = encoded.indices.to_numpy(zero_copy_only=False)[self.order]
+        small = np.uint8 if len(names) <= 2**8 else np.uint16 if len(names) <= 2**16 else None
+        perm = np.argsort(codes.astype(small) if small else codes, kind="stable")
+        code, idx, won = codes[perm], self.idx[perm], self.won[perm]
+        if code.size == 0:
+            return {}, np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        starts = np.flatnonzero(np.r_[True, (code[1:] != code[:-1]) | (idx[1:] != idx[:-1])])
+        deals = np.diff(np.r_[starts, code.size]).astype(np.float64)
+        wins = np.add.reduceat(won, starts)
+        code = code[starts]
+        firsts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+        lasts = [*firsts[1:].tolist(), code.size]
+        bounds = {
+            names[int(c)]: (int(f), int(e))
+            for c, f, e in zip(code[firsts].tolist(), firsts.tolist(), lasts, strict=True)
+        }
+        return bounds, idx[starts], wins, deals
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
@@ -338,6 +427,7 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> dic
     pass an attribute. Returns the column of each attribute it holds; an attribute reading
     a table its definition cannot alias is left out, to be read on its own."""
     selects, joins, columns = [], [], {}
+    pivoted: list[str] = []  # per signal family read from ``signal_pivot``: its latest age
     for i, attr in enumerate(attrs):
         sql = attr.sql
         if attr.join:
@@ -345,10 +435,24 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> dic
             if definition is None:
                 continue
             # The frame's SQL joins its table as ``sl``; here each attribute has its own alias.
-            joins.append(definition.join(attr.name, f"sl{i}"))
+            join = definition.join(attr.name, f"sl{i}")
             sql = SIGNAL_ALIAS.sub(f"sl{i}.", sql)
+            family = _SIGNAL_JOIN.fullmatch(join)
+            if family is not None and set(re.findall(rf"\bsl{i}\.(\w+)", sql)) == {"days"}:
+                # One row per deal and family in signal_last: the join's one ``days`` is the
+                # pivot's, read from one table instead of one join per family.
+                pivoted.append(f"min(days) FILTER (WHERE family = {family.group(2)}) AS d{i}")
+                sql = re.sub(rf"\bsl{i}\.days\b", f"sp.d{i}", sql)
+            else:
+                joins.append(join)
         selects.append(f", {sql} AS v{i}")
         columns[attr.name] = f"v{i}"
+    if pivoted:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE signal_pivot AS
+                SELECT deal_key, {", ".join(pivoted)} FROM signal_last GROUP BY deal_key"""
+        )
+        joins.append("LEFT JOIN signal_pivot sp ON sp.deal_key = c.deal_key")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE frame_values AS
             SELECT i.idx, c.won {"".join(selects)}
@@ -375,17 +479,22 @@ def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, S
     out: dict[str, SignalAges] = {}
     if not families:
         return out
+    # Each family by its number in ``names``: numbers, not millions of strings, come back.
+    numbered = ", ".join(f"({k}, {literal(f)})" for k, f in enumerate(families))
     rows = con.execute(
-        f"""SELECT family, di, days FROM (
+        f"""SELECT n.k, di, days FROM (
                SELECT d.di, s.signal_type || ':' || {DETAIL_SQL} AS family,
                       date_diff('day', s.observed_at::DATE, d.created_at::DATE) AS days
                FROM signal_deals d JOIN signals s USING (account_key)
                WHERE s.observed_at::DATE <= d.created_at::DATE)
-           WHERE family IN ({", ".join(literal(f) for f in families)})"""
+           JOIN (VALUES {numbered}) n(k, family) USING (family)"""
     ).fetchnumpy()
-    family = np.asarray(rows["family"]).astype(str)
+    family = np.asarray(rows["k"], dtype=np.int64)
     di, days = np.asarray(rows["di"], dtype=np.int64), np.asarray(rows["days"], dtype=np.int64)
-    for name, fam in zip(names, families, strict=True):
-        mine = family == fam
+    # Grouped by family once (a stable sort) rather than one scan of every row per family.
+    by_family = np.argsort(family, kind="stable")
+    bounds = np.searchsorted(family[by_family], np.arange(len(families) + 1))
+    for k, name in enumerate(names):
+        mine = by_family[bounds[k] : bounds[k + 1]]
         out[name] = SignalAges.of(won, account, di[mine], days[mine])
     return out

@@ -185,11 +185,11 @@ def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> Non
     threshold of another: win-rate tests of fit attributes, win-rate tests of intent signals,
     and churn tests. The Tier 1 shares, reported only, get their own adjustment too."""
     for family in _families(rows):
-        q = stats.benjamini_hochberg(np.array([r.p_value for r in family], dtype=float))
+        q = _deciding_q([r.p_value for r in family], family)
         for row, value in zip(family, q, strict=True):
             row.q_value = float(value)
-    churn = stats.benjamini_hochberg(
-        np.array([r.churn_p_value if r.churn_p_value is not None else math.nan for r in rows])
+    churn = _deciding_q(
+        [r.churn_p_value if r.churn_p_value is not None else math.nan for r in rows], rows
     )
     for row, value in zip(rows, churn, strict=True):
         row.churn_q_value = None if math.isnan(value) else float(value)
@@ -200,6 +200,20 @@ def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> Non
     )
     for row, value in zip(rows, tier1, strict=True):
         row.tier1_q_value = None if math.isnan(value) else float(value)
+
+
+def _deciding_q(p_values: list[float], rows: list[LiftRow]) -> np.ndarray:
+    """Benjamini-Hochberg q-values of one family in which a thin cut (never a verdict) counts
+    as a test with p = 1: its p-value cannot loosen the threshold of the others, as a whale's
+    own segment, tested on one account with many deals, otherwise would. A thin cut's own
+    q-value is that of its p-value among the family as measured, for the table."""
+    raw = np.array(p_values, dtype=float)
+    thin = np.array([r.thin for r in rows], dtype=bool)
+    measured = stats.benjamini_hochberg(raw)
+    if not thin.any():
+        return measured
+    deciding = stats.benjamini_hochberg(np.where(thin & ~np.isnan(raw), 1.0, raw))
+    return np.where(thin, measured, deciding)
 
 
 def _families(rows: list[LiftRow]) -> list[list[LiftRow]]:

@@ -8,16 +8,21 @@ created, which is how scoring matches a signal (the freshest occurrence inside t
 Every contiguous window on a grid of edges is scored by the binomial log-likelihood of winning
 given inside/outside (a scan), the best one wins, and an account-level bootstrap (accounts
 resampled with replacement, so the deals of one account move together) gives a 95% interval
-for each edge. The module is pure: numbers in, numbers out, deterministic for the same input.
+for each edge. ``scan_p_value`` tests the whole scan at once (its best gain against the best
+gains on outcomes relabelled by account), one test per signal whatever the number of windows.
+The module is pure: numbers in, numbers out, deterministic for the same input.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+
+from icpkit.analysis import post_selection, stats
 
 # A window that never closes: as many days as scoring looks back.
 OPEN_END = 3650
@@ -31,6 +36,10 @@ EDGES: tuple[int, ...] = (
 
 BOOTSTRAP_REPS = 200
 LEVEL = 0.95
+# The scan test relabels outcomes up to SCAN_MAX_REPS times, stopping once SCAN_STOP_AFTER
+# relabelled scans reached the observed gain: a signal without effect costs a few dozen.
+SCAN_MAX_REPS = 1000
+SCAN_STOP_AFTER = 10
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,72 @@ def _seed(ages: SignalAges) -> int:
     return int.from_bytes(digest.digest()[:8], "little")
 
 
+class _Scan:
+    """Every contiguous window on the grid at once: per deal with an occurrence, a one-hot of
+    the first end edge that takes it in for each start edge, so that the deals (or wins) inside
+    every window of many replicates are one sparse product and a cumulative sum."""
+
+    def __init__(self, ages: SignalAges, edges: tuple[int, ...], min_deals: int) -> None:
+        grid = np.unique(np.asarray(edges, dtype=np.int64))
+        self.starts = grid
+        self.ends = np.unique(np.append(grid[grid > 0], OPEN_END))
+        self.min_deals = min_deals
+        n_start, n_end = self.starts.size, self.ends.size
+        # Deals with an occurrence; for each start edge, each deal's freshest occurrence at
+        # least that old: the deal is inside [start, end] exactly when that age is <= end.
+        self.deals, first = np.unique(ages.deal, return_index=True)
+        nexts = np.empty((self.deals.size, n_start), dtype=np.int64)
+        never = np.iinfo(np.int64).max
+        for k, start in enumerate(self.starts):
+            candidate = np.where(ages.age >= start, ages.age, never)
+            nexts[:, k] = np.minimum.reduceat(candidate, first)
+        # Column index of the first end edge that takes the occurrence in (n_end: none does).
+        end_at = np.searchsorted(self.ends, np.minimum(nexts, OPEN_END + 1), side="left")
+        end_at[nexts == never] = n_end
+        self.width = n_end + 1
+        columns = (np.arange(n_start) * self.width)[None, :] + end_at
+        rows = np.repeat(np.arange(self.deals.size), n_start)
+        self.onehot = sparse.csr_matrix(
+            (np.ones(rows.size), (rows, columns.ravel())),
+            shape=(self.deals.size, n_start * self.width),
+        )
+        self.valid = (self.ends[None, :] > self.starts[:, None]).ravel()
+
+    def window(self, index: int) -> tuple[int, int]:
+        """The [start, end] of a window's flat index."""
+        n_end = self.ends.size
+        return int(self.starts[index // n_end]), int(self.ends[index % n_end])
+
+    def cumulative(self, values: np.ndarray) -> np.ndarray:
+        """Per replicate (row of ``values``, one column per deal with an occurrence), the sum
+        over the deals inside each window (flat index start x end)."""
+        n_start, n_end = self.starts.size, self.ends.size
+        # Deals whose first end edge is e are inside every window ending at e or later.
+        counts = np.asarray((self.onehot.T @ values.T).T).reshape(-1, n_start, self.width)
+        return np.cumsum(counts[:, :, :n_end], axis=2).reshape(values.shape[0], -1)
+
+    def best(
+        self, total_n: np.ndarray, total_w: np.ndarray, n_in: np.ndarray, w_in: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per replicate (its deals and wins in all, and inside each window), the index of the
+        window whose inside wins most distinctly more often than the outside, its gain in
+        log-likelihood (-inf where none qualifies) and whether any qualifies."""
+        n_out = total_n[:, None] - n_in
+        w_out = total_w[:, None] - w_in
+        gain = _loglik(w_in, n_in) + _loglik(w_out, n_out) - _loglik(total_w, total_n)[:, None]
+        rate_in = w_in / np.maximum(n_in, 1e-12)
+        rate_out = w_out / np.maximum(n_out, 1e-12)
+        ok = (
+            self.valid[None, :]
+            & (n_in >= self.min_deals)
+            & (n_out >= self.min_deals)
+            & (rate_in > rate_out)
+        )
+        gain = np.where(ok, gain, -np.inf)
+        pick = np.argmax(gain, axis=1)
+        return pick, gain[np.arange(gain.shape[0]), pick], ok.any(axis=1)
+
+
 def estimate_window(
     ages: SignalAges,
     *,
@@ -127,59 +202,21 @@ def estimate_window(
     """The contiguous window whose inside wins most distinctly more often than the outside
     (maximum likelihood over the grid), with account-bootstrap intervals on its edges; None
     when no window with at least ``min_deals`` deals on each side wins more often inside."""
-    grid = np.unique(np.asarray(edges, dtype=np.int64))
-    starts = grid
-    ends = np.unique(np.append(grid[grid > 0], OPEN_END))
-    n_start, n_end = starts.size, ends.size
     if ages.n_deals == 0 or ages.deal.size == 0:
         return None
-
-    # Deals with an occurrence; for each start edge, each deal's freshest occurrence at least
-    # that old: the deal is inside [start, end] exactly when that age is <= end.
-    deals, first = np.unique(ages.deal, return_index=True)
-    nexts = np.empty((deals.size, n_start), dtype=np.int64)
-    never = np.iinfo(np.int64).max
-    for k, start in enumerate(starts):
-        candidate = np.where(ages.age >= start, ages.age, never)
-        nexts[:, k] = np.minimum.reduceat(candidate, first)
-    # Column index of the first end edge that takes the occurrence in (n_end: none does).
-    end_at = np.searchsorted(ends, np.minimum(nexts, OPEN_END + 1), side="left")
-    end_at[nexts == never] = n_end
-    width = n_end + 1
-    columns = (np.arange(n_start) * width)[None, :] + end_at
-    rows = np.repeat(np.arange(deals.size), n_start)
-    onehot = sparse.csr_matrix(
-        (np.ones(rows.size), (rows, columns.ravel())), shape=(deals.size, n_start * width)
-    )
-
+    scan = _Scan(ages, edges, min_deals)
+    deals = scan.deals
     n_accounts = int(ages.account.max()) + 1
     won = ages.won.astype(np.float64)
     per_account = np.bincount(ages.account, minlength=n_accounts).astype(np.float64)
     wins_per_account = np.bincount(ages.account, weights=won, minlength=n_accounts)
-    valid = (ends[None, :] > starts[:, None]).ravel()
 
     def best(
         total_n: np.ndarray, total_w: np.ndarray, sub: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per replicate (rows: its deals and wins in all, and the weight of each deal with an
         occurrence), the index of the best window and its gain (-inf where none qualifies)."""
-
-        def cumulative(values: np.ndarray) -> np.ndarray:
-            # Deals whose first end edge is e are inside every window ending at e or later.
-            counts = np.asarray((onehot.T @ values.T).T).reshape(-1, n_start, width)
-            return np.cumsum(counts[:, :, :n_end], axis=2).reshape(len(sub), -1)
-
-        n_in = cumulative(sub)
-        w_in = cumulative(sub * won[deals])
-        n_out = total_n[:, None] - n_in
-        w_out = total_w[:, None] - w_in
-        gain = _loglik(w_in, n_in) + _loglik(w_out, n_out) - _loglik(total_w, total_n)[:, None]
-        rate_in = w_in / np.maximum(n_in, 1e-12)
-        rate_out = w_out / np.maximum(n_out, 1e-12)
-        ok = valid[None, :] & (n_in >= min_deals) & (n_out >= min_deals) & (rate_in > rate_out)
-        gain = np.where(ok, gain, -np.inf)
-        pick = np.argmax(gain, axis=1)
-        return pick, gain[np.arange(len(sub)), pick], ok.any(axis=1)
+        return scan.best(total_n, total_w, scan.cumulative(sub), scan.cumulative(sub * won[deals]))
 
     occurring = ages.account[deals]  # the account of each deal with an occurrence
     pick, gain, found = best(
@@ -187,8 +224,7 @@ def estimate_window(
     )
     if not found[0]:
         return None
-    start = int(starts[pick[0] // n_end])
-    end = int(ends[pick[0] % n_end])
+    start, end = scan.window(int(pick[0]))
 
     # Each replicate draws accounts with replacement; an account drawn k times counts its
     # deals k times. The scan needs only each replicate's totals and the weights of the deals
@@ -215,8 +251,9 @@ def estimate_window(
     chosen = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
     tail = (1 - level) / 2
     if chosen.size:
-        boot_start = starts[chosen // n_end]
-        boot_end = ends[chosen % n_end]
+        n_end = scan.ends.size
+        boot_start = scan.starts[chosen // n_end]
+        boot_end = scan.ends[chosen % n_end]
         start_ci = (
             int(np.quantile(boot_start, tail, method="lower")),
             int(np.quantile(boot_start, 1 - tail, method="higher")),
@@ -236,6 +273,96 @@ def estimate_window(
         gain=float(gain[0]),
         reps=int(chosen.size),
     )
+
+
+def scan_p_value(
+    ages: SignalAges,
+    *,
+    edges: tuple[int, ...] = EDGES,
+    min_deals: int = 30,
+    max_reps: int = SCAN_MAX_REPS,
+    stop_after: int = SCAN_STOP_AFTER,
+    seed: int | None = None,
+) -> float:
+    """The p-value of "some window of this signal wins more often inside than outside": the
+    best window's gain (the scan ``estimate_window`` runs) against the best gains of the same
+    scan on outcomes relabelled by account, so the search over every window is paid for.
+
+    Accounts with the same number of deals swap their deals' outcomes whole (the i-th deal of
+    one takes the i-th deal's outcome of the other), which keeps each account's clustering and
+    breaks only the link between outcomes and the signal's ages. Relabelling stops early once
+    ``stop_after`` relabelled scans have reached the observed gain (p = that count over the
+    relabellings drawn, Besag and Clifford's sequential p-value), else after ``max_reps``
+    (p = (reached + 1) / (max_reps + 1)). 1.0 when no window qualifies."""
+    if ages.n_deals == 0 or ages.deal.size == 0:
+        return 1.0
+    scan = _Scan(ages, edges, min_deals)
+    won = ages.won.astype(np.float64)
+    total_n, total_w = np.array([float(ages.n_deals)]), np.array([won.sum()])
+    n_in = scan.cumulative(np.ones((1, scan.deals.size)))
+    _, observed, found = scan.best(
+        total_n, total_w, n_in, scan.cumulative(won[scan.deals][None, :])
+    )
+    if not found[0]:
+        return 1.0
+    # Deals grouped by account (each account's in deal order), and the accounts by their
+    # number of deals: a relabelling permutes the accounts within each size.
+    order = np.argsort(ages.account, kind="stable")
+    n_accounts = int(ages.account.max()) + 1
+    size = np.bincount(ages.account, minlength=n_accounts)
+    begin = np.r_[0, np.cumsum(size)[:-1]]
+    rank = np.empty(ages.n_deals, dtype=np.int64)
+    rank[order] = np.arange(ages.n_deals) - begin[ages.account[order]]
+    target = ages.account[scan.deals]  # the account of each deal with an occurrence
+    target_rank = rank[scan.deals]
+    by_size = np.argsort(size, kind="stable")
+    rng = np.random.default_rng(_seed(ages) if seed is None else seed)
+    reached, drawn, chunk = 0, 0, 50
+    total_n_rep, total_w_rep = np.repeat(total_n, chunk), np.repeat(total_w, chunk)
+    n_in_rep = np.repeat(n_in, chunk, axis=0)
+    while drawn < max_reps:
+        wins = np.empty((chunk, scan.deals.size))
+        for r in range(chunk):
+            shuffled = by_size[np.lexsort((rng.random(n_accounts), size[by_size]))]
+            source = np.empty(n_accounts, dtype=np.int64)
+            source[by_size] = shuffled  # account by_size[i] takes the outcomes of shuffled[i]
+            wins[r] = won[order[begin[source[target]] + target_rank]]
+        _, gains, _ = scan.best(total_n_rep, total_w_rep, n_in_rep, scan.cumulative(wins))
+        reached += int(np.sum(gains >= observed[0] - 1e-9))
+        drawn += chunk
+        if reached >= stop_after:
+            return reached / drawn
+    return (reached + 1) / (drawn + 1)
+
+
+@dataclass(frozen=True)
+class ScanTest:
+    """One signal's scan test within its family (every intent signal of the data): its
+    p-value, its Benjamini-Hochberg q-value, the p-value up to which the family rejected, and
+    whether the signal is detected (q below alpha)."""
+
+    p_value: float
+    q_value: float
+    cut: float
+    detected: bool
+
+
+def scan_tests(
+    ages: Mapping[str, SignalAges], *, alpha: float, min_deals: int = 30
+) -> dict[str, ScanTest]:
+    """The scan test of every signal (``scan_p_value``), corrected by Benjamini-Hochberg
+    over the signals: one test per signal, whatever the number of windows it searched, so a
+    signal detected here is a discovery at false-discovery rate ``alpha``."""
+    names = sorted(ages)
+    if not names:
+        return {}
+    p = np.array([scan_p_value(ages[n], min_deals=min_deals) for n in names], dtype=float)
+    q = stats.benjamini_hochberg(p)
+    cut = post_selection.bh_cut(p, alpha)
+    return {
+        n: ScanTest(float(pi), float(qi), cut, bool(qi < alpha))
+        for n, pi, qi in zip(names, p, q, strict=True)
+    }
 
 
 def overlap(window: tuple[int, int], other: tuple[int, int]) -> float:

@@ -1,7 +1,8 @@
-"""``icp analyze tiers|segments|lift``: what the CRM history says about who wins."""
+"""``icp analyze tiers|segments|lift|clusters``: what the CRM history says about who wins."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,6 +12,7 @@ from icpkit.cli.numbers import NotComputable, cell, finite, interval, prose
 from icpkit.cli.output import Column, FormatOption, OutOption, emit
 
 if TYPE_CHECKING:
+    from icpkit.analysis.clusters import Cluster
     from icpkit.analysis.lift import LiftResult, LiftRow
     from icpkit.analysis.segments import Interval, Segment
 
@@ -268,4 +270,75 @@ def lift(
         "table",
         title="Won vs lost",
         columns=LIFT_COLUMNS,
+    )
+
+
+CLUSTER_WHY = {
+    "win_rate": "no closed new-business deals among the accounts that look like this group",
+    "median_acv": "no won new-business deal with an amount in this group",
+    "churn_rate": "no customer in this group",
+}
+
+
+def _cluster_row(c: Cluster) -> dict[str, Any]:
+    row: dict[str, Any] = {"group": c.number, "accounts": c.accounts}
+    row["lookalikes"] = c.lookalikes
+    rates = {"win_rate": c.win_rate, "median_acv": c.median_acv, "churn_rate": c.churn_rate}
+    for name, r in rates.items():
+        row |= {
+            name: math.nan if r.value is None else r.value,
+            f"{name}_low": math.nan if r.low is None else r.low,
+            f"{name}_high": math.nan if r.high is None else r.high,
+            f"{name}_n": r.n,
+        }
+    traits = [
+        {
+            "attribute": t.attribute,
+            "value": t.value,
+            "share": t.share,
+            "share_ci": [t.share_low, t.share_high],
+            "rest_share": t.rest_share,
+            "p_value": t.p_value,
+            "q_value": t.q_value,
+        }
+        for t in c.traits
+    ]
+    return row | {"own_icp": c.own_icp, "own_icp_reason": c.own_icp_reason, "traits": traits}
+
+
+@app.command()
+def clusters(
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+) -> None:
+    """Group won customers on head count, industry and stack: candidate ICPs, each with its
+    traits, win rate, median ACV, churn and whether it deserves an ICP of its own."""
+    ws = open_workspace(workspace)
+    result = ws.clusters()
+    if fmt == "table":
+        for line in result.sentences():
+            console.print(line, highlight=False, markup=False)
+        return
+    rows = [_cluster_row(c) for c in result.clusters]
+    why = {
+        f"{name}{end}": reason
+        for name, reason in CLUSTER_WHY.items()
+        for end in ("", "_low", "_high")
+    }
+    why |= {f"{name}_low": "too few to compute an interval" for name in ("win_rate", "median_acv")}
+    why |= {f"{name}_high": "too few to compute an interval" for name in ("win_rate", "median_acv")}
+    emit(
+        rows,
+        fmt,
+        out=out,
+        why=why,
+        command="analyze clusters",
+        customers=result.customers,
+        groups=result.grouping.k,
+        silhouette=result.grouping.silhouette,
+        silhouettes_tried={str(k): v for k, v in result.grouping.tried.items()},
+        reason=result.grouping.reason,
+        attributes=result.attributes,
+        sentences=result.sentences(),
     )

@@ -32,6 +32,14 @@ WorkspaceOption = Annotated[
         show_default=False,
     ),
 ]
+IcpOption = Annotated[
+    str | None,
+    typer.Option(
+        "--icp",
+        help="A named ICP of icp.yaml's icps: instead of the main one (docs/multi-icp.md).",
+        show_default=False,
+    ),
+]
 
 
 def fail(message: str, code: int = 1, *, hint: str | None = None) -> NoReturn:

@@ -29,13 +29,30 @@ def demo_data(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the exports into.")],
     rows: Annotated[int, typer.Option("--rows", min=100, help="Number of deals.")] = 5_000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 7,
+    product_lines: Annotated[
+        int,
+        typer.Option(
+            "--product-lines",
+            min=1,
+            max=2,
+            help="2 plants a second product line: its own Pipeline and its own ICP.",
+        ),
+    ] = 1,
+    contacts: Annotated[
+        bool,
+        typer.Option(
+            "--contacts",
+            help="Also write contacts.csv with a planted buyer persona (a VP of Sales and a "
+            "revenue operations manager win more).",
+        ),
+    ] = False,
 ) -> None:
     """Write messy HubSpot-style exports with a documented, planted ICP; the ground truth
     goes in truth/ (planted_truth.json), so `icp ingest OUT/*.csv` reads only the exports."""
     from icpkit.workspace import make_demo_crm
 
     started = time.perf_counter()
-    files = make_demo_crm(rows, seed, out)
+    files = make_demo_crm(rows, seed, out, product_lines=product_lines, contacts=contacts)
     took = time.perf_counter() - started
     console.print(f"Wrote {rows:,} deals (seed {seed}) to [bold]{out}[/] in {took:.1f}s:")
     for path in files.exports():

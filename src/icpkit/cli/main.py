@@ -24,8 +24,10 @@ from icpkit.cli import (
     ingest,
     monitor,
     operate,
+    persona,
     queue,
     report,
+    review,
     score,
     serve,
     workspace,
@@ -101,6 +103,7 @@ app.command()(ingest.quarantine)
 app.command()(workspace.summary)
 app.command("demo-data")(demo.demo_data)
 app.command()(demo.demo)
+analyze.app.command("persona")(persona.persona)
 app.add_typer(analyze.app, name="analyze")
 app.add_typer(enrich.app, name="enrich")
 app.command()(icp.derive)
@@ -109,6 +112,7 @@ app.command()(icp.diff)
 app.command()(icp.schema)
 app.command()(check.check)
 app.command()(score.score)
+app.command()(persona.contacts)
 app.command()(score.backtest)
 app.command()(score.calibrate)
 app.command()(score.sql)
@@ -116,6 +120,9 @@ app.command()(export.export)
 app.command()(operate.tam)
 app.command()(operate.lookalike)
 app.command()(monitor.monitor)
+app.command()(review.review)
+app.command()(review.adopt)
+app.command()(review.rollback)
 app.add_typer(alerts.app, name="alerts")
 app.command()(report.report)
 app.command()(serve.serve)

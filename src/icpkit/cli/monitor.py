@@ -34,6 +34,14 @@ def monitor(
         str | None,
         typer.Option("--as-of", help="Replay the check as of this day (deals as they stood)."),
     ] = None,
+    shadow: Annotated[
+        bool,
+        typer.Option(
+            "--shadow",
+            help="Judge the versions scored side by side (icp score --shadow) on the deals "
+            "created since: which ranks better, with an interval.",
+        ),
+    ] = False,
     fmt: FormatOption = "table",
     out: OutOption = None,
     workspace: WorkspaceOption = None,
@@ -43,6 +51,11 @@ def monitor(
     if period not in ("month", "quarter"):
         raise typer.BadParameter(f"{period!r}: month or quarter", param_hint="--period")
     ws = open_workspace(workspace)
+    if shadow:
+        from icpkit.cli.shadow import print_shadow_result
+
+        print_shadow_result(ws.shadow_monitor(as_of=parse_day(as_of, "--as-of")), fmt, out)
+        return
     result = ws.monitor(
         period=period, since=parse_day(since, "--since"), as_of=parse_day(as_of, "--as-of")
     )

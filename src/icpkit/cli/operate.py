@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from icpkit.cli.common import (
+    IcpOption,
     WorkspaceOption,
     console,
     err_console,
@@ -48,11 +49,12 @@ def tam(
     ] = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    icp: IcpOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Size the TAM of a company universe with the ICP, and what widening a range costs."""
     ws = open_workspace(workspace)
-    result = ws.tam(universe, as_of=parse_day(as_of), widen=parse_widening(widen))
+    result = ws.tam(universe, as_of=parse_day(as_of), widen=parse_widening(widen), icp=icp)
     print_tam(result, fmt, out)
 
 
@@ -93,10 +95,11 @@ def lookalike(
     k: Annotated[int, typer.Option(min=1, help="Nearest Tier 1 customers each is judged by.")] = 5,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    icp: IcpOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """The universe's companies most like the Tier 1 customers, with who and what they share."""
-    show_lookalikes(open_workspace(workspace), universe, top=top, k=k, fmt=fmt, out=out)
+    show_lookalikes(open_workspace(workspace), universe, top=top, k=k, fmt=fmt, out=out, icp=icp)
 
 
 def show_lookalikes(
@@ -107,13 +110,15 @@ def show_lookalikes(
     k: int,
     fmt: Format = "table",
     out: Path | None = None,
+    icp: str | None = None,
 ) -> None:
-    """Lookalikes ranked, each with its nearest Tier 1 customers and the traits they share;
-    when nothing separates the Tier 1 customers, why (and, in a file, nobody)."""
+    """Lookalikes ranked, each with its nearest Tier 1 customers and the traits they share
+    (those of the named ICP ``icp``, when given); when nothing separates the Tier 1
+    customers, why (and, in a file, nobody)."""
     warn = console if fmt == "table" else err_console
     notes: list[str] = []
     try:
-        hits = ws.lookalikes(universe, top=top, k=k, warnings=notes)
+        hits = ws.lookalikes(universe, top=top, k=k, warnings=notes, icp=icp)
     except NothingToShow as exc:
         # An answer, not a failure: nothing to rank by; say so and list nobody.
         warn.print(f"[yellow]warning:[/] {exc}")

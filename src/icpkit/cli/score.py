@@ -37,7 +37,13 @@ GENERATOR = "true win probability (generator)"
 
 
 def score(
-    file: Annotated[Path, typer.Argument(help="Accounts to score: CSV, XLSX or Parquet.")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Accounts to score: CSV, XLSX or Parquet (with --shadow and no file: the "
+            "workspace's accounts)."
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write .csv, .parquet or .json here.")
     ] = None,
@@ -49,6 +55,15 @@ def score(
     ] = "duckdb",
     top: Annotated[int, typer.Option(help="Accounts shown in the terminal.")] = 20,
     sheet: Annotated[str | None, typer.Option(help="XLSX sheet to read.")] = None,
+    shadow: Annotated[
+        int | None,
+        typer.Option(
+            "--shadow",
+            metavar="VERSION",
+            help="Also score with this saved version (shadow_ columns) and record both "
+            "scores, for icp monitor --shadow.",
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Score a file of accounts: fit, intent, sub-scores, tier, route and reasons."""
@@ -57,11 +72,33 @@ def score(
     from icpkit.workspace import ENGINES
 
     ws = open_workspace(workspace)
-    if not file.exists():
+    if file is None and shadow is None:
+        fail("give a file of accounts to score (or --shadow VERSION to score the workspace's)")
+    if file is not None and not file.exists():
         fail(f"{file}: no such file")
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".json"):
         fail(f"{out}: write .csv, .parquet or .json")
     day = parse_day(as_of)
+    if shadow is not None:
+        from icpkit.cli.shadow import print_shadow_scoring
+
+        if engine != "duckdb":
+            fail("--shadow scores with the duckdb engine")
+        if file is None and out is not None:
+            fail("--out writes a scored file: give the file of accounts to score")
+        with Progress(transient=True, console=err_console) as bar:
+            task = bar.add_task("scoring in shadow", total=100)
+            result = ws.score_shadow(
+                shadow,
+                file,
+                as_of=day,
+                out=out,
+                sheet=sheet,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        print_shadow_scoring(result, top)
+        return
+    assert file is not None
     if engine == "spark":
         # Run the compiled SELECT on a Spark session (local, or the cluster of SPARK_* settings).
         if out is None or out.suffix.lower() != ".parquet":
@@ -105,7 +142,11 @@ def score(
     print_counts(scored)
     if out is None:
         rows = sorted(scored.rows(), key=lambda r: (-r["score"], str(r.get("line") or "")))
-        emit(rows[:top], "table", title=f"Top {min(top, len(rows))} accounts", columns=SHOWN)
+        # With named ICPs (docs/multi-icp.md) each account's best-fitting one is shown too.
+        named = bool(rows) and "best_icp" in rows[0]
+        best = (Column("best_icp", "best ICP", priority=1),) if named else ()
+        title = f"Top {min(top, len(rows))} accounts"
+        emit(rows[:top], "table", title=title, columns=(*SHOWN, *best))
     else:
         console.print(f"wrote {scored.total:,} scored accounts to {out}")
 

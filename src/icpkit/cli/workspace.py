@@ -45,6 +45,18 @@ def summary(workspace: WorkspaceOption = None) -> None:
         f"signals {counts['signals']:,} · contacts {counts['contacts']:,} · "
         f"quarantined {counts['quarantine']:,}"
     )
+    review = info.get("review")
+    if review is not None and review.due:
+        last = (
+            f"last {review.last_event} {review.last.isoformat()}"
+            if review.last is not None
+            else "no review since the ICP was derived"
+        )
+        console.print(
+            f"[yellow]review due[/] since {review.due_on.isoformat()} (every "
+            f"{review.every_days} days; {last}): run icp review",
+            soft_wrap=True,
+        )
     if info["imports"]:
         names = ("read", "loaded", "rows out", "cells out")
         print_table(

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from icpkit.demo import contacts as P
+from icpkit.demo import lines as L
 from icpkit.demo import truth as T
 from icpkit.demo import vocab as V
 from icpkit.demo.world import DEALS_TO_DAY, I64, NEVER, Bool, World, day_number, simulate
@@ -182,10 +184,13 @@ class DemoFiles:
     n_companies: int
     n_company_rows: int
     n_signals: int
+    contacts: Path | None = None  # only when the buyer persona is planted
+    n_contacts: int = 0
 
     def exports(self) -> list[Path]:
         """The CRM exports, in the order a user would ingest them."""
-        return [self.companies, self.deals, self.signals]
+        people = [self.contacts] if self.contacts is not None else []
+        return [self.companies, self.deals, self.signals, *people]
 
     def paths(self) -> list[Path]:
         """Every file written: the exports, then the ground truth."""
@@ -733,12 +738,14 @@ def _write_deals(
     quirks["deal_on_duplicate_company"] += sum(on_dup_l)
     quirks["deal_name_with_comma"] += sum("," in n for n in deal_name)
 
+    lines = np.zeros(n_d, np.int64) if w.line is None else w.line[c]
+    pipeline = [L.PIPELINES[j] for j in lines.tolist()]
     out.writerows(
         zip(
             (DEAL_ID_BASE + d0 + np.arange(n_d)).tolist(),
             deal_name,
             [STAGES[j] for j in stage_code],
-            ["Sales Pipeline"] * n_d,
+            pipeline,
             amount,
             close,
             created,
@@ -842,6 +849,29 @@ def _write_company_truth(fh: IO[bytes], w: World, nm: _Names, c0: int) -> None:
     )
 
 
+def _write_contacts(
+    out: Any, w: World, nm: _Names, seed: int, k: int, c0: int, counts: Counter[str]
+) -> None:
+    """Write the chunk's contacts.csv rows (a presentation stream of their own)."""
+    assert w.people is not None
+    iso, _, hm = _date_tables()
+    n_c = len(w.emp)
+    company = (
+        (COMPANY_ID_BASE + 2 * (c0 + np.arange(n_c))).tolist(),
+        nm.crm,
+        nm.domain,
+        w.customer.tolist(),
+    )
+    fmt = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, 3)))
+
+    def stamp(day: int, minute: int) -> str:
+        return f"{iso[day - TABLE_FROM_DAY]} {hm[minute]}"
+
+    first_id = P.ID_BASE + counts["contacts"]
+    out.writerows(P.rows(w.people, fmt, first_id, company, stamp))
+    counts["contacts"] += len(w.people)
+
+
 class _Outputs:
     """The open output files of one generation run, headers written."""
 
@@ -868,6 +898,7 @@ class _Outputs:
         self.signals = binary("signals", SIGNAL_COLUMNS)
         self.deal_truth = binary("deal_truth", DEAL_TRUTH_COLUMNS)
         self.company_truth = binary("company_truth", COMPANY_TRUTH_COLUMNS)
+        self.contacts = text("contacts", "utf-8", P.COLUMNS) if "contacts" in paths else None
 
 
 def _chunk(
@@ -881,12 +912,17 @@ def _chunk(
     counts: Counter[str],
     quirks: Counter[str],
     drift: T.Drift | None = None,
+    product_lines: int = 1,
 ) -> None:
     """Generate and write chunk k: n_d deals (IDs from d0) on n_c companies (from c0)."""
     # Two independent streams per chunk: the world (true attributes and outcomes) and its
     # presentation (formats, typos, planted bad cells), so messiness never moves the truth.
     world = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, 0)))
-    w = simulate(world, n_d, n_c, drift)
+    plant = L.LinePlant.draw(seed, k, n_c) if product_lines > 1 else None
+    people = None
+    if out.contacts is not None:
+        people = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, 2)))
+    w = simulate(world, n_d, n_c, drift, plant, people)
     fmt = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, 1)))
     nm = _names(w, fmt, seed, c0, quirks)
     counts["company_rows"] += _write_companies(out.companies, w, nm, fmt, quirks, c0)
@@ -894,6 +930,8 @@ def _chunk(
     _write_signals(out.signals, w, nm, fmt)
     _write_deal_truth(out.deal_truth, w, d0, c0)
     _write_company_truth(out.company_truth, w, nm, c0)
+    if out.contacts is not None and w.people is not None:
+        _write_contacts(out.contacts, w, nm, seed, k, c0, counts)
 
     counts["companies"] += n_c
     counts["deals"] += n_d
@@ -917,15 +955,25 @@ def make_crm(
     *,
     chunk_size: int = 100_000,
     drift: T.Drift | None = None,
+    product_lines: int = 1,
+    contacts: bool = False,
 ) -> DemoFiles:
     """Write a messy synthetic HubSpot CRM with a planted ICP into out_dir, chunk by chunk.
 
     Output is byte-identical for the same (n_deals, seed, chunk_size); memory use is bounded
     by chunk_size, not n_deals. ``drift`` (off by default) plants a fall in one segment's
     win rate after a date (see ``truth.Drift``); without it nothing changes.
+    ``product_lines=2`` (default 1) plants a second product line: each company belongs to
+    one line, its deals carry that line's Pipeline, and line 2 has its own planted ICP;
+    planted_truth.json then lists each line's criteria under ``product_lines`` (see
+    ``demo.lines`` and PLANTED_TRUTH.md). With 1 nothing changes.
+    ``contacts=True`` (default off) also writes contacts.csv and plants a buyer persona:
+    deals of accounts with a VP of Sales or a revenue operations manager win more
+    (``demo.contacts``); planted_truth.json records it under ``persona``.
     """
     if n_deals < 100:
         raise ValueError("n_deals must be at least 100")
+    L.check(product_lines)
     if chunk_size < 1000:
         raise ValueError("chunk_size must be at least 1000")
     if round(n_deals * T.COMPANIES_PER_DEAL) > NAME_SPACE:
@@ -937,6 +985,8 @@ def make_crm(
     truth_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / f"{name}.csv" for name in ("companies", "deals", "signals")}
     paths |= {name: truth_dir / f"{name}.csv" for name in ("deal_truth", "company_truth")}
+    if contacts:
+        paths["contacts"] = out_dir / "contacts.csv"
     counts: Counter[str] = Counter()
     quirks: Counter[str] = Counter()
     with ExitStack() as stack:
@@ -946,7 +996,7 @@ def make_crm(
             d_end = min(n_deals, d_start + chunk_size)
             c_end = max(c_start + 1, round(d_end * T.COMPANIES_PER_DEAL))
             _chunk(seed, k, d_start, d_end - d_start, c_start, c_end - c_start, outputs,
-                   counts, quirks, drift)  # fmt: skip
+                   counts, quirks, drift, product_lines)  # fmt: skip
             c_start = c_end
     quirks["utf8_bom"] = 1
     quirks["crlf_line_endings"] = 2
@@ -957,6 +1007,10 @@ def make_crm(
     count_dict = {key: int(v) for key, v in sorted(counts.items())}
     truth_path = truth_dir / "planted_truth.json"
     doc = T.planted_truth(seed, n_deals, count_dict, quirk_list, drift)
+    if product_lines > 1:
+        doc["product_lines"] = L.truth(product_lines, doc["disqualifiers"])
+    if contacts:
+        doc["persona"] = P.truth()
     write_atomic(truth_path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return DemoFiles(
         out_dir=out_dir,
@@ -970,4 +1024,6 @@ def make_crm(
         n_companies=counts["companies"],
         n_company_rows=counts["company_rows"],
         n_signals=counts["signals"],
+        contacts=paths.get("contacts"),
+        n_contacts=counts["contacts"],
     )

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from icpkit.demo import contacts as P
 from icpkit.demo import truth as T
 from icpkit.demo import vocab as V
+from icpkit.demo.lines import LinePlant
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -80,6 +82,10 @@ class World:
     s_type: I64
     s_code: I64
     s_usd: I64
+    # product line of each company (0 or 1), only when a second line is planted
+    line: I64 | None = None
+    # contacts, only when the buyer persona is planted
+    people: P.People | None = None
 
 
 def logistic(x: F64) -> F64:
@@ -96,10 +102,19 @@ def _hits(sig_comp: I64, sig_day: I64, comp: I64, day: I64, lo: int, hi: int) ->
     return np.asarray(right > left)
 
 
-def simulate(rng: np.random.Generator, n_d: int, n_c: int, drift: T.Drift | None = None) -> World:
+def simulate(
+    rng: np.random.Generator,
+    n_d: int,
+    n_c: int,
+    drift: T.Drift | None = None,
+    lines: LinePlant | None = None,
+    people: np.random.Generator | None = None,
+) -> World:
     """Draw the companies, deals, intent signals and outcomes of one chunk; ``drift`` moves
     the win rate of one segment's deals created on or after its day (no extra draws, so
-    everything else stays as without it)."""
+    everything else stays as without it); ``lines`` gives line-2 companies line 2's market
+    and win model (icpkit.demo.lines);
+    ``people`` (a stream of its own) draws contacts whose planted roles move the win rate."""
     # ---- companies ---------------------------------------------------------------------------
     emp = np.rint(np.exp(rng.normal(np.log(T.EMP_MEDIAN), T.EMP_SIGMA, n_c)))
     emp = np.clip(emp, 1, T.EMP_MAX).astype(np.int64)
@@ -109,6 +124,8 @@ def simulate(rng: np.random.Generator, n_d: int, n_c: int, drift: T.Drift | None
     tool_p[ind == SOFTWARE, HUBSPOT] = T.HUBSPOT_P_SOFTWARE
     tech = rng.random((n_c, len(T.TOOLS))) < tool_p
     tech_mask = (tech.astype(np.int64) << np.arange(len(T.TOOLS))).sum(axis=1)
+    if lines is not None:
+        emp, ind, tech, tech_mask = lines.market(emp, ind, tech)
     city_n = np.array([len(c) for c in V.CITIES])
     city_start = np.concatenate([[0], np.cumsum(city_n)[:-1]])
     city = city_start[cty] + (rng.random(n_c) * city_n[cty]).astype(np.int64)
@@ -124,6 +141,8 @@ def simulate(rng: np.random.Generator, n_d: int, n_c: int, drift: T.Drift | None
     soft, pub, retail = ind == SOFTWARE, ind == PUBLIC_ADMIN, ind == RETAIL
     hub = tech[:, HUBSPOT]
     icp = mid & soft & hub
+    if lines is not None:
+        icp = lines.icp(icp, emp, ind, tech)
 
     # ---- deals: who and when ------------------------------------------------------------------
     # Targeting: sales opened 3x as many deals per enterprise account.
@@ -210,12 +229,18 @@ def simulate(rng: np.random.Generator, n_d: int, n_c: int, drift: T.Drift | None
     hub_then = hub[c] & ((adopted[c] == NEVER) | (cday >= adopted[c]))
     x = np.full(n_d, T.BASE_LOG_ODDS)
     x += T.FIT_MID_MARKET * mid[c] + T.FIT_SOFTWARE * soft[c] + T.FIT_HUBSPOT * hub_then
+    if lines is not None:
+        x = lines.fit_log_odds(x, c, emp, ind, tech)
     x += T.INTENT_FUNDING * fund + T.INTENT_SDR * sdr
     x += T.DQ_PUBLIC_ADMIN * pub[c] + T.DQ_MICRO * micro[c] + T.ENTERPRISE_LOG_ODDS * ent[c]
     if drift is not None:
         segment = {"software": soft[c], "mid_market": mid[c], "hubspot": hub_then}[drift.segment]
         after = cday >= day_number(drift.after.isoformat())
         x += drift.log_odds * (segment & after)
+    contacts = None
+    if people is not None:
+        contacts = P.draw(people, n_c, comp, cday, DEALS_TO_DAY)
+        x += P.persona_log_odds(contacts, comp, cday)
     p_nb = logistic(x)
     cycle_mean = T.CYCLE_MEAN_DAYS * np.where(icp[c], T.CYCLE_ICP_MULTIPLIER, 1.0)
     cycle_mean *= np.where(ent[c], T.CYCLE_ENTERPRISE_MULTIPLIER, 1.0)
@@ -225,6 +250,8 @@ def simulate(rng: np.random.Generator, n_d: int, n_c: int, drift: T.Drift | None
     closed = close_day <= DEALS_TO_DAY
     acv_median = T.ACV_MEDIAN_AT_100 * (emp[c] / 100.0) ** T.ACV_SIZE_ELASTICITY
     acv_median *= np.where(icp[c], T.ACV_ICP_MULTIPLIER, 1.0)
+    if lines is not None:
+        acv_median *= lines.acv_multiplier(c)
     acv = acv_median * np.exp(rng.normal(0.0, T.ACV_SIGMA, n_d))
     expansion_amount = acv * T.EXPANSION_AMOUNT_SHARE * np.exp(rng.normal(0.0, 0.4, n_d))
     u_out = rng.random(n_d)
@@ -236,6 +263,8 @@ def simulate(rng: np.random.Generator, n_d: int, n_c: int, drift: T.Drift | None
     since = np.full(n_c, NEVER, dtype=np.int64)
     np.minimum.at(since, c[won_nb], close_day[won_nb])
     customer = since < NEVER
+    if people is not None and contacts is not None:
+        contacts = P.onboarding(people, contacts, since, customer, DEALS_TO_DAY)
     is_eb = cday > since[c]
 
     churn_x = T.CHURN_BASE_LOG_ODDS + T.CHURN_MICRO * micro + T.CHURN_RETAIL * retail
@@ -327,4 +356,6 @@ def simulate(rng: np.random.Generator, n_d: int, n_c: int, drift: T.Drift | None
         s_type=np.repeat(np.arange(5), sizes),
         s_code=np.concatenate([f_stage, j_role, l_code, t_code, w_code]),
         s_usd=np.concatenate([f_usd, np.zeros(sum(sizes[1:]), np.int64)]),
+        line=None if lines is None else lines.line,
+        people=contacts,
     )

@@ -93,7 +93,8 @@ def persona_matcher(persona: PersonaSettings, day: dt.date) -> Callable[[Iterabl
     seniorities = [x.lower() for x in persona.seniorities]
     departments = [x.lower() for x in persona.departments]
     titles = [t.lower() for t in persona.titles]
-    if not (seniorities or departments or titles):
+    roles = {(r.seniority.lower(), r.department.lower()) for r in persona.roles}
+    if not (seniorities or departments or titles or roles):
         return lambda contacts: False
 
     def matched(contacts: Iterable[Contact]) -> bool:
@@ -105,6 +106,8 @@ def persona_matcher(persona: PersonaSettings, day: dt.date) -> Callable[[Iterabl
             if departments and (department or "").lower() not in departments:
                 continue
             if titles and not any(t in (title or "").lower() for t in titles):
+                continue
+            if roles and ((seniority or "").lower(), (department or "").lower()) not in roles:
                 continue
             return True
         return False

@@ -151,6 +151,13 @@ def persona_sql(persona: PersonaSettings) -> str | None:
             f"strpos(lower(p.job_title), {literal(t.lower())}) > 0" for t in persona.titles
         )
         parts.append(f"({words})")
+    if persona.roles:
+        roles = " OR ".join(
+            f"(lower(p.seniority) = {literal(r.seniority.lower())} AND "
+            f"lower(p.department) = {literal(r.department.lower())})"
+            for r in persona.roles
+        )
+        parts.append(f"({roles})")
     if not parts:
         return None
     return " AND ".join(parts)

@@ -1,14 +1,16 @@
 """Scoring a file of accounts with the compiled scorecard, in DuckDB.
 
 A raw export (any CSV, XLSX or Parquet a CRM or a list vendor produced) is read and
-normalized exactly like a companies export, into a scratch in-memory store: bad cells are
-quarantined and reported, and the workspace is never written. A file already in the
-scorecard's input layout (an ``account_key`` column, e.g. a warehouse extract) is scored
-as it stands, streaming, so files larger than memory score with bounded memory; its values
-not in canonical form (``USA``, ``51-200``) still pass the ingest normalizers, once per
-distinct value (see icpkit.engines.layout). Either way the rows go through the same
-compiled SELECT that runs in Spark or a warehouse. Company universes (``icp tam``, ``icp
-lookalike``) are read by these same two paths (see icpkit.operate.universe).
+normalized exactly like a companies export: bad cells are quarantined and reported, and the
+workspace is never written. A UTF-8 CSV is read in one pass, normalized over distinct values
+and merged by account in DuckDB (icpkit.engines.rawfile); what that read cannot take exactly
+as ingestion would is loaded into a scratch in-memory store by the ingest pipeline. A file
+already in the scorecard's input layout (an ``account_key`` column, e.g. a warehouse
+extract) is scored as it stands, streaming, so files larger than memory score with bounded
+memory; its values not in canonical form (``USA``, ``51-200``) still pass the ingest
+normalizers, once per distinct value (see icpkit.engines.layout). Either way the rows go
+through the same compiled SELECT that runs in Spark or a warehouse. Company universes (``icp
+tam``, ``icp lookalike``) are read by these same two paths (see icpkit.operate.universe).
 
 Intent, persona and the customer flag come from the workspace's signals, contacts and
 deals, matched by account key; a record the workspace knows by its CRM id is that account.
@@ -22,14 +24,14 @@ import fnmatch
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from icpkit.config import MappingRule, Settings
+from icpkit.config import IngestSettings, MappingRule, Settings
 from icpkit.engines.features import ScoringError
 from icpkit.engines.layout import (
     CANONICAL,
@@ -40,6 +42,7 @@ from icpkit.engines.layout import (
     open_input,
     typed_columns,
 )
+from icpkit.engines.multi import reading_icp
 from icpkit.engines.scorecard import Scorecard, build_scorecard
 from icpkit.engines.sql import Tables, compile_scorecard
 from icpkit.icp.model import ICP
@@ -192,16 +195,25 @@ def score_file(
     sheet: str | None = None,
     progress: Progress | None = None,
     annotate: Annotate | None = None,
+    named: Sequence[tuple[str, ICP]] = (),
+    fast: bool = True,
 ) -> ScoredFile:
     """Score every account of ``path`` with ``icp`` as of ``as_of`` (default: today); with
     ``out`` (.csv, .parquet or .json) the rows stream to that file, written whole or not at
-    all, else they are returned. ``annotate`` rewords the scored rows after the SELECT."""
+    all, else they are returned. ``annotate`` rewords the scored rows after the SELECT.
+    ``named`` ICPs add their columns and the best fit (see icpkit.engines.multi).
+
+    A raw export is read in one pass when it can be (see icpkit.engines.rawfile), else
+    loaded into the scratch store; ``fast=False`` always loads it: the reference the
+    one-pass read is tested against."""
     day = as_of or dt.date.today()
     if not path.is_file():
         raise ScoringError(f"{path}: not a file (score a CSV, XLSX or Parquet file)")
     if out is not None and out.suffix.lower() not in FORMATS:
         raise ScoringError(f"{out}: write .csv, .parquet or .json")
     card = build_scorecard(icp, settings.scoring)
+    # The input view carries every column the ICPs read (named ones' unmapped fields too).
+    reads = icp if not named else reading_icp(icp, [n for _, n in named])
     root = store.parent if store is not None else None
     con = connect(":memory:", temp_directory=spill_directory(root, settings.store.temp_directory))
     if settings.store.memory_limit:
@@ -222,13 +234,38 @@ def score_file(
         found = open_input(con, path, workdir, encoding=encoding, sheet=sheet)
         if found is not None:
             cleaning = clean_columns(con, found)
-            keep = _canonical_view(con, found, icp, f"{schema}deals", cleaning.fixes)
+            keep = _canonical_view(con, found, reads, f"{schema}deals", cleaning.fixes)
             problems = cleaning.problems
         else:
-            report = ingest_accounts(con, path, settings, encoding, sheet)
-            keep = ingested_view(con, icp, f"{schema}account_ids", f"{schema}deals")
+            # Imported here: a file already in the input layout never needs the readers.
+            from icpkit.engines.rawfile import score_input_from_export
+
+            read = (
+                score_input_from_export(
+                    con,
+                    path,
+                    reads,
+                    companies_settings(path, settings),
+                    f"{schema}account_ids",
+                    f"{schema}deals",
+                    encoding=encoding,
+                    sheet=sheet,
+                )
+                if fast
+                else None
+            )
+            if read is not None:
+                report, keep = read
+            else:
+                report = ingest_accounts(con, path, settings, encoding, sheet)
+                keep = ingested_view(con, reads, f"{schema}account_ids", f"{schema}deals")
         tables = Tables("score_input", f"{schema}signals", f"{schema}contacts")
-        sql = compile_scorecard(icp, settings, tables=tables, as_of=day, keep=keep)
+        if named:
+            from icpkit.engines.multi import compile_with_named
+
+            sql = compile_with_named(con, icp, named, settings, tables=tables, as_of=day, keep=keep)
+        else:
+            sql = compile_scorecard(icp, settings, tables=tables, as_of=day, keep=keep)
         con.execute(f"CREATE OR REPLACE TEMP VIEW scored AS {sql}")
         view = annotate(con, "scored", schema) if annotate is not None else "scored"
         result = ScoredFile(path, card, day, sql, 0, {}, {}, report, out, problems=problems)
@@ -267,16 +304,20 @@ def ingest_accounts(
     # Imported here: a file already in the input layout never needs the pipeline.
     from icpkit.ingest.pipeline import ingest_file
 
-    # The file holds companies, whatever detection would guess; a mapping rule written for
-    # it keeps its columns.
+    ingest = companies_settings(path, settings)
+    return ingest_file(con, path, ingest, encoding=encoding, sheet=sheet, force=True)
+
+
+def companies_settings(path: Path, settings: Settings) -> IngestSettings:
+    """The ingest settings reading ``path`` as companies, whatever detection would guess;
+    a mapping rule written for the file keeps its columns."""
     own = next((r for r in settings.ingest.mapping if fnmatch.fnmatch(path.name, r.files)), None)
     rule = (
         own.model_copy(update={"entity": "companies"})
         if own
         else MappingRule(files=path.name, entity="companies")
     )
-    ingest = settings.ingest.model_copy(update={"mapping": [rule, *settings.ingest.mapping]})
-    return ingest_file(con, path, ingest, encoding=encoding, sheet=sheet, force=True)
+    return settings.ingest.model_copy(update={"mapping": [rule, *settings.ingest.mapping]})
 
 
 def _reread(written: Path, kind: str) -> str:

@@ -101,7 +101,13 @@ def persona_match(
             t.lower() in (c.get("job_title") or "").lower() for t in persona.titles
         ):
             continue
-        if persona.seniorities or persona.departments or persona.titles:
+        if persona.roles and not any(
+            (c.get("seniority") or "").lower() == r.seniority.lower()
+            and (c.get("department") or "").lower() == r.department.lower()
+            for r in persona.roles
+        ):
+            continue
+        if persona.is_set():
             return True
     return False
 

@@ -89,6 +89,9 @@ class ICPDiff:
     fit: ListDiff
     intent: ListDiff
     exclusions: ListDiff
+    # Buyer-persona roles ('VP in Sales') gained and lost.
+    persona_added: tuple[str, ...] = ()
+    persona_removed: tuple[str, ...] = ()
 
     @property
     def lists(self) -> tuple[ListDiff, ...]:
@@ -103,7 +106,8 @@ class ICPDiff:
     @property
     def is_empty(self) -> bool:
         """True when no rule was added, removed or changed (new data alone is not a change)."""
-        return all(part.is_empty for part in self.lists)
+        persona = self.persona_added or self.persona_removed
+        return all(part.is_empty for part in self.lists) and not persona
 
 
 def _comparable(name: str, value: Any) -> Any:
@@ -152,6 +156,7 @@ def _diff_list(name: str, old: list[Rule], new: list[Rule]) -> ListDiff:
 def diff_icps(old: ICP, new: ICP) -> ICPDiff:
     """The rule changes from ``old`` to ``new``, list by list, matched by id."""
     parts = {name: _diff_list(name, getattr(old, name), getattr(new, name)) for name in LISTS}
+    before, after = _persona_roles(old), _persona_roles(new)
     return ICPDiff(
         old_version=old.version,
         new_version=new.version,
@@ -162,7 +167,15 @@ def diff_icps(old: ICP, new: ICP) -> ICPDiff:
         fit=parts["fit"],
         intent=parts["intent"],
         exclusions=parts["exclusions"],
+        persona_added=tuple(r for r in after if r not in before),
+        persona_removed=tuple(r for r in before if r not in after),
     )
+
+
+def _persona_roles(icp: ICP) -> tuple[str, ...]:
+    if icp.persona is None:
+        return ()
+    return tuple(f"{r.seniority} in {r.department}" for r in icp.persona.roles)
 
 
 def describe_change(change: ItemChange) -> str:
@@ -185,4 +198,6 @@ def format_diff(diff: ICPDiff) -> list[str]:
         lines += [f"+ {part.name} {item.id}: {describe_rule(item)}" for item in part.added_items]
         lines += [f"~ {part.name} {c.id}: {describe_change(c)}" for c in part.changed]
         lines += [f"- {part.name} {item_id}" for item_id in part.removed]
+    lines += [f"+ persona {role}" for role in diff.persona_added]
+    lines += [f"- persona {role}" for role in diff.persona_removed]
     return lines

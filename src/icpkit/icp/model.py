@@ -503,6 +503,44 @@ class ScoringModel(_Model):
         return value
 
 
+class PersonaRole(_Model):
+    """A role of the buyer persona: a seniority in a department, present in won deals more
+    often than in lost ones (counted by account, contacts known before each deal closed)."""
+
+    seniority: str = Field(min_length=1, description="Seniority read from titles, e.g. 'VP'.")
+    department: str = Field(min_length=1, description="Department, e.g. 'Sales'.")
+    evidence: EvidenceField = None
+    rationale: Rationale = ""
+
+
+class Committee(_Model):
+    """The buying committee: contacts an account had by the close, and what more of them did."""
+
+    larger_from: int = Field(ge=1, description="Contacts from which a committee counts larger.")
+    win_rate_larger: OptionalShare = Field(None, description="Win rate of larger committees.")
+    win_rate_smaller: OptionalShare = Field(None, description="Win rate of smaller ones.")
+    difference_ci: tuple[Stat, Stat] | None = Field(
+        None, description="95% interval of the win-rate difference, larger minus smaller."
+    )
+    p_value: OptionalShare = Field(None, description="Test of no difference (by account).")
+    median_cycle_larger: OptionalStat = Field(
+        None, description="Median days to close of won deals with larger committees."
+    )
+    median_cycle_smaller: OptionalStat = Field(
+        None, description="Median days to close of won deals with smaller committees."
+    )
+
+
+class BuyerPersona(_Model):
+    """The persona inside the ICP, learned from contacts: whom to reach first."""
+
+    roles: list[PersonaRole] = Field(
+        default_factory=list, description="Roles that win, strongest first (empty: none found)."
+    )
+    committee: Committee | None = Field(None, description="Buying-committee size and effect.")
+    rationale: str = Field("", description="What the contacts show, in plain words.")
+
+
 def _plain(value: Any) -> Any:
     """``value`` as plain YAML/JSON data: text keys, lists for tuples, ISO text for dates."""
     if isinstance(value, dict):
@@ -567,6 +605,11 @@ class ICP(_Model):
     )
     scoring: ScoringModel | None = Field(
         None, description="The fitted scoring model (weights live on each rule)."
+    )
+    persona: BuyerPersona | None = Field(
+        None,
+        description="The buyer persona learned from contacts (`icp analyze persona`); absent "
+        "when the workspace has no contacts.",
     )
 
     @field_validator("schema_version")
@@ -697,6 +740,16 @@ def dump_icp(icp: ICP) -> dict[str, Any]:
         data.pop("scoring", None)
     else:
         data["scoring"] = _drop_none(data["scoring"])
+    if data.get("persona") is None:
+        data.pop("persona", None)  # ICPs learned without contacts read as they always did
+    else:
+        persona = data["persona"]
+        persona["roles"] = [
+            _drop_none({**r, "evidence": _drop_none(r["evidence"]) if r.get("evidence") else None})
+            for r in persona["roles"]
+        ]
+        persona["committee"] = _drop_none(persona["committee"]) if persona["committee"] else None
+        data["persona"] = _drop_none(persona)
     return data
 
 

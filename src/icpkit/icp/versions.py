@@ -89,14 +89,16 @@ class VersionStore:
 
     def append_changelog(self, diff: ICPDiff, note: str | None = None) -> None:
         """Add a Markdown entry for ``diff`` (the step to its new version) to CHANGELOG.md."""
+        self.append_entry(changelog_entry(diff, note))
+
+    def append_entry(self, entry: str) -> None:
+        """Add a Markdown ``entry`` (an adoption, a rollback) to CHANGELOG.md."""
         existing = (
             self.changelog_path.read_text(encoding="utf-8")
             if self.changelog_path.exists()
             else CHANGELOG_TITLE
         )
-        write_atomic(
-            self.changelog_path, existing.rstrip("\n") + "\n\n" + changelog_entry(diff, note)
-        )
+        write_atomic(self.changelog_path, existing.rstrip("\n") + "\n\n" + entry)
 
     def list(self) -> builtins.list[VersionInfo]:
         """Every saved version, oldest first."""
@@ -126,6 +128,8 @@ def changelog_entry(diff: ICPDiff, note: str | None = None) -> str:
             lines.append(f"- Changed {part.name} `{change.id}`: {describe_change(change)}")
         for item_id in part.removed:
             lines.append(f"- Removed {part.name} `{item_id}`")
+    lines += [f"- Added persona role {role}" for role in diff.persona_added]
+    lines += [f"- Removed persona role {role}" for role in diff.persona_removed]
     if diff.is_empty:
         lines.append("- No criteria changed.")
     if diff.data_changed:

@@ -2,7 +2,7 @@
 
 CRM columns repeat themselves (a few hundred industries, stages and size ranges
 across millions of rows), so each distinct raw value is normalized once in
-Python and the result is joined to the rows in DuckDB.
+Python and the result is joined to the rows in DuckDB (see :mod:`icpkit.ingest.distinct`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from icpkit.config import IngestSettings
 from icpkit.ingest.fields import FieldSpec, status_outcome
 from icpkit.ingest.normalize import Unreadable
-from icpkit.ingest.normalize.blanks import is_blank
+from icpkit.ingest.normalize.blanks import NULL_TOKENS, is_blank
 from icpkit.ingest.normalize.booleans import parse_bool
 from icpkit.ingest.normalize.countries import country_reader
 from icpkit.ingest.normalize.dates import DateOrder, infer_date_order, parse_date
@@ -37,8 +36,10 @@ from icpkit.ingest.normalize.money import (
     infer_decimal_separator,
     parse_money,
 )
+from icpkit.ingest.normalize.names import LEGAL_SUFFIXES
 from icpkit.ingest.normalize.numbers import parse_number, read_separators
 from icpkit.ingest.normalize.stages import stage_outcome
+from icpkit.store.db import literal
 
 _LIST_SPLIT = re.compile(r"\s*[;,|]\s*")
 MAX_REVENUE = 1e13  # above the largest company's revenue in any currency
@@ -207,7 +208,7 @@ def _numbers(
 
 
 def _converter(
-    spec: FieldSpec, settings: IngestSettings, values: Sequence[str]
+    spec: FieldSpec, settings: IngestSettings, values: Sequence[str], iso_dates: int = 0
 ) -> tuple[Callable[[str], Any], Note]:
     """The function turning one raw value into a tuple of outputs, plus a note for the user."""
     kind = spec.kind
@@ -221,7 +222,9 @@ def _converter(
     if kind in ("money", "number"):
         return _numbers(kind, spec, settings, values)
     if kind == "date":
-        inference = infer_date_order(values, default=settings.date_order_default)
+        inference = infer_date_order(
+            values, default=settings.date_order_default, iso_dates=iso_dates
+        )
         order = inference.order
         # ingest.date_order sets the order of slash dates; dotted dates keep their own.
         dotted = inference.dotted or order
@@ -320,6 +323,35 @@ def fast_path(spec: FieldSpec, settings: IngestSettings) -> FastPath | None:
     return None
 
 
+def name_keys_sql(values: str) -> str:
+    """SELECT (``raw``, ``fast``, ``key``) over the names in column ``raw`` of ``values``: the
+    SQL twin of :func:`icpkit.ingest.normalize.names.company_name_key` for names in printable
+    ASCII (lower-cased, ``&`` read as "and", ``.`` and ``'`` dropped, other punctuation a
+    space, trailing legal forms with an "and" before one and a leading "The" removed).
+    ``fast`` says the twin settled the name; the others (blanks, nothing left but legal
+    forms, other characters) are for the normalizer, ``key`` NULL."""
+    nulls = ", ".join(literal(t) for t in sorted(NULL_TOKENS))
+    forms = "|".join(sorted(LEGAL_SUFFIXES))
+    words = (
+        "trim(regexp_replace(regexp_replace(replace(lower(raw), '&', ' and '), "
+        "'[.'']', '', 'g'), '[^a-z0-9]+', ' ', 'g'))"
+    )
+    # Legal forms at the end go, an 'and' before one too; the first word always stays.
+    kept = f"regexp_replace(words, '(?:(?: and)? (?:{forms}))+$', '')"
+    fast = (
+        f"coalesce(ascii AND lower(trim(raw)) NOT IN ({nulls}) AND kept <> '' "
+        f"AND NOT regexp_matches(kept, '(^| )(?:{forms})$'), false)"
+    )
+    return f"""SELECT raw, fast,
+                      CASE WHEN fast THEN CASE WHEN kept LIKE 'the %' THEN substr(kept, 5)
+                                               ELSE kept END END AS key
+               FROM (SELECT raw, kept, {fast} AS fast
+                     FROM (SELECT raw, ascii, CASE WHEN ascii THEN {kept} END AS kept
+                           FROM (SELECT raw, regexp_full_match(raw, '[ -~]+') AS ascii,
+                                        {words} AS words
+                                 FROM {values})))"""
+
+
 def suffix_tables() -> dict[str, pa.Table]:
     """The public-suffix sets and shared-platform hosts the domain fast path joins against."""
     single, every = simple_suffixes()
@@ -336,14 +368,16 @@ def build_lookup(
     settings: IngestSettings,
     *,
     column_values: Sequence[str] | None = None,
+    iso_dates: int = 0,
 ) -> Lookup:
     """Normalize every distinct ``values`` entry of one column for field ``spec``.
 
-    ``column_values`` (default: ``values``) are all the column's distinct values, for the
-    decisions taken per column (the day/month order of dates).
+    ``column_values`` (default: ``values``) are the column's distinct values the decisions
+    taken per column weigh (the day/month order of dates); ``iso_dates`` counts more of its
+    distinct values, ISO dates read in SQL, that weigh in that decision without being passed.
     """
     convert, pending = _converter(
-        spec, settings, values if column_values is None else column_values
+        spec, settings, values if column_values is None else column_values, iso_dates
     )
     outputs = OUTPUTS[spec.kind]
     cols: list[list[Any]] = [[] for _ in outputs]
@@ -378,81 +412,3 @@ def check_sample(spec: FieldSpec, values: Sequence[str]) -> float:
     lookup = build_lookup(spec, list(dict.fromkeys(values)), IngestSettings())
     total = lookup.table.num_rows
     return 1.0 if total == 0 else 1.0 - lookup.errors / total
-
-
-def _distinct(con: duckdb.DuckDBPyConnection, src: str, where: str = "true") -> list[str]:
-    return [
-        r[0]
-        for r in con.execute(
-            f"SELECT DISTINCT {src} FROM raw WHERE {src} IS NOT NULL AND trim({src}) <> '' "
-            f"AND ({where}) ORDER BY 1"
-        ).fetchall()
-    ]
-
-
-def create_lookup(
-    con: duckdb.DuckDBPyConnection, spec: FieldSpec, src: str, alias: str, settings: IngestSettings
-) -> Lookup:
-    """Create the temporary table ``alias``: each distinct raw value, its outputs, its error.
-
-    Values the field's SQL fast path covers are normalized in DuckDB; the rest in Python.
-    """
-    fast = fast_path(spec, settings)
-    if fast is None:
-        lookup = build_lookup(spec, _distinct(con, src), settings)
-        con.register("lookup_rows", lookup.table)
-        con.execute(f"CREATE TEMP TABLE {alias} AS SELECT * FROM lookup_rows")
-        con.unregister("lookup_rows")
-        if spec.kind == "industry":
-            lookup.note = _unmapped_industries(con, spec, src, alias)
-        return lookup
-    if spec.kind == "domain":
-        for name, rows in suffix_tables().items():
-            con.register(name, rows)
-    where, outputs = fast.sql(src)
-    slow = _distinct(con, src, f"NOT coalesce({where}, false)")
-    # Decisions per column (the order of dates) look at every value, fast or slow.
-    column_values = _distinct(con, src) if spec.kind == "date" else None
-    if spec.kind in ("money", "number"):
-        # The decimal separator: plain fast-path numbers with a dot all say '.'; a few do.
-        dotted = con.execute(
-            f"SELECT DISTINCT {src} FROM raw WHERE coalesce({where}, false) "
-            f"AND contains({src}, '.') LIMIT 100"
-        ).fetchall()
-        column_values = slow + [r[0] for r in dotted]
-    lookup = build_lookup(spec, slow, settings, column_values=column_values)
-    names = ", ".join(f"{spec.name}{o.suffix}" for o in lookup.outputs)
-    con.register("lookup_rows", lookup.table)
-    con.execute(
-        f"""CREATE TEMP TABLE {alias} AS
-            SELECT raw, {names}, error FROM lookup_rows
-            UNION ALL
-            SELECT DISTINCT {src} AS raw, {", ".join(outputs)}, NULL AS error
-            FROM raw WHERE coalesce({where}, false)"""
-    )
-    con.unregister("lookup_rows")
-    if spec.kind == "domain":
-        for name in suffix_tables():
-            con.unregister(name)
-    return lookup
-
-
-def _unmapped_industries(
-    con: duckdb.DuckDBPyConnection, spec: FieldSpec, src: str, alias: str
-) -> str | None:
-    """Industry values outside the taxonomy, most frequent first: they are kept as written
-    (no sector) and analyzed as their own values, and the ingest report lists them."""
-    rows = con.execute(
-        f"""SELECT l.{spec.name}, count(*) AS n FROM raw JOIN {alias} l ON l.raw = {src}
-            WHERE l.{spec.name} IS NOT NULL AND l.{spec.name}_sector IS NULL
-            GROUP BY 1 ORDER BY n DESC, 1"""
-    ).fetchall()
-    if not rows:
-        return None
-    total = sum(int(n) for _, n in rows)
-    shown = ", ".join(f"{value} ({n})" for value, n in rows[:10])
-    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
-    return (
-        f"{len(rows)} industry values ({total} rows) are not in the taxonomy and are "
-        f"analyzed as written: {shown}{more} (see docs/taxonomy.md to map them)"
-    )

@@ -19,9 +19,9 @@ import duckdb
 import pyarrow as pa
 
 from icpkit.config import IngestSettings
+from icpkit.ingest.cells import name_keys_sql
 from icpkit.ingest.detect import Layout
-from icpkit.ingest.normalize import Unreadable
-from icpkit.ingest.normalize.names import company_name_key
+from icpkit.ingest.normalize.names import name_keys
 from icpkit.ingest.normalize.titles import department_of, seniority_of
 from icpkit.ingest.problems import Problem, Scope
 from icpkit.store.db import escaped, literal
@@ -91,28 +91,32 @@ def _add_name_keys(ctx: LoadContext, column: str, where: str = "true") -> None:
     Python call per distinct name, and rows already tied to a known account need none.
     """
     con = ctx.con
-    names = [
-        r[0]
-        for r in _rows(
-            con, f"SELECT DISTINCT {column} FROM norm WHERE {column} IS NOT NULL AND ({where})"
-        )
-    ]
-    keys: list[str | None] = []
-    for name in names:
-        try:
-            keys.append(company_name_key(name))
-        except Unreadable:
-            keys.append(None)
-    con.register(
-        "lk_names",
-        pa.table({"raw": pa.array(names, pa.string()), "key": pa.array(keys, pa.string())}),
+    # Plain ASCII names are keyed in SQL (the twin of company_name_key), the rest in Python.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lk_names AS {
+            name_keys_sql(
+                f"(SELECT DISTINCT {column} AS raw FROM norm "
+                f"WHERE {column} IS NOT NULL AND ({where}))"
+            )
+        }"""
     )
+    names = [r[0] for r in _rows(con, "SELECT raw FROM lk_names WHERE NOT fast")]
+    keys = name_keys(names)
+    if names:
+        con.register(
+            "py_names",
+            pa.table({"raw": pa.array(names, pa.string()), "key": pa.array(keys, pa.string())}),
+        )
+        con.execute(
+            "UPDATE lk_names SET key = py_names.key FROM py_names WHERE lk_names.raw = py_names.raw"
+        )
+        con.unregister("py_names")
     con.execute("ALTER TABLE norm ADD COLUMN name_key VARCHAR")
     con.execute(
         f"UPDATE norm SET name_key = lk_names.key FROM lk_names "
         f"WHERE lk_names.raw = norm.{column} AND ({where})"
     )
-    con.unregister("lk_names")
+    con.execute("DROP TABLE lk_names")
 
 
 def _quarantine_rows(
@@ -143,11 +147,14 @@ def _duplicate_ids(ctx: LoadContext, report: FileReport, id_label: str) -> None:
         return
     raw_cols = [r[0] for r in _rows(con, "DESCRIBE raw") if r[0] != "line"]
     row_hash = "md5(concat_ws('\x1f', " + ", ".join(f"coalesce({c}, '')" for c in raw_cols) + "))"
+    # Only the rows of repeated ids are hashed: most exports repeat none.
     dups = _rows(
         con,
         f"""SELECT n.source_id, list(n.line ORDER BY n.line), list({row_hash} ORDER BY n.line)
-            FROM norm n JOIN raw USING (line) WHERE n.source_id IS NOT NULL
-            GROUP BY n.source_id HAVING count(*) > 1""",
+            FROM norm n JOIN raw USING (line)
+            WHERE n.source_id IN (SELECT source_id FROM norm WHERE source_id IS NOT NULL
+                                  GROUP BY source_id HAVING count(*) > 1)
+            GROUP BY n.source_id""",
     )
     drop: list[tuple[int, str, str | None, str | None]] = []
     merged_lines: list[int] = []
@@ -191,6 +198,17 @@ def _first_difference(ctx: LoadContext, lines: list[int]) -> str:
     return ""
 
 
+def _first_of(key: str, line: str, relation: str) -> str:
+    """SQL condition keeping the first row (by ``line``, unique in ``relation``) of each
+    ``key``: one hash aggregation rather than a window sorting every row."""
+    return f"{line} IN (SELECT min({line}) FROM {relation} GROUP BY {key})"
+
+
+def _first_by_line(key: str) -> str:
+    """SQL clause keeping one row, the first by line, of each ``key``."""
+    return f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY line) = 1"
+
+
 def _account_key_expr(domain: str, name_key: str) -> str:
     return f"coalesce({domain}, CASE WHEN {name_key} IS NOT NULL THEN 'name:' || {name_key} END)"
 
@@ -220,9 +238,23 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
         else f"NULL AS {c}"
         for c in cols
     )
+    # A key of one row keeps that row's values; only keys of several rows are aggregated
+    # (the first non-empty value of each column, by line).
+    alone = ", ".join(f"{c}" if c in have else f"NULL AS {c}" for c in cols)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE acc_new AS SELECT account_key, {firsts}, "
-        f"'{origin}' AS origin FROM acc_in GROUP BY account_key"
+        """CREATE OR REPLACE TEMP TABLE acc_many AS
+           SELECT account_key FROM acc_in GROUP BY account_key HAVING count(*) > 1"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE acc_new AS
+            SELECT account_key, {alone}, '{origin}' AS origin FROM acc_in
+            WHERE NOT EXISTS (SELECT 1 FROM acc_many m
+                              WHERE m.account_key IS NOT DISTINCT FROM acc_in.account_key)
+            UNION ALL
+            SELECT account_key, {firsts}, '{origin}' AS origin FROM acc_in
+            WHERE EXISTS (SELECT 1 FROM acc_many m
+                          WHERE m.account_key IS NOT DISTINCT FROM acc_in.account_key)
+            GROUP BY account_key"""
     )
     # The better source wins (a CRM record over a deal's company columns over a bare stub),
     # and fills its gaps from the other; a tie goes to the newer import.
@@ -245,7 +277,7 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
     con.execute("DELETE FROM accounts WHERE account_key IN (SELECT account_key FROM acc_merged)")
     con.execute("INSERT INTO accounts BY NAME SELECT * FROM acc_merged")
     n = _rows(con, "SELECT count(*) FROM acc_new")[0][0]
-    for t in ("acc_in", "acc_new", "acc_merged"):
+    for t in ("acc_in", "acc_many", "acc_new", "acc_merged"):
         con.execute(f"DROP TABLE {t}")
     return int(n)
 
@@ -454,7 +486,7 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
                    coalesce(ids.account_key, n.company_domain, named.account_key,
                             CASE WHEN n.name_key IS NOT NULL THEN 'name:' || n.name_key END)
                      AS account_key
-            FROM {_deal_content_keys()} n
+            FROM {_deal_content_keys(con)} n
             LEFT JOIN {known_ids(system)} ids ON ids.source_id = n.company_source_id
             LEFT JOIN (SELECT name_key, min(account_key) AS account_key FROM accounts
                        WHERE name_key IS NOT NULL GROUP BY name_key HAVING count(*) = 1) named
@@ -489,7 +521,7 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
                                     WHERE contains(lower(deal_type), t)), false) AS is_expansion,
                    pipeline, owner, lost_reason, extra,
                    {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
-            FROM deal_rows QUALIFY row_number() OVER (PARTITION BY deal_key ORDER BY line) = 1"""
+            FROM deal_rows {_first_by_line("deal_key") if dup_keys else ""}"""
     )
     con.unregister("expansion_types")
     con.execute("DELETE FROM deals WHERE deal_key IN (SELECT deal_key FROM deal_new)")
@@ -559,13 +591,16 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
     _quarantine_rows(ctx, report, drops)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE sig_new AS
-            SELECT md5(concat_ws('|', acct, stype, detail, observed_at)) AS signal_key,
-                   acct AS account_key, stype AS signal_type, detail, observed_at, source, extra,
-                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
-            FROM (SELECT *, {_account_key_expr("company_domain", "name_key")} AS acct,
-                         regexp_replace(lower(trim(signal_type)), '[^a-z0-9]+', '_', 'g') AS stype
-                  FROM norm)
-            QUALIFY row_number() OVER (PARTITION BY signal_key ORDER BY line) = 1"""
+            WITH s AS (
+                SELECT md5(concat_ws('|', acct, stype, detail, observed_at)) AS signal_key,
+                       acct AS account_key, stype AS signal_type, detail, observed_at, source,
+                       extra, {literal(ctx.file)} AS source_file, line AS source_line,
+                       -1 AS import_id
+                FROM (SELECT *, {_account_key_expr("company_domain", "name_key")} AS acct,
+                             regexp_replace(lower(trim(signal_type)), '[^a-z0-9]+', '_', 'g')
+                               AS stype
+                      FROM norm))
+            SELECT * FROM s WHERE {_first_of("signal_key", "source_line", "s")}"""
     )
     total = _rows(con, "SELECT count(*) FROM norm")[0][0]
     kept = _rows(con, "SELECT count(*) FROM sig_new")[0][0]
@@ -647,8 +682,7 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
                    contact_email AS email, job_title, seniority, department, lifecycle_stage,
                    created_at, extra, {literal(ctx.file)} AS source_file, line AS source_line,
                    -1 AS import_id
-            FROM contact_rows
-            QUALIFY row_number() OVER (PARTITION BY contact_key ORDER BY line) = 1"""
+            FROM contact_rows {_first_by_line("contact_key")}"""
     )
     total = _rows(con, "SELECT count(*) FROM contact_rows")[0][0]
     kept = _rows(con, "SELECT count(*) FROM contact_new")[0][0]
@@ -680,14 +714,16 @@ _DEAL_IDENTITY = (
 )
 
 
-def _deal_content_keys() -> str:
+def _deal_content_keys(con: duckdb.DuckDBPyConnection) -> str:
     """``norm`` with ``content_key``: the stable key of a deal that has no record id.
 
     A corrected export (a new stage, amount or close date) keeps each deal's key, so it
     updates the deal instead of adding one. Rows sharing company, name and create date are
     numbered by their first line in the file (``deal:<md5>:2``); exact repeats share a
-    number and so load once.
+    number and so load once. When every deal has its id, no content key is needed.
     """
+    if not _rows(con, "SELECT count(*) FROM norm WHERE source_id IS NULL")[0][0]:
+        return "(SELECT *, NULL::VARCHAR AS content_key FROM norm)"
     identity = ", ".join(_DEAL_IDENTITY)
     return f"""(SELECT *, 'deal:' || md5(concat_ws('|', {identity}))
                        || CASE WHEN occurrence > 1 THEN ':' || occurrence ELSE '' END

@@ -4,7 +4,7 @@ The steps, all inside a single DuckDB transaction so a failure or a crash leaves
 store as it was:
 
 1. stage the raw text cells with their line numbers (``raw``),
-2. normalize each mapped column's distinct values (:mod:`icpkit.ingest.cells`) and
+2. normalize each mapped column's distinct values (:mod:`icpkit.ingest.distinct`) and
    join them back (``norm``),
 3. set aside what cannot be read: cells (row kept, cell empty) and rows (not loaded),
 4. merge into ``accounts``, ``deals`` or ``signals`` by key, so re-imports update
@@ -26,8 +26,9 @@ import pyarrow as pa
 
 from icpkit.config import IngestSettings, MappingRule
 from icpkit.ingest import merge
-from icpkit.ingest.cells import OUTPUTS, create_lookup
+from icpkit.ingest.cells import OUTPUTS
 from icpkit.ingest.detect import Layout
+from icpkit.ingest.distinct import normalize_distinct
 from icpkit.ingest.fields import FIELDS, FieldSpec
 from icpkit.ingest.normalize.money import (
     UNIT_SCALE,
@@ -149,7 +150,7 @@ def _load(
             select.append(f"{expr} AS {name}")
             continue
         alias = f"lk_{name}"
-        lookup = create_lookup(con, spec, src, alias, settings)
+        lookup = normalize_distinct(con, spec, "raw", src, alias, settings).lookup
         if lookup.note:
             report.notes.append(f"column {choice.column!r}: {lookup.note}")
         joins.append(f"LEFT JOIN {alias} ON {alias}.raw = {src}")

@@ -8,8 +8,10 @@ repaired in place (:mod:`icpkit.ingest.mojibake`), their original text kept for 
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -93,8 +95,8 @@ def set_aside_nul_rows(con: duckdb.DuckDBPyConnection, table: SourceTable) -> No
     """Quarantine the rows of ``raw`` holding a NUL byte: binary debris in a text file, not
     data, so such a row is not loaded; the rest of the file is."""
     width = len(table.header)
-    if not width:
-        return
+    if not width or (table.kind == "csv" and not _holds_nul_byte(table.path)):
+        return  # a CSV without a NUL byte has no cell holding one, in any encoding
     joined = f"concat({', '.join(f'c{i}' for i in range(width))})"
     found = con.execute(
         f"SELECT line, [{', '.join(f'c{i}' for i in range(width))}] FROM raw "
@@ -120,6 +122,15 @@ def set_aside_nul_rows(con: duckdb.DuckDBPyConnection, table: SourceTable) -> No
     table.notes.append(
         f"{len(found)} row{plural} holding NUL bytes set aside (binary data in a text file)"
     )
+
+
+def _holds_nul_byte(path: Path) -> bool:
+    """Whether the file's bytes hold a NUL (one pass, at memory speed)."""
+    with path.open("rb") as fh:
+        if fh.seek(0, 2) == 0:
+            return False
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            return mm.find(b"\x00") >= 0
 
 
 def set_aside_stray_byte_rows(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
@@ -188,18 +199,23 @@ def repair_mojibake(con: duckdb.DuckDBPyConnection, header: list[str]) -> list[s
     if not header:
         return []
     pattern = escaped(MARKERS)
-    flags = ", ".join(f"bool_or(regexp_matches(c{i}, '{pattern}'))" for i in range(len(header)))
+    # Every marker is a non-ASCII character: a column of ASCII text holds none, and telling
+    # so (bytes = characters) is far cheaper than the pattern, which only such cells meet.
+    flags = ", ".join(f"bool_or(strlen(c{i}) <> length(c{i}))" for i in range(len(header)))
     row = first_row(con, f"SELECT {flags} FROM raw")
     notes: list[str] = []
-    for i, marked in enumerate(row or ()):
-        if not marked:
+    for i, non_ascii in enumerate(row or ()):
+        if not non_ascii:
             continue
         values = [
             r[0]
             for r in con.execute(
-                f"SELECT DISTINCT c{i} FROM raw WHERE regexp_matches(c{i}, '{pattern}')"
+                f"SELECT DISTINCT c{i} FROM raw WHERE strlen(c{i}) <> length(c{i}) "
+                f"AND regexp_matches(c{i}, '{pattern}')"
             ).fetchall()
         ]
+        if not values:
+            continue
         fixed = repairs(values)
         if not fixed:
             continue
@@ -290,14 +306,27 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
     joined = f"concat({', '.join(f'c{i}' for i in range(width))})"
     breaks = f"strlen({joined}) - strlen(replace({joined}, chr(10), ''))"
     cols = ", ".join(f"c{i}" for i in range(width))
+    # raw0's row ids are the records' order in the file (0, 1, ...): without line breaks in
+    # cells, record n is on line header_lines + n + 1, and no running sum is needed.
     con.execute(
         f"""CREATE TEMP TABLE raw AS
-            SELECT ({table.header_lines} + row_number() OVER (ORDER BY rowid)
-                    + coalesce(sum(breaks) OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING
-                                                  AND 1 PRECEDING), 0))::BIGINT AS line,
-                   {cols}, breaks
+            SELECT ({table.header_lines} + 1 + rowid)::BIGINT AS line, {cols}, breaks
             FROM (SELECT rowid, *, {breaks} AS breaks FROM raw0)"""
     )
+    shape = first_row(
+        con, "SELECT count(*) FILTER (WHERE breaks > 0), coalesce(max(line), 0), count(*) FROM raw"
+    )
+    if shape is None or shape[0] or shape[1] != table.header_lines + shape[2]:
+        con.execute("DROP TABLE raw")
+        con.execute(
+            f"""CREATE TEMP TABLE raw AS
+                SELECT ({table.header_lines} + row_number() OVER (ORDER BY rowid)
+                        + coalesce(sum(breaks) OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED
+                                                     PRECEDING AND 1 PRECEDING), 0))::BIGINT
+                         AS line,
+                       {cols}, breaks
+                FROM (SELECT rowid, *, {breaks} AS breaks FROM raw0)"""
+        )
     con.execute("DROP TABLE raw0")
     row = first_row(con, "SELECT count(*), coalesce(sum(breaks), 0) FROM raw")
     records, inner = (int(row[0]), int(row[1])) if row else (0, 0)

@@ -22,6 +22,7 @@ from icpkit.config import Settings
 from icpkit.icp.locks import apply_human_decisions
 from icpkit.icp.model import ICP
 from icpkit.learn.derive import derive_icp, is_empty, no_rule_reason
+from icpkit.learn.fit import one_blas_thread
 from icpkit.learn.leaks import Leak, suspected_leaks
 from icpkit.learn.points import learn_and_refine
 from icpkit.learn.unknown import add_unknown_bins
@@ -52,12 +53,27 @@ def learn_icp(
     values of each attribute judged a rule of their own (icpkit.learn.unknown), fit the points
     on the closed deals (``where``, churn as of ``as_of``) and drop the rules without an
     effect of their own. ``con`` is read only."""
+    with one_blas_thread():
+        return _learn_icp(con, frame, lift, settings, previous, fingerprint, where, as_of)
+
+
+def _learn_icp(
+    con: duckdb.DuckDBPyConnection,
+    frame: Frame,
+    lift: LiftResult,
+    settings: Settings,
+    previous: ICP | None,
+    fingerprint: str,
+    where: str | None,
+    as_of: dt.date | None,
+) -> Learned:
     analysis = settings.analysis
     derived = derive_icp(frame, lift, analysis, fingerprint)
     leaks = suspected_leaks(frame, analysis.leak_auc)
     icp, disagreements = apply_human_decisions(derived, previous)
     icp = add_unknown_bins(icp, frame, lift, analysis)
-    icp = learn_and_refine(con, icp, settings, where=where, as_of=as_of)
+    # The frame's preparation of the same deals on ``con`` is reused while it is still there.
+    icp = learn_and_refine(con, icp, settings, where=where, as_of=as_of, prepared=frame.prepared)
     warnings = [*lift.warnings, *(leak.message() for leak in leaks)]
     warnings += frame.history.warnings()
     if (empty := no_rule_reason(icp, analysis)) is not None:

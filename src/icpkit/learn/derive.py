@@ -207,9 +207,14 @@ def adjust_for_selection(
 
 def _selection_cut(result: LiftResult, row: LiftRow, settings: AnalysisSettings) -> float:
     """The p-value up to which Benjamini-Hochberg rejected in ``row``'s win-rate family (fit
-    or intent, each controlled on its own): the threshold its test had to pass."""
+    or intent, each controlled on its own, thin cuts counted as p = 1): the threshold its
+    test had to pass."""
     intent = row.family == "intent"
-    family = [r.p_value for r in result.rows if (r.family == "intent") == intent]
+    family = [
+        1.0 if r.thin and not math.isnan(r.p_value) else r.p_value
+        for r in result.rows
+        if (r.family == "intent") == intent
+    ]
     return post_selection.bh_cut(np.array(family, dtype=float), settings.alpha)
 
 
@@ -454,6 +459,14 @@ def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
                   (SELECT count(*) FROM signals),
                   (SELECT coalesce(sum(hash(signal_key, account_key)), 0) FROM signals)"""
     ).fetchall()
+    # Contacts (the persona's evidence) count only where there are any, so a workspace
+    # without contacts keeps the fingerprint it always had.
+    people = con.execute(
+        """SELECT count(*), coalesce(sum(hash(contact_key, account_key, seniority, department,
+                                              created_at)), 0) FROM contacts"""
+    ).fetchall()
+    if people[0][0]:
+        rows = [*rows, *people]
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
 

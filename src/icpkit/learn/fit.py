@@ -12,6 +12,8 @@ half-lives the data cannot reject (profile likelihood, chi-square 95%) are its i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +29,16 @@ DECAY_EVIDENCE = 1.92
 # The 5% critical value of chi-square with one degree of freedom: half-lives whose deviance
 # is within it of the best one are those the data cannot reject (a profile-likelihood interval).
 HALF_LIFE_CI = 3.84
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread inside: the models are small (tens of columns), so more threads only
+    wait on each other, worst on a busy machine (a fit ten times slower measured with two)."""
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @dataclass(frozen=True)

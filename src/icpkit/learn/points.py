@@ -16,11 +16,19 @@ import duckdb
 import numpy as np
 from scipy.stats import norm
 
-from icpkit.analysis.frame import prepare
+from icpkit.analysis.frame import prepare, prepared_token
 from icpkit.analysis.history import churned_sql
 from icpkit.analysis.stats import benjamini_hochberg
-from icpkit.config import Settings
-from icpkit.engines.features import ENTITIES, Features, compute_features
+from icpkit.config import AnalysisSettings, Settings
+from icpkit.engines.features import (
+    ENTITIES,
+    Features,
+    ScoredRule,
+    compute_features,
+    condition_sql,
+    scored_rules,
+    signal_age_sql,
+)
 from icpkit.engines.score import apply_scorecard
 from icpkit.engines.scorecard import build_scorecard, learn_tiers
 from icpkit.icp.model import (
@@ -32,7 +40,7 @@ from icpkit.icp.model import (
     Rule,
     ScoringModel,
 )
-from icpkit.learn.fit import Fitted, fit_logistic, fit_weights, predict
+from icpkit.learn.fit import Fitted, fit_logistic, fit_weights, one_blas_thread, predict
 from icpkit.learn.patterns import group
 from icpkit.learn.refine import CHURN_ODDS, refine
 from icpkit.learn.selection import RuleEvidence, clustered_z, select
@@ -62,10 +70,15 @@ class Deals:
         )
 
 
-def closed_deals(con: duckdb.DuckDBPyConnection, where: str | None = None) -> Deals:
+def closed_deals(
+    con: duckdb.DuckDBPyConnection, where: str | None = None, *, prepared: str | None = None
+) -> Deals:
     """Closed new-business deals (matching ``where`` on ``deals``) as scoring entities: the
-    temp table ``score_entities`` holds each deal's account on the day it was created."""
-    prepare(con, where)
+    temp table ``score_entities`` holds each deal's account on the day it was created.
+    ``prepared``: the token of a preparation of these deals on ``con`` (a frame's), whose
+    tables are reused while they are still those (icpkit.analysis.frame.prepared_token)."""
+    if prepared is None or prepared_token(con, where) != prepared:
+        prepare(con, where)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
             SELECT (row_number() OVER (ORDER BY deal_key) - 1)::BIGINT AS entity_id,
@@ -177,7 +190,8 @@ def learn(
     con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, where: str | None = None
 ) -> ICP:
     """Fit ``icp``'s scoring model on the workspace's closed deals (matching ``where``)."""
-    return _learn(con, icp, settings, closed_deals(con, where))
+    with one_blas_thread():
+        return _learn(con, icp, settings, closed_deals(con, where))
 
 
 def _learn(con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, deals: Deals) -> ICP:
@@ -309,11 +323,13 @@ def learn_and_refine(
     settings: Settings,
     where: str | None = None,
     as_of: dt.date | None = None,
+    prepared: str | None = None,
 ) -> ICP:
     """Fit the weights, drop the derived rules without evidence of an effect of their own in
     the joint model (see icpkit.learn.selection and icpkit.learn.refine), and fit again on
-    what is left. Churn is as it stood on ``as_of`` (a backtest's cut-off), else as exported."""
-    deals = closed_deals(con, where)
+    what is left. Churn is as it stood on ``as_of`` (a backtest's cut-off), else as exported.
+    ``prepared``: see :func:`closed_deals`."""
+    deals = closed_deals(con, where, prepared=prepared)
     features = compute_features(
         con, icp, settings.analysis, persona=settings.scoring.persona, point_in_time=True
     )
@@ -322,4 +338,42 @@ def learn_and_refine(
     # The same deals and the same rules' matches (the fit changed weights, not conditions).
     churn = _churn_evidence(con, fitted, settings, deals, as_of, features)
     refined, notes = refine(fitted, settings.analysis.min_lift, churn, evidence)
-    return _learn(con, refined, settings, deals) if notes else fitted
+    if not notes:
+        return fitted
+    kept = kept_features(features, fitted, refined, settings)
+    if kept is None:
+        return _learn(con, refined, settings, deals)
+    return fit_icp(refined, kept, deals, settings)[0]
+
+
+def kept_features(
+    features: Features, before: ICP, after: ICP, settings: Settings
+) -> Features | None:
+    """The features of ``after``'s rules taken from ``features`` (those of ``before`` on the
+    same deals) when pruning only dropped or moved rules: each rule of ``after`` has a column
+    of the same condition there and the boundary is unchanged. None when one must be read
+    again."""
+    if after.boundary != before.boundary:
+        return None
+    analysis = settings.analysis
+    column = {r.id: j for j, r in enumerate(features.rules)}
+    rules = scored_rules(after, settings.scoring.persona)
+    picked = []
+    for scored in rules:
+        j = column.get(scored.id)
+        if j is None or not _same_condition(features.rules[j], scored, analysis):
+            return None
+        picked.append(j)
+    return Features(rules, features.matches[:, picked], features.ages[:, picked], features.outside)
+
+
+def _same_condition(old: ScoredRule, new: ScoredRule, settings: AnalysisSettings) -> bool:
+    """Whether two scored rules match the same deals (the same SQL), whatever list holds them."""
+    a, b = old.rule, new.rule
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, IntentSignal) or isinstance(b, IntentSignal):
+        if not (isinstance(a, IntentSignal) and isinstance(b, IntentSignal)):
+            return False
+        return signal_age_sql(a) == signal_age_sql(b)
+    return condition_sql(a, settings, "") == condition_sql(b, settings, "")

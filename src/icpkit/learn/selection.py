@@ -75,8 +75,7 @@ def clustered_z(
     hessian = design_1.T @ (design_1 * (counts * p * (1 - p))[:, None])
     hessian[1:, 1:] += np.eye(k) / prior_sd**2
     residual = y.astype(np.float64) - p[rows]
-    _, codes = np.unique(clusters, return_inverse=True)
-    codes = codes.ravel()
+    codes = _dense(clusters)
     groups = int(codes.max()) + 1
     # Per cluster and pattern, the residuals summed; times the patterns' inputs, the scores
     # summed within each cluster.
@@ -90,6 +89,35 @@ def clustered_z(
     ok = (se > 0) & (weights != 0)
     z[ok] = weights[ok] / se[ok]
     return z
+
+
+def _dense(clusters: np.ndarray) -> np.ndarray:
+    """Each entity's cluster as a code 0..G-1 in the order of the clusters' values; codes
+    that already are (every value in 0..G-1 taken) are returned as they are."""
+    dense = clusters.dtype.kind in "iu" and clusters.size and int(clusters.min()) == 0
+    if dense and np.bincount(clusters).all():
+        return clusters.astype(np.int64, copy=False)
+    _, codes = np.unique(clusters, return_inverse=True)
+    return np.asarray(codes).ravel()
+
+
+@dataclass(frozen=True)
+class _Centered:
+    """A 0/1 column less its mean, and its standard deviation: what :func:`phi` computes of
+    each column, kept for the many pairs a column is in."""
+
+    centered: np.ndarray
+    sd: float
+
+    @classmethod
+    def of(cls, column: np.ndarray) -> _Centered:
+        return cls(column - column.mean(), float(column.std()))
+
+    def phi(self, other: _Centered) -> float:
+        """:func:`phi` of the two columns, to the bit."""
+        if self.sd == 0 or other.sd == 0:
+            return 0.0
+        return float((self.centered * other.centered).mean() / (self.sd * other.sd))
 
 
 def phi(a: np.ndarray, b: np.ndarray) -> float:
@@ -160,11 +188,18 @@ def select(
         out[ids[worst]] = evidence[worst]
         active.remove(worst)
     kept = [j for j in active if features.rules[j].rule is not None]
+    columns: dict[int, _Centered] = {}
+
+    def centered(j: int) -> _Centered:
+        if j not in columns:
+            columns[j] = _Centered.of(features.matches[:, j])
+        return columns[j]
+
     for rid, e in list(out.items()):
         if e.kept:
             continue
-        column = features.matches[:, ids.index(rid)]
-        scored = [(phi(column, features.matches[:, j]), ids[j]) for j in kept]
+        column = centered(ids.index(rid))
+        scored = [(column.phi(centered(j)), ids[j]) for j in kept]
         best = max(scored, key=lambda s: (abs(s[0]), s[1]), default=None)
         if best is not None and abs(best[0]) >= PROXY_PHI:
             out[rid] = RuleEvidence(

@@ -26,6 +26,8 @@ DOCUMENT = 1
 """The JSON document of every ``--format json`` and the table of every ``--format csv``."""
 SCORED = 1
 """Scored files, ``icp score FILE --out`` as CSV, Parquet or JSON: their columns and header."""
+REVIEWS = 1
+"""The review log, ``.icp/reviews.json``: reviews, adoptions and rollbacks of the ICP in force."""
 
 KEY = "schema_version"
 """The version's key in a JSON document and its column in a CSV (always the last one)."""

@@ -256,6 +256,13 @@ def _crm_connector(name: str) -> Connector:
     return connector(name)
 
 
+def _shadows(source: Source) -> Any:
+    """The shadow scoring of ``source``'s workspace (see icpkit.serve.shadow)."""
+    from icpkit.serve.shadow import Shadows
+
+    return Shadows(source.root, source.store)
+
+
 def create_app(source: Source, connectors: Connectors | None = None) -> Any:
     """The ASGI application serving ``source`` (FastAPI inside the size limit and metrics);
     webhook scores are written back through ``connectors`` (default: the CRM's connector
@@ -287,6 +294,8 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
             await drain.stop()
+            if "shadows" in held:
+                held["shadows"].close()
             queue.close()
             await batcher.stop()
             live.close()
@@ -300,6 +309,17 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
 
     def live() -> Live:
         return held["live"]  # type: ignore[no-any-return]
+
+    made = asyncio.Lock()
+
+    async def shadows() -> Any:
+        """The candidate versions' scorers, made on the first request that asks for one
+        (their imports off the event loop, so the server starts as fast without them)."""
+        async with made:
+            if "shadows" not in held:
+                loop = asyncio.get_running_loop()
+                held["shadows"] = await loop.run_in_executor(None, _shadows, source)
+        return held["shadows"]
 
     def denied(request: Request, scope: Scope) -> Response | None:
         header = request.headers.get("authorization", "")
@@ -337,6 +357,13 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
             except ValueError:
                 problem = {"path": "query.as_of", "message": "Input should be a day, YYYY-MM-DD"}
                 return _error(422, "the request is not valid", problems=[problem])
+        shadow: int | None = None
+        if (wanted := request.query_params.get("shadow")) is not None:
+            try:
+                shadow = int(wanted)
+            except ValueError:
+                problem = {"path": "query.shadow", "message": "Input should be a version number"}
+                return _error(422, "the request is not valid", problems=[problem])
         body = await request.body()
         try:
             data = json.loads(body)
@@ -366,19 +393,31 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
                 f"{len(accounts):,} accounts in one request; at most {most:,} (serve.max_batch)",
                 problems=[{"path": "accounts", "message": f"at most {most} items"}],
             )
+        given = [_account(a) for a in accounts]
         try:
-            rows = await held["batcher"].score([_account(a) for a in accounts], day)
+            rows = await held["batcher"].score(given, day)
         except Exception as exc:
             log.error("POST /v1/score failed: %s", type(exc).__name__)
             return _error(500, "scoring failed; the server log names the error")
+        if shadow is not None:
+            # Opt-in per request: the candidate version scores the same accounts beside.
+            try:
+                refused = await (await shadows()).score(shadow, live().scorer, given, rows, day)
+            except Exception as exc:
+                log.error("POST /v1/score?shadow failed: %s", type(exc).__name__)
+                return _error(500, "shadow scoring failed; the server log names the error")
+            if refused is not None:
+                problem = {"path": "query.shadow", "message": refused}
+                return _error(422, refused, problems=[problem])
         metrics.scored(len(rows))
         for row in rows:
             row["as_of"] = day.isoformat()
         if single:
             return _json(rows[0])
-        return _json(
-            {"icp_version": rows[0]["icp_version"], "as_of": day.isoformat(), "accounts": rows}
-        )
+        batch = {"icp_version": rows[0]["icp_version"], "as_of": day.isoformat()}
+        if shadow is not None:
+            batch["shadow_version"] = shadow
+        return _json({**batch, "accounts": rows})
 
     @app.post(
         "/v1/score",
@@ -400,10 +439,14 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
             },
         },
     )
-    async def documented_score(request: Request, as_of: dt.date | None = None) -> Response:
+    async def documented_score(
+        request: Request, as_of: dt.date | None = None, shadow: int | None = None
+    ) -> Response:
         """One account (an object) or a batch (``{"accounts": [...]}``), scored as of
         ``as_of`` (default: today) with the ICP in force: fit, intent, sub-scores, tier,
-        route, win probability, reasons, the ICP version and the values not read."""
+        route, win probability, reasons, the ICP version and the values not read. With
+        ``shadow`` (a saved version) that version scores them too (``shadow_`` fields) and
+        both scores are recorded for ``icp monitor --shadow``."""
         return await score(request)
 
     # POST /v1/score itself is answered by ``score`` before FastAPI (see ScoreFirst): its

@@ -31,6 +31,7 @@ from icpkit.errors import IcpkitError
 from icpkit.icp.model import ICP
 from icpkit.learn import learn_icp
 from icpkit.learn.leaks import Leak, suspected_leaks
+from icpkit.learn.persona import persona_learned_from
 from icpkit.learn.points import Deals, closed_deals
 from icpkit.validate import baselines, metrics
 
@@ -129,6 +130,8 @@ def run_backtest(
     dated = _closed_with_close_date(con)
     train_where = f"closed_at < {day}" if dated else f"created_at < {day}"
     test_where = f"created_at >= {day}"
+    # A persona learned from contacts is learned again on the training deals alone.
+    settings = persona_learned_from(con, settings, train_where)
     analysis = settings.analysis
     # Training sees the accounts as they stood: tiers and churn as of the cut-off, each
     # deal's technologies and head count as of its creation (icpkit.analysis.history).

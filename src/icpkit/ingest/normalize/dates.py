@@ -259,8 +259,8 @@ class _Counts:
         return bool(self.day_first or self.month_first)
 
 
-def _counts(texts: Iterable[str]) -> _Counts:
-    counts = _Counts()
+def _counts(texts: Iterable[str], others: int = 0) -> _Counts:
+    counts = _Counts(other=others)
     for text in texts:
         if match := _NUMERIC.match(text):
             a, b = int(match["a"]), int(match["b"])
@@ -279,7 +279,7 @@ def _counts(texts: Iterable[str]) -> _Counts:
 
 
 def infer_date_order(
-    values: Iterable[str], default: Literal["mdy", "dmy"] = "mdy"
+    values: Iterable[str], default: Literal["mdy", "dmy"] = "mdy", *, iso_dates: int = 0
 ) -> DateInference:
     """Decide a column's date order from all its values, e.g. ``["25/03/2024"]`` → DMY.
 
@@ -292,6 +292,9 @@ def infer_date_order(
     Dotted dates (05.03.2024) follow only their own evidence: in a column that also holds
     slash dates, they stay day-first unless a dotted date has a second part above 12.
 
+    ``iso_dates`` counts more values of the column, year-first dates read elsewhere (in
+    SQL), as if they were passed: they weigh against serial numbers and nothing else.
+
     >>> infer_date_order(["01/02/2024", "25/03/2024"]).order
     <DateOrder.DMY: 'dmy'>
     >>> infer_date_order(["01/02/2024", "03/04/2024"]).ambiguous
@@ -300,10 +303,10 @@ def infer_date_order(
     texts = [raw.strip() for raw in values if not is_blank(raw)]
     dotted = [t for t in texts if (m := _NUMERIC.match(t)) and m["sep"] == "."]
     rest = [t for t in texts if not ((m := _NUMERIC.match(t)) and m["sep"] == ".")]
-    everything = _counts(texts)
+    everything = _counts(texts, iso_dates)
     if not dotted or not any(_NUMERIC.match(t) for t in rest):
         return _decide(everything, default)
-    own = _counts(rest)
+    own = _counts(rest, iso_dates)
     main = _decide(own if own.decided else everything, default)
     dots = _decide(_counts(dotted), default)
     if dots.order == main.order:

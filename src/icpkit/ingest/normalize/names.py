@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.blanks import is_blank
@@ -49,3 +50,19 @@ def company_name_key(raw: str) -> str | None:
     if not words:
         raise Unreadable(f"no company name left in '{raw.strip()}' after removing legal forms")
     return " ".join(words)
+
+
+def name_keys(names: Iterable[str]) -> list[str | None]:
+    """The matching key of each name, ``None`` for a name with no key (all punctuation, or
+    nothing left after the legal forms): the keys a load joins back to its rows.
+
+    >>> name_keys(["Acme, Inc.", "--", "Inc."])
+    ['acme', None, None]
+    """
+    keys: list[str | None] = []
+    for name in names:
+        try:
+            keys.append(company_name_key(name))
+        except Unreadable:
+            keys.append(None)
+    return keys

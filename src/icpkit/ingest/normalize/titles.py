@@ -21,7 +21,9 @@ _SENIORITY_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "C-level",
-        r"\b(ceo|cfo|cto|coo|cmo|cro|cio|ciso|cpo|cso|cco|chief|president|managing director)\b",
+        # A vice president is a VP, not a president.
+        r"\b(ceo|cfo|cto|coo|cmo|cro|cio|ciso|cpo|cso|cco|chief|(?<!vice )(?<!vice-)president"
+        r"|managing director)\b",
     ),
     ("VP", r"\b(svp|evp|avp|vp|vice[- ]president)\b"),
     ("Head", r"\bhead\b"),
@@ -44,6 +46,8 @@ DEPARTMENTS = (
 )
 
 _DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
+    # Revenue and sales operations run the go-to-market systems: Operations, not Sales.
+    ("Operations", r"\b(revops|rev ops|revenue operations|sales operations|sales ops)\b"),
     ("Sales", r"\b(sales|sdr|bdr|account executive|ae|business development|revenue|cro)\b"),
     ("Marketing", r"\b(marketing|demand gen(eration)?|growth|brand|content|seo|cmo)\b"),
     ("Customer Success", r"\b(customer success|csm|account manager|support|onboarding)\b"),

@@ -1,0 +1,207 @@
+"""Normalizing one column of any DuckDB relation over its distinct raw values.
+
+A column of a million rows holds far fewer distinct values, and most of those in a form
+DuckDB reads directly (``'42'``, ``'acme.io'``). Each distinct value goes either through a
+SQL twin of its normalizer's common case (:func:`icpkit.ingest.cells.fast_path`, and here
+websites and domains in the forms exports write most: ``https://www.acme.co.uk/``) or,
+for the rest, through the Python normalizer itself, once. The result is a lookup table
+(``raw``, the outputs, ``error``) to join back to the rows. The Python normalizers stay
+the single source of truth: every twin is tested against them (tests/ingest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from icpkit.config import IngestSettings
+from icpkit.ingest.cells import (
+    OUTPUTS,
+    FastPath,
+    Lookup,
+    build_lookup,
+    fast_path,
+    suffix_tables,
+)
+from icpkit.ingest.fields import FieldSpec
+
+
+def _unmapped_industries(
+    con: duckdb.DuckDBPyConnection, spec: FieldSpec, src: str, alias: str, relation: str = "raw"
+) -> str | None:
+    """Industry values outside the taxonomy, most frequent first: they are kept as written
+    (no sector) and analyzed as their own values, and the ingest report lists them."""
+    rows = con.execute(
+        f"""SELECT l.{spec.name}, count(*) AS n FROM {relation} JOIN {alias} l ON l.raw = {src}
+            WHERE l.{spec.name} IS NOT NULL AND l.{spec.name}_sector IS NULL
+            GROUP BY 1 ORDER BY n DESC, 1"""
+    ).fetchall()
+    if not rows:
+        return None
+    total = sum(int(n) for _, n in rows)
+    shown = ", ".join(f"{value} ({n})" for value, n in rows[:10])
+    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+    return (
+        f"{len(rows)} industry values ({total} rows) are not in the taxonomy and are "
+        f"analyzed as written: {shown}{more} (see docs/taxonomy.md to map them)"
+    )
+
+
+# A host of two or three labels, as the bare domain of a website cell.
+_HOST = r"'[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z]{2,63}){1,2}'"
+
+Twin = Callable[[str], str]
+"""A SQL twin of a normalizer's common case: given a relation with a column ``v`` of raw
+values, a SELECT of ``v``, ``hit`` (the twin covers the value) and the field's outputs
+(``o0``, ``o1``, ...)."""
+
+
+def site_twin(relation: str) -> str:
+    """The SQL twin of :func:`icpkit.ingest.normalize.domains.account_domain` for websites
+    as exports write them: an ASCII cell holding ``host``, ``www.host``, ``https://host/``
+    (any case), where ``host`` is ``label.suffix``, its suffix a public suffix of one or two
+    labels under no wildcard rule, the host neither a public suffix itself nor on a shared
+    platform. Its account domain is then the host, lower-cased. Reads the tables of
+    :func:`site_tables`."""
+    text = "lower(trim(v))"
+    no_scheme = (
+        f"CASE WHEN starts_with({text}, 'https://') THEN {text}[9:] "
+        f"WHEN starts_with({text}, 'http://') THEN {text}[8:] ELSE {text} END"
+    )
+    return f"""
+        SELECT v, coalesce(strlen(v) = length(v)
+                    AND regexp_full_match(host, {_HOST})
+                    AND rest IN (SELECT suffix FROM psl_every)
+                    AND host NOT IN (SELECT suffix FROM psl_every)
+                    AND rest NOT IN (SELECT suffix FROM psl_wild)
+                    AND host NOT IN (SELECT suffix FROM platform_hosts)
+                    AND rest NOT IN (SELECT suffix FROM platform_hosts)
+                    AND split_part(host, '.', -1) NOT IN (SELECT suffix FROM platform_hosts),
+                  false) AS hit,
+               host AS o0
+        FROM (SELECT v, host, host[strpos(host, '.') + 1:] AS rest
+              FROM (SELECT v, CASE WHEN ends_with(h, '/') THEN h[:-2] ELSE h END AS host
+                    FROM (SELECT v, CASE WHEN starts_with(s, 'www.') THEN s[5:] ELSE s END AS h
+                          FROM (SELECT v, {no_scheme} AS s FROM {relation}))))"""
+
+
+def site_tables() -> dict[str, pa.Table]:
+    """The public suffixes, the suffixes under a wildcard rule (``*.ck``: every label under
+    ``ck`` is a suffix) and the shared-platform hosts the domain twins read."""
+    tables = suffix_tables()
+    every = tables["psl_every"].column("suffix").to_pylist()
+    wild = sorted({s[2:] for s in every if s.startswith("*.")})
+    tables["psl_wild"] = pa.table({"suffix": pa.array(wild, pa.string())})
+    return tables
+
+
+def _fast_twin(fast: FastPath) -> Twin:
+    where, outputs = fast.sql("v")
+
+    def select(relation: str) -> str:
+        outs = ", ".join(f"{o} AS o{i}" for i, o in enumerate(outputs))
+        return f"SELECT v, coalesce({where}, false) AS hit, {outs} FROM {relation}"
+
+    return select
+
+
+@dataclass
+class Normalized:
+    """A column normalized over its distinct values: the lookup table created, how many
+    distinct values the normalizer refused, and its note for the report."""
+
+    table: str
+    lookup: Lookup
+    in_python: int
+
+    @property
+    def errors(self) -> int:
+        """Distinct values the normalizer refused (each with its reason in ``error``)."""
+        return self.lookup.errors
+
+
+def normalize_distinct(
+    con: duckdb.DuckDBPyConnection,
+    spec: FieldSpec,
+    relation: str,
+    column: str,
+    alias: str,
+    settings: IngestSettings,
+) -> Normalized:
+    """Create the temporary table ``alias`` (``raw``, the field's outputs, ``error``): one
+    row per distinct non-blank value of ``column`` (a SQL expression) in ``relation``.
+
+    Values a SQL twin covers are normalized in DuckDB; the rest by the field's Python
+    normalizer, once each, with the decisions taken per column (the order of dates, the
+    decimal separator) made on every value of the column, fast or slow, so that the twins
+    and the normalizer give every value the same result.
+    """
+    fast = fast_path(spec, settings)
+    twins: list[Twin] = [] if fast is None else [_fast_twin(fast)]
+    registered: list[str] = []
+    if spec.kind == "domain":
+        for name, rows in site_tables().items():
+            con.register(name, rows)
+            registered.append(name)
+        twins.append(site_twin)
+    outputs = OUTPUTS[spec.kind]
+    names = [f"{spec.name}{o.suffix}" for o in outputs]
+    made = [f"{alias}_v"]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {alias}_v AS
+            SELECT DISTINCT {column} AS v FROM {relation}
+            WHERE {column} IS NOT NULL AND trim({column}) <> ''"""
+    )
+    try:
+        # Each twin reads what the ones before it left, so a value is read once.
+        left, parts = f"{alias}_v", []
+        for i, twin in enumerate(twins):
+            step = f"{alias}_t{i}"
+            made.append(step)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {step} AS {twin(left)}")
+            outs = ", ".join(
+                f"CAST(t.o{i} AS {o.sql}) AS {n}"
+                for i, (o, n) in enumerate(zip(outputs, names, strict=True))
+            )
+            parts.append(
+                f"SELECT t.v AS raw, {outs}, NULL::VARCHAR AS error FROM {step} t WHERE hit"
+            )
+            left = f"(SELECT v FROM {step} WHERE NOT hit)"
+        slow = _strings(con, f"SELECT v FROM {left} ORDER BY 1")
+        column_values: list[str] | None = None
+        iso_dates = 0
+        if spec.kind == "date" and slow:
+            # The day/month order weighs every value of the column: the ones read in Python
+            # one by one, the ISO dates read in SQL (never day/month numeric) by their count.
+            column_values = slow
+            iso_dates = int(_strings(con, f"SELECT count(*)::VARCHAR FROM {alias}_v")[0])
+            iso_dates -= len(slow)
+        elif spec.kind in ("money", "number") and fast is not None:
+            # The decimal separator: plain fast-path numbers with a dot all say '.'; a few do.
+            column_values = slow + _strings(
+                con, f"SELECT v FROM {alias}_t0 WHERE hit AND contains(v, '.') LIMIT 100"
+            )
+        lookup = build_lookup(
+            spec, slow, settings, column_values=column_values, iso_dates=iso_dates
+        )
+        parts.insert(0, "SELECT raw, " + ", ".join(names) + ", error FROM lookup_rows")
+        con.register("lookup_rows", lookup.table)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {alias} AS {' UNION ALL '.join(parts)}")
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("lookup_rows")
+        for name in registered:
+            con.unregister(name)
+        for name in made:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    if spec.kind == "industry":
+        lookup.note = _unmapped_industries(con, spec, column, alias, relation)
+    return Normalized(alias, lookup, len(slow))
+
+
+def _strings(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    return [r[0] for r in con.execute(sql).fetchall()]
