@@ -113,7 +113,7 @@ def test_no_role_passing_says_so_and_writes_an_empty_persona() -> None:
     labels = [[("VP", "Sales")] if rng.random() < 0.5 else [] for _ in range(400)]
     result = analyze_persona(deal_contacts(won, labels), SETTINGS)
     assert result.roles == []
-    assert result.sentences()[0].startswith("No persona: none of the 1 roles tested")
+    assert result.sentences()[0].startswith("No persona: the one role tested is not present")
     persona = persona_of(result)
     assert persona is not None and persona.roles == []
 
@@ -376,3 +376,14 @@ def test_persona_roles_gained_and_lost_are_a_change_between_versions() -> None:
     assert format_diff(diff) == ["+ persona Manager in Operations", "- persona VP in Sales"]
     assert diff_icps(old, old).is_empty
     assert diff_icps(base, base).is_empty
+
+
+def test_roles_too_rare_to_test_are_named_as_such_not_as_a_count_of_zero() -> None:
+    won = [i % 3 == 0 for i in range(300)]
+    labels = [[("VP", "Sales")] if i < 3 else [] for i in range(300)]
+    result = analyze_persona(deal_contacts(won, labels), SETTINGS)
+    assert result.roles == []
+    assert result.sentences() == [
+        "No persona: no role is held by enough accounts, on the won and on the lost side, "
+        "to be tested."
+    ]

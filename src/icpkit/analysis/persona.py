@@ -177,9 +177,19 @@ class PersonaResult:
         roles = self.roles
         if not roles:
             tested = sum(1 for x in self.labels if x.kind == ROLE and x.comparison is not None)
+            if tested == 0:
+                return [
+                    "No persona: no role is held by enough accounts, on the won and on the "
+                    "lost side, to be tested."
+                ]
+            which = (
+                "the one role tested is not"
+                if tested == 1
+                else f"none of the {tested} roles tested is"
+            )
             return [
-                f"No persona: none of the {tested} roles tested is present in won deals more "
-                f"than in lost ones beyond chance (false discovery rate {self.alpha:g})."
+                f"No persona: {which} present in won deals more than in lost ones beyond "
+                f"chance (false discovery rate {self.alpha:g})."
             ]
         order = ", then ".join(x.label for x in roles)
         return [f"Contact first: {order}."]
