@@ -3,11 +3,16 @@
 For each size, in one run: generate the demo CRM, ingest it (not timed here; see
 bench/ingest.py), then time in separate processes
 
+- ``icpkit frame``: the analysis frame alone (every closed deal cut by every attribute,
+  counted per account, with the signals' ages);
 - ``icpkit lift``: the analysis frame plus the cluster-robust won-vs-lost table with BH;
 - ``icpkit derive``: the same plus the ICP, its version and icp.yaml;
 - ``pandas pivot``: what a user would otherwise do: one DataFrame of closed deals joined to
   their accounts, then per attribute a ``groupby`` win rate and a chi-square test per value
   (no clustering, no shrinkage, no intent windows, no FDR control).
+
+The machine may be shared: besides the wall-clock seconds each step prints the CPU seconds
+its process used (all threads), and the 1-minute load average before it.
 
 Usage: ``python bench/analyze.py [--deals 100000 1000000] [--seed 7] [--out bench/out]``
 """
@@ -37,17 +42,31 @@ with ws.connect() as con:
     ).fetchall()[0][0])
 """
 
+# Each step's last line: what it counted, then the CPU seconds of its process.
+CPU = "__import__('resource').getrusage(__import__('resource').RUSAGE_SELF)"
+CPU_SECONDS = f"{CPU}.ru_utime + {CPU}.ru_stime"
+
+FRAME = """
+from icpkit.analysis.frame import build_frame
+from icpkit.analysis.tiers import assign_tiers
+from icpkit.workspace import Workspace
+ws = Workspace.open({ws!r})
+with ws.connect(read_only=True) as con:
+    frame = build_frame(con, ws.settings.analysis, assign_tiers(con, ws.settings.tiers).tier_of())
+print(len(frame.attributes), sum(len(c) for c in frame.cuts.values()), {cpu})
+"""
+
 LIFT = """
 from icpkit.workspace import Workspace
 result = Workspace.open({ws!r}).lift()
-print(len({{r.attribute for r in result.rows}}), len(result.rows))
+print(len({{r.attribute for r in result.rows}}), len(result.rows), {cpu})
 """
 
 DERIVE = """
 from icpkit.workspace import Workspace
 ws = Workspace.open({ws!r})
 result = ws.derive()
-print(len(result.icp.fit) + len(result.icp.intent) + len(result.icp.exclusions), 0)
+print(len(result.icp.fit) + len(result.icp.intent) + len(result.icp.exclusions), 0, {cpu})
 """
 
 PANDAS = """
@@ -75,7 +94,7 @@ for column in columns:
         chi2_contingency([[row["sum"], row["count"] - row["sum"]],
                           [rest.sum(), len(rest) - rest.sum()]])
         tests += 1
-print(len(columns), tests)
+print(len(columns), tests, {cpu})
 """
 
 
@@ -87,10 +106,10 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        "| deals | closed | step | attributes | values tested | seconds | peak memory "
-        "| load before |"
+        "| deals | closed | step | attributes | values tested | seconds | CPU seconds "
+        "| peak memory | load before |"
     )
-    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     report = []
     for n in args.deals:
         root: Path = args.out / str(n)
@@ -100,6 +119,7 @@ def main() -> None:
         closed = int(last)
         ws = root / "ws"
         for name, template in (
+            ("icpkit frame", FRAME),
             ("icpkit lift", LIFT),
             ("icpkit derive", DERIVE),
             ("pandas pivot + chi-square", PANDAS),
@@ -107,15 +127,16 @@ def main() -> None:
             # The machine may be shared: the 1-minute load average says how busy it was.
             load = os.getloadavg()[0]
             took, peak, last = run_step(
-                template.format(ws=str(ws), db=str(ws / "workspace.duckdb"))
+                template.format(ws=str(ws), db=str(ws / "workspace.duckdb"), cpu=CPU_SECONDS)
             )
-            attrs, values = last.split()
+            attrs, values, cpu = last.split()
             report.append(
                 {
                     "deals": n,
                     "closed": closed,
                     "step": name,
                     "seconds": took,
+                    "cpu_seconds": round(float(cpu), 2),
                     "peak_mib": peak,
                     "attributes": int(attrs),
                     "values": int(values),
@@ -126,17 +147,19 @@ def main() -> None:
             label = "criteria" if name == "icpkit derive" else "attributes"
             print(
                 f"| {n:,} | {closed:,} | {name} | {attrs} {label if label == 'criteria' else ''}"
-                f" | {shown} | {took:.1f} | {peak:,.0f} MiB | {load:.2f} |",
+                f" | {shown} | {took:.1f} | {float(cpu):.1f} | {peak:,.0f} MiB | {load:.2f} |",
                 flush=True,
             )
     # The machine may be shared: each icpkit step against the pandas pivot of the same run.
     for n in args.deals:
-        took = {r["step"]: float(r["seconds"]) for r in report if r["deals"] == n}
-        pandas = took["pandas pivot + chi-square"]
-        print(
-            f"{n:,} deals: lift {took['icpkit lift'] / pandas:.2f}x, "
-            f"derive {took['icpkit derive'] / pandas:.2f}x the pandas pivot's time"
-        )
+        for unit, key in (("time", "seconds"), ("CPU time", "cpu_seconds")):
+            took = {r["step"]: float(r[key]) for r in report if r["deals"] == n}
+            pandas = took["pandas pivot + chi-square"]
+            print(
+                f"{n:,} deals: frame {took['icpkit frame'] / pandas:.2f}x, "
+                f"lift {took['icpkit lift'] / pandas:.2f}x, "
+                f"derive {took['icpkit derive'] / pandas:.2f}x the pandas pivot's {unit}"
+            )
     (args.out / "analyze.json").write_text(json.dumps(report, indent=2))
 
 

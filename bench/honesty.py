@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from icpkit.analysis import stats
+from icpkit.analysis import churn, stats
 from icpkit.demo import DemoFiles, make_crm
 from icpkit.demo.judge import (
     intent_overlap,
@@ -208,15 +208,18 @@ class NullRuns:
     counts: list[int] = field(default_factory=list)
     seen: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    churn: int = 0  # runs that derived a churn exclusion
 
     def derive(self, ws: Workspace) -> None:
         """Derive on ``ws`` and count its derived criteria."""
         try:
-            rules = derived_criteria(ws.derive().icp)
+            icp = ws.derive().icp
         except Exception as exc:  # any crash is reported, not hidden
             self.errors[f"{type(exc).__name__}: {exc}"] += 1
             self.counts.append(0)
             return
+        rules = derived_criteria(icp)
+        self.churn += any(e.kind == "churn" and e.source == "derived" for e in icp.exclusions)
         self.none += not rules
         self.counts.append(len(rules))
         self.seen.update(rules)
@@ -294,6 +297,114 @@ def section_type1(lab: Lab, plan: Plan) -> Section:
     return out
 
 
+# --- 1b. type-I error of the churn test ------------------------------------------------------
+
+CUSTOMERS_PER_CUT = (2, 3, 5, 10, 30)
+CHURN_RATES = (0.1, 0.2, 0.3)
+REST_CUSTOMERS = 150
+TENURE_YEARS = 4  # customers won uniformly over this many years before the export
+AT_RISK_CUTS = (10, 30)
+
+
+def churn_type_one_error(
+    k: int, rate: float, reps: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Share of null data sets where a cut of k customers tests significant at ALPHA, and the
+    share where it does so churning more (the direction an exclusion takes)."""
+    rejected = more = 0
+    m = k + REST_CUSTOMERS
+    starts = np.array([0, k])
+    for _ in range(reps):
+        flags = (rng.random(m) < rate).astype(np.int64)
+        c = churn.flag_differences(flags, starts)[0]
+        if c.p_value < ALPHA:
+            rejected += 1
+            more += c.rate_in > c.rate_out
+    return rejected / reps, more / reps
+
+
+def at_risk_error(
+    k: int, yearly: float, by_tenure: bool, reps: int, rng: np.random.Generator
+) -> float:
+    """Type-I error when the cut holds only customers won in the oldest half of the years
+    and every customer churns at the same ``yearly`` hazard: the cut has simply been at risk
+    longer. With ``by_tenure`` customers are compared within whole years since their first
+    win (what the lift table does), else all together."""
+    rejected = 0
+    m = k + REST_CUSTOMERS
+    starts = np.array([0, k])
+    for _ in range(reps):
+        years = np.r_[
+            rng.uniform(TENURE_YEARS / 2, TENURE_YEARS, k), rng.uniform(0, TENURE_YEARS, m - k)
+        ]
+        flags = (rng.random(m) < 1 - (1 - yearly) ** years).astype(np.int64)
+        since = np.floor((TENURE_YEARS - years) * 365).astype(np.int64)
+        bands = churn.tenure_bands(since) if by_tenure else None
+        rejected += churn.flag_differences(flags, starts, bands)[0].p_value < ALPHA
+    return rejected / reps
+
+
+def section_churn_type1(lab: Lab, plan: Plan) -> Section:
+    out = Section("Type-I error of the churn test")
+    reps = plan.type1_reps
+    rng = np.random.default_rng([lab.seed, 7])
+    se = math.sqrt(ALPHA * (1 - ALPHA) / reps)
+    out.add(
+        f"Null data, nominal {ALPHA:.0%}: a cut of k customers against a rest of "
+        f"{REST_CUSTOMERS}, every customer churned with the same probability, tested as every "
+        "lift row's churn is (`icpkit.analysis.churn.flag_differences`: exact, customers as "
+        f"units); {reps} replications a cell (standard error about {se:.1%}). In brackets: "
+        "the share significant with the cut churning more, the only direction that becomes "
+        "an exclusion."
+    )
+    out.add()
+    out.add("| customers in the cut | " + " | ".join(f"churn {r:.0%}" for r in CHURN_RATES) + " |")
+    out.add("| ---: |" + " ---: |" * len(CHURN_RATES))
+    cells: list[float] = []
+    for k in CUSTOMERS_PER_CUT:
+        row = [churn_type_one_error(k, rate, reps, rng) for rate in CHURN_RATES]
+        cells += [c for c, _ in row]
+        out.add(f"| {k} | " + " | ".join(f"{c:.1%} ({u:.1%})" for c, u in row) + " |")
+    out.add()
+    # A cell above nominal by more than twice its simulation error is a failure.
+    ceiling = ALPHA + 2 * se
+    within = sum(c <= ceiling for c in cells)
+    out.target(
+        "churn test type-I error, every cell",
+        f"{within}/{len(cells)} cells at most {ceiling:.1%} (range {min(cells):.1%}-"
+        f"{max(cells):.1%})",
+        f"at most {ALPHA:.0%} (+2 s.e.)",
+        within == len(cells),
+    )
+    out.add(
+        f"Time at risk: customers won over {TENURE_YEARS} years, each churning at the same "
+        "yearly hazard; the cut holds only customers won in the oldest half of those years. "
+        f"{reps} replications a cell."
+    )
+    out.add()
+    out.add(
+        "| customers in the cut | yearly hazard | all customers together | within tenure years |"
+    )
+    out.add("| ---: | ---: | ---: | ---: |")
+    adjusted: list[float] = []
+    for k in AT_RISK_CUTS:
+        for yearly in (0.05, 0.1):
+            crude = at_risk_error(k, yearly, False, reps, rng)
+            by_year = at_risk_error(k, yearly, True, reps, rng)
+            adjusted.append(by_year)
+            out.add(f"| {k} | {yearly:.0%} | {crude:.1%} | {by_year:.1%} |")
+    out.add()
+    within = sum(c <= ceiling for c in adjusted)
+    out.target(
+        "churn test type-I error, cut of older customers (within tenure years)",
+        f"{within}/{len(adjusted)} cells at most {ceiling:.1%} (range {min(adjusted):.1%}-"
+        f"{max(adjusted):.1%})",
+        f"at most {ALPHA:.0%} (+2 s.e.)",
+        within == len(adjusted),
+    )
+    return out
+
+
 # --- 2. shuffled outcomes --------------------------------------------------------------------
 
 
@@ -306,8 +417,11 @@ def section_shuffled(lab: Lab, plan: Plan) -> Section:
         "exclusions and intent signals."
     )
     out.add()
-    out.add("| deals | permutations | runs with none | mean criteria | s per derive | found |")
-    out.add("| ---: | ---: | ---: | ---: | ---: | --- |")
+    out.add(
+        "| deals | permutations | runs with none | runs with a churn exclusion | mean criteria "
+        "| s per derive | found |"
+    )
+    out.add("| ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for n, perms in plan.shuffled.items():
         _, base = lab.demo(n, lab.seed)
         runs, took = NullRuns(), 0.0
@@ -321,7 +435,7 @@ def section_shuffled(lab: Lab, plan: Plan) -> Section:
         none = runs.none
         share = none / perms
         out.add(
-            f"| {n:,} | {perms} | {none} ({share:.0%}) | {runs.mean:.2f} | "
+            f"| {n:,} | {perms} | {none} ({share:.0%}) | {runs.churn} | {runs.mean:.2f} | "
             f"{took / perms:.1f} | {runs.found()} |"
         )
         out.target(
@@ -580,8 +694,8 @@ def section_whales(lab: Lab, plan: Plan) -> Section:
         "on its own generator seed."
     )
     out.add()
-    out.add("| whales | runs with none | mean criteria | found |")
-    out.add("| ---: | ---: | ---: | --- |")
+    out.add("| whales | runs with none | runs with a churn exclusion | mean criteria | found |")
+    out.add("| ---: | ---: | ---: | ---: | --- |")
     for k in WHALE_COUNTS:
         runs = NullRuns()
         for rep in range(plan.whale_reps):
@@ -596,7 +710,7 @@ def section_whales(lab: Lab, plan: Plan) -> Section:
             shutil.rmtree(folder)
         none = runs.none
         reps = plan.whale_reps
-        out.add(f"| {k} | {none}/{reps} | {runs.mean:.2f} | {runs.found()} |")
+        out.add(f"| {k} | {none}/{reps} | {runs.churn} | {runs.mean:.2f} | {runs.found()} |")
         out.target(
             f"whales: {k} on null data, runs deriving nothing",
             f"{none}/{reps}",
@@ -654,6 +768,7 @@ def section_ceiling(lab: Lab, plan: Plan) -> Section:
 
 SECTIONS: dict[str, Callable[[Lab, Plan], Section]] = {
     "type1": section_type1,
+    "churn_type1": section_churn_type1,
     "shuffled": section_shuffled,
     "recovery": section_recovery,
     "coverage": section_coverage,

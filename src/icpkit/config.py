@@ -542,13 +542,20 @@ class StoreSettings(_Model):
     threads: int | None = Field(
         None, description="Threads DuckDB may use (default: all cores).", gt=0
     )
+    ingest_memory_limit: str | None = Field(
+        "1GB",
+        description="DuckDB memory limit while ingesting when memory_limit is not set, so a "
+        "big import spills its temporary tables to temp_directory instead of holding them "
+        "in memory (null: DuckDB's default, 80% of RAM).",
+        json_schema_extra={"pattern": _MEMORY.pattern},
+    )
     temp_directory: str | None = Field(
         None,
         description="Folder for DuckDB's spill files when a query outgrows memory_limit "
         "(relative to the workspace; default: .icp/tmp in the workspace).",
     )
 
-    @field_validator("memory_limit")
+    @field_validator("memory_limit", "ingest_memory_limit")
     @classmethod
     def _memory_size(cls, value: str | None) -> str | None:
         if value is not None and not _MEMORY.match(value):

@@ -353,7 +353,11 @@ class Workspace:
         from icpkit.ingest.problems import IngestError, Problem
 
         result = IngestResult()
+        store = self.settings.store
         with self.connect() as con:
+            if not store.memory_limit and store.ingest_memory_limit:
+                # A big file's temporary tables spill to disk rather than fill the memory.
+                con.execute("SET memory_limit = ?", [store.ingest_memory_limit])
             for raw_path in paths:
                 path = Path(raw_path)
                 report_progress = (lambda n, p=path: progress(p, n)) if progress else None
@@ -459,13 +463,20 @@ class Workspace:
             accounts, outcomes = accounts_from_store(con)
         return cluster_customers(accounts, outcomes)
 
-    def persona(self) -> PersonaResult:
+    def persona(self, *, icp: str | None = None) -> PersonaResult:
         """Which roles, seniorities and departments are present in won deals more than in
-        lost ones, and the buying committee's effect (docs/analysis.md, buyer persona)."""
+        lost ones, and the buying committee's effect (docs/analysis.md, buyer persona); with
+        ``icp``, on the deals of that named ICP only."""
         from icpkit.analysis.persona import analyze_persona, load_deal_contacts
 
+        where, expansion = "TRUE", False
+        if icp is not None:
+            from icpkit.icp.named import deal_condition, find_named
+
+            deals = find_named(self.settings, icp).deals
+            where, expansion = deal_condition(deals), deals.motion == "expansion"
         with self.connect(read_only=True) as con:
-            deal_contacts = load_deal_contacts(con)
+            deal_contacts = load_deal_contacts(con, where, expansion=expansion)
         return analyze_persona(deal_contacts, self.settings.analysis)
 
     def _learn_persona(self) -> BuyerPersona | None:
@@ -478,14 +489,14 @@ class Workspace:
         scoring.persona = scoring_persona(scoring.persona, persona)
         return persona
 
-    def ranked_contacts(self, account: str) -> list[RankedContact]:
+    def ranked_contacts(self, account: str, *, icp: str | None = None) -> list[RankedContact]:
         """The contacts of ``account`` (its key, e.g. a domain, or its name), persona roles
-        first: whom to reach first."""
+        first: whom to reach first (by the persona of the named ICP ``icp`` when given)."""
         from icpkit.analysis.persona import account_contacts, rank_contacts
 
-        icp = self.current_icp()
-        if icp is not None and icp.persona is not None:
-            roles = [(r.seniority, r.department) for r in icp.persona.roles]
+        ranked_by = self.current_icp() if icp is None else self.named_icp(icp)
+        if ranked_by is not None and ranked_by.persona is not None:
+            roles = [(r.seniority, r.department) for r in ranked_by.persona.roles]
         else:
             roles = [(r.seniority, r.department) for r in self.settings.scoring.persona.roles]
         with self.connect(read_only=True) as con:
@@ -725,8 +736,12 @@ class Workspace:
         target = Path(out)
         icp = self.require_icp()
         day = as_of or dt.date.today()
+        from icpkit.icp.named import scored_icps
+
         with self.connect(read_only=True) as con:
-            total = score_on_spark(icp, self.settings, con, path, target, as_of=day)
+            total = score_on_spark(
+                icp, self.settings, con, path, target, as_of=day, named=scored_icps(self.settings)
+            )
         counted = duckdb.connect()
         try:
             rows = counted.execute(
@@ -752,21 +767,46 @@ class Workspace:
         signals: str = "signals",
         contacts: str = "contacts",
         as_of: dt.date | None = None,
+        icp: str | None = None,
+        all_icps: bool = False,
     ) -> str:
         """The current ICP's scorecard as one SQL SELECT in ``dialect`` (one of ``DIALECTS``)
         over the named tables, for a warehouse job or a dbt model; without ``as_of`` it
-        scores as of the engine's current date."""
+        scores as of the engine's current date. ``icp`` compiles the named ICP of that name
+        instead; ``all_icps`` the main ICP with every named one, as ``score_file`` scores
+        (best_icp and the per-ICP columns, see icpkit.engines.multi)."""
         if dialect not in DIALECTS:
             raise WorkspaceError(f"unknown SQL dialect {dialect!r}: one of {', '.join(DIALECTS)}")
+        if icp is not None and all_icps:
+            raise WorkspaceError("give a named ICP or all of them, not both")
         from icpkit.engines.sql import Tables, compile_scorecard
 
-        return compile_scorecard(
-            self.require_icp(),
-            self.settings,
-            dialect=dialect,
-            tables=Tables(accounts, signals, contacts),
-            as_of=as_of,
-        )
+        tables = Tables(accounts, signals, contacts)
+        named = self._scored_named() if all_icps else []
+        if named:
+            from icpkit.engines.multi import compile_multi
+
+            main = self.require_icp()
+            return compile_multi(
+                main, named, self.settings, dialect=dialect, tables=tables, as_of=as_of
+            )
+        chosen = self.require_icp() if icp is None else self.named_icp(icp)
+        return compile_scorecard(chosen, self.settings, dialect=dialect, tables=tables, as_of=as_of)
+
+    def _scored_named(self) -> list[tuple[str, ICP]]:
+        """Every named ICP with fitted points (what scoring adds), or an error saying none
+        is derived yet."""
+        from icpkit.icp.named import scored_icps
+
+        named = scored_icps(self.settings)
+        if not named:
+            declared = ", ".join(n.name for n in self.settings.icps)
+            raise WorkspaceError(
+                "no named ICP is derived yet"
+                + (f" (declared: {declared})" if declared else " (none declared)"),
+                hint="run `icp derive --by pipeline`, or `icp derive --icp NAME`",
+            )
+        return named
 
     def export(
         self,
@@ -778,23 +818,37 @@ class Workspace:
         source: str | None = None,
         columns: Mapping[str, str] | None = None,
         fmt: str = "json",
+        icp: str | None = None,
     ) -> ExportResult:
         """Write the current ICP for another tool (``target``: clay, sheets, dbt or
         prospecting, see icpkit.export) into the folder ``out`` (default
-        ``exports/<target>`` in the workspace), stamped with the ICP's version."""
+        ``exports/<target>`` in the workspace), stamped with the ICP's version. ``icp``
+        exports the named ICP of that name instead (default folder
+        ``exports/<target>-<icp>``); without it the dbt model carries every named ICP too,
+        as ``icp score`` does."""
         from icpkit.export import TARGETS
         from icpkit.export.targets import export_icp
+        from icpkit.icp.named import named_icp, scored_icps
 
         if target not in TARGETS:
             raise WorkspaceError(f"unknown export {target!r}: one of {', '.join(TARGETS)}")
         # Filters need the ICP's rules only; formulas and SQL need its points too.
-        icp = self.current_icp() if target == "prospecting" else self.require_icp()
-        if icp is None:
+        if icp is not None:
+            chosen = named_icp(self.settings, icp)  # an unknown name is refused, listing all
+            if chosen is None or (target != "prospecting" and chosen.scoring is None):
+                chosen = self.named_icp(icp)  # not derived yet: says so
+        elif target == "prospecting":
+            chosen = self.current_icp()
+        else:
+            chosen = self.require_icp()
+        if chosen is None:
             raise WorkspaceError("no ICP yet: run `icp derive` first")
-        folder = Path(out) if out is not None else self.root / "exports" / target
+        named = scored_icps(self.settings) if icp is None and target == "dbt" else []
+        place = target if icp is None else f"{target}-{icp}"
+        folder = Path(out) if out is not None else self.root / "exports" / place
         return export_icp(
             target,
-            icp,
+            chosen,
             self.settings,
             folder,
             as_of=as_of,
@@ -802,6 +856,8 @@ class Workspace:
             source=source,
             columns=columns,
             fmt=fmt,
+            name=icp,
+            named=named,
         )
 
     def serving_app(self, connectors: Callable[[str], Any] | None = None) -> Any:
@@ -1194,19 +1250,41 @@ class Workspace:
         as_of: dt.date | None = None,
         environ: Mapping[str, str] | None = None,
         connector: Connector | None = None,
+        per_icp: bool = False,
     ) -> PushResult:
         """Write the current ICP's scores of the workspace's accounts into their CRM records,
         only those that changed since the last push (see icpkit.crm.push); ``dry_run`` says
-        what would change and writes nothing."""
+        what would change and writes nothing. With named ICPs derived the best fit is
+        written too, and with ``per_icp`` each named ICP's fit and tier."""
         from icpkit.crm.connectors import connector as make_connector
+        from icpkit.crm.fields import FIELDS, named_fields
         from icpkit.crm.push import exported_record_ids, push, score_accounts
+        from icpkit.icp.named import scored_icps
 
         icp = self.require_icp()
+        named = scored_icps(self.settings)
+        if per_icp and not named:
+            raise WorkspaceError(
+                "--per-icp writes each named ICP's fit and tier, and no named ICP is derived",
+                hint="derive them first: `icp derive --by pipeline` or `icp derive --icp NAME`",
+            )
+        names = [n for n, _ in named]
+        fields = (*FIELDS, *named_fields(names, per_icp=per_icp)) if named else FIELDS
         api = connector or make_connector(crm, environ=environ)
         day = as_of or dt.date.today()
-        scored = score_accounts(self.store_path, icp, self.settings, as_of=day)
+        scored = score_accounts(
+            self.store_path, icp, self.settings, as_of=day, named=named, per_icp=per_icp
+        )
         exported = exported_record_ids(self.store_path, crm)
-        return push(api, self.root, scored, icp.version, dry_run=dry_run, exported_ids=exported)
+        return push(
+            api,
+            self.root,
+            scored,
+            icp.version,
+            dry_run=dry_run,
+            exported_ids=exported,
+            fields=fields,
+        )
 
     def backtest(
         self,

@@ -34,6 +34,8 @@ def _row(value: str, family: str, p: float, churn_p: float | None = None) -> Lif
         churn_rate=0.6 if churn_p is not None else None,
         churn_lift=3.0 if churn_p is not None else None,
         churn_p_value=churn_p,
+        churn_customers=150 if churn_p is not None else 0,
+        churn_customers_rest=900 if churn_p is not None else 0,
     )
 
 

@@ -1,6 +1,8 @@
 """The frame's counts per (attribute value, account) and the preparation shared by the steps
-of one derivation: counted in a single pass per attribute, they must equal what a GROUP BY in
-DuckDB gives, and a preparation is reused only while it is still the one the frame read."""
+of one derivation: read in one pass over the deals (the intent signals from their rows
+alone) and counted per attribute in numpy, they must equal what a GROUP BY in DuckDB gives
+on each attribute's own SQL, and a preparation is reused only while it is still the one
+the frame read."""
 
 from __future__ import annotations
 
@@ -8,50 +10,64 @@ import duckdb
 import numpy as np
 import pytest
 
-from icpkit.analysis import frame as frame_module
-from icpkit.analysis.frame import build_frame, prepare, prepared_token
+from icpkit.analysis.frame import Attribute, Frame, build_frame, prepare, prepared_token
 from icpkit.learn import points
 from icpkit.workspace import Workspace
 
+Counts = dict[str, dict[int, tuple[int, int]]]
 
-def _group_by(con: duckdb.DuckDBPyConnection, column: str) -> dict[str, dict[int, tuple[int, int]]]:
-    """Per value (NULL as 'None'), per account index: (wins, deals), by DuckDB."""
-    out: dict[str, dict[int, tuple[int, int]]] = {}
+
+def _group_by(con: duckdb.DuckDBPyConnection, attr: Attribute) -> Counts:
+    """Per value of ``attr`` (NULL as 'None'), per account index: (wins, deals), counted by
+    DuckDB from the attribute's own SQL and join, one attribute at a time."""
+    out: Counts = {}
     for value, idx, wins, deals in con.execute(
-        f"""SELECT coalesce({column}, 'None'), idx, count(*) FILTER (WHERE won), count(*)
-            FROM frame_values GROUP BY ALL"""
+        f"""SELECT coalesce(value, 'None'), i.idx, count(*) FILTER (WHERE won), count(*)
+            FROM (SELECT c.account_key, c.won, {attr.sql} AS value
+                  FROM closed c JOIN accounts a USING (account_key) {attr.join}) v
+            JOIN (SELECT account_key, row_number() OVER (ORDER BY account_key) - 1 AS idx
+                  FROM (SELECT DISTINCT account_key FROM closed)) i USING (account_key)
+            GROUP BY ALL"""
     ).fetchall():
         out.setdefault(str(value), {})[int(idx)] = (int(wins), int(deals))
     return out
 
 
+def _cut_counts(frame: Frame, attr: Attribute) -> Counts:
+    return {
+        cut.value: {
+            int(i): (int(w), int(d))
+            for i, w, d in zip(cut.accounts, cut.wins, cut.deals, strict=True)
+        }
+        for cut in frame.cuts[attr.name]
+    }
+
+
+def _assert_counts_are_a_group_by(con: duckdb.DuckDBPyConnection, frame: Frame) -> None:
+    for attr in frame.attributes:
+        expected = _group_by(con, attr)
+        if attr.order:  # an attribute listing its values keeps those
+            expected = {v: n for v, n in expected.items() if v in attr.order}
+        assert _cut_counts(frame, attr) == expected, attr.name
+        for cut in frame.cuts[attr.name]:  # accounts ascending within each value
+            assert np.all(np.diff(cut.accounts) > 0), (attr.name, cut.value)
+
+
 def test_counts_per_value_and_account_equal_a_group_by(demo_workspace) -> None:  # type: ignore[no-untyped-def]
     ws = Workspace.open(demo_workspace(800, 5).root)
     with ws.connect(read_only=True) as con:
-        prepare(con)
-        attrs = frame_module.discover_attributes(con, ws.settings.analysis)
-        con.execute(
-            """CREATE TEMP TABLE account_index AS
-               SELECT account_key, (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS idx
-               FROM (SELECT DISTINCT account_key FROM closed)"""
-        )
-        columns = frame_module._frame_values(con, attrs)
-        order = frame_module._DealOrder.of(con)
-        assert order is not None and columns
-        for name, column in columns.items():
-            runs = order.runs(con, column)
-            assert runs is not None, name
-            bounds, idx, wins, deals = runs
-            got = {
-                value: {
-                    int(i): (int(w), int(d))
-                    for i, w, d in zip(idx[a:b], wins[a:b], deals[a:b], strict=True)
-                }
-                for value, (a, b) in bounds.items()
-            }
-            assert got == _group_by(con, column), name
-            for a, b in bounds.values():  # accounts ascending within each value
-                assert np.all(np.diff(idx[a:b]) > 0), name
+        frame = build_frame(con, ws.settings.analysis)
+        intent = [a for a in frame.attributes if a.family == "intent"]
+        assert intent and len(intent) < len(frame.attributes)  # signals and account facts
+        _assert_counts_are_a_group_by(con, frame)
+
+
+def test_counts_equal_a_group_by_when_scans_may_reorder_rows(demo_workspace) -> None:  # type: ignore[no-untyped-def]
+    ws = Workspace.open(demo_workspace(800, 5).root)
+    with ws.connect(read_only=True) as con:
+        con.execute("SET preserve_insertion_order = false")
+        frame = build_frame(con, ws.settings.analysis)
+        _assert_counts_are_a_group_by(con, frame)
 
 
 def test_frame_cuts_count_every_closed_deal_once_per_attribute(demo_workspace) -> None:  # type: ignore[no-untyped-def]

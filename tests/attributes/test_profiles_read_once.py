@@ -43,3 +43,54 @@ def test_reported_columns_are_every_key_even_empty_ones_and_research_answers() -
         ['{"Region": "North", "Fax": null}', None, '{"answer:uses_sso": "yes"}', "{}"],
     )
     assert reported_extra_columns(con) == {"Region", "Fax", "answer:uses_sso"}
+
+
+def test_profiles_count_accounts_values_and_one_account_values_of_every_key() -> None:
+    con = duckdb.connect()
+    _accounts(
+        con,
+        [
+            '{"Region": "North", "a.b": "x", "Say \\"hi\\"": "1"}',
+            '{"Region": "North", "a.b": "y", "Say \\"hi\\"": null}',
+            '{"Region": "South", "a.b": "x"}',
+            None,
+        ],
+    )
+    got = {
+        p.name: (p.accounts, p.distinct, p.unique_accounts, p.mean_length)
+        for p in column_profiles(con)
+    }
+    assert got == {
+        "Region": (3, 2, 1, 5.0),  # North twice, South once: one account holds its own
+        "a.b": (3, 2, 1, 1.0),  # a dot stays in the key
+        'Say "hi"': (1, 1, 1, 1.0),  # a quote too; null is no value
+    }
+
+
+def test_a_key_without_a_name_is_profiled_too() -> None:
+    con = duckdb.connect()
+    _accounts(con, ['{"": "x", "Plan": "Gold"}', '{"": "y", "Plan": "Gold"}'])
+    got = {p.name: (p.accounts, p.distinct) for p in column_profiles(con)}
+    assert got == {"": (2, 2), "Plan": (2, 1)}
+
+
+def test_research_answers_are_profiled_apart_from_unmapped_columns() -> None:
+    con = duckdb.connect()
+    _accounts(
+        con,
+        ['{"Region": "North", "answer:uses_sso": "yes"}', '{"answer:uses_sso": "no"}'],
+    )
+    with profiles_read_once():
+        assert [p.name for p in column_profiles(con)] == ["Region"]
+        answers = column_profiles(con, answers=True)
+    assert [(p.name, p.accounts, p.distinct) for p in answers] == [("answer:uses_sso", 2, 2)]
+
+
+def test_a_block_inside_another_shares_its_profiles() -> None:
+    con = duckdb.connect()
+    _accounts(con, ['{"Region": "North"}'])
+    with profiles_read_once():
+        first = column_profiles(con)
+        with profiles_read_once():
+            _accounts(con, ['{"Plan": "Gold"}'])
+            assert column_profiles(con) == first

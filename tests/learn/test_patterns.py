@@ -10,7 +10,7 @@ from scipy.special import expit
 from icpkit.engines.features import Features, ScoredRule, design
 from icpkit.icp.model import Criterion, IntentSignal
 from icpkit.learn.fit import bounds_of, fit_logistic, fit_weights
-from icpkit.learn.patterns import group, merge
+from icpkit.learn.patterns import Inputs, Patterns, group, merge, regroup, restrict
 from icpkit.learn.selection import clustered_z
 
 CANDIDATES = [30, 90, 180, 365]
@@ -132,3 +132,56 @@ def test_the_half_life_chosen_on_patterns_is_the_one_chosen_deal_by_deal(seed: i
     features, won, _ = _deals(seed)
     fitted = fit_weights(features, won, prior_sd=1.0, candidates=CANDIDATES)
     assert fitted.half_lives == _fit_weights_deal_by_deal(features, won)
+
+
+def _same_patterns(a: Patterns, b: Patterns) -> None:
+    """Two groupings equal to the bit: the same patterns in the same order, counts and rows."""
+    assert [r.id for r in a.features.rules] == [r.id for r in b.features.rules]
+    np.testing.assert_array_equal(a.features.matches, b.features.matches)
+    np.testing.assert_array_equal(a.features.ages, b.features.ages)
+    np.testing.assert_array_equal(a.wins, b.wins)
+    np.testing.assert_array_equal(a.trials, b.trials)
+    np.testing.assert_array_equal(a.rows, b.rows)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("life", [None, 30.0, 365.0])
+@pytest.mark.parametrize("columns", [None, [0, 1, 2, 3], [3, 1], [0, 2], [3]])
+def test_inputs_merged_for_any_half_life_and_columns_are_merge_of_the_design(
+    seed: int, life: float | None, columns: list[int] | None
+) -> None:
+    features, won, _ = _deals(seed)
+    patterns = group(features, won)
+    lives: dict[str, float | None] = {"funding-round-series-a-0-365": life}
+    x = design(patterns.features, lives)
+    expected = merge(x if columns is None else x[:, columns], patterns.wins, patterns.trials)
+    got = Inputs(patterns).merged(lives, columns)
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(g, e)
+    if life is None:  # the ages do not matter to the model: patterns that differ in them merge
+        assert got[0].shape[0] < patterns.features.n
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("picked", [[0, 1, 2, 3], [1, 3], [3, 0], [2], []])
+def test_regrouped_patterns_are_the_deals_grouped_on_the_columns_kept(
+    seed: int, picked: list[int]
+) -> None:
+    features, won, _ = _deals(seed)
+    rules = [features.rules[j] for j in picked]
+    kept = Features(rules, features.matches[:, picked], features.ages[:, picked], [])
+    _same_patterns(regroup(group(features, won), rules, picked), group(kept, won))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_restricted_patterns_are_the_deals_taken_grouped_on_their_matches(seed: int) -> None:
+    features, won, _ = _deals(seed)
+    rng = np.random.default_rng(seed)
+    taken = np.flatnonzero(won == 1)  # churn is known for won deals only
+    churned = (rng.random(taken.size) < 0.3).astype(np.int8)
+    picked = [2, 0]
+    x = features.matches[taken][:, picked]
+    rules = [features.rules[j] for j in picked]
+    expected = group(Features(rules, x, np.full(x.shape, np.nan), []), churned)
+    _same_patterns(restrict(group(features, won), taken, churned, picked), expected)
+    assert expected.features.n == 4  # two 0/1 columns: every pairing is there

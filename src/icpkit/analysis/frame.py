@@ -125,6 +125,9 @@ class Frame:
     history: HistorySummary = field(default_factory=lambda: HistorySummary(0, 0, 0))
     # The preparation (:func:`prepared_token`) the frame was read from.
     prepared: str | None = None
+    # Per account: the day number of its first won deal's close, -1 if never won (churn is
+    # compared among customers of the same tenure, icpkit.analysis.churn).
+    customer_since: np.ndarray | None = None
 
     def unanalyzed_note(self) -> str | None:
         """'kept, not analyzed: Phone, BillingStreet (identifiers)', or None."""
@@ -212,12 +215,13 @@ def discover_attributes(
     """Every attribute the workspace's data support, in the registry's order (see
     icpkit.attributes), less those the settings exclude. Runs after :func:`prepare`."""
     excluded = set(settings.exclude_attributes)
-    return [
-        Attribute.of(definition, name, settings)
-        for definition in definitions()
-        for name in definition.discover(con, settings)
-        if name not in excluded
-    ]
+    with profiles_read_once():  # the unmapped columns and the research answers: one read
+        return [
+            Attribute.of(definition, name, settings)
+            for definition in definitions()
+            for name in definition.discover(con, settings)
+            if name not in excluded
+        ]
 
 
 def build_frame(
@@ -252,16 +256,21 @@ def _build_frame(
         r[0] for r in con.execute("SELECT account_key FROM account_index ORDER BY idx").fetchall()
     ]
     cuts: dict[str, list[Cut]] = {}
-    columns = _frame_values(con, attrs)
-    by_deal = _DealOrder.of(con) if columns else None
+    layout = _frame_values(con, attrs)
+    by_deal = _DealOrder.of(con) if layout.columns or layout.signals else None
+    signals = _SignalValues.of(con, by_deal, layout) if by_deal and layout.signals else None
     for attr in attrs:
-        column = columns.get(attr.name)
-        runs = by_deal.runs(con, column) if by_deal is not None and column else None
-        if runs is None:
-            runs = _grouped(con, attr, column)
+        column = layout.columns.get(attr.name)
+        runs = None
+        if by_deal is not None and column is not None:
+            runs = by_deal.runs(con, column, layout.names.get(column))
+        elif signals is not None and attr.name in layout.signals:
+            runs = signals.runs(attr.name)
+        if runs is None:  # counted by DuckDB, from its text column or its own SQL
+            runs = _grouped(con, attr, column if column not in layout.names else None)
         cuts[attr.name] = _cuts_of(attr, runs)
     con.execute("DROP TABLE IF EXISTS frame_values")  # read: its memory goes back
-    con.execute("DROP TABLE IF EXISTS signal_pivot")
+    con.execute("DROP TABLE IF EXISTS frame_signals")
     totals = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE won), count(DISTINCT account_key) FROM closed"
     ).fetchall()[0]
@@ -269,14 +278,16 @@ def _build_frame(
         f"""SELECT i.idx, {churned_sql(_day(as_of))} AS churned
             FROM account_index i JOIN accounts a USING (account_key)
             WHERE a.churned IS NOT NULL"""
-    ).fetchall()
+    ).fetchnumpy()
     # -1: not known; churn is judged among won accounts only (see lift).
     churned = np.full(len(keys), -1, dtype=np.int8)
-    for i, flag in churn:
-        churned[int(i)] = int(bool(flag))
-    tier_of = np.zeros(len(keys), dtype=np.int8)  # 0: not a customer
-    for i, key in enumerate(keys):
-        tier_of[i] = (tiers or {}).get(key, 0)
+    flags = churn["churned"]
+    flags = flags.filled(False) if isinstance(flags, np.ma.MaskedArray) else flags
+    churned[np.asarray(churn["idx"], dtype=np.int64)] = np.asarray(flags, dtype=bool)
+    since = _customer_since(con, len(keys))
+    # 0: not a customer
+    tier = tiers or {}
+    tier_of = np.fromiter((tier.get(k, 0) for k in keys), dtype=np.int8, count=len(keys))
     _, unanalyzed = extra_columns(con, settings)
     return Frame(
         attrs,
@@ -293,7 +304,22 @@ def _build_frame(
         ),
         history=history,
         prepared=prepared_token(con, where),
+        customer_since=since,
     )
+
+
+def _customer_since(con: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:
+    """Per account index: the day number (days since 1970-01-01) of its first won closed
+    deal, -1 for an account never won or whose won deals carry no close date."""
+    rows = con.execute(
+        """SELECT i.idx, min(c.closed_at::DATE) - DATE '1970-01-01' AS day
+           FROM closed c JOIN account_index i USING (account_key)
+           WHERE c.won AND c.closed_at IS NOT NULL GROUP BY i.idx"""
+    ).fetchall()
+    since = np.full(n, -1, dtype=np.int64)
+    for idx, day in rows:
+        since[int(idx)] = int(day)
+    return since
 
 
 # Per value: its first and past-the-last row in the arrays of account index, wins and deals.
@@ -353,6 +379,7 @@ class _DealOrder:
     order: np.ndarray  # scan position of each deal, by account
     idx: np.ndarray  # account index per deal, by account
     won: np.ndarray  # 1.0 won, 0.0 lost, per deal, by account
+    text: frozenset[str]  # the columns of ``frame_values`` that hold text
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection) -> _DealOrder | None:
@@ -363,35 +390,46 @@ class _DealOrder:
         deals = con.execute("SELECT idx, won FROM frame_values").fetchnumpy()
         idx = np.asarray(deals["idx"], dtype=np.int64)
         order = np.argsort(idx, kind="stable")
-        return cls(order, idx[order], np.asarray(deals["won"], dtype=np.float64)[order])
+        won = np.asarray(deals["won"], dtype=np.float64)[order]
+        return cls(order, idx[order], won, _text_columns(con, "frame_values"))
 
-    def runs(self, con: duckdb.DuckDBPyConnection, column: str) -> _Runs | None:
+    def runs(
+        self, con: duckdb.DuckDBPyConnection, column: str, names: list[str] | None = None
+    ) -> _Runs | None:
         """Wins and deals per (value, account) of ``column`` (NULL read as 'None'), rows
-        ordered by value then account; None when the column is not text."""
-        values = _arrow(con, f"SELECT {column} FROM frame_values").column(0)
-        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        ordered by value then account; ``names``: the values of a column of codes. None
+        when the column is neither codes nor text."""
+        if names is not None:
+            codes = _numbers(con, f"SELECT {column} FROM frame_values")[column]
+            return self.count(codes, names) if codes.size == self.order.size else None
+        if column not in self.text:
             return None
+        values = _arrow(con, f"SELECT {_text(column)} FROM frame_values").column(0)
         if len(values) != self.order.size:
             return None
-        encoded = pc.dictionary_encode(values.combine_chunks().fill_null("None"))
-        names = [str(v) for v in encoded.dictionary.to_pylist()]
-        codes = encoded.indices.to_numpy(zero_copy_only=False)[self.order]
-        small = np.uint8 if len(names) <= 2**8 else np.uint16 if len(names) <= 2**16 else None
-        perm = np.argsort(codes.astype(small) if small else codes, kind="stable")
-        code, idx, won = codes[perm], self.idx[perm], self.won[perm]
-        if code.size == 0:
+        encoded = _encoded(values)
+        return None if encoded is None else self.count(*encoded)
+
+    def count(self, codes: np.ndarray, names: list[str]) -> _Runs:
+        """Wins and deals per (value, account) of the deals' value codes (in scan order;
+        ``names[code]`` is the value), rows ordered by value then account."""
+        if codes.size == 0:
             return {}, np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        ordered = codes[self.order]
+        small = np.uint8 if len(names) <= 2**8 else np.uint16 if len(names) <= 2**16 else None
+        perm = np.argsort(ordered.astype(small) if small else ordered, kind="stable")
+        code, idx, won = ordered[perm], self.idx[perm], self.won[perm]
         starts = np.flatnonzero(np.r_[True, (code[1:] != code[:-1]) | (idx[1:] != idx[:-1])])
         deals = np.diff(np.r_[starts, code.size]).astype(np.float64)
         wins = np.add.reduceat(won, starts)
-        code = code[starts]
+        code, idx = code[starts], idx[starts]
         firsts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
         lasts = [*firsts[1:].tolist(), code.size]
         bounds = {
             names[int(c)]: (int(f), int(e))
             for c, f, e in zip(code[firsts].tolist(), firsts.tolist(), lasts, strict=True)
         }
-        return bounds, idx[starts], wins, deals
+        return bounds, idx, wins, deals
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
@@ -400,6 +438,33 @@ def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
     fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb < 1.4
     table = fetch()
     return table if isinstance(table, pa.Table) else table.read_all()
+
+
+def _encoded(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]] | None:
+    """Each row's code and the names of the codes; None when the values are not text or
+    hold NULL (read as 'None' in SQL, see :func:`_text`)."""
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return None
+    if values.null_count:
+        return None
+    encoded = values.combine_chunks().dictionary_encode()
+    names = [str(v) for v in encoded.dictionary.to_pylist()]
+    return encoded.indices.to_numpy(zero_copy_only=False), names
+
+
+def _text(column: str) -> str:
+    """SQL of the text ``column`` with NULL read as 'None'."""
+    return f"coalesce({column}, 'None')"
+
+
+def _text_columns(con: duckdb.DuckDBPyConnection, table: str) -> frozenset[str]:
+    """The columns of the temp table ``table`` that hold text."""
+    rows = con.execute(
+        """SELECT column_name FROM duckdb_columns()
+           WHERE database_name = 'temp' AND table_name = ? AND data_type = 'VARCHAR'""",
+        [table],
+    ).fetchall()
+    return frozenset(str(name) for (name,) in rows)
 
 
 def _runs(column: pa.ChunkedArray) -> dict[str, int]:
@@ -421,45 +486,144 @@ def _runs(column: pa.ChunkedArray) -> dict[str, int]:
     return dict(zip(uniq.tolist(), first.tolist(), strict=True))
 
 
-def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> dict[str, str]:
+@dataclass
+class _Layout:
+    """What ``_frame_values`` wrote: the column of ``frame_values`` holding each attribute;
+    the values of each column holding codes rather than text (code 0: a value the attribute
+    does not list); and per intent attribute read from ``signal_last``, its number in
+    ``frame_signals`` and the column of its value on deals without a row of its signal."""
+
+    columns: dict[str, str]
+    names: dict[str, list[str]]
+    signals: dict[str, tuple[int, str]]
+
+
+# The name of code 0: a value the attribute does not list, left out of its cuts.
+_UNLISTED = "\x00unlisted"
+
+
+def _coded(sql: str, order: tuple[str, ...]) -> str:
+    """SQL of the code of ``sql``'s value among ``order`` (from 1; 0 when not listed; NULL
+    read as 'None'): the attribute's values come back as small numbers, not text."""
+    listed = ", ".join(literal(v) for v in order)
+    return (
+        f"coalesce(list_position([{listed}], coalesce(CAST(({sql}) AS VARCHAR), 'None')), 0)"
+        "::INTEGER"
+    )
+
+
+def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _Layout:
     """The temp table ``frame_values``: each closed deal's account index, outcome and value of
     every attribute, read in one pass over the deals and their accounts rather than one
-    pass an attribute. Returns the column of each attribute it holds; an attribute reading
-    a table its definition cannot alias is left out, to be read on its own."""
+    pass an attribute. An attribute listing its values (``order``) holds the code of its
+    value, one with values from the data holds the value. An attribute reading a table its
+    definition cannot alias is left out, to be read on its own.
+
+    An intent attribute reading its signal's latest age from ``signal_last`` is not a
+    column: most deals have no row of a given signal, and all of those get the value its
+    SQL gives without a row (``none``, or ``(missing)`` for a deal without a date), one
+    column per distinct SQL. Its SQL runs on the rows of ``signal_last`` alone, into
+    ``frame_signals`` (the deal's row of ``frame_values``, the attribute's number, the
+    value's code): one pass over the signals instead of a pivot of every family per deal."""
     selects, joins, columns = [], [], {}
-    pivoted: list[str] = []  # per signal family read from ``signal_pivot``: its latest age
+    names: dict[str, list[str]] = {}
+    signals: dict[str, tuple[int, str]] = {}
+    # Per SQL and values: the intent attributes reading it, (number, family literal).
+    grouped: dict[tuple[str, tuple[str, ...]], list[tuple[int, str]]] = {}
     for i, attr in enumerate(attrs):
         sql = attr.sql
         if attr.join:
             definition = definition_of(attr.name)
             if definition is None:
                 continue
+            family = _SIGNAL_JOIN.fullmatch(definition.join(attr.name))
+            days = set(re.findall(r"\bsl\.(\w+)", sql)) == {"days"}
+            if family is not None and days and attr.order:
+                group = grouped.setdefault((sql, attr.order), [])
+                signals[attr.name] = (len(signals), f"s{list(grouped).index((sql, attr.order))}")
+                group.append((signals[attr.name][0], family.group(2)))
+                continue
             # The frame's SQL joins its table as ``sl``; here each attribute has its own alias.
-            join = definition.join(attr.name, f"sl{i}")
+            joins.append(definition.join(attr.name, f"sl{i}"))
             sql = SIGNAL_ALIAS.sub(f"sl{i}.", sql)
-            family = _SIGNAL_JOIN.fullmatch(join)
-            if family is not None and set(re.findall(rf"\bsl{i}\.(\w+)", sql)) == {"days"}:
-                # One row per deal and family in signal_last: the join's one ``days`` is the
-                # pivot's, read from one table instead of one join per family.
-                pivoted.append(f"min(days) FILTER (WHERE family = {family.group(2)}) AS d{i}")
-                sql = re.sub(rf"\bsl{i}\.days\b", f"sp.d{i}", sql)
-            else:
-                joins.append(join)
-        selects.append(f", {sql} AS v{i}")
+        if attr.order:
+            selects.append(f", {_coded(sql, attr.order)} AS v{i}")
+            names[f"v{i}"] = [_UNLISTED, *attr.order]
+        else:
+            selects.append(f", {sql} AS v{i}")
         columns[attr.name] = f"v{i}"
-    if pivoted:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE signal_pivot AS
-                SELECT deal_key, {", ".join(pivoted)} FROM signal_last GROUP BY deal_key"""
-        )
-        joins.append("LEFT JOIN signal_pivot sp ON sp.deal_key = c.deal_key")
+    if grouped:
+        # Without a row of its signal: the SQL on a join that matches nothing.
+        joins.append("LEFT JOIN (FROM signal_last WHERE false) sn ON sn.deal_key = c.deal_key")
+        for g, (sql, order) in enumerate(grouped):
+            selects.append(f", {_coded(SIGNAL_ALIAS.sub('sn.', sql), order)} AS s{g}")
+            names[f"s{g}"] = [_UNLISTED, *order]
+        selects.append(", c.deal_key")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE frame_values AS
             SELECT i.idx, c.won {"".join(selects)}
             FROM closed c JOIN accounts a USING (account_key)
                  JOIN account_index i USING (account_key) {" ".join(joins)}"""
     )
-    return columns
+    if grouped:
+        per_sql = []
+        for (sql, order), numbered in grouped.items():
+            families = ", ".join(f"({k}, {family})" for k, family in numbered)
+            per_sql.append(
+                f"""SELECT f.rowid AS pos, n.k, {_coded(sql, order)} AS code
+                    FROM signal_last sl JOIN (VALUES {families}) n(k, family)
+                         ON n.family = sl.family
+                         JOIN frame_values f ON f.deal_key = sl.deal_key
+                         JOIN closed c ON c.deal_key = sl.deal_key
+                         JOIN accounts a ON a.account_key = c.account_key"""
+            )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE frame_signals AS {' UNION ALL '.join(per_sql)}")
+    return _Layout(columns, names, signals)
+
+
+def _numbers(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, np.ndarray]:
+    """The columns of ``query`` (numbers, no NULL) as int64 arrays."""
+    return {k: np.asarray(v, dtype=np.int64) for k, v in con.execute(query).fetchnumpy().items()}
+
+
+@dataclass(frozen=True)
+class _SignalValues:
+    """The values of the intent attributes of ``frame_signals``, counted per (value,
+    account) like a column of ``frame_values``: each deal's value without a row of the
+    signal, replaced on the deals that have one."""
+
+    by_deal: _DealOrder
+    layout: _Layout
+    defaults: dict[str, np.ndarray]  # per column of ``frame_values``: each deal's code
+    pos: np.ndarray  # per row of ``frame_signals``, grouped by attribute: the deal's row
+    code: np.ndarray  # and its value's code
+    bounds: np.ndarray  # rows of attribute number k: bounds[k] to bounds[k + 1]
+
+    @classmethod
+    def of(
+        cls, con: duckdb.DuckDBPyConnection, by_deal: _DealOrder, layout: _Layout
+    ) -> _SignalValues | None:
+        """The codes read back from ``frame_values`` and ``frame_signals``; None when the
+        scan did not return every deal."""
+        defaults = {}
+        for column in sorted({c for _, c in layout.signals.values()}):
+            codes = _numbers(con, f"SELECT {column} FROM frame_values")[column]
+            if codes.size != by_deal.order.size:
+                return None
+            defaults[column] = codes
+        rows = _numbers(con, "SELECT pos, k, code FROM frame_signals")
+        con.execute("DROP TABLE IF EXISTS frame_signals")
+        grouped = np.argsort(rows["k"], kind="stable")
+        bounds = np.searchsorted(rows["k"][grouped], np.arange(len(layout.signals) + 1))
+        return cls(by_deal, layout, defaults, rows["pos"][grouped], rows["code"][grouped], bounds)
+
+    def runs(self, name: str) -> _Runs:
+        """Wins and deals per (value, account) of intent attribute ``name``."""
+        k, column = self.layout.signals[name]
+        codes = self.defaults[column].copy()
+        rows = slice(int(self.bounds[k]), int(self.bounds[k + 1]))
+        codes[self.pos[rows]] = self.code[rows]
+        return self.by_deal.count(codes, self.layout.names[column])
 
 
 def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, SignalAges]:

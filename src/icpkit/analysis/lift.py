@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 
 from icpkit.analysis import stats
+from icpkit.analysis.churn import flag_differences, tenure_bands
 from icpkit.analysis.frame import Attribute, Cut, Frame
 from icpkit.attributes import MISSING, NONE_SEEN
 from icpkit.config import AnalysisSettings
@@ -65,6 +66,10 @@ class LiftRow:
     why: str = ""
     thin: bool = False
     n_accounts_rest: int = 0
+    # Customers (won accounts whose churn is known) in the cut and in the rest of its
+    # attribute: the units of the churn test, too few of them and it decides nothing.
+    churn_customers: int = 0
+    churn_customers_rest: int = 0
 
 
 @dataclass
@@ -92,23 +97,36 @@ def _starts(sizes: list[int]) -> np.ndarray:
 
 
 def _among_customers(
-    per_account: np.ndarray, attr: Attribute, cuts: list[Cut]
+    per_account: np.ndarray, attr: Attribute, cuts: list[Cut], bands: np.ndarray | None = None
 ) -> list[stats.Comparison | None]:
     """Per cut: the rate of a per-customer flag (1 or 0; -1 unknown) among the customers won
-    in the cut against those won in the attribute's other cuts: churn, or being Tier 1."""
+    in the cut against those won in the attribute's other cuts: churn, or being Tier 1. The
+    test is exact, customers compared within their tenure band (``bands`` per account, from
+    :func:`icpkit.analysis.churn.tenure_bands`; one band when None): see icpkit.analysis.churn."""
     if not attr.account_level or not (per_account >= 0).any():
         return [None] * len(cuts)
     flags: list[np.ndarray] = []
+    band_of: list[np.ndarray] = []
     for cut in cuts:
-        values = per_account[cut.accounts[cut.wins > 0]]
-        flags.append(values[values >= 0].astype(float))
+        customers = cut.accounts[cut.wins > 0]
+        known = customers[per_account[customers] >= 0]
+        flags.append(per_account[known].astype(np.int64))
+        band_of.append(bands[known] if bands is not None else np.zeros(known.size, np.int64))
     sizes = [f.size for f in flags]
     total = sum(sizes)
     if total == 0:
         return [None] * len(cuts)
-    both = np.concatenate(flags)
-    comparisons = stats.rate_differences(both, np.ones(both.size), _starts(sizes))
+    comparisons = flag_differences(np.concatenate(flags), _starts(sizes), np.concatenate(band_of))
     return [c if 0 < size < total else None for c, size in zip(comparisons, sizes, strict=True)]
+
+
+def _customer_bands(frame: Frame) -> np.ndarray | None:
+    """Each account's tenure band (whole years since its first win), or None when the frame
+    does not know when its customers were won."""
+    since = frame.customer_since
+    if since is None or len(since) != len(frame.churned):
+        return None
+    return tenure_bands(since)
 
 
 def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
@@ -121,6 +139,7 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
         return result
 
     is_tier1 = np.where(frame.tiers > 0, (frame.tiers == 1).astype(np.int8), -1)
+    bands = _customer_bands(frame)
     for attr in frame.attributes:
         if not attr.profiled:
             continue
@@ -138,8 +157,8 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
             np.concatenate([c.deals for c in cuts]),
             _starts([len(c.wins) for c in cuts]),
         )
-        churns = _among_customers(frame.churned, attr, cuts)
-        tiers1 = _among_customers(is_tier1, attr, cuts)
+        churns = _among_customers(frame.churned, attr, cuts, bands)
+        tiers1 = _among_customers(is_tier1, attr, cuts, bands)
         for cut, comparison, churn, tier1 in zip(cuts, comparisons, churns, tiers1, strict=True):
             rate = stats.clustered_rate(cut.wins, cut.deals)
             result.rows.append(
@@ -168,6 +187,8 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
                     churn_rate=churn.rate_in if churn else None,
                     churn_lift=churn.lift if churn else None,
                     churn_p_value=churn.p_value if churn else None,
+                    churn_customers=churn.n_accounts_in if churn else 0,
+                    churn_customers_rest=churn.n_accounts_out if churn else 0,
                     tier1_rate=tier1.rate_in if tier1 else None,
                     tier1_lift=tier1.lift if tier1 else None,
                     tier1_p_value=tier1.p_value if tier1 else None,
@@ -185,11 +206,12 @@ def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> Non
     threshold of another: win-rate tests of fit attributes, win-rate tests of intent signals,
     and churn tests. The Tier 1 shares, reported only, get their own adjustment too."""
     for family in _families(rows):
-        q = _deciding_q([r.p_value for r in family], family)
+        q = _deciding_q([r.p_value for r in family], [r.thin for r in family])
         for row, value in zip(family, q, strict=True):
             row.q_value = float(value)
     churn = _deciding_q(
-        [r.churn_p_value if r.churn_p_value is not None else math.nan for r in rows], rows
+        [r.churn_p_value if r.churn_p_value is not None else math.nan for r in rows],
+        [_churn_thin(r, settings) for r in rows],
     )
     for row, value in zip(rows, churn, strict=True):
         row.churn_q_value = None if math.isnan(value) else float(value)
@@ -202,13 +224,13 @@ def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> Non
         row.tier1_q_value = None if math.isnan(value) else float(value)
 
 
-def _deciding_q(p_values: list[float], rows: list[LiftRow]) -> np.ndarray:
+def _deciding_q(p_values: list[float], thin_rows: list[bool]) -> np.ndarray:
     """Benjamini-Hochberg q-values of one family in which a thin cut (never a verdict) counts
     as a test with p = 1: its p-value cannot loosen the threshold of the others, as a whale's
     own segment, tested on one account with many deals, otherwise would. A thin cut's own
     q-value is that of its p-value among the family as measured, for the table."""
     raw = np.array(p_values, dtype=float)
-    thin = np.array([r.thin for r in rows], dtype=bool)
+    thin = np.array(thin_rows, dtype=bool)
     measured = stats.benjamini_hochberg(raw)
     if not thin.any():
         return measured
@@ -230,6 +252,17 @@ def _thin(n_closed: int, comparison: stats.Comparison, settings: AnalysisSetting
         n_closed < settings.min_closed_deals
         or comparison.n_accounts_in < settings.min_accounts
         or comparison.n_accounts_out < settings.min_accounts
+    )
+
+
+def _churn_thin(row: LiftRow, settings: AnalysisSettings) -> bool:
+    """Too thin for a churn verdict: a thin cut, or fewer than ``min_accounts`` customers
+    (won accounts whose churn is known) in the cut or in the rest of its attribute, since
+    churn is a flag per customer and the customers are its evidence."""
+    return (
+        row.thin
+        or row.churn_customers < settings.min_accounts
+        or row.churn_customers_rest < settings.min_accounts
     )
 
 
@@ -263,6 +296,7 @@ def _verdict(row: LiftRow, settings: AnalysisSettings) -> tuple[Verdict, str]:
         return "disqualifier", f"wins {row.lift:.1f}x as often (q={row.q_value:.2g})"
     if (
         row.churn_q_value is not None
+        and not _churn_thin(row, settings)
         and row.churn_q_value < alpha
         and row.churn_lift is not None
         and row.churn_lift >= settings.min_lift

@@ -55,17 +55,20 @@ class DealContacts:
         return int(self.won.shape[0])
 
 
-def load_deal_contacts(con: duckdb.DuckDBPyConnection, where: str = "TRUE") -> DealContacts:
-    """Closed new-business deals of the store (those ``where``, SQL over ``deals``, selects)
-    and the contacts known at each one's close (an undated contact counts as known: nothing
-    says it came later)."""
+def load_deal_contacts(
+    con: duckdb.DuckDBPyConnection, where: str = "TRUE", *, expansion: bool = False
+) -> DealContacts:
+    """Closed new-business deals of the store (those ``where``, SQL over ``deals``, selects;
+    expansion deals instead with ``expansion``) and the contacts known at each one's close
+    (an undated contact counts as known: nothing says it came later)."""
+    motion = "is_expansion" if expansion else "NOT is_expansion"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE persona_deals AS
             SELECT row_number() OVER (ORDER BY deal_key) - 1 AS i, account_key,
                    outcome = 'won' AS won, cycle_days,
                    coalesce(closed_at, created_at) AS closed_at
             FROM deals
-            WHERE outcome IN ('won', 'lost') AND NOT is_expansion AND account_key IS NOT NULL
+            WHERE outcome IN ('won', 'lost') AND {motion} AND account_key IS NOT NULL
               AND ({where})"""
     )
     deals = con.execute(

@@ -5,12 +5,23 @@ job posting in the 90 days before it. The recency bins of the lift table detect 
 matters; this module estimates where its window lies. A deal is inside the window [start, end]
 when ANY occurrence of the signal is start to end days (both inclusive) before the deal was
 created, which is how scoring matches a signal (the freshest occurrence inside the window).
-Every contiguous window on a grid of edges is scored by the binomial log-likelihood of winning
-given inside/outside (a scan), the best one wins, and an account-level bootstrap (accounts
-resampled with replacement, so the deals of one account move together) gives a 95% interval
-for each edge. ``scan_p_value`` tests the whole scan at once (its best gain against the best
-gains on outcomes relabelled by account), one test per signal whatever the number of windows.
-The module is pure: numbers in, numbers out, deterministic for the same input.
+
+Every contiguous window on a coarse grid of edges is scored by the binomial log-likelihood of
+winning given inside/outside (a profile likelihood over the windows). The raw best fit
+overfits the edges: where a few deals at the border barely move the likelihood, noise picks
+the edge. So the choice is complexity-aware: a window that starts later than the youngest
+age pays half a log of the number of deals (BIC: a second edge is a second parameter), and of
+the windows within one standard error of the best penalised fit (half a unit of
+log-likelihood) the shortest is taken: the window reaches as far as the evidence does.
+
+An account-level bootstrap (accounts resampled with replacement, so the deals of one account
+move together) repeats the same choice and gives a 95% interval for each edge. Everything is
+counted on aggregates: each deal is reduced to the set of grid cells its occurrences fall in,
+and the deals and wins of each (account, set) are summed once, so a replicate is one sparse
+product of its accounts' draw counts. ``scan_p_value`` tests the whole scan at once (its best
+gain against the best gains on outcomes relabelled by account), one test per signal whatever
+the number of windows. The module is pure: numbers in, numbers out, deterministic for the
+same input.
 """
 
 from __future__ import annotations
@@ -27,15 +38,19 @@ from icpkit.analysis import post_selection, stats
 # A window that never closes: as many days as scoring looks back.
 OPEN_END = 3650
 
-# Candidate window edges in days before the deal: fine where signals usually matter (the first
-# quarter), coarser as they age. A window is [start, end] with start and end on the grid.
-EDGES: tuple[int, ...] = (
-    0, 15, 30, 45, 60, 75, 90, 105, 120, 150, 180, 210, 240, 270, 300, 365,
-    420, 480, 540, 600, 660, 730, 820, 910, 1000, 1095,
-)  # fmt: skip
+# Candidate window edges in days before the deal: a month's halves, then months, quarters,
+# half-years and years. Coarse on purpose: finer edges only let noise choose among windows
+# the data cannot tell apart. A window is [start, end] with start and end on the grid (an end
+# may also be OPEN_END).
+EDGES: tuple[int, ...] = (0, 15, 30, 45, 60, 90, 120, 180, 270, 365, 540, 730)
 
 BOOTSTRAP_REPS = 200
 LEVEL = 0.95
+# Windows whose fit is within one standard error of the best (a likelihood-ratio chi-square
+# of 1, half a unit of log-likelihood) are as good as the best; the shortest of them is chosen.
+ONE_SE = 0.5
+# Replicates drawn at a time: bounded memory whatever the number of accounts.
+CHUNK = 25
 # The scan test relabels outcomes up to SCAN_MAX_REPS times, stopping once SCAN_STOP_AFTER
 # relabelled scans reached the observed gain: a signal without effect costs a few dozen.
 SCAN_MAX_REPS = 1000
@@ -125,69 +140,186 @@ def _seed(ages: SignalAges) -> int:
 
 
 class _Scan:
-    """Every contiguous window on the grid at once: per deal with an occurrence, a one-hot of
-    the first end edge that takes it in for each start edge, so that the deals (or wins) inside
-    every window of many replicates are one sparse product and a cumulative sum."""
+    """Every contiguous window on the grid at once, on aggregates.
+
+    The grid's points cut the ages into cells: each point on its own ({15}) and the days
+    between two points ((15, 30)); a window [start, end] covers a run of cells. A deal is
+    reduced to the set of cells its occurrences fall in (a bit mask), and the deals and wins
+    of each (account, mask) are summed. Accounts that look alike to every window (the same
+    deals and wins in all and per mask) are one unit: a replicate's deals inside every window
+    are its units' weights times those sums times a mask-by-window indicator."""
 
     def __init__(self, ages: SignalAges, edges: tuple[int, ...], min_deals: int) -> None:
         grid = np.unique(np.asarray(edges, dtype=np.int64))
-        self.starts = grid
-        self.ends = np.unique(np.append(grid[grid > 0], OPEN_END))
+        points = np.unique(np.concatenate([[0], grid, [OPEN_END]]))  # cut points of ages
+        if 2 * points.size - 1 > 63:
+            raise ValueError(f"at most 31 window edges, not {grid.size}")
         self.min_deals = min_deals
-        n_start, n_end = self.starts.size, self.ends.size
-        # Deals with an occurrence; for each start edge, each deal's freshest occurrence at
-        # least that old: the deal is inside [start, end] exactly when that age is <= end.
-        self.deals, first = np.unique(ages.deal, return_index=True)
-        nexts = np.empty((self.deals.size, n_start), dtype=np.int64)
-        never = np.iinfo(np.int64).max
-        for k, start in enumerate(self.starts):
-            candidate = np.where(ages.age >= start, ages.age, never)
-            nexts[:, k] = np.minimum.reduceat(candidate, first)
-        # Column index of the first end edge that takes the occurrence in (n_end: none does).
-        end_at = np.searchsorted(self.ends, np.minimum(nexts, OPEN_END + 1), side="left")
-        end_at[nexts == never] = n_end
-        self.width = n_end + 1
-        columns = (np.arange(n_start) * self.width)[None, :] + end_at
-        rows = np.repeat(np.arange(self.deals.size), n_start)
-        self.onehot = sparse.csr_matrix(
-            (np.ones(rows.size), (rows, columns.ravel())),
-            shape=(self.deals.size, n_start * self.width),
-        )
-        self.valid = (self.ends[None, :] > self.starts[:, None]).ravel()
+        ends = np.unique(np.append(grid[grid > 0], OPEN_END))
+        pairs = [(int(s), int(e)) for s in grid for e in ends if e > s]
+        self.starts = np.array([s for s, _ in pairs], dtype=np.int64)
+        self.ends = np.array([e for _, e in pairs], dtype=np.int64)
+        self.days = self.ends - self.starts + 1
+        # Window (start = point i, end = point j) covers cells 2i .. 2j (point p_k is cell 2k,
+        # the days between p_k and p_k+1 cell 2k + 1).
+        first = 2 * np.searchsorted(points, self.starts)
+        last = 2 * np.searchsorted(points, self.ends)
+        span = (np.left_shift(np.int64(1), last + 1) - 1) ^ (np.left_shift(np.int64(1), first) - 1)
+
+        # Each occurrence's cell (none past OPEN_END), each deal's mask of cells.
+        age = ages.age
+        at = np.searchsorted(points, age, side="left")
+        on_point = (at < points.size) & (points[np.minimum(at, points.size - 1)] == age)
+        cell = np.where(on_point, 2 * at, 2 * at - 1)
+        bit = np.where(age <= OPEN_END, np.left_shift(np.int64(1), cell), np.int64(0))
+        deals, begin = np.unique(ages.deal, return_index=True)
+        mask = np.bitwise_or.reduceat(bit, begin) if deals.size else np.zeros(0, np.int64)
+        keep = mask != 0
+        self.deal, mask = deals[keep], mask[keep]  # deals with an occurrence on the grid
+        self.masks, self.mask_of = np.unique(mask, return_inverse=True)
+        # Mask by window: whether a deal with that mask is inside the window.
+        self.hits = ((self.masks[:, None] & span[None, :]) != 0).astype(np.float64)
+        self._units(ages)
+
+    def _units(self, ages: SignalAges) -> None:
+        """Accounts grouped into units of accounts alike: per unit its number of accounts,
+        deals and wins in all, and deals and wins per mask (sparse, masks x units). Accounts
+        without an occurrence on the grid are alike when their deals and wins are; the others
+        when, besides, their deals and wins per mask are."""
+        n_masks = max(int(self.masks.size), 1)
+        won = ages.won.astype(np.int64)
+        n_all = int(ages.account.max()) + 1
+        total = np.bincount(ages.account, minlength=n_all)
+        total_won = np.bincount(ages.account, weights=won, minlength=n_all).astype(np.int64)
+        present = np.flatnonzero(total)
+        # Per (account, mask): deals and wins, sorted by account then mask.
+        key = ages.account[self.deal] * n_masks + self.mask_of
+        cells, where = np.unique(key, return_inverse=True)
+        cell_n = np.bincount(where, minlength=cells.size)
+        cell_w = np.bincount(where, weights=won[self.deal], minlength=cells.size).astype(np.int64)
+        owner, cell_mask = cells // n_masks, cells % n_masks
+        starts_at = np.searchsorted(owner, owner)  # each cell's owner's first cell
+        holders = owner[starts_at == np.arange(cells.size)]
+        held = np.zeros(n_all, dtype=bool)
+        held[holders] = True
+        quiet = present[~held[present]]
+        # Quiet accounts: alike when their deals and wins are.
+        _, q_first, q_unit, q_count = np.unique(
+            total[quiet] * (int(total_won.max(initial=0)) + 1) + total_won[quiet],
+            return_index=True, return_inverse=True, return_counts=True,
+        )  # fmt: skip
+        # Holders with up to ``wide`` cells are a fixed-width row (totals, then mask, deals,
+        # wins per cell, padded with -1); holders of more cells are units of their own.
+        at = np.searchsorted(holders, owner)
+        per = np.bincount(at, minlength=holders.size)
+        wide = 4
+        rank = np.arange(cells.size) - starts_at
+        row = np.full((holders.size, 2 + 3 * wide), -1, dtype=np.int64)
+        row[:, 0], row[:, 1] = total[holders], total_won[holders]
+        small = per[at] <= wide
+        for k, values in enumerate((cell_mask, cell_n, cell_w)):
+            row[at[small], 2 + 3 * rank[small] + k] = values[small]
+        big = per > wide
+        row[big, 2] = -2 - np.arange(int(big.sum()))  # a unit of its own
+        h_first, h_unit, h_count = _same_rows(row)
+        offset = q_count.size
+        self.unit_count = np.concatenate([q_count, h_count]).astype(np.int64)
+        first = np.concatenate([quiet[q_first], holders[h_first]])
+        self.unit_deals = total[first].astype(np.float64)
+        self.unit_wins = total_won[first].astype(np.float64)
+        self.unit_of_account = np.full(n_all, -1, dtype=np.int64)
+        self.unit_of_account[quiet] = q_unit.ravel()
+        self.unit_of_account[holders] = offset + h_unit
+        # The cells of each unit's first holder are the unit's sums per mask.
+        chosen = np.zeros(holders.size, dtype=bool)
+        chosen[h_first] = True
+        take = chosen[at]
+        shape = (n_masks, self.unit_count.size)
+        where_at = (cell_mask[take], offset + h_unit[at[take]])
+        self.deals_at = sparse.csr_matrix((cell_n[take].astype(np.float64), where_at), shape)
+        self.wins_at = sparse.csr_matrix((cell_w[take].astype(np.float64), where_at), shape)
+        self.n_present = int(present.size)
 
     def window(self, index: int) -> tuple[int, int]:
-        """The [start, end] of a window's flat index."""
-        n_end = self.ends.size
-        return int(self.starts[index // n_end]), int(self.ends[index % n_end])
+        """The [start, end] of a window's index."""
+        return int(self.starts[index]), int(self.ends[index])
 
-    def cumulative(self, values: np.ndarray) -> np.ndarray:
-        """Per replicate (row of ``values``, one column per deal with an occurrence), the sum
-        over the deals inside each window (flat index start x end)."""
-        n_start, n_end = self.starts.size, self.ends.size
-        # Deals whose first end edge is e are inside every window ending at e or later.
-        counts = np.asarray((self.onehot.T @ values.T).T).reshape(-1, n_start, self.width)
-        return np.cumsum(counts[:, :, :n_end], axis=2).reshape(values.shape[0], -1)
+    def inside(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per replicate (row of unit weights), the deals and wins inside every window."""
+        by_mask_n = np.asarray(self.deals_at @ weight.T).T
+        by_mask_w = np.asarray(self.wins_at @ weight.T).T
+        return by_mask_n @ self.hits, by_mask_w @ self.hits
 
-    def best(
+    def gains(
         self, total_n: np.ndarray, total_w: np.ndarray, n_in: np.ndarray, w_in: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per replicate (its deals and wins in all, and inside each window), the index of the
-        window whose inside wins most distinctly more often than the outside, its gain in
-        log-likelihood (-inf where none qualifies) and whether any qualifies."""
+    ) -> np.ndarray:
+        """Per replicate and window, the log-likelihood gained by inside/outside over one
+        rate for all; -inf where the window has fewer than ``min_deals`` deals on a side or
+        does not win more often inside."""
         n_out = total_n[:, None] - n_in
         w_out = total_w[:, None] - w_in
         gain = _loglik(w_in, n_in) + _loglik(w_out, n_out) - _loglik(total_w, total_n)[:, None]
-        rate_in = w_in / np.maximum(n_in, 1e-12)
-        rate_out = w_out / np.maximum(n_out, 1e-12)
         ok = (
-            self.valid[None, :]
-            & (n_in >= self.min_deals)
+            (n_in >= self.min_deals)
             & (n_out >= self.min_deals)
-            & (rate_in > rate_out)
+            & (w_in * n_out > w_out * n_in)  # inside wins more often, without a division
         )
-        gain = np.where(ok, gain, -np.inf)
-        pick = np.argmax(gain, axis=1)
-        return pick, gain[np.arange(gain.shape[0]), pick], ok.any(axis=1)
+        return np.where(ok, gain, -np.inf)
+
+    def choose(self, total_n: np.ndarray, gain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per replicate, the chosen window (see the module: a late start pays half a log of
+        the deals; the shortest window within ONE_SE of the best penalised fit) and whether
+        any window qualified."""
+        late = (self.starts > 0)[None, :] * (0.5 * np.log(np.maximum(total_n, 1.0)))[:, None]
+        score = gain - late
+        best = score.max(axis=1)
+        found = np.isfinite(best)
+        near = np.isfinite(score) & (score >= best[:, None] - ONE_SE)
+        days = np.where(near, self.days[None, :], np.iinfo(np.int64).max)
+        shortest = near & (days == days.min(axis=1)[:, None])
+        return np.argmax(np.where(shortest, score, -np.inf), axis=1), found
+
+    def pick(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per replicate (row of unit weights): the chosen window, its gain, and whether any
+        window qualified."""
+        total_n, total_w = weight @ self.unit_deals, weight @ self.unit_wins
+        gain = self.gains(total_n, total_w, *self.inside(weight))
+        chosen, found = self.choose(total_n, gain)
+        return chosen, gain[np.arange(chosen.size), chosen], found
+
+
+def _same_rows(row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows grouped when equal: the first row of each group, each row's group and the groups'
+    sizes (``np.unique(row, axis=0)``'s, in another order). Rows are grouped by a hash of
+    their values, checked against each group's first row; a collision falls back to sorting
+    the rows themselves."""
+    mix = np.random.default_rng(0).integers(1, 2**62, row.shape[1]) | 1
+    with np.errstate(over="ignore"):
+        key = (row * mix).sum(axis=1)
+    _, first, group, count = np.unique(key, return_index=True, return_inverse=True,
+                                       return_counts=True)  # fmt: skip
+    if not np.array_equal(row, row[first[group]]):
+        _, first, group, count = np.unique(
+            row, axis=0, return_index=True, return_inverse=True, return_counts=True
+        )
+    return first, group.ravel(), count
+
+
+def _draws(rng: np.random.Generator, count: np.ndarray, reps: int) -> np.ndarray:
+    """Per replicate, how many of its accounts (as many as there are, drawn with
+    replacement) fall in each unit of ``count`` accounts alike: multinomial with chances in
+    proportion to the units' sizes, which is how the per-account draw counts sum per unit."""
+    n = int(count.sum())
+    return rng.multinomial(n, count / n, size=reps).astype(np.float64)
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[int, int]:
+    """The central ``level`` interval of the replicates' edges, on edges they chose."""
+    tail = (1 - level) / 2
+    return (
+        int(np.quantile(values, tail, method="lower")),
+        int(np.quantile(values, 1 - tail, method="higher")),
+    )
 
 
 def estimate_window(
@@ -199,69 +331,31 @@ def estimate_window(
     level: float = LEVEL,
     seed: int | None = None,
 ) -> Window | None:
-    """The contiguous window whose inside wins most distinctly more often than the outside
-    (maximum likelihood over the grid), with account-bootstrap intervals on its edges; None
-    when no window with at least ``min_deals`` deals on each side wins more often inside."""
+    """The signal's window (the complexity-aware choice among every contiguous window on the
+    grid, see the module), with account-bootstrap intervals on its edges; None when no window
+    with at least ``min_deals`` deals on each side wins more often inside."""
     if ages.n_deals == 0 or ages.deal.size == 0:
         return None
     scan = _Scan(ages, edges, min_deals)
-    deals = scan.deals
-    n_accounts = int(ages.account.max()) + 1
-    won = ages.won.astype(np.float64)
-    per_account = np.bincount(ages.account, minlength=n_accounts).astype(np.float64)
-    wins_per_account = np.bincount(ages.account, weights=won, minlength=n_accounts)
-
-    def best(
-        total_n: np.ndarray, total_w: np.ndarray, sub: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per replicate (rows: its deals and wins in all, and the weight of each deal with an
-        occurrence), the index of the best window and its gain (-inf where none qualifies)."""
-        return scan.best(total_n, total_w, scan.cumulative(sub), scan.cumulative(sub * won[deals]))
-
-    occurring = ages.account[deals]  # the account of each deal with an occurrence
-    pick, gain, found = best(
-        np.array([per_account.sum()]), np.array([won.sum()]), np.ones((1, deals.size))
-    )
+    if scan.masks.size == 0:
+        return None
+    chosen, gain, found = scan.pick(scan.unit_count[None, :].astype(np.float64))
     if not found[0]:
         return None
-    start, end = scan.window(int(pick[0]))
+    start, end = scan.window(int(chosen[0]))
 
-    # Each replicate draws accounts with replacement; an account drawn k times counts its
-    # deals k times. The scan needs only each replicate's totals and the weights of the deals
-    # with an occurrence, so the draws are counted per account, 25 replicates at a time
-    # (bounded memory). Counts are whole numbers: every sum is exact in any order.
+    # Each replicate draws the accounts with replacement; an account drawn k times counts its
+    # deals k times, so a replicate is its units' draw counts times the aggregates, CHUNK
+    # replicates at a time. Counts are whole numbers: every sum is exact in any order.
     rng = np.random.default_rng(_seed(ages) if seed is None else seed)
-    present = np.unique(ages.account)
-    # Per drawable account (its position in ``present``): its deals, its wins, and where the
-    # deals with an occurrence sit among them.
-    deals_of = per_account[present].astype(np.int64)
-    wins_of = wins_per_account[present].astype(np.int64)
-    position = np.searchsorted(present, occurring)
     picks: list[np.ndarray] = []
-    for chunk in range(0, reps, 25):
-        size = min(25, reps - chunk)
-        drawn = rng.integers(0, present.size, size=(size, present.size))
-        times = np.stack([np.bincount(row, minlength=present.size) for row in drawn])
-        p, _, f = best(
-            (times @ deals_of).astype(np.float64),
-            (times @ wins_of).astype(np.float64),
-            times[:, position].astype(np.float64),
-        )
+    for done in range(0, reps, CHUNK):
+        p, _, f = scan.pick(_draws(rng, scan.unit_count, min(CHUNK, reps - done)))
         picks.append(p[f])
-    chosen = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
-    tail = (1 - level) / 2
-    if chosen.size:
-        n_end = scan.ends.size
-        boot_start = scan.starts[chosen // n_end]
-        boot_end = scan.ends[chosen % n_end]
-        start_ci = (
-            int(np.quantile(boot_start, tail, method="lower")),
-            int(np.quantile(boot_start, 1 - tail, method="higher")),
-        )
-        end_ci = (
-            int(np.quantile(boot_end, tail, method="lower")),
-            int(np.quantile(boot_end, 1 - tail, method="higher")),
-        )
+    boot = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+    if boot.size:
+        start_ci = _interval(scan.starts[boot], level)
+        end_ci = _interval(scan.ends[boot], level)
     else:
         start_ci, end_ci = (start, start), (end, end)
     return Window(
@@ -271,7 +365,7 @@ def estimate_window(
         end_ci=end_ci,
         inside=inside(ages, start, end),
         gain=float(gain[0]),
-        reps=int(chosen.size),
+        reps=int(boot.size),
     )
 
 
@@ -285,8 +379,8 @@ def scan_p_value(
     seed: int | None = None,
 ) -> float:
     """The p-value of "some window of this signal wins more often inside than outside": the
-    best window's gain (the scan ``estimate_window`` runs) against the best gains of the same
-    scan on outcomes relabelled by account, so the search over every window is paid for.
+    best window's gain over the grid against the best gains of the same scan on outcomes
+    relabelled by account, so the search over every window is paid for.
 
     Accounts with the same number of deals swap their deals' outcomes whole (the i-th deal of
     one takes the i-th deal's outcome of the other), which keeps each account's clustering and
@@ -297,13 +391,28 @@ def scan_p_value(
     if ages.n_deals == 0 or ages.deal.size == 0:
         return 1.0
     scan = _Scan(ages, edges, min_deals)
+    if scan.masks.size == 0:
+        return 1.0
     won = ages.won.astype(np.float64)
-    total_n, total_w = np.array([float(ages.n_deals)]), np.array([won.sum()])
-    n_in = scan.cumulative(np.ones((1, scan.deals.size)))
-    _, observed, found = scan.best(
-        total_n, total_w, n_in, scan.cumulative(won[scan.deals][None, :])
+    # Deals with an occurrence by mask: a relabelling's wins inside every window are its
+    # outcomes of those deals summed per mask, times the mask-by-window indicator.
+    onehot = sparse.csr_matrix(
+        (np.ones(scan.deal.size), (scan.mask_of, np.arange(scan.deal.size))),
+        shape=(scan.masks.size, scan.deal.size),
     )
-    if not found[0]:
+    n_in = np.asarray(onehot.sum(axis=1)).T @ scan.hits
+    total_n, total_w = np.array([float(ages.n_deals)]), np.array([won.sum()])
+
+    def best_gain(wins: np.ndarray) -> np.ndarray:
+        """Per relabelling (row of outcomes of the deals with an occurrence), the best gain."""
+        w_in = np.asarray(onehot @ wins.T).T @ scan.hits
+        count = wins.shape[0]
+        gain = scan.gains(np.repeat(total_n, count), np.repeat(total_w, count),
+                          np.repeat(n_in, count, axis=0), w_in)  # fmt: skip
+        return np.asarray(gain.max(axis=1))
+
+    observed = best_gain(won[scan.deal][None, :])[0]
+    if not np.isfinite(observed):
         return 1.0
     # Deals grouped by account (each account's in deal order), and the accounts by their
     # number of deals: a relabelling permutes the accounts within each size.
@@ -313,22 +422,19 @@ def scan_p_value(
     begin = np.r_[0, np.cumsum(size)[:-1]]
     rank = np.empty(ages.n_deals, dtype=np.int64)
     rank[order] = np.arange(ages.n_deals) - begin[ages.account[order]]
-    target = ages.account[scan.deals]  # the account of each deal with an occurrence
-    target_rank = rank[scan.deals]
+    target = ages.account[scan.deal]  # the account of each deal with an occurrence
+    target_rank = rank[scan.deal]
     by_size = np.argsort(size, kind="stable")
     rng = np.random.default_rng(_seed(ages) if seed is None else seed)
     reached, drawn, chunk = 0, 0, 50
-    total_n_rep, total_w_rep = np.repeat(total_n, chunk), np.repeat(total_w, chunk)
-    n_in_rep = np.repeat(n_in, chunk, axis=0)
     while drawn < max_reps:
-        wins = np.empty((chunk, scan.deals.size))
+        wins = np.empty((chunk, scan.deal.size))
         for r in range(chunk):
             shuffled = by_size[np.lexsort((rng.random(n_accounts), size[by_size]))]
             source = np.empty(n_accounts, dtype=np.int64)
             source[by_size] = shuffled  # account by_size[i] takes the outcomes of shuffled[i]
             wins[r] = won[order[begin[source[target]] + target_rank]]
-        _, gains, _ = scan.best(total_n_rep, total_w_rep, n_in_rep, scan.cumulative(wins))
-        reached += int(np.sum(gains >= observed[0] - 1e-9))
+        reached += int(np.sum(best_gain(wins) >= observed - 1e-9))
         drawn += chunk
         if reached >= stop_after:
             return reached / drawn

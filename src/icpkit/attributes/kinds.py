@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from icpkit.attributes.base import MISSING, NONE_SEEN, Context, Definition, Family, Kind
-from icpkit.attributes.extra import extra_columns
+from icpkit.attributes.extra import column_profiles, extra_columns
 from icpkit.attributes.labels import (
     bucket,
     bucket_labels,
@@ -462,17 +462,14 @@ class Answer(ExtraColumn):
         return Definition.rule_text(self, name, values, span)
 
     def discover(self, con: duckdb.DuckDBPyConnection, settings: AnalysisSettings) -> list[str]:
-        """The answers the accounts hold with 2 to ``max_categories`` distinct values."""
-        rows = con.execute(
-            f"""SELECT j.key FROM accounts AS a, json_each(a.extra) AS j
-                WHERE a.extra IS NOT NULL AND starts_with(j.key, {literal(self.prefix or "")})
-                  AND json_extract_string(j.value, '$') IS NOT NULL
-                GROUP BY j.key
-                HAVING count(DISTINCT json_extract_string(j.value, '$'))
-                       BETWEEN 2 AND {int(settings.max_categories)}
-                ORDER BY j.key"""
-        ).fetchall()
-        return [str(key) for (key,) in rows]
+        """The answers the accounts hold with 2 to ``max_categories`` distinct values, from
+        the profiles of the accounts' JSON keys (read once with the unmapped columns')."""
+        return [
+            profile.name
+            for profile in column_profiles(con, answers=True)
+            if profile.name.startswith(self.prefix or "")
+            and 2 <= profile.distinct <= int(settings.max_categories)
+        ]
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

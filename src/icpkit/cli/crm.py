@@ -34,14 +34,19 @@ def push(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Score as of this day (default: today).")
     ] = None,
+    per_icp: Annotated[
+        bool,
+        typer.Option("--per-icp", help="Also write each named ICP's fit and tier."),
+    ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Write fit, intent, score, tier, route, top reasons and ICP version into the CRM's
-    company records: only those whose values changed since the last push."""
+    company records: only those whose values changed since the last push. With named ICPs
+    derived, the best-fitting ICP too."""
     from icpkit.cli.common import parse_day
 
     ws = open_workspace(workspace)
-    result = ws.push(crm, dry_run=dry_run, as_of=parse_day(as_of, "--as-of"))
+    result = ws.push(crm, dry_run=dry_run, as_of=parse_day(as_of, "--as-of"), per_icp=per_icp)
     for line in result.lines():
         console.print(line, highlight=False, markup=False)
     if result.refused:

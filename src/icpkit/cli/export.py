@@ -71,6 +71,12 @@ def export(
             "--as-of", help="Measure intent as of YYYY-MM-DD (default: the tool's today)."
         ),
     ] = None,
+    icp: Annotated[
+        str | None,
+        typer.Option(
+            "--icp", help="Export the named ICP NAME (default folder: exports/TARGET-NAME)."
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Write the current ICP for another tool, stamped with its version, and list the files."""
@@ -83,6 +89,7 @@ def export(
         source=source,
         columns=_columns(columns),
         fmt=fmt.value,
+        icp=icp,
     )
     console.print(f"{target.value}: {result.stamp.words}", markup=False, soft_wrap=True)
     for path in result.files:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from icpkit.cli.common import WorkspaceOption, console, open_workspace
+from icpkit.cli.common import IcpOption, WorkspaceOption, console, open_workspace
 from icpkit.cli.numbers import cell, interval
 from icpkit.cli.output import FormatOption, OutOption, emit
 
@@ -74,11 +74,13 @@ def persona(
         typer.Option(help="Which rows: 'roles' (seniority in department) or 'all' (also each "
                      "seniority and department alone)."),
     ] = "roles",
+    icp: IcpOption = None,
 ) -> None:  # fmt: skip
     """Which roles are present in won deals vs lost ones (by account, contacts known before
-    each close), and the buying committee's effect on win rate and cycle."""
+    each close), and the buying committee's effect on win rate and cycle; with --icp, on
+    the deals of that named ICP."""
     ws = open_workspace(workspace)
-    result = ws.persona()
+    result = ws.persona(icp=icp)
     rows = [_label_dict(x) for x in result.labels if show == "all" or x.kind == "role"]
     effect = result.committee_effect
     c = effect.comparison if effect else None
@@ -101,6 +103,7 @@ def persona(
             out=out,
             why=PERSONA_WHY,
             command="analyze persona",
+            **({"icp": icp} if icp is not None else {}),
             deals=result.deals,
             accounts=result.accounts,
             contacts=result.contacts,
@@ -171,10 +174,12 @@ def contacts(
     workspace: WorkspaceOption = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    icp: IcpOption = None,
 ) -> None:
-    """An account's contacts ranked by buyer-persona fit: whom to reach first."""
+    """An account's contacts ranked by buyer-persona fit: whom to reach first (by the
+    persona of the named ICP --icp when given)."""
     ws = open_workspace(workspace)
-    ranked = ws.ranked_contacts(account)
+    ranked = ws.ranked_contacts(account, icp=icp)
     rows = [
         {
             "rank": c.rank,

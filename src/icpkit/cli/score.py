@@ -171,6 +171,15 @@ def sql(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="A fixed day (default: the engine's today).")
     ] = None,
+    icp: Annotated[
+        str | None, typer.Option("--icp", help="Compile the named ICP NAME instead.")
+    ] = None,
+    all_icps: Annotated[
+        bool,
+        typer.Option(
+            "--all-icps", help="One SELECT with every named ICP: best_icp and per-ICP columns."
+        ),
+    ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Print the scorecard as one SQL SELECT for a warehouse job or a dbt model."""
@@ -178,9 +187,17 @@ def sql(
 
     if dialect not in DIALECTS:
         fail(f"--dialect {dialect!r}: one of {', '.join(DIALECTS)}")
+    if icp is not None and all_icps:
+        fail("--icp and --all-icps: give one of them", 2)
     ws = open_workspace(workspace)
     text = ws.sql(
-        dialect, accounts=table, signals=signals, contacts=contacts, as_of=parse_day(as_of)
+        dialect,
+        accounts=table,
+        signals=signals,
+        contacts=contacts,
+        as_of=parse_day(as_of),
+        icp=icp,
+        all_icps=all_icps,
     )
     sys.stdout.write(text + "\n")
 

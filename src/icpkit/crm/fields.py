@@ -3,7 +3,7 @@ a CRM is compared with the one written."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from icpkit.crm.base import FieldSpec
@@ -22,6 +22,60 @@ FIELDS: tuple[FieldSpec, ...] = (
 TOP_REASONS = 3
 """Reasons written into ``icp_reasons``: the strongest ones."""
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+BEST_FIELD = FieldSpec(
+    "icp_best_icp",
+    "ICP best fit",
+    "string",
+    "The named ICP the account fits best (empty when none takes it).",
+)
+"""The field a push writes beside the main ICP's when named ICPs are derived."""
+
+
+def named_fields(names: Sequence[str], *, per_icp: bool = False) -> tuple[FieldSpec, ...]:
+    """The fields a push writes for the named ICPs ``names``: the best fit, and with
+    ``per_icp`` each one's fit and tier (``icp_fit_NAME``, ``icp_tier_NAME``).
+
+    >>> [f.name for f in named_fields(["platform"], per_icp=True)]
+    ['icp_best_icp', 'icp_fit_platform', 'icp_tier_platform']
+    """
+    out = [BEST_FIELD]
+    if per_icp:
+        for name in names:
+            out.append(
+                FieldSpec(
+                    f"icp_fit_{name}",
+                    f"ICP fit {name}",
+                    "number",
+                    f"Fit with the named ICP {name}, 0-100.",
+                )
+            )
+            out.append(
+                FieldSpec(
+                    f"icp_tier_{name}",
+                    f"ICP tier {name}",
+                    "enumeration",
+                    f"Tier A (best) to D under the named ICP {name}.",
+                    TIERS,
+                )
+            )
+    return tuple(out)
+
+
+def named_values(
+    row: Mapping[str, Any], names: Sequence[str], *, per_icp: bool = False
+) -> dict[str, Any]:
+    """The values of :func:`named_fields` from a row scored with named ICPs (``best_icp``,
+    ``fit_NAME``, ``tier_NAME``).
+
+    >>> named_values({"best_icp": None, "fit_a": 61.0, "tier_a": "B"}, ["a"], per_icp=True)
+    {'icp_best_icp': '', 'icp_fit_a': 61, 'icp_tier_a': 'B'}
+    """
+    out: dict[str, Any] = {BEST_FIELD.name: row.get("best_icp") or ""}
+    if per_icp:
+        for name in names:
+            out[f"icp_fit_{name}"] = _number(row[f"fit_{name}"])
+            out[f"icp_tier_{name}"] = row[f"tier_{name}"]
+    return out
 
 
 def values_of(row: Mapping[str, Any], separator: str) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 The workspace's accounts are scored by the compiled scorecard on the store, as ``icp score``
 scores a file (the reasons worded the same way, enriched values naming their source), with
-the ICP in force. An account is written to the CRM record its companies were pulled from
-(the sync state keeps the ids), and only when its values differ from the ones the CRM last
-confirmed (a fingerprint per record).
+the ICP in force. With named ICPs derived (icpkit.engines.multi) it also writes the ICP each
+account fits best and, when asked, each named ICP's fit and tier. An account is written to
+the CRM record its companies were pulled from (the sync state keeps the ids), and only when
+its values differ from the ones the CRM last confirmed (a fingerprint per record).
 
 Exactly once, even when stopped: each batch is noted as pending before it is sent and
 confirmed when the CRM answers; a later run first reads back what the CRM holds for the
@@ -22,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from icpkit.config import Settings
-from icpkit.crm.base import Connector, Update
-from icpkit.crm.fields import FIELDS, same, values_of
+from icpkit.crm.base import Connector, FieldSpec, Update
+from icpkit.crm.fields import FIELDS, named_values, same, values_of
 from icpkit.crm.state import SyncState, fingerprint
 from icpkit.icp.model import ICP
 from icpkit.vocabulary import TIERS
@@ -110,10 +111,19 @@ def _n(n: int, noun: str) -> str:
 
 
 def score_accounts(
-    store: Path, icp: ICP, settings: Settings, *, as_of: dt.date
+    store: Path,
+    icp: ICP,
+    settings: Settings,
+    *,
+    as_of: dt.date,
+    named: Sequence[tuple[str, ICP]] = (),
+    per_icp: bool = False,
 ) -> list[ScoredAccount]:
     """Every account of the store scored with ``icp`` as of ``as_of``: the compiled SELECT and
-    the wording of reasons ``icp score`` uses, so both give the same values."""
+    the wording of reasons ``icp score`` uses, so both give the same values. With ``named``
+    ICPs each account's values also hold its best fit (and with ``per_icp`` each named
+    ICP's fit and tier, see icpkit.crm.fields.named_fields)."""
+    from icpkit.engines.multi import named_columns
     from icpkit.engines.sql import SEPARATOR, Tables, compile_scorecard
     from icpkit.enrich.evidence import sourced_reasons
     from icpkit.store.db import attach_read_only, connect
@@ -122,22 +132,34 @@ def score_accounts(
     try:
         attach_read_only(con, store)
         tables = Tables("ws.accounts", "ws.signals", "ws.contacts")
-        sql = compile_scorecard(icp, settings, tables=tables, as_of=as_of)
+        more = ""
+        if named:
+            from icpkit.engines.multi import compile_with_named
+
+            sql = compile_with_named(con, icp, named, settings, tables=tables, as_of=as_of, keep=())
+            more = "".join(f", s.{c}" for c in ["best_icp", *named_columns([n for n, _ in named])])
+        else:
+            sql = compile_scorecard(icp, settings, tables=tables, as_of=as_of)
         con.execute(f"CREATE OR REPLACE TEMP VIEW scored AS {sql}")
         view = sourced_reasons(icp, settings, as_of)(con, "scored", "ws.")
-        rows = con.execute(
+        cur = con.execute(
             f"SELECT s.account_key, a.name, s.fit, s.intent, s.score, s.tier, s.route, "
-            f"s.top_reasons FROM {view} s LEFT JOIN ws.accounts a USING (account_key) "
+            f"s.top_reasons{more} FROM {view} s LEFT JOIN ws.accounts a USING (account_key) "
             "ORDER BY s.account_key"
-        ).fetchall()
+        )
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchall()
     finally:
         con.close()
+    names = [n for n, _ in named]
     out = []
-    for key, name, fit, intent, score, tier, route, reasons in rows:
-        row = {"fit": fit, "intent": intent, "score": score, "tier": tier, "route": route,
-               "top_reasons": reasons, "icp_version": icp.version}  # fmt: skip
+    for found in rows:
+        row = dict(zip(columns, found, strict=True))
+        row["icp_version"] = icp.version
         values = values_of(row, SEPARATOR)
-        out.append(ScoredAccount(str(key), name, values))
+        if named:
+            values.update(named_values(row, names, per_icp=per_icp))
+        out.append(ScoredAccount(str(row["account_key"]), row["name"], values))
     return out
 
 
@@ -173,18 +195,20 @@ def push(
     batch_size: int | None = None,
     after_batch: Callable[[int], None] | None = None,
     exported_ids: Mapping[str, Sequence[str]] | None = None,
+    fields: Sequence[FieldSpec] = FIELDS,
 ) -> PushResult:
     """Write the ``scored`` accounts' values that changed since the last push into the CRM
     records of the workspace at ``root``; with ``dry_run`` only say what would change.
     ``after_batch`` is called after each batch is recorded (records written so far).
     ``exported_ids`` (account key -> record ids read from the CRM's own exports) finds the
-    records of accounts that were ingested from an export rather than pulled."""
+    records of accounts that were ingested from an export rather than pulled. ``fields``
+    are the fields checked and created first (the named ICPs' after the main ICP's)."""
     crm = connector.name
     size = batch_size or int(getattr(connector, "batch_size", 100))
     result = PushResult(crm, dry_run, icp_version, accounts=len(scored))
     start_calls = connector.calls
     with SyncState(root) as state:
-        result.created_fields = connector.ensure_fields(FIELDS, dry_run=dry_run)
+        result.created_fields = connector.ensure_fields(fields, dry_run=dry_run)
         if not dry_run:
             result.confirmed_after_stop = _settle_pending(connector, state)
         ids = state.record_ids(crm)

@@ -31,7 +31,7 @@ from typing import Any
 from icpkit.attributes import definition_of, detail_kind
 from icpkit.attributes.base import MISSING, Context, Definition
 from icpkit.config import AnalysisSettings, PersonaSettings, Settings
-from icpkit.engines.score import outside_text, reason_text
+from icpkit.engines.score import outside_text, persona_text, reason_text
 from icpkit.engines.scorecard import build_scorecard, decay_steps
 from icpkit.engines.sql import SEPARATOR
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
@@ -115,6 +115,26 @@ def persona_matcher(persona: PersonaSettings, day: dt.date) -> Callable[[Iterabl
     return matched
 
 
+def persona_roles_matcher(
+    persona: PersonaSettings, day: dt.date
+) -> Callable[[Iterable[Contact]], list[tuple[str, str]]] | None:
+    """The persona's roles (in its order) held by a contact known by ``day`` that matches
+    it: what the persona's reason names. None for a persona that lists no roles."""
+    if not persona.roles:
+        return None
+    matches = persona_matcher(persona, day)
+    roles = [(r.seniority, r.department) for r in persona.roles]
+
+    def held(contacts: Iterable[Contact]) -> list[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for contact in contacts:
+            if matches([contact]):
+                found.add(((contact[0] or "").lower(), (contact[1] or "").lower()))
+        return [r for r in roles if (r[0].lower(), r[1].lower()) in found]
+
+    return held
+
+
 @dataclass(frozen=True)
 class _Rule:
     """One rule of the scorecard, ready to apply."""
@@ -185,6 +205,7 @@ class CompiledScorecard:
             (rule_matcher(b, day, analysis, unknown=True), outside_text(b.id)) for b in icp.boundary
         ]
         self.persona = persona_matcher(settings.scoring.persona, day)
+        self.persona_roles = persona_roles_matcher(settings.scoring.persona, day)
 
     def _age(self, rule: _Rule, signals: Sequence[tuple[str, str | None, int]]) -> int | None:
         """Days since the freshest signal of ``rule`` inside its window, or None."""
@@ -239,9 +260,15 @@ class CompiledScorecard:
                         model_input = 0.5 ** (float(age - rule.window[0]) / rule.half_life)
                     log_odds += rule.weight * model_input
             else:
-                hit = self.persona(contacts) if rule.persona else rule.match(account)  # type: ignore[misc]
+                shown = rule.shown
+                if rule.persona and self.persona_roles is not None:
+                    held = self.persona_roles(contacts)  # the reason names the role held
+                    hit = bool(held)
+                    shown = persona_text(held) + (f" ({rule.points:+d})" if rule.points else "")
+                else:
+                    hit = self.persona(contacts) if rule.persona else rule.match(account)  # type: ignore[misc]
                 points = rule.points if hit else 0
-                pieces.append(rule.shown if hit else None)
+                pieces.append(shown if hit else None)
                 if hit and rule.exclusion:
                     excluded = True
                 if rule.weight:

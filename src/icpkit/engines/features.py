@@ -8,7 +8,7 @@ window (NaN when none), so decay can be applied and learned outside SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -55,6 +55,10 @@ class Features:
     matches: np.ndarray
     ages: np.ndarray
     outside: list[tuple[str, np.ndarray]]  # boundary rule id, entities that fail it
+    # A persona of roles: its (seniority, department) roles in order, and per entity which
+    # of them a matching contact holds (the persona's reason names them).
+    persona_roles: list[tuple[str, str]] = field(default_factory=list)
+    persona_matched: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -152,15 +156,20 @@ def persona_sql(persona: PersonaSettings) -> str | None:
         )
         parts.append(f"({words})")
     if persona.roles:
-        roles = " OR ".join(
-            f"(lower(p.seniority) = {literal(r.seniority.lower())} AND "
-            f"lower(p.department) = {literal(r.department.lower())})"
-            for r in persona.roles
-        )
-        parts.append(f"({roles})")
+        parts.append(f"({' OR '.join(role_sql(persona))})")
     if not parts:
         return None
     return " AND ".join(parts)
+
+
+def role_sql(persona: PersonaSettings) -> list[str]:
+    """SQL over contacts (alias ``p``) per role of the persona, in its order: true for a
+    contact holding that role (the reason names the role matched)."""
+    return [
+        f"(lower(p.seniority) = {literal(r.seniority.lower())} AND "
+        f"lower(p.department) = {literal(r.department.lower())})"
+        for r in persona.roles
+    ]
 
 
 def scored_rules(icp: ICP, persona: PersonaSettings | None = None) -> list[ScoredRule]:
@@ -184,13 +193,15 @@ def compute_features(
     contacts: str = "contacts",
     attributes_key: str = "account_key",
     point_in_time: bool = False,
+    dated_table: str | None = None,
 ) -> Features:
     """Evaluate every rule for each row of the temp table ``score_entities(entity_id,
     account_key, as_of)``; entity ids must be 0..n-1 (rows come back in that order). The
     account's attributes are read by the entity's ``attributes_key`` column. With
     ``point_in_time`` (deals in the past) technologies and employees are those of each
     entity's day, from the dated history in ``signals`` (see icpkit.analysis.history), as
-    the analysis frame has them; otherwise as in ``accounts``."""
+    the analysis frame has them; otherwise as in ``accounts``. ``dated_table``: a table holding
+    them already dated per ``deal_key`` of the entities (the frame's prepared ``closed``)."""
     rules = scored_rules(icp, persona)
     n = int(con.execute(f"SELECT count(*) FROM {ENTITIES}").fetchall()[0][0])
     matches = np.zeros((n, len(rules)), dtype=np.float64)
@@ -213,7 +224,14 @@ def compute_features(
     if columns:
         select = ", ".join(f"{sql} AS c{k}" for k, sql in enumerate(columns))
         source = f"{accounts} a ON a.account_key = e.{attributes_key}"
-        if point_in_time:
+        if point_in_time and dated_table is not None:
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE entity_dated AS
+                    SELECT e.entity_id AS key, e.{attributes_key} AS account_key,
+                           d.technologies, d.employees
+                    FROM {ENTITIES} e JOIN {dated_table} d USING (deal_key)"""
+            )
+        elif point_in_time:
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE entity_dated AS
                     SELECT e.entity_id AS key, e.{attributes_key} AS account_key,
@@ -221,6 +239,7 @@ def compute_features(
                     FROM {ENTITIES} e JOIN {accounts} x ON x.account_key = e.{attributes_key}"""
             )
             date_values(con, "entity_dated", accounts=accounts, signals=signals)
+        if point_in_time:
             source = f"""(SELECT d.key AS dated_entity,
                                  x.* EXCLUDE (technologies, employees), d.technologies, d.employees
                           FROM entity_dated d JOIN {accounts} x ON x.account_key = d.account_key) a
@@ -262,16 +281,28 @@ def compute_features(
             ages[order, j] = values
             matches[order, j] = ~np.isnan(values)
 
+    roles: list[tuple[str, str]] = []
+    held = None
     if rules and rules[-1].list == "persona" and persona is not None:
         condition = persona_sql(persona)
+        roles = [(r.seniority, r.department) for r in persona.roles]
+        flags = "".join(
+            f", coalesce(bool_or({sql}), false) AS r{k}" for k, sql in enumerate(role_sql(persona))
+        )
         result = con.execute(
-            f"""SELECT DISTINCT e.entity_id FROM {ENTITIES} e
+            f"""SELECT e.entity_id{flags} FROM {ENTITIES} e
                 JOIN {contacts} p ON p.account_key = e.account_key
                 WHERE ({condition}) AND (p.created_at IS NULL
-                     OR CAST(p.created_at AS DATE) <= CAST(e.as_of AS DATE))"""
+                     OR CAST(p.created_at AS DATE) <= CAST(e.as_of AS DATE))
+                GROUP BY e.entity_id"""
         ).fetchnumpy()
-        matches[np.asarray(result["entity_id"], dtype=np.int64), len(rules) - 1] = 1.0
-    return Features(rules, matches, ages, outside)
+        order = np.asarray(result["entity_id"], dtype=np.int64)
+        matches[order, len(rules) - 1] = 1.0
+        if roles:
+            held = np.zeros((n, len(roles)), dtype=bool)
+            for k in range(len(roles)):
+                held[order, k] = np.asarray(result[f"r{k}"], dtype=bool)
+    return Features(rules, matches, ages, outside, roles, held)
 
 
 def decay(ages: np.ndarray, start: int, half_life: float | None) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 from icpkit.attributes import attribute_value as registered_value
 from icpkit.attributes import definition_of, detail_kind, number
 from icpkit.config import AnalysisSettings, PersonaSettings, Settings
-from icpkit.engines.score import outside_text, reason_text
+from icpkit.engines.score import outside_text, persona_text, reason_text
 from icpkit.engines.scorecard import Scorecard, build_scorecard, decay_steps
 from icpkit.engines.sql import SEPARATOR
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
@@ -76,6 +76,23 @@ def signal_age(
         if start <= age <= end:
             ages.append(age)
     return min(ages) if ages else None
+
+
+def persona_roles_held(
+    persona: PersonaSettings, contacts: Iterable[dict[str, Any]], as_of: dt.date
+) -> list[tuple[str, str]]:
+    """The persona's roles, in its order, held by a contact known by ``as_of`` that matches
+    the persona (what its reason names)."""
+    found = {
+        ((c.get("seniority") or "").lower(), (c.get("department") or "").lower())
+        for c in contacts
+        if persona_match(persona, [c], as_of)
+    }
+    return [
+        (r.seniority, r.department)
+        for r in persona.roles
+        if (r.seniority.lower(), r.department.lower()) in found
+    ]
 
 
 def persona_match(
@@ -175,7 +192,10 @@ def score_account(
                 continue
             piece = f"{reason_text(rule, float(ages[rp.id]))} ({p:+d})"  # type: ignore[arg-type]
         elif matched[rp.id]:
-            piece = f"{reason_text(rule)} ({rp.points:+d})" if rp.points else reason_text(rule)
+            text = reason_text(rule)
+            if rule is None and settings.scoring.persona.roles:
+                text = persona_text(persona_roles_held(settings.scoring.persona, contacts, as_of))
+            piece = f"{text} ({rp.points:+d})" if rp.points else text
         else:
             continue
         if rp.points > 0:

@@ -6,6 +6,7 @@ to its combined score exactly, and each dimension's sub-score to its base plus i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,12 @@ class Scores:
             if points == 0 and not (matched and rp.scored.list == "exclusions"):
                 continue
             age = self.features.ages[i, j]
-            out.append(Reason(rp.id, rp.dimension, reason_text(rp.scored.rule, age), points))
+            text = reason_text(rp.scored.rule, age)
+            if rp.scored.rule is None and self.features.persona_matched is not None:
+                held = self.features.persona_matched[i].tolist()
+                roles = self.features.persona_roles
+                text = persona_text([r for r, h in zip(roles, held, strict=True) if h])
+            out.append(Reason(rp.id, rp.dimension, text, points))
         for rule_id, fails in self.features.outside:
             if fails[i]:
                 out.append(Reason(rule_id, "firmographic", outside_text(rule_id), 0))
@@ -77,13 +83,35 @@ def _values(values: list[str] | None) -> str:
     return " or ".join(values or [])
 
 
+PERSONA_REASON = "Has a contact matching the buyer persona"
+
+
+def persona_text(matched: Sequence[tuple[str, str]]) -> str:
+    """The persona's reason naming the role that matched: the strongest of the persona's
+    roles an account holds (``matched`` in the persona's order), and how many more it holds;
+    the general words when no role is named (a persona of seniorities, departments or titles).
+
+    >>> persona_text([("VP", "Sales")])
+    'Has a VP in Sales (buyer persona)'
+    >>> persona_text([("Manager", "Operations"), ("Owner", "Sales"), ("VP", "Sales")])
+    'Has a Manager in Operations and 2 more persona roles (buyer persona)'
+    """
+    if not matched:
+        return PERSONA_REASON
+    seniority, department = matched[0]
+    article = "an" if seniority[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+    more = len(matched) - 1
+    others = f" and {more} more persona role{'s' if more > 1 else ''}" if more else ""
+    return f"Has {article} {seniority} in {department}{others} (buyer persona)"
+
+
 def reason_text(
     rule: Criterion | Exclusion | IntentSignal | None, age: float = float("nan")
 ) -> str:
     """A reason as a sales rep reads it: 'Uses HubSpot', 'Funding round Series A 75 days ago',
     'Industry Public Administration: excluded', 'Employees unknown'."""
     if rule is None:
-        return "Has a contact matching the buyer persona"
+        return PERSONA_REASON
     if isinstance(rule, IntentSignal):
         what = _words(rule.signal).capitalize()
         detail = f" {_values(rule.detail_in)}" if rule.detail_in else ""

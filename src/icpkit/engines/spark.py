@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +60,12 @@ def score_on_spark(
     out: Path,
     *,
     as_of: dt.date | None = None,
+    named: Sequence[tuple[str, ICP]] = (),
 ) -> int:
     """Score the Parquet accounts at ``path`` on Spark into the Parquet folder ``out``
     (written in full, then moved into place), the signals and contacts read from the store
-    behind ``con``; returns the number of rows."""
+    behind ``con``; returns the number of rows. ``named`` ICPs add their columns and the
+    best fit, as on DuckDB (icpkit.engines.multi)."""
     from pyspark.sql import functions as F
 
     spark = _session()
@@ -75,7 +78,7 @@ def score_on_spark(
     for name, kind in CANONICAL.items():
         if name not in accounts.columns:
             accounts = accounts.withColumn(name, F.lit(None).cast(SPARK_TYPES[kind]))
-    extras = extra_columns(icp)
+    extras = sorted({c for i in (icp, *(n for _, n in named)) for c in extra_columns(i)})
     for extra in extras:
         if extra not in accounts.columns:
             accounts = accounts.withColumn(extra, F.lit(None).cast("string"))
@@ -87,14 +90,27 @@ def score_on_spark(
             target = staging / f"{table}.parquet"
             con.execute(f"COPY {table} TO '{target.as_posix()}' (FORMAT PARQUET)")
             spark.read.parquet(str(target)).createOrReplaceTempView(f"icp_{table}")
-        sql = compile_scorecard(
-            icp,
-            settings,
-            dialect="spark",
-            tables=Tables("icp_accounts", "icp_signals", "icp_contacts"),
-            as_of=as_of or dt.date.today(),
-            keep=keep,
-        )
+        tables = Tables("icp_accounts", "icp_signals", "icp_contacts")
+        day = as_of or dt.date.today()
+        if named:
+            from icpkit.engines.multi import chain_select
+
+            passed = [c for c in accounts.columns if c != "account_key"]
+            chained = chain_select(
+                icp,
+                named,
+                settings,
+                passed=passed,
+                dialect="spark",
+                tables=tables,
+                as_of=day,
+                keep=keep,
+            )
+            sql = chained.sql(dialect="spark", pretty=True)
+        else:
+            sql = compile_scorecard(
+                icp, settings, dialect="spark", tables=tables, as_of=day, keep=keep
+            )
         result = spark.sql(sql)
         # Spark skips folders whose names start with '.' or '_': the partial one is visible,
         # named so that the next run removes it if this one is killed.

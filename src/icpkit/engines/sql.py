@@ -44,8 +44,8 @@ from sqlglot import exp
 
 from icpkit.attributes import DETAIL_SQL
 from icpkit.config import Settings
-from icpkit.engines.features import condition_sql, persona_sql
-from icpkit.engines.score import outside_text, reason_text
+from icpkit.engines.features import condition_sql, persona_sql, role_sql
+from icpkit.engines.score import outside_text, persona_text, reason_text
 from icpkit.engines.scorecard import RulePoints, Scorecard, build_scorecard, decay_steps
 from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal
 from icpkit.vocabulary import DIALECTS, DIMENSIONS, FIT_DIMENSIONS
@@ -95,16 +95,31 @@ def compile_scorecard(
     dialect: str = "duckdb",
     tables: Tables | None = None,
     as_of: dt.date | None = None,
-    keep: tuple[str, ...] = (),
+    keep: tuple[str | exp.Identifier, ...] = (),
     pretty: bool = True,
 ) -> str:
     """One SELECT scoring every row of the accounts table with ``icp``'s scorecard as of
     ``as_of`` (default: the engine's current date); ``keep`` columns pass through first."""
+    query = scorecard_select(icp, settings, dialect=dialect, tables=tables, as_of=as_of, keep=keep)
+    return query.sql(dialect=dialect, pretty=pretty, copy=False)
+
+
+def scorecard_select(
+    icp: ICP,
+    settings: Settings,
+    *,
+    dialect: str = "duckdb",
+    tables: Tables | None = None,
+    as_of: dt.date | None = None,
+    keep: tuple[str | exp.Identifier, ...] = (),
+) -> exp.Select:
+    """:func:`compile_scorecard`'s SELECT as an expression, to nest in a larger query (the
+    chain of several ICPs, icpkit.engines.multi) generated once in ``dialect``."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}; one of {', '.join(DIALECTS)}")
     card = build_scorecard(icp, settings.scoring)
     plan = _Plan(card, icp, settings, tables or Tables(), as_of, keep, dialect)
-    return _query(plan).sql(dialect=dialect, pretty=pretty, copy=False)
+    return _query(plan)
 
 
 @dataclass(frozen=True)
@@ -116,7 +131,7 @@ class _Plan:
     settings: Settings
     tables: Tables
     as_of: dt.date | None
-    keep: tuple[str, ...]
+    keep: tuple[str | exp.Identifier, ...]
     dialect: str
 
     @property
@@ -142,6 +157,14 @@ class _Plan:
         if not any(rp.scored.rule is None for rp in self.card.rules):
             return None
         return persona_sql(self.settings.scoring.persona)
+
+    @property
+    def persona_roles(self) -> list[tuple[str, str]]:
+        """The persona's (seniority, department) roles, in its order, when it scores and
+        lists roles (the reason names the one matched); empty otherwise."""
+        if self.persona is None:
+            return []
+        return [(r.seniority, r.department) for r in self.settings.scoring.persona.roles]
 
 
 def _query(plan: _Plan) -> exp.Select:
@@ -216,8 +239,18 @@ def _persona_contacts(plan: _Plan) -> exp.Select | None:
         return None
     created = exp.column("created_at", "p")
     match = _case((_fragment(persona), _number(1)), default=_number(0))
+    # Per role of the persona, 1 when a matching contact holds it: the reason names it.
+    roles = [
+        _as(
+            exp.Max(
+                this=_case((_fragment(f"({persona}) AND {role}"), _number(1)), default=_number(0))
+            ),
+            f"role_{k}",
+        )
+        for k, role in enumerate(role_sql(plan.settings.scoring.persona))
+    ]
     return (
-        sqlglot.select(exp.column("account_key", "p"), _as(exp.Max(this=match), "matches"))
+        sqlglot.select(exp.column("account_key", "p"), _as(exp.Max(this=match), "matches"), *roles)
         .from_(_table(plan.tables.contacts, alias="p"))
         .where(
             exp.or_(
@@ -248,6 +281,9 @@ def _matches(plan: _Plan) -> exp.Select:
         else:
             matched = _call("COALESCE", exp.column("matches", "persona_contacts"), _number(0))
             columns.append(_as(matched.eq(_number(1)), f"m_{name}"))
+            for k in range(len(plan.persona_roles)):
+                held = _call("COALESCE", exp.column(f"role_{k}", "persona_contacts"), _number(0))
+                columns.append(_as(held, f"m_{name}_{k}"))
     for i, b in enumerate(icp.boundary):
         cond = condition_sql(b, analysis, where[id(b)], unknown=True, as_of=day, extra_columns=True)
         columns.append(_as(_fragment(cond), f"inside_{i}"))
@@ -373,7 +409,10 @@ def _reasons(plan: _Plan) -> exp.Select:
     positive, negative = [], []
     for j in card.reason_order():
         rp = card.rules[j]
-        piece = _reason_piece(rp.points, rp.scored.rule, suffix[id(rp)])
+        if rp.scored.rule is None and plan.persona_roles:
+            piece = _persona_piece(rp.points, plan.persona_roles, suffix[id(rp)])
+        else:
+            piece = _reason_piece(rp.points, rp.scored.rule, suffix[id(rp)])
         if rp.points > 0:
             positive.append(piece)
         elif rp.points < 0 or rp.scored.list == "exclusions":
@@ -427,6 +466,29 @@ def _reason_piece(
         return _case((exp.NEQ(this=given, expression=_number(0)), told))
     shown = f"{text} ({points:+d})" if points else text
     return _case((exp.column(f"m_{name}"), _text(shown)))
+
+
+def _persona_piece(points: int, roles: list[tuple[str, str]], name: str) -> exp.Expr:
+    """The persona's reason naming the strongest role matched and how many more (one
+    literal per case: no string is built in the warehouse), NULL when none matched."""
+    held: list[exp.Expr] = [exp.column(f"m_{name}_{k}") for k in range(len(roles))]
+    suffix = f" ({points:+d})" if points else ""
+    whens = []
+    for k in range(len(roles)):
+        later = roles[k + 1 :]
+        texts = [
+            _text(persona_text([roles[k], *later[:more]]) + suffix)
+            for more in range(len(later) + 1)
+        ]
+        if later:
+            count = _sum(held[k + 1 :])
+            told: exp.Expr = _case(
+                *((count.copy().eq(_number(m)), t) for m, t in enumerate(texts)),
+            )
+        else:
+            told = texts[0]
+        whens.append((held[k].copy().eq(_number(1)), told))
+    return _case(*whens)
 
 
 def _model_input(rp: RulePoints, name: str, card: Scorecard) -> exp.Expr:
@@ -519,8 +581,11 @@ def _text(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
-def _name(column: str) -> exp.Identifier:
-    """A kept column's name, quoted: it may hold spaces or capitals."""
+def _name(column: str | exp.Identifier) -> exp.Identifier:
+    """A kept column's name, quoted: it may hold spaces or capitals (one given as an
+    identifier keeps its own quoting: several ICPs' chain names its columns as read)."""
+    if isinstance(column, exp.Identifier):
+        return column.copy()
     return exp.to_identifier(column, quoted=True)
 
 

@@ -49,10 +49,16 @@ def clay_formulas(formulas: RowFormulas) -> dict[str, str]:
 
 
 def export_clay(
-    icp: ICP, settings: Settings, out: Path, *, as_of: dt.date | None = None
+    icp: ICP,
+    settings: Settings,
+    out: Path,
+    *,
+    as_of: dt.date | None = None,
+    name: str | None = None,
 ) -> ExportResult:
-    """Write ``rules.csv``, ``formulas.csv`` and ``README.md`` into the folder ``out``."""
-    stamp = Stamp.of(icp)
+    """Write ``rules.csv``, ``formulas.csv`` and ``README.md`` into the folder ``out``
+    (``name``: the named ICP ``icp`` is, said in the README)."""
+    stamp = Stamp.of(icp, name=name)
     formulas = row_formulas(icp, settings, as_of=as_of)
     js = JavaScript(as_of)
     stamped = {"icp_version": stamp.version, "made_on": stamp.made_on.isoformat()}

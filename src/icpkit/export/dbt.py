@@ -1,18 +1,24 @@
 """``icp export dbt``: the compiled scorecard as a dbt model. ``models/icp_scores.sql`` is the
 one SELECT of ``icp sql`` in the chosen dialect, reading ``{{ ref(...) }}`` (or
 ``{{ source(...) }}``) in place of table names; ``models/schema.yml`` describes every output
-column and tests the keys, the scores, the tiers and the routes."""
+column and tests the keys, the scores, the tiers and the routes.
+
+With named ICPs (``icps:`` in icp.yaml) the one model is that of ``icp sql --all-icps``: one
+row per account with the main ICP's columns, ``best_icp`` and each named ICP's columns, as
+``icp score`` writes them. A named ICP alone is the model ``icp_scores_NAME``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from icpkit.config import Settings
+from icpkit.engines.multi import BEST, PER_ICP, compile_multi
 from icpkit.engines.sql import OUTPUT_COLUMNS, Tables, compile_scorecard
 from icpkit.export.stamp import ExportError, ExportResult, Stamp
 from icpkit.icp.model import ICP
@@ -41,6 +47,17 @@ DESCRIPTIONS: dict[str, str] = {
     "negative_reasons": "Rules that took points, exclusions and boundary conditions failed.",
 }
 NOT_NULL = ("account_key", "fit", "intent", "score", *DIMENSIONS, "tier", "route")
+PER_ICP_DESCRIPTIONS = {
+    "fit": "Fit score (0-100) under the named ICP {name}.",
+    "tier": "Tier A-D under the named ICP {name}.",
+    "route": "What to do, by the named ICP {name}.",
+    "win_probability": "The win probability, 0-1, under the named ICP {name}.",
+}
+BEST_DESCRIPTION = (
+    "The named ICP the account fits best: the one whose win probability stands furthest "
+    "above its own base rate; empty when every named ICP excludes the account or has it "
+    "outside its boundary."
+)
 
 
 def reference(table: str, source: str | None) -> str:
@@ -59,12 +76,17 @@ def dbt_model_sql(
     names: dict[str, str],
     source: str | None = None,
     as_of: dt.date | None = None,
+    named: Sequence[tuple[str, ICP]] = (),
 ) -> tuple[str, list[str]]:
-    """The model's SELECT with dbt references, and the inputs it reads (in ``INPUTS``)."""
+    """The model's SELECT with dbt references, and the inputs it reads (in ``INPUTS``);
+    with ``named`` ICPs, that of every ICP at once (icpkit.engines.multi)."""
     if dialect not in DIALECTS:
         raise ExportError(f"unknown SQL dialect {dialect!r}: one of {', '.join(DIALECTS)}")
     tables = Tables(*(PLACEHOLDER.format(t) for t in INPUTS))
-    sql = compile_scorecard(icp, settings, dialect=dialect, tables=tables, as_of=as_of)
+    if named:
+        sql = compile_multi(icp, named, settings, dialect=dialect, tables=tables, as_of=as_of)
+    else:
+        sql = compile_scorecard(icp, settings, dialect=dialect, tables=tables, as_of=as_of)
     read = [t for t in INPUTS if PLACEHOLDER.format(t) in sql]
     for table in read:
         sql = sql.replace(PLACEHOLDER.format(table), reference(names[table], source))
@@ -82,30 +104,38 @@ def export_dbt(
     contacts: str = "contacts",
     source: str | None = None,
     as_of: dt.date | None = None,
+    named: Sequence[tuple[str, ICP]] = (),
+    name: str | None = None,
 ) -> ExportResult:
     """Write ``models/icp_scores.sql`` and ``models/schema.yml`` (and ``models/sources.yml``
-    with a ``source``) into the dbt project folder ``out``."""
+    with a ``source``) into the dbt project folder ``out``. ``named`` ICPs join the main
+    ``icp`` in the one model (best_icp and their columns); ``icp`` being the named ICP
+    ``name`` instead, the model is ``icp_scores_<name>``."""
     names = {"accounts": accounts, "signals": signals, "contacts": contacts}
     for what, value in [*names.items(), ("source", source)]:
         if value is not None and not NAME.match(value):
             raise ExportError(
                 f"{what} {value!r}: a dbt model or source name is letters, digits and _"
             )
-    stamp = Stamp.of(icp)
+    stamp = Stamp.of(icp, name=name)
     sql, read = dbt_model_sql(
-        icp, settings, dialect=dialect, names=names, source=source, as_of=as_of
+        icp, settings, dialect=dialect, names=names, source=source, as_of=as_of, named=named
     )
     day = f"as of {as_of.isoformat()}" if as_of else "as of the warehouse's current date"
+    what = "the ICP's scorecard"
+    if named:
+        what += f" with the named ICPs {', '.join(n for n, _ in named)}"
     header = (
-        f"-- icpkit {stamp.words}: the ICP's scorecard as one SELECT ({dialect}), intent\n"
+        f"-- icpkit {stamp.words}: {what} as one SELECT ({dialect}), intent\n"
         f"-- {day}. Written by `icp export dbt`; export again when the ICP changes.\n"
         "{{ config(materialized='table') }}\n\n"
     )
+    model = MODEL if name is None else f"{MODEL}_{name}"
     models = out / "models"
     models.mkdir(parents=True, exist_ok=True)
-    files = [models / f"{MODEL}.sql", models / "schema.yml"]
+    files = [models / f"{model}.sql", models / "schema.yml"]
     write_atomic(files[0], header + sql + "\n")
-    write_atomic(files[1], _dump(schema_yml(stamp, dialect)))
+    write_atomic(files[1], _dump(schema_yml(stamp, dialect, model=model, named=named)))
     if source is not None:
         files.append(models / "sources.yml")
         tables = [{"name": names[t]} for t in read]
@@ -123,9 +153,16 @@ def export_dbt(
     return ExportResult("dbt", stamp, tuple(files), tuple(notes))
 
 
-def schema_yml(stamp: Stamp, dialect: str) -> dict[str, Any]:
+def schema_yml(
+    stamp: Stamp,
+    dialect: str,
+    *,
+    model: str = MODEL,
+    named: Sequence[tuple[str, ICP]] = (),
+) -> dict[str, Any]:
     """The model's ``schema.yml``: every output column described, the keys and scores not
-    null, the account key unique, tier and route among their values."""
+    null, the account key unique, tier and route among their values; with ``named`` ICPs,
+    ``best_icp`` among their names and each one's columns tested alike."""
     columns: list[dict[str, Any]] = []
     for name in OUTPUT_COLUMNS:
         tests: list[Any] = []
@@ -141,24 +178,52 @@ def schema_yml(stamp: Stamp, dialect: str) -> dict[str, Any]:
         if tests:
             column["tests"] = tests
         columns.append(column)
+    if named:
+        columns += _named_columns(named)
+    meta: dict[str, Any] = {"icp_version": stamp.version}
+    if stamp.name:
+        meta["icp"] = stamp.name
+    if named:
+        meta["named_icps"] = {n: icp.version for n, icp in named}
+    meta |= {"made_on": stamp.made_on.isoformat(), "generated_by": "icpkit"}
+    scored = "the ICP" if not named else "the ICP and the named ICPs"
     return {
         "version": 2,
         "models": [
             {
-                "name": MODEL,
+                "name": model,
                 "description": (
-                    f"Accounts scored with the ICP ({stamp.words}); compiled by icpkit "
+                    f"Accounts scored with {scored} ({stamp.words}); compiled by icpkit "
                     f"for {dialect}."
                 ),
-                "meta": {
-                    "icp_version": stamp.version,
-                    "made_on": stamp.made_on.isoformat(),
-                    "generated_by": "icpkit",
-                },
+                "meta": meta,
                 "columns": columns,
             }
         ],
     }
+
+
+def _named_columns(named: Sequence[tuple[str, ICP]]) -> list[dict[str, Any]]:
+    """``best_icp`` and each named ICP's columns, described and tested."""
+    best = {"accepted_values": {"values": [n for n, _ in named]}}
+    columns: list[dict[str, Any]] = [
+        {"name": BEST, "description": BEST_DESCRIPTION, "tests": [best]}
+    ]
+    for name, _ in named:
+        for kind in PER_ICP:
+            column: dict[str, Any] = {
+                "name": f"{kind}_{name}",
+                "description": PER_ICP_DESCRIPTIONS[kind].format(name=name),
+            }
+            tests: list[Any] = [] if kind == "win_probability" else ["not_null"]
+            if kind == "tier":
+                tests.append({"accepted_values": {"values": list(TIERS)}})
+            if kind == "route":
+                tests.append({"accepted_values": {"values": list(ROUTES)}})
+            if tests:
+                column["tests"] = tests
+            columns.append(column)
+    return columns
 
 
 def _dump(data: dict[str, Any]) -> str:

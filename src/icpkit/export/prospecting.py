@@ -185,6 +185,7 @@ def prospecting_filters(icp: ICP, settings: Settings, stamp: Stamp) -> Filters:
         # A command document (docs/json.md): read back with read_document(path, command=...).
         KEY: DOCUMENT,
         "command": COMMAND,
+        **({"icp": stamp.name} if stamp.name else {}),
         "icp_version": stamp.version,
         "made_on": stamp.made_on.isoformat(),
         "generated_by": "icpkit",
@@ -234,12 +235,13 @@ def _money_span(values: list[str], definition: NumericRange, analysis: Any) -> d
 
 
 def export_prospecting(
-    icp: ICP, settings: Settings, out: Path, *, fmt: str = "json"
+    icp: ICP, settings: Settings, out: Path, *, fmt: str = "json", name: str | None = None
 ) -> ExportResult:
-    """Write ``prospecting.<fmt>`` (json, md or csv) into the folder ``out``."""
+    """Write ``prospecting.<fmt>`` (json, md or csv) into the folder ``out`` (``name``: the
+    named ICP ``icp`` is, said in the page and as ``icp`` in the JSON document)."""
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
-    stamp = Stamp.of(icp)
+    stamp = Stamp.of(icp, name=name)
     filters = prospecting_filters(icp, settings, stamp)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"prospecting.{fmt}"

@@ -79,9 +79,11 @@ def export_sheets(
     *,
     columns: Mapping[str, str] | None = None,
     as_of: dt.date | None = None,
+    name: str | None = None,
 ) -> ExportResult:
-    """Write ``formulas.txt`` (the header and the formulas) into the folder ``out``."""
-    stamp = Stamp.of(icp)
+    """Write ``formulas.txt`` (the header and the formulas) into the folder ``out``
+    (``name``: the named ICP ``icp`` is, said in the header)."""
+    stamp = Stamp.of(icp, name=name)
     formulas = row_formulas(icp, settings, as_of=as_of)
     letters = column_letters(formulas, columns)
     texts = sheet_formulas(formulas, letters)

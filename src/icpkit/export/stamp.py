@@ -20,19 +20,28 @@ class ExportError(IcpkitError):
 
 @dataclass(frozen=True)
 class Stamp:
-    """The ICP version an export encodes and the day it was made."""
+    """The ICP version an export encodes and the day it was made (and the named ICP's name,
+    when it is one: ``icps:`` in icp.yaml)."""
 
     version: int
     made_on: dt.date
+    name: str | None = None
 
     @classmethod
-    def of(cls, icp: ICP, today: dt.date | None = None) -> Stamp:
-        return cls(icp.version, today or dt.date.today())
+    def of(cls, icp: ICP, today: dt.date | None = None, *, name: str | None = None) -> Stamp:
+        return cls(icp.version, today or dt.date.today(), name)
 
     @property
     def words(self) -> str:
-        """'ICP version 3, made 2026-12-02'."""
-        return f"ICP version {self.version}, made {self.made_on.isoformat()}"
+        """'ICP version 3, made 2026-12-02' ('ICP compliance version 2, ...' for a named one).
+
+        >>> Stamp(3, dt.date(2026, 12, 2)).words
+        'ICP version 3, made 2026-12-02'
+        >>> Stamp(2, dt.date(2026, 12, 2), "compliance").words
+        'ICP compliance version 2, made 2026-12-02'
+        """
+        named = f" {self.name}" if self.name else ""
+        return f"ICP{named} version {self.version}, made {self.made_on.isoformat()}"
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,8 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
         "source_line",
         "import_id",
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE acc_in AS {select_sql}")
+    # A view: read three times below, before ``accounts`` changes, never copied.
+    con.execute(f"CREATE OR REPLACE TEMP VIEW acc_in AS {select_sql}")
     have = {r[0] for r in _rows(con, "DESCRIBE acc_in")}
     firsts = ", ".join(
         f"min_by({c}, source_line) FILTER (WHERE {c} IS NOT NULL) AS {c}"
@@ -267,17 +268,23 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
         f"AS {c}"
         for c in cols
     )
+    # Only the accounts already stored under a new key are set aside (none on a first
+    # import), replaced, and merged with the new rows on their way in.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE acc_merged AS
+        """CREATE OR REPLACE TEMP TABLE acc_old AS
+           SELECT * FROM accounts WHERE account_key IN (SELECT account_key FROM acc_new)"""
+    )
+    con.execute("DELETE FROM accounts WHERE account_key IN (SELECT account_key FROM acc_old)")
+    con.execute(
+        f"""INSERT INTO accounts BY NAME
             SELECT n.account_key, {merged_cols},
                    CASE WHEN {new_wins} THEN n.origin ELSE a.origin END AS origin,
                    a.enriched
-            FROM acc_new n LEFT JOIN accounts a USING (account_key)"""
+            FROM acc_new n LEFT JOIN acc_old a USING (account_key)"""
     )
-    con.execute("DELETE FROM accounts WHERE account_key IN (SELECT account_key FROM acc_merged)")
-    con.execute("INSERT INTO accounts BY NAME SELECT * FROM acc_merged")
     n = _rows(con, "SELECT count(*) FROM acc_new")[0][0]
-    for t in ("acc_in", "acc_many", "acc_new", "acc_merged"):
+    con.execute("DROP VIEW acc_in")
+    for t in ("acc_many", "acc_new", "acc_old"):
         con.execute(f"DROP TABLE {t}")
     return int(n)
 
@@ -508,8 +515,11 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
         report.notes.append(
             f"{dup_keys} rows without an id repeat another row exactly; loaded once"
         )
+    # deal_rows holds the keys the new rows carry: the old rows of those keys give way, and
+    # the new ones go straight in, without a copy of their own.
+    con.execute("DELETE FROM deals WHERE deal_key IN (SELECT deal_key FROM deal_rows)")
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE deal_new AS
+        f"""INSERT INTO deals BY NAME
             SELECT deal_key, '{system}' AS system, source_id, account_key, company_source_id,
                    company_name, name, trim(stage_raw) AS stage, outcome, amount,
                    coalesce(currency, amount_currency) AS currency, amount_raw,
@@ -524,8 +534,6 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
             FROM deal_rows {_first_by_line("deal_key") if dup_keys else ""}"""
     )
     con.unregister("expansion_types")
-    con.execute("DELETE FROM deals WHERE deal_key IN (SELECT deal_key FROM deal_new)")
-    con.execute("INSERT INTO deals BY NAME SELECT * FROM deal_new")
 
     # The accounts the deals name: attributes when the export carries them, else a stub.
     has_attrs = bool(ctx.present & set(ATTRIBUTES))
@@ -561,7 +569,6 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
             "companies file with those ids is ingested"
         )
     con.execute("DROP TABLE deal_rows")
-    con.execute("DROP TABLE deal_new")
 
 
 def load_signals(ctx: LoadContext, report: FileReport) -> None:
@@ -589,9 +596,13 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
             why = cell_reason.get(line, "no date")
             drops.append((line, f"signal date unusable ({why})", "observed_at", date_raw))
     _quarantine_rows(ctx, report, drops)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE sig_new AS
-            WITH s AS (
+    # The new rows go straight into ``signals`` (marked import_id -1 until the import is
+    # recorded), then the old rows of the same keys give way: no copy of their own. Their
+    # keys are computed once (a materialized CTE), not again for the first of each key.
+    kept = _rows(
+        con,
+        f"""INSERT INTO signals BY NAME
+            WITH s AS MATERIALIZED (
                 SELECT md5(concat_ws('|', acct, stype, detail, observed_at)) AS signal_key,
                        acct AS account_key, stype AS signal_type, detail, observed_at, source,
                        extra, {literal(ctx.file)} AS source_file, line AS source_line,
@@ -600,27 +611,27 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
                              regexp_replace(lower(trim(signal_type)), '[^a-z0-9]+', '_', 'g')
                                AS stype
                       FROM norm))
-            SELECT * FROM s WHERE {_first_of("signal_key", "source_line", "s")}"""
-    )
+            SELECT * FROM s WHERE {_first_of("signal_key", "source_line", "s")}""",
+    )[0][0]
     total = _rows(con, "SELECT count(*) FROM norm")[0][0]
-    kept = _rows(con, "SELECT count(*) FROM sig_new")[0][0]
     if total > kept:
         report.duplicates_merged += total - kept
         report.notes.append(
             f"{total - kept} repeated signals (same company, type, detail and date) loaded once"
         )
-    con.execute("DELETE FROM signals WHERE signal_key IN (SELECT signal_key FROM sig_new)")
-    con.execute("INSERT INTO signals BY NAME SELECT * FROM sig_new")
+    con.execute(
+        """DELETE FROM signals WHERE import_id IS DISTINCT FROM -1 AND signal_key IN
+               (SELECT signal_key FROM signals WHERE import_id = -1)"""
+    )
     _upsert_accounts(
         con,
         f"""SELECT s.account_key, n.company_name AS name, n.name_key,
                    CASE WHEN s.account_key NOT LIKE 'name:%' THEN s.account_key END AS domain,
                    {literal(ctx.file)} AS source_file, s.source_line, -1 AS import_id
-            FROM sig_new s JOIN norm n ON n.line = s.source_line
-            WHERE s.account_key NOT IN (SELECT account_key FROM accounts)""",
+            FROM signals s JOIN norm n ON n.line = s.source_line
+            WHERE s.import_id = -1 AND s.account_key NOT IN (SELECT account_key FROM accounts)""",
         "stub",
     )
-    con.execute("DROP TABLE sig_new")
 
 
 def _fill_from_titles(ctx: LoadContext) -> None:

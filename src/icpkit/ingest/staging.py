@@ -301,41 +301,43 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
     except duckdb.Error:
         con.execute("DROP TABLE IF EXISTS raw0")
         return False
-    # Counted on the row's cells joined, one expression whatever the width: a chain of one
-    # '+' per column nests past DuckDB's depth limit of 1,000 and binds in quadratic time.
-    joined = f"concat({', '.join(f'c{i}' for i in range(width))})"
-    breaks = f"strlen({joined}) - strlen(replace({joined}, chr(10), ''))"
-    cols = ", ".join(f"c{i}" for i in range(width))
-    # raw0's row ids are the records' order in the file (0, 1, ...): without line breaks in
-    # cells, record n is on line header_lines + n + 1, and no running sum is needed.
-    con.execute(
-        f"""CREATE TEMP TABLE raw AS
-            SELECT ({table.header_lines} + 1 + rowid)::BIGINT AS line, {cols}, breaks
-            FROM (SELECT rowid, *, {breaks} AS breaks FROM raw0)"""
-    )
-    shape = first_row(
-        con, "SELECT count(*) FILTER (WHERE breaks > 0), coalesce(max(line), 0), count(*) FROM raw"
-    )
-    if shape is None or shape[0] or shape[1] != table.header_lines + shape[2]:
-        con.execute("DROP TABLE raw")
+    # The line numbers are added to the table read, not by copying it: an UPDATE of one
+    # column costs a fraction of a second copy of every cell. raw0's row ids are the
+    # records' order in the file (0, 1, ...).
+    con.execute("ALTER TABLE raw0 ADD COLUMN line BIGINT")
+    if counted.lines == counted.records:
+        # No line break inside any cell (the quote-aware count says each record is one
+        # line): record n is on line header_lines + n + 1, no running sum needed.
+        con.execute(f"UPDATE raw0 SET line = {table.header_lines} + 1 + rowid")
+        inner = 0
+    else:
+        # Counted on the row's cells joined, one expression whatever the width: a chain of
+        # one '+' per column nests past DuckDB's depth limit of 1,000 and binds in
+        # quadratic time.
+        joined = f"concat({', '.join(f'c{i}' for i in range(width))})"
+        breaks = f"strlen({joined}) - strlen(replace({joined}, chr(10), ''))"
+        con.execute("ALTER TABLE raw0 ADD COLUMN breaks BIGINT")
+        con.execute(f"UPDATE raw0 SET breaks = {breaks}")
         con.execute(
-            f"""CREATE TEMP TABLE raw AS
-                SELECT ({table.header_lines} + row_number() OVER (ORDER BY rowid)
-                        + coalesce(sum(breaks) OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED
-                                                     PRECEDING AND 1 PRECEDING), 0))::BIGINT
-                         AS line,
-                       {cols}, breaks
-                FROM (SELECT rowid, *, {breaks} AS breaks FROM raw0)"""
+            f"""UPDATE raw0 SET line = s.line
+                FROM (SELECT rowid AS record,
+                             ({table.header_lines} + 1 + rowid
+                              + coalesce(sum(breaks) OVER (ORDER BY rowid ROWS BETWEEN
+                                         UNBOUNDED PRECEDING AND 1 PRECEDING), 0))::BIGINT
+                               AS line
+                      FROM raw0) s
+                WHERE raw0.rowid = s.record"""
         )
-    con.execute("DROP TABLE raw0")
-    row = first_row(con, "SELECT count(*), coalesce(sum(breaks), 0) FROM raw")
-    records, inner = (int(row[0]), int(row[1])) if row else (0, 0)
+        inner = scalar(con, "SELECT coalesce(sum(breaks), 0) FROM raw0")
+    con.execute("ALTER TABLE raw0 RENAME TO raw")
+    records = scalar(con, "SELECT count(*) FROM raw")
     if table.header_lines + records + inner != count_lines(table.path) or (
         inner and _swallowed_rows(con, width, table.delimiter or ",")
     ):
         con.execute("DROP TABLE raw")
         return False
-    con.execute("ALTER TABLE raw DROP COLUMN breaks")
+    if inner:
+        con.execute("ALTER TABLE raw DROP COLUMN breaks")
     all_null = f"coalesce({', '.join(f'c{i}' for i in range(width))}) IS NULL"
     if table.preamble_records + records != counted.records:
         con.execute("DROP TABLE raw")

@@ -22,7 +22,7 @@ from scipy.special import expit, log_expit
 
 from icpkit.engines.features import Features, ScoredRule, design
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal
-from icpkit.learn.patterns import group, merge
+from icpkit.learn.patterns import Inputs, Patterns, group
 
 # Half of the 5% critical value of chi-square with one degree of freedom: decay must earn it.
 DECAY_EVIDENCE = 1.92
@@ -75,13 +75,15 @@ def fit_logistic(
     bounds: list[tuple[float | None, float | None]],
     prior_sd: float,
     trials: np.ndarray | None = None,
+    start: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray, float, bool]:
     """Penalized maximum likelihood: (intercept, weights, penalized deviance, converged).
 
     Each row of ``x`` is one example won (``y`` 1) or lost, or with ``trials`` a pattern of
     inputs that ``trials`` examples share, ``y`` of them won (icpkit.learn.patterns): the
     binomial likelihood of a pattern is the product of its examples', so both give the same
-    fit and the same deviance."""
+    fit and the same deviance. ``start``: the intercept and weights to search from (a fit
+    of a model close to this one); by default no effect at the base rate."""
     n, k = x.shape
     yf = y.astype(np.float64)
     tf = np.ones(n) if trials is None else np.asarray(trials, dtype=np.float64)
@@ -99,8 +101,9 @@ def fit_logistic(
 
     total = float(tf.sum())
     rate = float(np.clip(yf.sum() / total if total else 0.5, 1e-6, 1 - 1e-6))
-    start = np.zeros(k + 1)
-    start[0] = np.log(rate / (1 - rate))
+    if start is None:
+        start = np.zeros(k + 1)
+        start[0] = np.log(rate / (1 - rate))
     result = minimize(
         objective,
         start,
@@ -119,22 +122,29 @@ def fit_weights(
     prior_sd: float,
     candidates: list[int],
     fixed_half_lives: dict[str, float | None] | None = None,
+    patterns: Patterns | None = None,
 ) -> Fitted:
     """Fit every rule's weight on closed deals; pick each intent signal's half-life from
-    ``candidates`` (or none) unless ``fixed_half_lives`` names it."""
+    ``candidates`` (or none) unless ``fixed_half_lives`` names it. ``patterns``: the deals
+    already grouped (:func:`icpkit.learn.patterns.group` of ``features`` and ``won``)."""
     fixed = fixed_half_lives or {}
     bounds = [bounds_of(r) for r in features.rules]
     intent = [r.id for r in features.rules if isinstance(r.rule, IntentSignal)]
     half_lives: dict[str, float | None] = {rid: fixed.get(rid) for rid in intent}
 
     # The fits run on the distinct patterns of inputs, not deal by deal: the same fit.
-    patterns = group(features, won)
+    patterns = patterns if patterns is not None else group(features, won)
+    inputs = Inputs(patterns)
 
-    def run(lives: dict[str, float | None]) -> tuple[float, np.ndarray, float, bool]:
-        x, wins, trials, _ = merge(design(patterns.features, lives), patterns.wins, patterns.trials)
-        return fit_logistic(x, wins, bounds, prior_sd, trials)
+    def run(
+        lives: dict[str, float | None], start: tuple[float, np.ndarray, float, bool] | None = None
+    ) -> tuple[float, np.ndarray, float, bool]:
+        x, wins, trials, _ = inputs.merged(lives)
+        theta = None if start is None else np.r_[start[0], start[1]]
+        return fit_logistic(x, wins, bounds, prior_sd, trials, theta)
 
     best = run(half_lives)
+    settled = True  # ``best`` is the fit searched from no effect, not from another fit
     intervals: dict[str, tuple[float, float | None]] = {}
     for rid in intent:
         if rid in fixed:
@@ -142,14 +152,20 @@ def fit_weights(
         no_decay = best[2]
         choice: float | None = None
         deviances: dict[float | None, float] = {None: no_decay}
+        # Each half-life tried starts from the fit without it: a few steps, not a new search.
+        base = best
         for life in candidates:
-            trial = run({**half_lives, rid: float(life)})
+            trial = run({**half_lives, rid: float(life)}, base)
             deviances[float(life)] = trial[2]
             if trial[2] < no_decay - DECAY_EVIDENCE and (choice is None or trial[2] < best[2]):
-                best, choice = trial, float(life)
+                best, choice, settled = trial, float(life), False
         half_lives[rid] = choice
         if (interval := profile_interval(deviances)) is not None:
             intervals[rid] = interval
+    if not settled:
+        # The weights kept are those of the chosen model searched from no effect, so that
+        # they do not depend on the order in which the half-lives were tried.
+        best = run(half_lives)
     intercept, weights, deviance, converged = best
     return Fitted(
         intercept,

@@ -3,7 +3,8 @@
 The frame, the lift table, the joint fit and the pruning are those of ``icp derive``
 (:func:`icpkit.learn.learn_icp`); only the deals differ, chosen by the SQL condition of the
 named ICP's ``deals`` (icpkit.icp.named.deal_condition), so a named ICP is judged by the
-same statistics as the main one.
+same statistics as the main one. Its ``persona:`` is learned from the contacts of its own
+deals (icpkit.learn.persona).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from icpkit.icp.model import ICP
 from icpkit.icp.named import NamedIcpError, deal_condition, describe_deals
 from icpkit.learn import Learned, learn_icp
 from icpkit.learn.derive import data_fingerprint
+from icpkit.learn.persona import persona_of_deals
 
 
 @dataclass
@@ -58,4 +60,7 @@ def learn_named(
     learned = learn_icp(
         con, frame, lift, settings, previous, fingerprint=data_fingerprint(con), where=where
     )
+    # Its buyer persona from the contacts of its own deals (none without contacts).
+    persona = persona_of_deals(con, settings, where, expansion=named.deals.motion == "expansion")
+    learned.icp = learned.icp.model_copy(update={"persona": persona})
     return LearnedNamed(learned, lift, closed, won)

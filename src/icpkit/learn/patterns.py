@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from icpkit.engines.features import Features
+from icpkit.engines.features import Features, ScoredRule, decay, design
+from icpkit.icp.model import IntentSignal
 
 # Keys are combined in an int64 until the next column could overflow it, then made dense again.
 _KEY_LIMIT = 2**62
@@ -50,16 +51,38 @@ def _codes(column: np.ndarray) -> tuple[np.ndarray, int]:
 def _distinct_rows(columns: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
     """Of ``n`` rows given by their ``columns``: the index of one row of each distinct row,
     and each row's distinct row."""
+    return _combine([_codes(np.asarray(column, dtype=np.float64)) for column in columns], n)
+
+
+def _matrix_codes(matrix: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """:func:`_codes` of each column of ``matrix``, the columns that need no sort (0/1 with
+    no NaN, or all NaN) told apart in one pass over the whole matrix."""
+    unknown = np.isnan(matrix)
+    empty = unknown.all(axis=0)
+    binary = ~unknown.any(axis=0) & ((matrix == 0.0) | (matrix == 1.0)).all(axis=0)
+    out: list[tuple[np.ndarray, int]] = []
+    for j in range(matrix.shape[1]):
+        if empty[j]:
+            out.append((np.zeros(0, dtype=np.int64), 1))  # one value: nothing to tell apart
+        elif binary[j]:
+            out.append((matrix[:, j].astype(np.int64), 2))
+        else:
+            out.append(_codes(np.asarray(matrix[:, j], dtype=np.float64)))
+    return out
+
+
+def _combine(codes: list[tuple[np.ndarray, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_distinct_rows` of columns given by their codes: distinct rows in the order of
+    their columns' codes, the first column first."""
     key = np.zeros(n, dtype=np.int64)
     size = 1
-    for column in columns:
-        codes, count = _codes(np.asarray(column, dtype=np.float64))
+    for column, count in codes:
         if count <= 1:
             continue
         if size * count >= _KEY_LIMIT:
             values, dense = np.unique(key, return_inverse=True)
             key, size = dense.astype(np.int64).ravel(), int(values.size)
-        key = key * count + codes
+        key = key * count + column
         size *= count
     _, first, rows = np.unique(key, return_index=True, return_inverse=True)
     return first, rows.astype(np.int64).ravel()
@@ -74,11 +97,57 @@ def group(features: Features, won: np.ndarray) -> Patterns:
     >>> p.features.matches.ravel().tolist(), p.wins.tolist(), p.trials.tolist()
     ([0.0, 1.0], [1.0, 1.0], [1.0, 2.0])
     """
-    first, rows = _distinct_rows([*features.matches.T, *features.ages.T], features.n)
+    codes = [*_matrix_codes(features.matches), *_matrix_codes(features.ages)]
+    first, rows = _combine(codes, features.n)
     patterns = Features(features.rules, features.matches[first], features.ages[first], outside=[])
     wins = np.bincount(rows, weights=np.asarray(won, dtype=np.float64), minlength=first.size)
     trials = np.bincount(rows, minlength=first.size).astype(np.float64)
     return Patterns(patterns, wins, trials, rows)
+
+
+def regroup(patterns: Patterns, rules: list[ScoredRule], picked: list[int]) -> Patterns:
+    """The deals of ``patterns`` grouped by the columns ``picked`` only (``rules`` are their
+    rules): what :func:`group` gives on the deals' features of those columns, computed from
+    the patterns. Patterns are in the order of their inputs, so the order is the same.
+
+    >>> matches = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    >>> f = Features([], matches, np.full((3, 2), np.nan), [])
+    >>> p = regroup(group(f, np.array([1, 0, 1])), [], [0])
+    >>> p.features.matches.ravel().tolist(), p.wins.tolist(), p.trials.tolist(), p.rows.tolist()
+    ([0.0, 1.0], [1.0, 1.0], [1.0, 2.0], [1, 1, 0])
+    """
+    f = patterns.features
+    matches, ages = f.matches[:, picked], f.ages[:, picked]
+    first, into = _distinct_rows([*matches.T, *ages.T], f.n)
+    wins = np.bincount(into, weights=patterns.wins, minlength=first.size)
+    trials = np.bincount(into, weights=patterns.trials, minlength=first.size)
+    features = Features(rules, matches[first], ages[first], outside=[])
+    return Patterns(features, wins, trials, into[patterns.rows])
+
+
+def restrict(
+    patterns: Patterns, deals: np.ndarray, outcome: np.ndarray, picked: list[int]
+) -> Patterns:
+    """The deals ``deals`` (indices) of ``patterns`` with the outcome ``outcome`` (one per deal
+    taken, 1 for a success), grouped by the match columns ``picked``: what :func:`group`
+    gives on those deals' matches of those columns (no ages), computed from the patterns."""
+    rows = patterns.rows[deals]
+    size = patterns.features.n
+    successes = np.bincount(rows, weights=np.asarray(outcome, dtype=np.float64), minlength=size)
+    trials = np.bincount(rows, minlength=size).astype(np.float64)
+    present = np.flatnonzero(trials)
+    matches = patterns.features.matches[present][:, picked]
+    first, into = _distinct_rows(list(matches.T), present.size)
+    position = np.zeros(size, dtype=np.int64)
+    position[present] = np.arange(present.size)
+    rules = [patterns.features.rules[j] for j in picked]
+    features = Features(rules, matches[first], np.full((first.size, len(picked)), np.nan), [])
+    return Patterns(
+        features,
+        np.bincount(into, weights=successes[present], minlength=first.size),
+        np.bincount(into, weights=trials[present], minlength=first.size),
+        into[position[rows]],
+    )
 
 
 def merge(
@@ -98,3 +167,51 @@ def merge(
     merged_wins = np.bincount(into, weights=wins, minlength=first.size)
     merged_trials = np.bincount(into, weights=trials, minlength=first.size)
     return x[first], merged_wins, merged_trials, into
+
+
+class Inputs:
+    """The model's inputs of ``patterns`` for any half-lives, equal rows merged: :func:`merge`
+    of :func:`~icpkit.engines.features.design`, with each column's codes computed once (an
+    intent signal's from the codes of its ages: decay maps equal ages to equal inputs), so
+    that each half-life tried or rule left out costs a pass over the patterns, not a sort of
+    each column."""
+
+    def __init__(self, patterns: Patterns) -> None:
+        self.patterns = patterns
+        features = patterns.features
+        self._codes: dict[int, tuple[np.ndarray, int]] = {}
+        self._ages: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for j, scored in enumerate(features.rules):
+            if isinstance(scored.rule, IntentSignal):
+                ages = features.ages[:, j]
+                values, codes = np.unique(
+                    np.where(np.isnan(ages), -np.inf, ages), return_inverse=True
+                )
+                distinct = np.where(np.isneginf(values), np.nan, values)
+                self._ages[j] = (codes.astype(np.int64).ravel(), distinct)
+            else:
+                self._codes[j] = _codes(features.matches[:, j])
+
+    def merged(
+        self, half_lives: dict[str, float | None], columns: list[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``merge(design(patterns, half_lives)[:, columns], wins, trials)`` (all columns by
+        default): the distinct rows of inputs, their wins and trials, each pattern's row."""
+        features = self.patterns.features
+        picked = list(range(len(features.rules))) if columns is None else columns
+        codes = []
+        for j in picked:
+            if j in self._codes:
+                codes.append(self._codes[j])
+                continue
+            ages, distinct = self._ages[j]
+            scored = features.rules[j]
+            assert isinstance(scored.rule, IntentSignal)
+            inputs = decay(distinct, scored.rule.window_days[0], half_lives.get(scored.id))
+            values, ranks = np.unique(inputs, return_inverse=True)
+            codes.append((ranks.astype(np.int64).ravel()[ages], int(values.size)))
+        first, into = _combine(codes, features.n)
+        x = design(features, half_lives)[:, picked]
+        wins = np.bincount(into, weights=self.patterns.wins, minlength=first.size)
+        trials = np.bincount(into, weights=self.patterns.trials, minlength=first.size)
+        return x[first], wins, trials, into

@@ -85,6 +85,19 @@ def persona_of(result: PersonaResult) -> BuyerPersona | None:
     )
 
 
+def persona_of_deals(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    where: str = "TRUE",
+    *,
+    expansion: bool = False,
+) -> BuyerPersona | None:
+    """The ``persona:`` of the closed deals ``where`` (SQL over ``deals``) selects, learned
+    from their own contacts: a named ICP's persona. None when the workspace has no contacts."""
+    deals = load_deal_contacts(con, where, expansion=expansion)
+    return persona_of(analyze_persona(deals, settings.analysis))
+
+
 def scoring_persona(current: PersonaSettings, persona: BuyerPersona | None) -> PersonaSettings:
     """The persona to score with: ``current`` when set by hand, else the roles found (none:
     no persona points)."""

@@ -41,10 +41,15 @@ from icpkit.icp.model import (
     ScoringModel,
 )
 from icpkit.learn.fit import Fitted, fit_logistic, fit_weights, one_blas_thread, predict
-from icpkit.learn.patterns import group
+from icpkit.learn.patterns import Patterns, group, regroup, restrict
 from icpkit.learn.refine import CHURN_ODDS, refine
 from icpkit.learn.selection import RuleEvidence, clustered_z, select
 from icpkit.learn.unknown import with_unknown_points
+
+# The table :func:`icpkit.analysis.frame.prepare` makes of the closed deals, with their
+# account's technologies and employees dated to the day each deal was created: the entities
+# :func:`closed_deals` sets are its deals, so the features read those values from it.
+DATED = "closed"
 
 
 @dataclass
@@ -57,6 +62,9 @@ class Deals:
     created_at: np.ndarray
     closed_at: np.ndarray
     cycle_days: np.ndarray
+    # Each deal's account as a code in the order of the accounts' keys (what clusters the
+    # joint model's variance), so that the keys need not be sorted again.
+    account_codes: np.ndarray
 
     def subset(self, mask: np.ndarray) -> Deals:
         """The deals selected by ``mask``."""
@@ -67,6 +75,7 @@ class Deals:
             self.created_at[mask],
             self.closed_at[mask],
             self.cycle_days[mask],
+            self.account_codes[mask],
         )
 
 
@@ -87,7 +96,8 @@ def closed_deals(
             FROM closed"""
     )
     result = con.execute(
-        f"""SELECT deal_key, account_key, won, as_of, closed_at, cycle_days
+        f"""SELECT deal_key, account_key, won, as_of, closed_at, cycle_days,
+                   dense_rank() OVER (ORDER BY account_key) - 1 AS account_code
             FROM {ENTITIES} ORDER BY entity_id"""
     ).fetchnumpy()
 
@@ -102,15 +112,23 @@ def closed_deals(
         filled("as_of", np.datetime64("NaT")).astype("datetime64[s]"),
         filled("closed_at", np.datetime64("NaT")).astype("datetime64[s]"),
         np.asarray(filled("cycle_days", np.nan), dtype=np.float64),
+        np.asarray(result["account_code"], dtype=np.int64),
     )
 
 
-def fit_icp(icp: ICP, features: Features, deals: Deals, settings: Settings) -> tuple[ICP, Fitted]:
+def fit_icp(
+    icp: ICP,
+    features: Features,
+    deals: Deals,
+    settings: Settings,
+    *,
+    patterns: Patterns | None = None,
+) -> tuple[ICP, Fitted]:
     """``icp`` with every rule's weight learned from ``deals`` (and each intent signal's
-    half-life, unless set by hand), plus the model's summary in ``icp.scoring``."""
-    from sklearn.metrics import roc_auc_score
-
+    half-life, unless set by hand), plus the model's summary in ``icp.scoring``.
+    ``patterns``: the deals already grouped (icpkit.learn.patterns.group of ``features``)."""
     scoring = settings.scoring
+    patterns = patterns if patterns is not None else group(features, deals.won)
     fixed: dict[str, float | None] = {
         s.id: float(s.half_life_days)
         for s in icp.intent
@@ -122,10 +140,11 @@ def fit_icp(icp: ICP, features: Features, deals: Deals, settings: Settings) -> t
         prior_sd=scoring.prior_sd,
         candidates=scoring.half_life_days,
         fixed_half_lives=fixed,
+        patterns=patterns,
     )
     weights = fitted.weights
     auc = (
-        float(roc_auc_score(deals.won, predict(features, fitted)))
+        _auc(patterns, predict(patterns.features, fitted))
         if 0 < deals.won.sum() < len(deals.won)
         else None
     )
@@ -168,11 +187,32 @@ def fit_icp(icp: ICP, features: Features, deals: Deals, settings: Settings) -> t
     )
     card = build_scorecard(updated, scoring)
     updated = with_unknown_points(updated, {rp.id: rp.points for rp in card.rules})
-    # Tiers are cut where the fitted deals' own scores reach the targets.
-    scores = apply_scorecard(card, features)
-    tiers = learn_tiers(scores.score, deals.won, scoring)
+    # Tiers are cut where the fitted deals' own scores reach the targets: a deal scores
+    # what its pattern of inputs scores.
+    scores = apply_scorecard(card, patterns.features).score[patterns.rows]
+    tiers = learn_tiers(scores, deals.won, scoring)
     updated.scoring = model.model_copy(update={"tiers": tiers})  # type: ignore[union-attr]
     return updated, fitted
+
+
+def _auc(patterns: Patterns, probability: np.ndarray) -> float:
+    """ROC AUC of the patterns' probabilities of winning, each pattern counted as its deals:
+    the chance that a won deal outscores a lost one, ties counting half (what sklearn's
+    roc_auc_score gives deal by deal). Example: two patterns, 0.8 (1 won of 2) and 0.3
+    (0 won of 1): 1 won deal outscores 1 of the 2 lost ones and ties the other, 0.75.
+
+    >>> f = Features([], np.zeros((2, 0)), np.zeros((2, 0)), [])
+    >>> p = Patterns(f, np.array([1.0, 0.0]), np.array([2.0, 1.0]), np.array([0, 0, 1]))
+    >>> _auc(p, np.array([0.8, 0.3]))
+    0.75
+    """
+    order = np.argsort(probability, kind="stable")
+    values, starts = np.unique(probability[order], return_index=True)
+    wins = np.add.reduceat(patterns.wins[order], starts) if values.size else np.zeros(0)
+    losses = np.add.reduceat(patterns.trials[order] - patterns.wins[order], starts)
+    below = np.cumsum(losses) - losses  # lost deals scored lower than each level
+    total_wins, total_losses = float(wins.sum()), float(losses.sum())
+    return float((wins * (below + 0.5 * losses)).sum() / (total_wins * total_losses))
 
 
 def as_saved(value: float) -> float:
@@ -197,7 +237,12 @@ def learn(
 def _learn(con: duckdb.DuckDBPyConnection, icp: ICP, settings: Settings, deals: Deals) -> ICP:
     """Fit ``icp``'s scoring model on ``deals``, the entities :func:`closed_deals` last set."""
     features = compute_features(
-        con, icp, settings.analysis, persona=settings.scoring.persona, point_in_time=True
+        con,
+        icp,
+        settings.analysis,
+        persona=settings.scoring.persona,
+        point_in_time=True,
+        dated_table=DATED,
     )
     fitted, _ = fit_icp(icp, features, deals, settings)
     return fitted
@@ -237,11 +282,15 @@ def _churn_evidence(
     deals: Deals,
     as_of: dt.date | None,
     features: Features | None = None,
+    patterns: Patterns | None = None,
 ) -> dict[str, RuleEvidence]:
     """:func:`churn_evidence` on ``deals``, the entities :func:`closed_deals` last set, with
-    ``features`` when they were already computed for ``icp``'s rules on them."""
+    ``features`` when they were already computed for ``icp``'s rules on them (and
+    ``patterns``, when they were grouped: icpkit.learn.patterns.group)."""
     if features is None:
-        features = compute_features(con, icp, settings.analysis, point_in_time=True)
+        features = compute_features(
+            con, icp, settings.analysis, point_in_time=True, dated_table=DATED
+        )
     day = f"DATE '{as_of.isoformat()}'" if as_of is not None else None
     # The churn of each won deal's account, where it is known.
     flags = con.execute(
@@ -260,16 +309,20 @@ def _churn_evidence(
     y = churned[known]
     if y.min() == y.max():
         return {}
-    x = features.matches[known][:, static]
     # Fitted on the distinct patterns of rule matches (the same fit), clustered deal by deal.
-    patterns = group(
-        Features([features.rules[j] for j in static], x, np.full(x.shape, np.nan), []), y
-    )
+    if patterns is None:
+        x = features.matches[known][:, static]
+        churn_rules = [features.rules[j] for j in static]
+        by_pattern = group(Features(churn_rules, x, np.full(x.shape, np.nan), []), y)
+    else:
+        by_pattern = restrict(patterns, np.flatnonzero(known), y, static)
     bounds: list[tuple[float | None, float | None]] = [(None, None)] * len(static)
     prior_sd = settings.scoring.prior_sd
-    xp = patterns.features.matches
-    intercept, weights, _, _ = fit_logistic(xp, patterns.wins, bounds, prior_sd, patterns.trials)
-    z = clustered_z(xp, y, deals.accounts[known], intercept, weights, prior_sd, rows=patterns.rows)
+    xp = by_pattern.features.matches
+    wins, trials = by_pattern.wins, by_pattern.trials
+    intercept, weights, _, _ = fit_logistic(xp, wins, bounds, prior_sd, trials)
+    clusters = deals.account_codes[known]
+    z = clustered_z(xp, y, clusters, intercept, weights, prior_sd, rows=by_pattern.rows)
     tested = [i for i, j in enumerate(static) if features.rules[j].list == "exclusions"]
     p = 2 * norm.sf(np.abs(z[tested]))
     q = benjamini_hochberg(p)
@@ -288,7 +341,12 @@ def _churn_evidence(
 
 
 def select_rules(
-    icp: ICP, features: Features, deals: Deals, fitted: Fitted, settings: Settings
+    icp: ICP,
+    features: Features,
+    deals: Deals,
+    fitted: Fitted,
+    settings: Settings,
+    patterns: Patterns | None = None,
 ) -> dict[str, RuleEvidence]:
     """The evidence of each derived rule that wins more or less (fit criteria, disqualifiers,
     intent signals) in the joint model of winning, by backward elimination corrected for the
@@ -307,13 +365,14 @@ def select_rules(
     return select(
         features,
         deals.won,
-        deals.accounts,
+        deals.account_codes,
         tested,
         half_lives=fitted.half_lives,
         prior_sd=settings.scoring.prior_sd,
         alpha=settings.analysis.alpha,
         min_weight=math.log(settings.analysis.min_lift),
         searched=int(icp.method.get("win_tests", 0) or 0),
+        patterns=patterns,
     )
 
 
@@ -331,19 +390,33 @@ def learn_and_refine(
     ``prepared``: see :func:`closed_deals`."""
     deals = closed_deals(con, where, prepared=prepared)
     features = compute_features(
-        con, icp, settings.analysis, persona=settings.scoring.persona, point_in_time=True
+        con,
+        icp,
+        settings.analysis,
+        persona=settings.scoring.persona,
+        point_in_time=True,
+        dated_table=DATED,
     )
-    fitted, model = fit_icp(icp, features, deals, settings)
-    evidence = select_rules(fitted, features, deals, model, settings)
+    # The deals grouped by their inputs once, for every fit below.
+    patterns = group(features, deals.won)
+    fitted, model = fit_icp(icp, features, deals, settings, patterns=patterns)
+    evidence = select_rules(fitted, features, deals, model, settings, patterns)
     # The same deals and the same rules' matches (the fit changed weights, not conditions).
-    churn = _churn_evidence(con, fitted, settings, deals, as_of, features)
+    churn = _churn_evidence(con, fitted, settings, deals, as_of, features, patterns)
     refined, notes = refine(fitted, settings.analysis.min_lift, churn, evidence)
     if not notes:
         return fitted
-    kept = kept_features(features, fitted, refined, settings)
-    if kept is None:
+    picked = kept_columns(features, fitted, refined, settings)
+    if picked is None:
         return _learn(con, refined, settings, deals)
-    return fit_icp(refined, kept, deals, settings)[0]
+    kept = Features(
+        scored_rules(refined, settings.scoring.persona),
+        features.matches[:, picked],
+        features.ages[:, picked],
+        features.outside,
+    )
+    regrouped = regroup(patterns, kept.rules, picked)
+    return fit_icp(refined, kept, deals, settings, patterns=regrouped)[0]
 
 
 def kept_features(
@@ -353,6 +426,18 @@ def kept_features(
     same deals) when pruning only dropped or moved rules: each rule of ``after`` has a column
     of the same condition there and the boundary is unchanged. None when one must be read
     again."""
+    picked = kept_columns(features, before, after, settings)
+    if picked is None:
+        return None
+    rules = scored_rules(after, settings.scoring.persona)
+    return Features(rules, features.matches[:, picked], features.ages[:, picked], features.outside)
+
+
+def kept_columns(
+    features: Features, before: ICP, after: ICP, settings: Settings
+) -> list[int] | None:
+    """The columns of ``features`` (``before``'s rules) holding ``after``'s rules, in their
+    order, as :func:`kept_features` takes them; None when one must be read again."""
     if after.boundary != before.boundary:
         return None
     analysis = settings.analysis
@@ -364,7 +449,7 @@ def kept_features(
         if j is None or not _same_condition(features.rules[j], scored, analysis):
             return None
         picked.append(j)
-    return Features(rules, features.matches[:, picked], features.ages[:, picked], features.outside)
+    return picked
 
 
 def _same_condition(old: ScoredRule, new: ScoredRule, settings: AnalysisSettings) -> bool:

@@ -23,9 +23,9 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from icpkit.analysis.stats import benjamini_hochberg
-from icpkit.engines.features import Features, design
+from icpkit.engines.features import Features
 from icpkit.learn.fit import bounds_of, fit_logistic
-from icpkit.learn.patterns import group, merge
+from icpkit.learn.patterns import Inputs, Patterns, group
 
 # A kept rule moving with a dropped one at least this much (|phi|) is named as what it proxies.
 PROXY_PHI = 0.1
@@ -139,6 +139,7 @@ def select(
     alpha: float,
     min_weight: float,
     searched: int = 0,
+    patterns: Patterns | None = None,
 ) -> dict[str, RuleEvidence]:
     """Backward elimination over the rules named in ``tested`` (every other rule stays in the
     model untested): while some tested rule has BH q >= ``alpha`` or |weight| < ``min_weight``,
@@ -147,7 +148,9 @@ def select(
     that many tests (the cuts not picked count as p = 1): a rule chosen for a lucky marginal
     test must show joint evidence strong enough to stand out of the whole search.
     Evidence per tested rule: for one kept, from the final model; for one dropped, from the
-    model it was dropped from."""
+    model it was dropped from. ``patterns``: the deals already grouped
+    (:func:`icpkit.learn.patterns.group` of ``features`` and ``won``); ``accounts`` may be
+    codes 0..G-1 in the order of the accounts' keys."""
     ids = [r.id for r in features.rules]
     bounds = [bounds_of(r) for r in features.rules]
     active = list(range(len(ids)))
@@ -155,11 +158,11 @@ def select(
     if len(won) == 0 or won.min() == won.max():
         return out
     # Fitted on the distinct patterns of inputs (the same fit), clustered deal by deal.
-    patterns = group(features, won)
-    x = design(patterns.features, half_lives)
-    _, clusters = np.unique(accounts, return_inverse=True)
+    patterns = patterns if patterns is not None else group(features, won)
+    inputs = Inputs(patterns)
+    clusters = _dense(accounts)
     while True:
-        xa, wins, trials, into = merge(x[:, active], patterns.wins, patterns.trials)
+        xa, wins, trials, into = inputs.merged(half_lives, active)
         intercept, weights, _, _ = fit_logistic(
             xa, wins, [bounds[j] for j in active], prior_sd, trials
         )

@@ -25,6 +25,7 @@ from icpkit.engines.scorecard import build_scorecard
 from icpkit.errors import IcpkitError
 from icpkit.icp.diff import diff_icps, format_diff
 from icpkit.icp.model import ICP
+from icpkit.icp.named import deal_condition, describe_deals, named_icp, versions_of
 from icpkit.icp.versions import VersionStore
 from icpkit.operate.lookalike import Lookalike
 from icpkit.operate.monitor import MonitorResult
@@ -34,9 +35,11 @@ from icpkit.output.files import write_atomic
 from icpkit.report.data import (
     Changes,
     Market,
+    NamedReport,
     ReportData,
     Validation,
     curves,
+    named_deals,
     nothing_sentences,
     read_quality,
     segment_attributes,
@@ -99,6 +102,33 @@ def _changes(
     return changes
 
 
+def _named(con: duckdb.DuckDBPyConnection, src: Sources) -> list[NamedReport]:
+    """Each named ICP of the workspace, in the order declared: its ICP in force and
+    scorecard (as ``icp score`` builds it), its versions and its deals counted in the store."""
+    out = []
+    for declared in src.settings.icps:
+        icp = named_icp(src.settings, declared.name)
+        card = None
+        if icp is not None and icp.scoring is not None:
+            card = build_scorecard(icp, src.settings.scoring)
+        rate, won, accounts, customers = named_deals(con, deal_condition(declared.deals))
+        out.append(
+            NamedReport(
+                name=declared.name,
+                deals=describe_deals(declared.deals),
+                icp=icp,
+                scorecard=card,
+                versions=len(versions_of(src.versions.root, declared.name).numbers()),
+                closed=rate.n_deals,
+                won=won,
+                win_rate=rate,
+                accounts=accounts,
+                customers=customers,
+            )
+        )
+    return out
+
+
 def gather(src: Sources, *, backtest: BacktestResult | None = None) -> ReportData:
     """Every result the report shows, from ``src`` (a ``backtest`` already run is reused)."""
     warnings: list[str] = []
@@ -142,6 +172,7 @@ def gather(src: Sources, *, backtest: BacktestResult | None = None) -> ReportDat
 
     with src.connect() as con:
         quality = read_quality(con, src.summary(), lift)
+        named = _named(con, src) if src.settings.icps else []
     scorecard = None
     if src.icp is not None and src.icp.scoring is not None:
         scorecard = build_scorecard(src.icp, src.settings.scoring)
@@ -159,6 +190,7 @@ def gather(src: Sources, *, backtest: BacktestResult | None = None) -> ReportDat
         quality=quality,
         scorecard=scorecard,
         warnings=warnings,
+        named=named,
     )
 
 

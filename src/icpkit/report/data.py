@@ -1,8 +1,9 @@
 """What the report shows, gathered once: the results the workspace computes, kept as they are.
 
 ``ReportData`` holds the workspace's own result objects (the ICP, the lift table, segment
-tables, tiers, the backtest, the TAM and lookalikes) plus a few plain summaries read from the
-store (imports, quarantine, coverage). The renderers only format these; they compute nothing.
+tables, tiers, the backtest, the TAM and lookalikes, the named ICPs) plus a few plain
+summaries read from the store (imports, quarantine, coverage, each named ICP's deals). The
+renderers only format these; they compute nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from icpkit.analysis.frame import MISSING
 from icpkit.analysis.lift import LiftResult
 from icpkit.analysis.segments import SegmentTable
+from icpkit.analysis.stats import RateEstimate, clustered_rate
 from icpkit.analysis.tiers import TierResult
 from icpkit.engines.scorecard import Scorecard
 from icpkit.icp.diff import ICPDiff
@@ -139,6 +141,24 @@ class Changes:
 
 
 @dataclass
+class NamedReport:
+    """A named ICP (``icps:`` in icp.yaml) as the report shows it: its deals in words, the
+    ICP in force and its scorecard (None before its first derivation), its saved versions,
+    and its closed deals counted in the store (win rate by account, with its interval)."""
+
+    name: str
+    deals: str
+    icp: ICP | None
+    scorecard: Scorecard | None
+    versions: int
+    closed: int
+    won: int
+    win_rate: RateEstimate
+    accounts: int
+    customers: int
+
+
+@dataclass
 class ReportData:
     """Everything one report shows, as computed by the workspace."""
 
@@ -155,6 +175,8 @@ class ReportData:
     quality: DataQuality
     scorecard: Scorecard | None = None
     warnings: list[str] = field(default_factory=list)
+    # The named ICPs, in the order declared (none: the report is the one-ICP report).
+    named: list[NamedReport] = field(default_factory=list)
 
     @property
     def discriminates(self) -> bool:
@@ -223,6 +245,20 @@ def read_quality(
         quarantine_total=total,
         coverage=coverage(lift),
     )
+
+
+def named_deals(con: duckdb.DuckDBPyConnection, where: str) -> tuple[RateEstimate, int, int, int]:
+    """The closed deals ``where`` (SQL over ``deals``) selects, linked to an account: their
+    win rate (counted by account, with its interval), their wins, their accounts and the
+    accounts that won one of them."""
+    rows = con.execute(
+        f"""SELECT count(*) FILTER (WHERE outcome = 'won'), count(*) FROM deals
+            WHERE outcome IN ('won', 'lost') AND account_key IS NOT NULL AND ({where})
+            GROUP BY account_key ORDER BY account_key"""
+    ).fetchall()
+    wins = np.array([r[0] for r in rows], dtype=float)
+    deals = np.array([r[1] for r in rows], dtype=float)
+    return clustered_rate(wins, deals), int(wins.sum()), len(rows), int((wins > 0).sum())
 
 
 def _thin(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:

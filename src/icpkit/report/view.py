@@ -12,11 +12,12 @@ from typing import ClassVar
 
 from icpkit.analysis.frame import MISSING
 from icpkit.analysis.lift import LiftRow
+from icpkit.engines.scorecard import Scorecard
 from icpkit.icp.describe import describe_condition
-from icpkit.icp.model import Criterion, Exclusion, IntentSignal
+from icpkit.icp.model import ICP, Criterion, Exclusion, IntentSignal, PersonaRole
 from icpkit.operate.tier_changes import TierChanges
 from icpkit.report import svg
-from icpkit.report.data import Changes, Curve, ReportData
+from icpkit.report.data import Changes, Curve, NamedReport, ReportData
 from icpkit.report.numbers import (
     Cell,
     finite,
@@ -113,7 +114,8 @@ class View:
 
 
 def build_view(data: ReportData) -> View:
-    """The six sections of the report from ``data``."""
+    """The six sections of the report from ``data``, with a section per named ICP after
+    the main ICP's when the workspace has any."""
     header = [f"Generated {data.generated_at:%Y-%m-%d %H:%M} UTC"]
     icp = data.icp
     if icp is not None:
@@ -127,6 +129,7 @@ def build_view(data: ReportData) -> View:
         headline=list(data.nothing),
         sections=[
             _icp_section(data),
+            *(_named_section(n) for n in data.named),
             _where_you_win(data),
             _score_section(data),
             _market_section(data),
@@ -182,39 +185,134 @@ def _icp_section(data: ReportData) -> Section:
         section.blocks.append(
             Paragraph("No fit criterion, intent signal or exclusion was derived (see above).")
         )
+    section.blocks += _rule_blocks(icp, data.scorecard, data.discriminates, "icp")
+    return section
+
+
+def _rule_blocks(icp: ICP, card: Scorecard | None, discriminates: bool, key: str) -> list[Block]:
+    """An ICP's fitted model, tier cut-offs, rule tables (ids ``key-fit`` ...) and notes."""
+    blocks: list[Block] = []
     model = icp.scoring
-    card = data.scorecard
     points = {rp.id: rp.points for rp in card.rules} if card is not None else {}
-    if model is not None and data.discriminates:
+    if model is not None and discriminates:
         auc = prose(model.auc, ".2f", "the fitted deals hold one outcome only")
         span = (
             f" created {model.closed_from} to {model.closed_to}"
             if model.closed_from and model.closed_to
             else ""
         )
-        section.blocks.append(
+        blocks.append(
             Paragraph(
                 f"Points are fitted on {model.deals:,} closed deals ({model.wins:,} won){span}; "
                 f"in-sample ROC AUC {auc}. Method: {model.method}."
             )
         )
-    if card is not None and card.tiers and data.discriminates:
+    if card is not None and card.tiers and discriminates:
         cuts = ", ".join(f"tier {t} from {v:g}" for t, v in sorted(card.tiers.items()))
-        section.blocks.append(Paragraph(f"An account's score is the sum of its points; {cuts}."))
+        blocks.append(Paragraph(f"An account's score is the sum of its points; {cuts}."))
     lists: list[tuple[str, str, list[Criterion] | list[IntentSignal] | list[Exclusion]]] = [
         ("boundary", "Boundary: who could be a customer at all", icp.boundary),
         ("fit", "Fit criteria", icp.fit),
         ("intent", "Intent signals (window before the deal, decay)", icp.intent),
         ("exclusions", "Exclusions (anti-ICP)", icp.exclusions),
     ]
-    for key, caption, items in lists:
+    for kind, caption, items in lists:
         if not items:
             continue
         rows = [_rule_row(item, points) for item in items]
-        section.blocks.append(Table(f"icp-{key}", caption, RULE_COLUMNS, rows))
+        blocks.append(Table(f"{key}-{kind}", caption, RULE_COLUMNS, rows))
     for note in icp.notes:
-        section.blocks.append(Paragraph(note, note=True))
+        blocks.append(Paragraph(note, note=True))
+    return blocks
+
+
+# --- Named ICPs (a section each, after the main ICP; none without icps: in icp.yaml) ------
+
+
+def _named_section(n: NamedReport) -> Section:
+    """A named ICP: the deals it learns from and how they turned out, its version, model,
+    tiers, rules with their evidence, and its buyer persona."""
+    key = f"named-{n.name}"
+    section = Section(key, f"ICP {n.name}")
+    r = n.win_rate
+    rate = prose_interval(r.rate, r.low, r.high, ".0%", "no closed deals")
+    section.blocks.append(
+        Paragraph(
+            f"Learned from {n.deals}: {n.closed:,} closed deals ({n.won:,} won, win rate "
+            f"{rate}) of {n.accounts:,} accounts, {n.customers:,} of which won one. The "
+            "interval counts accounts, not deals."
+        )
+    )
+    icp = n.icp
+    rows = [
+        [Cell("closed deals"), text(n.closed)],
+        [Cell("won"), text(n.won)],
+        [Cell("win rate (95% CI)"), interval(r.rate, r.low, r.high, ".0%", "no closed deals")],
+        [Cell("accounts"), text(n.accounts)],
+        [Cell("customers (accounts that won one)"), text(n.customers)],
+        [Cell("saved versions"), text(n.versions)],
+    ]
+    section.blocks.append(Table(f"{key}-deals", f"The deals of ICP {n.name}", ["", "value"], rows))
+    if icp is None:
+        section.blocks.append(
+            Paragraph(
+                f"Declared in icp.yaml, not derived yet: run icp derive --icp {n.name}.",
+                strong=True,
+            )
+        )
+        return section
+    section.blocks.append(
+        Paragraph(
+            f"Version {icp.version}, derived {icp.derived_at:%Y-%m-%d %H:%M} UTC from data "
+            f"{icp.data_fingerprint}."
+        )
+    )
+    if icp.empty:
+        section.blocks.append(
+            Paragraph(
+                "No attribute separates its won deals from its lost ones: it has no fit "
+                "criterion, intent signal or exclusion."
+            )
+        )
+    section.blocks += _rule_blocks(icp, n.scorecard, not icp.empty, key)
+    section.blocks += _persona_blocks(icp, key)
     return section
+
+
+def _persona_blocks(icp: ICP, key: str) -> list[Block]:
+    """The buyer persona learned from the contacts of the ICP's deals, when it has one."""
+    persona = icp.persona
+    if persona is None:
+        return []
+    blocks: list[Block] = [Heading("Buyer persona")]
+    if persona.rationale:
+        blocks.append(Paragraph(persona.rationale))
+    if persona.roles:
+        blocks.append(
+            Table(
+                f"{key}-persona",
+                "Roles present in won deals more than in lost ones (contacts known by the close)",
+                ["role", "lift (95% CI)", "win rate", "closed deals", "accounts", "rationale"],
+                [_persona_row(role) for role in persona.roles],
+            )
+        )
+    return blocks
+
+
+def _persona_row(role: PersonaRole) -> list[Cell]:
+    ev = role.evidence
+    label = Cell(f"{role.seniority} in {role.department}")
+    if ev is None:
+        return [label, *[Cell("–", None, "set by hand, no evidence")] * 4, Cell(role.rationale)]
+    low, high = ev.lift_ci if ev.lift_ci is not None else (None, None)
+    return [
+        label,
+        lift(ev.lift, low, high, "no lift: no deal without such a contact"),
+        number(ev.win_rate, ".0%", NO_DEALS),
+        text(ev.n_closed),
+        text(ev.n_accounts) if ev.n_accounts is not None else Cell("–", None, "not counted"),
+        Cell(role.rationale),
+    ]
 
 
 # --- 2. Where you win ---------------------------------------------------------------------

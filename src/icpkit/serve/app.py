@@ -30,6 +30,7 @@ from icpkit.serve.batching import Batcher
 from icpkit.serve.drain import Connectors, Drain, written_fields
 from icpkit.serve.live import Live, Source
 from icpkit.serve.metrics import Metrics
+from icpkit.serve.named import NamedScorers, unknown_reason
 from icpkit.serve.queue import Queue
 from icpkit.serve.scorer import Account
 from icpkit.serve.tokens import Scope
@@ -296,6 +297,8 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
             await drain.stop()
             if "shadows" in held:
                 held["shadows"].close()
+            if "named" in held:
+                held["named"].close()
             queue.close()
             await batcher.stop()
             live.close()
@@ -320,6 +323,13 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
                 loop = asyncio.get_running_loop()
                 held["shadows"] = await loop.run_in_executor(None, _shadows, source)
         return held["shadows"]
+
+    async def named_scorers() -> Any:
+        """The scorers of named ICPs alone, made on the first request with ``icp``."""
+        async with made:
+            if "named" not in held:
+                held["named"] = NamedScorers(source.store)
+        return held["named"]
 
     def denied(request: Request, scope: Scope) -> Response | None:
         header = request.headers.get("authorization", "")
@@ -347,7 +357,8 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
 
     async def score(request: Request) -> Response:
         """POST /v1/score: one account (an object) or a batch (``{"accounts": [...]}``)
-        scored as of ``as_of`` (default: today) with the ICP in force."""
+        scored as of ``as_of`` (default: today) with the ICP in force (with ``icp``, the
+        named ICP of that name alone)."""
         if (refused := denied(request, "score")) is not None:
             return refused
         day = dt.date.today()
@@ -364,6 +375,15 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
             except ValueError:
                 problem = {"path": "query.shadow", "message": "Input should be a version number"}
                 return _error(422, "the request is not valid", problems=[problem])
+        alone = request.query_params.get("icp")
+        if alone is not None:
+            why = (
+                "shadow compares versions of the main ICP; score a named ICP without it"
+                if shadow is not None
+                else unknown_reason(alone, live().scorer)
+            )
+            if why is not None:
+                return _error(422, why, problems=[{"path": "query.icp", "message": why}])
         body = await request.body()
         try:
             data = json.loads(body)
@@ -395,7 +415,12 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
             )
         given = [_account(a) for a in accounts]
         try:
-            rows = await held["batcher"].score(given, day)
+            if alone is None:
+                rows = await held["batcher"].score(given, day)
+            else:
+                rows = await (await named_scorers()).score(alone, live().scorer, given, day)
+        except LookupError as exc:  # the named ICP went away in a reload meanwhile
+            return _error(422, str(exc), problems=[{"path": "query.icp", "message": str(exc)}])
         except Exception as exc:
             log.error("POST /v1/score failed: %s", type(exc).__name__)
             return _error(500, "scoring failed; the server log names the error")
@@ -414,7 +439,9 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
             row["as_of"] = day.isoformat()
         if single:
             return _json(rows[0])
-        batch = {"icp_version": rows[0]["icp_version"], "as_of": day.isoformat()}
+        batch: dict[str, Any] = {"icp_version": rows[0]["icp_version"], "as_of": day.isoformat()}
+        if alone is not None:
+            batch = {"icp": alone, **batch}
         if shadow is not None:
             batch["shadow_version"] = shadow
         return _json({**batch, "accounts": rows})
@@ -440,13 +467,19 @@ def create_app(source: Source, connectors: Connectors | None = None) -> Any:
         },
     )
     async def documented_score(
-        request: Request, as_of: dt.date | None = None, shadow: int | None = None
+        request: Request,
+        as_of: dt.date | None = None,
+        shadow: int | None = None,
+        icp: str | None = None,
     ) -> Response:
         """One account (an object) or a batch (``{"accounts": [...]}``), scored as of
         ``as_of`` (default: today) with the ICP in force: fit, intent, sub-scores, tier,
         route, win probability, reasons, the ICP version and the values not read. With
-        ``shadow`` (a saved version) that version scores them too (``shadow_`` fields) and
-        both scores are recorded for ``icp monitor --shadow``."""
+        named ICPs derived, each account also carries ``best_icp`` and ``icps`` (each named
+        ICP's fit, tier, route, win probability and version). With ``icp`` (a named ICP)
+        that ICP alone scores them. With ``shadow`` (a saved version) that version scores
+        them too (``shadow_`` fields) and both scores are recorded for ``icp monitor
+        --shadow``."""
         return await score(request)
 
     # POST /v1/score itself is answered by ``score`` before FastAPI (see ScoreFirst): its

@@ -54,8 +54,9 @@ _LAYOUT = {
 
 
 def written_fields() -> frozenset[str]:
-    """The CRM field names the write-back sets (their change events are not work)."""
-    return frozenset(FIELD_NAMES)
+    """The CRM field names the write-back and ``icp push`` set (their change events are not
+    work): the main ICP's, and the best-fitting named ICP a push writes."""
+    return frozenset((*FIELD_NAMES, fields.BEST_FIELD.name))
 
 
 def values_of(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """What the server serves, kept current: the scorer of the ICP in force and the tokens.
 
 A new ICP version (``icp derive``, ``icp calibrate``, a new file in ``.icp/versions``, an edited
-``icp.yaml``) or new data in the store is noticed by the files' modification times, checked
-every ``serve.reload_ms``; the new scorer is compiled and warmed in a thread of its own, off
-the request path, then swapped in between two batches, so no request waits or fails. A
-change that does not load (an ``icp.yaml`` saved half-edited) leaves the running version
-in place and is retried at the next change. Tokens are checked against the file's
-modification time on every request, so a revoked token is refused at once.
+``icp.yaml``, a named ICP derived or changed in it) or new data in the store is noticed by
+the files' modification times, checked every ``serve.reload_ms``; the new scorer is
+compiled and warmed in a thread of its own, off the request path, then swapped in between
+two batches, so no request waits or fails. A change that does not load (an ``icp.yaml``
+saved half-edited) leaves the running version in place and is retried at the next change.
+Tokens are checked against the file's modification time on every request, so a revoked
+token is refused at once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from icpkit.config import Settings
 from icpkit.icp.model import ICP
+from icpkit.icp.named import scored_icps
 from icpkit.serve.scorer import Scorer
 from icpkit.serve.tokens import TokenRecord, TokenStore, check_token
 
@@ -76,9 +78,11 @@ class Live:
         return self.scorer.settings
 
     def build(self, wait: float = 0.5) -> Scorer:
-        """A scorer of the ICP in force now, compiled and warmed for today."""
+        """A scorer of the ICP in force now (with the named ICPs derived beside it),
+        compiled and warmed for today."""
         icp, settings = self.source.load()
-        scorer = Scorer(icp, settings, self.source.store, wait=wait)
+        named = scored_icps(settings)
+        scorer = Scorer(icp, settings, self.source.store, wait=wait, named=named)
         try:
             scorer.warm(dt.date.today())
         except BaseException:

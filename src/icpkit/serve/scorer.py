@@ -13,13 +13,18 @@ One query costs about the same for one account as for a hundred (DuckDB plans th
 each time, ~10 ms), so a few accounts are scored without a query, by the same scorecard
 compiled into Python (icpkit.engines.compiled, held equal to the SELECT by the tests), and
 many accounts by one query (see icpkit.serve.batching).
+
+With named ICPs (``icps:`` in icp.yaml, see icpkit.engines.multi) each account also gets
+``best_icp`` and an ``icps`` block: each named ICP's fit, tier, route and win probability,
+as ``icp score`` gives them in its ``fit_NAME`` ... columns. A scorer made without named ICPs
+runs exactly the code it ran before they existed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +35,14 @@ import pyarrow as pa
 from icpkit.config import Settings
 from icpkit.engines.compiled import CompiledScorecard, Evidence, sourced
 from icpkit.engines.layout import extra_columns, input_layout, normalizers
+from icpkit.engines.multi import (
+    BEST,
+    LEFT_OUT,
+    PER_ICP,
+    base_rate,
+    compile_with_named,
+    reading_icp,
+)
 from icpkit.engines.scorecard import build_scorecard
 from icpkit.engines.sql import OUTPUT_COLUMNS, Tables, compile_scorecard
 from icpkit.enrich.evidence import EVIDENCE_TABLE, evidence_table, sourced_select
@@ -189,28 +202,66 @@ def prepare(account: Account, layout: dict[str, str], extras: Sequence[str]) -> 
     return Prepared(_account_key(account.values), row, problems)
 
 
+def best_icp(scored: Sequence[tuple[str, ICP, Mapping[str, Any]]]) -> str | None:
+    """The named ICP an account fits best, from each (name, ICP, its route and win
+    probability), or None when every one excludes it or leaves it outside its boundary:
+    the rule of icpkit.engines.multi.best_icp_sql, which ``icp score`` applies (the win
+    probability furthest above the ICP's own base rate; a tie goes to the first declared).
+
+    >>> from icpkit.icp.model import ScoringModel
+    >>> def icp(wins):
+    ...     return ICP(derived_at="2026-01-01T00:00:00Z", data_fingerprint="x",
+    ...                scoring=ScoringModel(method="m", intercept=0, deals=100, wins=wins))
+    >>> best_icp([("a", icp(10), {"route": "nurture", "win_probability": 0.2}),
+    ...           ("b", icp(50), {"route": "work_now", "win_probability": 0.6})])
+    'a'
+    >>> best_icp([("a", icp(10), {"route": "never", "win_probability": 0.9})]) is None
+    True
+    """
+    best: str | None = None
+    top = 0.0
+    for name, icp, row in scored:
+        p = row.get("win_probability")
+        if row.get("route") in LEFT_OUT or row.get("route") is None or p is None:
+            continue
+        lift = float(p) / base_rate(icp)
+        if best is None or lift > top:  # strictly above: a tie stays with the first
+            best, top = name, lift
+    return best
+
+
 class Scorer:
     """The compiled scorecard of one ICP version on an in-memory DuckDB connection, with a
     snapshot of the workspace's signals, contacts and customers, and the same scorecard
     compiled into Python. :meth:`score` is not thread-safe (one thread queries at a time,
     see icpkit.serve.batching); :meth:`score_few` reads only the snapshot and runs on the
-    event loop beside it."""
+    event loop beside it. ``named`` ICPs (name, ICP) add ``best_icp`` and ``icps`` to each
+    account scored."""
 
     def __init__(
-        self, icp: ICP, settings: Settings, store: Path | None, *, wait: float = 5.0
+        self,
+        icp: ICP,
+        settings: Settings,
+        store: Path | None,
+        *,
+        wait: float = 5.0,
+        named: Sequence[tuple[str, ICP]] = (),
     ) -> None:
         self.icp = icp
         self.settings = settings
         self.version = icp.version
+        self.named = tuple(named)
         self.card = build_scorecard(icp, settings.scoring)
         self.layout = input_layout()
-        self.extras = extra_columns(icp)
+        # The accounts carry every unmapped field any of the ICPs reads.
+        self.extras = extra_columns(reading_icp(icp, [n for _, n in named]) if named else icp)
         self.schema = self._schema()
         root = store.parent if store is not None else None
         self.con = connect(":memory:", temp_directory=spill_directory(root))
         self.con.execute("SET threads = 1")  # one query at a time per worker, planning bound
         self._views: dict[dt.date, str] = {}
         self._compiled: dict[dt.date, CompiledScorecard] = {}
+        self._compiled_named: dict[dt.date, list[CompiledScorecard]] = {}
         self.signals: dict[str, list[tuple[Any, ...]]] = {}
         self.contacts: dict[str, list[tuple[Any, ...]]] = {}
         self.customers: frozenset[str] = frozenset()
@@ -278,14 +329,22 @@ class Scorer:
         """The SELECT as of ``day`` as a view, compiled once per day."""
         name = self._views.get(day)
         if name is None:
-            sql = compile_scorecard(
-                self.icp,
-                self.settings,
-                tables=Tables("api_accounts", "api_signals", "api_contacts"),
-                as_of=day,
-                keep=("row_id", "real_key", "customer"),
-                pretty=False,
-            )
+            tables = Tables("api_accounts", "api_signals", "api_contacts")
+            keep = ("row_id", "real_key", "customer")
+            if self.named:
+                sql = compile_with_named(
+                    self.con,
+                    self.icp,
+                    self.named,
+                    self.settings,
+                    tables=tables,
+                    as_of=day,
+                    keep=keep,
+                )
+            else:
+                sql = compile_scorecard(
+                    self.icp, self.settings, tables=tables, as_of=day, keep=keep, pretty=False
+                )
             name = f"scored_{day:%Y%m%d}"
             if self.sourced:
                 reasons = ["top_reasons", "negative_reasons"]
@@ -313,11 +372,22 @@ class Scorer:
             self._compiled[day] = card
         return card
 
+    def compiled_named(self, day: dt.date) -> list[CompiledScorecard]:
+        """Each named ICP's scorecard as of ``day`` compiled into Python, once per day."""
+        cards = self._compiled_named.get(day)
+        if cards is None:
+            cards = [CompiledScorecard(icp, self.settings, day) for _, icp in self.named]
+            if len(self._compiled_named) >= VIEWS_KEPT:
+                self._compiled_named.pop(next(iter(self._compiled_named)))
+            self._compiled_named[day] = cards
+        return cards
+
     def score_few(self, accounts: Sequence[Account], day: dt.date) -> list[dict[str, Any]]:
         """What :meth:`score` gives, without a query: each account through the scorecard
         compiled into Python (tens of microseconds an account, against a query's ~10 ms
         of planning). Reads only the snapshot, so it may run beside :meth:`score`."""
         card = self.compiled(day)
+        cards = self.compiled_named(day) if self.named else []
         out: list[dict[str, Any]] = []
         for account in accounts:
             p = prepare(account, self.layout, self.extras)
@@ -337,8 +407,27 @@ class Scorer:
             result["base"] = self.card.base_total
             result["icp_version"] = self.version
             result["problems"] = p.problems
+            if cards:
+                blocks = {
+                    name: {c: other[c] for c in PER_ICP}
+                    for (name, _), other in zip(
+                        self.named,
+                        (c.score(p.row, signals, contacts) for c in cards),
+                        strict=True,
+                    )
+                }
+                self._add_named(result, blocks)
             out.append(result)
         return out
+
+    def _add_named(self, result: dict[str, Any], blocks: dict[str, dict[str, Any]]) -> None:
+        """``best_icp`` and the ``icps`` block of an account, from each named ICP's fit,
+        tier, route and win probability (``best_icp`` computed where the SQL gives none)."""
+        if BEST not in result:
+            result[BEST] = best_icp([(name, icp, blocks[name]) for name, icp in self.named])
+        result["icps"] = {
+            name: {**blocks[name], "icp_version": icp.version} for name, icp in self.named
+        }
 
     def score(self, accounts: Sequence[Account], day: dt.date) -> list[dict[str, Any]]:
         """Every account scored as of ``day``, in order: the output columns of ``icp score``
@@ -386,6 +475,10 @@ class Scorer:
             result["base"] = row["base"]
             result["icp_version"] = self.version
             result["problems"] = p.problems
+            if self.named:
+                result[BEST] = row[BEST]
+                blocks = {name: {c: row[f"{c}_{name}"] for c in PER_ICP} for name, _ in self.named}
+                self._add_named(result, blocks)
             out.append(result)
         return out
 
