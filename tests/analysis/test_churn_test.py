@@ -193,3 +193,44 @@ def test_the_lift_table_compares_churn_within_tenure_years() -> None:
     frame.customer_since = None  # all customers together: the old ones' churn is Retail's
     row = {r.value: r for r in lift_table(frame, AnalysisSettings()).rows}["Retail"]
     assert row.verdict == "disqualifier" and row.why.startswith("churns")
+
+
+def _reference_p_value(
+    totals: list[int], flagged: list[int], inside: list[int], hits: int
+) -> float:
+    """The exact p-value term by term over every count of every band (scipy's pmf)."""
+    pmf, low = np.ones(1), 0
+    for n, t, k in zip(totals, flagged, inside, strict=True):
+        first, last = max(0, k - (n - t)), min(k, t)
+        pmf = np.convolve(pmf, sps.hypergeom.pmf(np.arange(first, last + 1), n, t, k))
+        low += first
+    observed = pmf[hits - low]
+    return float(min(1.0, pmf[pmf <= observed * (1 + 1e-7)].sum()))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_large_bands_give_the_p_value_of_every_count_summed_term_by_term(seed: int) -> None:
+    # Thousands of customers a band, so the fast path (trimmed tails, FFT) is the one taken.
+    rng = np.random.default_rng(seed)
+    bands = int(rng.integers(1, 5))
+    totals = rng.integers(2_000, 9_000, bands).tolist()
+    flagged = [int(rng.integers(n // 20, n // 3)) for n in totals]
+    inside = [int(rng.integers(n // 10, n // 2)) for n in totals]
+    expected = sum(k * t / n for n, t, k in zip(totals, flagged, inside, strict=True))
+    spread = np.sqrt(sum(k * t / n for n, t, k in zip(totals, flagged, inside, strict=True)))
+    for shift in (0.0, 1.0, 2.5, 4.0, -3.0):
+        hits = round(float(expected + shift * spread))
+        got = exact_p_value(np.array(totals), np.array(flagged), np.array(inside), hits)
+        want = _reference_p_value(totals, flagged, inside, hits)
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-11)
+
+
+def test_a_count_far_out_in_the_tail_has_a_tiny_p_value_not_zero_nor_one() -> None:
+    totals, flagged, inside = (
+        np.array([5_000, 6_000]),
+        np.array([500, 600]),
+        np.array([1_000, 1_200]),
+    )
+    p = exact_p_value(totals, flagged, inside, 420)  # expected 220, sd about 13
+    assert 0.0 < p < 1e-25
+    assert exact_p_value(totals, flagged, inside, 2_300) == 0.0  # more than the cut can hold

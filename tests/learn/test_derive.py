@@ -143,3 +143,24 @@ def test_new_outcomes_give_a_new_version_with_the_evidence_that_moved(
     assert second.changes[-1].startswith("data changed: ")
     # More lost deals move the evidence: some rule's lift or win rate changed.
     assert any(line.startswith(("~ ", "+ ", "- ")) for line in second.changes[:-1])
+
+
+def test_a_churn_exclusion_is_confirmed_against_every_churn_test_it_was_picked_from(
+    derived,
+) -> None:
+    from icpkit.learn.points import churn_evidence
+
+    ws, icp, _ = derived
+    # The method records the churn tests of the lift table that could become an exclusion.
+    assert icp.method["churn_tests"] >= 10
+    retail = next(e for e in icp.exclusions if e.values == ["Retail Trade"])
+    with ws.connect(read_only=True) as con:
+        alone = churn_evidence(con, icp.model_copy(update={"method": {}}), ws.settings)
+        searched = churn_evidence(con, icp, ws.settings)
+        wider = icp.model_copy(update={"method": {**icp.method, "churn_tests": 100_000}})
+        too_wide = churn_evidence(con, wider, ws.settings)
+    # The same joint test, its q-value corrected for the whole search (others as p = 1).
+    assert searched[retail.id].p == pytest.approx(alone[retail.id].p)
+    assert searched[retail.id].q >= alone[retail.id].q
+    assert searched[retail.id].kept
+    assert not too_wide[retail.id].kept

@@ -211,7 +211,7 @@ def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> Non
             row.q_value = float(value)
     churn = _deciding_q(
         [r.churn_p_value if r.churn_p_value is not None else math.nan for r in rows],
-        [_churn_thin(r, settings) for r in rows],
+        [churn_thin(r, settings) for r in rows],
     )
     for row, value in zip(rows, churn, strict=True):
         row.churn_q_value = None if math.isnan(value) else float(value)
@@ -255,7 +255,7 @@ def _thin(n_closed: int, comparison: stats.Comparison, settings: AnalysisSetting
     )
 
 
-def _churn_thin(row: LiftRow, settings: AnalysisSettings) -> bool:
+def churn_thin(row: LiftRow, settings: AnalysisSettings) -> bool:
     """Too thin for a churn verdict: a thin cut, or fewer than ``min_accounts`` customers
     (won accounts whose churn is known) in the cut or in the rest of its attribute, since
     churn is a flag per customer and the customers are its evidence."""
@@ -296,7 +296,7 @@ def _verdict(row: LiftRow, settings: AnalysisSettings) -> tuple[Verdict, str]:
         return "disqualifier", f"wins {row.lift:.1f}x as often (q={row.q_value:.2g})"
     if (
         row.churn_q_value is not None
-        and not _churn_thin(row, settings)
+        and not churn_thin(row, settings)
         and row.churn_q_value < alpha
         and row.churn_lift is not None
         and row.churn_lift >= settings.min_lift

@@ -20,7 +20,7 @@ import numpy as np
 
 from icpkit.analysis import post_selection, stats
 from icpkit.analysis.frame import Frame
-from icpkit.analysis.lift import LiftResult, LiftRow
+from icpkit.analysis.lift import LiftResult, LiftRow, churn_thin
 from icpkit.analysis.windows import OPEN_END, SignalAges, account_cells, estimate_window
 from icpkit.attributes import (
     MISSING,
@@ -527,6 +527,8 @@ def derive_icp(
             # The search the rules were picked from (win-rate tests of cuts not too thin to
             # become a rule): the joint model's tests correct for all of it.
             "win_tests": sum(1 for r in result.rows if not (r.thin or math.isnan(r.p_value))),
+            # Likewise the churn tests a churn exclusion was picked from.
+            "churn_tests": sum(1 for r in result.rows if _churn_tested(r, settings)),
         },
         boundary=boundary,
         fit=sorted(fit, key=lambda c: c.id),
@@ -534,6 +536,13 @@ def derive_icp(
         exclusions=sorted(exclusions, key=lambda e: e.id),
         notes=notes,
     )
+
+
+def _churn_tested(row: LiftRow, settings: AnalysisSettings) -> bool:
+    """Whether ``row``'s churn test could have become a churn exclusion: measured, on enough
+    customers on each side."""
+    p = row.churn_p_value
+    return p is not None and not math.isnan(p) and not churn_thin(row, settings)
 
 
 def _range_fields(attribute: str, values: tuple[str, ...]) -> dict[str, Any]:

@@ -270,8 +270,9 @@ def churn_evidence(
     """Per churn exclusion: its joint log-odds of churning among won deals whose churn is
     known, with every fit rule and exclusion in the model (so a proxy of a churn driver
     fades), its account-clustered Wald test, and whether it stays: q (BH across the churn
-    exclusions) below ``analysis.alpha`` and the odds of churning at least doubled. Churn is
-    as it stood on ``as_of`` (a backtest's cut-off), else as exported."""
+    tests of the lift table it was picked from, the method's ``churn_tests``) below
+    ``analysis.alpha`` and the odds of churning at least doubled. Churn is as it stood on
+    ``as_of`` (a backtest's cut-off), else as exported."""
     return _churn_evidence(con, icp, settings, closed_deals(con, where), as_of)
 
 
@@ -325,7 +326,10 @@ def _churn_evidence(
     z = clustered_z(xp, y, clusters, intercept, weights, prior_sd, rows=by_pattern.rows)
     tested = [i for i, j in enumerate(static) if features.rules[j].list == "exclusions"]
     p = 2 * norm.sf(np.abs(z[tested]))
-    q = benjamini_hochberg(p)
+    # Picked from every churn test of the lift table: the correction counts them all (those
+    # not picked as p = 1), as the win-rate rules' does (icpkit.learn.selection).
+    searched = int(icp.method.get("churn_tests", 0) or 0)
+    q = benjamini_hochberg(np.r_[p, np.ones(max(searched - len(p), 0))])[: len(p)]
     alpha = settings.analysis.alpha
     return {
         features.rules[static[i]].id: RuleEvidence(
