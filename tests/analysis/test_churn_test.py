@@ -233,4 +233,20 @@ def test_a_count_far_out_in_the_tail_has_a_tiny_p_value_not_zero_nor_one() -> No
     )
     p = exact_p_value(totals, flagged, inside, 420)  # expected 220, sd about 13
     assert 0.0 < p < 1e-25
+    # Beyond the counts each year keeps (41-445 here): the normal tail, tiny but not zero.
+    assert 0.0 < exact_p_value(totals, flagged, inside, 600) < p
     assert exact_p_value(totals, flagged, inside, 2_300) == 0.0  # more than the cut can hold
+
+
+@pytest.mark.parametrize("hits", [230, 300, 420, 600])
+def test_a_band_wholly_inside_the_cut_only_shifts_the_count(hits: int) -> None:
+    # A tenure year whose 40 customers (7 churned) are all in the cut adds exactly 7 flagged
+    # customers: the p-value is that of the other years at 7 fewer, near the mode and far out.
+    totals, flagged, inside = (
+        np.array([5_000, 6_000]),
+        np.array([500, 600]),
+        np.array([1_000, 1_200]),
+    )
+    alone = exact_p_value(totals, flagged, inside, hits)
+    with_year = exact_p_value(np.r_[totals, 40], np.r_[flagged, 7], np.r_[inside, 40], hits + 7)
+    assert with_year == pytest.approx(alone, rel=1e-9, abs=0.0)

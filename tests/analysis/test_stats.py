@@ -400,6 +400,16 @@ def test_bh_is_monotone_capped_and_passes_nan_through_without_counting_it() -> N
     assert np.isnan(stats.benjamini_hochberg(np.array([np.nan]))).all()
 
 
+@pytest.mark.parametrize("tests", [0, 3, 12, 1_000])
+def test_bh_over_more_tests_than_given_is_bh_with_the_others_at_p_one(tests: int) -> None:
+    # A rule picked from many cuts is judged among all of them: the cuts not picked count as
+    # p = 1, without a row each (a family of millions costs nothing).
+    p = np.array([0.0004, 0.03, 0.2, 1.0, 0.004, 0.0004])
+    padded = np.r_[p, np.ones(max(tests - p.size, 0))]
+    expected = sps.false_discovery_control(padded, method="bh")[: p.size]
+    np.testing.assert_allclose(stats.benjamini_hochberg(p, tests=tests), expected, rtol=1e-12)
+
+
 # --- Weight of evidence and information value ---------------------------------------------
 
 

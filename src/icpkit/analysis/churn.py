@@ -134,25 +134,24 @@ def exact_p_value(totals: np.ndarray, flagged: np.ndarray, inside: np.ndarray, h
     A count outside what is kept lies over eleven standard deviations out: its p-value,
     below 1e-25 either way, is the normal tail of the sum."""
     pmf = np.ones(1)
-    low = 0
+    low = 0  # the count of pmf[0]
+    lowest = highest = 0  # the fewest and most flagged customers the margins allow
     mean = variance = 0.0
     for n, k, t in zip(totals.tolist(), inside.tolist(), flagged.tolist(), strict=True):
         first, last = max(0, k - (n - t)), min(k, t)
-        if last <= first:
+        lowest, highest = lowest + first, highest + last
+        mean += k * t / n if n else 0.0
+        if last <= first:  # one count possible
             low += first
             continue
         start, band = _hypergeometric(n, t, k, first, last)
         pmf = _convolve(pmf, band)
         low += start
-        mean += k * t / n
-        variance += k * t * (n - t) * (n - k) / (n * n * (n - 1)) if n > 1 else 0.0
+        variance += k * t * (n - t) * (n - k) / (n * n * (n - 1))
+    if not lowest <= hits <= highest:
+        return 0.0
     at = hits - low
-    if at < 0 or at >= pmf.size:
-        impossible = hits < _support_low(totals, flagged, inside) or hits > _support_high(
-            flagged, inside
-        )
-        if impossible or variance <= 0:
-            return 0.0
+    if not 0 <= at < pmf.size:  # beyond the counts kept: over eleven standard deviations out
         return float(2 * sps.norm.sf(abs(hits - mean) / math.sqrt(variance)))
     observed = pmf[at]
     return float(min(1.0, pmf[pmf <= observed * (1 + _TIES)].sum()))
@@ -187,16 +186,6 @@ def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if min(a.size, b.size) < _FFT_FROM:
         return np.convolve(a, b)
     return np.clip(np.asarray(fftconvolve(a, b), dtype=np.float64), 0.0, None)
-
-
-def _support_low(totals: np.ndarray, flagged: np.ndarray, inside: np.ndarray) -> int:
-    """The fewest flagged customers the cut can hold, given the margins."""
-    return int(np.maximum(0, inside - (totals - flagged)).sum())
-
-
-def _support_high(flagged: np.ndarray, inside: np.ndarray) -> int:
-    """The most flagged customers the cut can hold, given the margins."""
-    return int(np.minimum(inside, flagged).sum())
 
 
 def _mantel_haenszel(

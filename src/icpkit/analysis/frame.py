@@ -315,10 +315,9 @@ def _customer_since(con: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:
         """SELECT i.idx, min(c.closed_at::DATE) - DATE '1970-01-01' AS day
            FROM closed c JOIN account_index i USING (account_key)
            WHERE c.won AND c.closed_at IS NOT NULL GROUP BY i.idx"""
-    ).fetchall()
+    ).fetchnumpy()
     since = np.full(n, -1, dtype=np.int64)
-    for idx, day in rows:
-        since[int(idx)] = int(day)
+    since[np.asarray(rows["idx"], dtype=np.int64)] = np.asarray(rows["day"], dtype=np.int64)
     return since
 
 

@@ -697,16 +697,19 @@ def _rest_side(rest: list[_Run], m: int) -> _Side:
     return _Side(p, ne, adjusted * (1 - adjusted) / (ne + 2))
 
 
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+def benjamini_hochberg(p_values: np.ndarray, *, tests: int = 0) -> np.ndarray:
     """Benjamini-Hochberg q-values controlling the false discovery rate across many cuts.
 
     q_(i) = min_{j >= i} p_(j) * m / j, capped at 1, monotone in p; NaN stays NaN and does not
-    count towards m.
+    count towards m. ``tests``: the family held at least this many tests, those not given
+    with p = 1 (the cuts a rule was picked from and was not): m is at least ``tests``.
 
     >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2])).round(4).tolist()
     [0.04, 0.0533, 0.0533, 0.2]
     >>> benjamini_hochberg(np.array([0.01, np.nan])).tolist()
     [0.01, nan]
+    >>> benjamini_hochberg(np.array([0.001, 0.02]), tests=10).round(4).tolist()
+    [0.01, 0.1]
     """
     p = np.asarray(p_values, dtype=float)
     q = np.full(p.shape, math.nan)
@@ -716,7 +719,8 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
         return q
     values = p[ok]
     order = np.argsort(values, kind="stable")
-    ranked = values[order] * m / np.arange(1, m + 1)
+    # The tests not given rank after these (p = 1) and never lower a q-value below 1.
+    ranked = values[order] * max(m, tests) / np.arange(1, m + 1)
     adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
     out = np.empty(m)
     out[order] = np.minimum(adjusted, 1.0)

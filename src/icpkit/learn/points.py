@@ -329,7 +329,7 @@ def _churn_evidence(
     # Picked from every churn test of the lift table: the correction counts them all (those
     # not picked as p = 1), as the win-rate rules' does (icpkit.learn.selection).
     searched = int(icp.method.get("churn_tests", 0) or 0)
-    q = benjamini_hochberg(np.r_[p, np.ones(max(searched - len(p), 0))])[: len(p)]
+    q = benjamini_hochberg(p, tests=searched)
     alpha = settings.analysis.alpha
     return {
         features.rules[static[i]].id: RuleEvidence(

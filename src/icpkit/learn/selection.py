@@ -171,7 +171,7 @@ def select(
         if not candidates:
             break
         p = 2 * norm.sf(np.abs(z[candidates]))
-        q = benjamini_hochberg(np.r_[p, np.ones(max(searched - len(p), 0))])[: len(p)]
+        q = benjamini_hochberg(p, tests=searched)
         evidence = {
             active[i]: RuleEvidence(
                 float(weights[i]),
