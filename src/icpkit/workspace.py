@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -567,20 +568,24 @@ class Workspace:
             # Nothing to learn from is an error, never an empty version.
             if (reason := no_usable_deals_reason(con)) is not None:
                 raise NoUsableDeals(f"cannot derive an ICP: {reason}")
-        # Before the points are learned: a persona found in the contacts is weighed with them.
-        persona = self._learn_persona()
-        # One connection for the frame and the points: the deals it prepared serve both.
-        with self.connect(read_only=True) as con:
-            tiers = assign_tiers(con, self.settings.tiers).tier_of()
-            frame = build_frame(con, analysis, tiers)
-            fingerprint = data_fingerprint(con)
-            result = lift_table(frame, analysis)
-            # Human edits live in icp.yaml; what counts as a change is measured against the
-            # latest saved version, so an edit by hand is versioned by the next derive.
-            learned = learn_icp(
-                con, frame, result, self.settings, self.current_icp(), fingerprint=fingerprint
-            )
-            reported = reported_extra_columns(con)
+        # The persona is learned from the contacts on a connection of its own while the
+        # frame is counted; it is in the settings before the points are learned, which
+        # weigh it with the rest.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            learning = pool.submit(self._learn_persona)
+            # One connection for the frame and the points: the deals it prepared serve both.
+            with self.connect(read_only=True) as con:
+                tiers = assign_tiers(con, self.settings.tiers).tier_of()
+                frame = build_frame(con, analysis, tiers)
+                fingerprint = data_fingerprint(con)
+                result = lift_table(frame, analysis)
+                persona = learning.result()
+                # Human edits live in icp.yaml; what counts as a change is measured against
+                # the latest saved version, so an edit by hand is versioned by the next derive.
+                learned = learn_icp(
+                    con, frame, result, self.settings, self.current_icp(), fingerprint=fingerprint
+                )
+                reported = reported_extra_columns(con)
         icp = learned.icp.model_copy(update={"persona": persona})
         warnings = learned.warnings
         warnings += unknown_extra_columns(icp, reported)  # a hand-made rule on a missing column

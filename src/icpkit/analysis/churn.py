@@ -21,9 +21,8 @@ import itertools
 import math
 
 import numpy as np
-from scipy import stats as sps
-from scipy.signal import fftconvolve
-from scipy.special import gammaln
+from scipy import fft
+from scipy.special import gammaln, ndtr, ndtri
 
 from icpkit.analysis.stats import Comparison, wilson_interval
 
@@ -152,7 +151,7 @@ def exact_p_value(totals: np.ndarray, flagged: np.ndarray, inside: np.ndarray, h
         return 0.0
     at = hits - low
     if not 0 <= at < pmf.size:  # beyond the counts kept: over eleven standard deviations out
-        return float(2 * sps.norm.sf(abs(hits - mean) / math.sqrt(variance)))
+        return float(2 * ndtr(-abs(hits - mean) / math.sqrt(variance)))
     observed = pmf[at]
     return float(min(1.0, pmf[pmf <= observed * (1 + _TIES)].sum()))
 
@@ -185,7 +184,10 @@ def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     rounding set to 0)."""
     if min(a.size, b.size) < _FFT_FROM:
         return np.convolve(a, b)
-    return np.clip(np.asarray(fftconvolve(a, b), dtype=np.float64), 0.0, None)
+    n = a.size + b.size - 1
+    size = fft.next_fast_len(n, True)
+    summed = np.asarray(fft.irfft(fft.rfft(a, size) * fft.rfft(b, size), size)[:n])
+    return np.asarray(np.clip(summed, 0.0, None), dtype=np.float64)
 
 
 def _mantel_haenszel(
@@ -213,7 +215,7 @@ def _mantel_haenszel(
     variance = float(np.sum((n1 * n0 * (a + c) - a * c * n) / (n * n))) / (top * bottom)
     if variance <= 0:
         return lift, (math.nan, math.nan)
-    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    z = float(ndtri(0.5 + confidence / 2))
     spread = z * math.sqrt(variance)
     return lift, (lift * math.exp(-spread), lift * math.exp(spread))
 

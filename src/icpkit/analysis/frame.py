@@ -13,8 +13,10 @@ registry's (icpkit.attributes); the frame finds which of them the data support.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -43,6 +45,9 @@ from icpkit.attributes.extra import (
 )
 from icpkit.config import AnalysisSettings
 from icpkit.store.db import literal
+
+# Threads counting the attributes' values (see _build_frame).
+_COUNTERS = max(1, min(4, os.cpu_count() or 1))
 
 # The labels of unknown and unseen values are the registry's; named here too for the modules
 # that read them with the frame.
@@ -255,20 +260,30 @@ def _build_frame(
     keys = [
         r[0] for r in con.execute("SELECT account_key FROM account_index ORDER BY idx").fetchall()
     ]
-    cuts: dict[str, list[Cut]] = {}
     layout = _frame_values(con, attrs)
     by_deal = _DealOrder.of(con) if layout.columns or layout.signals else None
     signals = _SignalValues.of(con, by_deal, layout) if by_deal and layout.signals else None
-    for attr in attrs:
-        column = layout.columns.get(attr.name)
-        runs = None
-        if by_deal is not None and column is not None:
-            runs = by_deal.runs(con, column, layout.names.get(column))
-        elif signals is not None and attr.name in layout.signals:
-            runs = signals.runs(attr.name)
-        if runs is None:  # counted by DuckDB, from its text column or its own SQL
-            runs = _grouped(con, attr, column if column not in layout.names else None)
-        cuts[attr.name] = _cuts_of(attr, runs)
+    counted: dict[str, _Runs | Future[_Runs]] = {}
+    # The connection reads each attribute's values here while a pool counts those read
+    # before: numpy's sorts and sums release the interpreter, so the counts use every core.
+    with ThreadPoolExecutor(max_workers=_COUNTERS) as pool:
+        for attr in attrs:
+            column = layout.columns.get(attr.name)
+            if by_deal is not None and column is not None:
+                coded = by_deal.codes(con, column, layout.names.get(column))
+                if coded is not None:
+                    counted[attr.name] = pool.submit(by_deal.count, *coded)
+                    continue
+            elif signals is not None and attr.name in layout.signals:
+                counted[attr.name] = pool.submit(signals.runs, attr.name)
+                continue
+            # Counted by DuckDB, from its text column or its own SQL.
+            counted[attr.name] = _grouped(con, attr, column if column not in layout.names else None)
+        cuts = {
+            attr.name: _cuts_of(attr, runs.result() if isinstance(runs, Future) else runs)
+            for attr in attrs
+            for runs in [counted[attr.name]]
+        }
     con.execute("DROP TABLE IF EXISTS frame_values")  # read: its memory goes back
     con.execute("DROP TABLE IF EXISTS frame_signals")
     totals = con.execute(
@@ -392,22 +407,21 @@ class _DealOrder:
         won = np.asarray(deals["won"], dtype=np.float64)[order]
         return cls(order, idx[order], won, _text_columns(con, "frame_values"))
 
-    def runs(
+    def codes(
         self, con: duckdb.DuckDBPyConnection, column: str, names: list[str] | None = None
-    ) -> _Runs | None:
-        """Wins and deals per (value, account) of ``column`` (NULL read as 'None'), rows
-        ordered by value then account; ``names``: the values of a column of codes. None
+    ) -> tuple[np.ndarray, list[str]] | None:
+        """Each deal's code of ``column`` in scan order (NULL read as 'None') and the values
+        of the codes, for :meth:`count`; ``names``: the values of a column of codes. None
         when the column is neither codes nor text."""
         if names is not None:
             codes = _numbers(con, f"SELECT {column} FROM frame_values")[column]
-            return self.count(codes, names) if codes.size == self.order.size else None
+            return (codes, names) if codes.size == self.order.size else None
         if column not in self.text:
             return None
         values = _arrow(con, f"SELECT {_text(column)} FROM frame_values").column(0)
         if len(values) != self.order.size:
             return None
-        encoded = _encoded(values)
-        return None if encoded is None else self.count(*encoded)
+        return _encoded(values)
 
     def count(self, codes: np.ndarray, names: list[str]) -> _Runs:
         """Wins and deals per (value, account) of the deals' value codes (in scan order;

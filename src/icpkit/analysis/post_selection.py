@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 from scipy import special as spx
-from scipy import stats as sps
 
 _SPAN = 40.0
 """Standard errors either side of the estimate searched for an end of the interval."""
@@ -105,7 +104,7 @@ def fcr_interval(
     interval; among the values kept, the share of intervals that miss is at most
     1 - confidence, whatever rule kept them."""
     share = min(max(share_kept, 0.0), 1.0) or 1.0
-    z = float(sps.norm.isf((1 - confidence) * share / 2))
+    z = float(-spx.ndtri((1 - confidence) * share / 2))
     return Adjusted(estimate, estimate - z * se, estimate + z * se)
 
 
@@ -122,15 +121,15 @@ def selection_threshold(
     which the test reaches ``p_cut``. That last one scales the observed |log lift| by the
     ratio of the normal quantiles of ``p_cut`` and of the test's ``p_value`` (the test need
     not be a Wald test of the log lift); without a p-value, the Wald test's own threshold."""
-    z_conf = float(sps.norm.isf((1 - confidence) / 2))
+    z_conf = float(-spx.ndtri((1 - confidence) / 2))
     a = max(half_width, math.log(min_lift) if min_lift > 1 else 0.0)
     if not 0.0 < p_cut < 1.0:
         return a
-    z_cut = float(sps.norm.isf(p_cut / 2))
+    z_cut = float(-spx.ndtri(p_cut / 2))
     if p_value is None:
         return max(a, z_cut * half_width / z_conf)
     if p_value > 0.0:
-        z_obs = float(sps.norm.isf(min(p_value, 1.0) / 2))
+        z_obs = float(-spx.ndtri(min(p_value, 1.0) / 2))
         if z_obs > 0:
             a = max(a, abs(log_lift) * z_cut / z_obs)
     return a
@@ -158,7 +157,7 @@ def selected_lift(
     low, high = lift_ci
     if not all(math.isfinite(x) and x > 0 for x in (lift, low, high)) or high <= low:
         return None
-    z = float(sps.norm.isf((1 - confidence) / 2))
+    z = float(-spx.ndtri((1 - confidence) / 2))
     t = math.log(lift)
     half = (math.log(high) - math.log(low)) / 2
     se = half / z

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.special import expit
-from scipy.stats import norm
+from scipy.special import expit, ndtr
 
 from icpkit.analysis.stats import benjamini_hochberg
 from icpkit.engines.features import Features
@@ -170,7 +169,7 @@ def select(
         candidates = [i for i, j in enumerate(active) if ids[j] in tested]
         if not candidates:
             break
-        p = 2 * norm.sf(np.abs(z[candidates]))
+        p = 2 * ndtr(-np.abs(z[candidates]))
         q = benjamini_hochberg(p, tests=searched)
         evidence = {
             active[i]: RuleEvidence(

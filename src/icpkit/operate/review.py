@@ -410,7 +410,7 @@ def compare(
         )
         scores.append(apply_scorecard(build_scorecard(icp, settings.scoring), features).score)
     old, new = (np.asarray(s, dtype=np.float64) for s in scores)
-    n_boot, accounts = review.n_boot, test.accounts
+    n_boot, accounts = review.n_boot, test.account_codes
     return (
         Comparison(
             window,

@@ -174,7 +174,7 @@ def run_backtest(
     )
     train_count = frame.n_closed
 
-    y, clusters = test.won.astype(np.int64), test.accounts
+    y, clusters = test.won.astype(np.int64), test.account_codes
 
     def row(name: str, score: np.ndarray, seconds: float, note: str = "") -> ModelRow:
         return ModelRow(
