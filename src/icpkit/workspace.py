@@ -551,7 +551,7 @@ class Workspace:
 
         Deriving twice on unchanged data changes nothing: no new version, no spurious diff.
         """
-        from icpkit.analysis.frame import build_frame
+        from icpkit.analysis.frame import build_frame, frame_signal_ages
         from icpkit.analysis.lift import lift_table
         from icpkit.analysis.tiers import assign_tiers
         from icpkit.icp.check import reported_extra_columns, unknown_extra_columns
@@ -562,29 +562,37 @@ class Workspace:
             detectable,
             no_usable_deals_reason,
         )
+        from icpkit.learn.fit import one_blas_thread
+        from icpkit.learn.points import closed_deals
 
         analysis = self.settings.analysis
         with self.connect(read_only=True) as con:
             # Nothing to learn from is an error, never an empty version.
             if (reason := no_usable_deals_reason(con)) is not None:
                 raise NoUsableDeals(f"cannot derive an ICP: {reason}")
-        # The persona is learned from the contacts on a connection of its own while the
-        # frame is counted; it is in the settings before the points are learned, which
-        # weigh it with the rest.
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # What does not wait on another step runs beside it: the persona is learned from the
+        # contacts on a connection of its own while the frame is counted (it is in the
+        # settings before the points are learned, which weigh it with the rest), and the
+        # lift table is computed from the frame while the connection reads the signals'
+        # ages and the deals the points are fitted on.
+        with ThreadPoolExecutor(max_workers=2) as pool, one_blas_thread():
             learning = pool.submit(self._learn_persona)
             # One connection for the frame and the points: the deals it prepared serve both.
             with self.connect(read_only=True) as con:
                 tiers = assign_tiers(con, self.settings.tiers).tier_of()
-                frame = build_frame(con, analysis, tiers)
+                frame = build_frame(con, analysis, tiers, ages=False)
+                lifting = pool.submit(lift_table, frame, analysis)
+                frame.signal_ages = frame_signal_ages(con, frame)
+                deals = closed_deals(con, prepared=frame.prepared)
                 fingerprint = data_fingerprint(con)
-                result = lift_table(frame, analysis)
+                result = lifting.result()
                 persona = learning.result()
                 # Human edits live in icp.yaml; what counts as a change is measured against
                 # the latest saved version, so an edit by hand is versioned by the next derive.
                 learned = learn_icp(
-                    con, frame, result, self.settings, self.current_icp(), fingerprint=fingerprint
-                )
+                    con, frame, result, self.settings, self.current_icp(),
+                    fingerprint=fingerprint, deals=deals,
+                )  # fmt: skip
                 reported = reported_extra_columns(con)
         icp = learned.icp.model_copy(update={"persona": persona})
         warnings = learned.warnings

@@ -235,12 +235,26 @@ def build_frame(
     tiers: dict[str, int] | None = None,
     where: str | None = None,
     as_of: dt.date | None = None,
+    *,
+    ages: bool = True,
 ) -> Frame:
     """Count closed deals and wins per attribute value and account; ``tiers`` (account key
     -> customer tier) lets the analysis say which values Tier 1 customers share. Churn is
-    as it stood on ``as_of`` (a backtest's cut-off), else as exported."""
+    as it stood on ``as_of`` (a backtest's cut-off), else as exported. Without ``ages`` the
+    signals' ages are left for :func:`frame_signal_ages` (read while the lift is computed)."""
     with profiles_read_once():  # discovery and the columns left out read the same profiles
-        return _build_frame(con, settings, tiers, where, as_of)
+        frame = _build_frame(con, settings, tiers, where, as_of)
+    if ages:
+        frame.signal_ages = frame_signal_ages(con, frame)
+    return frame
+
+
+def frame_signal_ages(con: duckdb.DuckDBPyConnection, frame: Frame) -> dict[str, SignalAges]:
+    """The ages of every occurrence of the frame's intent signals before each deal (see
+    :func:`signal_ages`), read on the connection that built ``frame``."""
+    return signal_ages(
+        con, [a.name for a in frame.attributes if a.family == "intent" and a.profiled]
+    )
 
 
 def _build_frame(
@@ -314,9 +328,6 @@ def _build_frame(
         keys,
         tier_of,
         unanalyzed,
-        signal_ages=signal_ages(
-            con, [a.name for a in attrs if a.family == "intent" and a.profiled]
-        ),
         history=history,
         prepared=prepared_token(con, where),
         customer_since=since,

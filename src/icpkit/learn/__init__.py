@@ -24,7 +24,7 @@ from icpkit.icp.model import ICP
 from icpkit.learn.derive import derive_icp, is_empty, no_rule_reason
 from icpkit.learn.fit import one_blas_thread
 from icpkit.learn.leaks import Leak, suspected_leaks
-from icpkit.learn.points import learn_and_refine
+from icpkit.learn.points import Deals, learn_and_refine
 from icpkit.learn.unknown import add_unknown_bins
 
 
@@ -48,13 +48,15 @@ def learn_icp(
     fingerprint: str,
     where: str | None = None,
     as_of: dt.date | None = None,
+    deals: Deals | None = None,
 ) -> Learned:
     """Derive the rules from ``lift``, keep the human decisions of ``previous``, give unknown
     values of each attribute judged a rule of their own (icpkit.learn.unknown), fit the points
-    on the closed deals (``where``, churn as of ``as_of``) and drop the rules without an
-    effect of their own. ``con`` is read only."""
+    on the closed deals (``where``, churn as of ``as_of``; ``deals``: read already by
+    icpkit.learn.points.closed_deals on ``con``) and drop the rules without an effect of
+    their own. ``con`` is read only."""
     with one_blas_thread():
-        return _learn_icp(con, frame, lift, settings, previous, fingerprint, where, as_of)
+        return _learn_icp(con, frame, lift, settings, previous, fingerprint, where, as_of, deals)
 
 
 def _learn_icp(
@@ -66,6 +68,7 @@ def _learn_icp(
     fingerprint: str,
     where: str | None,
     as_of: dt.date | None,
+    deals: Deals | None,
 ) -> Learned:
     analysis = settings.analysis
     derived = derive_icp(frame, lift, analysis, fingerprint)
@@ -73,7 +76,9 @@ def _learn_icp(
     icp, disagreements = apply_human_decisions(derived, previous)
     icp = add_unknown_bins(icp, frame, lift, analysis)
     # The frame's preparation of the same deals on ``con`` is reused while it is still there.
-    icp = learn_and_refine(con, icp, settings, where=where, as_of=as_of, prepared=frame.prepared)
+    icp = learn_and_refine(
+        con, icp, settings, where=where, as_of=as_of, prepared=frame.prepared, deals=deals
+    )
     warnings = [*lift.warnings, *(leak.message() for leak in leaks)]
     warnings += frame.history.warnings()
     if (empty := no_rule_reason(icp, analysis)) is not None:

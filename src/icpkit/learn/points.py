@@ -389,12 +389,15 @@ def learn_and_refine(
     where: str | None = None,
     as_of: dt.date | None = None,
     prepared: str | None = None,
+    deals: Deals | None = None,
 ) -> ICP:
     """Fit the weights, drop the derived rules without evidence of an effect of their own in
     the joint model (see icpkit.learn.selection and icpkit.learn.refine), and fit again on
     what is left. Churn is as it stood on ``as_of`` (a backtest's cut-off), else as exported.
-    ``prepared``: see :func:`closed_deals`."""
-    deals = closed_deals(con, where, prepared=prepared)
+    ``prepared``: see :func:`closed_deals`; ``deals``: those it gave on ``con``, read already
+    (the entities it set are still the connection's)."""
+    if deals is None:
+        deals = closed_deals(con, where, prepared=prepared)
     features = compute_features(
         con,
         icp,
