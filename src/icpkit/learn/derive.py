@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from statistics import NormalDist
 from typing import Any, Literal
 
@@ -21,7 +24,13 @@ import numpy as np
 from icpkit.analysis import post_selection, stats
 from icpkit.analysis.frame import Frame
 from icpkit.analysis.lift import LiftResult, LiftRow, churn_thin
-from icpkit.analysis.windows import OPEN_END, SignalAges, account_cells, estimate_window
+from icpkit.analysis.windows import (
+    OPEN_END,
+    SignalAges,
+    Window,
+    account_cells,
+    estimate_window,
+)
 from icpkit.attributes import (
     MISSING,
     NONE_SEEN,
@@ -486,12 +495,15 @@ def derive_icp(
         if r.value not in (MISSING, NONE_SEEN):
             by_attr.setdefault(r.attribute, []).append(r)
     attrs = {a.name: a for a in frame.attributes}
+    windows = _windows(
+        frame, by_attr, {n for n, a in attrs.items() if a.family == "intent"}, settings
+    )
 
     for name, rows in by_attr.items():
         attr = attrs[name]
         order = [c.value for c in frame.cuts[name]]
         if attr.family == "intent":
-            intent.extend(_intent(frame, name, rows, order, result, settings))
+            intent.extend(_intent(frame, name, rows, order, result, settings, windows.get(name)))
             continue
         for verdict in ("discriminator", "disqualifier"):
             runs = (
@@ -607,6 +619,34 @@ def _exclusion(
     )
 
 
+def _detected(rows: list[LiftRow], order: list[str]) -> tuple[list[LiftRow], list[tuple[int, int]]]:
+    """A signal's recency bins that predict wins, and the spans of days they cover."""
+    found = [r for run in _runs(rows, order, "discriminator") for r in run]
+    return found, [w for w in (_window(r.value) for r in found) if w is not None]
+
+
+def _windows(
+    frame: Frame, by_attr: dict[str, list[LiftRow]], intent: set[str], settings: AnalysisSettings
+) -> dict[str, Window | None]:
+    """The window estimated for each intent attribute with a detected bin and the ages of
+    its signal, the estimates run side by side (each has its own seeded draws, and numpy's
+    draws release the interpreter)."""
+    names = [
+        name
+        for name, rows in by_attr.items()
+        if name in intent
+        and name in frame.signal_ages
+        and _detected(rows, [c.value for c in frame.cuts[name]])[1]
+    ]
+    estimate = partial(estimate_window, min_deals=settings.min_closed_deals)
+    if len(names) < 2:
+        return {name: estimate(frame.signal_ages[name]) for name in names}
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+        return dict(
+            zip(names, pool.map(estimate, [frame.signal_ages[n] for n in names]), strict=True)
+        )
+
+
 def _intent(
     frame: Frame,
     name: str,
@@ -614,20 +654,17 @@ def _intent(
     order: list[str],
     result: LiftResult,
     settings: AnalysisSettings,
+    window: Window | None,
 ) -> list[IntentSignal]:
     """A signal whose recency bins predict wins (the FDR-controlled detection) becomes one
     signal with one contiguous window, estimated from the ages of all its occurrences before
-    each deal (analysis/windows.py), with a bootstrap interval on each edge."""
-    found = [r for run in _runs(rows, order, "discriminator") for r in run]
-    spans = [w for w in (_window(r.value) for r in found) if w is not None]
+    each deal (``window``: analysis/windows.py), with a bootstrap interval on each edge."""
+    found, spans = _detected(rows, order)
     if not spans:
         return []
     _, signal_type, detail = name.split(":", 2)
     what = f"{signal_type.replace('_', ' ')} '{detail}'"
     ages = frame.signal_ages.get(name)
-    window = (
-        estimate_window(ages, min_deals=settings.min_closed_deals) if ages is not None else None
-    )
     # The estimate must cover a bin that was detected; otherwise the detected span stands.
     if (
         ages is None
