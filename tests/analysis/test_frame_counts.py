@@ -10,7 +10,14 @@ import duckdb
 import numpy as np
 import pytest
 
-from icpkit.analysis.frame import Attribute, Frame, build_frame, prepare, prepared_token
+from icpkit.analysis.frame import (
+    Attribute,
+    Frame,
+    build_frame,
+    frame_signal_ages,
+    prepare,
+    prepared_token,
+)
 from icpkit.learn import points
 from icpkit.workspace import Workspace
 
@@ -150,3 +157,21 @@ def test_closed_deals_on_another_connection_prepare_their_own(
     with ws.connect(read_only=True) as con:
         points.closed_deals(con, prepared=frame.prepared)
     assert counted_prepares == [None]
+
+
+def test_ages_read_after_the_frame_equal_those_read_with_it(demo_workspace) -> None:  # type: ignore[no-untyped-def]
+    """A derivation reads the signals' ages while the lift table is computed: the ages read
+    then, and the deals read for the points, are those the frame would have read itself."""
+    ws = Workspace.open(demo_workspace(800, 5).root)
+    with ws.connect(read_only=True) as con:
+        whole = build_frame(con, ws.settings.analysis)
+        deferred = build_frame(con, ws.settings.analysis, ages=False)
+        assert deferred.signal_ages == {}
+        ages = frame_signal_ages(con, deferred)
+        deals = points.closed_deals(con, prepared=deferred.prepared)
+    assert whole.signal_ages and ages.keys() == whole.signal_ages.keys()
+    for name, expected in whole.signal_ages.items():
+        got = ages[name]
+        for column in ("won", "account", "deal", "age"):
+            assert np.array_equal(getattr(got, column), getattr(expected, column)), (name, column)
+    assert len(deals.won) == whole.n_closed

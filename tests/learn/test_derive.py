@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -164,3 +165,32 @@ def test_a_churn_exclusion_is_confirmed_against_every_churn_test_it_was_picked_f
     assert searched[retail.id].q >= alone[retail.id].q
     assert searched[retail.id].kept
     assert not too_wide[retail.id].kept
+
+
+def test_windows_estimated_side_by_side_equal_those_estimated_one_by_one(
+    demo_workspace: DemoWorkspaces,
+) -> None:
+    """The signals' windows are estimated on threads; each estimate is the one a call of its
+    own gives (its draws are seeded by its signal), whatever runs beside it."""
+    from icpkit.analysis.frame import build_frame
+    from icpkit.analysis.lift import lift_table
+    from icpkit.analysis.windows import estimate_window
+    from icpkit.learn import derive
+
+    ws = Workspace.open(demo_workspace(8_000, 7).root)
+    settings = ws.settings.analysis
+    with ws.connect(read_only=True) as con:
+        frame = build_frame(con, settings)
+    result = lift_table(frame, settings)
+    by_attr: dict[str, list] = {}
+    for row in result.rows:
+        by_attr.setdefault(row.attribute, []).append(row)
+    intent = {a.name for a in frame.attributes if a.family == "intent"}
+    windows = derive._windows(frame, by_attr, intent, settings)
+    assert len(windows) >= 2  # more than one estimate ran side by side
+    for name, window in windows.items():
+        alone = estimate_window(frame.signal_ages[name], min_deals=settings.min_closed_deals)
+        assert window is not None and alone is not None, name
+        edges = ("start", "end", "start_ci", "end_ci", "gain", "reps")
+        assert [getattr(window, e) for e in edges] == [getattr(alone, e) for e in edges], name
+        assert np.array_equal(window.inside, alone.inside), name

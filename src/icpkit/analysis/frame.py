@@ -176,14 +176,17 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> History
     )
     history = date_values(con, "closed", key="deal_key", day="created_at")
     # Funding details carry amounts ('$12M Series B'): the kind of event is what repeats.
+    # Each signal's family is read once, before it meets the deals of its account.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE signal_last AS
-           SELECT c.deal_key,
-                  s.signal_type || ':' || {DETAIL_SQL} AS family,
-                  min(date_diff('day', s.observed_at::DATE, c.created_at::DATE)) AS days
-           FROM closed c JOIN signals s USING (account_key)
-           WHERE c.created_at IS NOT NULL AND s.observed_at::DATE <= c.created_at::DATE
-             AND s.signal_type NOT IN ({HEADCOUNT_TYPES})
+           SELECT c.deal_key, s.family,
+                  min(date_diff('day', s.day, c.created_at::DATE)) AS days
+           FROM closed c
+           JOIN (SELECT s.account_key, s.observed_at::DATE AS day,
+                        s.signal_type || ':' || {DETAIL_SQL} AS family
+                 FROM signals s WHERE s.signal_type NOT IN ({HEADCOUNT_TYPES})) s
+                USING (account_key)
+           WHERE c.created_at IS NOT NULL AND s.day <= c.created_at::DATE
            GROUP BY ALL"""
     )
     # Each signal type whatever its detail ('funding_recency'), for segment tables.
