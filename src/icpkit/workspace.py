@@ -431,13 +431,15 @@ class Workspace:
 
     def lift(self) -> LiftResult:
         """Won versus lost for every attribute value, classed (see icpkit.analysis.lift)."""
-        from icpkit.analysis.frame import build_frame
+        from icpkit.analysis.frame import build_frame, tier_codes
         from icpkit.analysis.lift import lift_table
-        from icpkit.analysis.tiers import assign_tiers
 
-        with self.connect(read_only=True) as con:
-            tiers = assign_tiers(con, self.settings.tiers).tier_of()
-            frame = build_frame(con, self.settings.analysis, tiers)
+        # The customers' tiers are read on a connection of their own while the frame is counted.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            tiering = pool.submit(self._tier_of)
+            with self.connect(read_only=True) as con:
+                frame = build_frame(con, self.settings.analysis)
+            frame.tiers = tier_codes(frame.account_keys, tiering.result())
         result = lift_table(frame, self.settings.analysis)
         if (kept := frame.unanalyzed_note()) is not None:
             result.warnings.append(kept)
@@ -509,6 +511,13 @@ class Workspace:
             )
         return rank_contacts(contacts, roles)
 
+    def _tier_of(self) -> dict[str, int]:
+        """Account key -> customer tier, read on a connection of its own."""
+        from icpkit.analysis.tiers import assign_tiers
+
+        with self.connect(read_only=True) as con:
+            return assign_tiers(con, self.settings.tiers).tier_of()
+
     def tiers(self) -> TierResult:
         """Every customer's tier (see icpkit.analysis.tiers)."""
         from icpkit.analysis.tiers import assign_tiers
@@ -551,9 +560,8 @@ class Workspace:
 
         Deriving twice on unchanged data changes nothing: no new version, no spurious diff.
         """
-        from icpkit.analysis.frame import build_frame, frame_signal_ages
+        from icpkit.analysis.frame import build_frame, frame_signal_ages, tier_codes
         from icpkit.analysis.lift import lift_table
-        from icpkit.analysis.tiers import assign_tiers
         from icpkit.icp.check import reported_extra_columns, unknown_extra_columns
         from icpkit.learn import learn_icp
         from icpkit.learn.derive import (
@@ -570,17 +578,18 @@ class Workspace:
             # Nothing to learn from is an error, never an empty version.
             if (reason := no_usable_deals_reason(con)) is not None:
                 raise NoUsableDeals(f"cannot derive an ICP: {reason}")
-        # What does not wait on another step runs beside it: the persona is learned from the
-        # contacts on a connection of its own while the frame is counted (it is in the
-        # settings before the points are learned, which weigh it with the rest), and the
+        # What does not wait on another step runs beside it: the customers' tiers and the
+        # persona are read on connections of their own while the frame is counted (the
+        # persona is in the settings before the points are learned, which weigh it), and the
         # lift table is computed from the frame while the connection reads the signals'
         # ages and the deals the points are fitted on.
-        with ThreadPoolExecutor(max_workers=2) as pool, one_blas_thread():
+        with ThreadPoolExecutor(max_workers=3) as pool, one_blas_thread():
             learning = pool.submit(self._learn_persona)
+            tiering = pool.submit(self._tier_of)
             # One connection for the frame and the points: the deals it prepared serve both.
             with self.connect(read_only=True) as con:
-                tiers = assign_tiers(con, self.settings.tiers).tier_of()
-                frame = build_frame(con, analysis, tiers, ages=False)
+                frame = build_frame(con, analysis, ages=False)
+                frame.tiers = tier_codes(frame.account_keys, tiering.result())
                 lifting = pool.submit(lift_table, frame, analysis)
                 frame.signal_ages = frame_signal_ages(con, frame)
                 deals = closed_deals(con, prepared=frame.prepared)

@@ -317,9 +317,6 @@ def _build_frame(
     flags = flags.filled(False) if isinstance(flags, np.ma.MaskedArray) else flags
     churned[np.asarray(churn["idx"], dtype=np.int64)] = np.asarray(flags, dtype=bool)
     since = _customer_since(con, len(keys))
-    # 0: not a customer
-    tier = tiers or {}
-    tier_of = np.fromiter((tier.get(k, 0) for k in keys), dtype=np.int8, count=len(keys))
     _, unanalyzed = extra_columns(con, settings)
     return Frame(
         attrs,
@@ -329,12 +326,17 @@ def _build_frame(
         int(totals[2]),
         churned,
         keys,
-        tier_of,
+        tier_codes(keys, tiers or {}),
         unanalyzed,
         history=history,
         prepared=prepared_token(con, where),
         customer_since=since,
     )
+
+
+def tier_codes(keys: list[str], tiers: dict[str, int]) -> np.ndarray:
+    """Per account of ``keys``: its customer tier, 0 for an account that is not a customer."""
+    return np.fromiter((tiers.get(k, 0) for k in keys), dtype=np.int8, count=len(keys))
 
 
 def _customer_since(con: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:
