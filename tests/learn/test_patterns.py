@@ -185,3 +185,22 @@ def test_restricted_patterns_are_the_deals_taken_grouped_on_their_matches(seed: 
     expected = group(Features(rules, x, np.full(x.shape, np.nan), []), churned)
     _same_patterns(restrict(group(features, won), taken, churned, picked), expected)
     assert expected.features.n == 4  # two 0/1 columns: every pairing is there
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_columns_codes_are_its_ranks_whether_or_not_it_is_sorted(seed: int) -> None:
+    """Ages are whole days, coded by their rank without a sort; the codes are those of
+    ``np.unique`` (NaN first) for whole numbers, fractions, negative values and NaN alike
+    (values 0 and 1 alone are a column of matches, their own codes: left out here)."""
+    from icpkit.learn.patterns import _codes
+
+    rng = np.random.default_rng(seed)
+    for n in (1, 7, 500, 20_000):
+        column = rng.integers(2, 1_000, n).astype(np.float64) - 40 * (seed % 2)
+        column[rng.random(n) < 0.4 * (seed % 3)] = np.nan
+        if seed == 5:
+            column = column + 0.25  # not whole days: sorted
+        filled = np.where(np.isnan(column), -np.inf, column)
+        values, expected = np.unique(filled, return_inverse=True)
+        codes, count = _codes(column)
+        assert np.array_equal(codes, expected.ravel()) and count == values.size, n
