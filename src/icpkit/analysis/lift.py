@@ -16,6 +16,8 @@ is then classed:
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -96,6 +98,10 @@ def _starts(sizes: list[int]) -> np.ndarray:
     return starts
 
 
+# Threads measuring the attributes (see lift_table).
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
 def _among_customers(
     per_account: np.ndarray, attr: Attribute, cuts: list[Cut], bands: np.ndarray | None = None
 ) -> list[stats.Comparison | None]:
@@ -140,64 +146,84 @@ def lift_table(frame: Frame, settings: AnalysisSettings) -> LiftResult:
 
     is_tier1 = np.where(frame.tiers > 0, (frame.tiers == 1).astype(np.int8), -1)
     bands = _customer_bands(frame)
-    for attr in frame.attributes:
-        if not attr.profiled:
-            continue
-        cuts = frame.cuts[attr.name]
-        won = np.array([c.n_won for c in cuts], dtype=float)
-        lost = np.array([c.n_closed - c.n_won for c in cuts], dtype=float)
-        _, iv = stats.information_value(won, lost)
-        result.information_value[attr.name] = iv
-        strength = stats.estimate_prior_strength(won, won + lost)
-        if len(cuts) < 2:
-            continue
-        # Each value against the rest of its attribute, from sums per value (stats).
-        comparisons = stats.rate_differences(
-            np.concatenate([c.wins for c in cuts]),
-            np.concatenate([c.deals for c in cuts]),
-            _starts([len(c.wins) for c in cuts]),
-        )
-        churns = _among_customers(frame.churned, attr, cuts, bands)
-        tiers1 = _among_customers(is_tier1, attr, cuts, bands)
-        for cut, comparison, churn, tier1 in zip(cuts, comparisons, churns, tiers1, strict=True):
-            rate = stats.clustered_rate(cut.wins, cut.deals)
-            result.rows.append(
-                LiftRow(
-                    attribute=attr.name,
-                    value=cut.value,
-                    family=attr.family,
-                    kind=attr.kind,
-                    n_closed=cut.n_closed,
-                    wins=cut.n_won,
-                    n_accounts=len(cut.accounts),
-                    win_rate=rate.rate,
-                    win_rate_ci=(rate.low, rate.high),
-                    shrunk_rate=stats.shrunk_rate(cut.n_won, cut.n_closed, base, strength),
-                    share_won=cut.n_won / n_won,
-                    share_lost=(cut.n_closed - cut.n_won) / n_lost,
-                    lift=comparison.lift,
-                    lift_ci=comparison.lift_ci,
-                    difference=comparison.difference,
-                    difference_ci=comparison.difference_ci,
-                    p_value=comparison.p_value,
-                    woe=stats.weight_of_evidence(
-                        cut.n_won, cut.n_closed - cut.n_won, n_won, n_lost
-                    ),
-                    test=comparison.test,
-                    churn_rate=churn.rate_in if churn else None,
-                    churn_lift=churn.lift if churn else None,
-                    churn_p_value=churn.p_value if churn else None,
-                    churn_customers=churn.n_accounts_in if churn else 0,
-                    churn_customers_rest=churn.n_accounts_out if churn else 0,
-                    tier1_rate=tier1.rate_in if tier1 else None,
-                    tier1_lift=tier1.lift if tier1 else None,
-                    tier1_p_value=tier1.p_value if tier1 else None,
-                    thin=_thin(cut.n_closed, comparison, settings),
-                    n_accounts_rest=comparison.n_accounts_out,
-                )
-            )
+    profiled = [attr for attr in frame.attributes if attr.profiled]
+
+    def rows_of(attr: Attribute) -> tuple[float, list[LiftRow]]:
+        return _attribute_rows(frame, attr, settings, base, is_tier1, bands)
+
+    # Each attribute is measured on its own (numpy's work on the larger ones runs beside
+    # the rest); the rows keep the attributes' order.
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for attr, (iv, rows) in zip(profiled, pool.map(rows_of, profiled), strict=True):
+            result.information_value[attr.name] = iv
+            result.rows.extend(rows)
     _adjust_and_classify(result.rows, settings)
     return result
+
+
+def _attribute_rows(
+    frame: Frame,
+    attr: Attribute,
+    settings: AnalysisSettings,
+    base: float,
+    is_tier1: np.ndarray,
+    bands: np.ndarray | None,
+) -> tuple[float, list[LiftRow]]:
+    """The information value of ``attr`` and a row per value compared with the rest of its
+    attribute (q-values and verdicts come after, over every attribute)."""
+    n_won, n_lost = frame.n_won, frame.n_closed - frame.n_won
+    cuts = frame.cuts[attr.name]
+    won = np.array([c.n_won for c in cuts], dtype=float)
+    lost = np.array([c.n_closed - c.n_won for c in cuts], dtype=float)
+    _, iv = stats.information_value(won, lost)
+    strength = stats.estimate_prior_strength(won, won + lost)
+    if len(cuts) < 2:
+        return iv, []
+    # Each value against the rest of its attribute, from sums per value (stats).
+    comparisons = stats.rate_differences(
+        np.concatenate([c.wins for c in cuts]),
+        np.concatenate([c.deals for c in cuts]),
+        _starts([len(c.wins) for c in cuts]),
+    )
+    churns = _among_customers(frame.churned, attr, cuts, bands)
+    tiers1 = _among_customers(is_tier1, attr, cuts, bands)
+    rows = []
+    for cut, comparison, churn, tier1 in zip(cuts, comparisons, churns, tiers1, strict=True):
+        rate = stats.clustered_rate(cut.wins, cut.deals)
+        rows.append(
+            LiftRow(
+                attribute=attr.name,
+                value=cut.value,
+                family=attr.family,
+                kind=attr.kind,
+                n_closed=cut.n_closed,
+                wins=cut.n_won,
+                n_accounts=len(cut.accounts),
+                win_rate=rate.rate,
+                win_rate_ci=(rate.low, rate.high),
+                shrunk_rate=stats.shrunk_rate(cut.n_won, cut.n_closed, base, strength),
+                share_won=cut.n_won / n_won,
+                share_lost=(cut.n_closed - cut.n_won) / n_lost,
+                lift=comparison.lift,
+                lift_ci=comparison.lift_ci,
+                difference=comparison.difference,
+                difference_ci=comparison.difference_ci,
+                p_value=comparison.p_value,
+                woe=stats.weight_of_evidence(cut.n_won, cut.n_closed - cut.n_won, n_won, n_lost),
+                test=comparison.test,
+                churn_rate=churn.rate_in if churn else None,
+                churn_lift=churn.lift if churn else None,
+                churn_p_value=churn.p_value if churn else None,
+                churn_customers=churn.n_accounts_in if churn else 0,
+                churn_customers_rest=churn.n_accounts_out if churn else 0,
+                tier1_rate=tier1.rate_in if tier1 else None,
+                tier1_lift=tier1.lift if tier1 else None,
+                tier1_p_value=tier1.p_value if tier1 else None,
+                thin=_thin(cut.n_closed, comparison, settings),
+                n_accounts_rest=comparison.n_accounts_out,
+            )
+        )
+    return iv, rows
 
 
 def _adjust_and_classify(rows: list[LiftRow], settings: AnalysisSettings) -> None:
