@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 from edge_cases import edge_icp, edge_settings
 
@@ -25,6 +26,7 @@ from icpkit.ingest.distinct import normalize_distinct
 from icpkit.ingest.fields import FIELDS
 from icpkit.ingest.normalize import Unreadable
 from icpkit.ingest.normalize.domains import account_domain
+from icpkit.store.db import scalar
 from icpkit.workspace import Workspace
 
 DAY = dt.date(2026, 6, 1)
@@ -280,3 +282,81 @@ def test_the_website_twin_gives_every_value_what_the_domain_normalizer_gives() -
     con.execute("CREATE TABLE common AS SELECT * FROM sites LIMIT 0")
     con.executemany("INSERT INTO common VALUES (?)", [[w] for w in WEBSITES[:9]])
     assert normalize_distinct(con, spec, "common", "v", "lk2", IngestSettings()).in_python == 0
+
+
+def test_websites_read_as_themselves_are_left_out_of_the_lookup_and_read_back() -> None:
+    con = duckdb.connect()
+    con.register("sites", pa.table({"v": [*WEBSITES, "", " ", None, "beta.io", "gamma.co.uk"]}))
+    spec = next(s for s in FIELDS["companies"] if s.name == "company_domain")
+    normalize_distinct(con, spec, "sites", "v", "whole", IngestSettings())
+    normalize_distinct(con, spec, "sites", "v", "part", IngestSettings(), keep="changed")
+    rows = con.execute(
+        """SELECT s.v, w.company_domain, w.error,
+                  CASE WHEN p.raw IS NOT NULL THEN p.company_domain
+                       WHEN trim(s.v) <> '' THEN s.v END,
+                  p.error
+           FROM sites s LEFT JOIN whole w ON w.raw = s.v LEFT JOIN part p ON p.raw = s.v"""
+    ).fetchall()
+    for website, domain, error, read_back, error_back in rows:
+        assert (read_back, error_back) == (domain, error), website
+    left_out = scalar(con, "SELECT count(*) FROM whole") - scalar(con, "SELECT count(*) FROM part")
+    assert left_out >= 4  # acme.io, beta.io, gamma.co.uk, acme.com.au, ...
+    # Not for several outputs, nor where the column's other values decide ('CA', '1,234').
+    for name, keep in (("employees", "changed"), ("country", "changed"), ("revenue", "unread")):
+        other = next(s for s in FIELDS["companies"] if s.name == name)
+        with pytest.raises(ValueError):
+            normalize_distinct(con, other, "sites", "v", "x", IngestSettings(), keep=keep)
+
+
+# Revenue and head counts written every way an export does, for the twins and the unit: one
+# column the unit is unsure of, one of plain millions (the plain numbers scaled).
+REVENUES = [
+    "10,717,000", "1,234,000", "$194.5M", "€1.1B", "2.5 million", "$100K", "12,500", "36.9",
+    "5000000", "1.234", "$1.5M-$2M", "lots", "-5", "$36.9", "3 billion", "1,000,000.50", "",
+]  # fmt: skip
+MILLIONS = ["12", "36.9", "$5M", "1,234", "2.5", "150", "$1.1B", "2.5 million", "8", "12,500"]
+HEADCOUNTS = ["1,200", "80", "51-200", "2,500", "10,000", "0,123", "12.5", "", "1,000,000"]
+NAMES = ["Zoë AG", "Zoe", "Müller GmbH", "Muller", "Ærø ApS", "Straße GmbH", "ÉCOLE & Cie"]
+
+
+@pytest.mark.parametrize(("revenues", "unit"), [(REVENUES, "unit unsure"), (MILLIONS, "millions")])
+def test_revenue_and_head_counts_written_every_way_score_as_loading_them_does(
+    demo_workspace: tuple[Workspace, Path], tmp_path: Path, revenues: list[str], unit: str
+) -> None:
+    ws, _ = demo_workspace
+    rows = []
+    for i in range(400):
+        name = f"{NAMES[i % len(NAMES)]} {i % 40}" if i % 3 else NAMES[i % len(NAMES)]
+        site = "" if i % 5 == 0 else f"co{i}.io"
+        revenue, heads = revenues[i % len(revenues)], HEADCOUNTS[i % len(HEADCOUNTS)]
+        notes = "first line\nsecond line" if i % 11 == 0 else ""
+        rows.append([str(5000 + i), name, site, heads, revenue, "Software", "Germany", "2001",
+                     "", "", notes])  # fmt: skip
+    fast, reference = _both(ws, _write(tmp_path / "companies.csv", rows))
+    _assert_same(fast, reference)
+    assert fast.report is not None
+    assert any("decimal separator" in n for n in fast.report.notes)
+    assert any(unit in n for n in fast.report.notes)
+    assert any(p.column == "Number of Employees" for p in fast.report.problems)
+
+
+# Mostly ISO dates (read in SQL), then serial numbers, the majority of the others: the ISO
+# dates counted in SQL keep the column from reading as serial numbers.
+DATES = ["45292", "45300", "45310", "45320", "2024-02-30", "soon", ""]
+
+
+def test_dates_read_for_the_quarantine_only_quarantine_as_loading_them_does(
+    demo_workspace: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = demo_workspace
+    path = tmp_path / "companies.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Record ID", "Company name", "Company Domain Name", "Create Date"])
+        for i in range(300):
+            created = DATES[i // 2 % len(DATES)] if i % 2 else f"2023-01-{1 + i % 28:02d}"
+            writer.writerow([str(7000 + i), f"Name {i}", f"n{i}.io", created])
+    fast, reference = _both(ws, path)
+    _assert_same(fast, reference)
+    assert fast.report is not None
+    assert {p.value for p in fast.report.problems} >= {"2024-02-30", "soon", "45292"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
@@ -10,16 +11,26 @@ import pytest
 
 from helpers import cases
 from icpkit.config import IngestSettings
-from icpkit.ingest.cells import build_lookup, fast_path, name_keys_sql, suffix_tables
+from icpkit.ingest import distinct
+from icpkit.ingest.cells import (
+    build_lookup,
+    fast_path,
+    money_limit,
+    name_keys_sql,
+    suffix_tables,
+)
+from icpkit.ingest.distinct import money_twin, normalize_distinct
 from icpkit.ingest.fields import FIELDS
 from icpkit.ingest.normalize.names import company_name_key
 
 SPECS = {s.name: s for s in FIELDS["companies"]} | {s.name: s for s in FIELDS["deals"]}
 
+# Head counts with separators, grouped or not as thousands are ('0,123' is not a count).
+GROUPED = ["0,123", "01,234", "1,234,567", "3,000,001", "1,000,000,000", "12,34", "1,2345", "1.234"]
 CASES = {
     "amount": ["12500", "12500.50", "0", "007", "99999999999", "1,200", "$5", "-3", "1e3"],
     "revenue": ["5000000", "5000000.25", "$5M", "5,000,000", "1.2 billion"],
-    "employees": ["1", "137", "0", "3000000", "3000001", "51-200", "1,200", "12.0"],
+    "employees": ["1", "137", "0", "3000000", "3000001", "51-200", "1,200", "12.0", *GROUPED],
     "created_at": [
         "2024-03-05",
         "2024-03-05 10:22",
@@ -81,7 +92,12 @@ def _name_samples() -> list[str]:
     names = [c.values[0] for c in cases("names", table)]
     names += [c.values[0] for c in cases("names", "company_name_keys")]
     names += ["", " ", "N/A", "null", "-", "Inc", "Co Inc", "and Inc", "The", "the inc", "---"]
-    names += ["Zoë AG", "Müller GmbH", "Tab\tCo", "Acme’s Inc"]
+    names += ["Zoë AG", "Müller GmbH", "Tab\tCo", "Acme’s Inc", "Straße GmbH", "Ærø ApS"]
+    names += ["ÉCOLE & Cie", "The Überbau Ltd", "Ñandú S.A.", "Ça Inc", "e\u0301cole", "Ørsted"]
+    # Every Latin-1 letter, alone, in a name and before a legal form.
+    names += [f"{chr(c)}x{chr(c)} Inc" for c in range(0xC0, 0x100)] + [
+        chr(c) for c in range(0xC0, 0x100)
+    ]
     for _ in range(3000):
         parts = [rng.choice(words) for _ in range(rng.randint(1, 3))]
         parts += [rng.choice(forms) for _ in range(rng.randint(0, 2))]
@@ -103,5 +119,74 @@ def test_name_key_twin_gives_the_normalizers_key_wherever_it_answers() -> None:
     for raw, got in rows:
         assert got == company_name_key(raw), raw
     answered = {raw for raw, _ in rows}
-    for raw in ("", "N/A", "Inc", "Co Inc", "Zoë AG", "Tab\tCo"):
+    for raw in ("", "N/A", "Inc", "Co Inc", "Tab\tCo", "Straße GmbH", "e\u0301cole", "Ørsted"):
         assert raw not in answered, raw
+    # Accented Latin letters are read without their accents, as the normalizer reads them.
+    for raw in ("Zoë AG", "Müller GmbH", "ÉCOLE & Cie", "The Überbau Ltd", "Ñandú S.A."):
+        assert raw in answered, raw
+
+
+# Amounts as exports write them, the money twin's forms and their near misses.
+AMOUNTS = [
+    "10,717,000", "1,000,000", "999,999,999,999", "1,000,000,000,000,000", "0,000,000",
+    "01,000,000", "1,234", "12.500", "1,000,000.5", "1,000,00", "1,23,456", "1 234 567",
+    " 1,000,000", "$194.5M", "€1.1B", "$1000M", "$100K", "100K", "€9.9M", "2.5 million",
+    "7 billion", "0.1 million", "$1.25M", "$1.234M", "$1,2M", "1.5 mln", "$ 1.5M", "1.5m",
+    "$1.5 M", "US$1.5M", "£1.5M", "$1.5MM", "$99999.9B", "0K", "$1.5M-$2M", "-$1.5M",
+    "(1,000,000)", "1,000,000 EUR", "1.2e3", "$36.9", "5000000",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ["revenue", "amount"])
+@pytest.mark.parametrize("shown", [[], ["1.234,56"], ["1,234.56"]])
+def test_the_money_twin_reads_each_amount_as_the_normalizer_does_in_any_column(
+    field: str, shown: list[str]
+) -> None:
+    spec, settings = SPECS[field], IngestSettings()
+    con = duckdb.connect()
+    con.register("vals", pa.table({"v": AMOUNTS}))
+    twin = money_twin(money_limit(spec, settings))("vals")
+    hits = con.execute(f"SELECT v, o0, o1 FROM ({twin}) WHERE hit").fetchall()
+    assert {"10,717,000", "$194.5M", "€1.1B", "2.5 million", "$100K"} <= {v for v, *_ in hits}
+    # The column's decimal separator (none, ',' or '.') changes none of the twin's amounts.
+    lookup = build_lookup(spec, AMOUNTS, settings, column_values=shown).table.to_pylist()
+    python = {r["raw"]: r for r in lookup}
+    for raw, amount, currency in hits:
+        expected = python[raw]
+        assert expected["error"] is None, raw
+        assert (amount, currency) == (expected[field], expected[f"{field}_currency"]), raw
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        # Both separators shown: the twin's '.' evidence makes the column undecided.
+        ["10,717,000", "12.500", "1,234", "$194.5M", "1.234,56", "500"],
+        ["10,717,000", "1,234", "€1.1M", "100K", "36.9", "5000000", "12.500"],
+        ["1,234", "12.500", "$5M", "150000", "$0.5M"],
+        ["1.234,56", "12.500", "€2,3M", "2 million"],
+        AMOUNTS,
+    ],
+)
+def test_amounts_read_by_the_money_twin_weigh_in_the_columns_decimal_separator(
+    column: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, settings = SPECS["revenue"], IngestSettings()
+
+    def lookup() -> tuple[dict[str, tuple[object, ...]], str | None, int]:
+        con = duckdb.connect()
+        con.register("vals", pa.table({"v": column}))
+        done = normalize_distinct(con, spec, "vals", "v", "lk", settings)
+        rows = {r[0]: r[1:] for r in con.execute("SELECT * FROM lk").fetchall()}
+        return rows, done.lookup.note, done.in_python
+
+    fast = lookup()
+
+    def nothing(limit: float) -> Callable[[str], str]:
+        return lambda rel: f"SELECT v, false AS hit, NULL AS o0, NULL AS o1 FROM {rel}"
+
+    # Without the twin every such amount goes through the normalizer, as it did before it.
+    monkeypatch.setattr(distinct, "money_twin", nothing)
+    slow = lookup()
+    assert fast[:2] == slow[:2]
+    assert fast[2] < slow[2]

@@ -178,6 +178,9 @@ def test_the_record_count_agrees_with_the_csv_module(tmp_path: Path, name: str, 
 
     assert counted.records == csv_module_records(text, delimiter)
     assert counted.unclosed_line is None
+    # The count by quote parity counts the file's lines as count_lines does, in passing.
+    assert counted.lf_lines in (None, readers.count_lines(path))
+    assert counted.lf_lines is not None or not counted.regular
 
 
 def test_the_record_count_reads_utf16_and_cp1252(tmp_path: Path) -> None:
@@ -210,6 +213,8 @@ def test_the_record_count_agrees_with_the_csv_module_on_random_text(
         data = np.frombuffer(text.encode(), dtype=np.uint8)
         expected = csv_module_records(text, ",")
         assert scan_bytes(data, 0, b",", b'"').records == expected, text
+        if "\r" not in text:  # told there is no carriage return, the scan finds the same
+            assert scan_bytes(data, 0, b",", b'"', crs=False) == scan_bytes(data, 0, b",", b'"')
         # The exact rules agree with the numpy count wherever the quoting is regular.
         assert records._scan_events(data, 0, ord(","), ord('"')).records == expected, text
 

@@ -28,12 +28,13 @@ import pyarrow as pa
 from icpkit.config import IngestSettings
 from icpkit.engines.layout import extra_sources
 from icpkit.icp.model import ICP
-from icpkit.ingest.cells import check_sample
+from icpkit.ingest.cells import check_sample, name_keys_sql
 from icpkit.ingest.detect import Layout, detect_layout
-from icpkit.ingest.distinct import normalize_distinct
+from icpkit.ingest.distinct import Keep, normalize_distinct
 from icpkit.ingest.fields import FIELDS, FieldSpec
 from icpkit.ingest.mojibake import MARKERS
 from icpkit.ingest.normalize.names import name_keys
+from icpkit.ingest.pipeline import _check_revenue_unit, plain_money
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.propose import known_accounts
 from icpkit.ingest.readers import (
@@ -59,6 +60,9 @@ SCORED = (
     "technologies",
     "total_funding",
 )
+# The fields whose values go on past the read (the others are read for the quarantine only,
+# and text ones not at all).
+KEPT = ("source_id", "company_name", "funding_stage", "company_domain", "company_email", *SCORED)
 ACCOUNT_COLUMNS = (
     "name",
     "domain",
@@ -84,6 +88,7 @@ class _Read:
     layout: Layout
     columns: dict[str, str] = field(default_factory=dict)
     extras: dict[str, str] = field(default_factory=dict)
+    rows: int = 0  # the records of ``raw``: those read, less the blank ones
 
 
 def score_input_from_export(
@@ -103,15 +108,17 @@ def score_input_from_export(
     reference way. ``settings`` are the ingest settings with the file's companies rule."""
     made = _read_export(con, path, icp, settings, ids, deals, encoding, sheet)
     if made is None:
-        con.execute("DROP VIEW IF EXISTS raw")
+        for view in ("raw", "export_accounts"):
+            con.execute(f"DROP VIEW IF EXISTS {view}")
         for name in (*_STAGED, *(f"lk_{s.name}" for s in FIELDS["companies"])):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     return made
 
 
-# The tables the read leaves (dropped when the file goes the reference way).
+# The tables the read leaves (dropped, with its views, when the file goes the reference way).
 _STAGED = (
     "raw0",
+    "raw0_lines",
     "norm",
     "nk",
     "nk_more",
@@ -119,7 +126,6 @@ _STAGED = (
     "nk_text",
     "shared_names",
     "merged_keys",
-    "export_accounts",
 )
 
 
@@ -147,8 +153,7 @@ def _read_export(
     report.notes.extend(layout.notes)
     report.warnings.extend(layout.warnings)
     report.blank_records = table.blank_records
-    staged = scalar(con, "SELECT count(*) FROM raw")
-    report.rows_read = staged
+    report.rows_read = read.rows
     if not _normalize(con, read, settings, report):
         return None
     if not _accounts(con, read, report, ids):
@@ -249,7 +254,13 @@ def _stage(
             if header.count(key) > 1:
                 return None  # the load's JSON of unmapped columns holds the name twice
             read.extras[column] = f"c{index[key]}"
-    keep = sorted(set(read.columns.values()) | set(read.extras.values()), key=lambda c: int(c[1:]))
+    specs = {s.name: s for s in FIELDS["companies"]}
+    read_cells = {
+        cell
+        for name, cell in read.columns.items()
+        if name in KEPT or specs[name].kind not in ("text", "id")
+    }
+    keep = sorted(read_cells | set(read.extras.values()), key=lambda c: int(c[1:]))
     joined = f"concat({', '.join(cells)})"
     names = ", ".join(literal(n.lower()) for n in header)
     clean = "lambda x: lower(trim(replace(coalesce(x, ''), chr(65279), '')))"
@@ -265,8 +276,7 @@ def _stage(
     try:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE raw0 AS
-                SELECT row_number() OVER () AS rn, breaks,
-                       coalesce({", ".join(cells)}) IS NULL AS blank,
+                SELECT breaks, coalesce({", ".join(cells)}) IS NULL AS blank,
                        contains(joined, chr(0)) OR {repeat} AS odd,
                        CASE WHEN breaks > 0 THEN [{", ".join(cells)}] END AS cells,
                        {", ".join(keep)}
@@ -281,7 +291,8 @@ def _stage(
     ).fetchone()
     assert row is not None
     records, inner, blank, odd = (int(x) for x in row)
-    if odd or table.header_lines + records + inner != count_lines(table.path):
+    lines = counted.lf_lines if counted.lf_lines is not None else count_lines(table.path)
+    if odd or table.header_lines + records + inner != lines:
         return None  # rows with NUL bytes or repeating the header: the load sets them aside
     if table.preamble_records + records != counted.records:
         return None
@@ -293,19 +304,21 @@ def _stage(
     table.blank_records = blank
     if unaccounted(table, records - blank) is not None:
         return None
-    # Line numbers: the header's lines, the record's place, the line breaks inside the
-    # quoted cells of the records before it.
-    before = (
-        "(SELECT rn, sum(breaks) OVER (ORDER BY rn) AS upto FROM raw0 WHERE breaks > 0)"
-        if inner
-        else "(SELECT 0::BIGINT AS rn, 0::HUGEINT AS upto WHERE false)"
+    read.rows = records - blank
+    # A record's line: the header's lines, its place, the line breaks inside the quoted
+    # cells of the records before it. The running sum streams ``raw0`` in file order (the
+    # order the parallel read kept), into a table of its own read beside it.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE raw0_lines AS
+            SELECT rowid AS rid,
+                   ({table.header_lines} + row_number() OVER ()
+                    + sum(breaks) OVER (ROWS UNBOUNDED PRECEDING) - breaks)::BIGINT AS line
+            FROM raw0"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW raw AS
-            SELECT ({table.header_lines} + r.rn + coalesce(b.upto, 0))::BIGINT AS line,
-                   {", ".join(f"r.{c}" for c in keep)}
-            FROM raw0 r ASOF LEFT JOIN {before} b ON r.rn > b.rn
-            WHERE NOT r.blank"""
+            SELECT l.line, {", ".join(f"r.{c}" for c in keep)}
+            FROM raw0 r JOIN raw0_lines l ON l.rid = r.rowid WHERE NOT r.blank"""
     )
     return read
 
@@ -336,25 +349,31 @@ def _normalize(
     file, unit = read.table.path.name, read.table.unit
     select = ["raw.line"]
     joins: list[str] = []
-    wanted = {"source_id", "company_name", "funding_stage", "company_domain", "company_email"}
-    wanted |= set(SCORED)
     for name, choice in layout.choices.items():
         spec, cell = specs[name], read.columns[name]
         src = f"raw.{cell}"
         if spec.kind in ("text", "id"):
             if name == "source_id" and scalar(
                 con,
-                f"SELECT count(*) FROM raw0 WHERE regexp_full_match(trim({cell}), {_ID_LIST})",
+                f"SELECT count(*) FROM raw0 "
+                f"WHERE contains({cell}, ';') AND regexp_full_match(trim({cell}), {_ID_LIST})",
             ):
                 return False  # several associated companies in a cell: the load splits them
             expr = f"NULLIF(trim({src}), '')"
             if spec.kind == "id":
                 expr = _id_expr(expr, layout.system)
-            if name in wanted:
+            if name in KEPT:
                 select.append(f"{expr} AS {name}")
             continue
         alias = f"lk_{name}"
-        done = normalize_distinct(con, spec, "raw0", cell, alias, settings)
+        # Most websites are bare domains, their own account domain: the lookup leaves them out;
+        # a field read for the quarantine only needs the values its twins cannot read.
+        keep: Keep = "all"
+        if spec.kind == "domain":
+            keep = "changed"
+        elif name not in KEPT and spec.kind not in ("money", "number"):
+            keep = "unread"
+        done = normalize_distinct(con, spec, "raw0", cell, alias, settings, keep=keep)
         if done.lookup.note:
             report.notes.append(f"column {choice.column!r}: {done.lookup.note}")
         if done.errors:
@@ -365,14 +384,24 @@ def _normalize(
                 report.problems.append(
                     Problem(file, reason, "cell", line, choice.column, value, unit)
                 )
-        if name not in wanted:
+        if name not in KEPT:
             con.execute(f"DROP TABLE {alias}")
             continue
         joins.append(f"LEFT JOIN {alias} ON {alias}.raw = {src}")
         first = f"{alias}.{name}"
+        if keep == "changed":
+            first = (
+                f"CASE WHEN {alias}.raw IS NOT NULL THEN {first} "
+                f"WHEN trim({src}) <> '' THEN {src} END"
+            )
         select.append(f"{first} AS {name}")
         if name == "revenue":
-            select.append(f"{src} AS revenue_raw")
+            # Whether a value is a plain number, for its unit: once per distinct value.
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {alias} AS "
+                f"SELECT *, {plain_money('raw')} AS plain FROM {alias}"
+            )
+            select.append(f"{alias}.plain AS revenue_plain")
     for name in ("source_id", "company_name", "funding_stage", "company_domain", "company_email"):
         if name not in layout.choices:
             select.append(f"NULL::VARCHAR AS {name}")
@@ -389,9 +418,7 @@ def _normalize(
         # A work email's domain stands in for a missing website.
         con.execute("UPDATE norm SET company_domain = coalesce(company_domain, company_email)")
     # Plain revenue numbers in the unit the file's own evidence shows, as the load reads them.
-    from icpkit.ingest.pipeline import _check_revenue_unit
-
-    _check_revenue_unit(con, settings, present, report, layout)
+    _check_revenue_unit(con, settings, present, report, layout, {"revenue": "revenue_plain"})
     for name in SCORED:
         if name not in present:
             typ = {"technologies": "VARCHAR[]", "founded_year": "INTEGER"}.get(name, "DOUBLE")
@@ -404,16 +431,26 @@ def _normalize(
 
 
 def _name_keys(con: duckdb.DuckDBPyConnection, table: str, names_sql: str) -> None:
-    """Create ``table`` (raw, key): the matching key of every name ``names_sql`` selects,
-    computed once per name by the load's own normalizer."""
-    names = [r[0] for r in con.execute(names_sql).fetchall()]
+    """Create ``table`` (raw, key): the matching key of every name ``names_sql`` selects, once
+    per name, as the load keys them: the names the SQL twin of its normalizer settles
+    (:func:`icpkit.ingest.cells.name_keys_sql`) in SQL, the others by the normalizer."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table}_sql AS
+            {name_keys_sql(f"(SELECT company_name AS raw FROM ({names_sql}))")}"""
+    )
+    names = [r[0] for r in con.execute(f"SELECT raw FROM {table}_sql WHERE NOT fast").fetchall()]
     keys = name_keys(names)
     con.register(
         f"{table}_rows",
         pa.table({"raw": pa.array(names, pa.string()), "key": pa.array(keys, pa.string())}),
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_rows")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT raw, key FROM {table}_sql WHERE fast
+            UNION ALL SELECT raw, key FROM {table}_rows"""
+    )
     con.unregister(f"{table}_rows")
+    con.execute(f"DROP TABLE {table}_sql")
 
 
 def _accounts(con: duckdb.DuckDBPyConnection, read: _Read, report: FileReport, ids: str) -> bool:
@@ -486,10 +523,13 @@ def _accounts(con: duckdb.DuckDBPyConnection, read: _Read, report: FileReport, i
     known = f"""(SELECT source_id AS ws_id, min(account_key) AS ws_key FROM {ids}
                  WHERE system = '{system}' GROUP BY source_id)"""
     # Most keys hold one record, taken as it is; only keys of several records are merged.
+    # The record ids keying accounts are counted with them, for the note.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE merged_keys AS
-            SELECT account_key FROM {keyed} GROUP BY 1 HAVING count(*) > 1"""
+            SELECT account_key, count(*) AS records FROM {keyed} GROUP BY 1
+            HAVING count(*) > 1 OR account_key LIKE 'id:{system}:%'"""
     )
+    merged = "(SELECT account_key FROM merged_keys WHERE records > 1)"
     single = ", ".join(
         f"r.{source} AS {column}"
         for column, source in zip(
@@ -499,23 +539,24 @@ def _accounts(con: duckdb.DuckDBPyConnection, read: _Read, report: FileReport, i
         )
     )
     single_extras = "".join(f", r.{identifier('x_' + c)}" for c in read.extras)
+    # A view: the accounts stream into the scorecard once, never stored whole.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE export_accounts AS
+        f"""CREATE OR REPLACE TEMP VIEW export_accounts AS
             SELECT r.account_key, r.line, r.source_id AS record_id, {single}{single_extras},
-                   w.ws_key AS workspace_key, 1::BIGINT AS records
+                   w.ws_key AS workspace_key
             FROM {keyed} r LEFT JOIN {known} w ON w.ws_id = r.source_id
-            WHERE r.account_key NOT IN (SELECT account_key FROM merged_keys)
+            WHERE r.account_key NOT IN {merged}
             UNION ALL
             SELECT account_key, min(line) AS line, min(source_id) AS record_id,
-                   {firsts}{extras}, min(w.ws_key) AS workspace_key, count(*) AS records
+                   {firsts}{extras}, min(w.ws_key) AS workspace_key
             FROM {keyed} r LEFT JOIN {known} w ON w.ws_id = r.source_id
-            WHERE r.account_key IN (SELECT account_key FROM merged_keys)
+            WHERE r.account_key IN {merged}
             GROUP BY r.account_key"""
     )
     row = con.execute(
         f"""SELECT coalesce(sum(records), 0) - count(*),
                    count(*) FILTER (WHERE account_key LIKE 'id:{system}:%')
-            FROM export_accounts"""
+            FROM merged_keys"""
     ).fetchone()
     shared, split = (int(row[0]), int(row[1])) if row else (0, 0)
     if split:
@@ -546,8 +587,8 @@ def _shared_names(con: duckdb.DuckDBPyConnection) -> None:
     Only the names of records without a website need their key; of the others, only those
     that can share one: a key is the name's words (lower-cased, '&' read as 'and', '.' and
     apostrophes dropped) less legal forms at the end and a leading 'the', so such a name's
-    words start with the key. Those are found in SQL, and keyed in Python; names not in
-    ASCII always are."""
+    words start with the key. Those are found in SQL, and keyed as the load keys them
+    (:func:`_name_keys`); names not in ASCII always are."""
     con.execute("CREATE OR REPLACE TEMP TABLE shared_names (name_key VARCHAR)")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE nk_wanted AS

@@ -155,7 +155,7 @@ def _numbers(
     separators = infer_decimal_separator(values)
     decimal = separators.decimal
     read: dict[str, list[str]] = {"column": [], "currency": [], "default": []}
-    limit = settings.max_amount if spec.name == "amount" else MAX_REVENUE
+    limit = money_limit(spec, settings)
 
     def money(raw: str) -> Any:
         m: Money | None = parse_money(raw, decimal)
@@ -284,16 +284,23 @@ class FastPath:
 
 # No '12.500': one separator before three digits is read by the column's convention.
 _PLAIN_NUMBER = r"'[0-9]{1,15}(\.([0-9]{1,2}|[0-9]{4,6}))?'"
+# A head count of digits, or of groups of three after a first group not starting with 0.
+_PLAIN_COUNT = r"'[0-9]{1,7}|[1-9][0-9]{0,2}(,[0-9]{3}){1,2}'"
 _ISO_DATE = r"'[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?'"
 _BARE_DOMAIN = r"'[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.[a-z]{2,63}'"
 # Tables the domain fast path reads, registered by the pipeline (see suffix_tables()).
 SUFFIX_TABLES = ("psl_single", "psl_every", "platform_hosts")
 
 
+def money_limit(spec: FieldSpec, settings: IngestSettings) -> float:
+    """The largest amount a money field accepts: a deal's from the settings, else revenue's."""
+    return settings.max_amount if spec.name == "amount" else MAX_REVENUE
+
+
 def fast_path(spec: FieldSpec, settings: IngestSettings) -> FastPath | None:
     """The SQL fast path for ``spec``'s kind, if it has one."""
     if spec.kind == "money":
-        limit = settings.max_amount if spec.name == "amount" else MAX_REVENUE
+        limit = money_limit(spec, settings)
         return FastPath(
             f"regexp_full_match({{v}}, {_PLAIN_NUMBER}) AND try_cast({{v}} AS DOUBLE) <= {limit!r}",
             ("try_cast({v} AS DOUBLE)", "NULL::VARCHAR"),
@@ -301,10 +308,11 @@ def fast_path(spec: FieldSpec, settings: IngestSettings) -> FastPath | None:
     if spec.kind == "number":
         return FastPath(f"regexp_full_match({{v}}, {_PLAIN_NUMBER})", ("try_cast({v} AS DOUBLE)",))
     if spec.kind == "employees":
+        # '1,200' groups thousands in a head count, whatever the column's other values.
         return FastPath(
-            f"regexp_full_match({{v}}, '[0-9]{{1,7}}') AND try_cast({{v}} AS BIGINT) "
-            f"BETWEEN 1 AND {LARGEST_EMPLOYER}",
-            ("try_cast({v} AS BIGINT)",) * 3,
+            f"regexp_full_match({{v}}, {_PLAIN_COUNT}) "
+            f"AND try_cast(replace({{v}}, ',', '') AS BIGINT) BETWEEN 1 AND {LARGEST_EMPLOYER}",
+            ("try_cast(replace({v}, ',', '') AS BIGINT)",) * 3,
         )
     if spec.kind == "date":
         return FastPath(
@@ -323,18 +331,29 @@ def fast_path(spec: FieldSpec, settings: IngestSettings) -> FastPath | None:
     return None
 
 
+# Latin letters that decompose into an ASCII letter and accents ('é', 'Ü', 'ñ'): stripped of
+# them, a name keys as its ASCII form does. Not 'ß', 'æ', 'ø' and the like, which the
+# normalizer rewrites ('ss') or keeps.
+_ACCENTED = "À-ÅÇ-ÏÑ-ÖÙ-Ýà-åç-ïñ-öù-ýÿ"
+
+
 def name_keys_sql(values: str) -> str:
     """SELECT (``raw``, ``fast``, ``key``) over the names in column ``raw`` of ``values``: the
     SQL twin of :func:`icpkit.ingest.normalize.names.company_name_key` for names in printable
-    ASCII (lower-cased, ``&`` read as "and", ``.`` and ``'`` dropped, other punctuation a
-    space, trailing legal forms with an "and" before one and a leading "The" removed).
-    ``fast`` says the twin settled the name; the others (blanks, nothing left but legal
-    forms, other characters) are for the normalizer, ``key`` NULL."""
+    ASCII, accented Latin letters stripped of their accents (lower-cased, ``&`` read as
+    "and", ``.`` and ``'`` dropped, other punctuation a space, trailing legal forms with an
+    "and" before one and a leading "The" removed). ``fast`` says the twin settled the name;
+    the others (blanks, nothing left but legal forms, other characters) are for the
+    normalizer, ``key`` NULL."""
     nulls = ", ".join(literal(t) for t in sorted(NULL_TOKENS))
     forms = "|".join(sorted(LEGAL_SUFFIXES))
     words = (
-        "trim(regexp_replace(regexp_replace(replace(lower(raw), '&', ' and '), "
+        "trim(regexp_replace(regexp_replace(replace(lower(text), '&', ' and '), "
         "'[.'']', '', 'g'), '[^a-z0-9]+', ' ', 'g'))"
+    )
+    text = (
+        "CASE WHEN regexp_full_match(raw, '[ -~]+') THEN raw "
+        f"WHEN regexp_full_match(raw, '[ -~{_ACCENTED}]+') THEN strip_accents(raw) END"
     )
     # Legal forms at the end go, an 'and' before one too; the first word always stays.
     kept = f"regexp_replace(words, '(?:(?: and)? (?:{forms}))+$', '')"
@@ -347,9 +366,8 @@ def name_keys_sql(values: str) -> str:
                                                ELSE kept END END AS key
                FROM (SELECT raw, kept, {fast} AS fast
                      FROM (SELECT raw, ascii, CASE WHEN ascii THEN {kept} END AS kept
-                           FROM (SELECT raw, regexp_full_match(raw, '[ -~]+') AS ascii,
-                                        {words} AS words
-                                 FROM {values})))"""
+                           FROM (SELECT raw, text IS NOT NULL AS ascii, {words} AS words
+                                 FROM (SELECT raw, {text} AS text FROM {values}))))"""
 
 
 def suffix_tables() -> dict[str, pa.Table]:

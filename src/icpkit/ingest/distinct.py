@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import duckdb
 import pyarrow as pa
@@ -25,6 +26,7 @@ from icpkit.ingest.cells import (
     Lookup,
     build_lookup,
     fast_path,
+    money_limit,
     suffix_tables,
 )
 from icpkit.ingest.fields import FieldSpec
@@ -53,6 +55,16 @@ def _unmapped_industries(
 
 # A host of two or three labels, as the bare domain of a website cell.
 _HOST = r"'[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z]{2,63}){1,2}'"
+
+# Kinds whose normalizer reads a value by the column's other values (the decimal separator,
+# the order of dates, industry code systems, 'CA' as California or Canada).
+_COLUMN_WIDE = ("money", "number", "date", "industry", "country")
+
+Keep = Literal["all", "changed", "unread"]
+"""The values a lookup holds: ``all`` of them; those ``changed`` by the normalizer (not a bare
+domain, its own account domain), for a field of one output read value by value, a non-blank
+value the table lacks being its own output; or those the twins leave ``unread`` (with what
+the normalizer makes of them, errors included), for a field read for its quarantine only."""
 
 Twin = Callable[[str], str]
 """A SQL twin of a normalizer's common case: given a relation with a column ``v`` of raw
@@ -87,6 +99,39 @@ def site_twin(relation: str) -> str:
               FROM (SELECT v, CASE WHEN ends_with(h, '/') THEN h[:-2] ELSE h END AS host
                     FROM (SELECT v, CASE WHEN starts_with(s, 'www.') THEN s[5:] ELSE s END AS h
                           FROM (SELECT v, {no_scheme} AS s FROM {relation}))))"""
+
+
+# Amounts exports write with thousands separators ('10,717,000': two groups or more, so
+# never '12,500', whose comma the column decides) or a magnitude ('$194.5M', '€1.1B',
+# '2.5 million', '100K'; at most two decimals, so never '1.234M').
+_GROUPED_AMOUNT = r"'[1-9][0-9]{0,2}(,[0-9]{3}){2,4}'"
+_SCALED_AMOUNT = r"'[$€]?[0-9]{1,6}(\.[0-9]{1,2})?(K|M|B| million| billion)'"
+
+
+def money_twin(limit: float) -> Twin:
+    """The SQL twin of :func:`icpkit.ingest.normalize.money.parse_money` for amounts written
+    with thousands separators or a magnitude, up to ``limit``: none of their separators is
+    left to the column's decimal separator, so each reads the same in every column."""
+
+    def select(relation: str) -> str:
+        scale = (
+            "CASE WHEN ends_with(v, 'K') THEN 1e3 "
+            "WHEN ends_with(v, 'M') OR ends_with(v, ' million') THEN 1e6 ELSE 1e9 END"
+        )
+        amount = (
+            f"CASE WHEN regexp_full_match(v, {_GROUPED_AMOUNT}) "
+            "THEN try_cast(replace(v, ',', '') AS DOUBLE) "
+            f"WHEN regexp_full_match(v, {_SCALED_AMOUNT}) "
+            f"THEN try_cast(regexp_extract(v, '[0-9.]+') AS DOUBLE) * {scale} END"
+        )
+        currency = (
+            "CASE WHEN starts_with(v, '$') THEN 'USD' WHEN starts_with(v, '€') THEN 'EUR' END"
+        )
+        return f"""
+            SELECT v, coalesce(o0 <= {limit!r}, false) AS hit, o0, o1
+            FROM (SELECT v, {amount} AS o0, {currency} AS o1 FROM {relation})"""
+
+    return select
 
 
 def site_tables() -> dict[str, pa.Table]:
@@ -131,6 +176,8 @@ def normalize_distinct(
     column: str,
     alias: str,
     settings: IngestSettings,
+    *,
+    keep: Keep = "all",
 ) -> Normalized:
     """Create the temporary table ``alias`` (``raw``, the field's outputs, ``error``): one
     row per distinct non-blank value of ``column`` (a SQL expression) in ``relation``.
@@ -139,10 +186,19 @@ def normalize_distinct(
     normalizer, once each, with the decisions taken per column (the order of dates, the
     decimal separator) made on every value of the column, fast or slow, so that the twins
     and the normalizer give every value the same result.
+
+    ``keep`` says which values the table holds (see :data:`Keep`); short of all, the first
+    twin reads every row, so that only the values kept are made distinct.
     """
+    if keep == "changed" and (len(OUTPUTS[spec.kind]) != 1 or spec.kind in _COLUMN_WIDE):
+        raise ValueError(f"{spec.name}: no value is its own output regardless of the column")
+    if keep == "unread" and spec.kind in ("money", "number"):
+        raise ValueError(f"{spec.name}: the decimal separator weighs the values read in SQL")
     fast = fast_path(spec, settings)
     twins: list[Twin] = [] if fast is None else [_fast_twin(fast)]
     registered: list[str] = []
+    if spec.kind == "money":
+        twins.append(money_twin(money_limit(spec, settings)))
     if spec.kind == "domain":
         for name, rows in site_tables().items():
             con.register(name, rows)
@@ -151,25 +207,34 @@ def normalize_distinct(
     outputs = OUTPUTS[spec.kind]
     names = [f"{spec.name}{o.suffix}" for o in outputs]
     made = [f"{alias}_v"]
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {alias}_v AS
-            SELECT DISTINCT {column} AS v FROM {relation}
-            WHERE {column} IS NOT NULL AND trim({column}) <> ''"""
+    rows = (
+        f"(SELECT {column} AS v FROM {relation} "
+        f"WHERE {column} IS NOT NULL AND trim({column}) <> '')"
     )
+    first_reads_rows = keep != "all" and bool(twins)
+    if not first_reads_rows:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {alias}_v AS SELECT DISTINCT v FROM {rows}")
     try:
         # Each twin reads what the ones before it left, so a value is read once.
         left, parts = f"{alias}_v", []
         for i, twin in enumerate(twins):
             step = f"{alias}_t{i}"
             made.append(step)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {step} AS {twin(left)}")
+            select = twin(left)
+            if i == 0 and first_reads_rows:
+                kept = "NOT hit OR o0 IS DISTINCT FROM v" if keep == "changed" else "NOT hit"
+                select = f"SELECT DISTINCT * FROM ({twin(rows)}) WHERE {kept}"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {step} AS {select}")
             outs = ", ".join(
                 f"CAST(t.o{i} AS {o.sql}) AS {n}"
                 for i, (o, n) in enumerate(zip(outputs, names, strict=True))
             )
-            parts.append(
-                f"SELECT t.v AS raw, {outs}, NULL::VARCHAR AS error FROM {step} t WHERE hit"
-            )
+            same = " AND t.o0 IS DISTINCT FROM t.v" if keep == "changed" else ""
+            if keep != "unread":
+                parts.append(
+                    f"SELECT t.v AS raw, {outs}, NULL::VARCHAR AS error "
+                    f"FROM {step} t WHERE hit{same}"
+                )
             left = f"(SELECT v FROM {step} WHERE NOT hit)"
         slow = _strings(con, f"SELECT v FROM {left} ORDER BY 1")
         column_values: list[str] | None = None
@@ -178,11 +243,22 @@ def normalize_distinct(
             # The day/month order weighs every value of the column: the ones read in Python
             # one by one, the ISO dates read in SQL (never day/month numeric) by their count.
             column_values = slow
-            iso_dates = int(_strings(con, f"SELECT count(*)::VARCHAR FROM {alias}_v")[0])
+            values = f"SELECT count(DISTINCT v)::VARCHAR FROM {rows}"
+            if not first_reads_rows:
+                values = f"SELECT count(*)::VARCHAR FROM {alias}_v"
+            iso_dates = int(_strings(con, values)[0])
             iso_dates -= len(slow)
         elif spec.kind in ("money", "number") and fast is not None:
             # The decimal separator: plain fast-path numbers with a dot all say '.'; a few do.
-            column_values = slow + _strings(
+            # Each amount the money twin read with a separator says '.' too: it weighs in, in
+            # its place among the values read in Python, as if read there.
+            column_values = slow
+            if spec.kind == "money":
+                shown = f"SELECT v FROM {alias}_t1 WHERE hit AND regexp_matches(v, '[.,]')"
+                column_values = _strings(
+                    con, f"SELECT v FROM ({shown} UNION ALL SELECT v FROM {left}) ORDER BY 1"
+                )
+            column_values = column_values + _strings(
                 con, f"SELECT v FROM {alias}_t0 WHERE hit AND contains(v, '.') LIMIT 100"
             )
         lookup = build_lookup(

@@ -91,7 +91,8 @@ def _add_name_keys(ctx: LoadContext, column: str, where: str = "true") -> None:
     Python call per distinct name, and rows already tied to a known account need none.
     """
     con = ctx.con
-    # Plain ASCII names are keyed in SQL (the twin of company_name_key), the rest in Python.
+    # Names in ASCII or accented Latin letters are keyed in SQL (the twin of
+    # company_name_key), the rest in Python.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE lk_names AS {
             name_keys_sql(

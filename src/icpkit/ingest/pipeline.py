@@ -18,6 +18,7 @@ import datetime as dt
 import fnmatch
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -293,25 +294,31 @@ def _check_revenue_unit(
     present: set[str],
     report: FileReport,
     layout: Layout,
+    plain: Mapping[str, str] | None = None,
 ) -> None:
     """Read this file's plain revenue and deal amount numbers in the unit its own evidence
     shows (see :func:`icpkit.ingest.normalize.money.infer_revenue_unit`), or the unit a
-    mapping rule sets for it; never a unit decided for another file."""
+    mapping rule sets for it; never a unit decided for another file. ``plain`` holds, for a
+    field, a column of ``norm`` saying which of its values are plain numbers, where the
+    caller has one (else :func:`plain_money` of its raw value says)."""
     rule = _unit_rule(report.path.name, settings)
     for name in ("revenue", "amount"):
         if name not in present:
             continue
         column = layout.column_of(name) or name
+        is_plain = (plain or {}).get(name) or plain_money(f"{name}_raw")
         override = getattr(rule, f"{name}_unit", None) if rule is not None else None
         if rule is not None and override is not None:
-            _scale(con, name, override)
+            _scale(con, name, override, is_plain)
             if override != "units":
                 report.notes.append(
                     f"column {column!r}: plain numbers read as {override} "
                     f"(ingest.mapping rule for {rule.files!r})"
                 )
             continue
-        evidence = _money_evidence(con, name, name == "revenue" and "employees" in present)
+        evidence = _money_evidence(
+            con, name, name == "revenue" and "employees" in present, is_plain
+        )
         if name == "revenue":
             decision = infer_revenue_unit(column, evidence)
             default: MoneyUnit = (
@@ -321,7 +328,7 @@ def _check_revenue_unit(
             decision = infer_amount_unit(column, evidence)
             default = "units"
         if decision.confident:
-            _scale(con, name, decision.unit)
+            _scale(con, name, decision.unit, is_plain)
             if decision.unit != "units":
                 report.notes.append(
                     f"column {column!r}: plain numbers read as {decision.unit}: "
@@ -334,7 +341,7 @@ def _check_revenue_unit(
                     f"{decision.evidence}"
                 )
             continue
-        _scale(con, name, default)
+        _scale(con, name, default, is_plain)
         if decision.evidence == "no plain numbers to judge":
             continue
         fix = (
@@ -372,11 +379,16 @@ def _unit_rule(file_name: str, settings: IngestSettings) -> MappingRule | None:
     )
 
 
+def plain_money(value: str) -> str:
+    """The SQL condition that the money cell ``value`` (an expression) is a plain number,
+    without a magnitude word: the numbers a file's unit applies to."""
+    return _PLAIN_MONEY.format(v=value)
+
+
 def _money_evidence(
-    con: duckdb.DuckDBPyConnection, name: str, with_employees: bool
+    con: duckdb.DuckDBPyConnection, name: str, with_employees: bool, plain: str
 ) -> MoneyEvidence:
     """Summary statistics of the column's plain numbers (and per employee), in one query."""
-    plain = _PLAIN_MONEY.format(v=f"{name}_raw")
     ratio = f"{name} / employees"
     per = (
         f"count(*) FILTER (employees > 0), quantile_cont({ratio}, [0.25, 0.5, 0.75]) "
@@ -400,11 +412,10 @@ def _money_evidence(
     )
 
 
-def _scale(con: duckdb.DuckDBPyConnection, name: str, unit: MoneyUnit) -> None:
+def _scale(con: duckdb.DuckDBPyConnection, name: str, unit: MoneyUnit, plain: str) -> None:
     """Multiply the column's plain numbers by the unit: '$5M' already carries its own."""
     factor = UNIT_SCALE[unit]
     if factor != 1.0:
-        plain = _PLAIN_MONEY.format(v=f"{name}_raw")
         con.execute(f"UPDATE norm SET {name} = {name} * ? WHERE {plain}", [factor])
 
 

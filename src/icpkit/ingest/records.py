@@ -31,13 +31,16 @@ class RecordCount:
     ``records`` are the records a CSV parser returns (a blank line is a record with no
     cells); ``lines`` the physical lines; ``unclosed_line`` the line where a quote opens
     that no later quote closes (the record from there runs to the end of the file), or
-    None; ``regular`` whether every quote sits where RFC 4180 puts it.
+    None; ``regular`` whether every quote sits where RFC 4180 puts it; ``lf_lines``, where
+    the scan counted them (the count by quote parity does), the lines of the bytes scanned
+    as :func:`icpkit.ingest.readers.count_lines` counts a file's (only LF ends one).
     """
 
     records: int
     lines: int
     unclosed_line: int | None
     regular: bool
+    lf_lines: int | None = None
 
 
 def count_records(
@@ -48,12 +51,14 @@ def count_records(
     if _ascii_safe(enc):
         with path.open("rb") as fh:
             if fh.seek(0, 2) == 0:
-                return RecordCount(0, 0, None, True)
+                return RecordCount(0, 0, None, True, 0)
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                 data = np.frombuffer(mm, dtype=np.uint8)
                 start = 3 if bytes(data[:3]) == codecs.BOM_UTF8 else 0
+                # Most files end their lines in LF alone: one byte search spares a pass.
+                crs = mm.find(b"\r", start) >= 0
                 try:
-                    return scan_bytes(data, start, delimiter.encode(), quote.encode())
+                    return scan_bytes(data, start, delimiter.encode(), quote.encode(), crs=crs)
                 finally:
                     del data
     # UTF-16 and the multi-byte Asian code pages: count on a UTF-8 copy held in memory.
@@ -75,20 +80,20 @@ def _ascii_safe(encoding: str) -> bool:
 
 
 def scan_bytes(
-    data: npt.NDArray[np.uint8], start: int, delimiter: bytes, quote: bytes
+    data: npt.NDArray[np.uint8], start: int, delimiter: bytes, quote: bytes, *, crs: bool = True
 ) -> RecordCount:
     """Count the records of ``data[start:]``: numpy where the quoting is regular, else the
-    exact event-by-event rules."""
+    exact event-by-event rules. ``crs=False`` says the data holds no carriage return."""
     if len(delimiter) != 1 or len(quote) != 1:
         raise ValueError("delimiter and quote must be one byte each")
-    fast = _scan_regular(data, start, delimiter[0], quote[0])
+    fast = _scan_regular(data, start, delimiter[0], quote[0], crs)
     if fast is not None:
         return fast
     return _scan_events(data, start, delimiter[0], quote[0])
 
 
 def _scan_regular(
-    data: npt.NDArray[np.uint8], start: int, delim: int, quote: int
+    data: npt.NDArray[np.uint8], start: int, delim: int, quote: int, crs: bool
 ) -> RecordCount | None:
     """The count by quote parity, or None when a quote sits where parity would misread it."""
     n = len(data)
@@ -97,6 +102,7 @@ def _scan_regular(
     records = 0  # line ends outside quotes
     unclosed_at = -1  # byte offset of the last quote that opens a quoted cell
     unclosed_line = 0
+    line_feeds = 0
     for lo in range(start, n, SEGMENT):
         hi = min(n, lo + SEGMENT)
         seg = data[lo:hi]
@@ -111,7 +117,7 @@ def _scan_regular(
             ):
                 return None
         lf = np.flatnonzero(seg == LF) + lo
-        cr = np.flatnonzero(seg == CR) + lo
+        cr = np.flatnonzero(seg == CR) + lo if crs else lf[:0]
         if len(cr):
             nxt = cr + 1
             lone = np.ones(len(cr), dtype=bool)
@@ -130,13 +136,17 @@ def _scan_regular(
         else:
             records += len(ends) if quotes_before % 2 == 0 else 0
         terminators += len(ends)
+        line_feeds += len(lf)
         quotes_before += len(q)
     if quotes_before % 2 == 0:
         unclosed_at = -1  # the last opening quote was closed
     last = int(data[n - 1]) if n > start else LF
     tail = n > start and (last not in (LF, CR) or unclosed_at >= 0)
     lines = terminators + (1 if n > start and last not in (LF, CR) else 0)
-    return RecordCount(records + tail, lines, unclosed_line if unclosed_at >= 0 else None, True)
+    lf_lines = line_feeds + (1 if n and int(data[n - 1]) != LF else 0)
+    return RecordCount(
+        records + tail, lines, unclosed_line if unclosed_at >= 0 else None, True, lf_lines
+    )
 
 
 def _at_cell_start(

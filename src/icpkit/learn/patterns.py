@@ -54,9 +54,7 @@ def _codes(column: np.ndarray) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64).ravel(), int(values.size)
 
 
-def _dense_codes(
-    offsets: np.ndarray, unknown: np.ndarray, span: int
-) -> tuple[np.ndarray, int]:
+def _dense_codes(offsets: np.ndarray, unknown: np.ndarray, span: int) -> tuple[np.ndarray, int]:
     """:func:`_codes` of whole numbers (``offsets`` from their least, of the known rows) in
     O(rows + span) rather than a sort: each value's rank among the values present, after
     NaN's code 0 when there is one."""

@@ -47,7 +47,7 @@ def _key(raw: str) -> str:
 @cache
 def _data() -> dict[str, Any]:
     source = resources.files(__package__).joinpath("countries.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(source)
+    data: dict[str, Any] = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return data
 
 

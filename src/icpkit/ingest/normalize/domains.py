@@ -146,7 +146,7 @@ class Platform:
 def platforms() -> dict[str, Platform]:
     """Every platform host and alias → its platform, loaded once from ``platforms.yaml``."""
     source = resources.files(__package__).joinpath("platforms.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(source)
+    data: dict[str, Any] = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     table: dict[str, Platform] = {}
     for item in data["platforms"]:
         platform = Platform(

@@ -76,7 +76,7 @@ def industry_key(raw: str) -> str:
 @cache
 def _data() -> dict[str, Any]:
     source = resources.files(__package__).joinpath("industries.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(source)
+    data: dict[str, Any] = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return data
 
 
