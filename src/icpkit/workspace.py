@@ -436,7 +436,7 @@ class Workspace:
 
         # The customers' tiers are read on a connection of their own while the frame is counted.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            tiering = pool.submit(self._tier_of)
+            tiering = pool.submit(lambda: self.tiers().tier_of())
             with self.connect(read_only=True) as con:
                 frame = build_frame(con, self.settings.analysis)
             frame.tiers = tier_codes(frame.account_keys, tiering.result())
@@ -511,13 +511,6 @@ class Workspace:
             )
         return rank_contacts(contacts, roles)
 
-    def _tier_of(self) -> dict[str, int]:
-        """Account key -> customer tier, read on a connection of its own."""
-        from icpkit.analysis.tiers import assign_tiers
-
-        with self.connect(read_only=True) as con:
-            return assign_tiers(con, self.settings.tiers).tier_of()
-
     def tiers(self) -> TierResult:
         """Every customer's tier (see icpkit.analysis.tiers)."""
         from icpkit.analysis.tiers import assign_tiers
@@ -585,7 +578,7 @@ class Workspace:
         # ages and the deals the points are fitted on.
         with ThreadPoolExecutor(max_workers=3) as pool, one_blas_thread():
             learning = pool.submit(self._learn_persona)
-            tiering = pool.submit(self._tier_of)
+            tiering = pool.submit(lambda: self.tiers().tier_of())
             # One connection for the frame and the points: the deals it prepared serve both.
             with self.connect(read_only=True) as con:
                 frame = build_frame(con, analysis, ages=False)
