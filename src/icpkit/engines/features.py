@@ -130,13 +130,27 @@ def unknown_sql(
 
 
 def signal_age_sql(signal: IntentSignal) -> str:
-    """SQL aggregate: age in days of the freshest signal matching ``signal`` inside its window."""
+    """SQL aggregate over the rows of :func:`signal_rows_sql` (alias ``s``): age in days of
+    the freshest signal matching ``signal`` inside its window."""
     start, end = signal.window_days
-    age = "date_diff('day', CAST(s.observed_at AS DATE), CAST(e.as_of AS DATE))"
-    conditions = [f"s.signal_type = {literal(signal.signal)}", f"{age} BETWEEN {start} AND {end}"]
+    conditions = [f"s.signal_type = {literal(signal.signal)}", f"s.age BETWEEN {start} AND {end}"]
     if signal.detail_in:
-        conditions.append(f"{DETAIL_SQL} IN ({', '.join(literal(d) for d in signal.detail_in)})")
-    return f"min({age}) FILTER (WHERE {' AND '.join(conditions)})"
+        conditions.append(f"s.kind IN ({', '.join(literal(d) for d in signal.detail_in)})")
+    return f"min(s.age) FILTER (WHERE {' AND '.join(conditions)})"
+
+
+def signal_rows_sql(signals: list[IntentSignal], table: str = "signals") -> str:
+    """SQL of the rows :func:`signal_age_sql` reads: each signal of ``signals``' types in
+    ``table`` seen by an entity of ``score_entities`` on or before its day, with its age in
+    days and its kind of detail (``DETAIL_SQL``, read once per signal, not once per rule)."""
+    types = ", ".join(sorted({literal(s.signal) for s in signals}))
+    return f"""SELECT e.entity_id, s.signal_type, s.kind,
+                      date_diff('day', s.day, CAST(e.as_of AS DATE)) AS age
+               FROM {ENTITIES} e
+               JOIN (SELECT s.account_key, CAST(s.observed_at AS DATE) AS day, s.signal_type,
+                            {DETAIL_SQL} AS kind
+                     FROM {table} s WHERE s.signal_type IN ({types})) s
+                 ON s.account_key = e.account_key AND s.day <= CAST(e.as_of AS DATE)"""
 
 
 def persona_sql(persona: PersonaSettings) -> str | None:
@@ -224,14 +238,16 @@ def compute_features(
     if columns:
         select = ", ".join(f"{sql} AS c{k}" for k, sql in enumerate(columns))
         source = f"{accounts} a ON a.account_key = e.{attributes_key}"
-        if point_in_time and dated_table is not None:
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE entity_dated AS
-                    SELECT e.entity_id AS key, e.{attributes_key} AS account_key,
-                           d.technologies, d.employees
-                    FROM {ENTITIES} e JOIN {dated_table} d USING (deal_key)"""
-            )
-        elif point_in_time:
+        # Each entity's values as of its day: read from the dated table as they are joined
+        # (not copied to a table first), else dated here.
+        dated = (
+            f"""(SELECT e.entity_id AS key, e.{attributes_key} AS account_key,
+                        d.technologies, d.employees
+                 FROM {ENTITIES} e JOIN {dated_table} d USING (deal_key))"""
+            if dated_table is not None
+            else "entity_dated"
+        )
+        if point_in_time and dated_table is None:
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE entity_dated AS
                     SELECT e.entity_id AS key, e.{attributes_key} AS account_key,
@@ -242,7 +258,7 @@ def compute_features(
         if point_in_time:
             source = f"""(SELECT d.key AS dated_entity,
                                  x.* EXCLUDE (technologies, employees), d.technologies, d.employees
-                          FROM entity_dated d JOIN {accounts} x ON x.account_key = d.account_key) a
+                          FROM {dated} d JOIN {accounts} x ON x.account_key = d.account_key) a
                          ON a.dated_entity = e.entity_id"""
         result = con.execute(
             f"""SELECT e.entity_id, {select} FROM {ENTITIES} e LEFT JOIN {source}"""
@@ -258,16 +274,12 @@ def compute_features(
     else:
         outside = []
 
-    dated = [
-        (j, signal_age_sql(r.rule)) for j, r in enumerate(rules) if isinstance(r.rule, IntentSignal)
-    ]
+    dated = [(j, r.rule) for j, r in enumerate(rules) if isinstance(r.rule, IntentSignal)]
     if dated:
-        select = ", ".join(f"{sql} AS s{k}" for k, (_, sql) in enumerate(dated))
+        select = ", ".join(f"{signal_age_sql(rule)} AS s{k}" for k, (_, rule) in enumerate(dated))
+        rows = signal_rows_sql([rule for _, rule in dated], signals)
         result = con.execute(
-            f"""SELECT e.entity_id, {select} FROM {ENTITIES} e
-                JOIN {signals} s ON s.account_key = e.account_key
-                 AND CAST(s.observed_at AS DATE) <= CAST(e.as_of AS DATE)
-                GROUP BY e.entity_id"""
+            f"SELECT s.entity_id, {select} FROM ({rows}) s GROUP BY s.entity_id"
         ).fetchnumpy()
         order = np.asarray(result["entity_id"], dtype=np.int64)
         for k, (j, _) in enumerate(dated):
