@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -186,7 +187,9 @@ def test_windows_estimated_side_by_side_equal_those_estimated_one_by_one(
     for row in result.rows:
         by_attr.setdefault(row.attribute, []).append(row)
     intent = {a.name for a in frame.attributes if a.family == "intent"}
-    windows = derive._windows(frame, by_attr, intent, settings)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = derive._windows(frame, by_attr, intent, settings, pool)
+        windows = {name: future.result() for name, future in futures.items()}
     assert len(windows) >= 2  # more than one estimate ran side by side
     for name, window in windows.items():
         alone = estimate_window(frame.signal_ages[name], min_deals=settings.min_closed_deals)

@@ -46,6 +46,24 @@ def test_deals_account_codes_follow_the_order_of_the_account_keys(workspace: Wor
     np.testing.assert_array_equal(deals.subset(half).account_codes, expected.ravel()[half])
 
 
+def test_deals_keys_are_those_of_the_entities_and_follow_a_subset(workspace: Workspace) -> None:
+    """The keys are kept in Arrow until read; read or taken by a mask or by positions, they
+    are the deals' own, in entity order."""
+    with workspace.connect(read_only=True) as con:
+        deals = closed_deals(con)
+        rows = con.execute(
+            "SELECT deal_key, account_key FROM score_entities ORDER BY entity_id"
+        ).fetchall()
+    assert deals.keys.tolist() == [deal for deal, _ in rows]
+    assert deals.accounts.tolist() == [account for _, account in rows]
+    lost = deals.won == 0
+    picked = np.flatnonzero(lost)[::-1]  # positions, out of order
+    assert deals.subset(lost).keys.tolist() == deals.keys[lost].tolist()
+    assert deals.subset(picked).keys.tolist() == deals.keys[picked].tolist()
+    assert deals.subset(picked).accounts.tolist() == deals.accounts[picked].tolist()
+    assert deals.subset(picked).won.tolist() == deals.won[picked].tolist()
+
+
 def test_tiers_and_auc_from_patterns_are_those_of_every_deal_scored(workspace: Workspace) -> None:
     icp = workspace.current_icp()
     assert icp is not None and icp.scoring is not None

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from icpkit.analysis.frame import SIGNAL_ALIAS, Attribute, discover_attributes, prepare
 from icpkit.attributes import MISSING, definition_of
 from icpkit.config import AnalysisSettings
+from icpkit.store.db import arrow_table
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def deal_matrix(
                        c.cycle_days::DOUBLE AS cycle_days {"".join(selects)}
                 FROM closed c JOIN accounts a USING (account_key) {" ".join(joins)}
                 ORDER BY c.deal_key"""
-    table = _arrow(con, query)
+    table = arrow_table(con, query)
     columns: dict[str, np.ndarray] = {}
     encoded: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
     for i, attribute in enumerate(attributes):
@@ -140,13 +141,6 @@ def deal_matrix(
         attributes=attributes,
         _encoded=encoded,
     )
-
-
-def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
-    relation = con.sql(query)
-    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb < 1.4
-    table = fetch()
-    return table if isinstance(table, pa.Table) else table.read_all()
 
 
 def _dictionary_encode(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:

@@ -44,7 +44,7 @@ from icpkit.attributes.extra import (
     profiles_read_once,
 )
 from icpkit.config import AnalysisSettings
-from icpkit.store.db import literal
+from icpkit.store.db import arrow_table, literal
 
 # Threads counting the attributes' values (see _build_frame).
 _COUNTERS = max(1, min(4, os.cpu_count() or 1))
@@ -159,10 +159,10 @@ HEADCOUNT_TYPES = ", ".join(literal(t) for t in sorted(HEADCOUNT))
 def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> HistorySummary:
     """Temporary tables the attributes read: closed deals (those matching the SQL condition
     ``where`` on ``deals``, when given) with their account's technologies and employees as
-    they stood on the day each deal was created (see icpkit.analysis.history), and each
-    signal's latest occurrence. Deals are new business unless ``where`` itself names
-    ``is_expansion`` (a named ICP's motion, icpkit.icp.named). Returns what dated history
-    there was."""
+    they stood on the day each deal was created (see icpkit.analysis.history), their
+    accounts numbered, and each signal's latest occurrence. Deals are new business unless
+    ``where`` itself names ``is_expansion`` (a named ICP's motion, icpkit.icp.named).
+    Returns what dated history there was."""
     motion = "" if where is not None and "is_expansion" in where else "NOT is_expansion AND "
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE closed AS
@@ -173,6 +173,13 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> History
                  WHERE outcome IN ('won', 'lost') AND {motion}account_key IS NOT NULL
                    AND ({where or "true"})) c
            LEFT JOIN accounts a USING (account_key)"""
+    )
+    # Each account of the deals numbered in the order of its key: what the frame and the
+    # joint model cluster by.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE account_index AS
+           SELECT account_key, (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS idx
+           FROM (SELECT DISTINCT account_key FROM closed)"""
     )
     history = date_values(con, "closed", key="deal_key", day="created_at")
     # Funding details carry amounts ('$12M Series B'): the kind of event is what repeats.
@@ -269,11 +276,6 @@ def _build_frame(
 ) -> Frame:
     history = prepare(con, where)
     attrs = discover_attributes(con, settings)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE account_index AS
-           SELECT account_key, (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS idx
-           FROM (SELECT DISTINCT account_key FROM closed)"""
-    )
     keys = [
         r[0] for r in con.execute("SELECT account_key FROM account_index ORDER BY idx").fetchall()
     ]
@@ -381,7 +383,7 @@ def _grouped(con: duckdb.DuckDBPyConnection, attr: Attribute, column: str | None
                        FROM closed c JOIN accounts a USING (account_key) {attr.join})
                  JOIN account_index USING (account_key)"""
     )
-    result = _arrow(
+    result = arrow_table(
         con,
         f"""SELECT value, idx, count(*) FILTER (WHERE won) AS wins, count(*) AS deals
             FROM ({values_of}) GROUP BY ALL ORDER BY value, idx""",
@@ -434,7 +436,7 @@ class _DealOrder:
             return (codes, names) if codes.size == self.order.size else None
         if column not in self.text:
             return None
-        values = _arrow(con, f"SELECT {_text(column)} FROM frame_values").column(0)
+        values = arrow_table(con, f"SELECT {_text(column)} FROM frame_values").column(0)
         if len(values) != self.order.size:
             return None
         return _encoded(values)
@@ -459,14 +461,6 @@ class _DealOrder:
             for c, f, e in zip(code[firsts].tolist(), firsts.tolist(), lasts, strict=True)
         }
         return bounds, idx, wins, deals
-
-
-def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
-    """The rows of ``query`` as an Arrow table: columns of text stay off the Python heap."""
-    relation = con.sql(query)
-    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb < 1.4
-    table = fetch()
-    return table if isinstance(table, pa.Table) else table.read_all()
 
 
 def _encoded(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]] | None:

@@ -240,7 +240,7 @@ def compute_features(
         source = f"{accounts} a ON a.account_key = e.{attributes_key}"
         # Each entity's values as of its day: read from the dated table as they are joined
         # (not copied to a table first), else dated here.
-        dated = (
+        as_of_day = (
             f"""(SELECT e.entity_id AS key, e.{attributes_key} AS account_key,
                         d.technologies, d.employees
                  FROM {ENTITIES} e JOIN {dated_table} d USING (deal_key))"""
@@ -258,7 +258,7 @@ def compute_features(
         if point_in_time:
             source = f"""(SELECT d.key AS dated_entity,
                                  x.* EXCLUDE (technologies, employees), d.technologies, d.employees
-                          FROM {dated} d JOIN {accounts} x ON x.account_key = d.account_key) a
+                          FROM {as_of_day} d JOIN {accounts} x ON x.account_key = d.account_key) a
                          ON a.dated_entity = e.entity_id"""
         result = con.execute(
             f"""SELECT e.entity_id, {select} FROM {ENTITIES} e LEFT JOIN {source}"""

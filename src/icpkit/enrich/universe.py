@@ -48,6 +48,7 @@ from icpkit.ingest.normalize.domains import account_domain
 from icpkit.operate.universe import VIEW, UniverseFile, create_view, open_universe
 from icpkit.output.csvfile import neutralize
 from icpkit.output.files import atomic_path
+from icpkit.store.db import arrow_table
 
 FROM_COLUMN = FILE_COLUMN
 """Each row's evidence: field key -> provider, url, day, page (icpkit.enrich.evidence)."""
@@ -554,10 +555,7 @@ def _arrow(
 
 
 def _schema(con: duckdb.DuckDBPyConnection) -> pa.Schema:
-    relation = con.sql(f"SELECT * FROM {VIEW} LIMIT 0")
-    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb < 1.4
-    table: pa.Table = fetch()
-    return table.schema
+    return arrow_table(con, f"SELECT * FROM {VIEW} LIMIT 0").schema
 
 
 def _csv_cell(value: Any) -> Any:

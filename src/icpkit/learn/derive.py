@@ -12,7 +12,7 @@ import hashlib
 import math
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from statistics import NormalDist
@@ -42,6 +42,9 @@ from icpkit.attributes import (
 from icpkit.config import AnalysisSettings
 from icpkit.icp.describe import format_lift
 from icpkit.icp.model import ICP, Criterion, Evidence, Exclusion, ICPError, IntentSignal
+
+# Threads measuring the cuts and estimating the windows (see derive_icp).
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 _WINDOW = re.compile(r"^(\d+)-(\d+)d$")
 _WINDOW_OPEN = re.compile(r"^(\d+)d\+$")
@@ -495,33 +498,43 @@ def derive_icp(
         if r.value not in (MISSING, NONE_SEEN):
             by_attr.setdefault(r.attribute, []).append(r)
     attrs = {a.name: a for a in frame.attributes}
-    windows = _windows(
-        frame, by_attr, {n for n, a in attrs.items() if a.family == "intent"}, settings
-    )
-
-    for name, rows in by_attr.items():
-        attr = attrs[name]
-        order = [c.value for c in frame.cuts[name]]
-        if attr.family == "intent":
-            intent.extend(_intent(frame, name, rows, order, result, settings, windows.get(name)))
-            continue
-        for verdict in ("discriminator", "disqualifier"):
-            runs = (
-                _runs(rows, order, verdict)
-                if attr.kind == "ordinal"
-                else [[r] for r in rows if r.verdict == verdict]
-            )
-            for run in (part for whole in runs for part in _same_test(whole)):
-                values = tuple(r.value for r in run)
-                if attr.kind == "binary" and values != ("yes",):
-                    continue
-                ev = _evidence(frame, name, values, result, run, settings)
-                subject = _describe(name, values)
-                if verdict == "discriminator":
-                    fit.append(_criterion(name, values, "positive", ev, subject))
-                else:
-                    churn = all(r.why.startswith("churns") for r in run)
-                    exclusions.append(_exclusion(name, values, ev, subject, churn, run))
+    # The signals' windows and the cuts' evidence are measured side by side (numpy releases
+    # the interpreter); the rules are then made in the order of the lift table.
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        windows = _windows(
+            frame, by_attr, {n for n, a in attrs.items() if a.family == "intent"}, settings, pool
+        )
+        measured = []
+        for name, rows in by_attr.items():
+            attr = attrs[name]
+            if attr.family == "intent":
+                continue
+            order = [c.value for c in frame.cuts[name]]
+            for verdict in ("discriminator", "disqualifier"):
+                runs = (
+                    _runs(rows, order, verdict)
+                    if attr.kind == "ordinal"
+                    else [[r] for r in rows if r.verdict == verdict]
+                )
+                for run in (part for whole in runs for part in _same_test(whole)):
+                    values = tuple(r.value for r in run)
+                    if attr.kind == "binary" and values != ("yes",):
+                        continue
+                    evidence = pool.submit(_evidence, frame, name, values, result, run, settings)
+                    measured.append((name, values, verdict, run, evidence))
+        for name, rows in by_attr.items():
+            if attrs[name].family == "intent":
+                order = [c.value for c in frame.cuts[name]]
+                window = windows[name].result() if name in windows else None
+                intent.extend(_intent(frame, name, rows, order, result, settings, window))
+        for name, values, verdict, run, measuring in measured:
+            ev = measuring.result()
+            subject = _describe(name, values)
+            if verdict == "discriminator":
+                fit.append(_criterion(name, values, "positive", ev, subject))
+            else:
+                churn = all(r.why.startswith("churns") for r in run)
+                exclusions.append(_exclusion(name, values, ev, subject, churn, run))
     boundary.extend(_boundary(frame, by_attr, exclusions, result, settings))
     notes.extend(_volume_notes(frame, by_attr, settings, result))
     return ICP(
@@ -626,11 +639,15 @@ def _detected(rows: list[LiftRow], order: list[str]) -> tuple[list[LiftRow], lis
 
 
 def _windows(
-    frame: Frame, by_attr: dict[str, list[LiftRow]], intent: set[str], settings: AnalysisSettings
-) -> dict[str, Window | None]:
-    """The window estimated for each intent attribute with a detected bin and the ages of
-    its signal, the estimates run side by side (each has its own seeded draws, and numpy's
-    draws release the interpreter)."""
+    frame: Frame,
+    by_attr: dict[str, list[LiftRow]],
+    intent: set[str],
+    settings: AnalysisSettings,
+    pool: ThreadPoolExecutor,
+) -> dict[str, Future[Window | None]]:
+    """The window of each intent attribute with a detected bin and the ages of its signal,
+    estimated on ``pool`` (each estimate has its own seeded draws, so what runs beside it
+    changes nothing)."""
     names = [
         name
         for name, rows in by_attr.items()
@@ -639,12 +656,7 @@ def _windows(
         and _detected(rows, [c.value for c in frame.cuts[name]])[1]
     ]
     estimate = partial(estimate_window, min_deals=settings.min_closed_deals)
-    if len(names) < 2:
-        return {name: estimate(frame.signal_ages[name]) for name in names}
-    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
-        return dict(
-            zip(names, pool.map(estimate, [frame.signal_ages[n] for n in names]), strict=True)
-        )
+    return {name: pool.submit(estimate, frame.signal_ages[name]) for name in names}
 
 
 def _intent(

@@ -10,10 +10,12 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 from scipy.special import ndtr
 
 from icpkit.analysis.frame import prepare, prepared_token
@@ -45,6 +47,7 @@ from icpkit.learn.patterns import Patterns, group, regroup, restrict
 from icpkit.learn.refine import CHURN_ODDS, refine
 from icpkit.learn.selection import RuleEvidence, clustered_z, select
 from icpkit.learn.unknown import with_unknown_points
+from icpkit.store.db import arrow_table
 
 # The table :func:`icpkit.analysis.frame.prepare` makes of the closed deals, with their
 # account's technologies and employees dated to the day each deal was created: the entities
@@ -56,8 +59,6 @@ DATED = "closed"
 class Deals:
     """Closed new-business deals, in entity order: what a backtest needs to judge a score."""
 
-    keys: np.ndarray
-    accounts: np.ndarray
     won: np.ndarray
     created_at: np.ndarray
     closed_at: np.ndarray
@@ -65,17 +66,30 @@ class Deals:
     # Each deal's account as a code in the order of the accounts' keys (what clusters the
     # joint model's variance), so that the keys need not be sorted again.
     account_codes: np.ndarray
+    # The deals' and their accounts' keys (``deal_key``, ``account_key``), kept in Arrow:
+    # a million Python strings are made only when :attr:`keys` or :attr:`accounts` is read.
+    text: pa.Table
+
+    @cached_property
+    def keys(self) -> np.ndarray:
+        """Each deal's key (Python strings)."""
+        return np.asarray(self.text.column("deal_key").to_pylist(), dtype=object)
+
+    @cached_property
+    def accounts(self) -> np.ndarray:
+        """Each deal's account key (Python strings)."""
+        return np.asarray(self.text.column("account_key").to_pylist(), dtype=object)
 
     def subset(self, mask: np.ndarray) -> Deals:
-        """The deals selected by ``mask``."""
+        """The deals selected by ``mask`` (booleans, or positions)."""
+        rows = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask)
         return Deals(
-            self.keys[mask],
-            self.accounts[mask],
             self.won[mask],
             self.created_at[mask],
             self.closed_at[mask],
             self.cycle_days[mask],
             self.account_codes[mask],
+            self.text.take(pa.array(rows, type=pa.int64())),
         )
 
 
@@ -95,26 +109,24 @@ def closed_deals(
                    cycle_days::DOUBLE AS cycle_days
             FROM closed"""
     )
+    # Each deal's account as its number among the deals' accounts (the rank of its key).
     result = con.execute(
-        f"""SELECT deal_key, account_key, won, as_of, closed_at, cycle_days,
-                   dense_rank() OVER (ORDER BY account_key) - 1 AS account_code
-            FROM {ENTITIES} ORDER BY entity_id"""
+        f"""SELECT e.won, e.as_of, e.closed_at, e.cycle_days, i.idx AS account_code
+            FROM {ENTITIES} e JOIN account_index i USING (account_key) ORDER BY e.entity_id"""
     ).fetchnumpy()
+    text = arrow_table(con, f"SELECT deal_key, account_key FROM {ENTITIES} ORDER BY entity_id")
 
     def filled(name: str, fill: Any) -> np.ndarray:
         column = result[name]
         return np.asarray(column.filled(fill) if isinstance(column, np.ma.MaskedArray) else column)
 
     return Deals(
-        # Keys stay Python strings (an object array): a copy to fixed-width text costs more
-        # than the whole fetch.
-        np.asarray(result["deal_key"], dtype=object),
-        np.asarray(result["account_key"], dtype=object),
         np.asarray(result["won"], dtype=np.int8),
         filled("as_of", np.datetime64("NaT")).astype("datetime64[s]"),
         filled("closed_at", np.datetime64("NaT")).astype("datetime64[s]"),
         np.asarray(filled("cycle_days", np.nan), dtype=np.float64),
         np.asarray(result["account_code"], dtype=np.int64),
+        text,
     )
 
 

@@ -53,7 +53,7 @@ from icpkit.errors import IcpkitError, NothingToShow
 from icpkit.icp.model import ICP
 from icpkit.operate.universe import VIEW, create_view, open_universe, scratch
 from icpkit.output.files import sweep_stale, temp_prefix
-from icpkit.store.db import attach_read_only, identifier
+from icpkit.store.db import arrow_table, attach_read_only, identifier
 
 BATCH_ROWS = 65_536
 # Distances are computed for blocks of rows x Tier 1 customers of at most this many cells.
@@ -226,7 +226,7 @@ def find_lookalikes(
     con = scratch(settings.store, root)
     try:
         attach_read_only(con, store_path)
-        accounts = _table(con, _select(analysis, "ws.accounts", "TRUE"))
+        accounts = arrow_table(con, _select(analysis, "ws.accounts", "TRUE"))
         encoder = fit_encoder(accounts, set(tier1))
         p_value = separation_p_value(accounts, set(tier1))
         if p_value > SEPARATION_ALPHA:
@@ -278,12 +278,6 @@ def _select(analysis: AnalysisSettings, table: str, where: str, name: str = "a.n
     columns.append("a.technologies")
     columns += [f"{value_sql(key, analysis)} AS {identifier(band(key))}" for key in numeric]
     return f"SELECT {', '.join(columns)} FROM {table} AS a WHERE {where}"
-
-
-def _table(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
-    relation = con.sql(sql)
-    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb < 1.4
-    return fetch()
 
 
 def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatchReader:

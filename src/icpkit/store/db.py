@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
@@ -25,6 +25,9 @@ from icpkit.errors import (
 )
 from icpkit.output.files import TEMP_MARK, sweep_stale
 from icpkit.store.schema import STORE_SCHEMA_VERSION, TABLES, UPGRADES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _T = TypeVar("_T")
 
@@ -367,6 +370,16 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         row = first_row(con, f"SELECT count(*) FROM {name}")
         counts[name] = int(row[0]) if row else 0
     return counts
+
+
+def arrow_table(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
+    """The rows of ``query`` as an Arrow table: columns of text stay off the Python heap."""
+    import pyarrow as pa  # only the callers that fetch Arrow pay its import
+
+    relation = con.sql(query)
+    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb < 1.4
+    table = fetch()
+    return table if isinstance(table, pa.Table) else table.read_all()
 
 
 def literal(text: str) -> str:
