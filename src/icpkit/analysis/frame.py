@@ -57,7 +57,7 @@ __all__ = ["MISSING", "NONE_SEEN", "SIGNAL_ALIAS"]
 SIGNAL_ALIAS = re.compile(r"\bsl\.")
 # The join of an intent attribute: its signal family's latest age before the deal.
 _SIGNAL_JOIN = re.compile(
-    r"LEFT JOIN signal_last (\w+) ON \1\.deal_key = c\.deal_key AND \1\.family = ('(?:[^']|'')*')"
+    r"LEFT JOIN signal_last (\w+) ON \1\.deal_no = c\.deal_no AND \1\.family = ('(?:[^']|'')*')"
 )
 
 
@@ -159,34 +159,35 @@ HEADCOUNT_TYPES = ", ".join(literal(t) for t in sorted(HEADCOUNT))
 def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> HistorySummary:
     """Temporary tables the attributes read: closed deals (those matching the SQL condition
     ``where`` on ``deals``, when given) with their account's technologies and employees as
-    they stood on the day each deal was created (see icpkit.analysis.history), their
-    accounts numbered, and each signal's latest occurrence. Deals are new business unless
-    ``where`` itself names ``is_expansion`` (a named ICP's motion, icpkit.icp.named).
-    Returns what dated history there was."""
+    they stood on the day each deal was created (see icpkit.analysis.history), deals and
+    accounts numbered in the order of their keys (``deal_no``, ``account_index``: the steps
+    after join on numbers, not on keys), and each signal's latest occurrence. Deals are new
+    business unless ``where`` itself names ``is_expansion`` (a named ICP's motion,
+    icpkit.icp.named). Returns what dated history there was."""
     motion = "" if where is not None and "is_expansion" in where else "NOT is_expansion AND "
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE closed AS
            SELECT c.*, a.technologies, a.employees
-           FROM (SELECT deal_key, account_key, outcome = 'won' AS won, created_at, closed_at,
+           FROM (SELECT (row_number() OVER (ORDER BY deal_key) - 1)::BIGINT AS deal_no,
+                        deal_key, account_key, outcome = 'won' AS won, created_at, closed_at,
                         cycle_days, amount
                  FROM deals
                  WHERE outcome IN ('won', 'lost') AND {motion}account_key IS NOT NULL
                    AND ({where or "true"})) c
            LEFT JOIN accounts a USING (account_key)"""
     )
-    # Each account of the deals numbered in the order of its key: what the frame and the
-    # joint model cluster by.
+    # What the frame and the joint model cluster by.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE account_index AS
            SELECT account_key, (row_number() OVER (ORDER BY account_key) - 1)::BIGINT AS idx
            FROM (SELECT DISTINCT account_key FROM closed)"""
     )
-    history = date_values(con, "closed", key="deal_key", day="created_at")
+    history = date_values(con, "closed", key="deal_no", day="created_at")
     # Funding details carry amounts ('$12M Series B'): the kind of event is what repeats.
     # Each signal's family is read once, before it meets the deals of its account.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE signal_last AS
-           SELECT c.deal_key, s.family,
+           SELECT c.deal_no, s.family,
                   min(date_diff('day', s.day, c.created_at::DATE)) AS days
            FROM closed c
            JOIN (SELECT s.account_key, s.observed_at::DATE AS day,
@@ -199,7 +200,7 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> History
     # Each signal type whatever its detail ('funding_recency'), for segment tables.
     con.execute(
         """INSERT INTO signal_last
-           SELECT deal_key, split_part(family, ':', 1), min(days) FROM signal_last
+           SELECT deal_no, split_part(family, ':', 1), min(days) FROM signal_last
            GROUP BY ALL"""
     )
     # Which preparation the tables hold, so a later step on this connection can reuse them.
@@ -577,11 +578,11 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
         columns[attr.name] = f"v{i}"
     if grouped:
         # Without a row of its signal: the SQL on a join that matches nothing.
-        joins.append("LEFT JOIN (FROM signal_last WHERE false) sn ON sn.deal_key = c.deal_key")
+        joins.append("LEFT JOIN (FROM signal_last WHERE false) sn ON sn.deal_no = c.deal_no")
         for g, (sql, order) in enumerate(grouped):
             selects.append(f", {_coded(SIGNAL_ALIAS.sub('sn.', sql), order)} AS s{g}")
             names[f"s{g}"] = [_UNLISTED, *order]
-        selects.append(", c.deal_key")
+        selects.append(", c.deal_no")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE frame_values AS
             SELECT i.idx, c.won {"".join(selects)}
@@ -596,8 +597,8 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
                 f"""SELECT f.rowid AS pos, n.k, {_coded(sql, order)} AS code
                     FROM signal_last sl JOIN (VALUES {families}) n(k, family)
                          ON n.family = sl.family
-                         JOIN frame_values f ON f.deal_key = sl.deal_key
-                         JOIN closed c ON c.deal_key = sl.deal_key
+                         JOIN frame_values f ON f.deal_no = sl.deal_no
+                         JOIN closed c ON c.deal_no = sl.deal_no
                          JOIN accounts a ON a.account_key = c.account_key"""
             )
         con.execute(f"CREATE OR REPLACE TEMP TABLE frame_signals AS {' UNION ALL '.join(per_sql)}")
@@ -654,7 +655,7 @@ def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, S
     deals only), by age in days: not just the latest, since any of them may sit in a window."""
     deals = con.execute(
         """CREATE OR REPLACE TEMP TABLE signal_deals AS
-           SELECT (row_number() OVER (ORDER BY c.deal_key) - 1)::BIGINT AS di, i.idx,
+           SELECT (row_number() OVER (ORDER BY c.deal_no) - 1)::BIGINT AS di, i.idx,
                   c.won, c.account_key, c.created_at
            FROM closed c JOIN accounts a USING (account_key)
                 JOIN account_index i USING (account_key)

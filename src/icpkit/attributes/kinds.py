@@ -502,7 +502,7 @@ class DatedSignal(Definition):
     def join(self, name: str, alias: str = "sl") -> str:
         family = literal(name.removeprefix(self.prefix or ""))
         return (
-            f"LEFT JOIN signal_last {alias} ON {alias}.deal_key = c.deal_key "
+            f"LEFT JOIN signal_last {alias} ON {alias}.deal_no = c.deal_no "
             f"AND {alias}.family = {family}"
         )
 

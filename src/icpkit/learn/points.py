@@ -104,9 +104,8 @@ def closed_deals(
         prepare(con, where)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
-            SELECT (row_number() OVER (ORDER BY deal_key) - 1)::BIGINT AS entity_id,
-                   account_key, created_at AS as_of, deal_key, won, closed_at,
-                   cycle_days::DOUBLE AS cycle_days
+            SELECT deal_no AS entity_id, account_key, created_at AS as_of, deal_key, won,
+                   closed_at, cycle_days::DOUBLE AS cycle_days
             FROM closed"""
     )
     # Each deal's account as its number among the deals' accounts (the rank of its key).
