@@ -19,6 +19,7 @@ way, which reports and recovers what it can.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from icpkit.ingest.readers import (
     swallows_rows_sql,
     unaccounted,
 )
+from icpkit.ingest.records import count_records
 from icpkit.ingest.report import FileReport
 from icpkit.store.db import escaped, identifier, literal, path_literal, scalar
 
@@ -139,7 +141,7 @@ def _read_export(
     encoding: str | None,
     sheet: str | None,
 ) -> tuple[FileReport, tuple[str, ...]] | None:
-    table = open_table(path, encoding=encoding, sheet=sheet)
+    table = open_table(path, encoding=encoding, sheet=sheet, count=False)
     try:
         read = _stage(con, table, icp, settings)
     finally:
@@ -199,26 +201,12 @@ def _csv(table: SourceTable, columns: str) -> str:
     )
 
 
-def _stage(
-    con: duckdb.DuckDBPyConnection,
-    table: SourceTable,
-    icp: ICP | None,
-    settings: IngestSettings,
-) -> _Read | None:
-    """Read the records into ``raw`` (line, then the kept columns), when DuckDB reads the
-    file exactly as the load does; detect its layout from the first records."""
-    if table.kind != "csv" or table.encoding not in ("utf-8", "utf-8-sig") or table.stray_bytes:
-        return None
-    counted = table.counted
-    if counted is None or not counted.regular or counted.unclosed_line is not None:
-        return None
-    if table.problems or table.footer_lines or not table.header:
-        return None
+def _detect(
+    con: duckdb.DuckDBPyConnection, table: SourceTable, source: str, settings: IngestSettings
+) -> Layout | None:
+    """The layout of the companies export ``source`` reads, detected from its first records
+    as the load's staging samples them; None when the load must judge the file."""
     header = table.header
-    width = len(header)
-    cells = [f"c{i}" for i in range(width)]
-    source = _csv(table, ", ".join(f"'{c}': 'VARCHAR'" for c in cells))
-    # Detection weighs the first records, as the load's staging samples them.
     try:
         head = con.execute(f"SELECT * FROM {source} LIMIT {SAMPLE_SIZE * 5 + 1000}").fetchall()
     except duckdb.Error:
@@ -243,6 +231,33 @@ def _stage(
     except IngestError:
         return None  # the load says why
     if layout.skip_reason or layout.entity != "companies":
+        return None
+    return layout
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    table: SourceTable,
+    icp: ICP | None,
+    settings: IngestSettings,
+) -> _Read | None:
+    """Read the records into ``raw`` (line, then the kept columns), when DuckDB reads the
+    file exactly as the load does; detect its layout from the first records."""
+    if table.kind != "csv" or table.encoding not in ("utf-8", "utf-8-sig") or table.stray_bytes:
+        return None
+    if table.problems or table.footer_lines or not table.header:
+        return None
+    header = table.header
+    width = len(header)
+    cells = [f"c{i}" for i in range(width)]
+    source = _csv(table, ", ".join(f"'{c}': 'VARCHAR'" for c in cells))
+    # The quote-aware count reads the file's bytes on a thread of its own (numpy lets go of
+    # the interpreter) while detection weighs the first records.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counting = pool.submit(count_records, table.path, table.encoding, table.delimiter or ",")
+        layout = _detect(con, table, source, settings)
+        table.counted = counted = counting.result()
+    if layout is None or not counted.regular or counted.unclosed_line is not None:
         return None
     read = _Read(table, layout)
     index = {name: i for i, name in enumerate(header)}

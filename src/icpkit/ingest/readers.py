@@ -90,8 +90,10 @@ def open_table(
     encoding: str | None = None,
     sheet: str | None = None,
     chunk_size: int = 50_000,
+    count: bool = True,
 ) -> SourceTable:
-    """Open ``path`` whatever its format; raise :class:`IngestError` when it is not a table."""
+    """Open ``path`` whatever its format; raise :class:`IngestError` when it is not a table.
+    ``count=False`` leaves a CSV's quote-aware count of records (``counted``) to the caller."""
     name = path.name
     try:
         with path.open("rb") as fh:
@@ -123,7 +125,7 @@ def open_table(
                 "file",
             )
         )
-    table = _open_csv(path, head, encoding, chunk_size)
+    table = _open_csv(path, head, encoding, chunk_size, count)
     if path.suffix.lower() in (".parquet", ".xlsx"):
         table.notes.append(
             f"named {path.suffix} but holds delimited text, not {path.suffix[1:].upper()}: "
@@ -479,7 +481,9 @@ def _is_title(row: Sequence[str]) -> bool:
     return sum(1 for cell in row if cell.strip()) <= 1
 
 
-def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) -> SourceTable:
+def _open_csv(
+    path: Path, head: bytes, encoding: str | None, chunk_size: int, count: bool = True
+) -> SourceTable:
     enc, notes, stray = _detect_encoding(path, head, encoding)
     try:
         sample_text = head.decode(enc, errors="replace")
@@ -499,7 +503,8 @@ def _open_csv(path: Path, head: bytes, encoding: str | None, chunk_size: int) ->
     titles = _title_records(sampled)
     table = SourceTable(path, "csv", [], encoding=enc, delimiter=delimiter, notes=notes)
     table.stray_bytes = stray
-    table.counted = count_records(path, enc, delimiter)
+    if count:
+        table.counted = count_records(path, enc, delimiter)
     # Stray bytes in UTF-8 text read as U+FFFD; the staging sets their rows aside.
     errors = "replace" if stray else "strict"
     fh = path.open("r", encoding=enc, errors=errors, newline="")
