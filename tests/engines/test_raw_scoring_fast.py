@@ -247,6 +247,22 @@ def test_a_duplicated_record_id_is_judged_by_the_load(
     assert any("duplicate Record ID 101" in p.reason for p in fast.report.problems)
 
 
+# Record ids as spreadsheets leave them: Excel's '.0' after a number, and look-alikes.
+RECORD_IDS = ["201.0", "202.00", "203.0.0", " 204.0 ", "205.", ".0", "206.0x", "2O7.0", "208"]
+
+
+def test_record_ids_written_every_way_score_as_loading_them_does(
+    demo_workspace: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = demo_workspace
+    # No websites: the names are shared, so the accounts are keyed by their record ids.
+    rows = [[rid, "Shared Name", "", "10", "", "", "", "", "", "", ""] for rid in RECORD_IDS]
+    fast, reference = _both(ws, _write(tmp_path / "companies.csv", rows))
+    _assert_same(fast, reference)
+    ids = {r["record_id"] for r in fast.rows()}
+    assert {"201", "204", "203.0", "208"} <= ids and "201.0" not in ids
+
+
 WEBSITES = [
     "acme.io", "ACME.IO", " acme.io ", "www.acme.io", "https://www.Acme.io/", "http://acme.io",
     "HTTPS://WWW.ACME.CO.UK", "acme.co.uk/", "acme.com.au", "www.co.uk", "co.uk", "www.com",

@@ -341,7 +341,7 @@ def _stage(
 def _id_expr(expr: str, system: str) -> str:
     """Record ids as the CRM means them (as the load reads them): Excel's '123.0' is 123, a
     Salesforce id its 15-character form."""
-    expr = f"regexp_replace({expr}, '\\.0$', '')"
+    expr = f"CASE WHEN ends_with({expr}, '.0') THEN left({expr}, -2) ELSE {expr} END"
     if system == "salesforce":
         expr = (
             f"CASE WHEN regexp_full_match({expr}, '[a-zA-Z0-9]{{18}}') THEN left({expr}, 15) "
@@ -618,6 +618,8 @@ def _shared_names(con: duckdb.DuckDBPyConnection) -> None:
         "' and '), '[.'']', '', 'g'), '[^a-z0-9]+'), lambda w: w <> '')"
     )
     mine = "company_domain IS NOT NULL AND source_id IS NOT NULL AND company_name IS NOT NULL"
+    # One set of the first words worth tokenizing for, so each name's is computed once.
+    firsts = "(SELECT first FROM nk_wanted UNION ALL VALUES (''), ('the'))"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE nk_text AS
             SELECT company_name, array_to_string(w, ' ') AS text, w[1] AS first,
@@ -625,8 +627,7 @@ def _shared_names(con: duckdb.DuckDBPyConnection) -> None:
                    CASE WHEN w[1] = 'the' THEN w[2] END AS first2
             FROM (SELECT DISTINCT company_name, {words} AS w FROM norm
                   WHERE {mine} AND strlen(company_name) = length(company_name)
-                    AND ({_CHEAP_FIRST} IN (SELECT first FROM nk_wanted)
-                         OR {_CHEAP_FIRST} IN ('', 'the')
+                    AND ({_CHEAP_FIRST} IN {firsts}
                          OR regexp_matches(company_name, '^[^A-Za-z0-9]*&')))"""
     )
     starts = "(t.{0} = k.key OR starts_with(t.{0}, k.key || ' '))"
