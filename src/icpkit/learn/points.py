@@ -131,7 +131,7 @@ def closed_deals(
 
 def fit_icp(
     icp: ICP,
-    features: Features,
+    features: Features | None,
     deals: Deals,
     settings: Settings,
     *,
@@ -139,16 +139,20 @@ def fit_icp(
 ) -> tuple[ICP, Fitted]:
     """``icp`` with every rule's weight learned from ``deals`` (and each intent signal's
     half-life, unless set by hand), plus the model's summary in ``icp.scoring``.
-    ``patterns``: the deals already grouped (icpkit.learn.patterns.group of ``features``)."""
+    ``patterns``: the deals already grouped (icpkit.learn.patterns.group of ``features``):
+    all the fit reads, so ``features`` may then be None."""
     scoring = settings.scoring
-    patterns = patterns if patterns is not None else group(features, deals.won)
+    if patterns is None:
+        if features is None:
+            raise ValueError("fit_icp needs the deals' features or their patterns")
+        patterns = group(features, deals.won)
     fixed: dict[str, float | None] = {
         s.id: float(s.half_life_days)
         for s in icp.intent
         if s.half_life_days is not None and (s.source == "human" or s.locked)
     }
     fitted = fit_weights(
-        features,
+        patterns.features,
         deals.won,
         prior_sd=scoring.prior_sd,
         candidates=scoring.half_life_days,
@@ -429,14 +433,10 @@ def learn_and_refine(
     picked = kept_columns(features, fitted, refined, settings)
     if picked is None:
         return _learn(con, refined, settings, deals)
-    kept = Features(
-        scored_rules(refined, settings.scoring.persona),
-        features.matches[:, picked],
-        features.ages[:, picked],
-        features.outside,
-    )
-    regrouped = regroup(patterns, kept.rules, picked)
-    return fit_icp(refined, kept, deals, settings, patterns=regrouped)[0]
+    # The deals regrouped by the columns kept hold all the refit reads: the columns are not
+    # copied deal by deal.
+    regrouped = regroup(patterns, scored_rules(refined, settings.scoring.persona), picked)
+    return fit_icp(refined, None, deals, settings, patterns=regrouped)[0]
 
 
 def kept_features(
