@@ -218,8 +218,10 @@ def compute_features(
     them already dated per ``deal_key`` of the entities (the frame's prepared ``closed``)."""
     rules = scored_rules(icp, persona)
     n = int(con.execute(f"SELECT count(*) FROM {ENTITIES}").fetchall()[0][0])
-    matches = np.zeros((n, len(rules)), dtype=np.float64)
-    ages = np.full((n, len(rules)), np.nan)
+    # Held column by column (Fortran order): each rule's column is filled, and read when the
+    # deals are grouped by their inputs, as one contiguous array.
+    matches = np.zeros((len(rules), n), dtype=np.float64).T
+    ages = np.full((len(rules), n), np.nan).T
     where = {
         id(item): f"{name}[{i}] {item.id}"
         for name in ("fit", "exclusions", "boundary", "intent")
