@@ -486,8 +486,12 @@ class Workspace:
         """The ICP's persona from the contacts, and the persona scoring uses set from it
         unless one was set by hand."""
         from icpkit.learn.persona import persona_of, scoring_persona
+        from icpkit.store.db import scalar
 
-        persona = persona_of(self.persona())
+        with self.connect(read_only=True) as con:
+            known = scalar(con, "SELECT count(*) FROM contacts") > 0
+        # Without contacts there is no persona (persona_of says None): the deals are not read.
+        persona = persona_of(self.persona()) if known else None
         scoring = self.settings.scoring
         scoring.persona = scoring_persona(scoring.persona, persona)
         return persona
