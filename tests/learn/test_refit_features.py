@@ -1,14 +1,16 @@
-"""The refit after pruning reads its rules' matches from the first fit's features: only when
-they are the same conditions on the same deals, so they equal the features read afresh."""
+"""The refit after pruning takes its rules' columns from the first fit's features (grouped
+again by those columns): only when they are the same conditions on the same deals, so they
+equal the features read afresh."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from icpkit.engines.features import Features, compute_features
+from icpkit.config import Settings
+from icpkit.engines.features import Features, compute_features, scored_rules
 from icpkit.icp.model import ICP, Criterion, Exclusion
-from icpkit.learn.points import closed_deals, kept_features
+from icpkit.learn.points import closed_deals, kept_columns
 from icpkit.workspace import Workspace
 
 
@@ -27,6 +29,17 @@ def _features(ws: Workspace, icp: ICP) -> Features:
             persona=ws.settings.scoring.persona,
             point_in_time=True,
         )
+
+
+def kept_features(
+    features: Features, before: ICP, after: ICP, settings: Settings
+) -> Features | None:
+    """``after``'s columns as :func:`kept_columns` picks them from ``before``'s features."""
+    picked = kept_columns(features, before, after, settings)
+    if picked is None:
+        return None
+    rules = scored_rules(after, settings.scoring.persona)
+    return Features(rules, features.matches[:, picked], features.ages[:, picked], features.outside)
 
 
 def _same(a: Features, b: Features) -> None:

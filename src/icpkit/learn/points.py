@@ -439,25 +439,13 @@ def learn_and_refine(
     return fit_icp(refined, None, deals, settings, patterns=regrouped)[0]
 
 
-def kept_features(
-    features: Features, before: ICP, after: ICP, settings: Settings
-) -> Features | None:
-    """The features of ``after``'s rules taken from ``features`` (those of ``before`` on the
-    same deals) when pruning only dropped or moved rules: each rule of ``after`` has a column
-    of the same condition there and the boundary is unchanged. None when one must be read
-    again."""
-    picked = kept_columns(features, before, after, settings)
-    if picked is None:
-        return None
-    rules = scored_rules(after, settings.scoring.persona)
-    return Features(rules, features.matches[:, picked], features.ages[:, picked], features.outside)
-
-
 def kept_columns(
     features: Features, before: ICP, after: ICP, settings: Settings
 ) -> list[int] | None:
-    """The columns of ``features`` (``before``'s rules) holding ``after``'s rules, in their
-    order, as :func:`kept_features` takes them; None when one must be read again."""
+    """The columns of ``features`` (``before``'s rules on the same deals) holding ``after``'s
+    rules, in their order, when pruning only dropped or moved rules: each rule of ``after``
+    has a column of the same condition there and the boundary is unchanged. None when one
+    must be read again."""
     if after.boundary != before.boundary:
         return None
     analysis = settings.analysis
