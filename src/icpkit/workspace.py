@@ -145,6 +145,20 @@ def explain_failure(exc: BaseException) -> IcpkitError | None:
     return failure(exc) or damage(exc)
 
 
+def _load_learning() -> None:
+    """Import what derive runs after the frame (the lift, the windows, the model: scipy's
+    optimizers among them), so that it loads on a thread while DuckDB works."""
+    import importlib
+
+    for module in (
+        "icpkit.analysis.lift",
+        "icpkit.learn",
+        "icpkit.learn.points",
+        "icpkit.icp.check",
+    ):
+        importlib.import_module(module)
+
+
 def _require_serving() -> None:
     """Say how to install the API's web stack when it is missing."""
     from importlib.util import find_spec
@@ -557,48 +571,57 @@ class Workspace:
 
         Deriving twice on unchanged data changes nothing: no new version, no spurious diff.
         """
-        from icpkit.analysis.frame import build_frame, frame_signal_ages, tier_codes
-        from icpkit.analysis.lift import lift_table
-        from icpkit.icp.check import reported_extra_columns, unknown_extra_columns
-        from icpkit.learn import learn_icp
-        from icpkit.learn.derive import (
-            NoUsableDeals,
-            data_fingerprint,
-            detectable,
+        from icpkit.analysis.frame import (
+            build_frame,
+            frame_signal_ages,
             no_usable_deals_reason,
+            tier_codes,
         )
-        from icpkit.learn.fit import one_blas_thread
-        from icpkit.learn.points import closed_deals
 
         analysis = self.settings.analysis
         with self.connect(read_only=True) as con:
             # Nothing to learn from is an error, never an empty version.
             if (reason := no_usable_deals_reason(con)) is not None:
+                from icpkit.learn.derive import NoUsableDeals
+
                 raise NoUsableDeals(f"cannot derive an ICP: {reason}")
-        # What does not wait on another step runs beside it: the customers' tiers and the
-        # persona are read on connections of their own while the frame is counted (the
-        # persona is in the settings before the points are learned, which weigh it), and the
-        # lift table is computed from the frame while the connection reads the signals'
-        # ages and the deals the points are fitted on.
-        with ThreadPoolExecutor(max_workers=3) as pool, one_blas_thread():
+        # What does not wait on another step runs beside it: the modules of the lift and the
+        # model load (scipy's a third of a second) while DuckDB prepares the frame; the
+        # customers' tiers and the persona are read on connections of their own while the
+        # frame is counted (the persona is in the settings before the points are learned,
+        # which weigh it); and the lift table is computed from the frame while the
+        # connection reads the signals' ages and the deals the points are fitted on.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            loading = pool.submit(_load_learning)
             learning = pool.submit(self._learn_persona)
             tiering = pool.submit(lambda: self.tiers().tier_of())
             # One connection for the frame and the points: the deals it prepared serve both.
             with self.connect(read_only=True) as con:
                 frame = build_frame(con, analysis, ages=False)
                 frame.tiers = tier_codes(frame.account_keys, tiering.result())
-                lifting = pool.submit(lift_table, frame, analysis)
-                frame.signal_ages = frame_signal_ages(con, frame)
-                deals = closed_deals(con, prepared=frame.prepared)
-                fingerprint = data_fingerprint(con)
-                result = lifting.result()
-                persona = learning.result()
-                # Human edits live in icp.yaml; what counts as a change is measured against
-                # the latest saved version, so an edit by hand is versioned by the next derive.
-                learned = learn_icp(
-                    con, frame, result, self.settings, self.current_icp(),
-                    fingerprint=fingerprint, deals=deals,
-                )  # fmt: skip
+                loading.result()
+                from icpkit.analysis.lift import lift_table
+                from icpkit.icp.check import reported_extra_columns, unknown_extra_columns
+                from icpkit.learn import learn_icp
+                from icpkit.learn.derive import data_fingerprint, detectable
+                from icpkit.learn.fit import one_blas_thread
+                from icpkit.learn.points import closed_deals
+
+                # Entered once scipy is loaded: the limit reaches the BLAS libraries loaded.
+                with one_blas_thread():
+                    lifting = pool.submit(lift_table, frame, analysis)
+                    frame.signal_ages = frame_signal_ages(con, frame)
+                    deals = closed_deals(con, prepared=frame.prepared)
+                    fingerprint = data_fingerprint(con)
+                    result = lifting.result()
+                    persona = learning.result()
+                    # Human edits live in icp.yaml; what counts as a change is measured
+                    # against the latest saved version, so an edit by hand is versioned by
+                    # the next derive.
+                    learned = learn_icp(
+                        con, frame, result, self.settings, self.current_icp(),
+                        fingerprint=fingerprint, deals=deals,
+                    )  # fmt: skip
                 reported = reported_extra_columns(con)
         icp = learned.icp.model_copy(update={"persona": persona})
         warnings = learned.warnings

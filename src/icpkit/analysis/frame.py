@@ -18,6 +18,7 @@ import re
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -25,7 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from icpkit.analysis.history import HEADCOUNT, HistorySummary, churned_sql, date_values
-from icpkit.analysis.windows import SignalAges
 from icpkit.attributes import (
     DETAIL_SQL,
     FRAME,
@@ -45,6 +45,9 @@ from icpkit.attributes.extra import (
 )
 from icpkit.config import AnalysisSettings
 from icpkit.store.db import arrow_table, literal
+
+if TYPE_CHECKING:  # the windows' module loads scipy: the frame does not need it to count
+    from icpkit.analysis.windows import SignalAges
 
 # Threads counting the attributes' values (see _build_frame).
 _COUNTERS = max(1, min(4, os.cpu_count() or 1))
@@ -211,6 +214,58 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> History
     return history
 
 
+def no_usable_deals_reason(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why the store holds no closed new-business deal linked to an account, or None when it
+    holds at least one: 'none of the 1,200 closed deals is linked to an account ...'."""
+    row = con.execute(
+        """SELECT count(*),
+                  count(*) FILTER (WHERE outcome IN ('won', 'lost')),
+                  count(*) FILTER (WHERE outcome IN ('won', 'lost') AND NOT is_expansion),
+                  count(*) FILTER (WHERE outcome IN ('won', 'lost') AND NOT is_expansion
+                                   AND account_key IS NOT NULL),
+                  count(*) FILTER (WHERE account_key IS NOT NULL)
+           FROM deals"""
+    ).fetchall()[0]
+    total, closed, new_business, usable, linked = (int(x or 0) for x in row)
+    if usable:
+        return None
+    accounts = int(con.execute("SELECT count(*) FROM accounts").fetchall()[0][0])
+    if not total:
+        return (
+            f"the workspace holds no deals ({accounts:,} accounts): ingest a deals export "
+            "with won and lost deals first (icp ingest deals.csv)"
+        )
+    if not closed:
+        return (
+            f"{_none_is(total, 'deals', 'closed')} (won or lost): the ICP is learned from "
+            "outcomes; check that the stage or outcome column was recognized (icp ingest "
+            "--dry-run)"
+        )
+    if not new_business:
+        return (
+            f"all {closed:,} closed deals are expansion deals: the ICP is learned from "
+            "new-business deals"
+        )
+    if not linked:
+        return (
+            f"{_none_is(total, 'deals', 'linked to an account')} ({accounts:,} accounts in the "
+            "workspace): map the deals' company column (ingest.mapping) and ingest again; "
+            "icp ingest --dry-run shows the mapping"
+        )
+    return (
+        f"{_none_is(new_business, 'closed new-business deals', 'linked to an account')} "
+        f"({linked:,} of {total:,} deals are): map the deals' company column "
+        "(ingest.mapping) and ingest again"
+    )
+
+
+def _none_is(n: int, things: str, what: str) -> str:
+    """'none of the 3 deals is closed' or, for one, 'the only deal is not closed'."""
+    if n == 1:
+        return f"the only {things.removesuffix('s')} is not {what}"
+    return f"none of the {n:,} {things} is {what}"
+
+
 def prepared_token(con: duckdb.DuckDBPyConnection, where: str | None = None) -> str | None:
     """The token of the last :func:`prepare` on ``con`` when it selected the deals ``where``
     selects, else None: while it stays the same, the tables it made are still those."""
@@ -339,7 +394,15 @@ def _build_frame(
 
 def tier_codes(keys: list[str], tiers: dict[str, int]) -> np.ndarray:
     """Per account of ``keys``: its customer tier, 0 for an account that is not a customer."""
-    return np.fromiter((tiers.get(k, 0) for k in keys), dtype=np.int8, count=len(keys))
+    codes = np.zeros(len(keys), dtype=np.int8)
+    if not tiers or not keys:
+        return codes
+    # Looked up by Arrow's hash of the customers' keys, not a dictionary lookup per account.
+    found = pc.index_in(pa.array(keys, pa.string()), value_set=pa.array(list(tiers), pa.string()))
+    at = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+    hit = at >= 0
+    codes[hit] = np.fromiter(tiers.values(), dtype=np.int8, count=len(tiers))[at[hit]]
+    return codes
 
 
 def _customer_since(con: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:
@@ -653,6 +716,8 @@ class _SignalValues:
 def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, SignalAges]:
     """Every occurrence of each intent attribute's signal before each closed deal (dated
     deals only), by age in days: not just the latest, since any of them may sit in a window."""
+    from icpkit.analysis.windows import SignalAges
+
     deals = con.execute(
         """CREATE OR REPLACE TEMP TABLE signal_deals AS
            SELECT (row_number() OVER (ORDER BY c.deal_no) - 1)::BIGINT AS di, i.idx,

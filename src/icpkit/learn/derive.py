@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 
 from icpkit.analysis import post_selection, stats
-from icpkit.analysis.frame import Frame
+from icpkit.analysis.frame import Frame, no_usable_deals_reason
 from icpkit.analysis.lift import LiftResult, LiftRow, churn_thin
 from icpkit.analysis.windows import (
     OPEN_END,
@@ -279,58 +279,6 @@ def _rationale(subject: str, ev: Evidence, what: str = "the win rate of the rest
 
 class NoUsableDeals(ICPError):
     """No closed new-business deal with an account: there is nothing to derive an ICP from."""
-
-
-def no_usable_deals_reason(con: duckdb.DuckDBPyConnection) -> str | None:
-    """Why the store holds no closed new-business deal linked to an account, or None when it
-    holds at least one: 'none of the 1,200 closed deals is linked to an account ...'."""
-    row = con.execute(
-        """SELECT count(*),
-                  count(*) FILTER (WHERE outcome IN ('won', 'lost')),
-                  count(*) FILTER (WHERE outcome IN ('won', 'lost') AND NOT is_expansion),
-                  count(*) FILTER (WHERE outcome IN ('won', 'lost') AND NOT is_expansion
-                                   AND account_key IS NOT NULL),
-                  count(*) FILTER (WHERE account_key IS NOT NULL)
-           FROM deals"""
-    ).fetchall()[0]
-    total, closed, new_business, usable, linked = (int(x or 0) for x in row)
-    if usable:
-        return None
-    accounts = int(con.execute("SELECT count(*) FROM accounts").fetchall()[0][0])
-    if not total:
-        return (
-            f"the workspace holds no deals ({accounts:,} accounts): ingest a deals export "
-            "with won and lost deals first (icp ingest deals.csv)"
-        )
-    if not closed:
-        return (
-            f"{_none_is(total, 'deals', 'closed')} (won or lost): the ICP is learned from "
-            "outcomes; check that the stage or outcome column was recognized (icp ingest "
-            "--dry-run)"
-        )
-    if not new_business:
-        return (
-            f"all {closed:,} closed deals are expansion deals: the ICP is learned from "
-            "new-business deals"
-        )
-    if not linked:
-        return (
-            f"{_none_is(total, 'deals', 'linked to an account')} ({accounts:,} accounts in the "
-            "workspace): map the deals' company column (ingest.mapping) and ingest again; "
-            "icp ingest --dry-run shows the mapping"
-        )
-    return (
-        f"{_none_is(new_business, 'closed new-business deals', 'linked to an account')} "
-        f"({linked:,} of {total:,} deals are): map the deals' company column "
-        "(ingest.mapping) and ingest again"
-    )
-
-
-def _none_is(n: int, things: str, what: str) -> str:
-    """'none of the 3 deals is closed' or, for one, 'the only deal is not closed'."""
-    if n == 1:
-        return f"the only {things.removesuffix('s')} is not {what}"
-    return f"none of the {n:,} {things} is {what}"
 
 
 def no_rule_reason(icp: ICP, settings: AnalysisSettings) -> str | None:
