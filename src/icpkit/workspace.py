@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import duckdb
 
@@ -78,6 +78,9 @@ if TYPE_CHECKING:
 ENV_WORKSPACE = "ICP_WORKSPACE"
 ENGINES = ("duckdb", "spark")
 """Where ``Workspace.score_file`` runs the scorecard: DuckDB here, or a Spark session."""
+
+
+T = TypeVar("T")
 
 
 class WorkspaceError(IcpkitError):
@@ -496,6 +499,11 @@ class Workspace:
             deal_contacts = load_deal_contacts(con, where, expansion=expansion)
         return analyze_persona(deal_contacts, self.settings.analysis)
 
+    def _read_beside(self, read: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """``read`` run on a read-only connection of its own, for work beside another."""
+        with self.connect(read_only=True) as con:
+            return read(con)
+
     def _learn_persona(self) -> BuyerPersona | None:
         """The ICP's persona from the contacts, and the persona scoring uses set from it
         unless one was set by hand."""
@@ -612,18 +620,24 @@ class Workspace:
                     lifting = pool.submit(lift_table, frame, analysis)
                     frame.signal_ages = frame_signal_ages(con, frame)
                     deals = closed_deals(con, prepared=frame.prepared)
-                    fingerprint = data_fingerprint(con)
                     result = lifting.result()
                     persona = learning.result()
+                    # The data's fingerprint and the columns ingested files reported are
+                    # read on a connection of their own while the model is fitted (on one
+                    # core); the fingerprint is set on the ICP learned.
+                    reading = pool.submit(self._read_beside, data_fingerprint)
+                    reporting = pool.submit(self._read_beside, reported_extra_columns)
                     # Human edits live in icp.yaml; what counts as a change is measured
                     # against the latest saved version, so an edit by hand is versioned by
                     # the next derive.
                     learned = learn_icp(
                         con, frame, result, self.settings, self.current_icp(),
-                        fingerprint=fingerprint, deals=deals,
+                        fingerprint="", deals=deals,
                     )  # fmt: skip
-                reported = reported_extra_columns(con)
-        icp = learned.icp.model_copy(update={"persona": persona})
+                reported = reporting.result()
+        icp = learned.icp.model_copy(
+            update={"persona": persona, "data_fingerprint": reading.result()}
+        )
         warnings = learned.warnings
         warnings += unknown_extra_columns(icp, reported)  # a hand-made rule on a missing column
         saved = self._save(icp, note, learned.disagreements, warnings)

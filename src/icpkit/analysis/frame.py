@@ -473,8 +473,8 @@ class _DealOrder:
     GROUP BY and ORDER BY an attribute in DuckDB."""
 
     order: np.ndarray  # scan position of each deal, by account
-    idx: np.ndarray  # account index per deal, by account
-    won: np.ndarray  # 1.0 won, 0.0 lost, per deal, by account
+    idx: np.ndarray  # account index per deal, by account (int32 while it fits)
+    won: np.ndarray  # 1 won, 0 lost (int8), per deal, by account
     text: frozenset[str]  # the columns of ``frame_values`` that hold text
 
     @classmethod
@@ -486,8 +486,10 @@ class _DealOrder:
         deals = con.execute("SELECT idx, won FROM frame_values").fetchnumpy()
         idx = np.asarray(deals["idx"], dtype=np.int64)
         order = np.argsort(idx, kind="stable")
-        won = np.asarray(deals["won"], dtype=np.float64)[order]
-        return cls(order, idx[order], won, _text_columns(con, "frame_values"))
+        # Narrow types: each attribute's count moves these once per deal.
+        narrow = np.int32 if idx.size == 0 or idx.max() < 2**31 else np.int64
+        won = np.asarray(deals["won"], dtype=np.int8)[order]
+        return cls(order, idx[order].astype(narrow), won, _text_columns(con, "frame_values"))
 
     def codes(
         self, con: duckdb.DuckDBPyConnection, column: str, names: list[str] | None = None
@@ -510,14 +512,22 @@ class _DealOrder:
         ``names[code]`` is the value), rows ordered by value then account."""
         if codes.size == 0:
             return {}, np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-        ordered = codes[self.order]
-        small = np.uint8 if len(names) <= 2**8 else np.uint16 if len(names) <= 2**16 else None
-        perm = np.argsort(ordered.astype(small) if small else ordered, kind="stable")
-        code, idx, won = ordered[perm], self.idx[perm], self.won[perm]
-        starts = np.flatnonzero(np.r_[True, (code[1:] != code[:-1]) | (idx[1:] != idx[:-1])])
-        deals = np.diff(np.r_[starts, code.size]).astype(np.float64)
-        wins = np.add.reduceat(won, starts)
-        code, idx = code[starts], idx[starts]
+        # Codes narrowed before they are moved; the sort by code is then a radix sort.
+        small = np.uint8 if len(names) <= 2**8 else np.uint16 if len(names) <= 2**16 else np.int64
+        ordered = codes.astype(small)[self.order]
+        perm = np.argsort(ordered, kind="stable")
+        code, idx = ordered[perm], self.idx[perm]
+        change = np.empty(code.size, dtype=bool)
+        change[0] = True
+        np.not_equal(code[1:], code[:-1], out=change[1:])
+        change[1:] |= idx[1:] != idx[:-1]
+        starts = np.flatnonzero(change)
+        ends = np.append(starts[1:], code.size)
+        # Wins of a run from a running count of wins: whole numbers, exact.
+        won = np.cumsum(self.won[perm], dtype=np.int64)
+        wins = (won[ends - 1] - np.where(starts > 0, won[starts - 1], 0)).astype(np.float64)
+        deals = (ends - starts).astype(np.float64)
+        code, idx = code[starts], idx[starts].astype(np.int64)
         firsts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
         lasts = [*firsts[1:].tolist(), code.size]
         bounds = {
