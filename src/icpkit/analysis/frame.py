@@ -729,14 +729,12 @@ def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, S
     from icpkit.analysis.windows import SignalAges
 
     deals = con.execute(
-        """CREATE OR REPLACE TEMP TABLE signal_deals AS
-           SELECT (row_number() OVER (ORDER BY c.deal_no) - 1)::BIGINT AS di, i.idx,
-                  c.won, c.account_key, c.created_at
+        """SELECT c.deal_no, i.idx, c.won
            FROM closed c JOIN accounts a USING (account_key)
                 JOIN account_index i USING (account_key)
-           WHERE c.created_at IS NOT NULL;
-           SELECT idx, won FROM signal_deals ORDER BY di"""
+           WHERE c.created_at IS NOT NULL ORDER BY c.deal_no"""
     ).fetchnumpy()
+    numbers = np.asarray(deals["deal_no"], dtype=np.int64)
     won, account = np.asarray(deals["won"], dtype=bool), np.asarray(deals["idx"], dtype=np.int64)
     families = [n.removeprefix("signal:") for n in names]
     out: dict[str, SignalAges] = {}
@@ -745,19 +743,27 @@ def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, S
     # Each family by its number in ``names``: numbers, not millions of strings, come back.
     numbered = ", ".join(f"({k}, {literal(f)})" for k, f in enumerate(families))
     rows = con.execute(
-        f"""SELECT n.k, di, days FROM (
-               SELECT d.di, s.signal_type || ':' || {DETAIL_SQL} AS family,
-                      date_diff('day', s.observed_at::DATE, d.created_at::DATE) AS days
-               FROM signal_deals d JOIN signals s USING (account_key)
-               WHERE s.observed_at::DATE <= d.created_at::DATE)
+        f"""SELECT n.k, deal_no, days FROM (
+               SELECT c.deal_no, s.signal_type || ':' || {DETAIL_SQL} AS family,
+                      date_diff('day', s.observed_at::DATE, c.created_at::DATE) AS days
+               FROM closed c JOIN accounts a USING (account_key)
+                    JOIN signals s USING (account_key)
+               WHERE c.created_at IS NOT NULL AND s.observed_at::DATE <= c.created_at::DATE)
            JOIN (VALUES {numbered}) n(k, family) USING (family)"""
     ).fetchnumpy()
     family = np.asarray(rows["k"], dtype=np.int64)
-    di, days = np.asarray(rows["di"], dtype=np.int64), np.asarray(rows["days"], dtype=np.int64)
-    # Grouped by family once (a stable sort) rather than one scan of every row per family.
-    by_family = np.argsort(family, kind="stable")
-    bounds = np.searchsorted(family[by_family], np.arange(len(families) + 1))
+    # The deal's number among the dated deals (in the order of their numbers).
+    deal = np.searchsorted(numbers, np.asarray(rows["deal_no"], dtype=np.int64))
+    days = np.asarray(rows["days"], dtype=np.int64)
+    # One sort of every occurrence by family, deal and age (packed in one number: each is
+    # below its bound), rather than a sort per family: each family's rows come out in the
+    # order SignalAges keeps.
+    n_deals, n_days = max(int(numbers.size), 1), int(days.max(initial=0)) + 1
+    packed = np.sort((family * n_deals + deal) * n_days + days)
+    family, rest = np.divmod(packed, n_deals * n_days)
+    deal, days = np.divmod(rest, n_days)
+    bounds = np.searchsorted(family, np.arange(len(families) + 1))
     for k, name in enumerate(names):
-        mine = by_family[bounds[k] : bounds[k + 1]]
-        out[name] = SignalAges.of(won, account, di[mine], days[mine])
+        mine = slice(int(bounds[k]), int(bounds[k + 1]))
+        out[name] = SignalAges(won, account, deal[mine], days[mine])
     return out

@@ -115,7 +115,10 @@ def account_cells(
     """Wins, deals, in-group flag and account index per (account, inside/outside) cell: the
     shape ``stats.rate_difference`` takes, so the evidence is clustered by account."""
     key = ages.account * 2 + mask.astype(np.int64)
-    cells, where = np.unique(key, return_inverse=True)
+    # The cells present and each deal's, by counting over the cells' range (the accounts
+    # are numbered densely): np.unique's result without its sort.
+    present = np.bincount(key, minlength=2) > 0
+    cells, where = np.flatnonzero(present), (np.cumsum(present) - 1)[key]
     wins = np.bincount(where, weights=ages.won.astype(np.float64), minlength=cells.size)
     deals = np.bincount(where, minlength=cells.size).astype(np.float64)
     return wins, deals, (cells % 2).astype(bool), cells // 2

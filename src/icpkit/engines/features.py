@@ -215,7 +215,8 @@ def compute_features(
     ``point_in_time`` (deals in the past) technologies and employees are those of each
     entity's day, from the dated history in ``signals`` (see icpkit.analysis.history), as
     the analysis frame has them; otherwise as in ``accounts``. ``dated_table``: a table holding
-    them already dated per ``deal_key`` of the entities (the frame's prepared ``closed``)."""
+    them already dated per entity, numbered as the entities are (``deal_no``: the frame's
+    prepared ``closed``, whose deals are the entities, icpkit.learn.points.closed_deals)."""
     rules = scored_rules(icp, persona)
     n = int(con.execute(f"SELECT count(*) FROM {ENTITIES}").fetchall()[0][0])
     # Held column by column (Fortran order): each rule's column is filled, and read when the
@@ -245,7 +246,7 @@ def compute_features(
         as_of_day = (
             f"""(SELECT e.entity_id AS key, e.{attributes_key} AS account_key,
                         d.technologies, d.employees
-                 FROM {ENTITIES} e JOIN {dated_table} d USING (deal_key))"""
+                 FROM {ENTITIES} e JOIN {dated_table} d ON d.deal_no = e.entity_id)"""
             if dated_table is not None
             else "entity_dated"
         )
