@@ -12,7 +12,9 @@ half-lives the data cannot reject (profile likelihood, chi-square 95%) are its i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -29,6 +31,10 @@ DECAY_EVIDENCE = 1.92
 # The 5% critical value of chi-square with one degree of freedom: half-lives whose deviance
 # is within it of the best one are those the data cannot reject (a profile-likelihood interval).
 HALF_LIFE_CI = 3.84
+
+
+# Half-lives tried side by side (see fit_weights).
+_TRIERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @contextmanager
@@ -152,10 +158,14 @@ def fit_weights(
         no_decay = best[2]
         choice: float | None = None
         deviances: dict[float | None, float] = {None: no_decay}
-        # Each half-life tried starts from the fit without it: a few steps, not a new search.
+        # Each half-life tried starts from the fit without it: a few steps, not a new search;
+        # the tries do not depend on each other, so they run side by side (numpy releases
+        # the interpreter), then are weighed in the order of ``candidates``.
         base = best
-        for life in candidates:
-            trial = run({**half_lives, rid: float(life)}, base)
+        tries = [{**half_lives, rid: float(life)} for life in candidates]
+        with ThreadPoolExecutor(max_workers=_TRIERS) as pool:
+            tried = list(pool.map(run, tries, [base] * len(tries)))
+        for life, trial in zip(candidates, tried, strict=True):
             deviances[float(life)] = trial[2]
             if trial[2] < no_decay - DECAY_EVIDENCE and (choice is None or trial[2] < best[2]):
                 best, choice, settled = trial, float(life), False
