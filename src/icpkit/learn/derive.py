@@ -117,7 +117,7 @@ def _evidence(
         [np.ones(len(c.wins), bool) for c in inside]
         + [np.zeros(len(c.wins), bool) for c in outside]
     )
-    accounts = np.unique(np.concatenate([c.accounts for c in inside])).size
+    accounts = _distinct(np.concatenate([c.accounts for c in inside]))
     q = max(r.q_value for r in rows) if len(rows) > 1 else rows[0].q_value
     measured, p_value = _measure(
         wins,
@@ -129,6 +129,16 @@ def _evidence(
         result=result,
     )
     return adjust_for_selection(measured, rows, result, settings or AnalysisSettings(), p_value)
+
+
+def _distinct(accounts: np.ndarray) -> int:
+    """How many distinct accounts ``accounts`` (their numbers, from 0) holds: np.unique's
+    count, by marking each once rather than sorting or hashing them."""
+    if accounts.size == 0:
+        return 0
+    seen = np.zeros(int(accounts.max()) + 1, dtype=bool)
+    seen[accounts] = True
+    return int(np.count_nonzero(seen))
 
 
 def _measure(
@@ -711,7 +721,7 @@ def _window_evidence(
         wins,
         deals,
         in_group,
-        n_accounts=int(np.unique(accounts[in_group]).size),
+        n_accounts=_distinct(accounts[in_group]),
         q=min(r.q_value for r in found),
         iv=result.information_value.get(name, math.nan),
         result=result,
