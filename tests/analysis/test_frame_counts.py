@@ -17,7 +17,9 @@ from icpkit.analysis.frame import (
     frame_signal_ages,
     prepare,
     prepared_token,
+    tier_codes,
 )
+from icpkit.attributes.labels import detail_kind
 from icpkit.learn import points
 from icpkit.workspace import Workspace
 
@@ -175,3 +177,44 @@ def test_ages_read_after_the_frame_equal_those_read_with_it(demo_workspace) -> N
         for column in ("won", "account", "deal", "age"):
             assert np.array_equal(getattr(got, column), getattr(expected, column)), (name, column)
     assert len(deals.won) == whole.n_closed
+
+
+def test_signal_ages_are_every_occurrence_before_each_dated_deal(demo_workspace) -> None:  # type: ignore[no-untyped-def]
+    """Per intent attribute: each occurrence of its signal on or before a dated closed deal's
+    day, as (the deal's place among the dated deals, the age in days), ordered by deal then
+    age, with the outcome and account of every dated deal: what a plain query gives."""
+    ws = Workspace.open(demo_workspace(800, 5).root)
+    with ws.connect(read_only=True) as con:
+        frame = build_frame(con, ws.settings.analysis)
+        dated = con.execute(
+            """SELECT c.deal_no, c.won, i.idx, c.created_at::DATE, c.account_key
+               FROM closed c JOIN accounts a USING (account_key)
+                    JOIN account_index i USING (account_key)
+               WHERE c.created_at IS NOT NULL ORDER BY c.deal_no"""
+        ).fetchall()
+        signals = con.execute(
+            """SELECT account_key, signal_type, detail, observed_at::DATE FROM signals"""
+        ).fetchall()
+    seen: dict[str, list[tuple[str, int]]] = {}
+    for account, kind, detail, day in signals:
+        seen.setdefault(account, []).append((f"{kind}:{detail_kind(detail)}", day))
+    assert frame.signal_ages
+    for name, ages in frame.signal_ages.items():
+        family = name.removeprefix("signal:")
+        expected = sorted(
+            (place, (created - day).days)
+            for place, (_, _, _, created, account) in enumerate(dated)
+            for kind, day in seen.get(account, [])
+            if kind == family and day <= created
+        )
+        assert list(zip(ages.deal.tolist(), ages.age.tolist(), strict=True)) == expected, name
+        assert ages.won.tolist() == [bool(won) for _, won, _, _, _ in dated]
+        assert ages.account.tolist() == [idx for _, _, idx, _, _ in dated]
+
+
+def test_tier_codes_give_each_account_its_customer_tier_and_zero_otherwise() -> None:
+    keys = ["a.com", "b.com", "name:c", "d.com"]
+    tiers = {"d.com": 3, "a.com": 1, "gone.com": 2}  # a customer the frame does not hold
+    assert tier_codes(keys, tiers).tolist() == [1, 0, 0, 3]
+    assert tier_codes(keys, {}).tolist() == [0, 0, 0, 0]
+    assert tier_codes([], tiers).tolist() == []

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from icpkit.engines.features import Features, ScoredRule
 from icpkit.icp.describe import describe_condition
 from icpkit.icp.model import IntentSignal
+from icpkit.learn import fit
 from icpkit.learn.fit import fit_weights, profile_interval
 
 
@@ -69,3 +70,30 @@ def test_an_icp_yaml_without_intervals_still_loads() -> None:
 def test_an_interval_that_runs_backwards_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"must be \[low, high\] with 0 <= low <= high"):
         _signal(window_start_ci=[90, 30])
+
+
+def test_half_lives_tried_side_by_side_fit_as_tried_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two signals, each with its own decay: the candidates of a signal are fitted on a pool,
+    then weighed in their order; the choice, the weights and the intervals are those of the
+    candidates fitted one after another."""
+    rng = np.random.default_rng(1)
+    n = 6_000
+    ages = np.where(rng.random((n, 2)) < 0.5, rng.uniform(60, 540, (n, 2)), np.nan)
+    boost = np.where(np.isnan(ages), 0.0, 1.5 * 0.5 ** ((np.nan_to_num(ages) - 60) / [90, 365]))
+    won = (rng.random(n) < 1 / (1 + np.exp(0.5 - boost.sum(axis=1)))).astype(np.int8)
+    rules = [
+        ScoredRule("intent", _signal()),
+        ScoredRule("intent", _signal(id="hiring", signal="job_posting")),
+    ]
+    features = Features(rules, np.zeros((n, 2)), ages, [])
+
+    def fitted() -> tuple[object, ...]:
+        f = fit_weights(features, won, prior_sd=10.0, candidates=[30, 90, 180, 365])
+        return f.intercept, f.weights, f.half_lives, f.deviance, f.half_life_ci
+
+    side_by_side = fitted()
+    monkeypatch.setattr(fit, "_TRIERS", 1)
+    assert fitted() == side_by_side
+    assert side_by_side[2] == {"funding": 90.0, "hiring": 365.0}
