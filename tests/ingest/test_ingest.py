@@ -106,6 +106,24 @@ def test_salesforce_won_and_closed_flags_and_day_first_dates(query, ws, fixtures
     assert industry == [("Health Care",)]
 
 
+@pytest.mark.parametrize(
+    ("types", "expected"),
+    [
+        (["NEW business", "O'Neil's upsell"], {"9001": True, "9002": True, "9003": False}),
+        (["pilot"], {"9001": False, "9002": False, "9003": False}),
+        ([], {"9001": False, "9002": False, "9003": False}),
+    ],
+)
+def test_expansion_deals_are_those_whose_type_names_a_configured_kind(
+    query, ws, fixtures, types: list[str], expected: dict[str, bool]
+) -> None:
+    # Matched in any case, anywhere in the deal type (not the deal name: '... - Pilot').
+    ws.settings.ingest.expansion_deal_types = types
+    ingest_one(ws, fixtures / "hubspot_deals.csv")
+    rows = dict(query(ws, "SELECT source_id, is_expansion FROM deals"))
+    assert {k: rows[k] for k in expected} == expected
+
+
 @pytest.mark.slow
 def test_pipedrive_semicolon_export_uses_its_status_column(query, ws, fixtures) -> None:
     report = ingest_one(ws, fixtures / "pipedrive_deals.csv")

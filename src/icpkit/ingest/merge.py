@@ -231,7 +231,9 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
         "source_line",
         "import_id",
     )
-    # A view: read three times below, before ``accounts`` changes, never copied.
+    # A view, never copied: read three times below. ``accounts`` changes before its last
+    # read only where it holds keys of the view (the rows set aside in ``acc_old``), and a
+    # view of keys new to ``accounts`` has none.
     con.execute(f"CREATE OR REPLACE TEMP VIEW acc_in AS {select_sql}")
     have = {r[0] for r in _rows(con, "DESCRIBE acc_in")}
     firsts = ", ".join(
@@ -247,17 +249,15 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
         """CREATE OR REPLACE TEMP TABLE acc_many AS
            SELECT account_key FROM acc_in GROUP BY account_key HAVING count(*) > 1"""
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE acc_new AS
-            SELECT account_key, {alone}, '{origin}' AS origin FROM acc_in
-            WHERE NOT EXISTS (SELECT 1 FROM acc_many m
-                              WHERE m.account_key IS NOT DISTINCT FROM acc_in.account_key)
-            UNION ALL
-            SELECT account_key, {firsts}, '{origin}' AS origin FROM acc_in
-            WHERE EXISTS (SELECT 1 FROM acc_many m
+    new_rows = f"""
+        SELECT account_key, {alone}, '{origin}' AS origin FROM acc_in
+        WHERE NOT EXISTS (SELECT 1 FROM acc_many m
                           WHERE m.account_key IS NOT DISTINCT FROM acc_in.account_key)
-            GROUP BY account_key"""
-    )
+        UNION ALL
+        SELECT account_key, {firsts}, '{origin}' AS origin FROM acc_in
+        WHERE EXISTS (SELECT 1 FROM acc_many m
+                      WHERE m.account_key IS NOT DISTINCT FROM acc_in.account_key)
+        GROUP BY account_key"""
     # The better source wins (a CRM record over a deal's company columns over a bare stub),
     # and fills its gaps from the other; a tie goes to the newer import.
     new_wins = f"(a.origin IS NULL OR {_rank('n')} >= {_rank('a')})"
@@ -273,19 +273,19 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
     # import), replaced, and merged with the new rows on their way in.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE acc_old AS
-           SELECT * FROM accounts WHERE account_key IN (SELECT account_key FROM acc_new)"""
+           SELECT * FROM accounts WHERE account_key IN (SELECT account_key FROM acc_in)"""
     )
     con.execute("DELETE FROM accounts WHERE account_key IN (SELECT account_key FROM acc_old)")
-    con.execute(
+    n = _rows(
+        con,
         f"""INSERT INTO accounts BY NAME
             SELECT n.account_key, {merged_cols},
                    CASE WHEN {new_wins} THEN n.origin ELSE a.origin END AS origin,
                    a.enriched
-            FROM acc_new n LEFT JOIN acc_old a USING (account_key)"""
-    )
-    n = _rows(con, "SELECT count(*) FROM acc_new")[0][0]
+            FROM ({new_rows}) n LEFT JOIN acc_old a USING (account_key)""",
+    )[0][0]
     con.execute("DROP VIEW acc_in")
-    for t in ("acc_many", "acc_new", "acc_old"):
+    for t in ("acc_many", "acc_old"):
         con.execute(f"DROP TABLE {t}")
     return int(n)
 
@@ -483,12 +483,14 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
         f"""company_domain IS NULL AND (company_source_id IS NULL OR company_source_id NOT IN
             (SELECT source_id FROM {known_ids(escaped(ctx.system))}))""",
     )
-    expansion = [t.casefold() for t in settings.expansion_deal_types]
-    con.register("expansion_types", pa.table({"t": pa.array(expansion, pa.string())}))
     system = escaped(ctx.system)
+    # The accounts the deals name: attributes when the export carries them, else a stub.
+    has_attrs = bool(ctx.present & set(ATTRIBUTES))
+    # Only the columns read below are kept: the deals' own, and what their accounts take.
+    kept = ", ".join(f"n.{c}" for c in (*_DEAL_COLUMNS, *(ATTRIBUTES if has_attrs else ())))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE deal_rows AS
-            SELECT n.*,
+            SELECT {kept},
                    CASE WHEN n.source_id IS NOT NULL THEN '{system}:' || n.source_id
                         ELSE n.content_key END AS deal_key,
                    coalesce(ids.account_key, n.company_domain, named.account_key,
@@ -528,16 +530,12 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
                    CASE WHEN outcome <> 'open' AND closed_at >= created_at
                         THEN date_diff('day', created_at, closed_at) END AS cycle_days,
                    deal_type,
-                   coalesce(EXISTS (SELECT 1 FROM expansion_types
-                                    WHERE contains(lower(deal_type), t)), false) AS is_expansion,
+                   {_is_expansion(settings.expansion_deal_types)} AS is_expansion,
                    pipeline, owner, lost_reason, extra,
                    {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
             FROM deal_rows {_first_by_line("deal_key") if dup_keys else ""}"""
     )
-    con.unregister("expansion_types")
 
-    # The accounts the deals name: attributes when the export carries them, else a stub.
-    has_attrs = bool(ctx.present & set(ATTRIBUTES))
     attrs = ", ".join(ATTRIBUTES) if has_attrs else ""
     # Without attributes a deal only adds accounts the store does not know yet.
     only_new = "" if has_attrs else "AND account_key NOT IN (SELECT account_key FROM accounts)"
@@ -714,6 +712,39 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
     )
     con.execute("DROP TABLE contact_rows")
     con.execute("DROP TABLE contact_new")
+
+
+# The columns of ``norm`` a deal's row and its account's stub are made of.
+_DEAL_COLUMNS = (
+    "line",
+    "source_id",
+    "company_source_id",
+    "company_name",
+    "company_domain",
+    "name_key",
+    "name",
+    "stage_raw",
+    "outcome",
+    "amount",
+    "currency",
+    "amount_currency",
+    "amount_raw",
+    "created_at",
+    "closed_at",
+    "deal_type",
+    "pipeline",
+    "owner",
+    "lost_reason",
+    "extra",
+)
+
+
+def _is_expansion(deal_types: Sequence[str]) -> str:
+    """SQL: whether ``deal_type`` names one of the expansion deal types (any case)."""
+    if not deal_types:
+        return "false"
+    tests = " OR ".join(f"contains(lower(deal_type), {literal(t.casefold())})" for t in deal_types)
+    return f"coalesce({tests}, false)"
 
 
 # What identifies a deal without a record id and stays put as it progresses: its company,

@@ -331,7 +331,9 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
         inner = scalar(con, "SELECT coalesce(sum(breaks), 0) FROM raw0")
     con.execute("ALTER TABLE raw0 RENAME TO raw")
     records = scalar(con, "SELECT count(*) FROM raw")
-    if table.header_lines + records + inner != count_lines(table.path) or (
+    # The scan that counted the records counted the file's lines too.
+    lines = counted.lf_lines if counted.lf_lines is not None else count_lines(table.path)
+    if table.header_lines + records + inner != lines or (
         inner and _swallowed_rows(con, width, table.delimiter or ",")
     ):
         con.execute("DROP TABLE raw")
