@@ -147,3 +147,21 @@ def test_deal_ids_link_to_a_companies_file_whose_crm_could_not_be_named(
         ("11", "acme.io"),
         ("12", "globex.com"),
     ]
+
+
+@pytest.mark.slow
+def test_a_deal_does_not_link_by_an_id_two_other_crms_give_to_different_companies(
+    query, ws, write
+) -> None:
+    # Id 7 is Acme in one CRM's companies and Globex in another's: a deals file of a third
+    # cannot tell which it means, so it links to neither.
+    generic = write("companies.csv", "ID,Name,Website\n7,Acme,acme.io\n")
+    salesforce = write(
+        "accounts.csv",
+        "Id,Name,Website,BillingCity,NumberOfEmployees\n7,Globex,globex.com,Austin,50\n",
+    )
+    deals = write("deals.csv", DEALS + "11,A,Closed Won,100,2024-06-01,2024-01-01,7\n")
+    _ingest(ws, generic, salesforce, deals)
+    systems = query(ws, "SELECT DISTINCT system FROM account_ids ORDER BY 1")
+    assert systems == [("generic",), ("salesforce",)]
+    assert query(ws, "SELECT source_id, account_key FROM deals") == [("11", None)]

@@ -787,13 +787,19 @@ def known_ids(system: str) -> str:
                UNION ALL
                SELECT source_id, min(account_key) FROM account_ids
                WHERE source_id NOT IN (SELECT source_id FROM account_ids WHERE system = '{system}')
-               GROUP BY source_id HAVING count(DISTINCT account_key) = 1)"""
+               GROUP BY source_id HAVING min(account_key) = max(account_key))"""
 
 
 def relink(con: duckdb.DuckDBPyConnection) -> None:
     """Tie deals and signals to the best account key now known, across all imported files."""
-    # Deals and contacts whose company id is now known (see known_ids).
+    # Deals and contacts whose company id is now known (see known_ids). An id one account
+    # holds is one whose least and greatest account keys are the same: a cheaper test than
+    # counting its distinct keys.
     for table in ("deals", "contacts"):
+        if not _rows(
+            con, f"SELECT EXISTS (SELECT 1 FROM {table} WHERE company_source_id IS NOT NULL)"
+        )[0][0]:
+            continue
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE id_links AS
                 SELECT t.system, t.source_id,
@@ -803,7 +809,7 @@ def relink(con: duckdb.DuckDBPyConnection) -> None:
                 LEFT JOIN account_ids own
                   ON own.system = t.system AND own.source_id = t.source_id
                 LEFT JOIN (SELECT source_id, min(account_key) AS account_key FROM account_ids
-                           GROUP BY source_id HAVING count(DISTINCT account_key) = 1) other
+                           GROUP BY source_id HAVING min(account_key) = max(account_key)) other
                   ON other.source_id = t.source_id"""
         )
         con.execute(
