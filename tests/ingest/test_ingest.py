@@ -124,6 +124,18 @@ def test_expansion_deals_are_those_whose_type_names_a_configured_kind(
     assert {k: rows[k] for k in expected} == expected
 
 
+def test_every_stored_row_carries_the_id_of_the_import_that_wrote_it(query, ws, fixtures) -> None:
+    names = ("hubspot_companies.csv", "hubspot_deals.csv", "enrichment_signals.csv")
+    assert ws.ingest([fixtures / n for n in names]).ok
+    for table in ("accounts", "deals", "signals"):
+        rows = query(
+            ws,
+            f"SELECT t.source_file, i.file_name FROM {table} t "
+            "LEFT JOIN imports i USING (import_id)",
+        )
+        assert rows and all(written == recorded for written, recorded in rows), table
+
+
 @pytest.mark.slow
 def test_pipedrive_semicolon_export_uses_its_status_column(query, ws, fixtures) -> None:
     report = ingest_one(ws, fixtures / "pipedrive_deals.csv")

@@ -67,6 +67,16 @@ class LoadContext:
     present: set[str]
     layout: Layout
     header: list[str]
+    # The id this import will be recorded under: the rows it writes carry it from the start
+    # (an UPDATE of every new row afterwards would make the commit rewrite them).
+    import_id: int
+
+    def provenance(self, line: str = "line") -> str:
+        """SQL columns naming the file, line and import a new row comes from."""
+        return (
+            f"{literal(self.file)} AS source_file, {line} AS source_line, "
+            f"{self.import_id} AS import_id"
+        )
 
     def problem(
         self,
@@ -321,7 +331,7 @@ def load_companies(ctx: LoadContext, report: FileReport) -> None:
         con,
         f"""SELECT account_key, company_name AS name, name_key, company_domain AS domain, {attrs},
                    lifecycle_stage, churned, churn_date, created_at, extra,
-                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
+                   {ctx.provenance()}
             FROM norm""",
         "record",
     )
@@ -532,7 +542,7 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
                    deal_type,
                    {_is_expansion(settings.expansion_deal_types)} AS is_expansion,
                    pipeline, owner, lost_reason, extra,
-                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
+                   {ctx.provenance()}
             FROM deal_rows {_first_by_line("deal_key") if dup_keys else ""}"""
     )
 
@@ -543,7 +553,7 @@ def load_deals(ctx: LoadContext, report: FileReport) -> None:
         con,
         f"""SELECT account_key, company_name AS name, name_key, company_domain AS domain
                    {", " + attrs if attrs else ""},
-                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
+                   {ctx.provenance()}
             FROM deal_rows WHERE account_key IS NOT NULL {only_new}""",
         "deal" if has_attrs else "stub",
     )
@@ -595,8 +605,8 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
             why = cell_reason.get(line, "no date")
             drops.append((line, f"signal date unusable ({why})", "observed_at", date_raw))
     _quarantine_rows(ctx, report, drops)
-    # The new rows go straight into ``signals`` (marked import_id -1 until the import is
-    # recorded), then the old rows of the same keys give way: no copy of their own. Their
+    # The new rows go straight into ``signals`` (marked with this import's id), then the
+    # old rows of the same keys give way: no copy of their own. Their
     # keys are computed once (a materialized CTE), not again for the first of each key.
     kept = _rows(
         con,
@@ -604,8 +614,7 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
             WITH s AS MATERIALIZED (
                 SELECT md5(concat_ws('|', acct, stype, detail, observed_at)) AS signal_key,
                        acct AS account_key, stype AS signal_type, detail, observed_at, source,
-                       extra, {literal(ctx.file)} AS source_file, line AS source_line,
-                       -1 AS import_id
+                       extra, {ctx.provenance()}
                 FROM (SELECT *, {_account_key_expr("company_domain", "name_key")} AS acct,
                              regexp_replace(lower(trim(signal_type)), '[^a-z0-9]+', '_', 'g')
                                AS stype
@@ -619,16 +628,18 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
             f"{total - kept} repeated signals (same company, type, detail and date) loaded once"
         )
     con.execute(
-        """DELETE FROM signals WHERE import_id IS DISTINCT FROM -1 AND signal_key IN
-               (SELECT signal_key FROM signals WHERE import_id = -1)"""
+        """DELETE FROM signals WHERE import_id IS DISTINCT FROM $1 AND signal_key IN
+               (SELECT signal_key FROM signals WHERE import_id = $1)""",
+        [ctx.import_id],
     )
     _upsert_accounts(
         con,
         f"""SELECT s.account_key, n.company_name AS name, n.name_key,
                    CASE WHEN s.account_key NOT LIKE 'name:%' THEN s.account_key END AS domain,
-                   {literal(ctx.file)} AS source_file, s.source_line, -1 AS import_id
+                   {ctx.provenance("s.source_line")}
             FROM signals s JOIN norm n ON n.line = s.source_line
-            WHERE s.import_id = -1 AND s.account_key NOT IN (SELECT account_key FROM accounts)""",
+            WHERE s.import_id = {ctx.import_id}
+              AND s.account_key NOT IN (SELECT account_key FROM accounts)""",
         "stub",
     )
 
@@ -690,8 +701,7 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
                    coalesce(full_name, NULLIF(concat_ws(' ', first_name, last_name), ''))
                      AS full_name,
                    contact_email AS email, job_title, seniority, department, lifecycle_stage,
-                   created_at, extra, {literal(ctx.file)} AS source_file, line AS source_line,
-                   -1 AS import_id
+                   created_at, extra, {ctx.provenance()}
             FROM contact_rows {_first_by_line("contact_key")}"""
     )
     total = _rows(con, "SELECT count(*) FROM contact_rows")[0][0]
@@ -705,7 +715,7 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
         con,
         f"""SELECT account_key, company_name AS name, name_key,
                    CASE WHEN account_key NOT LIKE 'name:%' THEN account_key END AS domain,
-                   {literal(ctx.file)} AS source_file, line AS source_line, -1 AS import_id
+                   {ctx.provenance()}
             FROM contact_rows WHERE account_key IS NOT NULL
               AND account_key NOT IN (SELECT account_key FROM accounts)""",
         "stub",

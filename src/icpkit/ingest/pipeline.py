@@ -44,9 +44,6 @@ from icpkit.ingest.report import FileReport
 from icpkit.ingest.staging import Progress, restore_original_values, stage_raw
 from icpkit.store.db import first_row, literal, quietly, scalar
 
-# The store tables whose rows carry the id of the import that last wrote them.
-STORE_ROWS = ("accounts", "deals", "signals", "contacts")
-
 
 def file_fingerprint(path: Path) -> str:
     """SHA-256 of the file's bytes, streamed."""
@@ -198,6 +195,8 @@ def _load(
         present=present,
         layout=layout,
         header=table.header,
+        # Inside the file's transaction, so no other import takes the same id.
+        import_id=scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports"),
     )
     owners = _owners(con, layout.entity) if layout.entity in ENTITY_ROWS else {}
     loader(context, report)
@@ -209,7 +208,9 @@ def _load(
     report.rows_loaded = report.rows_read - report.rows_quarantined
     if strict and report.problems:
         raise IngestError(report.problems[0])
-    report.import_id = _record_import(con, table, report, fingerprint, settings, owners)
+    report.import_id = _record_import(
+        con, table, report, fingerprint, settings, owners, context.import_id
+    )
     merge.relink(con)
 
 
@@ -541,11 +542,11 @@ def _record_import(
     fingerprint: str,
     settings: IngestSettings,
     owners_before: dict[int, int],
+    import_id: int,
 ) -> int:
-    """Record the import, give its rows its id, and supersede the earlier versions of the
-    same file: what only they loaded is kept or retired (``ingest.missing_rows``), and their
-    quarantine entries give way to this import's."""
-    import_id = scalar(con, "SELECT coalesce(max(import_id), 0) + 1 FROM imports")
+    """Record the import (its rows already carry ``import_id``), and supersede the earlier
+    versions of the same file: what only they loaded is kept or retired
+    (``ingest.missing_rows``), and their quarantine entries give way to this import's."""
     mapping = {c.field: c.column for c in report.layout.choices.values()} if report.layout else {}
     header_hash = hashlib.sha256("\x1f".join(table.header).encode()).hexdigest()[:16]
     lineage = _lineage(con, table, report, fingerprint, header_hash, owners_before)
@@ -573,8 +574,6 @@ def _record_import(
             header_hash,
         ],
     )
-    for name in STORE_ROWS:
-        con.execute(f"UPDATE {name} SET import_id = ? WHERE import_id = -1", [import_id])
     _replace_earlier_reads(con, table, report, import_id, fingerprint)
     if lineage is not None:
         _missing_rows(con, report, lineage, import_id, settings.missing_rows)
