@@ -374,8 +374,11 @@ class Workspace:
         store = self.settings.store
         with self.connect() as con:
             if not store.memory_limit and store.ingest_memory_limit:
-                # A big file's temporary tables spill to disk rather than fill the memory.
+                # A big file's temporary tables spill to disk rather than fill the memory,
+                # and what one file's steps freed goes back to the system before the next
+                # reads (else the allocator keeps it: 1.0 GB held while DuckDB used 40 MB).
                 con.execute("SET memory_limit = ?", [store.ingest_memory_limit])
+                con.execute("SET allocator_background_threads = true")
             for raw_path in paths:
                 path = Path(raw_path)
                 report_progress = (lambda n, p=path: progress(p, n)) if progress else None

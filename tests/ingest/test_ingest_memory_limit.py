@@ -99,3 +99,26 @@ def test_a_small_ingest_memory_limit_loads_the_same_rows_as_none(tmp_path: Path)
                 }
             )
     assert tables[0]["deals"] and tables[0] == tables[1]
+
+
+@pytest.mark.parametrize(("limit", "returned"), [("1GB", True), (None, False)])
+def test_a_bounded_ingest_hands_freed_memory_back_between_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str | None, returned: bool
+) -> None:
+    # Under the limit, the allocator's background threads give what a file's steps freed
+    # back to the system, so the next file's read starts from DuckDB's use, not its peak.
+    ws = Workspace.init(tmp_path / "ws")
+    ws.settings.store.ingest_memory_limit = limit
+    seen: list[bool] = []
+    load = pipeline.ingest_file
+
+    def spy(con: duckdb.DuckDBPyConnection, *args: Any, **kwargs: Any) -> Any:
+        row = con.execute("SELECT current_setting('allocator_background_threads')").fetchone()
+        seen.append(bool(row and row[0]))
+        return load(con, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "ingest_file", spy)
+    path = tmp_path / "companies.csv"
+    path.write_text(CSV, encoding="utf-8")
+    assert ws.ingest([path]).ok
+    assert seen == [returned]
