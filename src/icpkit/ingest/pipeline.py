@@ -212,6 +212,8 @@ def _load(
         con, table, report, fingerprint, settings, owners, context.import_id
     )
     merge.relink(con)
+    # Made and dropped in the transaction, ``norm`` leaves the commit nothing to keep.
+    con.execute("DROP TABLE norm")
 
 
 # A cell listing several company ids, as HubSpot exports a deal's associations: '123;456'.
