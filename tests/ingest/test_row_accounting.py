@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from icpkit.cli.main import app
-from icpkit.ingest import readers, records
+from icpkit.ingest import readers, records, staging
 from icpkit.ingest.records import RecordCount, count_records, scan_bytes
 from icpkit.ingest.report import FileReport
 from icpkit.store.db import literal, path_literal
@@ -138,7 +138,9 @@ def test_a_reader_that_parses_another_number_of_records_refuses_the_file(
         found = real(*args, **kwargs)  # type: ignore[arg-type]
         return RecordCount(found.records + 1, found.lines, None, found.regular)
 
+    # Ingest counts while DuckDB reads (staging); the readers count where they open a file.
     monkeypatch.setattr(readers, "count_records", one_more)
+    monkeypatch.setattr(staging, "count_records", one_more)
     result = ws.ingest([path])
 
     (failure,) = result.failures

@@ -83,7 +83,8 @@ def ingest_file(
     if fingerprint and _already_loaded(con, path, fingerprint, report, force, dry_run):
         return report
 
-    table = open_table(path, encoding=encoding, sheet=sheet)
+    # A CSV's records are counted while DuckDB reads it (see stage_raw).
+    table = open_table(path, encoding=encoding, sheet=sheet, count=False)
     report.encoding, report.delimiter = table.encoding, table.delimiter
     report.notes.extend(table.notes)
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from icpkit.ingest.mojibake import MARKERS, repairs
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.propose import known_accounts
 from icpkit.ingest.readers import SourceTable, count_lines, swallows_rows_sql, unaccounted
+from icpkit.ingest.records import RecordCount, count_records
 from icpkit.store.db import escaped, first_row, literal, path_literal, scalar
 
 SAMPLE_SIZE = 200
@@ -39,8 +41,20 @@ def stage_raw(
     force: bool = False,
 ) -> Layout:
     """Copy the file's records into the temporary ``raw`` table, repair mojibake, detect the
-    layout from the repaired values."""
-    if _stage_csv_in_duckdb(con, table):
+    layout from the repaired values.
+
+    A CSV opened without its quote-aware count (``counted``) is counted here, on a thread
+    of its own (numpy lets go of the interpreter) while DuckDB reads the file."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counting = (
+            pool.submit(count_records, table.path, table.encoding, table.delimiter or ",")
+            if table.kind == "csv" and table.counted is None
+            else None
+        )
+        staged = _stage_csv_in_duckdb(con, table, counting)
+        if counting is not None:
+            table.counted = counting.result()
+    if staged:
         table.close()
         if progress:
             progress(scalar(con, "SELECT count(*) FROM raw"))
@@ -275,18 +289,26 @@ def restore_original_values(
     ]
 
 
-def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> bool:
+def _stage_csv_in_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    table: SourceTable,
+    counting: Future[RecordCount] | None = None,
+) -> bool:
     """Load a UTF-8 CSV with DuckDB's parallel reader when line numbers can be kept exact.
 
     DuckDB does not report line numbers, so they are rebuilt from the record order and the
     line breaks inside quoted cells, then checked against the file's physical line count.
     Anything unusual (a ragged row, a blank line, another encoding) returns False and the
-    exact Python reader takes over.
+    exact Python reader takes over. ``counting``, where the file is still being counted,
+    gives ``table.counted`` once DuckDB has read the file.
     """
     if table.kind != "csv" or table.encoding not in ("utf-8", "utf-8-sig") or table.stray_bytes:
         return False
-    counted = table.counted
-    if counted is None or not counted.regular or counted.unclosed_line is not None:
+    if counting is None and (
+        table.counted is None
+        or not table.counted.regular
+        or table.counted.unclosed_line is not None
+    ):
         return False  # quotes out of place: the Python reader recovers the rows they hide
     width = len(table.header)
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
@@ -300,6 +322,13 @@ def _stage_csv_in_duckdb(con: duckdb.DuckDBPyConnection, table: SourceTable) -> 
         )
     except duckdb.Error:
         con.execute("DROP TABLE IF EXISTS raw0")
+        return False
+    if counting is not None:
+        table.counted = counting.result()
+    counted = table.counted
+    if counted is None or not counted.regular or counted.unclosed_line is not None:
+        # Quotes out of place: the Python reader recovers the rows they hide.
+        con.execute("DROP TABLE raw0")
         return False
     # The line numbers are added to the table read, not by copying it: an UPDATE of one
     # column costs a fraction of a second copy of every cell. raw0's row ids are the
