@@ -606,8 +606,8 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
             drops.append((line, f"signal date unusable ({why})", "observed_at", date_raw))
     _quarantine_rows(ctx, report, drops)
     # The new rows go straight into ``signals`` (marked with this import's id), then the
-    # old rows of the same keys give way: no copy of their own. Their
-    # keys are computed once (a materialized CTE), not again for the first of each key.
+    # old rows of the same keys give way: no copy of their own. Their keys are computed
+    # once (a materialized CTE), not again for the first of each key.
     kept = _rows(
         con,
         f"""INSERT INTO signals BY NAME
