@@ -467,6 +467,35 @@ def test_duckdb_and_python_readers_load_the_same_rows_on_the_same_lines(
     assert len(fast) > 0
 
 
+@pytest.mark.parametrize(
+    ("body", "exact"),
+    [
+        ('Acme,acme.io,120\n"Globex, Inc",globex.com,45\n', False),
+        ('Acme 5" Screens,acme.io,120\nGlobex,globex.com,45\n', True),
+        ('A"b"c,acme.io,120\nGlobex,globex.com,45\n', True),
+    ],
+    ids=["quotes in place", "a quote inside a cell", "quotes inside a cell"],
+)
+def test_a_file_with_quotes_out_of_place_is_read_by_the_exact_reader(
+    ws, write, monkeypatch, body: str, exact: bool
+) -> None:
+    # DuckDB reads these files too, but the record count (taken while it reads) sends them
+    # to the reader that reads every quote as Python's csv module does.
+    from icpkit.ingest import readers
+
+    read_exactly: list[str] = []
+    chunks = readers.SourceTable.chunks
+
+    def spy(self: readers.SourceTable, *args: object, **kwargs: object) -> object:
+        read_exactly.append(self.path.name)
+        return chunks(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(readers.SourceTable, "chunks", spy)
+    path = write("companies.csv", "Company name,Company Domain Name,Number of Employees\n" + body)
+    assert ingest_one(ws, path).rows_loaded == 2
+    assert read_exactly == (["companies.csv"] if exact else [])
+
+
 def test_a_blank_line_falls_back_to_exact_line_numbers(query, ws, write) -> None:
     path = write(
         "deals.csv",

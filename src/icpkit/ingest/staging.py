@@ -304,11 +304,7 @@ def _stage_csv_in_duckdb(
     """
     if table.kind != "csv" or table.encoding not in ("utf-8", "utf-8-sig") or table.stray_bytes:
         return False
-    if counting is None and (
-        table.counted is None
-        or not table.counted.regular
-        or table.counted.unclosed_line is not None
-    ):
+    if counting is None and not _quotes_in_place(table.counted):
         return False  # quotes out of place: the Python reader recovers the rows they hide
     width = len(table.header)
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
@@ -326,8 +322,8 @@ def _stage_csv_in_duckdb(
     if counting is not None:
         table.counted = counting.result()
     counted = table.counted
-    if counted is None or not counted.regular or counted.unclosed_line is not None:
-        # Quotes out of place: the Python reader recovers the rows they hide.
+    if counted is None or not _quotes_in_place(counted):
+        # DuckDB may read such a file, but not always as the exact reader does.
         con.execute("DROP TABLE raw0")
         return False
     # The line numbers are added to the table read, not by copying it: an UPDATE of one
@@ -378,6 +374,11 @@ def _stage_csv_in_duckdb(
     if table.blank_records:
         con.execute(f"DELETE FROM raw WHERE {all_null}")
     return True
+
+
+def _quotes_in_place(counted: RecordCount | None) -> bool:
+    """Whether the count found every quote where RFC 4180 puts it, and each one closed."""
+    return counted is not None and counted.regular and counted.unclosed_line is None
 
 
 def _swallowed_rows(con: duckdb.DuckDBPyConnection, width: int, delimiter: str) -> bool:
