@@ -18,6 +18,7 @@ import re
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -103,11 +104,12 @@ class Cut:
     wins: np.ndarray
     deals: np.ndarray
 
-    @property
+    # Summed once: the lift, the ICP's evidence and the leak checks read them again and again.
+    @cached_property
     def n_closed(self) -> int:
         return int(self.deals.sum())
 
-    @property
+    @cached_property
     def n_won(self) -> int:
         return int(self.wins.sum())
 

@@ -132,11 +132,17 @@ def unknown_sql(
 def signal_age_sql(signal: IntentSignal) -> str:
     """SQL aggregate over the rows of :func:`signal_rows_sql` (alias ``s``): age in days of
     the freshest signal matching ``signal`` inside its window."""
+    return f"min(s.age) FILTER (WHERE {_signal_condition(signal)})"
+
+
+def _signal_condition(signal: IntentSignal) -> str:
+    """SQL over a row of :func:`signal_rows_sql` (alias ``s``): true when it matches
+    ``signal`` inside its window."""
     start, end = signal.window_days
     conditions = [f"s.signal_type = {literal(signal.signal)}", f"s.age BETWEEN {start} AND {end}"]
     if signal.detail_in:
         conditions.append(f"s.kind IN ({', '.join(literal(d) for d in signal.detail_in)})")
-    return f"min(s.age) FILTER (WHERE {' AND '.join(conditions)})"
+    return " AND ".join(conditions)
 
 
 def signal_rows_sql(signals: list[IntentSignal], table: str = "signals") -> str:
@@ -281,8 +287,10 @@ def compute_features(
     if dated:
         select = ", ".join(f"{signal_age_sql(rule)} AS s{k}" for k, (_, rule) in enumerate(dated))
         rows = signal_rows_sql([rule for _, rule in dated], signals)
+        # Only rows some rule matches are grouped: an entity none matches keeps NaN ages.
+        matched = " OR ".join(f"({_signal_condition(rule)})" for _, rule in dated)
         result = con.execute(
-            f"SELECT s.entity_id, {select} FROM ({rows}) s GROUP BY s.entity_id"
+            f"SELECT s.entity_id, {select} FROM ({rows}) s WHERE {matched} GROUP BY s.entity_id"
         ).fetchnumpy()
         order = np.asarray(result["entity_id"], dtype=np.int64)
         for k, (j, _) in enumerate(dated):
