@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import duckdb
 
+from icpkit.collector import paused
 from icpkit.config import CONFIG_NAME, Settings, load_settings, save_settings
 from icpkit.errors import DiskFullError, IcpkitError, is_disk_full
 from icpkit.icp.describe import describe_rule as describe_rule
@@ -449,6 +450,7 @@ class Workspace:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    @paused()  # its rows and their statistics: many objects, no cycles (icpkit.collector)
     def lift(self) -> LiftResult:
         """Won versus lost for every attribute value, classed (see icpkit.analysis.lift)."""
         from icpkit.analysis.frame import build_frame, tier_codes
@@ -577,6 +579,7 @@ class Workspace:
             return load_icp(data, source=f"{self.config_path}: icp")
         return self.versions.latest()
 
+    @paused()  # the lift, the rules and their evidence: many objects, no cycles
     def derive(self, *, note: str | None = None) -> DeriveResult:
         """Derive the ICP from the data, keep human decisions, save a version if anything moved.
 
@@ -612,7 +615,7 @@ class Workspace:
                 frame.tiers = tier_codes(frame.account_keys, tiering.result())
                 loading.result()
                 from icpkit.analysis.lift import lift_table
-                from icpkit.icp.check import reported_extra_columns, unknown_extra_columns
+                from icpkit.icp.check import unknown_extra_columns
                 from icpkit.learn import learn_icp
                 from icpkit.learn.derive import data_fingerprint, detectable
                 from icpkit.learn.fit import one_blas_thread
@@ -625,11 +628,9 @@ class Workspace:
                     deals = closed_deals(con, prepared=frame.prepared)
                     result = lifting.result()
                     persona = learning.result()
-                    # The data's fingerprint and the columns ingested files reported are
-                    # read on a connection of their own while the model is fitted (on one
-                    # core); the fingerprint is set on the ICP learned.
+                    # The data's fingerprint is read on a connection of its own while the
+                    # model is fitted (on one core), and set on the ICP learned.
                     reading = pool.submit(self._read_beside, data_fingerprint)
-                    reporting = pool.submit(self._read_beside, reported_extra_columns)
                     # Human edits live in icp.yaml; what counts as a change is measured
                     # against the latest saved version, so an edit by hand is versioned by
                     # the next derive.
@@ -637,12 +638,12 @@ class Workspace:
                         con, frame, result, self.settings, self.current_icp(),
                         fingerprint="", deals=deals,
                     )  # fmt: skip
-                reported = reporting.result()
         icp = learned.icp.model_copy(
             update={"persona": persona, "data_fingerprint": reading.result()}
         )
         warnings = learned.warnings
-        warnings += unknown_extra_columns(icp, reported)  # a hand-made rule on a missing column
+        # A hand-made rule on a column no ingested file reported.
+        warnings += unknown_extra_columns(icp, set(frame.extra_keys))
         saved = self._save(icp, note, learned.disagreements, warnings)
         if icp.empty:
             saved.nothing = detectable(result, analysis).sentences()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
-from icpkit.attributes.extra import column_profiles, profiles_read_once
+from icpkit.attributes.extra import column_profiles, extra_keys, profiles_read_once
 from icpkit.icp.check import reported_extra_columns
 
 
@@ -94,3 +94,18 @@ def test_a_block_inside_another_shares_its_profiles() -> None:
         with profiles_read_once():
             _accounts(con, ['{"Plan": "Gold"}'])
             assert column_profiles(con) == first
+
+
+def test_the_keys_read_with_the_profiles_are_the_reported_columns() -> None:
+    """The frame takes the columns ingested files reported from the read of the profiles: the
+    same keys, null-only ones included, as the store's own report, and not read again."""
+    con = duckdb.connect()
+    _accounts(
+        con,
+        ['{"Region": "North", "Fax": null}', None, '{"answer:uses_sso": "yes"}', "{}"],
+    )
+    with profiles_read_once():
+        assert set(extra_keys(con)) == reported_extra_columns(con)
+        _accounts(con, ['{"Plan": "Gold"}'])
+        assert set(extra_keys(con)) == {"Region", "Fax", "answer:uses_sso"}  # read once
+    assert extra_keys(con) == ["Plan"]

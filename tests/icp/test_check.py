@@ -12,6 +12,7 @@ from icpkit.config import save_settings
 from icpkit.icp.check import check_workspace, reported_extra_columns, unknown_extra_columns
 from icpkit.icp.model import ICP, dump_icp, load_icp
 from icpkit.workspace import Workspace
+from small_crm import write_crm
 
 COMPANIES = (
     "Company name,Company Domain Name,Number of Employees,Industry,Time Zone\n"
@@ -93,3 +94,18 @@ def test_a_clean_workspace_checks_ok(ingested: Workspace) -> None:
     assert result.ok and result.warnings == []
     out = CliRunner().invoke(app, ["check", "-w", str(ingested.root)])
     assert out.exit_code == 0 and "ok" in out.output
+
+
+@pytest.mark.parametrize(("attribute", "warned"), [("extra:Regoin", True), ("extra:Region", False)])
+def test_derive_warns_about_a_hand_made_rule_on_a_column_no_file_has(
+    tmp_path: Path, attribute: str, warned: bool
+) -> None:
+    ws = write_crm(tmp_path, 40, varied=True).ws
+    ws.settings.icp = dump_icp(icp_with(attribute))
+    save_settings(ws.settings, ws.config_path)
+    warnings = Workspace.open(ws.root).derive().warnings
+    missing = [w for w in warnings if "which no ingested file has" in w]
+    if warned:
+        assert len(missing) == 1 and "did you mean 'extra:Region'?" in missing[0]
+    else:
+        assert missing == []

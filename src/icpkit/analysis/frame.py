@@ -42,6 +42,7 @@ from icpkit.attributes.extra import (
     FREE_TEXT,
     TOO_MANY_VALUES,
     extra_columns,
+    extra_keys,
     profiles_read_once,
 )
 from icpkit.config import AnalysisSettings
@@ -138,6 +139,8 @@ class Frame:
     # Per account: the day number of its first won deal's close, -1 if never won (churn is
     # compared among customers of the same tenure, icpkit.analysis.churn).
     customer_since: np.ndarray | None = None
+    # Every key of the accounts' JSON ``extra``: the columns ingested files reported.
+    extra_keys: frozenset[str] = frozenset()
 
     def unanalyzed_note(self) -> str | None:
         """'kept, not analyzed: Phone, BillingStreet (identifiers)', or None."""
@@ -378,6 +381,7 @@ def _build_frame(
     churned[np.asarray(churn["idx"], dtype=np.int64)] = np.asarray(flags, dtype=bool)
     since = _customer_since(con, len(keys))
     _, unanalyzed = extra_columns(con, settings)
+    reported = frozenset(extra_keys(con))  # read with the profiles: no second read
     return Frame(
         attrs,
         cuts,
@@ -391,6 +395,7 @@ def _build_frame(
         history=history,
         prepared=prepared_token(con, where),
         customer_since=since,
+        extra_keys=reported,
     )
 
 

@@ -60,6 +60,8 @@ def _clusters(wins: np.ndarray, deals: np.ndarray) -> tuple[np.ndarray, np.ndarr
     if np.any(w < 0) or np.any(w > n):
         raise ValueError("every account needs 0 <= wins <= deals")
     keep = n > 0
+    if keep.all():  # the usual case: cuts hold accounts with deals, no copy needed
+        return w, n
     return w[keep], n[keep]
 
 
@@ -582,9 +584,12 @@ def rate_differences(
         raise ValueError("starts must begin at 0 and never decrease")
     # Accounts without closed deals carry nothing; each run keeps its own accounts.
     keep = n_raw > 0
-    kept_before = np.r_[0, np.cumsum(keep)]
-    kept = [int(kept_before[b]) for b in bounds]
-    w_all, n_all = w_raw[keep], n_raw[keep]
+    if keep.all():  # the usual case: nothing to leave out, nothing copied
+        kept, w_all, n_all = bounds, w_raw, n_raw
+    else:
+        kept_before = np.r_[0, np.cumsum(keep)]
+        kept = [int(kept_before[b]) for b in bounds]
+        w_all, n_all = w_raw[keep], n_raw[keep]
     out: list[Comparison] = []
     if n_all.size == 0:
         return [_reordered(w_raw, n_raw, b, e, confidence) for b, e in itertools.pairwise(bounds)]

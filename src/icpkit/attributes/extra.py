@@ -91,10 +91,10 @@ def identifier_reason(profile: ColumnProfile) -> str | None:
     return None
 
 
-# Profiles already read in a ``profiles_read_once`` block, by connection.
-_READ: ContextVar[dict[int, tuple[duckdb.DuckDBPyConnection, list[ColumnProfile]]] | None] = (
-    ContextVar("column_profiles_read", default=None)
-)
+# What a ``profiles_read_once`` block read already, by connection: the accounts' JSON keys
+# and the profiles of those with values.
+_Read = tuple[duckdb.DuckDBPyConnection, list[str], list[ColumnProfile]]
+_READ: ContextVar[dict[int, _Read] | None] = ContextVar("column_profiles_read", default=None)
 
 
 @contextmanager
@@ -116,14 +116,26 @@ def column_profiles(
     """How the values of every unmapped account column spread over the accounts; with
     ``answers``, of the research answers (``answer:<key>``) instead, which are not unmapped
     columns. Both come from one read of the accounts' JSON."""
+    return [p for p in _read_once(con)[2] if p.name.startswith(ANSWER_PREFIX) == answers]
+
+
+def extra_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every key of the accounts' JSON ``extra``: the unmapped columns and research answers
+    ingested files reported, a key whose values are all null included."""
+    return _read_once(con)[1]
+
+
+def _read_once(con: duckdb.DuckDBPyConnection) -> _Read:
+    """The keys and profiles of ``con``'s accounts, read once within a
+    :func:`profiles_read_once` block."""
     read = _READ.get()
     if read is not None and id(con) in read:
-        profiles = read[id(con)][1]
-    else:
-        profiles = _column_profiles(con)
-        if read is not None:
-            read[id(con)] = (con, profiles)  # the connection held: its id stays its own
-    return [p for p in profiles if p.name.startswith(ANSWER_PREFIX) == answers]
+        return read[id(con)]
+    keys = _keys(con)
+    done = (con, keys, _column_profiles(con, keys))
+    if read is not None:
+        read[id(con)] = done  # the connection held: its id stays its own
+    return done
 
 
 # The profile of each key from its values and how many accounts hold each (``holders``).
@@ -135,18 +147,22 @@ _PROFILE_SQL = """
     FROM holders GROUP BY key ORDER BY key"""
 
 
-def _column_profiles(con: duckdb.DuckDBPyConnection) -> list[ColumnProfile]:
-    """The profile of every key of the accounts' JSON ``extra``. The keys are listed first,
-    then each account's JSON is parsed once for all of them (one path per key), rather than
-    cut into a row per key and value by ``json_each`` (four times slower); a key no JSON
-    path can name (the empty key) is read by ``json_each``."""
-    keys = [
+def _keys(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The distinct keys of the accounts' JSON ``extra``."""
+    return [
         str(key)
         for (key,) in con.execute(
             """SELECT DISTINCT unnest(json_keys(extra)) AS key FROM accounts
                WHERE extra IS NOT NULL"""
         ).fetchall()
     ]
+
+
+def _column_profiles(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[ColumnProfile]:
+    """The profile of every key of the accounts' JSON ``extra`` (``keys``, listed first):
+    each account's JSON is parsed once for all of them (one path per key), rather than cut
+    into a row per key and value by ``json_each`` (four times slower); a key no JSON path
+    can name (the empty key) is read by ``json_each``."""
     if not keys:
         return []
     if all(keys):
