@@ -585,12 +585,7 @@ class Workspace:
 
         Deriving twice on unchanged data changes nothing: no new version, no spurious diff.
         """
-        from icpkit.analysis.frame import (
-            build_frame,
-            frame_signal_ages,
-            no_usable_deals_reason,
-            tier_codes,
-        )
+        from icpkit.analysis.frame import build_frame, frame_signal_ages, no_usable_deals_reason
 
         analysis = self.settings.analysis
         with self.connect(read_only=True) as con:
@@ -601,18 +596,17 @@ class Workspace:
                 raise NoUsableDeals(f"cannot derive an ICP: {reason}")
         # What does not wait on another step runs beside it: the modules of the lift and the
         # model load (scipy's a third of a second) while DuckDB prepares the frame; the
-        # customers' tiers and the persona are read on connections of their own while the
-        # frame is counted (the persona is in the settings before the points are learned,
-        # which weigh it); and the lift table is computed from the frame while the
-        # connection reads the signals' ages and the deals the points are fitted on.
+        # persona is read on a connection of its own while the frame is counted (it is in
+        # the settings before the points are learned, which weigh it); and the lift table is
+        # computed from the frame while the connection reads the signals' ages and the deals
+        # the points are fitted on. The customers' tiers are not read: the lift's Tier 1
+        # shares are reported by `icp analyze lift` and the report, and decide no rule.
         with ThreadPoolExecutor(max_workers=3) as pool:
             loading = pool.submit(_load_learning)
             learning = pool.submit(self._learn_persona)
-            tiering = pool.submit(lambda: self.tiers().tier_of())
             # One connection for the frame and the points: the deals it prepared serve both.
             with self.connect(read_only=True) as con:
                 frame = build_frame(con, analysis, ages=False)
-                frame.tiers = tier_codes(frame.account_keys, tiering.result())
                 loading.result()
                 from icpkit.analysis.lift import lift_table
                 from icpkit.icp.check import unknown_extra_columns
