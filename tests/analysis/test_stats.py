@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as sps
 
 from icpkit.analysis import stats
+from icpkit.analysis.stats import median_count
 
 # --- Wilson interval ---------------------------------------------------------------------
 
@@ -533,3 +534,18 @@ def test_median_ci_is_undefined_when_the_data_cannot_reach_the_confidence() -> N
 
 def test_min_closed_deals_threshold() -> None:
     assert stats.MIN_CLOSED_DEALS == 30
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 101, 1000, 20_001])
+@pytest.mark.parametrize("draw", ["few deals", "small whole numbers", "spread", "fractions"])
+def test_median_count_is_numpys_median_to_the_bit(size: int, draw: str) -> None:
+    """The whale cap's median of deals per account, counted, is np.median exactly; values
+    that are not whole numbers in range are handed to np.median itself."""
+    rng = np.random.default_rng(size)
+    values = {
+        "few deals": lambda: rng.geometric(0.6, size).astype(float),
+        "small whole numbers": lambda: rng.integers(0, 5, size).astype(float),
+        "spread": lambda: rng.integers(1, 5000, size).astype(float),
+        "fractions": lambda: rng.random(size) * 10,
+    }[draw]()
+    assert median_count(values) == float(np.median(values))

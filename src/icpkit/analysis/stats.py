@@ -89,6 +89,25 @@ def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tup
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def median_count(values: np.ndarray) -> float:
+    """``np.median`` of ``values``, exactly, counted rather than partitioned when they are
+    whole numbers from 0 to a million (deals per account): a count of each value and its
+    running total find the middle one or two, whose mean the median is.
+
+    >>> median_count(np.array([3.0, 1.0, 2.0, 8.0])), median_count(np.array([0.5, 2.0]))
+    (2.5, 1.25)
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0 or not (v.min() >= 0.0 and v.max() <= 1e6):
+        return float(np.median(v))
+    whole = v.astype(np.int64)
+    if not np.array_equal(whole, v):
+        return float(np.median(v))
+    below = np.cumsum(np.bincount(whole))  # values at or below each whole number
+    lower, upper = np.searchsorted(below, [(v.size - 1) // 2 + 1, v.size // 2 + 1])
+    return float(np.mean([float(lower), float(upper)]))
+
+
 def _ratio_variance(w: np.ndarray, n: np.ndarray) -> float:
     """Cluster-robust variance m/(m-1) * sum((w_i - p n_i)^2) / N^2 of p = sum(w) / sum(n)."""
     m = w.size
@@ -376,7 +395,7 @@ def rate_difference(
     # No account weighs more than ``size_cap`` deals (WHALE_MULTIPLE times the typical
     # account's, at least WHALE_FLOOR): a few accounts with hundreds of deals cannot make a
     # segment's rate their own, while ordinary accounts keep one vote a deal.
-    size_cap = max(WHALE_FLOOR, WHALE_MULTIPLE * float(np.median(n_all)))
+    size_cap = max(WHALE_FLOOR, WHALE_MULTIPLE * median_count(n_all))
     g = np.minimum(1.0, size_cap / n_all)
     rho = within_account_correlation(w_all, n_all, mask)
     # What each account adds to the variance of its side's weighted rate (up to p (1 - p)):
@@ -594,7 +613,7 @@ def rate_differences(
     if n_all.size == 0:
         return [_reordered(w_raw, n_raw, b, e, confidence) for b, e in itertools.pairwise(bounds)]
     # The whale cap and its scaling are those of all the rows, whichever run is inside.
-    size_cap = max(WHALE_FLOOR, WHALE_MULTIPLE * float(np.median(n_all)))
+    size_cap = max(WHALE_FLOOR, WHALE_MULTIPLE * median_count(n_all))
     g = np.minimum(1.0, size_cap / n_all)
     scale = float(np.sum(g * n_all) / np.sum(g * g * n_all))
     wg, ng = w_all * (g * scale), n_all * (g * scale)
