@@ -585,7 +585,12 @@ class Workspace:
 
         Deriving twice on unchanged data changes nothing: no new version, no spurious diff.
         """
-        from icpkit.analysis.frame import build_frame, frame_signal_ages, no_usable_deals_reason
+        from icpkit.analysis.frame import (
+            build_frame,
+            no_usable_deals_reason,
+            read_frame_signal_ages,
+        )
+        from icpkit.attributes.extra import read_account_columns
 
         analysis = self.settings.analysis
         with self.connect(read_only=True) as con:
@@ -596,17 +601,19 @@ class Workspace:
                 raise NoUsableDeals(f"cannot derive an ICP: {reason}")
         # What does not wait on another step runs beside it: the modules of the lift and the
         # model load (scipy's a third of a second) while DuckDB prepares the frame; the
-        # persona is read on a connection of its own while the frame is counted (it is in
-        # the settings before the points are learned, which weigh it); and the lift table is
-        # computed from the frame while the connection reads the signals' ages and the deals
-        # the points are fitted on. The customers' tiers are not read: the lift's Tier 1
-        # shares are reported by `icp analyze lift` and the report, and decide no rule.
+        # accounts' unmapped columns and the persona are read on connections of their own
+        # meanwhile (the persona is in the settings before the points are learned, which
+        # weigh it); and the lift table is computed from the frame while the connection
+        # reads the signals' ages and the deals the points are fitted on. The customers'
+        # tiers are not read: the lift's Tier 1 shares are reported by `icp analyze lift`
+        # and the report, and decide no rule.
         with ThreadPoolExecutor(max_workers=3) as pool:
             loading = pool.submit(_load_learning)
             learning = pool.submit(self._learn_persona)
+            columns = pool.submit(self._read_beside, read_account_columns)
             # One connection for the frame and the points: the deals it prepared serve both.
             with self.connect(read_only=True) as con:
-                frame = build_frame(con, analysis, ages=False)
+                frame = build_frame(con, analysis, ages=False, account_columns=columns.result)
                 loading.result()
                 from icpkit.analysis.lift import lift_table
                 from icpkit.icp.check import unknown_extra_columns
@@ -618,8 +625,11 @@ class Workspace:
                 # Entered once scipy is loaded: the limit reaches the BLAS libraries loaded.
                 with one_blas_thread():
                     lifting = pool.submit(lift_table, frame, analysis)
-                    frame.signal_ages = frame_signal_ages(con, frame)
+                    # The signals' ages are read here and sorted on a thread while the
+                    # connection reads the deals.
+                    sorting = pool.submit(read_frame_signal_ages(con, frame))
                     deals = closed_deals(con, prepared=frame.prepared)
+                    frame.signal_ages = sorting.result()
                     result = lifting.result()
                     persona = learning.result()
                     # The data's fingerprint is read on a connection of its own while the

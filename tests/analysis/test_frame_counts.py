@@ -14,9 +14,9 @@ from icpkit.analysis.frame import (
     Attribute,
     Frame,
     build_frame,
-    frame_signal_ages,
     prepare,
     prepared_token,
+    read_frame_signal_ages,
     tier_codes,
 )
 from icpkit.attributes.labels import detail_kind
@@ -162,15 +162,18 @@ def test_closed_deals_on_another_connection_prepare_their_own(
 
 
 def test_ages_read_after_the_frame_equal_those_read_with_it(demo_workspace) -> None:  # type: ignore[no-untyped-def]
-    """A derivation reads the signals' ages while the lift table is computed: the ages read
-    then, and the deals read for the points, are those the frame would have read itself."""
+    """A derivation reads the signals' ages while the lift table is computed, and sorts them
+    on a thread while the connection reads the deals for the points: the ages, sorted after
+    the connection moved on (and closed), and the deals are those the frame would have read
+    itself."""
     ws = Workspace.open(demo_workspace(800, 5).root)
     with ws.connect(read_only=True) as con:
         whole = build_frame(con, ws.settings.analysis)
         deferred = build_frame(con, ws.settings.analysis, ages=False)
         assert deferred.signal_ages == {}
-        ages = frame_signal_ages(con, deferred)
+        sort_ages = read_frame_signal_ages(con, deferred)
         deals = points.closed_deals(con, prepared=deferred.prepared)
+    ages = sort_ages()
     assert whole.signal_ages and ages.keys() == whole.signal_ages.keys()
     for name, expected in whole.signal_ages.items():
         got = ages[name]

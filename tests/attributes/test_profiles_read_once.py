@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import duckdb
 
-from icpkit.attributes.extra import column_profiles, extra_keys, profiles_read_once
+from icpkit.attributes.extra import (
+    AccountColumns,
+    column_profiles,
+    extra_keys,
+    profiles_read_once,
+    read_account_columns,
+)
 from icpkit.icp.check import reported_extra_columns
 
 
@@ -109,3 +115,22 @@ def test_the_keys_read_with_the_profiles_are_the_reported_columns() -> None:
         _accounts(con, ['{"Plan": "Gold"}'])
         assert set(extra_keys(con)) == {"Region", "Fax", "answer:uses_sso"}  # read once
     assert extra_keys(con) == ["Plan"]
+
+
+def test_columns_read_on_another_connection_are_taken_when_first_asked_for() -> None:
+    """A derivation reads the accounts' columns on a connection of its own while its main one
+    prepares the frame: the block takes that read as the main connection's, asks for it only
+    when the profiles are first needed, once, and never reads them on the main connection."""
+    main, side = duckdb.connect(), duckdb.connect()
+    _accounts(side, ['{"Region": "North", "Fax": null}', '{"Region": "South"}'])
+    asked: list[int] = []
+
+    def given() -> AccountColumns:
+        asked.append(1)
+        return read_account_columns(side)
+
+    with profiles_read_once(main, given):
+        assert asked == []  # not at the block's start: the read may still be running
+        assert [p.name for p in column_profiles(main)] == ["Region"]
+        assert set(extra_keys(main)) == {"Region", "Fax"}
+    assert asked == [1]  # `main` has no accounts table: it was never read there

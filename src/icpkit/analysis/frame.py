@@ -16,6 +16,7 @@ import datetime as dt
 import os
 import re
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,6 +42,7 @@ from icpkit.attributes import (
 from icpkit.attributes.extra import (
     FREE_TEXT,
     TOO_MANY_VALUES,
+    AccountColumns,
     extra_columns,
     extra_keys,
     profiles_read_once,
@@ -308,12 +310,16 @@ def build_frame(
     as_of: dt.date | None = None,
     *,
     ages: bool = True,
+    account_columns: Callable[[], AccountColumns] | None = None,
 ) -> Frame:
     """Count closed deals and wins per attribute value and account; ``tiers`` (account key
     -> customer tier) lets the analysis say which values Tier 1 customers share. Churn is
     as it stood on ``as_of`` (a backtest's cut-off), else as exported. Without ``ages`` the
-    signals' ages are left for :func:`frame_signal_ages` (read while the lift is computed)."""
-    with profiles_read_once():  # discovery and the columns left out read the same profiles
+    signals' ages are left for :func:`frame_signal_ages` (read while the lift is computed).
+    ``account_columns``: the accounts' unmapped columns as read on another connection
+    (beside this one's preparation), asked for once discovery needs them."""
+    # Discovery and the columns left out read the same profiles.
+    with profiles_read_once(con, account_columns):
         frame = _build_frame(con, settings, tiers, where, as_of)
     if ages:
         frame.signal_ages = frame_signal_ages(con, frame)
@@ -323,7 +329,16 @@ def build_frame(
 def frame_signal_ages(con: duckdb.DuckDBPyConnection, frame: Frame) -> dict[str, SignalAges]:
     """The ages of every occurrence of the frame's intent signals before each deal (see
     :func:`signal_ages`), read on the connection that built ``frame``."""
-    return signal_ages(
+    return read_frame_signal_ages(con, frame)()
+
+
+def read_frame_signal_ages(
+    con: duckdb.DuckDBPyConnection, frame: Frame
+) -> Callable[[], dict[str, SignalAges]]:
+    """:func:`frame_signal_ages` in two steps: the rows are read here, on the connection that
+    built ``frame``; the call returned sorts them into each signal's ages (numpy's work, for
+    a thread while the connection reads on)."""
+    return read_signal_ages(
         con, [a.name for a in frame.attributes if a.family == "intent" and a.profiled]
     )
 
@@ -733,6 +748,14 @@ class _SignalValues:
 def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, SignalAges]:
     """Every occurrence of each intent attribute's signal before each closed deal (dated
     deals only), by age in days: not just the latest, since any of them may sit in a window."""
+    return read_signal_ages(con, names)()
+
+
+def read_signal_ages(
+    con: duckdb.DuckDBPyConnection, names: list[str]
+) -> Callable[[], dict[str, SignalAges]]:
+    """:func:`signal_ages` in two steps: the rows are read from ``con`` here; the call
+    returned sorts them into each signal's ages, without the connection."""
     from icpkit.analysis.windows import SignalAges
 
     deals = con.execute(
@@ -741,12 +764,9 @@ def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, S
                 JOIN account_index i USING (account_key)
            WHERE c.created_at IS NOT NULL ORDER BY c.deal_no"""
     ).fetchnumpy()
-    numbers = np.asarray(deals["deal_no"], dtype=np.int64)
-    won, account = np.asarray(deals["won"], dtype=bool), np.asarray(deals["idx"], dtype=np.int64)
     families = [n.removeprefix("signal:") for n in names]
-    out: dict[str, SignalAges] = {}
     if not families:
-        return out
+        return dict
     # Each family by its number in ``names``: numbers, not millions of strings, come back.
     numbered = ", ".join(f"({k}, {literal(f)})" for k, f in enumerate(families))
     rows = con.execute(
@@ -758,19 +778,27 @@ def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, S
                WHERE c.created_at IS NOT NULL AND s.observed_at::DATE <= c.created_at::DATE)
            JOIN (VALUES {numbered}) n(k, family) USING (family)"""
     ).fetchnumpy()
-    family = np.asarray(rows["k"], dtype=np.int64)
-    # The deal's number among the dated deals (in the order of their numbers).
-    deal = np.searchsorted(numbers, np.asarray(rows["deal_no"], dtype=np.int64))
-    days = np.asarray(rows["days"], dtype=np.int64)
-    # One sort of every occurrence by family, deal and age (packed in one number: each is
-    # below its bound), rather than a sort per family: each family's rows come out in the
-    # order SignalAges keeps.
-    n_deals, n_days = max(int(numbers.size), 1), int(days.max(initial=0)) + 1
-    packed = np.sort((family * n_deals + deal) * n_days + days)
-    family, rest = np.divmod(packed, n_deals * n_days)
-    deal, days = np.divmod(rest, n_days)
-    bounds = np.searchsorted(family, np.arange(len(families) + 1))
-    for k, name in enumerate(names):
-        mine = slice(int(bounds[k]), int(bounds[k + 1]))
-        out[name] = SignalAges(won, account, deal[mine], days[mine])
-    return out
+
+    def sorted_ages() -> dict[str, SignalAges]:
+        numbers = np.asarray(deals["deal_no"], dtype=np.int64)
+        won = np.asarray(deals["won"], dtype=bool)
+        account = np.asarray(deals["idx"], dtype=np.int64)
+        family = np.asarray(rows["k"], dtype=np.int64)
+        # The deal's number among the dated deals (in the order of their numbers).
+        deal = np.searchsorted(numbers, np.asarray(rows["deal_no"], dtype=np.int64))
+        days = np.asarray(rows["days"], dtype=np.int64)
+        # One sort of every occurrence by family, deal and age (packed in one number: each
+        # is below its bound), rather than a sort per family: each family's rows come out
+        # in the order SignalAges keeps.
+        n_deals, n_days = max(int(numbers.size), 1), int(days.max(initial=0)) + 1
+        packed = np.sort((family * n_deals + deal) * n_days + days)
+        family, rest = np.divmod(packed, n_deals * n_days)
+        deal, days = np.divmod(rest, n_days)
+        bounds = np.searchsorted(family, np.arange(len(families) + 1))
+        return {
+            name: SignalAges(won, account, deal[mine], days[mine])
+            for k, name in enumerate(names)
+            for mine in [slice(int(bounds[k]), int(bounds[k + 1]))]
+        }
+
+    return sorted_ages

@@ -4,7 +4,7 @@ in the store but never analyzed: identifiers, free text, too many values."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -91,19 +91,44 @@ def identifier_reason(profile: ColumnProfile) -> str | None:
     return None
 
 
-# What a ``profiles_read_once`` block read already, by connection: the accounts' JSON keys
-# and the profiles of those with values.
-_Read = tuple[duckdb.DuckDBPyConnection, list[str], list[ColumnProfile]]
-_READ: ContextVar[dict[int, _Read] | None] = ContextVar("column_profiles_read", default=None)
+@dataclass(frozen=True)
+class AccountColumns:
+    """What one read of the accounts' JSON ``extra`` found: every key (the unmapped columns
+    and research answers files reported, null-only ones included) and the profile of each
+    key with values."""
+
+    keys: list[str]
+    profiles: list[ColumnProfile]
+
+
+def read_account_columns(con: duckdb.DuckDBPyConnection) -> AccountColumns:
+    """The keys of the accounts' JSON and their profiles, in one read."""
+    keys = _keys(con)
+    return AccountColumns(keys, _column_profiles(con, keys))
+
+
+# What a ``profiles_read_once`` block read already, or will take from a read elsewhere, by
+# connection (the connection held: its id stays its own).
+_Entry = tuple[duckdb.DuckDBPyConnection, AccountColumns | Callable[[], AccountColumns]]
+_READ: ContextVar[dict[int, _Entry] | None] = ContextVar("column_profiles_read", default=None)
 
 
 @contextmanager
-def profiles_read_once() -> Iterator[None]:
+def profiles_read_once(
+    con: duckdb.DuckDBPyConnection | None = None,
+    given: Callable[[], AccountColumns] | None = None,
+) -> Iterator[None]:
     """Within the block each connection's column profiles are read once: for work that reads
     the accounts without changing them and asks for the profiles more than once (the
     analysis frame asks in attribute discovery, for the research answers and again for the
-    columns it leaves out). A block inside another shares the outer one's profiles."""
-    token = _READ.set(_READ.get() if _READ.get() is not None else {})
+    columns it leaves out). A block inside another shares the outer one's profiles.
+    ``given``: what a read on another connection to the same store gives (made beside this
+    connection's other work), taken as ``con``'s when the block first asks for them."""
+    outer = _READ.get()
+    read = outer if outer is not None else {}
+    token = _READ.set(read)
+    if con is not None and given is not None:
+        read.setdefault(id(con), (con, given))
     try:
         yield
     finally:
@@ -116,25 +141,27 @@ def column_profiles(
     """How the values of every unmapped account column spread over the accounts; with
     ``answers``, of the research answers (``answer:<key>``) instead, which are not unmapped
     columns. Both come from one read of the accounts' JSON."""
-    return [p for p in _read_once(con)[2] if p.name.startswith(ANSWER_PREFIX) == answers]
+    return [p for p in _read_once(con).profiles if p.name.startswith(ANSWER_PREFIX) == answers]
 
 
 def extra_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every key of the accounts' JSON ``extra``: the unmapped columns and research answers
     ingested files reported, a key whose values are all null included."""
-    return _read_once(con)[1]
+    return _read_once(con).keys
 
 
-def _read_once(con: duckdb.DuckDBPyConnection) -> _Read:
+def _read_once(con: duckdb.DuckDBPyConnection) -> AccountColumns:
     """The keys and profiles of ``con``'s accounts, read once within a
     :func:`profiles_read_once` block."""
     read = _READ.get()
-    if read is not None and id(con) in read:
-        return read[id(con)]
-    keys = _keys(con)
-    done = (con, keys, _column_profiles(con, keys))
+    entry = read.get(id(con)) if read is not None else None
+    if entry is None:
+        done = read_account_columns(con)
+    else:
+        got = entry[1]
+        done = got if isinstance(got, AccountColumns) else got()
     if read is not None:
-        read[id(con)] = done  # the connection held: its id stays its own
+        read[id(con)] = (con, done)
     return done
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -424,9 +425,15 @@ def learn_and_refine(
     # The deals grouped by their inputs once, for every fit below.
     patterns = group(features, deals.won)
     fitted, model = fit_icp(icp, features, deals, settings, patterns=patterns)
-    evidence = select_rules(fitted, features, deals, model, settings, patterns)
-    # The same deals and the same rules' matches (the fit changed weights, not conditions).
-    churn = _churn_evidence(con, fitted, settings, deals, as_of, features, patterns)
+    # The churn model (the same deals and rules' matches: the fit changed weights, not
+    # conditions) reads the connection and is fitted on a thread while the selection, which
+    # needs neither, runs here: the two use a core each.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        churning = pool.submit(
+            _churn_evidence, con, fitted, settings, deals, as_of, features, patterns
+        )
+        evidence = select_rules(fitted, features, deals, model, settings, patterns)
+        churn = churning.result()
     refined, notes = refine(fitted, settings.analysis.min_lift, churn, evidence)
     if not notes:
         return fitted
