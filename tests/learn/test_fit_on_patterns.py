@@ -13,7 +13,7 @@ from icpkit.engines.score import apply_scorecard
 from icpkit.engines.scorecard import build_scorecard, learn_tiers
 from icpkit.learn.fit import predict
 from icpkit.learn.patterns import group
-from icpkit.learn.points import DATED, _auc, closed_deals, fit_icp
+from icpkit.learn.points import DATED, _auc, closed_deals, fit_icp, learn_and_refine
 from icpkit.workspace import Workspace
 
 
@@ -103,3 +103,27 @@ def test_features_read_from_the_prepared_deals_equal_those_dated_again(
     for (a, x), (b, y) in zip(reused.outside, again.outside, strict=True):
         assert a == b
         np.testing.assert_array_equal(x, y)
+
+
+def test_when_no_rule_is_dropped_the_first_fit_stands_with_its_tiers(workspace: Workspace) -> None:
+    """Rules set by hand are never dropped, so nothing is refitted: what the points step
+    returns is the first fit, its tiers (cut beside the selection) included."""
+    icp = workspace.current_icp()
+    assert icp is not None
+    by_hand = icp.model_copy(
+        update={
+            name: [r.model_copy(update={"source": "human"}) for r in getattr(icp, name)]
+            for name in ("fit", "exclusions", "intent")
+        }
+    )
+    settings = workspace.settings
+    with workspace.connect(read_only=True) as con:
+        learned = learn_and_refine(con, by_hand, settings)
+        deals = closed_deals(con)
+        features = compute_features(
+            con, by_hand, settings.analysis, persona=settings.scoring.persona,
+            point_in_time=True, dated_table=DATED,
+        )  # fmt: skip
+    expected, _ = fit_icp(by_hand, features, deals, settings)
+    assert expected.scoring is not None and expected.scoring.tiers
+    assert learned == expected

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -33,7 +33,7 @@ from icpkit.engines.features import (
     signal_age_sql,
 )
 from icpkit.engines.score import apply_scorecard
-from icpkit.engines.scorecard import build_scorecard, learn_tiers
+from icpkit.engines.scorecard import Scorecard, build_scorecard, learn_tiers
 from icpkit.icp.model import (
     ICP,
     SIGNIFICANT_DIGITS,
@@ -142,6 +142,19 @@ def fit_icp(
     half-life, unless set by hand), plus the model's summary in ``icp.scoring``.
     ``patterns``: the deals already grouped (icpkit.learn.patterns.group of ``features``):
     all the fit reads, so ``features`` may then be None."""
+    _, fitted, with_tiers = _fit_icp(icp, features, deals, settings, patterns)
+    return with_tiers(), fitted
+
+
+def _fit_icp(
+    icp: ICP,
+    features: Features | None,
+    deals: Deals,
+    settings: Settings,
+    patterns: Patterns | None,
+) -> tuple[ICP, Fitted, Callable[[], ICP]]:
+    """:func:`fit_icp` before its tiers: the ICP fitted without them, the fit, and the call
+    that cuts them (scoring every fitted deal: work for a thread while the fit is used)."""
     scoring = settings.scoring
     if patterns is None:
         if features is None:
@@ -205,12 +218,19 @@ def fit_icp(
     )
     card = build_scorecard(updated, scoring)
     updated = with_unknown_points(updated, {rp.id: rp.points for rp in card.rules})
-    # Tiers are cut where the fitted deals' own scores reach the targets: a deal scores
-    # what its pattern of inputs scores.
+    grouped = patterns
+    return updated, fitted, lambda: _with_tiers(updated, card, grouped, deals, settings)
+
+
+def _with_tiers(
+    icp: ICP, card: Scorecard, patterns: Patterns, deals: Deals, settings: Settings
+) -> ICP:
+    """``icp`` (scored by ``card``) with its tiers cut where the fitted deals' own scores
+    reach the targets: a deal scores what its pattern of inputs scores."""
     scores = apply_scorecard(card, patterns.features).score[patterns.rows]
-    tiers = learn_tiers(scores, deals.won, scoring)
-    updated.scoring = model.model_copy(update={"tiers": tiers})  # type: ignore[union-attr]
-    return updated, fitted
+    tiers = learn_tiers(scores, deals.won, settings.scoring)
+    assert icp.scoring is not None
+    return icp.model_copy(update={"scoring": icp.scoring.model_copy(update={"tiers": tiers})})
 
 
 def _auc(patterns: Patterns, probability: np.ndarray) -> float:
@@ -424,19 +444,21 @@ def learn_and_refine(
     )
     # The deals grouped by their inputs once, for every fit below.
     patterns = group(features, deals.won)
-    fitted, model = fit_icp(icp, features, deals, settings, patterns=patterns)
-    # The churn model (the same deals and rules' matches: the fit changed weights, not
-    # conditions) reads the connection and is fitted on a thread while the selection, which
-    # needs neither, runs here: the two use a core each.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    fitted, model, with_tiers = _fit_icp(icp, features, deals, settings, patterns)
+    # Beside the selection, which reads neither the connection nor the tiers: the churn
+    # model (the same deals and rules' matches: the fit changed weights, not conditions),
+    # read from the connection and fitted on a thread, and the fit's tiers, which stand
+    # unless a rule is dropped and the rest refitted.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         churning = pool.submit(
             _churn_evidence, con, fitted, settings, deals, as_of, features, patterns
         )
+        tiering = pool.submit(with_tiers)
         evidence = select_rules(fitted, features, deals, model, settings, patterns)
         churn = churning.result()
-    refined, notes = refine(fitted, settings.analysis.min_lift, churn, evidence)
-    if not notes:
-        return fitted
+        refined, notes = refine(fitted, settings.analysis.min_lift, churn, evidence)
+        if not notes:
+            return tiering.result()
     picked = kept_columns(features, fitted, refined, settings)
     if picked is None:
         return _learn(con, refined, settings, deals)
