@@ -766,7 +766,7 @@ def read_signal_ages(
     ).fetchnumpy()
     families = [n.removeprefix("signal:") for n in names]
     if not families:
-        return dict
+        return lambda: {}
     # Each family by its number in ``names``: numbers, not millions of strings, come back.
     numbered = ", ".join(f"({k}, {literal(f)})" for k, f in enumerate(families))
     rows = con.execute(

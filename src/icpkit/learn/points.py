@@ -218,7 +218,7 @@ def _fit_icp(
     )
     card = build_scorecard(updated, scoring)
     updated = with_unknown_points(updated, {rp.id: rp.points for rp in card.rules})
-    grouped = patterns
+    grouped = patterns  # set by now; bound for the call below, which runs later
     return updated, fitted, lambda: _with_tiers(updated, card, grouped, deals, settings)
 
 
