@@ -103,10 +103,11 @@ def _scan_regular(
     unclosed_at = -1  # byte offset of the last quote that opens a quoted cell
     unclosed_line = 0
     line_feeds = 0
+    hits = _hits(n - start)
     for lo in range(start, n, SEGMENT):
         hi = min(n, lo + SEGMENT)
         seg = data[lo:hi]
-        q = np.flatnonzero(seg == quote) + lo
+        q = _where(seg, quote, hits, lo)
         if len(q):
             index = np.arange(quotes_before, quotes_before + len(q))
             opening = q[index % 2 == 0]
@@ -116,8 +117,8 @@ def _scan_regular(
                 and _at_cell_end(data, closing, delim, quote)
             ):
                 return None
-        lf = np.flatnonzero(seg == LF) + lo
-        cr = np.flatnonzero(seg == CR) + lo if crs else lf[:0]
+        lf = _where(seg, LF, hits, lo)
+        cr = _where(seg, CR, hits, lo) if crs else lf[:0]
         if len(cr):
             nxt = cr + 1
             lone = np.ones(len(cr), dtype=bool)
@@ -147,6 +148,25 @@ def _scan_regular(
     return RecordCount(
         records + tail, lines, unclosed_line if unclosed_at >= 0 else None, True, lf_lines
     )
+
+
+def _hits(size: int) -> npt.NDArray[np.bool_]:
+    """One segment's worth of flags, filled again for each byte searched: a fresh array per
+    search would be new memory, each page of it faulted in (a quarter of a second of the
+    kernel's time per 150 MB file)."""
+    return np.empty(max(0, min(SEGMENT, size)), dtype=bool)
+
+
+def _where(
+    seg: npt.NDArray[np.uint8], byte: int, hits: npt.NDArray[np.bool_], offset: int
+) -> npt.NDArray[np.intp]:
+    """The offsets (from the data's start, ``offset`` being the segment's) of ``byte`` in
+    ``seg``, flagged in ``hits``."""
+    flags = hits[: len(seg)]
+    np.equal(seg, byte, out=flags)
+    found = np.flatnonzero(flags)
+    found += offset
+    return found
 
 
 def _at_cell_start(
@@ -180,12 +200,16 @@ def _scan_events(data: npt.NDArray[np.uint8], start: int, delim: int, quote: int
     in_quotes = False
     open_line = 0
     skip_until = -1
+    special, each = _hits(n - start), _hits(n - start)
     for lo in range(start, n, SEGMENT):
         hi = min(n, lo + SEGMENT)
         seg = data[lo:hi]
-        special = (seg == quote) | (seg == delim) | (seg == LF) | (seg == CR)
+        flags, flag = special[: hi - lo], each[: hi - lo]
+        np.equal(seg, quote, out=flags)
+        for byte in (delim, LF, CR):
+            flags |= np.equal(seg, byte, out=flag)
         raw = data[lo : hi + 1].tobytes()  # one byte more: what follows the last event
-        for at in np.flatnonzero(special).tolist():
+        for at in np.flatnonzero(flags).tolist():
             pos = lo + at
             if pos <= skip_until:
                 continue
