@@ -152,8 +152,8 @@ def _scan_regular(
 
 def _hits(size: int) -> npt.NDArray[np.bool_]:
     """One segment's worth of flags, filled again for each byte searched: a fresh array per
-    search would be new memory, each page of it faulted in (a quarter of a second of the
-    kernel's time per 150 MB file)."""
+    search would be new memory, each page of it faulted in again (half the scan's kernel
+    time)."""
     return np.empty(max(0, min(SEGMENT, size)), dtype=bool)
 
 
