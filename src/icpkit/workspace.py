@@ -151,10 +151,15 @@ def explain_failure(exc: BaseException) -> IcpkitError | None:
 
 def _load_learning() -> None:
     """Import what derive runs after the frame (the lift, the windows, the model: scipy's
-    optimizers among them), so that it loads on a thread while DuckDB works."""
+    optimizers among them), so that it loads on a thread while DuckDB works. pandas, where
+    installed, comes first: pyarrow imports it on its first conversion to or from Python
+    (0.14 s), which would otherwise fall on the frame's own thread."""
     import importlib
+    from importlib.util import find_spec
 
+    pandas = ["pandas"] if find_spec("pandas") is not None else []
     for module in (
+        *pandas,
         "icpkit.analysis.lift",
         "icpkit.learn",
         "icpkit.learn.points",
