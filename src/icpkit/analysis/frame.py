@@ -627,11 +627,13 @@ _UNLISTED = "\x00unlisted"
 
 def _coded(sql: str, order: tuple[str, ...]) -> str:
     """SQL of the code of ``sql``'s value among ``order`` (from 1; 0 when not listed; NULL
-    read as 'None'): the attribute's values come back as small numbers, not text."""
+    read as 'None'): the attribute's values come back as small numbers, not text, in the
+    narrowest type that holds them (a byte a deal, read back as such)."""
     listed = ", ".join(literal(v) for v in order)
+    narrow = {np.uint8: "UTINYINT", np.uint16: "USMALLINT"}.get(_code_type(len(order) + 1))
     return (
         f"coalesce(list_position([{listed}], coalesce(CAST(({sql}) AS VARCHAR), 'None')), 0)"
-        "::INTEGER"
+        f"::{narrow or 'INTEGER'}"
     )
 
 
@@ -705,8 +707,9 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
 
 
 def _numbers(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, np.ndarray]:
-    """The columns of ``query`` (numbers, no NULL) as int64 arrays."""
-    return {k: np.asarray(v, dtype=np.int64) for k, v in con.execute(query).fetchnumpy().items()}
+    """The columns of ``query`` (whole numbers, no NULL) as arrays of their own width: not
+    widened, which would be a copy of every column (6 MB each at 1M deals)."""
+    return {k: np.asarray(v) for k, v in con.execute(query).fetchnumpy().items()}
 
 
 @dataclass(frozen=True)
@@ -733,8 +736,8 @@ class _SignalValues:
             codes = _numbers(con, f"SELECT {column} FROM frame_values")[column]
             if codes.size != by_deal.order.size:
                 return None
-            # Narrowed once: each intent attribute copies them (0.75 MB, not 6, at 1M deals).
-            defaults[column] = codes.astype(_code_type(len(layout.names[column])))
+            # Narrow (as read, or narrowed once): each intent attribute copies them.
+            defaults[column] = codes.astype(_code_type(len(layout.names[column])), copy=False)
         rows = _numbers(con, "SELECT pos, k, code FROM frame_signals")
         con.execute("DROP TABLE IF EXISTS frame_signals")
         grouped = np.argsort(rows["k"], kind="stable")
