@@ -13,6 +13,7 @@ import pytest
 from icpkit.analysis.frame import (
     Attribute,
     Frame,
+    _coded,
     build_frame,
     prepare,
     prepared_token,
@@ -221,3 +222,18 @@ def test_tier_codes_give_each_account_its_customer_tier_and_zero_otherwise() -> 
     assert tier_codes(keys, tiers).tolist() == [1, 0, 0, 3]
     assert tier_codes(keys, {}).tolist() == [0, 0, 0, 0]
     assert tier_codes([], tiers).tolist() == []
+
+
+@pytest.mark.parametrize("listed", [3, 255, 256, 300])
+def test_coded_values_keep_their_positions_at_every_width(listed: int) -> None:
+    """Codes come back in the narrowest type that holds them (a byte up to 255 listed
+    values): the last value listed keeps its position, an unlisted one is 0, NULL reads as
+    'None'."""
+    order = (*(f"v{i}" for i in range(listed - 1)), "None")
+    con = duckdb.connect()
+    values = [order[0], order[-2], None, "not listed"]
+    codes = con.execute(
+        f"SELECT {_coded('x', order)} AS code FROM unnest(?::VARCHAR[]) t(x)", [values]
+    ).fetchnumpy()["code"]
+    assert codes.tolist() == [1, listed - 1, listed, 0]
+    assert codes.dtype.itemsize == (1 if listed <= 255 else 2)

@@ -630,11 +630,18 @@ def _coded(sql: str, order: tuple[str, ...]) -> str:
     read as 'None'): the attribute's values come back as small numbers, not text, in the
     narrowest type that holds them (a byte a deal, read back as such)."""
     listed = ", ".join(literal(v) for v in order)
-    narrow = {np.uint8: "UTINYINT", np.uint16: "USMALLINT"}.get(_code_type(len(order) + 1))
     return (
         f"coalesce(list_position([{listed}], coalesce(CAST(({sql}) AS VARCHAR), 'None')), 0)"
-        f"::{narrow or 'INTEGER'}"
+        f"::{_CODE_SQL[_code_type(len(order) + 1)]}"
     )
+
+
+# The SQL type of codes of each width :func:`_code_type` gives.
+_CODE_SQL: dict[type[np.integer], str] = {
+    np.uint8: "UTINYINT",
+    np.uint16: "USMALLINT",
+    np.int64: "INTEGER",
+}
 
 
 def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _Layout:
