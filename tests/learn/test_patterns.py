@@ -204,3 +204,54 @@ def test_a_columns_codes_are_its_ranks_whether_or_not_it_is_sorted(seed: int) ->
         values, expected = np.unique(filled, return_inverse=True)
         codes, count = _codes(column)
         assert np.array_equal(codes, expected.ravel()) and count == values.size, n
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        [0.0, 1.0, 0.5, 1.0, 0.0, 0.5],  # a fraction: not a 0/1 column
+        [0.0, 1.0, np.nan, 1.0, 0.0, np.nan],  # NaN beside 0 and 1
+        [2.0, 1.0, 0.0, 1.0, 2.0, 0.0],  # a whole number past 1
+    ],
+)
+def test_a_column_of_three_values_makes_three_patterns(column: list[float]) -> None:
+    # 0/1 columns are added to the key as they are: a column that only looks like one must
+    # not have its values cut to 0 or 1.
+    x = np.array(column)
+    f = Features([], np.column_stack([np.ones(6), x]), np.full((6, 2), np.nan), [])
+    patterns = group(f, np.array([1, 0, 1, 0, 1, 0]))
+    assert patterns.features.n == 3
+    assert patterns.trials.tolist() == [2.0, 2.0, 2.0]
+    assert np.array_equal(patterns.features.matches[patterns.rows], f.matches, equal_nan=True)
+
+
+def test_clustered_z_of_few_big_clusters_is_the_sandwich_summed_deal_by_deal() -> None:
+    # Four accounts of 150 deals each: a row of inputs per cluster is the smaller of the two
+    # ways to sum the scores, where many small accounts take the other.
+    features, won, _ = _deals(4, n=600)
+    accounts = np.arange(600) % 4
+    bounds = [bounds_of(r) for r in features.rules]
+    lives: dict[str, float | None] = {"funding-round-series-a-0-365": None}
+    x = design(features, lives)
+    b0, w, _, _ = fit_logistic(x, won, bounds, 1.0)
+    z = clustered_z(x, won, accounts, b0, w, 1.0)
+    expected = _sandwich_z(x, won, accounts, b0, w, 1.0)
+    assert np.allclose(z, expected, rtol=1e-8)
+    assert np.count_nonzero(z) >= 3
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_clustered_z_of_many_small_clusters_is_the_sandwich_summed_deal_by_deal(seed: int) -> None:
+    # Accounts of one or two deals, as most are: the scores are summed through R'R, the
+    # patterns by patterns matrix, not a row of inputs per account.
+    features, won, _ = _deals(seed, n=1_200)
+    accounts = np.arange(1_200) // 2 + np.arange(1_200) % 3 // 2 * 1_000
+    bounds = [bounds_of(r) for r in features.rules]
+    lives: dict[str, float | None] = {"funding-round-series-a-0-365": None}
+    patterns = group(features, won)
+    x, wins, trials, into = merge(design(patterns.features, lives), patterns.wins, patterns.trials)
+    b0, w, _, _ = fit_logistic(x, wins, bounds, 1.0, trials)
+    z = clustered_z(x, won, accounts, b0, w, 1.0, rows=into[patterns.rows])
+    expected = _sandwich_z(design(features, lives), won, accounts, b0, w, 1.0)
+    assert np.allclose(z, expected, rtol=1e-8)
+    assert np.abs(z).max() > 2

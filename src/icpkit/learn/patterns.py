@@ -75,25 +75,33 @@ def _distinct_rows(columns: list[np.ndarray], n: int) -> tuple[np.ndarray, np.nd
 
 
 def _matrix_codes(matrix: np.ndarray) -> list[tuple[np.ndarray, int]]:
-    """:func:`_codes` of each column of ``matrix``, the columns that need no sort (0/1 with
-    no NaN, or all NaN) told apart in one pass over the whole matrix."""
-    unknown = np.isnan(matrix)
-    empty = unknown.all(axis=0)
-    binary = ~unknown.any(axis=0) & ((matrix == 0.0) | (matrix == 1.0)).all(axis=0)
+    """:func:`_codes` of each column of ``matrix``; a column of 0/1 with no NaN is its own
+    codes (not copied: :func:`_combine` adds it as it is), and an all-NaN one has nothing to
+    tell apart. Column by column, so that the checks' temporaries are a column's, not the
+    matrix's."""
     out: list[tuple[np.ndarray, int]] = []
     for j in range(matrix.shape[1]):
-        if empty[j]:
+        column = np.asarray(matrix[:, j], dtype=np.float64)
+        unknown = np.count_nonzero(np.isnan(column))
+        if unknown == column.size:
             out.append((np.zeros(0, dtype=np.int64), 1))  # one value: nothing to tell apart
-        elif binary[j]:
-            out.append((matrix[:, j].astype(np.int64), 2))
+        elif not unknown and _binary(column):
+            out.append((column, 2))
         else:
-            out.append(_codes(np.asarray(matrix[:, j], dtype=np.float64)))
+            out.append(_codes(column))
     return out
 
 
+def _binary(column: np.ndarray) -> bool:
+    """Whether every value of ``column`` (no NaN) is 0 or 1."""
+    return (
+        int(np.count_nonzero(column == 0.0)) + int(np.count_nonzero(column == 1.0)) == column.size
+    )
+
+
 def _combine(codes: list[tuple[np.ndarray, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_distinct_rows` of columns given by their codes: distinct rows in the order of
-    their columns' codes, the first column first."""
+    """:func:`_distinct_rows` of columns given by their codes (whole numbers, of any numeric
+    type): distinct rows in the order of their columns' codes, the first column first."""
     key = np.zeros(n, dtype=np.int64)
     size = 1
     for column, count in codes:
@@ -101,11 +109,13 @@ def _combine(codes: list[tuple[np.ndarray, int]], n: int) -> tuple[np.ndarray, n
             continue
         if size * count >= _KEY_LIMIT:
             values, dense = np.unique(key, return_inverse=True)
-            key, size = dense.astype(np.int64).ravel(), int(values.size)
-        key = key * count + column
+            key, size = dense.astype(np.int64, copy=False).ravel(), int(values.size)
+        # In place: a million deals' key is not copied twice per column.
+        key *= count
+        np.add(key, column, out=key, casting="unsafe")
         size *= count
     _, first, rows = np.unique(key, return_index=True, return_inverse=True)
-    return first, rows.astype(np.int64).ravel()
+    return first, rows.astype(np.int64, copy=False).ravel()
 
 
 def group(features: Features, won: np.ndarray) -> Patterns:

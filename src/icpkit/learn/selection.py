@@ -76,11 +76,19 @@ def clustered_z(
     residual = y.astype(np.float64) - p[rows]
     codes = _dense(clusters)
     groups = int(codes.max()) + 1
-    # Per cluster and pattern, the residuals summed; times the patterns' inputs, the scores
-    # summed within each cluster.
+    # Per cluster and pattern, the residuals summed (R); the scores summed within each
+    # cluster are R times the patterns' inputs (D), and the meat is their outer products
+    # summed: (RD)'(RD), or D'(R'R)D, whichever is smaller to hold: R'R has at most the
+    # squares of each cluster's patterns, RD a row of inputs per cluster (450k clusters of
+    # a few patterns each at 1M deals: 1M cells against 9M).
     residuals = sparse.csr_matrix((residual, (codes, rows)), shape=(groups, patterns))
-    summed = np.asarray(residuals @ design_1)
-    meat = summed.T @ summed * (groups / (groups - 1) if groups > 1 else 1.0)
+    per_cluster = np.diff(residuals.indptr).astype(np.float64)
+    if per_cluster @ per_cluster <= groups * (k + 1):
+        meat = design_1.T @ np.asarray((residuals.T @ residuals) @ design_1)
+    else:
+        summed = np.asarray(residuals @ design_1)
+        meat = summed.T @ summed
+    meat *= groups / (groups - 1) if groups > 1 else 1.0
     bread = np.linalg.pinv(hessian)
     variance = np.diag(bread @ meat @ bread)[1:]
     se = np.sqrt(np.clip(variance, 0.0, None))
