@@ -100,8 +100,15 @@ def _sandwich_z(
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_clustered_z_on_patterns_is_the_sandwich_summed_deal_by_deal(seed: int) -> None:
+@pytest.mark.parametrize("accounts_of", ["about three deals", "one or two deals"])
+def test_clustered_z_on_patterns_is_the_sandwich_summed_deal_by_deal(
+    seed: int, accounts_of: str
+) -> None:
+    # Accounts of about three deals sum their scores as a row of inputs per account; those
+    # of one or two deals, as most are, through R'R, the patterns by patterns matrix.
     features, won, accounts = _deals(seed, n=1_200)
+    if accounts_of == "one or two deals":
+        accounts = np.arange(1_200) // 2 + np.arange(1_200) % 3 // 2 * 1_000
     bounds = [bounds_of(r) for r in features.rules]
     lives: dict[str, float | None] = {"funding-round-series-a-0-365": None}
     patterns = group(features, won)
@@ -238,20 +245,3 @@ def test_clustered_z_of_few_big_clusters_is_the_sandwich_summed_deal_by_deal() -
     expected = _sandwich_z(x, won, accounts, b0, w, 1.0)
     assert np.allclose(z, expected, rtol=1e-8)
     assert np.count_nonzero(z) >= 3
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-def test_clustered_z_of_many_small_clusters_is_the_sandwich_summed_deal_by_deal(seed: int) -> None:
-    # Accounts of one or two deals, as most are: the scores are summed through R'R, the
-    # patterns by patterns matrix, not a row of inputs per account.
-    features, won, _ = _deals(seed, n=1_200)
-    accounts = np.arange(1_200) // 2 + np.arange(1_200) % 3 // 2 * 1_000
-    bounds = [bounds_of(r) for r in features.rules]
-    lives: dict[str, float | None] = {"funding-round-series-a-0-365": None}
-    patterns = group(features, won)
-    x, wins, trials, into = merge(design(patterns.features, lives), patterns.wins, patterns.trials)
-    b0, w, _, _ = fit_logistic(x, wins, bounds, 1.0, trials)
-    z = clustered_z(x, won, accounts, b0, w, 1.0, rows=into[patterns.rows])
-    expected = _sandwich_z(design(features, lives), won, accounts, b0, w, 1.0)
-    assert np.allclose(z, expected, rtol=1e-8)
-    assert np.abs(z).max() > 2
