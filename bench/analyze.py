@@ -12,7 +12,9 @@ bench/ingest.py), then time in separate processes
   (no clustering, no shrinkage, no intent windows, no FDR control).
 
 The machine may be shared: besides the wall-clock seconds each step prints the CPU seconds
-its process used (all threads), and the 1-minute load average before it.
+its process used (all threads), the part of them spent in the kernel, its minor page faults
+(on a virtual machine the kernel's time follows them) and the 1-minute load average before
+it.
 
 Usage: ``python bench/analyze.py [--deals 100000 1000000] [--seed 7] [--out bench/out]``
 """
@@ -25,7 +27,7 @@ import os
 import shutil
 from pathlib import Path
 
-from measure import run_step
+from measure import measure_step
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,10 +44,7 @@ with ws.connect() as con:
     ).fetchall()[0][0])
 """
 
-# Each step's last line: what it counted, then the CPU seconds of its process.
-CPU = "__import__('resource').getrusage(__import__('resource').RUSAGE_SELF)"
-CPU_SECONDS = f"{CPU}.ru_utime + {CPU}.ru_stime"
-
+# Each step's last line: what it counted (attributes and values, or criteria and 0).
 FRAME = """
 from icpkit.analysis.frame import build_frame
 from icpkit.analysis.tiers import assign_tiers
@@ -53,20 +52,20 @@ from icpkit.workspace import Workspace
 ws = Workspace.open({ws!r})
 with ws.connect(read_only=True) as con:
     frame = build_frame(con, ws.settings.analysis, assign_tiers(con, ws.settings.tiers).tier_of())
-print(len(frame.attributes), sum(len(c) for c in frame.cuts.values()), {cpu})
+print(len(frame.attributes), sum(len(c) for c in frame.cuts.values()))
 """
 
 LIFT = """
 from icpkit.workspace import Workspace
 result = Workspace.open({ws!r}).lift()
-print(len({{r.attribute for r in result.rows}}), len(result.rows), {cpu})
+print(len({{r.attribute for r in result.rows}}), len(result.rows))
 """
 
 DERIVE = """
 from icpkit.workspace import Workspace
 ws = Workspace.open({ws!r})
 result = ws.derive()
-print(len(result.icp.fit) + len(result.icp.intent) + len(result.icp.exclusions), 0, {cpu})
+print(len(result.icp.fit) + len(result.icp.intent) + len(result.icp.exclusions), 0)
 """
 
 PANDAS = """
@@ -94,7 +93,7 @@ for column in columns:
         chi2_contingency([[row["sum"], row["count"] - row["sum"]],
                           [rest.sum(), len(rest) - rest.sum()]])
         tests += 1
-print(len(columns), tests, {cpu})
+print(len(columns), tests)
 """
 
 
@@ -107,16 +106,15 @@ def main() -> None:
 
     print(
         "| deals | closed | step | attributes | values tested | seconds | CPU seconds "
-        "| peak memory | load before |"
+        "| of which system | page faults | peak memory | load before |"
     )
-    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     report = []
     for n in args.deals:
         root: Path = args.out / str(n)
         shutil.rmtree(root, ignore_errors=True)
         # Set-up in its own process too: a child inherits its parent's peak RSS figure.
-        _, _, last = run_step(PREPARE.format(root=str(root), n=n, seed=args.seed))
-        closed = int(last)
+        closed = int(measure_step(PREPARE.format(root=str(root), n=n, seed=args.seed)).last)
         ws = root / "ws"
         for name, template in (
             ("icpkit frame", FRAME),
@@ -126,18 +124,18 @@ def main() -> None:
         ):
             # The machine may be shared: the 1-minute load average says how busy it was.
             load = os.getloadavg()[0]
-            took, peak, last = run_step(
-                template.format(ws=str(ws), db=str(ws / "workspace.duckdb"), cpu=CPU_SECONDS)
-            )
-            attrs, values, cpu = last.split()
+            step = measure_step(template.format(ws=str(ws), db=str(ws / "workspace.duckdb")))
+            attrs, values = step.last.split()
             report.append(
                 {
                     "deals": n,
                     "closed": closed,
                     "step": name,
-                    "seconds": took,
-                    "cpu_seconds": round(float(cpu), 2),
-                    "peak_mib": peak,
+                    "seconds": step.seconds,
+                    "cpu_seconds": round(step.cpu_seconds, 2),
+                    "system_seconds": round(step.system_seconds, 2),
+                    "page_faults": step.page_faults,
+                    "peak_mib": step.peak_mib,
                     "attributes": int(attrs),
                     "values": int(values),
                     "load_before": round(load, 2),
@@ -147,7 +145,9 @@ def main() -> None:
             label = "criteria" if name == "icpkit derive" else "attributes"
             print(
                 f"| {n:,} | {closed:,} | {name} | {attrs} {label if label == 'criteria' else ''}"
-                f" | {shown} | {took:.1f} | {float(cpu):.1f} | {peak:,.0f} MiB | {load:.2f} |",
+                f" | {shown} | {step.seconds:.1f} | {step.cpu_seconds:.1f}"
+                f" | {step.system_seconds:.1f} | {step.page_faults:,}"
+                f" | {step.peak_mib:,.0f} MiB | {load:.2f} |",
                 flush=True,
             )
     # The machine may be shared: each icpkit step against the pandas pivot of the same run.
