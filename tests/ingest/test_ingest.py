@@ -247,6 +247,28 @@ def test_rows_that_cannot_load_are_quarantined_and_counts_add_up(query, ws, writ
     assert query(ws, "SELECT source_id FROM deals ORDER BY 1") == [("1",), ("5",)]
 
 
+def test_repeated_ids_far_apart_in_a_regular_file_are_compared_cell_by_cell(
+    query, ws, write
+) -> None:
+    """A file with no irregular row (read by DuckDB's reader), its repeated ids hundreds of
+    lines apart and one of them on a row quarantined for another reason first: the exact
+    repeat loads once, the differing one is quarantined naming the cell that differs."""
+    row = "{0},D{0},Closed Won,{1},2024-02-01,2024-01-01,Acme {0}\n"
+    rows = [row.format(i, 100 + i) for i in range(1, 401)]
+    rows.append("7,D7,Closed Won,107,2024-02-01,2024-01-01,Acme 7\n")  # exact repeat of line 8
+    rows.append("9,D9,Closed Won,999,2024-02-01,2024-01-01,Acme 9\n")  # id 9, other amount
+    rows.append("12,D12,,112,2024-02-01,2024-01-01,Acme 12\n")  # id 12 again, but no stage
+    report = ingest_one(ws, write("deals.csv", DEALS_HEADER + "".join(rows)))
+    assert report.rows_read == 403
+    assert report.duplicates_merged == 1
+    problems = query(ws, "SELECT line, reason FROM quarantine ORDER BY line")
+    assert [line for line, _ in problems] == [10, 403, 404]
+    assert "duplicate Record ID 9 on lines 10, 403" in problems[0][1]
+    assert "column 'Amount': '109' vs '999'" in problems[0][1]
+    assert "no stage" in problems[2][1]
+    assert query(ws, "SELECT count(*) FROM deals") == [(399,)]  # ids 1-400 but 9
+
+
 def test_strict_mode_fails_on_the_first_problem_and_loads_nothing(ws, write) -> None:
     path = write(
         "deals.csv",

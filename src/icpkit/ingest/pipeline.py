@@ -1,11 +1,12 @@
 """Loading one export into the store: read, detect, normalize, check, merge, in one transaction.
 
-The steps, all inside a single DuckDB transaction so a failure or a crash leaves the
-store as it was:
+The steps; the first two fill temporary tables only, and the rest run inside a single
+DuckDB transaction, so a failure or a crash leaves the store as it was:
 
 1. stage the raw text cells with their line numbers (``raw``),
 2. normalize each mapped column's distinct values (:mod:`icpkit.ingest.distinct`) and
-   join them back (``norm``),
+   join them back (``norm``); ``raw`` is then cut down to the rows of repeated ids, all
+   that is read of it later,
 3. set aside what cannot be read: cells (row kept, cell empty) and rows (not loaded),
 4. merge into ``accounts``, ``deals`` or ``signals`` by key, so re-imports update
    instead of duplicating, then relink deals to accounts across files,
@@ -97,29 +98,34 @@ def ingest_file(
             report.layout, report.entity, report.system = layout, layout.entity, layout.system
             report.skipped, report.unrecognized = layout.skip_reason, True
             return report
+        # Normalizing fills temporary tables only too: ``raw`` is cut down before the
+        # transaction, since a table dropped inside one keeps its memory until the commit,
+        # and the store's writing would spill the file's cells to disk meanwhile.
+        present = _normalize(con, table, layout, settings, report)
         con.execute("BEGIN TRANSACTION")
         try:
-            _load(con, table, layout, settings, report, strict, fingerprint)
+            _load(con, table, layout, settings, report, strict, fingerprint, present)
             con.execute("ROLLBACK" if dry_run else "COMMIT")
         except BaseException:
             quietly(con, "ROLLBACK")  # a failed rollback must not hide why it failed
             raise
     finally:
         table.close()
-        for name in ("raw0", "raw", "raw_repaired", "norm"):
+        for name in ("raw0", "raw", "raw_kept", "raw_repaired", "norm"):
             quietly(con, f"DROP TABLE IF EXISTS {name}")
     return report
 
 
-def _load(
+def _normalize(
     con: duckdb.DuckDBPyConnection,
     table: SourceTable,
     layout: Layout,
     settings: IngestSettings,
     report: FileReport,
-    strict: bool,
-    fingerprint: str,
-) -> None:
+) -> set[str]:
+    """``norm``: each staged row's mapped columns normalized, with the cells that cannot be
+    read in ``report``; then ``raw`` holds only the rows of repeated ids. Returns the
+    fields the file has."""
     report.layout, report.entity, report.system = layout, layout.entity, layout.system
     report.notes.extend(layout.notes)
     report.warnings.extend(layout.warnings)
@@ -181,6 +187,37 @@ def _load(
         con.execute("UPDATE norm SET company_domain = company_email WHERE company_domain IS NULL")
         present.add("company_domain")
     _check_revenue_unit(con, settings, present, report, layout)
+    _keep_repeated_rows(con, "source_id" in present)
+    return present
+
+
+def _keep_repeated_rows(con: duckdb.DuckDBPyConnection, has_ids: bool) -> None:
+    """``raw`` cut down to the rows whose id another row of the file repeats: what the
+    loaders read of it later (two rows of one id are compared cell by cell, see
+    :func:`icpkit.ingest.merge._duplicate_ids`). Rows only leave ``norm`` later and ids never
+    change, so these hold every row that check can meet."""
+    repeated = (
+        """line IN (SELECT line FROM norm WHERE source_id IN
+               (SELECT source_id FROM norm WHERE source_id IS NOT NULL
+                GROUP BY source_id HAVING count(*) > 1))"""
+        if has_ids
+        else "false"
+    )
+    con.execute(f"CREATE TEMP TABLE raw_kept AS SELECT * FROM raw WHERE {repeated}")
+    con.execute("DROP TABLE raw")
+    con.execute("ALTER TABLE raw_kept RENAME TO raw")
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    table: SourceTable,
+    layout: Layout,
+    settings: IngestSettings,
+    report: FileReport,
+    strict: bool,
+    fingerprint: str,
+    present: set[str],
+) -> None:
     loader = {
         "deals": merge.load_deals,
         "companies": merge.load_companies,
@@ -213,7 +250,8 @@ def _load(
         con, table, report, fingerprint, settings, owners, context.import_id
     )
     merge.relink(con)
-    # Made and dropped in the transaction, ``norm`` leaves the commit nothing to keep.
+    # Dropped in the transaction, ``norm`` leaves the commit none of the changes made to it
+    # here (name keys, rows set aside) to keep.
     con.execute("DROP TABLE norm")
 
 
