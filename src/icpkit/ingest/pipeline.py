@@ -1,4 +1,5 @@
-"""Loading one export into the store: read, detect, normalize, check, merge, in one transaction.
+"""Loading one export into the store: read, detect and normalize, then check and merge in one
+transaction.
 
 The steps; the first two fill temporary tables only, and the rest run inside a single
 DuckDB transaction, so a failure or a crash leaves the store as it was:
