@@ -8,7 +8,7 @@ Measured in one run, each step in its own process (so peak memory is that step's
 - ``pandas per-cell``: what a user would otherwise write: ``pandas.read_csv`` then the same
   normalizers on the same columns, applied cell by cell with ``Series.map`` and loaded into
   DuckDB. It is the easy version: no quarantine, no duplicate checks, no merging by key;
-- ``duckdb read_csv``: DuckDB's own CSV reader loading the deals file as text, no
+- ``duckdb read_csv``: DuckDB's own CSV reader loading the three files as text, no
   normalization at all: the floor any loader pays to read the bytes.
 
 The table gives each step's time against icpkit's and against ``duckdb read_csv``'s, the

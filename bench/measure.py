@@ -25,7 +25,7 @@ class Step:
     """What one step took: wall seconds, peak RSS in MiB, the CPU seconds of its process
     (all threads) in user code and in the kernel, its minor page faults, and the last line
     it printed. On a virtual machine where a fresh page is dear, the system seconds follow
-    the faults, and both say more about a change than wall seconds in a noisy spell."""
+    the faults, and the faults move less from spell to spell than the seconds do."""
 
     seconds: float
     peak_mib: float

@@ -40,7 +40,9 @@ def test_cpu_seconds_are_user_and_system_together_and_follow_the_work(
     assert busy.seconds > 0.05 and busy.last == "True"
 
 
-def test_the_older_three_figures_are_the_same_measure(measure: ModuleType) -> None:
+def test_run_step_gives_the_seconds_the_peak_and_the_last_line_printed(
+    measure: ModuleType,
+) -> None:
     seconds, peak, last = measure.run_step("print('one')\nprint('two')")
     assert last == "two" and seconds > 0 and peak > 0
 
