@@ -6,7 +6,7 @@ import pytest
 
 from icpkit.config import MappingRule
 from icpkit.ingest.cells import check_sample
-from icpkit.ingest.detect import detect_layout
+from icpkit.ingest.detect import SAMPLE_SIZE, column_samples, detect_layout
 from icpkit.ingest.problems import IngestError
 
 HUBSPOT_DEALS = [
@@ -187,3 +187,28 @@ def test_an_unsure_layout_is_not_checked_for_required_fields_unless_forced() -> 
     assert layout.skip_reason is not None and "--force" in layout.skip_reason
     forced = detect_layout("truth.csv", header, samples, force=True)
     assert forced.skip_reason is None and forced.column_of("stage") == "outcome"
+
+
+def test_a_partial_match_needs_a_synonyms_words_in_order_and_something_more() -> None:
+    header = ["Deal Stage", "Total Deal Amount in USD", "Close Date of deal"]
+    layout = detect_layout("d.csv", header, {})
+    assert layout.choices["amount"].how == "partial"
+    assert layout.column_of("amount") == "Total Deal Amount in USD"
+    # The words of 'Close Date' in another order name nothing.
+    swapped = detect_layout("d.csv", ["Deal Stage", "Amount", "Date Close here"], {})
+    assert swapped.column_of("closed_at") is None
+
+
+def test_a_thousand_unknown_columns_leave_the_known_ones_mapped() -> None:
+    header = ["Deal Stage", "Amount"] + [f"Custom property {i}" for i in range(1000)]
+    layout = detect_layout("d.csv", header, {})
+    assert layout.column_of("stage") == "Deal Stage" and layout.column_of("amount") == "Amount"
+    assert len(layout.unmapped) == 1000
+
+
+def test_samples_are_the_first_non_blank_values_of_each_named_column() -> None:
+    rows = [("1", " ", "x"), ("2", None, "y"), ("", "b", "z")] + [("9", "c", "")] * 300
+    samples = column_samples(["id", "name"], rows)  # a third cell the header does not name
+    assert samples["id"][:3] == ["1", "2", "9"] and len(samples["id"]) == SAMPLE_SIZE
+    assert samples["name"][:2] == ["b", "c"]
+    assert column_samples(["id"], []) == {"id": []}

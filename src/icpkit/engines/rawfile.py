@@ -30,7 +30,7 @@ from icpkit.config import IngestSettings
 from icpkit.engines.layout import extra_sources
 from icpkit.icp.model import ICP
 from icpkit.ingest.cells import check_sample, name_keys_sql
-from icpkit.ingest.detect import Layout, detect_layout
+from icpkit.ingest.detect import SAMPLE_ROWS, Layout, column_samples, detect_layout
 from icpkit.ingest.distinct import Keep, normalize_distinct
 from icpkit.ingest.fields import FIELDS, FieldSpec
 from icpkit.ingest.mojibake import MARKERS
@@ -48,9 +48,6 @@ from icpkit.ingest.readers import (
 from icpkit.ingest.records import count_records
 from icpkit.ingest.report import FileReport
 from icpkit.store.db import escaped, identifier, literal, path_literal, scalar
-
-SAMPLE_SIZE = 200
-"""Non-blank values per column that detection weighs, as the load samples them."""
 
 # The normalized fields the scorecard reads (the others are read for the quarantine only).
 SCORED = (
@@ -208,16 +205,14 @@ def _detect(
     as the load's staging samples them; None when the load must judge the file."""
     header = table.header
     try:
-        head = con.execute(f"SELECT * FROM {source} LIMIT {SAMPLE_SIZE * 5 + 1000}").fetchall()
+        head = con.execute(f"SELECT * FROM {source} LIMIT {SAMPLE_ROWS + 1000}").fetchall()
     except duckdb.Error:
         return None
-    head = [r for r in head if any(c is not None for c in r)][: SAMPLE_SIZE * 5]
-    if any(c is not None and _MARKER.search(c) for r in head for c in r):
+    head = [r for r in head if any(c is not None for c in r)][:SAMPLE_ROWS]
+    # Every marker is a non-ASCII character, so ASCII cells need no search.
+    if any(c is not None and not c.isascii() and _MARKER.search(c) for r in head for c in r):
         return None  # double-encoded text: the load repairs it before detecting
-    samples = {
-        name: [r[i] for r in head if r[i] and r[i].strip()][:SAMPLE_SIZE]
-        for i, name in enumerate(header)
-    }
+    samples = column_samples(header, head)
     try:
         layout = detect_layout(
             table.path.name,

@@ -11,7 +11,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from icpkit.config import MappingRule
 from icpkit.ingest.fields import (
@@ -73,6 +73,23 @@ LINK_FIELDS = {
 # Sample of a column's values -> share of them the field's normalizer reads.
 ValueCheck = Callable[[FieldSpec, Sequence[str]], float]
 
+SAMPLE_SIZE = 200
+"""Non-blank values per column that detection weighs, from the first records."""
+SAMPLE_ROWS = SAMPLE_SIZE * 5
+"""Records read for the samples: a sparse column still shows some values."""
+
+
+def column_samples(
+    header: Sequence[str], rows: Sequence[Sequence[str | None]]
+) -> dict[str, list[str]]:
+    """Each named column's first :data:`SAMPLE_SIZE` non-blank values among ``rows`` (a
+    file's rows may hold more cells than its header names)."""
+    columns = list(zip(*rows, strict=True))
+    return {
+        name: [v for v in (columns[i] if i < len(columns) else ()) if v and v.strip()][:SAMPLE_SIZE]
+        for i, name in enumerate(header)
+    }
+
 
 @dataclass(frozen=True)
 class ColumnChoice:
@@ -116,8 +133,12 @@ class Layout:
         return choice.column if choice else None
 
 
+@lru_cache(maxsize=1 << 16)
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(w for w in re.split(r"[^0-9a-z]+", text.casefold()) if w)
+    return tuple(w for w in _NOT_WORD.split(text.casefold()) if w)
+
+
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
 @cache
@@ -130,24 +151,26 @@ def _ranks(spec: FieldSpec) -> dict[str, int]:
     return ranks
 
 
-def _rank_of(spec: FieldSpec, column: str) -> int | None:
-    return _ranks(spec).get(header_key(column))
+@cache
+def _synonyms_by_first_word(spec: FieldSpec) -> dict[str, list[tuple[str, ...]]]:
+    """Each synonym of ``spec`` as its words, filed under its first word; once per field."""
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for names in spec.synonyms:
+        for name in names:
+            if syn := _words(name):
+                by_first.setdefault(syn[0], []).append(syn)
+    return by_first
 
 
 def _partial(spec: FieldSpec, column: str) -> bool:
     """The column's words contain every word of a synonym ('Deal Amount (USD)' ~ 'Amount')."""
     words = _words(column)
-    for names in spec.synonyms:
-        for name in names:
-            syn = _words(name)
-            if len(syn) >= 1 and len(syn) < len(words) and _contains(words, syn):
-                return True
-    return False
-
-
-def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
-    n = len(part)
-    return any(words[i : i + n] == part for i in range(len(words) - n + 1))
+    by_first = _synonyms_by_first_word(spec)
+    return any(
+        len(syn) < len(words) and words[i : i + len(syn)] == syn
+        for i, word in enumerate(words)
+        for syn in by_first.get(word, ())
+    )
 
 
 def _rule_for(file_name: str, rules: Sequence[MappingRule]) -> MappingRule | None:
@@ -171,9 +194,11 @@ class EntityGuess:
 def _exact(entity: str, header: Sequence[str]) -> dict[str, tuple[str, int]]:
     """Fields of ``entity`` the header names exactly: field -> (column, best rank)."""
     found: dict[str, tuple[str, int]] = {}
+    keys = [(column, header_key(column)) for column in header]
     for spec in FIELDS[entity]:
-        for column in header:
-            rank = _rank_of(spec, column)
+        ranks = _ranks(spec)
+        for column, key in keys:
+            rank = ranks.get(key)
             if rank is not None and (spec.name not in found or rank < found[spec.name][1]):
                 found[spec.name] = (column, rank)
     return found
@@ -466,16 +491,18 @@ def detect_layout(
             taken.add(column)
 
     notes: list[str] = []
-    exact_columns = {c for c in header for s in specs.values() if _rank_of(s, c) is not None}
+    named = set().union(*(_ranks(s) for s in specs.values()))
+    exact_columns = {c for c in header if header_key(c) in named}
     # Candidates per field: (score, column, how).
     for name, spec in specs.items():
         if name in choices:
             continue
         ranked: list[tuple[float, str, str]] = []
+        ranks = _ranks(spec)
         for column in header:
             if column in taken:
                 continue
-            rank = _rank_of(spec, column)
+            rank = ranks.get(header_key(column))
             if rank is not None:
                 ranked.append((1.0 - _RANK_PENALTY * rank, column, "exact"))
         if not ranked:

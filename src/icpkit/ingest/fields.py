@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Literal, cast, get_args
 
@@ -80,9 +80,14 @@ class Formats:
     not_records: tuple[NotRecords, ...]
 
 
+@lru_cache(maxsize=1 << 16)
 def header_key(name: str) -> str:
-    """Compare column names by letters and digits only: 'Country/Region' -> 'countryregion'."""
-    return re.sub(r"[^0-9a-z]+", "", name.casefold())
+    """Compare column names by letters and digits only: 'Country/Region' -> 'countryregion'.
+    Cached, as detection asks it of every column once per field."""
+    return _NOT_KEY.sub("", name.casefold())
+
+
+_NOT_KEY = re.compile(r"[^0-9a-z]+")
 
 
 class FormatsError(IcpkitError, ValueError):

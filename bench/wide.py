@@ -1,0 +1,130 @@
+"""Wide-export benchmark: companies exports with hundreds or thousands of columns.
+
+A CRM's "export all properties" writes every custom property: HubSpot and Salesforce
+exports of 500 to 2,000 columns are common. Each shape is a generated companies export:
+ten columns icpkit maps (id, name, domain, employees, revenue, industry, country, city,
+create date, lifecycle stage) and the rest custom properties of mixed values, kept as
+extra columns. Measured in one run, each step in its own process:
+
+- ``icpkit ingest``: ``Workspace.ingest`` of the file (detect the columns, normalize,
+  quarantine, merge);
+- ``duckdb read_csv``: DuckDB's own CSV reader loading the file as text into a table: the
+  floor any loader pays to read the bytes.
+
+Usage: ``python bench/wide.py [--shapes 2000x20,500x20000,1500x5000] [--out bench/out-wide]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import shutil
+import sys
+from pathlib import Path
+
+from measure import measure_step
+
+HERE = Path(__file__).resolve().parent
+MAPPED = [
+    "Record ID",
+    "Company name",
+    "Company Domain Name",
+    "Number of Employees",
+    "Annual Revenue",
+    "Industry",
+    "Country/Region",
+    "City",
+    "Create Date",
+    "Lifecycle Stage",
+]
+
+ICPKIT = """
+from icpkit.workspace import Workspace
+ws = Workspace.init({ws!r})
+result = ws.ingest([{path!r}])
+assert result.ok, result.failures
+print(result.files[0].rows_loaded)
+"""
+
+DUCKDB = """
+import duckdb
+con = duckdb.connect({db!r})
+con.execute("CREATE TABLE t AS SELECT * FROM read_csv({path!r}, all_varchar=true)")
+print(con.execute("SELECT count(*) FROM t").fetchone()[0])
+"""
+
+
+def write_export(path: Path, columns: int, rows: int, seed: int = 7) -> None:
+    """A companies export of ``columns`` columns: the mapped ten, then custom properties."""
+    rng = random.Random(seed)
+    custom = [f"Custom property {i}" for i in range(columns - len(MAPPED))]
+    choices = ["", "", "yes", "no", "Enterprise", "2024-03-01"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(MAPPED + custom)
+        for r in range(rows):
+            mapped = [
+                str(10_000 + r),
+                f"Company {r}",
+                f"company{r}.com",
+                str(rng.randrange(1, 20_000)),
+                str(rng.randrange(10**5, 10**9)),
+                rng.choice(["Computer Software", "Retail", "Banking", "Hospital & Health Care"]),
+                rng.choice(["United States", "Germany", "France", "Brazil"]),
+                rng.choice(["Paris", "Austin", "Berlin"]),
+                f"2024-0{rng.randrange(1, 10)}-1{rng.randrange(0, 10)}",
+                rng.choice(["customer", "lead", "opportunity"]),
+            ]
+            values = [
+                f"{rng.random():.4f}" if rng.random() < 0.2 else rng.choice(choices) for _ in custom
+            ]
+            out.writerow(mapped + values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", default="2000x20,500x20000,1500x5000")
+    parser.add_argument("--out", type=Path, default=HERE / "out-wide")
+    args = parser.parse_args()
+    out: Path = args.out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+
+    print(
+        "| columns | rows | MiB | icpkit seconds | rows/s | cells/s | peak memory "
+        "| read_csv seconds | icpkit vs read_csv |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    report = []
+    for shape in args.shapes.split(","):
+        columns, rows = (int(n) for n in shape.lower().split("x"))
+        path = out / f"companies_{columns}x{rows}.csv"
+        write_export(path, columns, rows)
+        mib = path.stat().st_size / 2**20
+        ours = measure_step(ICPKIT.format(ws=str(out / f"ws-{shape}"), path=str(path)))
+        floor = measure_step(DUCKDB.format(db=str(out / f"raw-{shape}.duckdb"), path=str(path)))
+        assert int(ours.last) == int(floor.last) == rows, (ours.last, floor.last)
+        report.append(
+            {
+                "columns": columns,
+                "rows": rows,
+                "mib": round(mib, 1),
+                "icpkit_seconds": ours.seconds,
+                "icpkit_peak_mib": ours.peak_mib,
+                "read_csv_seconds": floor.seconds,
+            }
+        )
+        print(
+            f"| {columns:,} | {rows:,} | {mib:,.1f} | {ours.seconds:.2f} | "
+            f"{rows / ours.seconds:,.0f} | {rows * columns / ours.seconds:,.0f} | "
+            f"{ours.peak_mib:,.0f} MiB | {floor.seconds:.2f} | "
+            f"{ours.seconds / floor.seconds:.1f}x |"
+        )
+        sys.stdout.flush()
+    (out / "wide.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
