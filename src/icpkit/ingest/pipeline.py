@@ -177,12 +177,12 @@ def _normalize(
         select.append(f"json_object({pairs}) AS extra")
     else:
         select.append("NULL::JSON AS extra")
+    select += _absent_columns(layout, specs)
     con.execute(f"CREATE TEMP TABLE norm AS SELECT {', '.join(select)} FROM raw {' '.join(joins)}")
     for alias in [f"lk_{n}" for n in layout.choices]:
         con.execute(f"DROP TABLE IF EXISTS {alias}")
 
     present = set(layout.choices)
-    _ensure_columns(con, layout, specs)
     if "company_email" in present:
         # A work email's domain stands in for a missing website.
         con.execute("UPDATE norm SET company_domain = company_email WHERE company_domain IS NULL")
@@ -312,23 +312,19 @@ def _id_expr(expr: str, system: str) -> str:
     return expr
 
 
-def _ensure_columns(
-    con: duckdb.DuckDBPyConnection, layout: Layout, specs: dict[str, FieldSpec]
-) -> None:
-    """Add every canonical column the file lacks as NULL, so loaders read one shape."""
-    have = {r[0] for r in con.execute("DESCRIBE norm").fetchall()}
+def _absent_columns(layout: Layout, specs: dict[str, FieldSpec]) -> list[str]:
+    """Every canonical column of the fields the file lacks, as NULL, so loaders read one
+    shape (a mapped field's columns are those its lookup or its text gives)."""
+    columns: list[str] = []
     for name, spec in specs.items():
-        outs = OUTPUTS.get(spec.kind, ())
-        wanted: list[tuple[str, str]] = []
+        if name in layout.choices:
+            continue
         if spec.kind in ("text", "id"):
-            wanted.append((name, "VARCHAR"))
-        else:
-            for out in outs:
-                wanted.append((name + out.suffix, out.sql))
-            wanted.append((f"{name}_raw", "VARCHAR"))
-        for col, typ in wanted:
-            if col not in have:
-                con.execute(f"ALTER TABLE norm ADD COLUMN {col} {typ}")
+            columns.append(f"NULL::VARCHAR AS {name}")
+            continue
+        columns += [f"NULL::{out.sql} AS {name}{out.suffix}" for out in OUTPUTS.get(spec.kind, ())]
+        columns.append(f"NULL::VARCHAR AS {name}_raw")
+    return columns
 
 
 def _check_revenue_unit(
