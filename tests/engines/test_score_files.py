@@ -289,6 +289,25 @@ def test_an_input_layout_csv_in_cp1252_is_read_not_refused(
 
 
 @pytest.mark.slow
+def test_an_input_layout_csv_in_utf16_or_with_its_key_column_last_is_still_the_input_layout(
+    edge_workspace, edge_case, tmp_path: Path
+) -> None:
+    # A raw export is told by its header never naming account_key; a UTF-16 file spells it
+    # with NUL bytes between the letters, and a wide file may name it last.
+    ws, _ = edge_workspace
+    rows = [{"name": "Acme", "employees": "120", "account_key": "acme.com"}]
+    wide = [{**{f"custom {i}": "" for i in range(3000)}, **rows[0]}]
+    canonical = tmp_path / "canonical.csv"
+    _input_layout_csv(canonical, rows)
+    expected = ws.score_file(canonical, as_of=edge_case.as_of).rows()
+    for name, written, encoding in (("utf16.csv", rows, "utf-16"), ("wide.csv", wide, "utf-8")):
+        _input_layout_csv(tmp_path / name, written, encoding=encoding)
+        scored = ws.score_file(tmp_path / name, as_of=edge_case.as_of)
+        assert [r["account_key"] for r in scored.rows()] == ["acme.com"], name
+        assert scored.rows()[0]["score"] == expected[0]["score"], name
+
+
+@pytest.mark.slow
 def test_many_distinct_values_to_normalize_are_looked_up_like_a_few(
     edge_workspace, edge_case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
