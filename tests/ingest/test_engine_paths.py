@@ -120,6 +120,34 @@ def test_repeated_signals_load_once_as_their_first_line(ws: Workspace, write, qu
     ]
 
 
+# Signal types as exports write them, and the name each is stored under.
+WRITTEN_TYPES = {
+    "Web Visit": "web_visit",
+    " web-visit ": "web_visit",
+    "WEB_VISIT": "web_visit",
+    "Funding Round!": "funding_round_",
+    "Tech  Added": "tech_added",
+    "Führungswechsel": "f_hrungswechsel",
+}
+
+
+@pytest.mark.parametrize("extra_types", [0, 80], ids=["looked-up", "past-the-lookup"])
+def test_signal_types_are_stored_by_one_name_whether_looked_up_or_computed_per_row(
+    ws: Workspace, write, query, extra_types: int
+) -> None:
+    """A handful of distinct types is named once each and looked up per row; past the
+    lookup's size every row's type is computed: both store the same names."""
+    written = [*WRITTEN_TYPES, *(f"Custom Type {i}" for i in range(extra_types))]
+    rows = [
+        f'acme.io,Acme,"{kind}",2024-01-{1 + i % 28:02d},note {i}\n'
+        for i, kind in enumerate(written)
+    ]
+    ingest_one(ws, write("signals.csv", SIGNALS + "".join(rows)))
+    stored = query(ws, "SELECT source_line, signal_type FROM signals ORDER BY source_line")
+    expected = [*WRITTEN_TYPES.values(), *(f"custom_type_{i}" for i in range(extra_types))]
+    assert stored == [(line, kind) for line, kind in enumerate(expected, start=2)]
+
+
 def test_an_account_of_several_rows_takes_each_first_value_and_one_of_one_row_its_own(
     ws: Workspace, write, query
 ) -> None:
