@@ -279,24 +279,29 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
         f"AS {c}"
         for c in cols
     )
-    # Only the accounts already stored under a new key are set aside (none on a first
-    # import), replaced, and merged with the new rows on their way in.
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE acc_old AS
-           SELECT * FROM accounts WHERE account_key IN (SELECT account_key FROM acc_in)"""
-    )
-    con.execute("DELETE FROM accounts WHERE account_key IN (SELECT account_key FROM acc_old)")
-    n = _rows(
-        con,
-        f"""INSERT INTO accounts BY NAME
-            SELECT n.account_key, {merged_cols},
-                   CASE WHEN {new_wins} THEN n.origin ELSE a.origin END AS origin,
-                   a.enriched
-            FROM ({new_rows}) n LEFT JOIN acc_old a USING (account_key)""",
-    )[0][0]
+    # Only the accounts already stored under a new key are set aside, replaced, and merged
+    # with the new rows on their way in. When there are none (a first import, a file of new
+    # companies, the stubs of new ones) the new rows go in as they are: what the merge gives
+    # against nothing, without a CASE per column and row (631,076 companies: 0.4-0.5 s).
+    old = _rows(con, "SELECT EXISTS (SELECT 1 FROM accounts)")[0][0]
+    if old:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE acc_old AS
+               SELECT * FROM accounts WHERE account_key IN (SELECT account_key FROM acc_in)"""
+        )
+        old = _rows(con, "SELECT EXISTS (SELECT 1 FROM acc_old)")[0][0]
+    if old:
+        con.execute("DELETE FROM accounts WHERE account_key IN (SELECT account_key FROM acc_old)")
+        merged = f"""SELECT n.account_key, {merged_cols},
+                            CASE WHEN {new_wins} THEN n.origin ELSE a.origin END AS origin,
+                            a.enriched
+                     FROM ({new_rows}) n LEFT JOIN acc_old a USING (account_key)"""
+    else:
+        merged = f"SELECT account_key, {', '.join(cols)}, origin FROM ({new_rows})"
+    n = _rows(con, f"INSERT INTO accounts BY NAME {merged}")[0][0]
     con.execute("DROP VIEW acc_in")
-    for t in ("acc_many", "acc_old"):
-        con.execute(f"DROP TABLE {t}")
+    con.execute("DROP TABLE acc_many")
+    con.execute("DROP TABLE IF EXISTS acc_old")
     return int(n)
 
 
