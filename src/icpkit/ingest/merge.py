@@ -228,8 +228,11 @@ def _rank(alias: str) -> str:
     return f"(CASE {alias}.origin WHEN 'record' THEN 3 WHEN 'deal' THEN 2 ELSE 1 END)"
 
 
-def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: str) -> int:
-    """Merge rows of ``select_sql`` (one or more per account_key) into ``accounts``."""
+def _upsert_accounts(
+    con: duckdb.DuckDBPyConnection, select_sql: str, origin: str, *, new_keys: bool = False
+) -> int:
+    """Merge rows of ``select_sql`` (one or more per account_key) into ``accounts``;
+    ``new_keys``: its keys are none of those in ``accounts`` (it says so itself)."""
     cols = (
         "name",
         "name_key",
@@ -241,7 +244,7 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
         "source_line",
         "import_id",
     )
-    # A view, never copied: read three times below. ``accounts`` changes before its last
+    # A view, never copied: read up to three times below. ``accounts`` changes before its last
     # read only where it holds keys of the view (the rows set aside in ``acc_old``), and a
     # view of keys new to ``accounts`` has none.
     con.execute(f"CREATE OR REPLACE TEMP VIEW acc_in AS {select_sql}")
@@ -283,7 +286,7 @@ def _upsert_accounts(con: duckdb.DuckDBPyConnection, select_sql: str, origin: st
     # with the new rows on their way in. When there are none (a first import, a file of new
     # companies, the stubs of new ones) the new rows go in as they are: what the merge gives
     # against nothing, without a CASE per column and row (631,076 companies: 0.4-0.5 s).
-    old = _rows(con, "SELECT EXISTS (SELECT 1 FROM accounts)")[0][0]
+    old = not new_keys and _rows(con, "SELECT EXISTS (SELECT 1 FROM accounts)")[0][0]
     if old:
         con.execute(
             """CREATE OR REPLACE TEMP TABLE acc_old AS
@@ -638,16 +641,19 @@ def load_signals(ctx: LoadContext, report: FileReport) -> None:
                (SELECT signal_key FROM signals WHERE import_id = $1)""",
         [ctx.import_id],
     )
-    _upsert_accounts(
-        con,
-        f"""SELECT s.account_key, n.company_name AS name, n.name_key,
+    # The companies no account holds yet, found once: the merge reads them more than once,
+    # and each read of a view would join every signal of the file to its row again.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE signal_stubs AS
+            SELECT s.account_key, n.company_name AS name, n.name_key,
                    CASE WHEN s.account_key NOT LIKE 'name:%' THEN s.account_key END AS domain,
                    {ctx.provenance("s.source_line")}
             FROM signals s JOIN norm n ON n.line = s.source_line
             WHERE s.import_id = {ctx.import_id}
-              AND s.account_key NOT IN (SELECT account_key FROM accounts)""",
-        "stub",
+              AND s.account_key NOT IN (SELECT account_key FROM accounts)"""
     )
+    _upsert_accounts(con, "SELECT * FROM signal_stubs", "stub", new_keys=True)
+    con.execute("DROP TABLE signal_stubs")
 
 
 # A signal type as stored: 'Web Visit', ' web-visit ' and 'WEB_VISIT' are all 'web_visit'.
@@ -747,6 +753,7 @@ def load_contacts(ctx: LoadContext, report: FileReport) -> None:
             FROM contact_rows WHERE account_key IS NOT NULL
               AND account_key NOT IN (SELECT account_key FROM accounts)""",
         "stub",
+        new_keys=True,
     )
     con.execute("DROP TABLE contact_rows")
     con.execute("DROP TABLE contact_new")
