@@ -8,6 +8,7 @@ keeps the line it came from for error messages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,14 +198,81 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
     return f"{where}not valid YAML: {problem}"
 
 
+_TAGGED_AS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "timestamp": "a date",
+}
+
+
+def _mistagged(root: yaml.Node) -> str:
+    """Where a value tagged ``!!int``, ``!!float``, ``!!bool`` or ``!!timestamp`` is not one:
+    PyYAML fails on ``!!int ''`` or ``!!bool maybe`` with an IndexError or KeyError, no words."""
+    constructor = yaml.constructor.SafeConstructor()
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode) and node.tag in _RETYPED:
+            try:
+                constructor.construct_object(node)
+            except Exception:
+                line, column = _mark(node)
+                tag = node.tag.rsplit(":", 1)[-1]
+                return (
+                    f"line {line}, column {column}: not valid YAML: {node.value!r} is not "
+                    f"{_TAGGED_AS[tag]} as its tag !!{tag} says"
+                )
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(child for pair in reversed(node.value) for child in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+    return "not valid YAML: a value is not of the type its tag names"
+
+
+def _reader_message(exc: yaml.reader.ReaderError, text: str) -> str:
+    """A character YAML does not allow (NUL, most control characters), by line and column;
+    PyYAML's own words name a position in characters and a "<unicode string>"."""
+    at = exc.position if isinstance(exc.character, int) else 0
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    what = f"the character U+{exc.character:04X}" if isinstance(exc.character, int) else "a byte"
+    return (
+        f"line {line}, column {column}: not valid YAML: {what} is not allowed in a YAML "
+        "file; remove it"
+    )
+
+
+# libyaml's parser, where PyYAML was built with it, reads a settings file in a seventh of the
+# time. PyYAML's own parser stays the reference: it reads again whatever libyaml refuses, so
+# every message is as before, and it alone reads a text holding a character where the two
+# were seen to differ (libyaml allows a tab in a plain value, '?' keys in a flow mapping and a
+# comment after '|', and counts columns differently past a BOM or outside the BMP).
+_FAST_LOADER: type[Any] | None = getattr(yaml, "CSafeLoader", None)
+_PYYAML_ONLY = re.compile("[\t\ufeff?|>\U00010000-\U0010ffff]")
+
+
 def parse_yaml(text: str, schema: dict[str, Any] | None = None) -> Document:
     """Read one YAML document strictly; raises YamlProblem naming line and column.
 
     With ``schema`` (a JSON Schema with ``$defs``), scalars where it expects text are kept
     as the text that was written (YAML 1.1 booleans, numbers and dates included).
     """
-    loader = yaml.SafeLoader(text)
+    if _FAST_LOADER is not None and not _PYYAML_ONLY.search(text):
+        try:
+            return _parse(text, schema, _FAST_LOADER)
+        except YamlProblem:
+            pass
+    return _parse(text, schema, yaml.SafeLoader)
+
+
+def _parse(text: str, schema: dict[str, Any] | None, loader_class: type[Any]) -> Document:
+    loader = None
     try:
+        loader = loader_class(text)  # reads the whole text: a NUL in it is a problem here
         node = loader.get_single_node()
         if node is None:
             return Document(None)
@@ -220,7 +288,13 @@ def parse_yaml(text: str, schema: dict[str, Any] | None = None) -> Document:
             raise YamlProblem("\n".join(dups))
         if schema is not None:
             _retype(node, schema, schema.get("$defs", {}), set())
-        return Document(loader.construct_document(node), marks)
+        try:
+            data = loader.construct_document(node)
+        except (IndexError, KeyError, AttributeError):
+            raise YamlProblem(_mistagged(node)) from None
+        return Document(data, marks)
+    except yaml.reader.ReaderError as exc:
+        raise YamlProblem(_reader_message(exc, text)) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(_yaml_message(exc)) from None
     except RecursionError:
@@ -229,4 +303,5 @@ def parse_yaml(text: str, schema: dict[str, Any] | None = None) -> Document:
         # A value PyYAML resolves but cannot build, e.g. the date 2024-13-45.
         raise YamlProblem(f"not valid YAML: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

@@ -207,6 +207,20 @@ def test_permutation_with_too_many_relabellings_is_seeded_and_close_to_exact() -
     assert 1 / (stats.PERMUTATION_DRAWS + 1) <= first <= 1.0
 
 
+def test_relabellings_kept_between_comparisons_are_those_drawn_afresh_and_read_only() -> None:
+    # A second comparison of the same sizes reuses the first one's relabellings: they must be
+    # what the seeded draw (or the enumeration) gives, and read-only, so no caller can alter
+    # the p-values of the comparisons after it.
+    for m, k in ((400, 6), (12, 3)):
+        kept, extra = stats._relabellings(m, k, 0)
+        again, _ = stats._relabellings(m, k, 0)
+        fresh, fresh_extra = stats._make_relabellings(m, k, 0)
+        assert again is kept and extra == fresh_extra
+        assert np.array_equal(kept, fresh)
+        with pytest.raises(ValueError):
+            kept[0, 0] = 1
+
+
 def test_two_accounts_with_many_deals_are_two_observations_not_three_hundred() -> None:
     # Two accounts with 150 deals each (85 and 95 won) against 100 accounts at 30%: no
     # relabelling of two accounts out of 102 can give a p-value below the mid-p of the most

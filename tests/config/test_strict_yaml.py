@@ -129,3 +129,57 @@ def test_a_corrected_file_loads_after_a_refusal(tmp_path: Path) -> None:
         load_settings(path)
     path.write_text(path.read_text().replace("scorng", "scoring"))
     assert load_settings(path).scoring.caps_from_data is False
+
+
+def _read_both_ways(
+    text: str, monkeypatch: pytest.MonkeyPatch, schema: dict | None = None
+) -> list[tuple]:
+    """What parse_yaml answers with libyaml first (as shipped) and with PyYAML alone."""
+    import icpkit.yamlfile
+
+    answers = []
+    for fast in (yaml.CSafeLoader, None):
+        monkeypatch.setattr(icpkit.yamlfile, "_FAST_LOADER", fast)
+        try:
+            doc = parse_yaml(text, schema)
+            answers.append(("read", doc.data, doc.marks))
+        except YamlProblem as exc:
+            answers.append(("refused", str(exc)))
+    return answers
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+def test_libyaml_reads_every_settings_file_as_pyyaml_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same data, the same line and column of every key, the same message when refused:
+    on the defaults, every tampered file and every YAML file the project ships."""
+    from icpkit.config import Settings, settings_schema
+
+    save_settings(Settings(name="Acme"), tmp_path / "icp.yaml")
+    root = Path(__file__).parents[2]
+    files = [tmp_path / "icp.yaml", *TAMPERED.glob("*.yaml"), *(root / "src").rglob("*.yaml")]
+    files += (root / "tests" / "fixtures").rglob("*.y*ml")
+    assert len(files) > 40
+    for path in files:
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+        for schema in (None, settings_schema()):
+            fast, reference = _read_both_ways(text, monkeypatch, schema)
+            assert fast == reference, path
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: Acme\tInc\n",  # a tab inside a value
+        "name\tx: Acme\n",  # a tab inside a key
+        "tiers: {weights: {acv: 1 ? 2}}\n",  # '?' inside a flow mapping
+        "name: |#note\n  Acme\n",  # a comment straight after '|'
+    ],
+)
+def test_what_only_libyaml_would_read_is_refused_as_before(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, reference = _read_both_ways(text, monkeypatch)
+    assert reference[0] == "refused"
+    assert fast == reference

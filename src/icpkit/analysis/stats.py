@@ -12,6 +12,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import special
@@ -268,6 +269,32 @@ def _draw_subsets(m: int, k: int, draws: int, rng: np.random.Generator) -> np.nd
     return out
 
 
+def _relabellings(m: int, k: int, seed: int) -> tuple[np.ndarray, int]:
+    """The k-subsets of m accounts a permutation test sums over, and 1 when they are draws
+    (the observed labelling then counts as one more). A function of (m, k, seed) alone, so
+    the small ones are kept: an analysis meets the same few (m, k) in every attribute and
+    again in lift, derive and backtest."""
+    if k <= _KEPT_SUBSET_SIZE:
+        return _kept_relabellings(m, k, seed)
+    return _make_relabellings(m, k, seed)
+
+
+def _make_relabellings(m: int, k: int, seed: int) -> tuple[np.ndarray, int]:
+    if math.comb(m, k) <= PERMUTATION_ENUMERATE:
+        idx = np.array(list(itertools.combinations(range(m), k)), dtype=np.intp)
+        extra = 0
+    else:
+        idx = _draw_subsets(m, k, PERMUTATION_DRAWS, np.random.default_rng(seed))
+        extra = 1  # the observed labelling counts as one of the draws
+    idx.flags.writeable = False
+    return idx, extra
+
+
+# At most 32 kept, each at most 20,000 x 32 indices (5 MB; most far fewer).
+_KEPT_SUBSET_SIZE = 32
+_kept_relabellings = lru_cache(maxsize=32)(_make_relabellings)
+
+
 def permutation_p_value(w: np.ndarray, n: np.ndarray, in_group: np.ndarray, seed: int = 0) -> float:
     """Two-sided account-level permutation p-value of a difference in pooled win rates.
 
@@ -298,12 +325,7 @@ def permutation_p_value(w: np.ndarray, n: np.ndarray, in_group: np.ndarray, seed
         np.array([r2[small].sum()]),
         r2_all,
     )[0]
-    if math.comb(m, k) <= PERMUTATION_ENUMERATE:
-        idx = np.array(list(itertools.combinations(range(m), k)), dtype=np.intp)
-        extra = 0
-    else:
-        idx = _draw_subsets(m, k, PERMUTATION_DRAWS, np.random.default_rng(seed))
-        extra = 1  # the observed labelling counts as one of the draws
+    idx, extra = _relabellings(m, k, seed)
     t = _null_t(w[idx].sum(axis=1), n[idx].sum(axis=1), w_all, n_all, r2[idx].sum(axis=1), r2_all)
     # Mid-p: relabellings that tie with the observed one count half, so that a statistic
     # with few distinct values (two or three accounts) is not conservative by its ties.
