@@ -207,6 +207,38 @@ def test_permutation_with_too_many_relabellings_is_seeded_and_close_to_exact() -
     assert 1 / (stats.PERMUTATION_DRAWS + 1) <= first <= 1.0
 
 
+@pytest.mark.parametrize(("m", "k"), [(50, 12), (160, 40), (400, 100)])
+def test_drawn_relabellings_never_repeat_an_account_and_include_each_equally(
+    m: int, k: int
+) -> None:
+    # With k near m / 4 most random rows of k accounts repeat one; each such row is drawn
+    # again until it holds k distinct accounts, and every account is in about k / m of them.
+    draws = stats._draw_subsets(m, k, stats.PERMUTATION_DRAWS, np.random.default_rng(0))
+    ordered = np.sort(draws, axis=1)
+    assert draws.shape == (stats.PERMUTATION_DRAWS, k)
+    assert not np.any(ordered[:, 1:] == ordered[:, :-1])
+    included = np.bincount(draws.ravel(), minlength=m)
+    share = k / m
+    spread = math.sqrt(stats.PERMUTATION_DRAWS * share * (1 - share))
+    assert np.all(np.abs(included - stats.PERMUTATION_DRAWS * share) < 5 * spread)
+
+
+def test_drawn_relabellings_follow_the_seeded_stream_of_whole_rows_drawn_again() -> None:
+    # The draws (and so every seeded p-value) are those of redrawing each row holding a
+    # repeat whole, from one stream, as long as that ends in distinct rows.
+    rng = np.random.default_rng(7)
+    m, k = 268, 29
+    expected = rng.integers(0, m, (stats.PERMUTATION_DRAWS, k))
+    while True:
+        ordered = np.sort(expected, axis=1)
+        bad = np.any(ordered[:, 1:] == ordered[:, :-1], axis=1)
+        if not bad.any():
+            break
+        expected[bad] = rng.integers(0, m, (int(bad.sum()), k))
+    drawn = stats._draw_subsets(m, k, stats.PERMUTATION_DRAWS, np.random.default_rng(7))
+    assert np.array_equal(drawn, expected)
+
+
 def test_relabellings_kept_between_comparisons_are_those_drawn_afresh_and_read_only() -> None:
     # A second comparison of the same sizes reuses the first one's relabellings: they must be
     # what the seeded draw (or the enumeration) gives, and read-only, so no caller can alter

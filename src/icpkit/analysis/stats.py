@@ -260,12 +260,28 @@ def _draw_subsets(m: int, k: int, draws: int, rng: np.random.Generator) -> np.nd
     if k * 4 > m:
         return np.argsort(rng.random((draws, m)), axis=1)[:, :k]
     out = rng.integers(0, m, (draws, k))
+    if k < 2:
+        return out
+    # Rows holding a repeated account are drawn again whole, up to 100 rounds; only the rows
+    # drawn again in a round can hold a repeat in the next.
+    rows = np.arange(draws)
     for _ in range(100):
-        s = np.sort(out, axis=1)
-        bad = np.any(s[:, 1:] == s[:, :-1], axis=1) if k > 1 else np.zeros(draws, bool)
-        if not bad.any():
-            break
-        out[bad] = rng.integers(0, m, (int(bad.sum()), k))
+        s = np.sort(out[rows], axis=1)
+        rows = rows[np.any(s[:, 1:] == s[:, :-1], axis=1)]
+        if rows.size == 0:
+            return out
+        out[rows] = rng.integers(0, m, (rows.size, k))
+    # Where most draws repeat an account (k near m / 4), rows can still hold a repeat after
+    # the 100 rounds: their repeated entries are drawn again until the row holds k distinct
+    # accounts (the first k distinct of a uniform stream: a uniform k-subset).
+    while rows.size:
+        s = np.sort(out[rows], axis=1)
+        repeat = np.zeros(s.shape, dtype=bool)
+        repeat[:, 1:] = s[:, 1:] == s[:, :-1]
+        left = repeat.any(axis=1)
+        rows, s, repeat = rows[left], s[left], repeat[left]
+        s[repeat] = rng.integers(0, m, int(repeat.sum()))
+        out[rows] = s
     return out
 
 
