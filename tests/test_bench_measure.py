@@ -23,12 +23,13 @@ def measure() -> ModuleType:
 
 
 def test_a_step_that_touches_more_memory_counts_more_page_faults(measure: ModuleType) -> None:
-    """64 MiB written page by page are at least 16,384 faults more than a step that touches
-    nothing: the faults are the step's own, counted in its process."""
+    """64 MiB written page by page are about 16,384 faults more than a step that touches
+    nothing: the faults are the step's own, counted in its process. Two starts of the
+    interpreter differ by a few pages (16,383 more was seen), so 64 pages are allowed."""
     idle = measure.measure_step("print('idle')")
     touching = measure.measure_step("b = bytearray(64 << 20)\nprint('touched', len(b))")
     assert idle.last == "idle" and touching.last == f"touched {64 << 20}"
-    assert touching.page_faults - idle.page_faults >= (64 << 20) // 4096
+    assert touching.page_faults - idle.page_faults >= (64 << 20) // 4096 - 64
 
 
 def test_cpu_seconds_are_user_and_system_together_and_follow_the_work(

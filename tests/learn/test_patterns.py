@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.special import expit
+from scipy.special import expit, log_expit
 
 from icpkit.engines.features import Features, ScoredRule, design
 from icpkit.icp.model import Criterion, IntentSignal
-from icpkit.learn.fit import bounds_of, fit_logistic, fit_weights
+from icpkit.learn.fit import bounds_of, fit_logistic, fit_weights, log_expits
 from icpkit.learn.patterns import Inputs, Patterns, group, merge, regroup, restrict
 from icpkit.learn.selection import clustered_z
 
@@ -77,6 +77,19 @@ def test_the_fit_on_patterns_is_the_fit_deal_by_deal(seed: int) -> None:
     assert pattern_fit[0] == pytest.approx(deal_fit[0], abs=1e-5)
     assert np.allclose(pattern_fit[1], deal_fit[1], atol=1e-5)
     assert pattern_fit[2] == pytest.approx(deal_fit[2], rel=1e-9)  # the deviance
+
+
+def test_both_log_odds_terms_are_scipys_to_the_bit_from_one_evaluation() -> None:
+    # The likelihood weighs wins by log_expit(z) and losses by log_expit(-z): computed from
+    # one log_expit(|z|), each must equal scipy's own, whatever the scale and at the edges.
+    rng = np.random.default_rng(7)
+    z = np.concatenate(
+        [rng.normal(0.0, s, 200_000) for s in (1e-3, 1.0, 10.0, 800.0)]
+        + [np.array([0.0, -0.0, 1e-320, -1e-320, 745.2, -745.2, np.inf, -np.inf])]
+    )
+    log_won, log_lost = log_expits(z)
+    assert np.array_equal(log_won, log_expit(z))
+    assert np.array_equal(log_lost, log_expit(-z))
 
 
 def _sandwich_z(

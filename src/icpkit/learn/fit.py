@@ -75,6 +75,13 @@ def bounds_of(scored: ScoredRule) -> tuple[float | None, float | None]:
     return (0.0, None)  # the persona: a match never counts against an account
 
 
+def log_expits(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log_expit(z)`` and ``log_expit(-z)`` to the bit, for the price of one: each is
+    ``log_expit(|z|)`` plus ``min(±z, 0)``, the very sum scipy computes on its branch."""
+    tail = log_expit(np.abs(z))
+    return tail + np.minimum(z, 0.0), tail + np.minimum(-z, 0.0)
+
+
 def fit_logistic(
     x: np.ndarray,
     y: np.ndarray,
@@ -94,10 +101,12 @@ def fit_logistic(
     yf = y.astype(np.float64)
     tf = np.ones(n) if trials is None else np.asarray(trials, dtype=np.float64)
     penalty = 1.0 / (prior_sd**2)
+    lost = tf - yf
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = theta[0] + x @ theta[1:]
-        loss = -(yf * log_expit(z) + (tf - yf) * log_expit(-z)).sum()
+        log_won, log_lost = log_expits(z)
+        loss = -(yf * log_won + lost * log_lost).sum()
         loss += 0.5 * penalty * float(theta[1:] @ theta[1:])
         residual = tf * expit(z) - yf
         grad = np.empty_like(theta)
