@@ -13,6 +13,7 @@ import pytest
 from icpkit.analysis.frame import (
     Attribute,
     Frame,
+    _case_codes,
     _coded,
     build_frame,
     prepare,
@@ -237,3 +238,38 @@ def test_coded_values_keep_their_positions_at_every_width(listed: int) -> None:
     ).fetchnumpy()["code"]
     assert codes.tolist() == [1, listed - 1, listed, 0]
     assert codes.dtype.itemsize == (1 if listed <= 255 else 2)
+
+
+# CASEs whose results are text literals are coded directly; the rest are looked up by value.
+_CASES = [
+    "CASE WHEN x IS NULL THEN '(missing)' WHEN x <= 2 THEN 'small' ELSE 'large' END",
+    "CASE WHEN x IS NULL THEN '(missing)' WHEN x <= 2 THEN 'small' END",  # no ELSE: NULL
+    "case when x > 1 then 'large' else 'O''Brien' end",  # lower case, a quote in the value
+    "CASE WHEN (CASE WHEN x > 1 THEN 'a' END) = 'a' THEN 'large' ELSE 'small' END",
+    "CASE WHEN CASE WHEN x > 1 THEN 'a' END = 'a' THEN 'large' ELSE 'unlisted' END",
+    "CASE x WHEN 1 THEN 'small' WHEN 3 THEN 'large' END",
+    "CASE WHEN x > 1 THEN 'large' ELSE NULL END",  # not a literal: looked up
+    "CASE WHEN x > 1 THEN 'lar' || 'ge' ELSE 'small' END",  # an expression: looked up
+    "CASE WHEN x > 1 THEN 'large' END || ''",  # the CASE is part of the value: looked up
+    "coalesce(CASE WHEN x > 1 THEN 'large' END, 'small')",
+]
+
+
+@pytest.mark.parametrize("sql", _CASES)
+def test_a_case_of_text_literals_gives_the_codes_its_values_would(sql: str) -> None:
+    order = ("small", "large", "(missing)", "O'Brien", "None")
+    listed = ", ".join("'" + v.replace("'", "''") + "'" for v in order)
+    looked_up = (
+        f"coalesce(list_position([{listed}], coalesce(CAST(({sql}) AS VARCHAR), 'None')), 0)"
+    )
+    con = duckdb.connect()
+    rows = con.execute(
+        f"SELECT {_coded(sql, order)} AS coded, {looked_up} AS looked_up "
+        "FROM unnest([NULL, 0, 1, 2, 3, 4]::INTEGER[]) t(x)"
+    ).fetchall()
+    assert [coded for coded, _ in rows] == [expected for _, expected in rows]
+
+
+def test_only_a_whole_case_of_text_literals_is_coded_directly() -> None:
+    direct = [sql for sql in _CASES if _case_codes(sql, ("small", "large")) is not None]
+    assert direct == _CASES[:6]

@@ -629,11 +629,63 @@ def _coded(sql: str, order: tuple[str, ...]) -> str:
     """SQL of the code of ``sql``'s value among ``order`` (from 1; 0 when not listed; NULL
     read as 'None'): the attribute's values come back as small numbers, not text, in the
     narrowest type that holds them (a byte a deal, read back as such)."""
+    width = _CODE_SQL[_code_type(len(order) + 1)]
+    if (direct := _case_codes(sql, order)) is not None:
+        none = order.index("None") + 1 if "None" in order else 0
+        return f"coalesce({direct}, {none})::{width}"
     listed = ", ".join(literal(v) for v in order)
     return (
         f"coalesce(list_position([{listed}], coalesce(CAST(({sql}) AS VARCHAR), 'None')), 0)"
-        f"::{_CODE_SQL[_code_type(len(order) + 1)]}"
+        f"::{width}"
     )
+
+
+# SQL cut into quoted strings, quoted names, words, blanks and single characters.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\w+|\s+|.", re.DOTALL)
+
+
+def _case_codes(sql: str, order: tuple[str, ...]) -> str | None:
+    """``sql`` giving its value's code among ``order`` (from 1, 0 when not listed) instead
+    of the value, when it is one CASE whose every result is a text literal (the bins of a
+    size, an age or a stack): each result is replaced by its code, so that no deal's value
+    is written out as text to be looked up again. None for any other SQL.
+
+    >>> print(_case_codes("CASE WHEN x IS NULL THEN '(missing)' WHEN x > 2 THEN 'big' END",
+    ...                   ("big", "(missing)")))
+    CASE WHEN x IS NULL THEN 2 WHEN x > 2 THEN 1 END
+    >>> _case_codes("CASE WHEN x THEN 'a' ELSE lower(y) END", ("a",)) is None
+    True
+    """
+    tokens = _TOKENS.findall(sql.strip())
+    words = [i for i, t in enumerate(tokens) if not t.isspace()]
+    upper = [tokens[i].upper() for i in words]
+    if not words or upper[0] != "CASE" or upper[-1] != "END":
+        return None
+    out = list(tokens)
+    depth = cases = 0  # parentheses open, CASEs open outside them
+    for n, word in enumerate(upper):
+        if depth == 0 and cases == 1 and word in ("THEN", "ELSE"):
+            # A result of the outer CASE: one text literal, then the next branch or the end.
+            if n + 2 >= len(words) or upper[n + 2] not in ("WHEN", "ELSE", "END"):
+                return None
+            result = tokens[words[n + 1]]
+            if len(result) < 2 or result[0] != "'" or result[-1] != "'":
+                return None
+            value = result[1:-1].replace("''", "'")
+            out[words[n + 1]] = str(order.index(value) + 1 if value in order else 0)
+        elif word == "CASE" and depth == 0:
+            cases += 1
+        elif word == "END" and depth == 0:
+            cases -= 1
+            if cases == 0 and n + 1 != len(words):
+                return None  # the CASE is only part of the expression
+        elif word == "(":
+            depth += 1
+        elif word == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+    return "".join(out) if depth == 0 and cases == 0 else None
 
 
 # The SQL type of codes of each width :func:`_code_type` gives.
