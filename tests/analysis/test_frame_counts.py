@@ -252,6 +252,8 @@ _CASES = [
     "CASE WHEN x > 1 THEN 'lar' || 'ge' ELSE 'small' END",  # an expression: looked up
     "CASE WHEN x > 1 THEN 'large' END || ''",  # the CASE is part of the value: looked up
     "coalesce(CASE WHEN x > 1 THEN 'large' END, 'small')",
+    "CASE WHEN x > 1 -- isn't it?\n THEN 'large' ELSE 'small' END",  # a comment: looked up
+    "CASE WHEN x > 1 /* 'a' */ THEN 'large' ELSE 'small' END",
 ]
 
 

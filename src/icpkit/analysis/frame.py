@@ -656,12 +656,15 @@ def _case_codes(sql: str, order: tuple[str, ...]) -> str | None:
     >>> _case_codes("CASE WHEN x THEN 'a' ELSE lower(y) END", ("a",)) is None
     True
     """
+    if "--" in sql or "/*" in sql:
+        return None  # a comment could hide a quote from the scan
     tokens = _TOKENS.findall(sql.strip())
     words = [i for i, t in enumerate(tokens) if not t.isspace()]
     upper = [tokens[i].upper() for i in words]
     if not words or upper[0] != "CASE" or upper[-1] != "END":
         return None
     out = list(tokens)
+    coded = 0  # results replaced by their codes
     depth = cases = 0  # parentheses open, CASEs open outside them
     for n, word in enumerate(upper):
         if depth == 0 and cases == 1 and word in ("THEN", "ELSE"):
@@ -673,6 +676,7 @@ def _case_codes(sql: str, order: tuple[str, ...]) -> str | None:
                 return None
             value = result[1:-1].replace("''", "'")
             out[words[n + 1]] = str(order.index(value) + 1 if value in order else 0)
+            coded += 1
         elif word == "CASE" and depth == 0:
             cases += 1
         elif word == "END" and depth == 0:
@@ -685,7 +689,7 @@ def _case_codes(sql: str, order: tuple[str, ...]) -> str | None:
             depth -= 1
             if depth < 0:
                 return None
-    return "".join(out) if depth == 0 and cases == 0 else None
+    return "".join(out) if coded and depth == 0 and cases == 0 else None
 
 
 # The SQL type of codes of each width :func:`_code_type` gives.
