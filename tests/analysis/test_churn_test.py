@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from icpkit.analysis.churn import exact_p_value, flag_differences, tenure_bands
+from icpkit.analysis.churn import _bands, exact_p_value, flag_differences, tenure_bands
 from icpkit.analysis.frame import Attribute, Cut, Frame, _customer_since
 from icpkit.analysis.lift import lift_table
 from icpkit.config import AnalysisSettings
@@ -250,3 +250,20 @@ def test_a_band_wholly_inside_the_cut_only_shifts_the_count(hits: int) -> None:
     alone = exact_p_value(totals, flagged, inside, hits)
     with_year = exact_p_value(np.r_[totals, 40], np.r_[flagged, 7], np.r_[inside, 40], hits + 7)
     assert with_year == pytest.approx(alone, rel=1e-9, abs=0.0)
+
+
+@pytest.mark.parametrize(
+    "bands",
+    [
+        np.array([], dtype=np.int64),
+        np.array([3, -1, 0, 3, 7, -1]),
+        np.random.default_rng(1).integers(-1, 30, 5_000),
+        np.array([0, 10**12, -(10**12)]),  # too spread out to count: sorted instead
+        np.array([2.0, 0.5, 2.0]),  # not whole numbers
+    ],
+)
+def test_the_tenure_bands_are_numbered_as_np_unique_numbers_them(bands: np.ndarray) -> None:
+    labels, code = _bands(bands)
+    expected_labels, expected_code = np.unique(bands, return_inverse=True)
+    assert labels.tolist() == expected_labels.tolist() and labels.dtype == expected_labels.dtype
+    assert code.tolist() == expected_code.ravel().tolist()
