@@ -260,6 +260,7 @@ def test_a_band_wholly_inside_the_cut_only_shifts_the_count(hits: int) -> None:
         np.random.default_rng(1).integers(-1, 30, 5_000),
         np.array([0, 10**12, -(10**12)]),  # too spread out to count: sorted instead
         np.array([2.0, 0.5, 2.0]),  # not whole numbers
+        np.array([3, 1, 3], dtype=np.uint8),
     ],
 )
 def test_the_tenure_bands_are_numbered_as_np_unique_numbers_them(bands: np.ndarray) -> None:

@@ -87,24 +87,21 @@ def flag_differences(
 
 def _bands(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(bands, return_inverse=True)``: the bands present, ascending, and each
-    customer's position among them; counted rather than sorted when the bands are a few
-    whole numbers (years of tenure, -1 unknown), as they are at every call but an odd one.
+    customer's position among them; counted rather than sorted when the bands are whole
+    numbers close together (years of tenure, -1 unknown), as the lift's always are.
 
     >>> [a.tolist() for a in _bands(np.array([2, -1, 2, 0]))]
     [[-1, 0, 2], [2, 0, 2, 1]]
     """
-    if bands.size == 0 or bands.dtype.kind not in "iu":
-        labels, code = np.unique(bands, return_inverse=True)
-        return labels, code.ravel()
-    low = int(bands.min())
-    span = int(bands.max()) - low + 1
-    if span > 4 * bands.size + 1024:
+    whole = bands.size > 0 and bands.dtype.kind in "iu"
+    low = int(bands.min()) if whole else 0
+    if not whole or int(bands.max()) - low >= 4 * bands.size + 1024:
         labels, code = np.unique(bands, return_inverse=True)
         return labels, code.ravel()
     shifted = bands - low
-    present = np.bincount(shifted, minlength=span) > 0
+    present = np.bincount(shifted) > 0
     position = np.cumsum(present) - 1
-    return np.flatnonzero(present) + low, position[shifted]
+    return (np.flatnonzero(present) + low).astype(bands.dtype), position[shifted]
 
 
 def _compare(
