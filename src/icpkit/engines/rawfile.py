@@ -35,7 +35,7 @@ from icpkit.ingest.distinct import Keep, normalize_distinct
 from icpkit.ingest.fields import FIELDS, FieldSpec
 from icpkit.ingest.mojibake import MARKERS
 from icpkit.ingest.normalize.names import name_keys
-from icpkit.ingest.pipeline import _check_revenue_unit, plain_money
+from icpkit.ingest.pipeline import _check_revenue_unit, id_list_sql, id_sql, plain_money
 from icpkit.ingest.problems import IngestError, Problem
 from icpkit.ingest.propose import known_accounts
 from icpkit.ingest.readers import (
@@ -75,8 +75,6 @@ ACCOUNT_COLUMNS = (
     "total_funding",
 )
 _MARKER = re.compile(MARKERS)
-# A cell listing several company ids, as HubSpot exports associations: '123;456'.
-_ID_LIST = "'[^;\\s]+(\\s*;\\s*[^;\\s]+)+'"
 
 
 @dataclass
@@ -333,18 +331,6 @@ def _stage(
     return read
 
 
-def _id_expr(expr: str, system: str) -> str:
-    """Record ids as the CRM means them (as the load reads them): Excel's '123.0' is 123, a
-    Salesforce id its 15-character form."""
-    expr = f"CASE WHEN ends_with({expr}, '.0') THEN left({expr}, -2) ELSE {expr} END"
-    if system == "salesforce":
-        expr = (
-            f"CASE WHEN regexp_full_match({expr}, '[a-zA-Z0-9]{{18}}') THEN left({expr}, 15) "
-            f"ELSE {expr} END"
-        )
-    return expr
-
-
 def _normalize(
     con: duckdb.DuckDBPyConnection,
     read: _Read,
@@ -365,13 +351,12 @@ def _normalize(
         if spec.kind in ("text", "id"):
             if name == "source_id" and scalar(
                 con,
-                f"SELECT count(*) FROM raw0 "
-                f"WHERE contains({cell}, ';') AND regexp_full_match(trim({cell}), {_ID_LIST})",
+                f"SELECT count(*) FROM raw0 WHERE {id_list_sql(f'trim({cell})')}",
             ):
                 return False  # several associated companies in a cell: the load splits them
             expr = f"NULLIF(trim({src}), '')"
             if spec.kind == "id":
-                expr = _id_expr(expr, layout.system)
+                expr = id_sql(expr, layout.system)
             if name in KEPT:
                 select.append(f"{expr} AS {name}")
             continue

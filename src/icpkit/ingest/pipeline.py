@@ -148,11 +148,11 @@ def _normalize(
         spec = specs[name]
         src = f'raw."{col_of[choice.column]}"'
         if spec.kind in ("text", "id"):
-            expr = f"NULLIF(trim({src}), '')"
+            system = layout.system if spec.kind == "id" else None
             if name in ("company_source_id", "company_name"):
-                expr = _primary_company(con, name, src, layout, col_of, report)
-            if spec.kind == "id":
-                expr = _id_expr(expr, layout.system)
+                expr = _primary_company(con, name, src, layout, col_of, report, system)
+            else:
+                expr = _cell(f"NULLIF(trim({src}), '')", system)
             select.append(f"{expr} AS {name}")
             continue
         alias = f"lk_{name}"
@@ -260,6 +260,16 @@ def _load(
 _ID_LIST = "'[^;\\s]+(\\s*;\\s*[^;\\s]+)+'"
 
 
+def id_list_sql(ids: str) -> str:
+    """SQL true when the text ``ids`` lists several ids ('123; 456'), false otherwise (NULL
+    included). A list holds a ';': the regular expression runs only on such cells, not on
+    every row (1M rows: 0.14 CPU s for every cell, 0.02 s behind the test)."""
+    return (
+        f"CASE WHEN contains({ids}, ';') THEN coalesce(regexp_full_match({ids}, {_ID_LIST}), "
+        "false) ELSE false END"
+    )
+
+
 def _primary_company(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -267,47 +277,56 @@ def _primary_company(
     layout: Layout,
     col_of: dict[str, str],
     report: FileReport,
+    system: str | None = None,
 ) -> str:
-    """The first (primary) company of a cell listing several associated companies.
+    """The first (primary) company of a cell listing several associated companies, read as
+    an id of ``system`` when one is given (see :func:`_cell`).
 
     Only a list is split: an id cell of ';'-separated ids, and a name cell only where the
     same row's id cell lists as many ids, so a name with a ';' in it ('Smith; Jones &
-    Partners LLP') stays whole. The companies left out are counted in a note.
+    Partners LLP') stays whole. The companies left out are counted in a note. A file
+    without a list has its cells read whole, without a test per row.
     """
-    whole = f"NULLIF(trim({src}), '')"
+    whole = _cell(f"NULLIF(trim({src}), '')", system)
     id_column = layout.column_of("company_source_id")
     if id_column is None:
         return whole
     ids = f'trim(raw."{col_of[id_column]}")'
-    is_list = f"coalesce(regexp_full_match({ids}, {_ID_LIST}), false)"
-    if name == "company_name":
-        same_count = f"len(string_split({src}, ';')) = len(string_split({ids}, ';'))"
-        return (
-            f"CASE WHEN {is_list} AND {same_count} "
-            f"THEN NULLIF(trim(split_part({src}, ';', 1)), '') ELSE {whole} END"
-        )
+    is_list = id_list_sql(ids)
+    first = _cell(f"NULLIF(trim(split_part({src}, ';', 1)), '')", system)
     row = first_row(
         con,
         f"SELECT count(*), coalesce(sum(len(string_split({ids}, ';')) - 1), 0) FROM raw "
         f"WHERE {is_list}",
     )
-    if row and row[0]:
-        report.notes.append(
-            f"column {id_column!r}: {row[0]:,} rows list several associated companies; "
-            f"each is linked to the first (the primary) and the other {row[1]:,} are not linked"
-        )
-    return f"CASE WHEN {is_list} THEN NULLIF(trim(split_part({src}, ';', 1)), '') ELSE {whole} END"
+    if not row or not row[0]:
+        return whole
+    if name == "company_name":
+        same_count = f"len(string_split({src}, ';')) = len(string_split({ids}, ';'))"
+        return f"CASE WHEN {is_list} AND {same_count} THEN {first} ELSE {whole} END"
+    report.notes.append(
+        f"column {id_column!r}: {row[0]:,} rows list several associated companies; "
+        f"each is linked to the first (the primary) and the other {row[1]:,} are not linked"
+    )
+    return f"CASE WHEN {is_list} THEN {first} ELSE {whole} END"
 
 
-def _id_expr(expr: str, system: str) -> str:
+def _cell(expr: str, system: str | None) -> str:
+    """``expr`` read as an id of ``system`` (see :func:`id_sql`), or as it is with None."""
+    return expr if system is None else id_sql(expr, system)
+
+
+def id_sql(expr: str, system: str) -> str:
     """Ids as the CRM means them, whatever the export did to them."""
-    expr = f"regexp_replace({expr}, '\\.0$', '')"  # Excel turns numeric ids into floats
+    # Excel turns numeric ids into floats ('12345.0'): the suffix is cut by plain string
+    # functions (1M ids: 0.23-0.26 CPU s against 0.32-0.36 s for a regular expression).
+    expr = f"(CASE WHEN suffix({expr}, '.0') THEN left({expr}, -2) ELSE {expr} END)"
     if system == "salesforce":
         # An 18-character Salesforce id is the 15-character one plus a case checksum;
         # reports export 15, the API and Data Loader 18: keep 15 so both match.
         expr = (
-            f"CASE WHEN regexp_full_match({expr}, '[a-zA-Z0-9]{{18}}') THEN left({expr}, 15) "
-            f"ELSE {expr} END"
+            f"CASE WHEN length({expr}) = 18 AND regexp_full_match({expr}, '[a-zA-Z0-9]{{18}}') "
+            f"THEN left({expr}, 15) ELSE {expr} END"
         )
     return expr
 
