@@ -144,13 +144,16 @@ def _normalize(
 
     select = ["raw.line AS line"]
     joins: list[str] = []
+    lists, listed = _company_lists(con, layout, col_of)
     for name, choice in layout.choices.items():
         spec = specs[name]
         src = f'raw."{col_of[choice.column]}"'
         if spec.kind in ("text", "id"):
             system = layout.system if spec.kind == "id" else None
-            if name in ("company_source_id", "company_name"):
-                expr = _primary_company(con, name, src, layout, col_of, report, system)
+            if name in ("company_source_id", "company_name") and lists is not None:
+                if name == "company_source_id" and listed:
+                    report.notes.append(listed)
+                expr = _primary_company(name, src, lists, system)
             else:
                 expr = _cell(f"NULLIF(trim({src}), '')", system)
             select.append(f"{expr} AS {name}")
@@ -270,44 +273,45 @@ def id_list_sql(ids: str) -> str:
     )
 
 
-def _primary_company(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    src: str,
-    layout: Layout,
-    col_of: dict[str, str],
-    report: FileReport,
-    system: str | None = None,
-) -> str:
-    """The first (primary) company of a cell listing several associated companies, read as
-    an id of ``system`` when one is given (see :func:`_cell`).
-
-    Only a list is split: an id cell of ';'-separated ids, and a name cell only where the
-    same row's id cell lists as many ids, so a name with a ';' in it ('Smith; Jones &
-    Partners LLP') stays whole. The companies left out are counted in a note. A file
-    without a list has its cells read whole, without a test per row.
-    """
-    whole = _cell(f"NULLIF(trim({src}), '')", system)
+def _company_lists(
+    con: duckdb.DuckDBPyConnection, layout: Layout, col_of: dict[str, str]
+) -> tuple[str | None, str | None]:
+    """The ids cell of a file whose rows list several associated companies ('123;456'), as
+    SQL, and the note counting the companies left out; (None, None) when the file has no
+    such column or no row lists more than one: its company cells are read whole, without a
+    test per row."""
     id_column = layout.column_of("company_source_id")
     if id_column is None:
-        return whole
+        return None, None
     ids = f'trim(raw."{col_of[id_column]}")'
-    is_list = id_list_sql(ids)
-    first = _cell(f"NULLIF(trim(split_part({src}, ';', 1)), '')", system)
     row = first_row(
         con,
         f"SELECT count(*), coalesce(sum(len(string_split({ids}, ';')) - 1), 0) FROM raw "
-        f"WHERE {is_list}",
+        f"WHERE {id_list_sql(ids)}",
     )
     if not row or not row[0]:
-        return whole
-    if name == "company_name":
-        same_count = f"len(string_split({src}, ';')) = len(string_split({ids}, ';'))"
-        return f"CASE WHEN {is_list} AND {same_count} THEN {first} ELSE {whole} END"
-    report.notes.append(
+        return None, None
+    return ids, (
         f"column {id_column!r}: {row[0]:,} rows list several associated companies; "
         f"each is linked to the first (the primary) and the other {row[1]:,} are not linked"
     )
+
+
+def _primary_company(name: str, src: str, ids: str, system: str | None) -> str:
+    """The first (primary) company of a cell listing several associated companies (``ids``:
+    the row's ids cell, see :func:`_company_lists`), read as an id of ``system`` when one is
+    given (see :func:`_cell`).
+
+    Only a list is split: an id cell of ';'-separated ids, and a name cell only where the
+    same row's id cell lists as many ids, so a name with a ';' in it ('Smith; Jones &
+    Partners LLP') stays whole.
+    """
+    whole = _cell(f"NULLIF(trim({src}), '')", system)
+    first = _cell(f"NULLIF(trim(split_part({src}, ';', 1)), '')", system)
+    is_list = id_list_sql(ids)
+    if name == "company_name":
+        same_count = f"len(string_split({src}, ';')) = len(string_split({ids}, ';'))"
+        return f"CASE WHEN {is_list} AND {same_count} THEN {first} ELSE {whole} END"
     return f"CASE WHEN {is_list} THEN {first} ELSE {whole} END"
 
 
