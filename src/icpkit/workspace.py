@@ -375,6 +375,7 @@ class Workspace:
         """
         from icpkit.ingest.pipeline import ingest_file
         from icpkit.ingest.problems import IngestError, Problem
+        from icpkit.store.compaction import defer_compaction
 
         result = IngestResult()
         store = self.settings.store
@@ -385,6 +386,9 @@ class Workspace:
                 # reads (else the allocator keeps it: 1.0 GB held while DuckDB used 40 MB).
                 con.execute("SET memory_limit = ?", [store.ingest_memory_limit])
                 con.execute("SET allocator_background_threads = true")
+            # Row groups part-emptied by deletes are merged only once deleted rows are a
+            # fifth of a table (icpkit.store.compaction), not on every import's commit.
+            defer_compaction(con)
             for raw_path in paths:
                 path = Path(raw_path)
                 report_progress = (lambda n, p=path: progress(p, n)) if progress else None
