@@ -11,7 +11,6 @@ from icpkit.store.compaction import DEAD_SHARE, compaction_due, dead_shares, def
 from icpkit.workspace import Workspace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-ROW_GROUP = 122_880
 
 
 def _add_signals(con: duckdb.DuckDBPyConnection, start: int, n: int) -> None:
@@ -76,9 +75,9 @@ def test_an_import_leaves_row_groups_as_they_are_while_few_rows_are_deleted(
         assert dead_shares(con)["signals"] == pytest.approx(0.01, abs=0.001)
 
 
-def test_duckdb_would_have_merged_them_on_the_same_commit(tmp_path: Path) -> None:
-    """What the deferral saves: the same import with DuckDB's own merging rewrites the
-    part-full row groups."""
+def test_duckdb_would_have_merged_them_at_the_next_checkpoint(tmp_path: Path) -> None:
+    """What the deferral saves: with DuckDB's own merging on, any write's checkpoint rewrites
+    the part-full row groups of the same store."""
     ws, groups = _store(tmp_path, delete_every=100)
     with ws.connect() as con:
         con.execute("INSERT INTO meta VALUES ('touched', 'yes')")
