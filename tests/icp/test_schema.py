@@ -126,6 +126,26 @@ def test_the_shipped_schema_file_is_the_one_the_models_generate() -> None:
     )
 
 
+def test_settings_are_read_against_the_shipped_schema_and_built_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command reads icp.yaml against the schema: the shipped file, not one built from
+    the models each time (the same, as the test above holds); built when the file is gone."""
+    import icpkit.config as config
+
+    shipped = tmp_path / "icp.schema.json"
+    shipped.write_text(json.dumps({"marker": True}), encoding="utf-8")
+    monkeypatch.setattr(config, "SCHEMA_PATH", shipped)
+    config.settings_schema.cache_clear()
+    try:
+        assert config.settings_schema() == {"marker": True}
+        config.settings_schema.cache_clear()
+        monkeypatch.setattr(config, "SCHEMA_PATH", tmp_path / "gone.json")
+        assert config.settings_schema() == config.settings_json_schema()
+    finally:
+        config.settings_schema.cache_clear()
+
+
 def test_the_whole_file_schema_is_valid_draft_2020_12() -> None:
     schema = json.loads(SETTINGS_SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
