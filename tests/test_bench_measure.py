@@ -51,3 +51,18 @@ def test_run_step_gives_the_seconds_the_peak_and_the_last_line_printed(
 def test_a_failing_step_stops_the_benchmark_with_its_error(measure: ModuleType) -> None:
     with pytest.raises(SystemExit, match="ZeroDivisionError"):
         measure.measure_step("1 / 0")
+
+
+def test_a_step_writes_and_reads_the_bytecode_cache_as_an_installed_icpkit_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shell that turns Python's bytecode cache off would have every step compile icpkit's
+    modules again, which no user's second run pays: the steps run with it on."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    spec = importlib.util.spec_from_file_location("bench_measure_env", BENCH / "measure.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    step = module.measure_step("import sys\nprint(sys.flags.dont_write_bytecode)")
+    assert step.last == "0"
