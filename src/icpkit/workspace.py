@@ -24,19 +24,29 @@ import duckdb
 from icpkit.collector import paused
 from icpkit.config import CONFIG_NAME, Settings, load_settings, save_settings
 from icpkit.errors import DiskFullError, IcpkitError, is_disk_full
-from icpkit.icp.describe import describe_rule as describe_rule
-from icpkit.icp.diff import diff_icps, format_diff
-from icpkit.icp.model import ICP, dump_icp, load_icp
-from icpkit.icp.model import icp_json_schema as icp_json_schema
-from icpkit.icp.versions import VersionStore
-from icpkit.ingest.fields import SYSTEM_LABELS as SYSTEM_LABELS
 from icpkit.output.files import write_atomic
 from icpkit.store import STORE_NAME, connect, first_row, table_counts
 from icpkit.store.db import damage, explain, failure, quietly_close, spill_directory
 from icpkit.vocabulary import DIALECTS as DIALECTS
 
 # Imported "as" themselves: what the faces show of the layers below (the words of the ICP,
-# the CRM systems, the SQL dialects), named here so that they need no other door.
+# the CRM systems, the SQL dialects), named here so that they need no other door. Those
+# below are loaded when first asked for: a command that does not show them (``icp
+# summary``) does not import the ICP's wording or the CRMs' field tables.
+_LOADED_ON_USE = {
+    "describe_rule": "icpkit.icp.describe",
+    "icp_json_schema": "icpkit.icp.model",
+    "SYSTEM_LABELS": "icpkit.ingest.fields",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if (module := _LOADED_ON_USE.get(name)) is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 if TYPE_CHECKING:
     from icpkit.analysis.clusters import ClusterResult
@@ -59,8 +69,12 @@ if TYPE_CHECKING:
     from icpkit.enrich.views import Conflict
     from icpkit.export import ExportResult
     from icpkit.icp.check import CheckResult
-    from icpkit.icp.model import BuyerPersona
+    from icpkit.icp.describe import describe_rule as describe_rule
+    from icpkit.icp.model import ICP, BuyerPersona
+    from icpkit.icp.model import icp_json_schema as icp_json_schema
     from icpkit.icp.review_log import Adoption, LogEntry, ReviewStatus
+    from icpkit.icp.versions import VersionStore
+    from icpkit.ingest.fields import SYSTEM_LABELS as SYSTEM_LABELS
     from icpkit.ingest.problems import IngestError
     from icpkit.ingest.report import FileReport
     from icpkit.operate.alerts import AlertRun, Delivery
@@ -237,6 +251,8 @@ def _serving_state(root: Path) -> tuple[ICP, Settings]:
 def _serving_versions(root: Path) -> list[dict[str, Any]]:
     """The saved ICP versions of the workspace at ``root``, as ``GET /v1/icp/versions``
     lists them."""
+    from icpkit.icp.versions import VersionStore
+
     return [
         {
             "version": v.version,
@@ -561,11 +577,15 @@ class Workspace:
     @property
     def versions(self) -> VersionStore:
         """The saved ICP versions of this workspace (``.icp/versions``)."""
+        from icpkit.icp.versions import VersionStore
+
         return VersionStore(self.root)
 
     def diff(self, a: int, b: int, *, icp: str | None = None) -> list[str]:
         """What changed from saved version ``a`` to ``b`` (of the named ICP ``icp``), a line
         a change (none: no lines)."""
+        from icpkit.icp.diff import diff_icps, format_diff
+
         versions = self.versions if icp is None else self.named_versions(icp)
         return format_diff(diff_icps(versions.load(a), versions.load(b)))
 
@@ -583,6 +603,8 @@ class Workspace:
 
     def current_icp(self) -> ICP | None:
         """The ICP in ``icp.yaml`` (with the human edits), else the latest saved version."""
+        from icpkit.icp.model import load_icp
+
         data = self.settings.icp
         if data:
             return load_icp(data, source=f"{self.config_path}: icp")
@@ -1530,6 +1552,7 @@ class Workspace:
         today), compare the two on the newest quarter neither was fitted on and recommend
         adopt or keep. The review is logged; the next is due ``review.every_days`` later. A
         ``dry_run`` saves and logs nothing (see icpkit.operate.review)."""
+        from icpkit.icp.diff import diff_icps
         from icpkit.icp.review_log import LogEntry, ReviewLog, now, today, who
         from icpkit.learn.derive import data_fingerprint
         from icpkit.operate.review import ReviewResult, compare, propose
@@ -1567,6 +1590,8 @@ class Workspace:
     def _save_proposal(self, current: ICP, icp: ICP, note: str | None) -> int:
         """Save a review's proposal as a version, not in force; a proposal the same as the
         newest saved version (not in force) is that version, not a new one."""
+        from icpkit.icp.diff import diff_icps
+
         latest = self.versions.latest()
         if latest is not None and latest.version != current.version:
             same = diff_icps(latest, icp)
@@ -1635,6 +1660,8 @@ class Workspace:
 
     def _hand_edited(self, icp: ICP) -> bool:
         """Whether ``icp`` (from icp.yaml) has rules that its saved version has not."""
+        from icpkit.icp.diff import diff_icps
+
         if icp.version not in self.versions.numbers():
             return True
         return not diff_icps(self.versions.load(icp.version), icp).is_empty
@@ -1648,6 +1675,8 @@ class Workspace:
         by: str | None,
     ) -> Adoption:
         """Write ``target`` into icp.yaml, log the event and add it to the changelog."""
+        from icpkit.icp.diff import diff_icps, format_diff
+        from icpkit.icp.model import dump_icp
         from icpkit.icp.review_log import Adoption, LogEntry, ReviewLog, changelog_entry, now, who
 
         edits = None
@@ -1729,6 +1758,9 @@ class Workspace:
         self, icp: ICP, note: str | None, disagreements: list[str], warnings: list[str]
     ) -> DeriveResult:
         """Save ``icp`` as a new version (and in icp.yaml) unless nothing moved."""
+        from icpkit.icp.diff import diff_icps, format_diff
+        from icpkit.icp.model import dump_icp
+
         latest = self.versions.latest()
         if latest is not None:
             diff = diff_icps(latest, icp)

@@ -21,7 +21,7 @@ from typer.testing import CliRunner, Result
 
 from helpers import DemoWorkspaces, run_query
 from icpkit import __version__
-from icpkit.cli.main import app
+from icpkit.cli.main import app, invoked
 from icpkit.cli.numbers import NotComputable, json_record
 from icpkit.cli.output import Column, print_table
 from icpkit.cli.score import backtest_document, print_backtest
@@ -376,6 +376,65 @@ print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert json.loads(done.stdout) == []
+
+
+def test_summary_loads_neither_the_icps_wording_nor_the_crms_field_tables(tiny: Path) -> None:
+    script = f"""
+import json, sys
+sys.argv = ["icp", "summary", "-w", {str(tiny)!r}]
+from icpkit.cli.main import app
+try:
+    app()
+except SystemExit as done:
+    assert done.code == 0, done.code
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("icpkit"))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    assert "icpkit.workspace" in loaded and "icpkit.config" in loaded
+    unused = (
+        "icpkit.icp.describe",
+        "icpkit.icp.diff",
+        "icpkit.icp.versions",
+        "icpkit.ingest.fields",
+    )
+    assert [m for m in unused if m in loaded] == []
+
+
+def _names(group: Any) -> list[str]:
+    return sorted(group.commands)
+
+
+def test_a_command_line_builds_only_the_command_it_names_with_the_same_help() -> None:
+    whole = get_command(app)
+    for name in _names(whole):
+        named = invoked(app, ["--debug", name, "--help"])
+        assert _names(get_command(named)) == [name]
+        runner = CliRunner()
+        alone = runner.invoke(named, [name, "--help"], env={"COLUMNS": "80"})
+        assert alone.exit_code == 0 and alone.output == icp(name, "--help").output, name
+    assert _names(get_command(invoked(app, ["analyze", "lift"]))) == ["analyze"]
+    assert _names(get_command(invoked(app, ["analyze", "lift"])).commands["analyze"]) == (
+        _names(whole.commands["analyze"])
+    )
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["summry"], ["--debug"], ["--version", "x"]])
+def test_help_a_misspelling_or_no_command_gets_the_whole_application(argv: list[str]) -> None:
+    assert invoked(app, argv) is app
+
+
+def test_the_program_runs_the_command_it_built(tiny: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(sys, "argv", ["icp", "summary", "-w", str(tiny)])
+    with pytest.raises(SystemExit) as done:
+        app()
+    assert done.value.code == 0 and "deals" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["icp", "--version"])
+    assert _names(get_command(invoked(app, sys.argv[1:]))) == []
+    with pytest.raises(SystemExit) as done:
+        app()
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"icpkit {__version__}"
 
 
 @pytest.mark.slow
