@@ -15,7 +15,7 @@ from icpkit.engines.features import Features, ScoredRule
 from icpkit.icp.model import ICP, Criterion, Exclusion, Rule
 from icpkit.learn.fit import fit_logistic
 from icpkit.learn.refine import refine
-from icpkit.learn.selection import RuleEvidence, clustered_z, phi, select
+from icpkit.learn.selection import RuleEvidence, clustered_z, phi, phi_of_counts, select
 
 ALPHA = 0.05
 MIN_LIFT = 1.2
@@ -242,6 +242,18 @@ def test_phi_of_a_column_with_itself_its_complement_and_a_constant() -> None:
     assert phi(a, a) == pytest.approx(1.0)
     assert phi(a, 1 - a) == pytest.approx(-1.0)
     assert phi(a, np.ones(6)) == 0.0
+
+
+def test_phi_from_counts_is_the_correlation_of_the_columns_and_alike_columns_tie() -> None:
+    rng = np.random.default_rng(3)
+    a = (rng.random(5_000) < 0.3).astype(np.float64)
+    b = np.where(rng.random(5_000) < 0.8, a, 1 - a)
+    counts = (a.size, int(a.sum()), int(b.sum()), int((a * b).sum()))
+    assert phi_of_counts(*counts) == pytest.approx(np.corrcoef(a, b)[0, 1], rel=1e-12)
+    # The same counts in another column order: the same phi to the bit, so a tie between two
+    # kept rules alike is broken by their ids, not by rounding.
+    assert phi(b, a) == phi(a, b) == phi_of_counts(*counts)
+    assert phi_of_counts(10, 0, 4, 0) == phi_of_counts(10, 4, 10, 4) == 0.0
 
 
 def test_a_rule_picked_from_a_wide_search_needs_evidence_that_stands_out_of_it() -> None:

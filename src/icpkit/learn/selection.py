@@ -14,6 +14,7 @@ stays. A dropped rule is reported with the kept rule it moves with most (phi coe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -109,31 +110,20 @@ def _dense(clusters: np.ndarray) -> np.ndarray:
     return np.asarray(codes).ravel()
 
 
-@dataclass(frozen=True)
-class _Centered:
-    """A 0/1 column less its mean, and its standard deviation: what :func:`phi` computes of
-    each column, kept for the many pairs a column is in."""
-
-    centered: np.ndarray
-    sd: float
-
-    @classmethod
-    def of(cls, column: np.ndarray) -> _Centered:
-        return cls(column - column.mean(), float(column.std()))
-
-    def phi(self, other: _Centered) -> float:
-        """:func:`phi` of the two columns, to the bit."""
-        if self.sd == 0 or other.sd == 0:
-            return 0.0
-        return float((self.centered * other.centered).mean() / (self.sd * other.sd))
-
-
 def phi(a: np.ndarray, b: np.ndarray) -> float:
     """Phi coefficient (Pearson correlation) of two 0/1 columns; 0 when either is constant."""
-    sa, sb = float(a.std()), float(b.std())
-    if sa == 0 or sb == 0:
+    x, y = np.asarray(a) > 0, np.asarray(b) > 0
+    return phi_of_counts(x.size, int(x.sum()), int(y.sum()), int((x & y).sum()))
+
+
+def phi_of_counts(n: int, in_a: int, in_b: int, in_both: int) -> float:
+    """Phi coefficient of two 0/1 columns of ``n`` entries from how many entries are 1 in
+    each and in both: (n n11 - n1. n.1) / sqrt(n1. n0. n.1 n.0), in whole numbers up to the
+    square root, so columns alike give the same phi to the bit. 0 when either is constant."""
+    spread = in_a * (n - in_a) * in_b * (n - in_b)
+    if spread == 0:
         return 0.0
-    return float(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb))
+    return (n * in_both - in_a * in_b) / math.sqrt(spread)
 
 
 def select(
@@ -199,18 +189,20 @@ def select(
         out[ids[worst]] = evidence[worst]
         active.remove(worst)
     kept = [j for j in active if features.rules[j].rule is not None]
-    columns: dict[int, _Centered] = {}
+    # Phi from how many deals match each rule and each pair, counted over the patterns
+    # (each holds ``trials`` deals alike): the same numbers as deal by deal, in whole numbers.
+    trials = patterns.trials.astype(np.int64)
+    matched = patterns.features.matches > 0
+    n = int(trials.sum())
 
-    def centered(j: int) -> _Centered:
-        if j not in columns:
-            columns[j] = _Centered.of(features.matches[:, j])
-        return columns[j]
+    def count(*columns: int) -> int:
+        return int(trials[np.logical_and.reduce([matched[:, j] for j in columns])].sum())
 
     for rid, e in list(out.items()):
         if e.kept:
             continue
-        column = centered(ids.index(rid))
-        scored = [(column.phi(centered(j)), ids[j]) for j in kept]
+        d = ids.index(rid)
+        scored = [(phi_of_counts(n, count(d), count(j), count(d, j)), ids[j]) for j in kept]
         best = max(scored, key=lambda s: (abs(s[0]), s[1]), default=None)
         if best is not None and abs(best[0]) >= PROXY_PHI:
             out[rid] = RuleEvidence(
