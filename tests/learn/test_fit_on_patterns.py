@@ -64,6 +64,19 @@ def test_deals_keys_are_those_of_the_entities_and_follow_a_subset(workspace: Wor
     assert deals.subset(picked).won.tolist() == deals.won[picked].tolist()
 
 
+def test_deals_read_without_keys_are_the_same_deals_and_say_their_keys_were_not_read(
+    workspace: Workspace,
+) -> None:
+    with workspace.connect(read_only=True) as con:
+        keyed = closed_deals(con)
+        bare = closed_deals(con, keys=False)
+    for name in ("won", "created_at", "closed_at", "cycle_days", "account_codes"):
+        np.testing.assert_array_equal(getattr(bare, name), getattr(keyed, name))
+    assert bare.text is None and bare.subset(bare.won == 1).text is None
+    with pytest.raises(ValueError, match="keys=False"):
+        bare.keys  # noqa: B018
+
+
 def test_tiers_and_auc_from_patterns_are_those_of_every_deal_scored(workspace: Workspace) -> None:
     icp = workspace.current_icp()
     assert icp is not None and icp.scoring is not None

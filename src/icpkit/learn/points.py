@@ -69,17 +69,24 @@ class Deals:
     account_codes: np.ndarray
     # The deals' and their accounts' keys (``deal_key``, ``account_key``), kept in Arrow:
     # a million Python strings are made only when :attr:`keys` or :attr:`accounts` is read.
-    text: pa.Table
+    # None when they were not read (closed_deals without ``keys``: a fit needs no key).
+    text: pa.Table | None
 
     @cached_property
     def keys(self) -> np.ndarray:
         """Each deal's key (Python strings)."""
-        return np.asarray(self.text.column("deal_key").to_pylist(), dtype=object)
+        return np.asarray(self._text.column("deal_key").to_pylist(), dtype=object)
 
     @cached_property
     def accounts(self) -> np.ndarray:
         """Each deal's account key (Python strings)."""
-        return np.asarray(self.text.column("account_key").to_pylist(), dtype=object)
+        return np.asarray(self._text.column("account_key").to_pylist(), dtype=object)
+
+    @property
+    def _text(self) -> pa.Table:
+        if self.text is None:
+            raise ValueError("the deals' keys were not read (closed_deals with keys=False)")
+        return self.text
 
     def subset(self, mask: np.ndarray) -> Deals:
         """The deals selected by ``mask`` (booleans, or positions)."""
@@ -90,23 +97,29 @@ class Deals:
             self.closed_at[mask],
             self.cycle_days[mask],
             self.account_codes[mask],
-            self.text.take(pa.array(rows, type=pa.int64())),
+            None if self.text is None else self.text.take(pa.array(rows, type=pa.int64())),
         )
 
 
 def closed_deals(
-    con: duckdb.DuckDBPyConnection, where: str | None = None, *, prepared: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    where: str | None = None,
+    *,
+    prepared: str | None = None,
+    keys: bool = True,
 ) -> Deals:
     """Closed new-business deals (matching ``where`` on ``deals``) as scoring entities: the
     temp table ``score_entities`` holds each deal's account on the day it was created.
     ``prepared``: the token of a preparation of these deals on ``con`` (a frame's), whose
-    tables are reused while they are still those (icpkit.analysis.frame.prepared_token)."""
+    tables are reused while they are still those (icpkit.analysis.frame.prepared_token).
+    Without ``keys`` the deals' keys are not read (a fit needs only their accounts' codes)."""
     if prepared is None or prepared_token(con, where) != prepared:
         prepare(con, where)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
-            SELECT deal_no AS entity_id, account_key, created_at AS as_of, deal_key, won,
-                   closed_at, cycle_days::DOUBLE AS cycle_days
+            SELECT deal_no AS entity_id, account_key, created_at AS as_of,
+                   {"deal_key, " if keys else ""}won, closed_at,
+                   cycle_days::DOUBLE AS cycle_days
             FROM closed"""
     )
     # Each deal's account as its number among the deals' accounts (the rank of its key).
@@ -114,7 +127,11 @@ def closed_deals(
         f"""SELECT e.won, e.as_of, e.closed_at, e.cycle_days, i.idx AS account_code
             FROM {ENTITIES} e JOIN account_index i USING (account_key) ORDER BY e.entity_id"""
     ).fetchnumpy()
-    text = arrow_table(con, f"SELECT deal_key, account_key FROM {ENTITIES} ORDER BY entity_id")
+    text = (
+        arrow_table(con, f"SELECT deal_key, account_key FROM {ENTITIES} ORDER BY entity_id")
+        if keys
+        else None
+    )
 
     def filled(name: str, fill: Any) -> np.ndarray:
         column = result[name]
