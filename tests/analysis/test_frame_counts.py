@@ -19,6 +19,7 @@ from icpkit.analysis.frame import (
     prepare,
     prepared_token,
     read_frame_signal_ages,
+    read_signal_ages,
     tier_codes,
 )
 from icpkit.attributes.labels import detail_kind
@@ -215,6 +216,36 @@ def test_signal_ages_are_every_occurrence_before_each_dated_deal(demo_workspace)
         assert list(zip(ages.deal.tolist(), ages.age.tolist(), strict=True)) == expected, name
         assert ages.won.tolist() == [bool(won) for _, won, _, _, _ in dated]
         assert ages.account.tolist() == [idx for _, _, idx, _, _ in dated]
+
+
+def test_the_frames_dated_deals_are_those_a_query_reads(demo_workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The deals whose signals' ages are read come from the frame's own scan: the same deals
+    as a join of closed deals, accounts and account numbers gives, also when some deals have
+    no day and some accounts with deals are not in the store."""
+    ws = demo_workspace(800, 5).copy(tmp_path / "ws")
+    with ws.connect() as con:
+        con.execute("UPDATE deals SET created_at = NULL WHERE hash(deal_key) % 7 = 0")
+        con.execute(
+            """DELETE FROM accounts WHERE account_key IN (
+                   SELECT DISTINCT account_key FROM deals WHERE account_key IS NOT NULL
+                   ORDER BY account_key LIMIT 25)"""
+        )
+    with ws.connect(read_only=True) as con:
+        frame = build_frame(con, ws.settings.analysis, ages=False)
+        names = [a.name for a in frame.attributes if a.family == "intent" and a.profiled]
+        assert frame.dated_deals is not None and names
+        undated, orphans = con.execute(
+            """SELECT count(*) FILTER (WHERE created_at IS NULL),
+                      count(*) FILTER (WHERE account_key NOT IN (SELECT account_key FROM accounts))
+               FROM closed"""
+        ).fetchall()[0]
+        assert undated > 0 and orphans > 0
+        from_frame = read_signal_ages(con, names, frame.dated_deals)()
+        queried = read_signal_ages(con, names)()
+    for name, expected in queried.items():
+        for column in ("won", "account", "deal", "age"):
+            got, want = getattr(from_frame[name], column), getattr(expected, column)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (name, column)
 
 
 def test_tier_codes_give_each_account_its_customer_tier_and_zero_otherwise() -> None:

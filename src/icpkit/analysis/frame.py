@@ -143,6 +143,8 @@ class Frame:
     customer_since: np.ndarray | None = None
     # Every key of the accounts' JSON ``extra``: the columns ingested files reported.
     extra_keys: frozenset[str] = frozenset()
+    # The deals the signals' ages are read for, as the frame read them (None: read again).
+    dated_deals: DatedDeals | None = None
 
     def unanalyzed_note(self) -> str | None:
         """'kept, not analyzed: Phone, BillingStreet (identifiers)', or None."""
@@ -339,7 +341,9 @@ def read_frame_signal_ages(
     built ``frame``; the call returned sorts them into each signal's ages (numpy's work, for
     a thread while the connection reads on)."""
     return read_signal_ages(
-        con, [a.name for a in frame.attributes if a.family == "intent" and a.profiled]
+        con,
+        [a.name for a in frame.attributes if a.family == "intent" and a.profiled],
+        frame.dated_deals,
     )
 
 
@@ -411,6 +415,7 @@ def _build_frame(
         prepared=prepared_token(con, where),
         customer_since=since,
         extra_keys=reported,
+        dated_deals=by_deal.dated if by_deal is not None else None,
     )
 
 
@@ -488,6 +493,29 @@ def _grouped(con: duckdb.DuckDBPyConnection, attr: Attribute, column: str | None
 
 
 @dataclass(frozen=True)
+class DatedDeals:
+    """The closed deals of accounts in the store that have a day, by number (``deal_no``,
+    ascending): each one's account index and outcome. What the signals' ages are read for."""
+
+    numbers: np.ndarray  # int64
+    accounts: np.ndarray  # int64
+    won: np.ndarray  # 1 won, 0 lost
+
+    @classmethod
+    def of(
+        cls, numbers: np.ndarray, accounts: np.ndarray, won: np.ndarray, dated: np.ndarray
+    ) -> DatedDeals:
+        """The dated deals of rows in any order: put in the order of their numbers by
+        placing each at its number (numbers are distinct, below the count of closed deals),
+        not by a sort."""
+        size = int(numbers.max()) + 1 if numbers.size else 0
+        at = np.full(size, -1, dtype=np.int64)
+        at[numbers[dated]] = np.flatnonzero(dated)
+        rows = at[at >= 0]
+        return cls(numbers[rows], accounts[rows], won[rows])
+
+
+@dataclass(frozen=True)
 class _DealOrder:
     """The deals of ``frame_values`` as a scan returns them, reordered by account: each
     attribute's column, fetched on its own in the same scan order, is counted per (value,
@@ -498,6 +526,7 @@ class _DealOrder:
     idx: np.ndarray  # account index per deal, by account (int32 while it fits)
     won: np.ndarray  # 1 won, 0 lost (int8), per deal, by account
     text: frozenset[str]  # the columns of ``frame_values`` that hold text
+    dated: DatedDeals  # the deals with a day, by number
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection) -> _DealOrder | None:
@@ -505,13 +534,20 @@ class _DealOrder:
         kept = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
         if not kept[0][0]:
             return None
-        deals = con.execute("SELECT idx, won FROM frame_values").fetchnumpy()
+        deals = con.execute("SELECT idx, won, deal_no, dated FROM frame_values").fetchnumpy()
         idx = np.asarray(deals["idx"], dtype=np.int64)
         order = np.argsort(idx, kind="stable")
         # Narrow types: each attribute's count moves these once per deal.
         narrow = np.int32 if idx.size == 0 or idx.max() < 2**31 else np.int64
-        won = np.asarray(deals["won"], dtype=np.int8)[order]
-        return cls(order, idx[order].astype(narrow), won, _text_columns(con, "frame_values"))
+        raw_won = np.asarray(deals["won"], dtype=np.int8)
+        won = raw_won[order]
+        dated = DatedDeals.of(
+            np.asarray(deals["deal_no"], dtype=np.int64),
+            idx,
+            raw_won,
+            np.asarray(deals["dated"], dtype=bool),
+        )
+        return cls(order, idx[order].astype(narrow), won, _text_columns(con, "frame_values"), dated)
 
     def codes(
         self, con: duckdb.DuckDBPyConnection, column: str, names: list[str] | None = None
@@ -746,7 +782,9 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
         for g, (sql, order) in enumerate(grouped):
             selects.append(f", {_coded(SIGNAL_ALIAS.sub('sn.', sql), order)} AS s{g}")
             names[f"s{g}"] = [_UNLISTED, *order]
-        selects.append(", c.deal_no")
+    # Each deal's number and whether it has a day, so that the deals the signals' ages are
+    # read for come from this table's one scan (:class:`_DealOrder`), not a join of their own.
+    selects.append(", c.deal_no, c.created_at IS NOT NULL AS dated")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE frame_values AS
             SELECT i.idx, c.won {"".join(selects)}
@@ -823,18 +861,25 @@ def signal_ages(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, S
 
 
 def read_signal_ages(
-    con: duckdb.DuckDBPyConnection, names: list[str]
+    con: duckdb.DuckDBPyConnection, names: list[str], deals: DatedDeals | None = None
 ) -> Callable[[], dict[str, SignalAges]]:
     """:func:`signal_ages` in two steps: the rows are read from ``con`` here; the call
-    returned sorts them into each signal's ages, without the connection."""
+    returned sorts them into each signal's ages, without the connection. ``deals``: the
+    dated deals as the frame read them, else read here."""
     from icpkit.analysis.windows import SignalAges
 
-    deals = con.execute(
-        """SELECT c.deal_no, i.idx, c.won
-           FROM closed c JOIN accounts a USING (account_key)
-                JOIN account_index i USING (account_key)
-           WHERE c.created_at IS NOT NULL ORDER BY c.deal_no"""
-    ).fetchnumpy()
+    if deals is None:
+        read = con.execute(
+            """SELECT c.deal_no, i.idx, c.won
+               FROM closed c JOIN accounts a USING (account_key)
+                    JOIN account_index i USING (account_key)
+               WHERE c.created_at IS NOT NULL ORDER BY c.deal_no"""
+        ).fetchnumpy()
+        deals = DatedDeals(
+            np.asarray(read["deal_no"], dtype=np.int64),
+            np.asarray(read["idx"], dtype=np.int64),
+            np.asarray(read["won"], dtype=np.int8),
+        )
     families = [n.removeprefix("signal:") for n in names]
     if not families:
         return lambda: {}
@@ -851,9 +896,9 @@ def read_signal_ages(
     ).fetchnumpy()
 
     def sorted_ages() -> dict[str, SignalAges]:
-        numbers = np.asarray(deals["deal_no"], dtype=np.int64)
-        won = np.asarray(deals["won"], dtype=bool)
-        account = np.asarray(deals["idx"], dtype=np.int64)
+        numbers = deals.numbers
+        won = np.asarray(deals.won, dtype=bool)
+        account = deals.accounts
         family = np.asarray(rows["k"], dtype=np.int64)
         # The deal's number among the dated deals (in the order of their numbers).
         deal = np.searchsorted(numbers, np.asarray(rows["deal_no"], dtype=np.int64))
