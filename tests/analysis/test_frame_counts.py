@@ -22,6 +22,7 @@ from icpkit.analysis.frame import (
     read_signal_ages,
     tier_codes,
 )
+from icpkit.attributes import DETAIL_SQL
 from icpkit.attributes.labels import detail_kind
 from icpkit.learn import points
 from icpkit.workspace import Workspace
@@ -219,9 +220,10 @@ def test_signal_ages_are_every_occurrence_before_each_dated_deal(demo_workspace)
 
 
 def test_the_frames_dated_deals_are_those_a_query_reads(demo_workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The deals whose signals' ages are read come from the frame's own scan: the same deals
-    as a join of closed deals, accounts and account numbers gives, also when some deals have
-    no day and some accounts with deals are not in the store."""
+    """The deals whose signals' ages are read come from the frame's own scan, and their
+    occurrences from the preparation's: each dated deal of an account in the store with every
+    occurrence of the signal on or before its day, also when some deals have no day and some
+    accounts with deals and signals are not in the store."""
     ws = demo_workspace(800, 5).copy(tmp_path / "ws")
     with ws.connect() as con:
         con.execute("UPDATE deals SET created_at = NULL WHERE hash(deal_key) % 7 = 0")
@@ -242,10 +244,26 @@ def test_the_frames_dated_deals_are_those_a_query_reads(demo_workspace, tmp_path
         assert undated > 0 and orphans > 0
         from_frame = read_signal_ages(con, names, frame.dated_deals)()
         queried = read_signal_ages(con, names)()
-    for name, expected in queried.items():
-        for column in ("won", "account", "deal", "age"):
-            got, want = getattr(from_frame[name], column), getattr(expected, column)
-            assert got.dtype == want.dtype and np.array_equal(got, want), (name, column)
+        dated = con.execute(
+            """SELECT c.deal_no, i.idx, c.won FROM closed c JOIN accounts a USING (account_key)
+                    JOIN account_index i USING (account_key)
+               WHERE c.created_at IS NOT NULL ORDER BY c.deal_no"""
+        ).fetchall()
+        occurrences = con.execute(
+            f"""SELECT c.deal_no, s.signal_type || ':' || {DETAIL_SQL},
+                       date_diff('day', s.observed_at::DATE, c.created_at::DATE)
+                FROM closed c JOIN accounts a USING (account_key)
+                     JOIN signals s USING (account_key)
+                WHERE c.created_at IS NOT NULL AND s.observed_at::DATE <= c.created_at::DATE"""
+        ).fetchall()
+    place = {deal: k for k, (deal, _, _) in enumerate(dated)}
+    for name in names:
+        family = name.removeprefix("signal:")
+        expected = sorted((place[d], age) for d, f, age in occurrences if f == family)
+        for ages in (from_frame[name], queried[name]):
+            assert list(zip(ages.deal.tolist(), ages.age.tolist(), strict=True)) == expected
+            assert ages.won.tolist() == [bool(won) for _, _, won in dated]
+            assert ages.account.tolist() == [idx for _, idx, _ in dated]
 
 
 def test_tier_codes_give_each_account_its_customer_tier_and_zero_otherwise() -> None:

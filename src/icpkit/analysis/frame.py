@@ -196,18 +196,23 @@ def prepare(con: duckdb.DuckDBPyConnection, where: str | None = None) -> History
     )
     history = date_values(con, "closed", key="deal_no", day="created_at")
     # Funding details carry amounts ('$12M Series B'): the kind of event is what repeats.
-    # Each signal's family is read once, before it meets the deals of its account.
+    # Each signal's family is read once, before it meets the deals of its account. Every
+    # occurrence before a dated deal is kept (``signal_pairs``): the latest of each family
+    # is the frame's, and all of them are the signals' ages (:func:`read_signal_ages`), so
+    # the signals meet the deals once.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE signal_last AS
-           SELECT c.deal_no, s.family,
-                  min(date_diff('day', s.day, c.created_at::DATE)) AS days
+        f"""CREATE OR REPLACE TEMP TABLE signal_pairs AS
+           SELECT c.deal_no, s.family, date_diff('day', s.day, c.created_at::DATE) AS days
            FROM closed c
            JOIN (SELECT s.account_key, s.observed_at::DATE AS day,
                         s.signal_type || ':' || {DETAIL_SQL} AS family
                  FROM signals s WHERE s.signal_type NOT IN ({HEADCOUNT_TYPES})) s
                 USING (account_key)
-           WHERE c.created_at IS NOT NULL AND s.day <= c.created_at::DATE
-           GROUP BY ALL"""
+           WHERE c.created_at IS NOT NULL AND s.day <= c.created_at::DATE"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE signal_last AS
+           SELECT deal_no, family, min(days) AS days FROM signal_pairs GROUP BY ALL"""
     )
     # Each signal type whatever its detail ('funding_recency'), for segment tables.
     con.execute(
@@ -885,14 +890,20 @@ def read_signal_ages(
         return lambda: {}
     # Each family by its number in ``names``: numbers, not millions of strings, come back.
     numbered = ", ".join(f"({k}, {literal(f)})" for k, f in enumerate(families))
+    # The occurrences ``prepare`` kept, unless a family is of head counts (not kept there).
+    kept = not any(f.split(":", 1)[0] in HEADCOUNT for f in families)
+    pairs = (
+        "SELECT deal_no, family, days FROM signal_pairs"
+        if kept
+        else f"""SELECT c.deal_no, s.signal_type || ':' || {DETAIL_SQL} AS family,
+                        date_diff('day', s.observed_at::DATE, c.created_at::DATE) AS days
+                 FROM closed c JOIN signals s USING (account_key)
+                 WHERE c.created_at IS NOT NULL
+                   AND s.observed_at::DATE <= c.created_at::DATE"""
+    )
     rows = con.execute(
-        f"""SELECT n.k, deal_no, days FROM (
-               SELECT c.deal_no, s.signal_type || ':' || {DETAIL_SQL} AS family,
-                      date_diff('day', s.observed_at::DATE, c.created_at::DATE) AS days
-               FROM closed c JOIN accounts a USING (account_key)
-                    JOIN signals s USING (account_key)
-               WHERE c.created_at IS NOT NULL AND s.observed_at::DATE <= c.created_at::DATE)
-           JOIN (VALUES {numbered}) n(k, family) USING (family)"""
+        f"""SELECT n.k, deal_no, days FROM ({pairs})
+            JOIN (VALUES {numbered}) n(k, family) USING (family)"""
     ).fetchnumpy()
 
     def sorted_ages() -> dict[str, SignalAges]:
@@ -900,9 +911,18 @@ def read_signal_ages(
         won = np.asarray(deals.won, dtype=bool)
         account = deals.accounts
         family = np.asarray(rows["k"], dtype=np.int64)
-        # The deal's number among the dated deals (in the order of their numbers).
-        deal = np.searchsorted(numbers, np.asarray(rows["deal_no"], dtype=np.int64))
+        # The deal's number among the dated deals (in the order of their numbers); the
+        # occurrences before a deal of an account missing from the store are not counted.
+        numbered_as = np.asarray(rows["deal_no"], dtype=np.int64)
+        deal = np.searchsorted(numbers, numbered_as)
         days = np.asarray(rows["days"], dtype=np.int64)
+        listed = (
+            numbers[np.minimum(deal, numbers.size - 1)] == numbered_as
+            if numbers.size
+            else np.zeros(deal.size, dtype=bool)
+        )
+        if not listed.all():
+            family, deal, days = family[listed], deal[listed], days[listed]
         # One sort of every occurrence by family, deal and age (packed in one number: each
         # is below its bound), rather than a sort per family: each family's rows come out
         # in the order SignalAges keeps.
