@@ -24,7 +24,7 @@ from scipy.special import expit, log_expit
 
 from icpkit.engines.features import Features, ScoredRule, design
 from icpkit.icp.model import Criterion, Exclusion, IntentSignal
-from icpkit.learn.patterns import Inputs, Patterns, group
+from icpkit.learn.patterns import Patterns, group
 
 # Half of the 5% critical value of chi-square with one degree of freedom: decay must earn it.
 DECAY_EVIDENCE = 1.92
@@ -149,7 +149,7 @@ def fit_weights(
 
     # The fits run on the distinct patterns of inputs, not deal by deal: the same fit.
     patterns = patterns if patterns is not None else group(features, won)
-    inputs = Inputs(patterns)
+    inputs = patterns.inputs
 
     def run(
         lives: dict[str, float | None], start: tuple[float, np.ndarray, float, bool] | None = None

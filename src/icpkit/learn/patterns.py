@@ -10,6 +10,7 @@ account (the sandwich variance's scores) is still summed deal by deal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -36,6 +37,12 @@ class Patterns:
     def n(self) -> int:
         """How many deals the patterns hold."""
         return int(self.rows.shape[0])
+
+    @cached_property
+    def inputs(self) -> Inputs:
+        """The model's inputs of these patterns (:class:`Inputs`), coded once for every fit
+        and selection that reads them."""
+        return Inputs(self)
 
 
 def _codes(column: np.ndarray) -> tuple[np.ndarray, int]:

@@ -25,7 +25,7 @@ from scipy.special import expit, ndtr
 from icpkit.analysis.stats import benjamini_hochberg
 from icpkit.engines.features import Features
 from icpkit.learn.fit import bounds_of, fit_logistic
-from icpkit.learn.patterns import Inputs, Patterns, group
+from icpkit.learn.patterns import Patterns, group
 
 # A kept rule moving with a dropped one at least this much (|phi|) is named as what it proxies.
 PROXY_PHI = 0.1
@@ -157,7 +157,7 @@ def select(
         return out
     # Fitted on the distinct patterns of inputs (the same fit), clustered deal by deal.
     patterns = patterns if patterns is not None else group(features, won)
-    inputs = Inputs(patterns)
+    inputs = patterns.inputs
     clusters = _dense(accounts)
     while True:
         xa, wins, trials, into = inputs.merged(half_lives, active)
