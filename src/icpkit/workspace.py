@@ -659,7 +659,9 @@ class Workspace:
                     # The signals' ages are read here and sorted on a thread while the
                     # connection reads the deals.
                     sorting = pool.submit(read_frame_signal_ages(con, frame))
-                    deals = closed_deals(con, prepared=frame.prepared, keys=False)
+                    deals = closed_deals(
+                        con, prepared=frame.prepared, keys=False, accounts=frame.deal_accounts
+                    )
                     frame.signal_ages = sorting.result()
                     result = lifting.result()
                     persona = learning.result()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from icpkit.analysis.frame import prepare, prepared_token
+from icpkit.analysis.frame import build_frame, prepare, prepared_token
 from icpkit.engines.features import Features, compute_features
 from icpkit.engines.score import apply_scorecard
 from icpkit.engines.scorecard import build_scorecard, learn_tiers
@@ -62,6 +62,18 @@ def test_deals_keys_are_those_of_the_entities_and_follow_a_subset(workspace: Wor
     assert deals.subset(picked).keys.tolist() == deals.keys[picked].tolist()
     assert deals.subset(picked).accounts.tolist() == deals.accounts[picked].tolist()
     assert deals.subset(picked).won.tolist() == deals.won[picked].tolist()
+
+
+def test_deals_take_their_accounts_codes_from_the_frame_of_their_preparation(
+    workspace: Workspace,
+) -> None:
+    with workspace.connect(read_only=True) as con:
+        frame = build_frame(con, workspace.settings.analysis, ages=False)
+        assert frame.deal_accounts is not None
+        given = closed_deals(con, prepared=frame.prepared, accounts=frame.deal_accounts)
+        joined = closed_deals(con)
+    np.testing.assert_array_equal(given.account_codes, joined.account_codes)
+    np.testing.assert_array_equal(given.won, joined.won)
 
 
 def test_deals_read_without_keys_are_the_same_deals_and_say_their_keys_were_not_read(

@@ -145,6 +145,9 @@ class Frame:
     extra_keys: frozenset[str] = frozenset()
     # The deals the signals' ages are read for, as the frame read them (None: read again).
     dated_deals: DatedDeals | None = None
+    # Per deal number: the index of its account, as the frame read them; -1 (or past the
+    # end) for a deal whose account is not in the store, which the frame does not read.
+    deal_accounts: np.ndarray | None = None
 
     def unanalyzed_note(self) -> str | None:
         """'kept, not analyzed: Phone, BillingStreet (identifiers)', or None."""
@@ -421,6 +424,7 @@ def _build_frame(
         customer_since=since,
         extra_keys=reported,
         dated_deals=by_deal.dated if by_deal is not None else None,
+        deal_accounts=by_deal.by_number if by_deal is not None else None,
     )
 
 
@@ -532,6 +536,7 @@ class _DealOrder:
     won: np.ndarray  # 1 won, 0 lost (int8), per deal, by account
     text: frozenset[str]  # the columns of ``frame_values`` that hold text
     dated: DatedDeals  # the deals with a day, by number
+    by_number: np.ndarray  # per deal number, its account's index (-1: not read, see Frame)
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection) -> _DealOrder | None:
@@ -552,7 +557,11 @@ class _DealOrder:
             raw_won,
             np.asarray(deals["dated"], dtype=bool),
         )
-        return cls(order, idx[order].astype(narrow), won, _text_columns(con, "frame_values"), dated)
+        numbers = np.asarray(deals["deal_no"], dtype=np.int64)
+        by_number = np.full(int(numbers.max()) + 1 if numbers.size else 0, -1, dtype=np.int64)
+        by_number[numbers] = idx
+        text = _text_columns(con, "frame_values")
+        return cls(order, idx[order].astype(narrow), won, text, dated, by_number)
 
     def codes(
         self, con: duckdb.DuckDBPyConnection, column: str, names: list[str] | None = None

@@ -107,14 +107,18 @@ def closed_deals(
     *,
     prepared: str | None = None,
     keys: bool = True,
+    accounts: np.ndarray | None = None,
 ) -> Deals:
     """Closed new-business deals (matching ``where`` on ``deals``) as scoring entities: the
     temp table ``score_entities`` holds each deal's account on the day it was created.
     ``prepared``: the token of a preparation of these deals on ``con`` (a frame's), whose
     tables are reused while they are still those (icpkit.analysis.frame.prepared_token).
-    Without ``keys`` the deals' keys are not read (a fit needs only their accounts' codes)."""
+    Without ``keys`` the deals' keys are not read (a fit needs only their accounts' codes).
+    ``accounts``: each deal's account code by deal number as the frame of that preparation
+    read them (icpkit.analysis.frame.Frame.deal_accounts), used while the preparation is."""
     if prepared is None or prepared_token(con, where) != prepared:
         prepare(con, where)
+        accounts = None
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {ENTITIES} AS
             SELECT deal_no AS entity_id, account_key, created_at AS as_of,
@@ -122,11 +126,19 @@ def closed_deals(
                    cycle_days::DOUBLE AS cycle_days
             FROM closed"""
     )
-    # Each deal's account as its number among the deals' accounts (the rank of its key).
+    # Each deal's account as its number among the deals' accounts (the rank of its key):
+    # as the frame read them where it read every deal's, else joined here.
     result = con.execute(
-        f"""SELECT e.won, e.as_of, e.closed_at, e.cycle_days, i.idx AS account_code
-            FROM {ENTITIES} e JOIN account_index i USING (account_key) ORDER BY e.entity_id"""
+        f"SELECT won, as_of, closed_at, cycle_days FROM {ENTITIES} ORDER BY entity_id"
     ).fetchnumpy()
+    n = len(result["won"])
+    if accounts is not None and accounts.size == n and (accounts >= 0).all():
+        result["account_code"] = accounts
+    else:
+        result["account_code"] = con.execute(
+            f"""SELECT i.idx FROM {ENTITIES} e JOIN account_index i USING (account_key)
+                ORDER BY e.entity_id"""
+        ).fetchnumpy()["idx"]
     text = (
         arrow_table(con, f"SELECT deal_key, account_key FROM {ENTITIES} ORDER BY entity_id")
         if keys
