@@ -551,13 +551,8 @@ class _DealOrder:
         narrow = np.int32 if idx.size == 0 or idx.max() < 2**31 else np.int64
         raw_won = np.asarray(deals["won"], dtype=np.int8)
         won = raw_won[order]
-        dated = DatedDeals.of(
-            np.asarray(deals["deal_no"], dtype=np.int64),
-            idx,
-            raw_won,
-            np.asarray(deals["dated"], dtype=bool),
-        )
         numbers = np.asarray(deals["deal_no"], dtype=np.int64)
+        dated = DatedDeals.of(numbers, idx, raw_won, np.asarray(deals["dated"], dtype=bool))
         by_number = np.full(int(numbers.max()) + 1 if numbers.size else 0, -1, dtype=np.int64)
         by_number[numbers] = idx
         text = _text_columns(con, "frame_values")
