@@ -223,9 +223,17 @@ def test_the_frames_dated_deals_are_those_a_query_reads(demo_workspace, tmp_path
     """The deals whose signals' ages are read come from the frame's own scan, and their
     occurrences from the preparation's: each dated deal of an account in the store with every
     occurrence of the signal on or before its day, also when some deals have no day and some
-    accounts with deals and signals are not in the store."""
+    accounts with deals and signals are not in the store, and for a signal of head counts
+    (which dates employees, and whose occurrences the preparation does not keep)."""
     ws = demo_workspace(800, 5).copy(tmp_path / "ws")
     with ws.connect() as con:
+        con.execute(
+            """INSERT INTO signals (signal_key, account_key, signal_type, detail, observed_at)
+               SELECT md5(account_key || ':headcount'), account_key, 'headcount', '120',
+                      min(created_at) - INTERVAL 30 DAY
+               FROM deals WHERE account_key IS NOT NULL AND created_at IS NOT NULL
+               GROUP BY account_key ORDER BY account_key LIMIT 60"""
+        )
         con.execute("UPDATE deals SET created_at = NULL WHERE hash(deal_key) % 7 = 0")
         con.execute(
             """DELETE FROM accounts WHERE account_key IN (
@@ -236,6 +244,11 @@ def test_the_frames_dated_deals_are_those_a_query_reads(demo_workspace, tmp_path
         frame = build_frame(con, ws.settings.analysis, ages=False)
         names = [a.name for a in frame.attributes if a.family == "intent" and a.profiled]
         assert frame.dated_deals is not None and names
+        head_counts = con.execute(
+            f"""SELECT DISTINCT 'signal:' || signal_type || ':' || {DETAIL_SQL} FROM signals s
+                WHERE signal_type = 'headcount'"""
+        ).fetchall()
+        names += [name for (name,) in head_counts]
         undated, orphans = con.execute(
             """SELECT count(*) FILTER (WHERE created_at IS NULL),
                       count(*) FILTER (WHERE account_key NOT IN (SELECT account_key FROM accounts))
@@ -266,6 +279,7 @@ def test_the_frames_dated_deals_are_those_a_query_reads(demo_workspace, tmp_path
     for name in names:
         family = name.removeprefix("signal:")
         expected = sorted((place[d], age) for d, f, age in occurrences if f == family)
+        assert expected, name
         for ages in (from_frame[name], queried[name]):
             assert list(zip(ages.deal.tolist(), ages.age.tolist(), strict=True)) == expected
             assert ages.won.tolist() == [bool(won) for _, _, won in dated]
