@@ -202,7 +202,8 @@ def select(
         if e.kept:
             continue
         d = ids.index(rid)
-        scored = [(phi_of_counts(n, count(d), count(j), count(d, j)), ids[j]) for j in kept]
+        in_d = count(d)
+        scored = [(phi_of_counts(n, in_d, count(j), count(d, j)), ids[j]) for j in kept]
         best = max(scored, key=lambda s: (abs(s[0]), s[1]), default=None)
         if best is not None and abs(best[0]) >= PROXY_PHI:
             out[rid] = RuleEvidence(
