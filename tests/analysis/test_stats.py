@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -360,6 +361,27 @@ def test_each_value_against_the_rest_equals_one_comparison_per_value(seed: int) 
     for got, want in zip(fast, expected, strict=True):
         _agree(got, want)
     assert {c.test for c in expected} >= {stats.TEST_Z}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_each_values_rate_from_the_runs_sums_is_clustered_rate_to_the_bit(seed: int) -> None:
+    # The lift table's rates come from the sums the comparisons use: the same floats as
+    # clustered_rate of the value's accounts, for one-deal accounts, all-won or all-lost
+    # values, accounts without closed deals and values without any.
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(0, 200, int(rng.integers(2, 7)))]
+    total = sum(sizes)
+    deals = rng.geometric(0.4, total).astype(float) if seed % 3 else np.ones(total)
+    deals[rng.random(total) < 0.05] = 0
+    rates = rng.choice([0.0, 1.0, *rng.uniform(0.05, 0.95, 4)], len(sizes)).repeat(sizes)
+    wins = rng.binomial(deals.astype(int), rates).astype(float)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    got, comparisons = stats.rates_and_differences(wins, deals, starts)
+    assert repr(comparisons) == repr(stats.rate_differences(wins, deals, starts))
+    bounds = [*starts.tolist(), total]
+    for estimate, (b, e) in zip(got, itertools.pairwise(bounds), strict=True):
+        want = stats.clustered_rate(wins[b:e], deals[b:e])
+        assert repr(estimate) == repr(want)
 
 
 def test_each_value_against_the_rest_handles_an_empty_value_and_a_lone_value() -> None:

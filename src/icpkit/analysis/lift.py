@@ -180,7 +180,7 @@ def _attribute_rows(
     if len(cuts) < 2:
         return iv, []
     # Each value against the rest of its attribute, from sums per value (stats).
-    comparisons = stats.rate_differences(
+    rates, comparisons = stats.rates_and_differences(
         np.concatenate([c.wins for c in cuts]),
         np.concatenate([c.deals for c in cuts]),
         _starts([len(c.wins) for c in cuts]),
@@ -188,8 +188,9 @@ def _attribute_rows(
     churns = _among_customers(frame.churned, attr, cuts, bands)
     tiers1 = _among_customers(is_tier1, attr, cuts, bands)
     rows = []
-    for cut, comparison, churn, tier1 in zip(cuts, comparisons, churns, tiers1, strict=True):
-        rate = stats.clustered_rate(cut.wins, cut.deals)
+    for cut, rate, comparison, churn, tier1 in zip(
+        cuts, rates, comparisons, churns, tiers1, strict=True
+    ):
         rows.append(
             LiftRow(
                 attribute=attr.name,

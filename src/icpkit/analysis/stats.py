@@ -584,6 +584,8 @@ class _Run:
     w_cross: float  # sum of n (w - p n), weighted
     w_deals_sq: float  # sum of n^2, weighted
     w_not_one: int  # accounts whose weighted deals are not exactly 1
+    resid: float  # sum of (w - rate n)^2 around the run's own rate, unweighted
+    not_one: int  # accounts whose deals are not exactly 1
 
     @classmethod
     def of(
@@ -597,6 +599,8 @@ class _Run:
         t, s = float(ng.sum()), float(wg.sum())
         p = s / t if t else 0.0
         resid = wg - p * ng
+        # As _ratio_variance computes it for clustered_rate, to the bit.
+        own = w - rate * n
         return cls(
             int(n.size),
             deals,
@@ -614,7 +618,40 @@ class _Run:
             float(np.sum(ng * resid)),
             float(np.sum(ng * ng)),
             int(np.count_nonzero(ng != 1.0)),
+            float(np.sum(own * own)),
+            int(np.count_nonzero(n != 1.0)),
         )
+
+    def estimate(self, confidence: float) -> RateEstimate:
+        """``clustered_rate`` of the run's accounts, from its sums (the same floats)."""
+        if self.deals == 0:
+            return RateEstimate(math.nan, math.nan, math.nan, 0, 0, 0.0)
+        rate = self.wins / self.deals
+        effective = _effective_n_of(self.m, self.deals, rate, self.resid, self.not_one)
+        low, high = wilson_interval(rate * effective, effective, confidence)
+        return RateEstimate(rate, low, high, round(self.deals), self.m, effective)
+
+    def side(self) -> _Side:
+        """``_side`` of the run's weighted counts, from its sums (the same floats)."""
+        p = self.w_wins / self.w_deals
+        ne = _effective_n_of(self.m, self.w_deals, p, self.w_resid, self.w_not_one)
+        if 0.0 < p < 1.0:
+            return _Side(p, ne, p * (1 - p) / ne)
+        adjusted = (p * ne + 1) / (ne + 2)
+        return _Side(p, ne, adjusted * (1 - adjusted) / (ne + 2))
+
+
+def _effective_n_of(m: int, total: float, p: float, resid: float, not_one: int) -> float:
+    """``_effective_n`` of ``m`` accounts from their sums: ``total`` deals at rate ``p``,
+    ``resid`` the sum of (w - p n)^2 and ``not_one`` the accounts without exactly one deal."""
+    if total == 0:
+        return 0.0
+    if m < 2 or p <= 0.0 or p >= 1.0:
+        return float(m)
+    if not not_one:
+        return total / 1.0
+    variance = float(m / (m - 1) * resid / (total * total))
+    return total / max(1.0, variance / (p * (1 - p) / total))
 
 
 def rate_differences(
@@ -628,6 +665,14 @@ def rate_differences(
     O(m + k^2), not O(k m); they equal ``rate_difference`` up to the order of summation (the
     last bits of a float). Small cuts, tested by relabelling accounts, are handed to
     ``rate_difference`` itself with the run's rows first and the others in their order."""
+    return rates_and_differences(wins, deals, starts, confidence)[1]
+
+
+def rates_and_differences(
+    wins: np.ndarray, deals: np.ndarray, starts: np.ndarray, confidence: float = 0.95
+) -> tuple[list[RateEstimate], list[Comparison]]:
+    """``clustered_rate`` of each run of rows and ``rate_differences``, both from the runs'
+    sums: a lift table's rates and comparisons for one pass over its accounts."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     w_raw = np.asarray(wins, dtype=float).ravel()
@@ -637,7 +682,7 @@ def rate_differences(
     _clusters(w_raw, n_raw)
     bounds = [int(b) for b in np.asarray(starts, dtype=np.int64).ravel()] + [n_raw.size]
     if not bounds[:-1]:
-        return []
+        return [], []
     if bounds[0] != 0 or any(b > e for b, e in itertools.pairwise(bounds)):
         raise ValueError("starts must begin at 0 and never decrease")
     # Accounts without closed deals carry nothing; each run keeps its own accounts.
@@ -650,7 +695,10 @@ def rate_differences(
         w_all, n_all = w_raw[keep], n_raw[keep]
     out: list[Comparison] = []
     if n_all.size == 0:
-        return [_reordered(w_raw, n_raw, b, e, confidence) for b, e in itertools.pairwise(bounds)]
+        none = RateEstimate(math.nan, math.nan, math.nan, 0, 0, 0.0)
+        return [none] * (len(bounds) - 1), [
+            _reordered(w_raw, n_raw, b, e, confidence) for b, e in itertools.pairwise(bounds)
+        ]
     # The whale cap and its scaling are those of all the rows, whichever run is inside.
     size_cap = max(WHALE_FLOOR, WHALE_MULTIPLE * median_count(n_all))
     g = np.minimum(1.0, size_cap / n_all)
@@ -697,9 +745,8 @@ def rate_differences(
         )
         shares = spread_in / t1**2 + spread_out / t0**2
         df = float(max(1.0, shares**2 / (sq_in / t1**4 + sq_out / t0**4)))
-        side_in = _side(wg[kept[j] : kept[j + 1]], ng[kept[j] : kept[j + 1]])
-        out.append(_large_sample_of(side_in, _rest_side(rest, m0), confidence, counts, df))
-    return out
+        out.append(_large_sample_of(inside.side(), _rest_side(rest, m0), confidence, counts, df))
+    return [r.estimate(confidence) for r in runs], out
 
 
 def _reordered(w: np.ndarray, n: np.ndarray, begin: int, end: int, confidence: float) -> Comparison:
