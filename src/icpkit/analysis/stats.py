@@ -649,7 +649,7 @@ def _effective_n_of(m: int, total: float, p: float, resid: float, not_one: int) 
     if m < 2 or p <= 0.0 or p >= 1.0:
         return float(m)
     if not not_one:
-        return total / 1.0
+        return total  # every account one deal: a design effect of 1
     variance = float(m / (m - 1) * resid / (total * total))
     return total / max(1.0, variance / (p * (1 - p) / total))
 
