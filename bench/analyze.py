@@ -14,9 +14,11 @@ bench/ingest.py), then time in separate processes
 The machine may be shared: besides the wall-clock seconds each step prints the CPU seconds
 its process used (all threads), the part of them spent in the kernel, its minor page faults
 (on a virtual machine the kernel's time follows them) and the 1-minute load average before
-it.
+it. With ``--rounds N`` the steps run N times, in reverse order every other round, and each
+step is summed up by its median and range; the ratios are those of the medians.
 
-Usage: ``python bench/analyze.py [--deals 100000 1000000] [--seed 7] [--out bench/out]``
+Usage: ``python bench/analyze.py [--deals 100000 1000000] [--seed 7] [--rounds 1]
+[--out bench/out]``
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import os
 import shutil
 from pathlib import Path
 
-from measure import measure_step
+from measure import measure_step, median, round_order, spread
 
 HERE = Path(__file__).resolve().parent
 
@@ -102,13 +104,14 @@ def main() -> None:
     parser.add_argument("--deals", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=HERE / "out" / "analyze")
+    parser.add_argument("--rounds", type=int, default=1, help="times each step runs")
     args = parser.parse_args()
 
     print(
-        "| deals | closed | step | attributes | values tested | seconds | CPU seconds "
+        "| deals | closed | round | step | attributes | values tested | seconds | CPU seconds "
         "| of which system | page faults | peak memory | load before |"
     )
-    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     report = []
     for n in args.deals:
         root: Path = args.out / str(n)
@@ -116,12 +119,16 @@ def main() -> None:
         # Set-up in its own process too: a child inherits its parent's peak RSS figure.
         closed = int(measure_step(PREPARE.format(root=str(root), n=n, seed=args.seed)).last)
         ws = root / "ws"
-        for name, template in (
-            ("icpkit frame", FRAME),
-            ("icpkit lift", LIFT),
-            ("icpkit derive", DERIVE),
-            ("pandas pivot + chi-square", PANDAS),
+        templates = {
+            "icpkit frame": FRAME,
+            "icpkit lift": LIFT,
+            "icpkit derive": DERIVE,
+            "pandas pivot + chi-square": PANDAS,
+        }
+        for round_no, name in (
+            (r, name) for r in range(args.rounds) for name in round_order(list(templates), r)
         ):
+            template = templates[name]
             # The machine may be shared: the 1-minute load average says how busy it was.
             load = os.getloadavg()[0]
             step = measure_step(template.format(ws=str(ws), db=str(ws / "workspace.duckdb")))
@@ -130,6 +137,7 @@ def main() -> None:
                 {
                     "deals": n,
                     "closed": closed,
+                    "round": round_no + 1,
                     "step": name,
                     "seconds": step.seconds,
                     "cpu_seconds": round(step.cpu_seconds, 2),
@@ -144,7 +152,8 @@ def main() -> None:
             shown = values if name != "icpkit derive" else "-"
             label = "criteria" if name == "icpkit derive" else "attributes"
             print(
-                f"| {n:,} | {closed:,} | {name} | {attrs} {label if label == 'criteria' else ''}"
+                f"| {n:,} | {closed:,} | {round_no + 1} | {name} "
+                f"| {attrs} {label if label == 'criteria' else ''}"
                 f" | {shown} | {step.seconds:.1f} | {step.cpu_seconds:.1f}"
                 f" | {step.system_seconds:.1f} | {step.page_faults:,}"
                 f" | {step.peak_mib:,.0f} MiB | {load:.2f} |",
@@ -152,8 +161,19 @@ def main() -> None:
             )
     # The machine may be shared: each icpkit step against the pandas pivot of the same run.
     for n in args.deals:
+        if args.rounds > 1:
+            for name in templates:
+                taken = [
+                    float(r["seconds"]) for r in report if (r["deals"], r["step"]) == (n, name)
+                ]
+                print(f"{n:,} deals: {name} {spread(taken)}")
         for unit, key in (("time", "seconds"), ("CPU time", "cpu_seconds")):
-            took = {r["step"]: float(r[key]) for r in report if r["deals"] == n}
+            took = {
+                name: median(
+                    [float(r[key]) for r in report if (r["deals"], r["step"]) == (n, name)]
+                )
+                for name in templates
+            }
             pandas = took["pandas pivot + chi-square"]
             print(
                 f"{n:,} deals: frame {took['icpkit frame'] / pandas:.2f}x, "

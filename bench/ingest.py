@@ -17,8 +17,12 @@ its minor page faults: on a shared machine the ratio to read_csv and the CPU sec
 less with the load than the seconds do, and on a virtual machine the kernel's time follows
 the faults.
 
+With ``--rounds N`` every step runs N times, in reverse order every other round; each row
+is compared with icpkit's and read_csv's of its own round, and each step is summed up by
+its median and range.
+
 Usage: ``python bench/ingest.py [--deals 1000000] [--seed 7] [--out bench/out]
-[--skip pandas,unlimited]``
+[--skip pandas,unlimited] [--rounds 1]``
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from measure import measure_step
+from measure import measure_step, median, round_order, spread
 
 HERE = Path(__file__).resolve().parent
 FLOOR = "duckdb read_csv (no normalization)"
@@ -130,6 +134,17 @@ ROWS = n
 """
 
 
+def _clear(extra: dict[str, object]) -> None:
+    """Remove what a step wrote in an earlier round (its workspace or database)."""
+    for key in ("ws", "db"):
+        if isinstance(target := extra.get(key), str):
+            path = Path(target)
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1_000_000)
@@ -138,6 +153,7 @@ def main() -> None:
     parser.add_argument(
         "--skip", default="", help="steps to leave out, comma-separated: pandas, unlimited"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="times each step runs")
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
 
@@ -157,59 +173,80 @@ def main() -> None:
     }
     size_mb = sum(Path(p).stat().st_size for p in paths.values()) / 2**20
 
-    results = {}
-    steps = (
-        ("icpkit ingest", ICPKIT, {"ws": str(out / "ws"), "unlimited": False}),
-        (
-            "icpkit ingest, no memory limit",
+    steps = {
+        "icpkit ingest": (ICPKIT, {"ws": str(out / "ws"), "unlimited": False}),
+        "icpkit ingest, no memory limit": (
             ICPKIT,
             {"ws": str(out / "ws-unlimited"), "unlimited": True},
         ),
-        ("pandas per-cell", PANDAS, {"db": str(out / "pandas.duckdb")}),
-        (FLOOR, DUCKDB, {"db": str(out / "raw.duckdb")}),
-    )
+        "pandas per-cell": (PANDAS, {"db": str(out / "pandas.duckdb")}),
+        FLOOR: (DUCKDB, {"db": str(out / "raw.duckdb")}),
+    }
     left_out = {"pandas": "pandas per-cell", "unlimited": "icpkit ingest, no memory limit"}
-    for name, template, extra in steps:
-        if any(left_out.get(k) == name for k in skip):
-            continue
-        step = measure_step(template.format(**paths, **extra) + EPILOGUE)
-        rows = int(step.last)
-        results[name] = {
-            "seconds": step.seconds,
-            "cpu_seconds": step.cpu_seconds,
-            "system_seconds": step.system_seconds,
-            "page_faults": step.page_faults,
-            "peak_mib": step.peak_mib,
-            "rows": rows,
-        }
-        print(
-            f"{name}: {rows:,} rows in {step.seconds:.1f}s ({step.cpu_seconds:.1f}s CPU), "
-            f"peak {step.peak_mib:.0f} MiB",
-            file=sys.stderr,
-        )
+    for name in [left_out[k] for k in skip if k in left_out]:
+        del steps[name]
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in steps}
+    for round_no in range(args.rounds):
+        for name in round_order(list(steps), round_no):
+            template, extra = steps[name]
+            _clear(extra)  # each round writes its store afresh
+            step = measure_step(template.format(**paths, **extra) + EPILOGUE)
+            rows = int(step.last)
+            runs[name].append(
+                {
+                    "seconds": step.seconds,
+                    "cpu_seconds": step.cpu_seconds,
+                    "system_seconds": step.system_seconds,
+                    "page_faults": step.page_faults,
+                    "peak_mib": step.peak_mib,
+                    "rows": rows,
+                }
+            )
+            print(
+                f"{name}: {rows:,} rows in {step.seconds:.1f}s ({step.cpu_seconds:.1f}s CPU), "
+                f"peak {step.peak_mib:.0f} MiB",
+                file=sys.stderr,
+            )
 
-    base, floor = results["icpkit ingest"], results[FLOOR]
+    results = {
+        name: {key: median([r[key] for r in taken]) for key in taken[0]}
+        for name, taken in runs.items()
+    }
     report = {
         "deals": args.deals,
         "seed": args.seed,
         "input_mib": round(size_mb, 1),
         "generate_seconds": round(gen_seconds, 2),
         "generate_peak_mib": round(gen_peak),
-        "steps": results,
+        "steps": results,  # the medians of the rounds
+        "rounds": runs,
     }
     (out / "ingest.json").write_text(json.dumps(report, indent=2))
     print(
-        "| step | rows | seconds | rows/s | CPU seconds | of which system | page faults "
+        "| step | round | rows | seconds | rows/s | CPU seconds | of which system | page faults "
         "| peak memory | time vs icpkit | time vs read_csv |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, r in results.items():
-        print(
-            f"| {name} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} | "
-            f"{r['cpu_seconds']:.1f} | {r['system_seconds']:.1f} | {r['page_faults']:,} | "
-            f"{r['peak_mib']:,.0f} MiB | "
-            f"{r['seconds'] / base['seconds']:.2f}x | {r['seconds'] / floor['seconds']:.1f}x |"
-        )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, taken in runs.items():
+        for round_no, r in enumerate(taken):
+            base, floor = runs["icpkit ingest"][round_no], runs[FLOOR][round_no]
+            print(
+                f"| {name} | {round_no + 1} | {int(r['rows']):,} | {r['seconds']:.1f} "
+                f"| {r['rows'] / r['seconds']:,.0f} | {r['cpu_seconds']:.1f} "
+                f"| {r['system_seconds']:.1f} | {int(r['page_faults']):,} "
+                f"| {r['peak_mib']:,.0f} MiB | {r['seconds'] / base['seconds']:.2f}x "
+                f"| {r['seconds'] / floor['seconds']:.1f}x |"
+            )
+    if args.rounds > 1:
+        print()
+        for name, taken in runs.items():
+            ratios = [
+                r["seconds"] / floor["seconds"] for r, floor in zip(taken, runs[FLOOR], strict=True)
+            ]
+            print(
+                f"{name}: {spread([r['seconds'] for r in taken])}; "
+                f"{spread(ratios, 'x')} read_csv's time in the same round"
+            )
     print(
         f"\nInput: {args.deals:,} deals, {size_mb:,.0f} MiB of CSV; generated in "
         f"{gen_seconds:.1f}s ({args.deals / gen_seconds:,.0f} deals/s), peak {gen_peak:,.0f} MiB."

@@ -71,3 +71,27 @@ def run_step(code: str) -> tuple[float, float, str]:
     """Run ``code``: seconds, peak RSS in MiB, and the last line it printed."""
     step = measure_step(code)
     return step.seconds, step.peak_mib, step.last
+
+
+def round_order(names: list[str], round_no: int) -> list[str]:
+    """The steps of round ``round_no`` (from 0): as given in even rounds, reversed in odd
+    ones, so that no step always runs right after the same one on a shared machine."""
+    return list(names) if round_no % 2 == 0 else list(reversed(names))
+
+
+def median(values: list[float]) -> float:
+    """The middle value (the mean of the two middle ones for an even count)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def spread(values: list[float], unit: str = " s") -> str:
+    """Median and range of a step's rounds: '10.3 s (9.1-11.2 s, 3 rounds)'; one round is
+    its value alone."""
+    if len(values) == 1:
+        return f"{values[0]:.1f}{unit}"
+    low, high = min(values), max(values)
+    return f"{median(values):.1f}{unit} ({low:.1f}-{high:.1f}{unit}, {len(values)} rounds)"

@@ -66,3 +66,19 @@ def test_a_step_writes_and_reads_the_bytecode_cache_as_an_installed_icpkit_does(
     spec.loader.exec_module(module)
     step = module.measure_step("import sys\nprint(sys.flags.dont_write_bytecode)")
     assert step.last == "0"
+
+
+def test_rounds_alternate_the_order_of_the_steps(measure: ModuleType) -> None:
+    names = ["frame", "lift", "derive", "pandas"]
+    assert measure.round_order(names, 0) == names
+    assert measure.round_order(names, 1) == ["pandas", "derive", "lift", "frame"]
+    assert measure.round_order(names, 2) == names
+
+
+def test_a_steps_rounds_are_told_by_their_median_and_range(measure: ModuleType) -> None:
+    assert measure.median([9.0, 12.0, 10.0]) == 10.0
+    assert measure.median([9.0, 12.0, 10.0, 11.0]) == 10.5
+    assert measure.spread([10.04, 9.1, 11.2]) == "10.0 s (9.1-11.2 s, 3 rounds)"
+    assert measure.spread([8.46]) == "8.5 s"
+    with pytest.raises(ValueError):
+        measure.median([])
