@@ -6,6 +6,8 @@ the frame read."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from icpkit.analysis.frame import (
     Frame,
     _case_codes,
     _coded,
+    _extra_read_once,
     build_frame,
     prepare,
     prepared_token,
@@ -25,6 +28,7 @@ from icpkit.analysis.frame import (
 from icpkit.attributes import DETAIL_SQL
 from icpkit.attributes.labels import detail_kind
 from icpkit.learn import points
+from icpkit.store.db import json_path, literal
 from icpkit.workspace import Workspace
 
 Counts = dict[str, dict[int, tuple[int, int]]]
@@ -344,3 +348,43 @@ def test_a_case_of_text_literals_gives_the_codes_its_values_would(sql: str) -> N
 def test_only_a_whole_case_of_text_literals_is_coded_directly() -> None:
     direct = [sql for sql in _CASES if _case_codes(sql, ("small", "large")) is not None]
     assert direct == _CASES[:6]
+
+
+@pytest.mark.parametrize(
+    ("keys", "route"),
+    [
+        (["Lead Source", "O'Brien", 'Say "hi"', "back\\slash", "Région", "emoji 😀"], "transform"),
+        (["Region", "region", "Time Zone"], "list"),  # a struct cannot tell these apart
+    ],
+)
+def test_the_unmapped_columns_read_once_per_account_are_the_values_each_reads(
+    keys: list[str], route: str
+) -> None:
+    # Each attribute's SQL reads its key from the account's JSON; the one-pass table reads
+    # all of them from one parse per account, and must give every value as before.
+    con = duckdb.connect()
+    con.execute("CREATE TABLE accounts (account_key VARCHAR, extra JSON)")
+    for i in range(15):
+        doc = [
+            {k: f"{k}-{i % 3}" for k in keys if (i + len(k)) % 4},
+            {k: i for k in keys[:2]},  # numbers, as an enrichment may write them
+            {keys[0]: {"nested": [1, 2]}, keys[-1]: None},
+            None,
+            [1, 2],  # not an object: no key
+        ][i % 5]
+        con.execute("INSERT INTO accounts VALUES (?, ?)", [f"a{i:02}", json.dumps(doc)])
+    paths = [literal(json_path(k)) for k in keys]
+    selects = [
+        f", coalesce(json_extract_string(a.extra, {p}), '(missing)') AS v{i}"
+        for i, p in enumerate(paths)
+    ] + [f", json_extract_string(a.extra, {paths[0]}) = 'x' AS same_key_twice"]
+    rewritten, accounts = _extra_read_once(selects)
+    assert ("json_transform" in accounts) == (route == "transform")
+    assert not any("json_extract_string(a.extra" in s for s in rewritten)
+    before = con.execute(
+        f"SELECT account_key {''.join(selects)} FROM accounts a ORDER BY 1"
+    ).fetchall()
+    after = con.execute(
+        f"SELECT account_key {''.join(rewritten)} FROM {accounts} a ORDER BY 1"
+    ).fetchall()
+    assert after == before

@@ -13,6 +13,7 @@ registry's (icpkit.attributes); the frame finds which of them the data support.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import uuid
@@ -819,20 +820,40 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
 
 # An unmapped column's value as an attribute reads it (icpkit.attributes.kinds).
 _EXTRA_VALUE = re.compile(r"json_extract_string\(a\.extra, ('(?:[^']|'')*')\)")
+# The SQL literal of the JSON path of one top-level key (icpkit.store.db.json_path).
+_KEY_PATH = re.compile(r"""'\$\."((?:[^"\\]|\\.)*)"'""", re.S)
 
 
 def _extra_read_once(selects: list[str]) -> tuple[list[str], str]:
     """``selects`` reading the unmapped columns' values from one parse of each account's
     ``extra``, and the accounts' relation that parses it: the values are taken from each
-    account before it meets its deals, so the join carries them and not the whole document
-    (a tenth of the one-pass table's CPU at 1M deals with two such columns)."""
+    account before it meets its deals, so the join carries them and not the whole document.
+
+    The keys become the fields of one ``json_transform``, which walks each document once;
+    a list of paths would look each key up in turn (300 columns: 3.3 s against 1.7 s for the
+    table at 37,000 deals). Keys a struct cannot hold apart (two differing only in case, or
+    the empty key) are read by the list of paths."""
     paths = list(dict.fromkeys(p for s in selects for p in _EXTRA_VALUE.findall(s)))
     if not paths:
         return selects, "accounts"
-    index = {p: k for k, p in enumerate(paths, start=1)}
-    rewritten = [_EXTRA_VALUE.sub(lambda m: f"a.__extra[{index[m.group(1)]}]", s) for s in selects]
-    listed = ", ".join(paths)
-    return rewritten, f"(SELECT *, json_extract_string(extra, [{listed}]) AS __extra FROM accounts)"
+    keys = [_path_key(p) for p in paths]
+    if all(keys) and len({str(k).casefold() for k in keys}) == len(keys):
+        fields = {p: f"a.__extra[{literal(str(k))}]" for p, k in zip(paths, keys, strict=True)}
+        spec = literal(json.dumps({k: "VARCHAR" for k in keys}))
+        parse = f"json_transform(extra, {spec})"
+    else:
+        fields = {p: f"a.__extra[{k}]" for k, p in enumerate(paths, start=1)}
+        parse = f"json_extract_string(extra, [{', '.join(paths)}])"
+    rewritten = [_EXTRA_VALUE.sub(lambda m: fields[m.group(1)], s) for s in selects]
+    return rewritten, f"(SELECT *, {parse} AS __extra FROM accounts)"
+
+
+def _path_key(path: str) -> str | None:
+    """The key a path literal such as ``'$."Time Zone"'`` names, None for any other path."""
+    match = _KEY_PATH.fullmatch(path.replace("''", "'"))
+    if match is None:
+        return None
+    return re.sub(r"\\(.)", r"\1", match.group(1))
 
 
 def _numbers(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, np.ndarray]:
