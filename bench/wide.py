@@ -11,7 +11,13 @@ extra columns. Measured in one run, each step in its own process:
 - ``duckdb read_csv``: DuckDB's own CSV reader loading the file as text into a table: the
   floor any loader pays to read the bytes.
 
-Usage: ``python bench/wide.py [--shapes 2000x20,500x20000,1500x5000] [--out bench/out-wide]``
+With ``--derive DEALSxCOLUMNS`` (``50000x300``) it also times ``icp derive`` on the demo CRM of
+that many deals whose companies export carries that many custom properties of a few values
+each (every one an attribute to test), against the derive of the same CRM without them:
+what the unmapped columns cost the analysis.
+
+Usage: ``python bench/wide.py [--shapes 2000x20,500x20000,1500x5000] [--derive 50000x300]
+[--out bench/out-wide]``
 """
 
 from __future__ import annotations
@@ -83,10 +89,77 @@ def write_export(path: Path, columns: int, rows: int, seed: int = 7) -> None:
             out.writerow(mapped + values)
 
 
+# Set-up of the derive's two workspaces, in a process of its own: the demo CRM, then its
+# companies export again with ``columns`` custom properties of two to eight values each.
+WIDEN = """
+import csv, random
+from pathlib import Path
+from icpkit.demo import make_crm
+from icpkit.workspace import Workspace
+root = Path({root!r})
+files = make_crm({deals}, 7, root / "narrow")
+assert Workspace.init(root / "ws-narrow").ingest(files.exports()).ok
+rng = random.Random(3)
+with files.companies.open(newline="", encoding="utf-8-sig") as fh:
+    rows = list(csv.reader(fh))
+custom = [f"Custom property {{i}}" for i in range({columns})]
+values = [[f"value {{j}}" for j in range(rng.randint(2, 8))] for _ in custom]
+wide = root / "wide"
+wide.mkdir()
+with (wide / files.companies.name).open("w", newline="", encoding="utf-8") as fh:
+    out = csv.writer(fh)
+    out.writerow(rows[0] + custom)
+    for row in rows[1:]:
+        out.writerow(row + [rng.choice(v) if rng.random() < 0.8 else "" for v in values])
+paths = [wide / files.companies.name, files.deals, files.signals]
+assert Workspace.init(root / "ws-wide").ingest(paths).ok
+print(0)
+"""
+
+DERIVE = """
+from icpkit.workspace import Workspace
+ws = Workspace.open({ws!r})
+result = ws.derive()
+print(len(result.icp.fit) + len(result.icp.exclusions))
+"""
+
+ATTRIBUTES = """
+from icpkit.workspace import Workspace
+from icpkit.attributes.extra import extra_columns
+ws = Workspace.open({ws!r})
+with ws.connect(read_only=True) as con:
+    print(len(extra_columns(con, ws.settings.analysis)[0]))
+"""
+
+
+def derive_wide(out: Path, deals: int, columns: int) -> None:
+    """Time ``icp derive`` with and without ``columns`` custom company properties."""
+    root = out / f"derive-{deals}x{columns}"
+    shutil.rmtree(root, ignore_errors=True)
+    measure_step(WIDEN.format(root=str(root), deals=deals, columns=columns))
+    print(
+        "\n| deals | custom columns | unmapped columns analyzed | derive seconds | CPU seconds "
+        "| peak memory | vs without them |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    narrow = None
+    for name, extra in (("narrow", 0), ("wide", columns)):
+        ws = str(root / f"ws-{name}")
+        step = measure_step(DERIVE.format(ws=ws))
+        read = int(measure_step(ATTRIBUTES.format(ws=ws)).last)
+        narrow = narrow or step.seconds
+        print(
+            f"| {deals:,} | {extra:,} | {read:,} | {step.seconds:.2f} | {step.cpu_seconds:.1f} "
+            f"| {step.peak_mib:,.0f} MiB | {step.seconds / narrow:.2f}x |"
+        )
+        sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default="2000x20,500x20000,1500x5000")
     parser.add_argument("--out", type=Path, default=HERE / "out-wide")
+    parser.add_argument("--derive", default="", help="DEALSxCOLUMNS, e.g. 50000x300")
     args = parser.parse_args()
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
@@ -124,6 +197,9 @@ def main() -> None:
         )
         sys.stdout.flush()
     (out / "wide.json").write_text(json.dumps(report, indent=2))
+    if args.derive:
+        deals, columns = (int(n) for n in args.derive.lower().split("x"))
+        derive_wide(out, deals, columns)
 
 
 if __name__ == "__main__":
