@@ -146,7 +146,8 @@ def derive_wide(out: Path, deals: int, columns: int) -> None:
     for name, extra in (("narrow", 0), ("wide", columns)):
         ws = str(root / f"ws-{name}")
         step = measure_step(DERIVE.format(ws=ws))
-        read = int(measure_step(ATTRIBUTES.format(ws=ws)).last)
+        # The last word: DuckDB may draw a progress bar on the same line.
+        read = int(measure_step(ATTRIBUTES.format(ws=ws)).last.split()[-1])
         narrow = narrow or step.seconds
         print(
             f"| {deals:,} | {extra:,} | {read:,} | {step.seconds:.2f} | {step.cpu_seconds:.1f} "
