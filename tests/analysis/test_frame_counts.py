@@ -26,9 +26,11 @@ from icpkit.analysis.frame import (
     tier_codes,
 )
 from icpkit.attributes import DETAIL_SQL
+from icpkit.attributes.base import FRAME, Definition
 from icpkit.attributes.labels import detail_kind
+from icpkit.attributes.registry import definition_of
+from icpkit.config import AnalysisSettings
 from icpkit.learn import points
-from icpkit.store.db import json_path, literal
 from icpkit.workspace import Workspace
 
 Counts = dict[str, dict[int, tuple[int, int]]]
@@ -373,11 +375,10 @@ def test_the_unmapped_columns_read_once_per_account_are_the_values_each_reads(
             [1, 2],  # not an object: no key
         ][i % 5]
         con.execute("INSERT INTO accounts VALUES (?, ?)", [f"a{i:02}", json.dumps(doc)])
-    paths = [literal(json_path(k)) for k in keys]
-    selects = [
-        f", coalesce(json_extract_string(a.extra, {p}), '(missing)') AS v{i}"
-        for i, p in enumerate(paths)
-    ] + [f", json_extract_string(a.extra, {paths[0]}) = 'x' AS same_key_twice"]
+    # Each column as the registry's definition reads it in the frame, one twice over.
+    names = [f"extra:{k}" for k in keys]
+    sqls = [_definition(n).sql(n, AnalysisSettings(), FRAME) for n in [*names, names[0]]]
+    selects = [f", {sql} AS v{i}" for i, sql in enumerate(sqls)]
     rewritten, accounts = _extra_read_once(selects)
     assert ("json_transform" in accounts) == (route == "transform")
     assert not any("json_extract_string(a.extra" in s for s in rewritten)
@@ -388,3 +389,9 @@ def test_the_unmapped_columns_read_once_per_account_are_the_values_each_reads(
         f"SELECT account_key {''.join(rewritten)} FROM {accounts} a ORDER BY 1"
     ).fetchall()
     assert after == before
+
+
+def _definition(name: str) -> Definition:
+    definition = definition_of(name)
+    assert definition is not None, name
+    return definition
