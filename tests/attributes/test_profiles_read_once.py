@@ -7,6 +7,7 @@ import duckdb
 
 from icpkit.attributes.extra import (
     AccountColumns,
+    _slices,
     column_profiles,
     extra_keys,
     profiles_read_once,
@@ -134,3 +135,49 @@ def test_columns_read_on_another_connection_are_taken_when_first_asked_for() -> 
         assert [p.name for p in column_profiles(main)] == ["Region"]
         assert set(extra_keys(main)) == {"Region", "Fax"}
     assert asked == [1]  # `main` has no accounts table: it was never read there
+
+
+def test_a_table_of_few_row_groups_is_read_in_slices_that_hold_every_account_once() -> None:
+    # Deletes leave gaps in the row ids and appends go past the count: the slices still
+    # cover every account exactly once, for any number of threads.
+    con = duckdb.connect()
+    con.execute("CREATE TABLE accounts AS SELECT range AS k FROM range(1000)")
+    con.execute("DELETE FROM accounts WHERE k < 300 OR k % 7 = 0")
+    con.execute("INSERT INTO accounts SELECT range FROM range(5000, 5100)")
+    total = con.execute("SELECT count(*) FROM accounts").fetchall()[0][0]
+    for threads in (1, 2, 3, 4):
+        con.execute(f"SET threads = {threads}")
+        slices = _slices(con)
+        assert len(slices) == (threads if threads > 1 else 1)
+        held = [con.execute(f"SELECT k FROM accounts WHERE {s}").fetchall() for s in slices]
+        assert sorted(k for part in held for k in part) == sorted(
+            con.execute("SELECT k FROM accounts").fetchall()
+        )
+        assert sum(len(part) for part in held) == total
+
+
+def test_a_table_of_as_many_row_groups_as_threads_is_not_sliced() -> None:
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    con.execute("CREATE TABLE accounts AS SELECT range AS k FROM range(2 * 122_880)")
+    assert _slices(con) == ["true"]
+
+
+def test_profiles_read_in_slices_are_those_read_whole() -> None:
+    con = duckdb.connect()
+    _accounts(
+        con,
+        [
+            f'{{"Region": "{["North", "South", "East"][i % 3]}", "Plan": "{i % 5}", "Note": "{i}"}}'
+            if i % 4
+            else None
+            for i in range(300)
+        ],
+    )
+    con.execute("DELETE FROM accounts WHERE account_key IN ('a7', 'a8', 'a150')")
+    con.execute("SET threads = 1")
+    whole = read_account_columns(con)
+    con.execute("SET threads = 3")
+    assert len(_slices(con)) == 3
+    assert read_account_columns(con) == whole
+    assert [p.name for p in whole.profiles] == ["Note", "Plan", "Region"]

@@ -174,13 +174,41 @@ _PROFILE_SQL = """
     FROM holders GROUP BY key ORDER BY key"""
 
 
+# Rows of a table DuckDB reads on one thread (a row group).
+_ROW_GROUP = 122_880
+
+
+def _slices(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Conditions cutting the accounts into slices read side by side, every account in
+    exactly one. DuckDB reads a table on one thread per row group, so a wide export of few
+    accounts (31,500 accounts of 300 columns: 3.8 s of JSON on one core, 2.0-2.2 s sliced in
+    two) is parsed on every core only when sliced; a table of as many row groups as threads
+    is read on all of them already, and is not sliced."""
+    threads, rows, last = con.execute(
+        "SELECT current_setting('threads'), count(*), coalesce(max(rowid), 0) FROM accounts"
+    ).fetchall()[0]
+    parts = int(threads)
+    if parts < 2 or -(-int(rows) // _ROW_GROUP) >= parts:
+        return ["true"]
+    # Ranges of row ids (which deletes leave with gaps), the first and last open.
+    size = -(-(int(last) + 1) // parts)
+    cuts = [i * size for i in range(1, parts)]
+    lows = ["true", *(f"rowid >= {c}" for c in cuts)]
+    highs = [*(f"rowid < {c}" for c in cuts), "true"]
+    return [f"{low} AND {high}" for low, high in zip(lows, highs, strict=True)]
+
+
 def _keys(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The distinct keys of the accounts' JSON ``extra``."""
+    """The distinct keys of the accounts' JSON ``extra``, in order."""
     return [
         str(key)
         for (key,) in con.execute(
-            """SELECT DISTINCT unnest(json_keys(extra)) AS key FROM accounts
-               WHERE extra IS NOT NULL"""
+            " UNION ".join(
+                f"""SELECT DISTINCT unnest(json_keys(extra)) AS key FROM accounts
+                    WHERE extra IS NOT NULL AND {part}"""
+                for part in _slices(con)
+            )
+            + " ORDER BY key"
         ).fetchall()
     ]
 
@@ -195,9 +223,12 @@ def _column_profiles(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[Co
     if all(keys):
         names = ", ".join(literal(k) for k in keys)
         paths = ", ".join(literal(json_path(k)) for k in keys)
-        cells = f"""SELECT unnest([{names}]) AS key,
-                           unnest(json_extract_string(extra, [{paths}])) AS v
-                    FROM accounts WHERE extra IS NOT NULL"""
+        cells = " UNION ALL ".join(
+            f"""SELECT unnest([{names}]) AS key,
+                       unnest(json_extract_string(extra, [{paths}])) AS v
+                FROM accounts WHERE extra IS NOT NULL AND {part}"""
+            for part in _slices(con)
+        )
     else:
         cells = """SELECT j.key, json_extract_string(j.value, '$') AS v
                    FROM accounts AS a, json_each(a.extra) AS j WHERE a.extra IS NOT NULL"""
