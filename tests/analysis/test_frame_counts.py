@@ -353,6 +353,9 @@ def test_only_a_whole_case_of_text_literals_is_coded_directly() -> None:
 
 
 @pytest.mark.parametrize(
+    "slices", [["true"], ["rowid < 6", "rowid >= 6 AND rowid < 11", "rowid >= 11"]]
+)
+@pytest.mark.parametrize(
     ("keys", "route"),
     [
         (["Lead Source", "O'Brien", 'Say "hi"', "back\\slash", "Région", "emoji 😀"], "transform"),
@@ -360,7 +363,7 @@ def test_only_a_whole_case_of_text_literals_is_coded_directly() -> None:
     ],
 )
 def test_the_unmapped_columns_read_once_per_account_are_the_values_each_reads(
-    keys: list[str], route: str
+    keys: list[str], route: str, slices: list[str]
 ) -> None:
     # Each attribute's SQL reads its key from the account's JSON; the one-pass table reads
     # all of them from one parse per account, and must give every value as before.
@@ -379,7 +382,7 @@ def test_the_unmapped_columns_read_once_per_account_are_the_values_each_reads(
     names = [f"extra:{k}" for k in keys]
     sqls = [_definition(n).sql(n, AnalysisSettings(), FRAME) for n in [*names, names[0]]]
     selects = [f", {sql} AS v{i}" for i, sql in enumerate(sqls)]
-    rewritten, accounts = _extra_read_once(selects)
+    rewritten, accounts = _extra_read_once(selects, lambda: slices)
     assert ("json_transform" in accounts) == (route == "transform")
     assert not any("json_extract_string(a.extra" in s for s in rewritten)
     before = con.execute(

@@ -7,7 +7,7 @@ import duckdb
 
 from icpkit.attributes.extra import (
     AccountColumns,
-    _slices,
+    account_slices,
     column_profiles,
     extra_keys,
     profiles_read_once,
@@ -147,7 +147,7 @@ def test_a_table_of_few_row_groups_is_read_in_slices_that_hold_every_account_onc
     total = con.execute("SELECT count(*) FROM accounts").fetchall()[0][0]
     for threads in (1, 2, 3, 4):
         con.execute(f"SET threads = {threads}")
-        slices = _slices(con)
+        slices = account_slices(con)
         assert len(slices) == (threads if threads > 1 else 1)
         held = [con.execute(f"SELECT k FROM accounts WHERE {s}").fetchall() for s in slices]
         assert sorted(k for part in held for k in part) == sorted(
@@ -160,7 +160,7 @@ def test_a_table_of_as_many_row_groups_as_threads_is_not_sliced() -> None:
     con = duckdb.connect()
     con.execute("SET threads = 2")
     con.execute("CREATE TABLE accounts AS SELECT range AS k FROM range(2 * 122_880)")
-    assert _slices(con) == ["true"]
+    assert account_slices(con) == ["true"]
 
 
 def test_profiles_read_in_slices_are_those_read_whole() -> None:
@@ -178,6 +178,6 @@ def test_profiles_read_in_slices_are_those_read_whole() -> None:
     con.execute("SET threads = 1")
     whole = read_account_columns(con)
     con.execute("SET threads = 3")
-    assert len(_slices(con)) == 3
+    assert len(account_slices(con)) == 3
     assert read_account_columns(con) == whole
     assert [p.name for p in whole.profiles] == ["Note", "Plan", "Region"]
