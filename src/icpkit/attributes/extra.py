@@ -103,8 +103,9 @@ class AccountColumns:
 
 def read_account_columns(con: duckdb.DuckDBPyConnection) -> AccountColumns:
     """The keys of the accounts' JSON and their profiles, in one read."""
-    keys = _keys(con)
-    return AccountColumns(keys, _column_profiles(con, keys))
+    slices = account_slices(con)
+    keys = _keys(con, slices)
+    return AccountColumns(keys, _column_profiles(con, keys, slices))
 
 
 # What a ``profiles_read_once`` block read already, or will take from a read elsewhere, by
@@ -198,26 +199,30 @@ def account_slices(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [f"{low} AND {high}" for low, high in zip(lows, highs, strict=True)]
 
 
-def _keys(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The distinct keys of the accounts' JSON ``extra``, in order."""
+def _keys(con: duckdb.DuckDBPyConnection, slices: list[str]) -> list[str]:
+    """The distinct keys of the accounts' JSON ``extra``, in order, read in ``slices``
+    (:func:`account_slices`)."""
     return [
         str(key)
         for (key,) in con.execute(
             " UNION ".join(
                 f"""SELECT DISTINCT unnest(json_keys(extra)) AS key FROM accounts
                     WHERE extra IS NOT NULL AND {part}"""
-                for part in account_slices(con)
+                for part in slices
             )
             + " ORDER BY key"
         ).fetchall()
     ]
 
 
-def _column_profiles(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[ColumnProfile]:
-    """The profile of every key of the accounts' JSON ``extra`` (``keys``, listed first):
-    each account's JSON is parsed once for all of them (one path per key), rather than cut
-    into a row per key and value by ``json_each`` (four times slower); a key no JSON path
-    can name (the empty key) is read by ``json_each``."""
+def _column_profiles(
+    con: duckdb.DuckDBPyConnection, keys: list[str], slices: list[str]
+) -> list[ColumnProfile]:
+    """The profile of every key of the accounts' JSON ``extra`` (``keys``, listed first),
+    read in ``slices`` (:func:`account_slices`): each account's JSON is parsed once for all
+    of them (one path per key), rather than cut into a row per key and value by
+    ``json_each`` (four times slower); a key no JSON path can name (the empty key) is read
+    by ``json_each``, unsliced."""
     if not keys:
         return []
     if all(keys):
@@ -227,7 +232,7 @@ def _column_profiles(con: duckdb.DuckDBPyConnection, keys: list[str]) -> list[Co
             f"""SELECT unnest([{names}]) AS key,
                        unnest(json_extract_string(extra, [{paths}])) AS v
                 FROM accounts WHERE extra IS NOT NULL AND {part}"""
-            for part in account_slices(con)
+            for part in slices
         )
     else:
         cells = """SELECT j.key, json_extract_string(j.value, '$') AS v
