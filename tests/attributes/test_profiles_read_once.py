@@ -3,6 +3,8 @@ columns accounts report are every key of their unmapped columns."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 
 from icpkit.attributes.extra import (
@@ -181,3 +183,77 @@ def test_profiles_read_in_slices_are_those_read_whole() -> None:
     assert len(account_slices(con)) == 3
     assert read_account_columns(con) == whole
     assert [p.name for p in whole.profiles] == ["Note", "Plan", "Region"]
+
+
+def _profiles_key_by_key(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int, int, float]]:
+    """The profiles worked out in Python from each account's value of each key, read one
+    key at a time (``json_extract_string`` of a single path): the reference."""
+    keys = [
+        k
+        for (k,) in con.execute("SELECT DISTINCT unnest(json_keys(extra)) FROM accounts").fetchall()
+    ]
+    held: dict[str, list[str]] = {}
+    for key in keys:
+        path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        values = con.execute(
+            "SELECT json_extract_string(extra, ?) FROM accounts WHERE extra IS NOT NULL", [path]
+        ).fetchall()
+        held[key] = [v for (v,) in values if v is not None]
+    out = {}
+    for key, values in held.items():
+        if not values:
+            continue
+        counts = {v: values.count(v) for v in values}
+        unique = sum(n for n in counts.values() if n == 1)
+        out[key] = (len(values), len(counts), unique, sum(map(len, values)) / len(values))
+    return out
+
+
+def test_profiles_of_many_keys_are_each_keys_values_read_alone() -> None:
+    """Many keys are read from one parse of each document into a struct: every key's profile
+    is what reading that key alone gives, whatever the keys' names and the values' types, an
+    account that repeats a key counting its first value, as a path reads it."""
+    keys = [f"Custom {i}" for i in range(40)] + [
+        'Say "hi"',
+        "back\\slash",
+        "a.b",
+        "$.x",
+        "Région",
+        "emoji 🚀",
+        "[0]",
+        "x/y~z",
+        "COLUMN 7",
+    ]
+    docs: list[str | None] = []
+    for i in range(120):
+        doc = {
+            k: (None if (i + n) % 7 == 0 else f"v{(i * (n + 1)) % 5}") for n, k in enumerate(keys)
+        }
+        doc["Custom 3"] = i % 3  # numbers, as a JSON export may hold them
+        doc["Custom 4"] = {"nested": [i % 2, "x"]}
+        doc["Custom 5"] = [True, None] if i % 2 else False
+        docs.append(json.dumps(doc, ensure_ascii=i % 2 == 0))
+    docs += [None, "[1, 2]", '"text"', "null", "{}", '{"Custom 0": "first", "Custom 0": "second"}']
+    con = duckdb.connect()
+    _accounts(con, docs)
+    got = {
+        p.name: (p.accounts, p.distinct, p.unique_accounts, p.mean_length)
+        for p in column_profiles(con)
+    }
+    assert got == _profiles_key_by_key(con)
+    # The account repeating a key counts once, with its first value.
+    assert got["Custom 0"][0] == sum(1 for i in range(120) if i % 7) + 1
+
+
+def test_keys_a_struct_cannot_hold_apart_are_profiled_too() -> None:
+    # 'Plan' and 'PLAN' differ only in case: one struct cannot have both as fields.
+    con = duckdb.connect()
+    _accounts(
+        con, ['{"Plan": "Gold", "PLAN": "x"}', '{"Plan": "Gold", "PLAN": "y"}', '{"plan": "z"}']
+    )
+    got = {
+        p.name: (p.accounts, p.distinct, p.unique_accounts, p.mean_length)
+        for p in column_profiles(con)
+    }
+    assert got == _profiles_key_by_key(con)
+    assert {k: v[:2] for k, v in got.items()} == {"Plan": (2, 1), "PLAN": (2, 2), "plan": (1, 1)}

@@ -48,6 +48,7 @@ from icpkit.attributes.extra import (
     extra_columns,
     extra_keys,
     profiles_read_once,
+    struct_fields,
 )
 from icpkit.config import AnalysisSettings
 from icpkit.store.db import arrow_table, literal
@@ -839,7 +840,7 @@ def _extra_read_once(selects: list[str], slices: Callable[[], list[str]]) -> tup
     if not paths:
         return selects, "accounts"
     keys = [_path_key(p) for p in paths]
-    if all(keys) and len({str(k).casefold() for k in keys}) == len(keys):
+    if all(k is not None for k in keys) and struct_fields([str(k) for k in keys]):
         fields = {p: f"a.__extra[{literal(str(k))}]" for p, k in zip(paths, keys, strict=True)}
         spec = literal(json.dumps({k: "VARCHAR" for k in keys}))
         parse = f"json_transform(extra, {spec})"

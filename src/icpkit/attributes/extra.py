@@ -3,6 +3,7 @@ in the store but never analyzed: identifiers, free text, too many values."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -219,13 +220,26 @@ def _column_profiles(
     con: duckdb.DuckDBPyConnection, keys: list[str], slices: list[str]
 ) -> list[ColumnProfile]:
     """The profile of every key of the accounts' JSON ``extra`` (``keys``, listed first),
-    read in ``slices`` (:func:`account_slices`): each account's JSON is parsed once for all
-    of them (one path per key), rather than cut into a row per key and value by
-    ``json_each`` (four times slower); a key no JSON path can name (the empty key) is read
-    by ``json_each``, unsliced."""
+    read in ``slices`` (:func:`account_slices`). Each account's JSON is parsed once for all
+    of them, into one struct whose fields are the keys, then cut into a row per key and
+    value: a list of paths looks each key up in turn, so its cost grows with the square of
+    the keys (1,000 keys on 4,867 accounts: 6.2 s against 1.2 s; 300 keys: 1.6 s against
+    0.7 s), and ``json_each`` cuts every document into rows of its own (far slower still).
+    Keys a struct cannot hold apart (two that differ only in case) are read by the list of
+    paths, the empty key, which no path names, by ``json_each``, unsliced."""
     if not keys:
         return []
-    if all(keys):
+    if struct_fields(keys):
+        spec = literal(json.dumps(dict.fromkeys(keys, "VARCHAR")))
+        # UNPIVOT leaves out the keys an account has no value for.
+        cells = " UNION ALL ".join(
+            f"""SELECT key, v FROM (UNPIVOT (SELECT unnest(json_transform(extra, {spec}))
+                                             FROM accounts
+                                             WHERE extra IS NOT NULL AND {part})
+                                    ON COLUMNS(*) INTO NAME key VALUE v)"""
+            for part in slices
+        )
+    elif all(keys):
         names = ", ".join(literal(k) for k in keys)
         paths = ", ".join(literal(json_path(k)) for k in keys)
         cells = " UNION ALL ".join(
@@ -239,6 +253,12 @@ def _column_profiles(
                    FROM accounts AS a, json_each(a.extra) AS j WHERE a.extra IS NOT NULL"""
     rows = con.execute(f"WITH cells AS ({cells}),{_PROFILE_SQL}").fetchall()
     return [ColumnProfile(str(k), int(a), int(d), int(u), float(m)) for k, a, d, u, m in rows]
+
+
+def struct_fields(keys: list[str]) -> bool:
+    """Whether ``keys`` can be the fields of one struct: none empty, none two that differ
+    only in case (a struct's field names are told apart regardless of case)."""
+    return all(keys) and len({k.casefold() for k in keys}) == len(keys)
 
 
 def extra_columns(
