@@ -18,7 +18,10 @@ from icpkit.analysis.frame import (
     _case_codes,
     _coded,
     _extra_read_once,
+    _frame_values,
+    _unordered,
     build_frame,
+    discover_attributes,
     prepare,
     prepared_token,
     read_frame_signal_ages,
@@ -398,3 +401,44 @@ def _definition(name: str) -> Definition:
     definition = definition_of(name)
     assert definition is not None, name
     return definition
+
+
+def test_unmapped_columns_are_read_once_per_account_and_counted_per_deal(demo_workspace) -> None:  # type: ignore[no-untyped-def]
+    # An unmapped column's value is its account's: the frame holds it a row per account, and
+    # each deal counts its account's value (the counts themselves: the tests above).
+    ws = Workspace.open(demo_workspace(800, 5).root)
+    with ws.connect(read_only=True) as con:
+        prepare(con)
+        attrs = discover_attributes(con, ws.settings.analysis)
+        unmapped = [a for a in attrs if a.name.startswith("extra:")]
+        assert unmapped
+        layout = _frame_values(con, attrs)
+        assert layout.accounts == {layout.columns[a.name] for a in unmapped}
+        held, accounts = con.execute(
+            "SELECT count(*), count(DISTINCT idx) FROM frame_accounts"
+        ).fetchall()[0]
+        assert (
+            held == accounts == con.execute("SELECT count(*) FROM account_index").fetchall()[0][0]
+        )
+        values = {
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'frame_values'"
+            ).fetchall()
+        }
+        assert not values & layout.accounts  # not written again per deal
+
+
+def test_rows_read_unordered_only_on_the_connection_that_asks() -> None:
+    con = duckdb.connect()
+    other = con.cursor()  # another connection to the same database, reading meanwhile
+
+    def kept(c: duckdb.DuckDBPyConnection) -> bool:
+        return bool(
+            c.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+        )
+
+    with _unordered(con):
+        assert not kept(con)
+        assert kept(other)
+    assert kept(con)

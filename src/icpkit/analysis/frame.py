@@ -17,8 +17,9 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -371,7 +372,7 @@ def _build_frame(
     ordered = arrow_table(con, "SELECT account_key FROM account_index ORDER BY idx")
     keys: list[str] = ordered.column(0).to_pylist()
     layout = _frame_values(con, attrs)
-    by_deal = _DealOrder.of(con) if layout.columns or layout.signals else None
+    by_deal = _DealOrder.of(con, layout) if layout.columns or layout.signals else None
     signals = _SignalValues.of(con, by_deal, layout) if by_deal and layout.signals else None
     counted: dict[str, _Runs | Future[_Runs]] = {}
     # The connection reads each attribute's values here while a pool counts those read
@@ -388,13 +389,16 @@ def _build_frame(
                 counted[attr.name] = pool.submit(signals.runs, attr.name)
                 continue
             # Counted by DuckDB, from its text column or its own SQL.
-            counted[attr.name] = _grouped(con, attr, column if column not in layout.names else None)
+            counted[attr.name] = _grouped(
+                con, attr, column if column not in layout.names else None, layout.accounts
+            )
         cuts = {
             attr.name: _cuts_of(attr, runs.result() if isinstance(runs, Future) else runs)
             for attr in attrs
             for runs in [counted[attr.name]]
         }
     con.execute("DROP TABLE IF EXISTS frame_values")  # read: its memory goes back
+    con.execute("DROP TABLE IF EXISTS frame_accounts")
     con.execute("DROP TABLE IF EXISTS frame_signals")
     totals = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE won), count(DISTINCT account_key) FROM closed"
@@ -475,11 +479,20 @@ def _cuts_of(attr: Attribute, runs: _Runs) -> list[Cut]:
     ]
 
 
-def _grouped(con: duckdb.DuckDBPyConnection, attr: Attribute, column: str | None) -> _Runs:
+def _grouped(
+    con: duckdb.DuckDBPyConnection,
+    attr: Attribute,
+    column: str | None,
+    per_account: frozenset[str] = frozenset(),
+) -> _Runs:
     """Wins and deals per (value, account) of ``attr`` counted by DuckDB: from its column of
-    ``frame_values``, else from its own SQL."""
+    ``frame_values`` (of ``frame_accounts`` for the columns ``per_account``), else from its
+    own SQL."""
     values_of = (
-        f"SELECT idx, won, {column} AS value FROM frame_values"
+        f"""SELECT f.idx, f.won, e.{column} AS value
+            FROM frame_values f JOIN frame_accounts e USING (idx)"""
+        if column is not None and column in per_account
+        else f"SELECT idx, won, {column} AS value FROM frame_values"
         if column is not None
         else f"""SELECT idx, won, value
                  FROM (SELECT c.account_key, c.won, {attr.sql} AS value
@@ -532,17 +545,20 @@ class _DealOrder:
     """The deals of ``frame_values`` as a scan returns them, reordered by account: each
     attribute's column, fetched on its own in the same scan order, is counted per (value,
     account) here in O(deals) (a stable radix sort on the value's code) rather than by one
-    GROUP BY and ORDER BY an attribute in DuckDB."""
+    GROUP BY and ORDER BY an attribute in DuckDB. A column of ``frame_accounts`` (a value
+    per account) is read per account and given to each deal through its account's row."""
 
     order: np.ndarray  # scan position of each deal, by account
     idx: np.ndarray  # account index per deal, by account (int32 while it fits)
     won: np.ndarray  # 1 won, 0 lost (int8), per deal, by account
-    text: frozenset[str]  # the columns of ``frame_values`` that hold text
+    text: frozenset[str]  # the columns of ``frame_values`` and ``frame_accounts`` holding text
     dated: DatedDeals  # the deals with a day, by number
     by_number: np.ndarray  # per deal number, its account's index (-1: not read, see Frame)
+    per_account: frozenset[str] = frozenset()  # the columns of ``frame_accounts``
+    account_rows: np.ndarray | None = None  # per deal in scan order, its row there
 
     @classmethod
-    def of(cls, con: duckdb.DuckDBPyConnection) -> _DealOrder | None:
+    def of(cls, con: duckdb.DuckDBPyConnection, layout: _Layout) -> _DealOrder | None:
         """The order of the scan, or None when scans may not keep the table's order."""
         kept = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
         if not kept[0][0]:
@@ -559,7 +575,17 @@ class _DealOrder:
         by_number = np.full(int(numbers.max()) + 1 if numbers.size else 0, -1, dtype=np.int64)
         by_number[numbers] = idx
         text = _text_columns(con, "frame_values")
-        return cls(order, idx[order].astype(narrow), won, text, dated, by_number)
+        rows = None
+        if layout.accounts:
+            text |= _text_columns(con, "frame_accounts")
+            held = _numbers(con, "SELECT idx FROM frame_accounts")["idx"].astype(np.int64)
+            at = np.full(int(max(held.max(initial=-1), idx.max(initial=-1))) + 1, -1, np.int64)
+            at[held] = np.arange(held.size)
+            rows = at[idx]
+            if rows.size and rows.min() < 0:  # a deal whose account has no row: read by SQL
+                return None
+        narrowed = idx[order].astype(narrow)
+        return cls(order, narrowed, won, text, dated, by_number, layout.accounts, rows)
 
     def codes(
         self, con: duckdb.DuckDBPyConnection, column: str, names: list[str] | None = None
@@ -567,15 +593,27 @@ class _DealOrder:
         """Each deal's code of ``column`` in scan order (NULL read as 'None') and the values
         of the codes, for :meth:`count`; ``names``: the values of a column of codes. None
         when the column is neither codes nor text."""
+        per_account = column in self.per_account and self.account_rows is not None
+        table = "frame_accounts" if per_account else "frame_values"
         if names is not None:
-            codes = _numbers(con, f"SELECT {column} FROM frame_values")[column]
-            return (codes, names) if codes.size == self.order.size else None
-        if column not in self.text:
+            coded: tuple[np.ndarray, list[str]] | None = (
+                _numbers(con, f"SELECT {column} FROM {table}")[column],
+                names,
+            )
+        elif column in self.text:
+            coded = _encoded(arrow_table(con, f"SELECT {_text(column)} FROM {table}").column(0))
+        else:
             return None
-        values = arrow_table(con, f"SELECT {_text(column)} FROM frame_values").column(0)
-        if len(values) != self.order.size:
+        if coded is None:
             return None
-        return _encoded(values)
+        codes, values = coded
+        if per_account and self.account_rows is not None:
+            # Each deal takes its account's code. Text is coded in the accounts' order, not
+            # the deals': the codes differ, the cuts do not (see _cuts_of).
+            if codes.size <= int(self.account_rows.max(initial=-1)):
+                return None
+            codes = codes[self.account_rows]
+        return (codes, values) if codes.size == self.order.size else None
 
     def count(self, codes: np.ndarray, names: list[str]) -> _Runs:
         """Wins and deals per (value, account) of the deals' value codes (in scan order;
@@ -667,6 +705,7 @@ class _Layout:
     columns: dict[str, str]
     names: dict[str, list[str]]
     signals: dict[str, tuple[int, str]]
+    accounts: frozenset[str] = frozenset()  # columns of ``frame_accounts``, a row an account
 
 
 # The name of code 0: a value the attribute does not list, left out of its cuts.
@@ -761,7 +800,10 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
     column per distinct SQL. Its SQL runs on the rows of ``signal_last`` alone, into
     ``frame_signals`` (the deal's row of ``frame_values``, the attribute's number, the
     value's code): one pass over the signals instead of a pivot of every family per deal."""
-    selects, joins, columns = [], [], {}
+    selects: list[str] = []
+    account_selects: list[str] = []
+    joins: list[str] = []
+    columns: dict[str, str] = {}
     names: dict[str, list[str]] = {}
     signals: dict[str, tuple[int, str]] = {}
     # Per SQL and values: the intent attributes reading it, (number, family literal).
@@ -782,11 +824,13 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
             # The frame's SQL joins its table as ``sl``; here each attribute has its own alias.
             joins.append(definition.join(attr.name, f"sl{i}"))
             sql = SIGNAL_ALIAS.sub(f"sl{i}.", sql)
+        # An unmapped column's value is its account's: read once per account, not per deal.
+        target = account_selects if _ACCOUNT_VALUE.fullmatch(sql) else selects
         if attr.order:
-            selects.append(f", {_coded(sql, attr.order)} AS v{i}")
+            target.append(f", {_coded(sql, attr.order)} AS v{i}")
             names[f"v{i}"] = [_UNLISTED, *attr.order]
         else:
-            selects.append(f", {sql} AS v{i}")
+            target.append(f", {sql} AS v{i}")
         columns[attr.name] = f"v{i}"
     if grouped:
         # Without a row of its signal: the SQL on a join that matches nothing.
@@ -797,6 +841,16 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
     # Each deal's number and whether it has a day, so that the deals the signals' ages are
     # read for come from this table's one scan (:class:`_DealOrder`), not a join of their own.
     selects.append(", c.deal_no, c.created_at IS NOT NULL AS dated")
+    if account_selects:
+        values, parsed = _extra_read_once(account_selects, lambda: account_slices(con))
+        # Rows in any order (found by ``idx``, see _DealOrder), so the slices are parsed side
+        # by side: kept in order, DuckDB reads them one after another.
+        with _unordered(con):
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE frame_accounts AS
+                    SELECT i.idx {"".join(values)}
+                    FROM account_index i JOIN {parsed} a USING (account_key)"""
+            )
     selects, accounts = _extra_read_once(selects, lambda: account_slices(con))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE frame_values AS
@@ -817,11 +871,29 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
                          JOIN accounts a ON a.account_key = c.account_key"""
             )
         con.execute(f"CREATE OR REPLACE TEMP TABLE frame_signals AS {' UNION ALL '.join(per_sql)}")
-    return _Layout(columns, names, signals)
+    per_account = frozenset(re.findall(r" AS (v\d+)$", "\n".join(account_selects), re.M))
+    return _Layout(columns, names, signals, per_account)
+
+
+@contextmanager
+def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Within the block, statements on ``con`` need not keep the order of the rows they read
+    (set for this connection only: the setting is otherwise the database's, and other
+    connections may be reading meanwhile)."""
+    con.execute("SET SESSION preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute("RESET SESSION preserve_insertion_order")
 
 
 # An unmapped column's value as an attribute reads it (icpkit.attributes.kinds).
 _EXTRA_VALUE = re.compile(r"json_extract_string\(a\.extra, ('(?:[^']|'')*')\)")
+# An attribute that is one unmapped column's value and nothing else: the same for every deal
+# of an account.
+_ACCOUNT_VALUE = re.compile(
+    r"coalesce\(json_extract_string\(a\.extra, '(?:[^']|'')*'\), '\(missing\)'\)"
+)
 # The SQL literal of the JSON path of one top-level key (icpkit.store.db.json_path).
 _KEY_PATH = re.compile(r"""'\$\."((?:[^"\\]|\\.)*)"'""", re.S)
 
