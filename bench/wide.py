@@ -11,13 +11,13 @@ extra columns. Measured in one run, each step in its own process:
 - ``duckdb read_csv``: DuckDB's own CSV reader loading the file as text into a table: the
   floor any loader pays to read the bytes.
 
-With ``--derive DEALSxCOLUMNS`` (``50000x300``) it also times ``icp derive`` on the demo CRM of
-that many deals whose companies export carries that many custom properties of a few values
-each (every one an attribute to test), against the derive of the same CRM without them:
-what the unmapped columns cost the analysis.
+With ``--derive DEALSxCOLUMNS`` (``50000x300``, several comma-separated) it also times
+``icp derive`` on the demo CRM of that many deals whose companies export carries that many
+custom properties of a few values each (every one an attribute to test), against the derive
+of the same CRM without them: what the unmapped columns cost the analysis.
 
 Usage: ``python bench/wide.py [--shapes 2000x20,500x20000,1500x5000] [--derive 50000x300]
-[--out bench/out-wide]``
+[--out bench/out-wide]`` (``--shapes ''``: the derive alone)
 """
 
 from __future__ import annotations
@@ -160,7 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default="2000x20,500x20000,1500x5000")
     parser.add_argument("--out", type=Path, default=HERE / "out-wide")
-    parser.add_argument("--derive", default="", help="DEALSxCOLUMNS, e.g. 50000x300")
+    parser.add_argument(
+        "--derive", default="", help="DEALSxCOLUMNS, comma-separated: 50000x300,50000x1000"
+    )
     args = parser.parse_args()
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
@@ -172,7 +174,7 @@ def main() -> None:
     )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     report = []
-    for shape in args.shapes.split(","):
+    for shape in filter(None, args.shapes.split(",")):
         columns, rows = (int(n) for n in shape.lower().split("x"))
         path = out / f"companies_{columns}x{rows}.csv"
         write_export(path, columns, rows)
@@ -198,8 +200,8 @@ def main() -> None:
         )
         sys.stdout.flush()
     (out / "wide.json").write_text(json.dumps(report, indent=2))
-    if args.derive:
-        deals, columns = (int(n) for n in args.derive.lower().split("x"))
+    for shape in filter(None, args.derive.split(",")):
+        deals, columns = (int(n) for n in shape.lower().split("x"))
         derive_wide(out, deals, columns)
 
 
