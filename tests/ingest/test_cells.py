@@ -21,6 +21,7 @@ from icpkit.ingest.cells import (
 )
 from icpkit.ingest.distinct import money_twin, normalize_distinct
 from icpkit.ingest.fields import FIELDS
+from icpkit.ingest.normalize.money import _shown_by
 from icpkit.ingest.normalize.names import company_name_key
 
 SPECS = {s.name: s for s in FIELDS["companies"]} | {s.name: s for s in FIELDS["deals"]}
@@ -134,7 +135,22 @@ AMOUNTS = [
     "7 billion", "0.1 million", "$1.25M", "$1.234M", "$1,2M", "1.5 mln", "$ 1.5M", "1.5m",
     "$1.5 M", "US$1.5M", "£1.5M", "$1.5MM", "$99999.9B", "0K", "$1.5M-$2M", "-$1.5M",
     "(1,000,000)", "1,000,000 EUR", "1.2e3", "$36.9", "5000000",
+    # Formatted reports: a currency before or after, the number's separators its own.
+    "$12,290.74", "USD 12,290.53", "12.290,83 €", "12 290,83 EUR", "€1,290,000", "GBP 500",
+    "£0.50", "$12290", "EUR 500.5", "12,290.74", "12.290,83", "290,83", "12,290.74USD",
+    "CHF 1,200.50", "$ 12,290.74", "12\u00a0290,83\u00a0€", "12\u202f290,83 €", "0,5 $",
+    "1.234.567,89 $", "AUD 1,234,567.00", "12,290.74 $",
+    # ... and their near misses: the column decides, two currencies, other forms.
+    "$12,500", "€12.500", "$12 USD", "$12,290.745", "usd 500", "$0012", "12.5", "$1,2345.00",
+    "12 290.83", "12.290.83", "$-12.00", "A$1,200.00", "$12,290.74 EUR", "12,290.74 XYZ",
+    "1 234 567", "$12,290.7 4", "€12.290,83.5", "$.50", "USD  12.00", "12,29",
 ]  # fmt: skip
+FORMATTED = {
+    "$12,290.74": (12290.74, "USD"), "USD 12,290.53": (12290.53, "USD"),
+    "12.290,83 €": (12290.83, "EUR"), "12 290,83 EUR": (12290.83, "EUR"),
+    "€1,290,000": (1290000.0, "EUR"), "GBP 500": (500.0, "GBP"),
+    "12\u00a0290,83\u00a0€": (12290.83, "EUR"), "12,290.74": (12290.74, None),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("field", ["revenue", "amount"])
@@ -148,6 +164,7 @@ def test_the_money_twin_reads_each_amount_as_the_normalizer_does_in_any_column(
     twin = money_twin(money_limit(spec, settings))("vals")
     hits = con.execute(f"SELECT v, o0, o1 FROM ({twin}) WHERE hit").fetchall()
     assert {"10,717,000", "$194.5M", "€1.1B", "2.5 million", "$100K"} <= {v for v, *_ in hits}
+    assert {v: (a, c) for v, a, c in hits if v in FORMATTED} == FORMATTED
     # The column's decimal separator (none, ',' or '.') changes none of the twin's amounts.
     lookup = build_lookup(spec, AMOUNTS, settings, column_values=shown).table.to_pylist()
     python = {r["raw"]: r for r in lookup}
@@ -165,6 +182,11 @@ def test_the_money_twin_reads_each_amount_as_the_normalizer_does_in_any_column(
         ["10,717,000", "1,234", "€1.1M", "100K", "36.9", "5000000", "12.500"],
         ["1,234", "12.500", "$5M", "150000", "$0.5M"],
         ["1.234,56", "12.500", "€2,3M", "2 million"],
+        # Formatted amounts weigh in: alone, they settle what '12.500' means.
+        ["$12,290.74", "USD 1,234.50", "12.500", "$1,234", "500"],
+        ["12.290,83 €", "12 290,83 EUR", "12.500", "1,234"],
+        ["$12,290.74", "12.290,83 €", "12.500", "1,5", "$12,500"],
+        ["€1,290,000", "GBP 500", "12,290.74", "12.500"],
         AMOUNTS,
     ],
 )
@@ -190,3 +212,22 @@ def test_amounts_read_by_the_money_twin_weigh_in_the_columns_decimal_separator(
     slow = lookup()
     assert fast[:2] == slow[:2]
     assert fast[2] < slow[2]
+
+
+def test_the_separator_each_twin_amount_shows_is_the_one_the_normalizer_sees() -> None:
+    # Counted in SQL, not listed: each amount the money twin read weighs in the column's
+    # decimal separator with the one its number shows, as the normalizer would see it.
+    spec, settings = SPECS["amount"], IngestSettings()
+    con = duckdb.connect()
+    con.register("vals", pa.table({"v": AMOUNTS}))
+    con.execute(f"CREATE TABLE t AS {money_twin(money_limit(spec, settings))('vals')}")
+    shown = distinct._shown_by_twin(con, "t")
+    hits = [v for (v,) in con.execute("SELECT v FROM t WHERE hit").fetchall()]
+    expected: dict[str, list[str]] = {}
+    for v in sorted(hits):
+        for sep in _shown_by(v):
+            expected.setdefault(sep, []).append(v)
+    assert {sep: (s.count, s.first) for sep, s in shown.items()} == {
+        sep: (len(vs), vs[0]) for sep, vs in expected.items()
+    }
+    assert set(shown) == {",", "."}  # both ways among them

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -32,12 +32,13 @@ from icpkit.ingest.normalize.employees import LARGEST_EMPLOYER, parse_employees
 from icpkit.ingest.normalize.industries import code_system, read_industry
 from icpkit.ingest.normalize.money import (
     Money,
+    Shown,
     check_amount,
     infer_decimal_separator,
     parse_money,
 )
 from icpkit.ingest.normalize.names import LEGAL_SUFFIXES
-from icpkit.ingest.normalize.numbers import parse_number, read_separators
+from icpkit.ingest.normalize.numbers import Separator, parse_number, read_separators
 from icpkit.ingest.normalize.stages import stage_outcome
 from icpkit.store.db import literal
 
@@ -140,6 +141,16 @@ Note = str | Callable[[], str | None] | None
 """A note for the user, or a function giving it once every value has been converted."""
 
 
+@dataclass(frozen=True)
+class Weighed:
+    """More of a column of numbers that weighs in its decimal separator besides the values
+    passed: the evidence of values read in SQL, counted per separator and taking their place
+    in the column's order (``among``), and values weighed after all others (``after``)."""
+
+    among: Mapping[Separator, Shown] = field(default_factory=dict)
+    after: Sequence[str] = ()
+
+
 def _separator_note(values: Sequence[str], how: str) -> str:
     """Up to three values read one way, and how: for the column's note."""
     shown = ", ".join(f"'{v}'" for v in values[:3])
@@ -148,11 +159,11 @@ def _separator_note(values: Sequence[str], how: str) -> str:
 
 
 def _numbers(
-    kind: str, spec: FieldSpec, settings: IngestSettings, values: Sequence[str]
+    kind: str, spec: FieldSpec, settings: IngestSettings, values: Sequence[str], weigh: Weighed
 ) -> tuple[Callable[[str], Any], Note]:
     """Money and plain numbers, with the column's decimal separator decided from all its
     values: in a column writing '1.234,56', '12.500' is twelve thousand five hundred."""
-    separators = infer_decimal_separator(values)
+    separators = infer_decimal_separator(values, among=weigh.among, after=weigh.after)
     decimal = separators.decimal
     read: dict[str, list[str]] = {"column": [], "currency": [], "default": []}
     limit = money_limit(spec, settings)
@@ -208,7 +219,11 @@ def _numbers(
 
 
 def _converter(
-    spec: FieldSpec, settings: IngestSettings, values: Sequence[str], iso_dates: int = 0
+    spec: FieldSpec,
+    settings: IngestSettings,
+    values: Sequence[str],
+    iso_dates: int = 0,
+    weigh: Weighed | None = None,
 ) -> tuple[Callable[[str], Any], Note]:
     """The function turning one raw value into a tuple of outputs, plus a note for the user."""
     kind = spec.kind
@@ -220,7 +235,7 @@ def _converter(
 
         return employees, None
     if kind in ("money", "number"):
-        return _numbers(kind, spec, settings, values)
+        return _numbers(kind, spec, settings, values, weigh or Weighed())
     if kind == "date":
         inference = infer_date_order(
             values, default=settings.date_order_default, iso_dates=iso_dates
@@ -387,15 +402,17 @@ def build_lookup(
     *,
     column_values: Sequence[str] | None = None,
     iso_dates: int = 0,
+    weigh: Weighed | None = None,
 ) -> Lookup:
     """Normalize every distinct ``values`` entry of one column for field ``spec``.
 
     ``column_values`` (default: ``values``) are the column's distinct values the decisions
     taken per column weigh (the day/month order of dates); ``iso_dates`` counts more of its
-    distinct values, ISO dates read in SQL, that weigh in that decision without being passed.
+    distinct values, ISO dates read in SQL, that weigh in that decision without being passed;
+    ``weigh``, more of a column of numbers, in its decimal separator.
     """
     convert, pending = _converter(
-        spec, settings, values if column_values is None else column_values, iso_dates
+        spec, settings, values if column_values is None else column_values, iso_dates, weigh
     )
     outputs = OUTPUTS[spec.kind]
     cols: list[list[Any]] = [[] for _ in outputs]

@@ -24,12 +24,16 @@ from icpkit.ingest.cells import (
     OUTPUTS,
     FastPath,
     Lookup,
+    Weighed,
     build_lookup,
     fast_path,
     money_limit,
     suffix_tables,
 )
 from icpkit.ingest.fields import FieldSpec
+from icpkit.ingest.normalize.money import Shown
+from icpkit.ingest.normalize.numbers import Separator
+from icpkit.store.db import literal
 
 
 def _unmapped_industries(
@@ -107,25 +111,83 @@ def site_twin(relation: str) -> str:
 _GROUPED_AMOUNT = r"'[1-9][0-9]{0,2}(,[0-9]{3}){2,4}'"
 _SCALED_AMOUNT = r"'[$€]?[0-9]{1,6}(\.[0-9]{1,2})?(K|M|B| million| billion)'"
 
+# Amounts as formatted reports write them, a currency before or after: '$12,290.74',
+# 'USD 12,290.53', '12.290,83 €', '12 290,83 EUR', '€1,290,000', 'GBP 500'. The number's own
+# separators say which is the decimal one (both shown, or one followed by one or two
+# digits), so each reads the same in every column; '12,500' and '€12.500' do not, and stay
+# with the normalizer. Groups: the currency before, the number, the currency after.
+_CURRENCY = "[$€£]|USD|EUR|GBP|CAD|AUD|CHF"
+_DOT_DECIMAL = r"(?:0|[1-9][0-9]{0,2}(?:,[0-9]{3})*)\.[0-9]{1,2}|[1-9][0-9]{0,2}(?:,[0-9]{3}){2,4}"
+_COMMA_DECIMAL = (
+    r"(?:0|[1-9][0-9]{0,2}(?:\.[0-9]{3})*),[0-9]{1,2}"
+    r"|(?:0|[1-9][0-9]{0,2}(?: [0-9]{3})*),[0-9]{1,2}"
+)
+# With a currency, a number without separators is an amount too ('$12290', 'EUR 500.5').
+_BARE = r"(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,2})?"
+_FORMATTED = rf"(?:({_CURRENCY}) ?)?({_DOT_DECIMAL}|{_COMMA_DECIMAL}|{_BARE})(?: ?({_CURRENCY}))?"
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+
+
+def _spaced(v: str) -> str:
+    """SQL of ``v`` with its no-break spaces read as spaces: they group thousands alike."""
+    return f"replace(replace({v}, chr(160), ' '), chr(8239), ' ')"
+
+
+def _formatted_parts(v: str) -> tuple[str, str, str]:
+    """SQL of the currency before, the number and the currency after in ``v`` written as
+    :data:`_FORMATTED` says ('' where absent or ``v`` is written otherwise)."""
+    pattern = literal(f"^{_FORMATTED}$")
+    before, number, after = (f"regexp_extract({_spaced(v)}, {pattern}, {g})" for g in (1, 2, 3))
+    return before, number, after
+
+
+def _formatted_amount(v: str) -> tuple[str, str]:
+    """SQL of the amount and the currency of ``v`` written as :data:`_FORMATTED` says (NULL
+    for any other value): one currency at most, and a number without separators only with
+    one."""
+    before, number, after = _formatted_parts(v)
+    usable = (
+        f"regexp_full_match({_spaced(v)}, {literal(_FORMATTED)}) "
+        f"AND ({before} = '' OR {after} = '') "
+        f"AND ({before} <> '' OR {after} <> '' OR NOT regexp_full_match({number}, "
+        f"{literal(_BARE)}))"
+    )
+    comma = f"regexp_full_match({number}, {literal(_COMMA_DECIMAL)})"
+    digits = (
+        f"CASE WHEN {comma} THEN replace(replace(replace({number}, '.', ''), ' ', ''), ',', '.') "
+        f"ELSE replace({number}, ',', '') END"
+    )
+    written = f"coalesce(nullif({before}, ''), nullif({after}, ''))"
+    symbols = " ".join(f"WHEN {literal(k)} THEN {literal(c)}" for k, c in _SYMBOLS.items())
+    currency = f"CASE {written} {symbols} ELSE {written} END"
+    return (
+        f"CASE WHEN {usable} THEN try_cast({digits} AS DOUBLE) END",
+        f"CASE WHEN {usable} THEN {currency} END",
+    )
+
 
 def money_twin(limit: float) -> Twin:
     """The SQL twin of :func:`icpkit.ingest.normalize.money.parse_money` for amounts written
-    with thousands separators or a magnitude, up to ``limit``: none of their separators is
-    left to the column's decimal separator, so each reads the same in every column."""
+    with thousands separators or a magnitude, or formatted with a currency (see
+    :data:`_FORMATTED`), up to ``limit``: none of their separators is left to the column's
+    decimal separator, so each reads the same in every column."""
 
     def select(relation: str) -> str:
         scale = (
             "CASE WHEN ends_with(v, 'K') THEN 1e3 "
             "WHEN ends_with(v, 'M') OR ends_with(v, ' million') THEN 1e6 ELSE 1e9 END"
         )
+        grouped = f"regexp_full_match(v, {_GROUPED_AMOUNT})"
+        scaled = f"regexp_full_match(v, {_SCALED_AMOUNT})"
+        formatted, written = _formatted_amount("v")
         amount = (
-            f"CASE WHEN regexp_full_match(v, {_GROUPED_AMOUNT}) "
-            "THEN try_cast(replace(v, ',', '') AS DOUBLE) "
-            f"WHEN regexp_full_match(v, {_SCALED_AMOUNT}) "
-            f"THEN try_cast(regexp_extract(v, '[0-9.]+') AS DOUBLE) * {scale} END"
+            f"CASE WHEN {grouped} THEN try_cast(replace(v, ',', '') AS DOUBLE) "
+            f"WHEN {scaled} THEN try_cast(regexp_extract(v, '[0-9.]+') AS DOUBLE) * {scale} "
+            f"ELSE {formatted} END"
         )
         currency = (
-            "CASE WHEN starts_with(v, '$') THEN 'USD' WHEN starts_with(v, '€') THEN 'EUR' END"
+            f"CASE WHEN {grouped} THEN NULL WHEN {scaled} THEN CASE WHEN starts_with(v, '$') "
+            f"THEN 'USD' WHEN starts_with(v, '€') THEN 'EUR' END ELSE {written} END"
         )
         return f"""
             SELECT v, coalesce(o0 <= {limit!r}, false) AS hit, o0, o1
@@ -239,6 +301,7 @@ def normalize_distinct(
         slow = _strings(con, f"SELECT v FROM {left} ORDER BY 1")
         column_values: list[str] | None = None
         iso_dates = 0
+        weigh: Weighed | None = None
         if spec.kind == "date" and slow:
             # The day/month order weighs every value of the column: the ones read in Python
             # one by one, the ISO dates read in SQL (never day/month numeric) by their count.
@@ -250,19 +313,17 @@ def normalize_distinct(
             iso_dates -= len(slow)
         elif spec.kind in ("money", "number") and fast is not None:
             # The decimal separator: plain fast-path numbers with a dot all say '.'; a few do.
-            # Each amount the money twin read with a separator says '.' too: it weighs in, in
-            # its place among the values read in Python, as if read there.
+            # Each amount the money twin read with a separator shows one too: it weighs in, in
+            # its place among the values read in Python, as if read there; counted in SQL,
+            # as there may be millions. Without values left for Python nothing is decided.
             column_values = slow
-            if spec.kind == "money":
-                shown = f"SELECT v FROM {alias}_t1 WHERE hit AND regexp_matches(v, '[.,]')"
-                column_values = _strings(
-                    con, f"SELECT v FROM ({shown} UNION ALL SELECT v FROM {left}) ORDER BY 1"
-                )
-            column_values = column_values + _strings(
+            among = _shown_by_twin(con, f"{alias}_t1") if spec.kind == "money" and slow else {}
+            after = _strings(
                 con, f"SELECT v FROM {alias}_t0 WHERE hit AND contains(v, '.') LIMIT 100"
             )
+            weigh = Weighed(among, after)
         lookup = build_lookup(
-            spec, slow, settings, column_values=column_values, iso_dates=iso_dates
+            spec, slow, settings, column_values=column_values, iso_dates=iso_dates, weigh=weigh
         )
         parts.insert(0, "SELECT raw, " + ", ".join(names) + ", error FROM lookup_rows")
         con.register("lookup_rows", lookup.table)
@@ -277,6 +338,19 @@ def normalize_distinct(
     if spec.kind == "industry":
         lookup.note = _unmapped_industries(con, spec, column, alias, relation)
     return Normalized(alias, lookup, len(slow))
+
+
+def _shown_by_twin(con: duckdb.DuckDBPyConnection, table: str) -> dict[Separator, Shown]:
+    """The decimal separator each amount the money twin read in ``table`` shows, counted:
+    ',' where its number is written with a decimal comma, '.' for every other with a
+    separator (a decimal point, or two groups of thousands or more)."""
+    _, number, _ = _formatted_parts("v")
+    rows = con.execute(
+        f"""SELECT CASE WHEN regexp_full_match({number}, {literal(_COMMA_DECIMAL)}) THEN ','
+                        ELSE '.' END AS shown, count(*), min(v)
+            FROM {table} WHERE hit AND regexp_matches(v, '[.,]') GROUP BY ALL"""
+    ).fetchall()
+    return {sep: Shown(int(n), str(first)) for sep, n, first in rows}
 
 
 def _strings(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -118,38 +118,70 @@ class SeparatorInference:
     explanation: str
 
 
-def infer_decimal_separator(values: Iterable[str]) -> SeparatorInference:
+@dataclass(frozen=True)
+class Shown:
+    """Values of a column read elsewhere (in SQL) that show one decimal separator: how many,
+    and the first of them in the column's order of values."""
+
+    count: int
+    first: str
+
+
+def infer_decimal_separator(
+    values: Iterable[str],
+    *,
+    among: Mapping[Separator, Shown] | None = None,
+    after: Iterable[str] = (),
+) -> SeparatorInference:
     """Decide a column's decimal separator from all its values, as dates decide their order.
 
     A value whose separators tell ('1.234,56', '12,5', '1.234.567' say ','; '1,234.56',
     '12.5' say '.') is evidence; '12.500' and '1,234' are not. Evidence one way only settles
     the column, and its ambiguous values are read the same way; evidence both ways settles
     nothing (each such value is read by its own currency's convention).
+
+    ``values`` come in the column's order; ``among``: the evidence of values read elsewhere
+    that take their place in that order (counted, not listed: there may be millions);
+    ``after``: values weighed after all of them.
     """
-    seen: dict[Separator, list[str]] = {",": [], ".": []}
+    count: dict[Separator, int] = {",": 0, ".": 0}
+    first: dict[Separator, str] = {}  # as written, unstripped: values are ordered so
     for raw in values:
-        if is_blank(raw):
-            continue
-        for token in _NUMBER_TOKEN.findall(raw.translate(_SPACES)):
-            shown, _ = read_separators(token)
-            if shown is not None:
-                seen[shown].append(raw.strip())
-    commas, dots = seen[","], seen["."]
+        for shown in _shown_by(raw):
+            count[shown] += 1
+            first.setdefault(shown, raw)
+    for shown, read in (among or {}).items():
+        count[shown] += read.count
+        if shown not in first or read.first < first[shown]:
+            first[shown] = read.first
+    for raw in after:
+        for shown in _shown_by(raw):
+            count[shown] += 1
+            first.setdefault(shown, raw)
+    example = {k: v.strip() for k, v in first.items()}
+    commas, dots = count[","], count["."]
     if commas and dots:
         return SeparatorInference(
             None,
-            f"the column writes decimals both ways ({len(commas)} values like '{commas[0]}', "
-            f"{len(dots)} like '{dots[0]}')",
+            f"the column writes decimals both ways ({commas} values like '{example[',']}', "
+            f"{dots} like '{example['.']}')",
         )
     if commas or dots:
         sep: Separator = "," if commas else "."
-        examples = commas or dots
         return SeparatorInference(
             sep,
-            f"{len(examples)} other values write '{sep}' as the decimal separator (e.g. "
-            f"'{examples[0]}')",
+            f"{count[sep]} other values write '{sep}' as the decimal separator (e.g. "
+            f"'{example[sep]}')",
         )
     return SeparatorInference(None, "no value in the column shows its decimal separator")
+
+
+def _shown_by(raw: str) -> list[Separator]:
+    """The decimal separator each number of ``raw`` shows, where it shows one."""
+    if is_blank(raw):
+        return []
+    shown = (read_separators(t)[0] for t in _NUMBER_TOKEN.findall(raw.translate(_SPACES)))
+    return [sep for sep in shown if sep is not None]
 
 
 def parse_money(raw: str, decimal: Separator | None = None) -> Money | None:
