@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from measure import measure_step, round_order, spread
+from measure import INGEST_ONE_FILE, READ_CSV_AS_TEXT, measure_step, round_order, spread
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,21 +36,6 @@ FORMS: dict[str, Callable[[float], str]] = {
 GENERATE = """
 from icpkit.demo import make_crm
 make_crm({deals}, 7, {data!r})
-"""
-
-ICPKIT = """
-from icpkit.workspace import Workspace
-ws = Workspace.init({ws!r})
-result = ws.ingest([{path!r}])
-assert result.ok, result.failures
-print(result.files[0].rows_loaded)
-"""
-
-DUCKDB = """
-import duckdb
-con = duckdb.connect({db!r})
-con.execute("CREATE TABLE t AS SELECT * FROM read_csv({path!r}, all_varchar=true)")
-print(con.execute("SELECT count(*) FROM t").fetchone()[0])
 """
 
 
@@ -100,8 +85,8 @@ def main() -> None:
         for name in round_order(list(FORMS), round_no - 1):
             path = str(paths[name])
             ws = out / f"ws-{round_no}-{list(FORMS).index(name)}"
-            ours = measure_step(ICPKIT.format(ws=str(ws), path=path))
-            floor = measure_step(DUCKDB.format(db=str(ws) + ".duckdb", path=path))
+            ours = measure_step(INGEST_ONE_FILE.format(ws=str(ws), path=path))
+            floor = measure_step(READ_CSV_AS_TEXT.format(db=str(ws) + ".duckdb", path=path))
             rows = int(ours.last)
             took[name].append(ours.seconds)
             ratio[name].append(ours.seconds / floor.seconds)

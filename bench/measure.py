@@ -95,3 +95,21 @@ def spread(values: list[float], unit: str = " s") -> str:
         return f"{values[0]:.1f}{unit}"
     low, high = min(values), max(values)
     return f"{median(values):.1f}{unit} ({low:.1f}-{high:.1f}{unit}, {len(values)} rounds)"
+
+
+# A step loading one file into a fresh workspace (``ws``, ``path``): it prints the rows loaded.
+INGEST_ONE_FILE = """
+from icpkit.workspace import Workspace
+ws = Workspace.init({ws!r})
+result = ws.ingest([{path!r}])
+assert result.ok, result.failures
+print(result.files[0].rows_loaded)
+"""
+
+# The floor of that step: DuckDB's own reader loading the file as text (``db``, ``path``).
+READ_CSV_AS_TEXT = """
+import duckdb
+con = duckdb.connect({db!r})
+con.execute("CREATE TABLE t AS SELECT * FROM read_csv({path!r}, all_varchar=true)")
+print(con.execute("SELECT count(*) FROM t").fetchone()[0])
+"""

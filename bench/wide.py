@@ -30,7 +30,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from measure import measure_step
+from measure import INGEST_ONE_FILE, READ_CSV_AS_TEXT, measure_step
 
 HERE = Path(__file__).resolve().parent
 MAPPED = [
@@ -45,21 +45,6 @@ MAPPED = [
     "Create Date",
     "Lifecycle Stage",
 ]
-
-ICPKIT = """
-from icpkit.workspace import Workspace
-ws = Workspace.init({ws!r})
-result = ws.ingest([{path!r}])
-assert result.ok, result.failures
-print(result.files[0].rows_loaded)
-"""
-
-DUCKDB = """
-import duckdb
-con = duckdb.connect({db!r})
-con.execute("CREATE TABLE t AS SELECT * FROM read_csv({path!r}, all_varchar=true)")
-print(con.execute("SELECT count(*) FROM t").fetchone()[0])
-"""
 
 
 def write_export(path: Path, columns: int, rows: int, seed: int = 7) -> None:
@@ -179,8 +164,10 @@ def main() -> None:
         path = out / f"companies_{columns}x{rows}.csv"
         write_export(path, columns, rows)
         mib = path.stat().st_size / 2**20
-        ours = measure_step(ICPKIT.format(ws=str(out / f"ws-{shape}"), path=str(path)))
-        floor = measure_step(DUCKDB.format(db=str(out / f"raw-{shape}.duckdb"), path=str(path)))
+        ours = measure_step(INGEST_ONE_FILE.format(ws=str(out / f"ws-{shape}"), path=str(path)))
+        floor = measure_step(
+            READ_CSV_AS_TEXT.format(db=str(out / f"raw-{shape}.duckdb"), path=str(path))
+        )
         assert int(ours.last) == int(floor.last) == rows, (ours.last, floor.last)
         report.append(
             {
