@@ -375,6 +375,7 @@ def _build_frame(
     by_deal = _DealOrder.of(con, layout) if layout.columns or layout.signals else None
     signals = _SignalValues.of(con, by_deal, layout) if by_deal and layout.signals else None
     counted: dict[str, _Runs | Future[_Runs]] = {}
+    per_account = frozenset(layout.accounts)
     # The connection reads each attribute's values here while a pool counts those read
     # before: numpy's sorts and sums release the interpreter, so the counts use every core.
     with ThreadPoolExecutor(max_workers=_COUNTERS) as pool:
@@ -390,7 +391,7 @@ def _build_frame(
                 continue
             # Counted by DuckDB, from its text column or its own SQL.
             counted[attr.name] = _grouped(
-                con, attr, column if column not in layout.names else None, set(layout.accounts)
+                con, attr, column if column not in layout.names else None, per_account
             )
         cuts = {
             attr.name: _cuts_of(attr, runs.result() if isinstance(runs, Future) else runs)
@@ -483,7 +484,7 @@ def _grouped(
     con: duckdb.DuckDBPyConnection,
     attr: Attribute,
     column: str | None,
-    per_account: set[str] | frozenset[str] = frozenset(),
+    per_account: frozenset[str] = frozenset(),
 ) -> _Runs:
     """Wins and deals per (value, account) of ``attr`` counted by DuckDB: from its column of
     ``frame_values`` (of ``frame_accounts`` for the columns ``per_account``), else from its
@@ -821,6 +822,7 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
     value's code): one pass over the signals instead of a pivot of every family per deal."""
     selects: list[str] = []
     account_selects: list[str] = []
+    account_columns: list[str] = []
     joins: list[str] = []
     columns: dict[str, str] = {}
     names: dict[str, list[str]] = {}
@@ -844,7 +846,10 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
             joins.append(definition.join(attr.name, f"sl{i}"))
             sql = SIGNAL_ALIAS.sub(f"sl{i}.", sql)
         # An unmapped column's value is its account's: read once per account, not per deal.
-        target = account_selects if _ACCOUNT_VALUE.fullmatch(sql) else selects
+        per_account = _ACCOUNT_VALUE.fullmatch(sql) is not None
+        target = account_selects if per_account else selects
+        if per_account:
+            account_columns.append(f"v{i}")
         if attr.order:
             target.append(f", {_coded(sql, attr.order)} AS v{i}")
             names[f"v{i}"] = [_UNLISTED, *attr.order]
@@ -890,8 +895,7 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
                          JOIN accounts a ON a.account_key = c.account_key"""
             )
         con.execute(f"CREATE OR REPLACE TEMP TABLE frame_signals AS {' UNION ALL '.join(per_sql)}")
-    per_account = tuple(re.findall(r" AS (v\d+)$", "\n".join(account_selects), re.M))
-    return _Layout(columns, names, signals, per_account)
+    return _Layout(columns, names, signals, tuple(account_columns))
 
 
 @contextmanager
