@@ -5,13 +5,22 @@ verdict needs at least ``min_accounts`` customers on each side of the cut."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import duckdb
 import numpy as np
 import pytest
 from scipy import stats as sps
+from scipy.special import gammaln
 
-from icpkit.analysis.churn import _bands, exact_p_value, flag_differences, tenure_bands
+from icpkit.analysis.churn import (
+    _NEGLIGIBLE,
+    _bands,
+    _hypergeometric,
+    exact_p_value,
+    flag_differences,
+    tenure_bands,
+)
 from icpkit.analysis.frame import Attribute, Cut, Frame, _customer_since
 from icpkit.analysis.lift import lift_table
 from icpkit.config import AnalysisSettings
@@ -268,3 +277,32 @@ def test_the_tenure_bands_are_numbered_as_np_unique_numbers_them(bands: np.ndarr
     expected_labels, expected_code = np.unique(bands, return_inverse=True)
     assert labels.tolist() == expected_labels.tolist() and labels.dtype == expected_labels.dtype
     assert code.tolist() == expected_code.ravel().tolist()
+
+
+def _hypergeometric_from_log_gamma(n: int, t: int, k: int, first: int, last: int) -> np.ndarray:
+    """The band's log-probabilities as log-gamma gives them, count by count."""
+    x = np.arange(first, last + 1, dtype=np.float64)
+
+    def log_choose(a: float, b: np.ndarray | int) -> np.ndarray:
+        return np.asarray(
+            gammaln(a + 1) - gammaln(np.asarray(b) + 1) - gammaln(a - np.asarray(b) + 1)
+        )
+
+    return log_choose(float(t), x) + log_choose(float(n - t), k - x) - log_choose(float(n), k)
+
+
+@pytest.mark.parametrize("n", [2, 7, 1023, 1024, 1025, 2047, 2048, 70_000])
+def test_a_bands_probabilities_are_those_log_gamma_gives_to_the_bit(n: int) -> None:
+    # Looked up in a table of log-factorials, not computed count by count: the same floats,
+    # whichever size of table the band's customers need.
+    rng = np.random.default_rng(n)
+    for _ in range(30):
+        t, k = (int(v) for v in rng.integers(0, n + 1, 2))
+        first, last = max(0, k - (n - t)), min(k, t)
+        if last <= first:
+            continue
+        start, probabilities = _hypergeometric(n, t, k, first, last)
+        log_pmf = _hypergeometric_from_log_gamma(n, t, k, first, last)
+        kept = np.flatnonzero(log_pmf >= log_pmf.max() + math.log(_NEGLIGIBLE))
+        assert start == first + kept[0]
+        assert np.array_equal(probabilities, np.exp(log_pmf[kept[0] : kept[-1] + 1]))
