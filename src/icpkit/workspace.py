@@ -1728,6 +1728,7 @@ class Workspace:
         """Write the ICP report (one self-contained HTML page, or Markdown with ``fmt="md"``)
         from this workspace's results; ``universe`` adds the TAM and lookalikes, and a
         ``backtest`` already run is reused (``False`` leaves it out). Returns the path."""
+        from icpkit.attributes.extra import profiles_read_once
         from icpkit.report.build import Sources, default_path, gather, write_report
         from icpkit.report.view import LOOKALIKES
 
@@ -1752,7 +1753,10 @@ class Workspace:
         if universe is not None and can_score:
             src.tam = lambda: self.tam(universe, as_of=as_of, widen=widen)
             src.lookalikes = lambda: self.lookalikes(universe, top=LOOKALIKES, k=3)
-        data = gather(src, backtest=backtest if not isinstance(backtest, bool) else None)
+        # The store is only read: every section's connections share one read of its
+        # unmapped columns' profiles (seven reads otherwise: 31 s at 1,000 columns).
+        with profiles_read_once():
+            data = gather(src, backtest=backtest if not isinstance(backtest, bool) else None)
         path = Path(out) if out is not None else default_path(self.root, fmt)
         return write_report(data, path, fmt)
 

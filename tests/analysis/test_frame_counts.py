@@ -17,11 +17,11 @@ from icpkit.analysis.frame import (
     Frame,
     _case_codes,
     _coded,
-    _extra_read_once,
     _frame_values,
     _unordered,
     build_frame,
     discover_attributes,
+    extra_read_once,
     prepare,
     prepared_token,
     read_frame_signal_ages,
@@ -385,7 +385,7 @@ def test_the_unmapped_columns_read_once_per_account_are_the_values_each_reads(
     names = [f"extra:{k}" for k in keys]
     sqls = [_definition(n).sql(n, AnalysisSettings(), FRAME) for n in [*names, names[0]]]
     selects = [f", {sql} AS v{i}" for i, sql in enumerate(sqls)]
-    rewritten, accounts = _extra_read_once(selects, lambda: slices)
+    rewritten, accounts = extra_read_once(selects, lambda: slices)
     assert ("json_transform" in accounts) == (route == "transform")
     assert not any("json_extract_string(a.extra" in s for s in rewritten)
     before = con.execute(

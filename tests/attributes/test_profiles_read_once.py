@@ -4,9 +4,12 @@ columns accounts report are every key of their unmapped columns."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
+import pytest
 
+from icpkit.attributes import extra
 from icpkit.attributes.extra import (
     AccountColumns,
     account_slices,
@@ -20,8 +23,8 @@ from icpkit.icp.check import reported_extra_columns
 
 def _accounts(con: duckdb.DuckDBPyConnection, rows: list[str | None]) -> None:
     con.execute("CREATE OR REPLACE TABLE accounts (account_key VARCHAR, extra JSON)")
-    for i, extra in enumerate(rows):
-        con.execute("INSERT INTO accounts VALUES (?, ?)", [f"a{i}", extra])
+    for i, document in enumerate(rows):
+        con.execute("INSERT INTO accounts VALUES (?, ?)", [f"a{i}", document])
 
 
 def test_profiles_inside_the_block_are_read_once_and_afresh_outside_it() -> None:
@@ -257,3 +260,28 @@ def test_keys_a_struct_cannot_hold_apart_are_profiled_too() -> None:
     }
     assert got == _profiles_key_by_key(con)
     assert {k: v[:2] for k, v in got.items()} == {"Plan": (2, 1), "PLAN": (2, 2), "plan": (1, 1)}
+
+
+def test_connections_to_one_store_share_its_profiles_in_the_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A report's sections each open a connection of their own to the store: inside one block
+    # the store's profiles are read once; another store's are read for it.
+    stores = [tmp_path / "one.duckdb", tmp_path / "two.duckdb"]
+    for path, region in zip(stores, ("North", "South"), strict=True):
+        with duckdb.connect(str(path)) as con:
+            _accounts(con, [f'{{"Region": "{region}"}}'])
+    reads: list[str] = []
+
+    def counted(con: duckdb.DuckDBPyConnection) -> AccountColumns:
+        reads.append(con.execute("SELECT current_database()").fetchall()[0][0])
+        return read_account_columns(con)
+
+    monkeypatch.setattr(extra, "read_account_columns", counted)
+    with profiles_read_once():
+        for _ in range(3):
+            with duckdb.connect(str(stores[0]), read_only=True) as con:
+                assert [p.name for p in column_profiles(con)] == ["Region"]
+        with duckdb.connect(str(stores[1]), read_only=True) as con:
+            assert extra_keys(con) == ["Region"]
+    assert reads == ["one", "two"]

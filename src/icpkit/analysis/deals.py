@@ -10,8 +10,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from icpkit.analysis.frame import SIGNAL_ALIAS, Attribute, discover_attributes, prepare
+from icpkit.analysis.frame import (
+    SIGNAL_ALIAS,
+    Attribute,
+    discover_attributes,
+    extra_read_once,
+    prepare,
+)
 from icpkit.attributes import MISSING, definition_of
+from icpkit.attributes.extra import account_slices
 from icpkit.config import AnalysisSettings
 from icpkit.store.db import arrow_table
 
@@ -117,9 +124,11 @@ def deal_matrix(
             joins.append(definition.join(attribute.name, f"sl{i}"))
             sql = SIGNAL_ALIAS.sub(f"sl{i}.", sql)
         selects.append(f", {sql} AS v{i}")
+    # The unmapped columns from one parse of each account's JSON, not a parse per column.
+    selects, accounts = extra_read_once(selects, lambda: account_slices(con))
     query = f"""SELECT c.deal_key, c.account_key, c.won, c.created_at, c.closed_at,
                        c.cycle_days::DOUBLE AS cycle_days {"".join(selects)}
-                FROM closed c JOIN accounts a USING (account_key) {" ".join(joins)}
+                FROM closed c JOIN {accounts} a USING (account_key) {" ".join(joins)}
                 ORDER BY c.deal_key"""
     table = arrow_table(con, query)
     columns: dict[str, np.ndarray] = {}

@@ -866,7 +866,7 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
     # read for come from this table's one scan (:class:`_DealOrder`), not a join of their own.
     selects.append(", c.deal_no, c.created_at IS NOT NULL AS dated")
     if account_selects:
-        values, parsed = _extra_read_once(account_selects, lambda: account_slices(con))
+        values, parsed = extra_read_once(account_selects, lambda: account_slices(con))
         # Rows in any order (found by ``idx``, see _DealOrder), so the slices are parsed side
         # by side: kept in order, DuckDB reads them one after another.
         with _unordered(con):
@@ -875,7 +875,7 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
                     SELECT i.idx {"".join(values)}
                     FROM account_index i JOIN {parsed} a USING (account_key)"""
             )
-    selects, accounts = _extra_read_once(selects, lambda: account_slices(con))
+    selects, accounts = extra_read_once(selects, lambda: account_slices(con))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE frame_values AS
             SELECT i.idx, c.won {"".join(selects)}
@@ -921,7 +921,7 @@ _ACCOUNT_VALUE = re.compile(
 _KEY_PATH = re.compile(r"""'\$\."((?:[^"\\]|\\.)*)"'""", re.S)
 
 
-def _extra_read_once(selects: list[str], slices: Callable[[], list[str]]) -> tuple[list[str], str]:
+def extra_read_once(selects: list[str], slices: Callable[[], list[str]]) -> tuple[list[str], str]:
     """``selects`` reading the unmapped columns' values from one parse of each account's
     ``extra``, and the accounts' relation that parses it: the values are taken from each
     account before it meets its deals, so the join carries them and not the whole document.

@@ -110,9 +110,9 @@ def read_account_columns(con: duckdb.DuckDBPyConnection) -> AccountColumns:
 
 
 # What a ``profiles_read_once`` block read already, or will take from a read elsewhere, by
-# connection (the connection held: its id stays its own).
+# store (see _store_of; the connection held, so that an id stays its own).
 _Entry = tuple[duckdb.DuckDBPyConnection, AccountColumns | Callable[[], AccountColumns]]
-_READ: ContextVar[dict[int, _Entry] | None] = ContextVar("column_profiles_read", default=None)
+_READ: ContextVar[dict[int | str, _Entry] | None] = ContextVar("column_profiles_read", default=None)
 
 
 @contextmanager
@@ -120,17 +120,19 @@ def profiles_read_once(
     con: duckdb.DuckDBPyConnection | None = None,
     given: Callable[[], AccountColumns] | None = None,
 ) -> Iterator[None]:
-    """Within the block each connection's column profiles are read once: for work that reads
+    """Within the block each store's column profiles are read once, whichever of its
+    connections asks (an in-memory database's, once per connection): for work that reads
     the accounts without changing them and asks for the profiles more than once (the
     analysis frame asks in attribute discovery, for the research answers and again for the
-    columns it leaves out). A block inside another shares the outer one's profiles.
+    columns it leaves out; a report's sections each open a connection of their own). A block
+    inside another shares the outer one's profiles.
     ``given``: what a read on another connection to the same store gives (made beside this
     connection's other work), taken as ``con``'s when the block first asks for them."""
     outer = _READ.get()
     read = outer if outer is not None else {}
     token = _READ.set(read)
     if con is not None and given is not None:
-        read.setdefault(id(con), (con, given))
+        read.setdefault(_store_of(con), (con, given))
     try:
         yield
     finally:
@@ -156,15 +158,25 @@ def _read_once(con: duckdb.DuckDBPyConnection) -> AccountColumns:
     """The keys and profiles of ``con``'s accounts, read once within a
     :func:`profiles_read_once` block."""
     read = _READ.get()
-    entry = read.get(id(con)) if read is not None else None
+    if read is None:
+        return read_account_columns(con)
+    store = _store_of(con)
+    entry = read.get(store)
     if entry is None:
         done = read_account_columns(con)
     else:
         got = entry[1]
         done = got if isinstance(got, AccountColumns) else got()
-    if read is not None:
-        read[id(con)] = (con, done)
+    read[store] = (con, done)
     return done
+
+
+def _store_of(con: duckdb.DuckDBPyConnection) -> int | str:
+    """The database file ``con`` reads, or the connection itself for an in-memory one."""
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return str(row[0][0]) if row and row[0][0] else id(con)
 
 
 # The profile of each key from its values and how many accounts hold each (``holders``).
