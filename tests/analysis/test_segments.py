@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import pytest
 
 from helpers import DemoWorkspaces
+from icpkit.analysis.segments import _segment
+from icpkit.config import AnalysisSettings
 from icpkit.workspace import Workspace
 
 
@@ -104,3 +107,23 @@ def test_funding_recency_is_an_alias_of_the_funding_signal(ws: Workspace) -> Non
     table = ws.segments("funding_recency")
     assert table.attribute == "signal:funding_round"
     assert not math.isnan(table.segments[0].win_rate.value)
+
+
+def test_a_buckets_figures_do_not_follow_the_order_rows_come_in() -> None:
+    # A scan may return a segment's rows in any order; its intervals (the average ACV's
+    # comes from resampling accounts) must be the same whatever it is. Expanded and churned
+    # are an account's, the same on each of its rows.
+    rng = random.Random(5)
+    flags = {f"acct-{i:02}": (rng.random() < 0.2, rng.random() < 0.1) for i in range(60)}
+    rows = []
+    for _ in range(400):
+        account = rng.choice(sorted(flags))
+        amount = rng.choice([None, 1_000.0, 12_345.67, 99.5, 0.1])
+        cycle = rng.choice([None, 30, 90, 200])
+        rows.append((account, rng.random() < 0.4, amount, cycle, *flags[account]))
+    settings = AnalysisSettings()
+    first = repr(_segment("Software", rows, settings))
+    assert "nan" not in first.split("avg_acv")[1].split(")")[0]  # an interval was drawn
+    for _ in range(5):
+        rng.shuffle(rows)
+        assert repr(_segment("Software", rows, settings)) == first

@@ -133,7 +133,9 @@ def _segment(
     for account, _won, amount, *_ in won_rows:
         if amount is not None:
             acv_by_account.setdefault(account, []).append(float(amount))
-    acv = _mean_acv(acv_by_account)
+    # In the accounts' order and each account's amounts in theirs, not the order a scan
+    # returned the rows in: the resampling draws positions, so its interval follows the order.
+    acv = _mean_acv({a: sorted(v) for a, v in sorted(acv_by_account.items())})
     cycles = np.array([r[3] for r in won_rows if r[3] is not None], dtype=float)
     median, low, high = stats.median_ci(cycles)
     customers = {r[0]: (r[4], r[5]) for r in won_rows}
