@@ -915,7 +915,9 @@ _EXTRA_VALUE = re.compile(r"json_extract_string\(a\.extra, ('(?:[^']|'')*')\)")
 # An attribute that is one unmapped column's value and nothing else: the same for every deal
 # of an account.
 _ACCOUNT_VALUE = re.compile(
-    r"coalesce\(json_extract_string\(a\.extra, '(?:[^']|'')*'\), '\(missing\)'\)"
+    r"coalesce\(json_extract_string\(a\.extra, '(?:[^']|'')*'\), "
+    + re.escape(literal(MISSING))
+    + r"\)"
 )
 # The SQL literal of the JSON path of one top-level key (icpkit.store.db.json_path).
 _KEY_PATH = re.compile(r"""'\$\."((?:[^"\\]|\\.)*)"'""", re.S)
