@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,9 +14,12 @@ from sklearn.metrics import roc_auc_score
 
 from helpers import DemoWorkspaces
 from icpkit.analysis.deals import DealMatrix, deal_matrix
+from icpkit.attributes import MISSING
+from icpkit.validate import baselines
 from icpkit.validate.baselines import (
     INSTALL,
     Baseline,
+    _threads,
     gbm_baseline,
     logistic_baseline,
     optbinning_baseline,
@@ -170,3 +174,90 @@ def test_importing_the_baselines_loads_no_challenger_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_logistic_is_scikit_learns_one_hot_encoding_and_regression(split: Split) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import OneHotEncoder
+
+    # Unseen values in test, and an ordinal whose order lists values training never saw.
+    novel = split.test.columns["industry"].copy()
+    novel[::2] = "Quantum Basket Weaving"
+    test = replace(split.test, columns={**split.test.columns, "industry": novel})
+    bands = [v for v in split.train.levels("employees") if v != MISSING]
+    train = split.train.subset(split.train.columns["employees"] != bands[-1])
+    assert bands[-1] in train.levels("employees")  # in the order, not in training
+    names = list(train.columns)
+    encoder = OneHotEncoder(handle_unknown="ignore")
+    x_train = encoder.fit_transform(np.column_stack([train.columns[n] for n in names]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unknown categories encoded as all zeros
+        x_test = encoder.transform(np.column_stack([test.columns[n] for n in names]))
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x_train, train.won)
+    expected = model.predict_proba(x_test)[:, 1]
+    baseline = logistic_baseline(train, test, name="one-hot logistic")
+    assert baseline.probabilities is not None, baseline.note
+    np.testing.assert_array_equal(baseline.probabilities, expected)
+
+
+@pytest.mark.slow
+def test_optbinning_scorecard_is_the_one_pandas_text_columns_give(split: Split) -> None:
+    import pandas as pd
+    from optbinning import BinningProcess, Scorecard
+    from sklearn.linear_model import LogisticRegression
+
+    ordinal = {a.name for a in split.train.attributes if a.kind == "ordinal"}
+    frames = []
+    for matrix in (split.train, split.test):
+        data = {}
+        for name in split.train.columns:
+            if name in ordinal:
+                levels = [v for v in split.train.levels(name) if v != MISSING]
+                codes = matrix.codes(name, levels)[0]
+                data[name] = np.where(codes < 0, np.nan, codes.astype(np.float64))
+            else:
+                data[name] = matrix.columns[name]  # pandas' default text type
+        frames.append(pd.DataFrame(data))
+    names = list(split.train.columns)
+    process = BinningProcess(
+        variable_names=names,
+        categorical_variables=[n for n in names if n not in ordinal],
+        binning_fit_params={n: {"monotonic_trend": "auto_asc_desc"} for n in ordinal},
+    )
+    card = Scorecard(binning_process=process, estimator=LogisticRegression(C=1.0, max_iter=1000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        card.fit(frames[0], split.train.won)
+        expected = card.predict_proba(frames[1])[:, 1]
+    baseline = optbinning_baseline(split.train, split.test)
+    assert baseline.probabilities is not None, baseline.note
+    np.testing.assert_array_equal(baseline.probabilities, expected)
+
+
+def test_challengers_use_two_threads_on_many_deals_or_many_attributes(split: Split) -> None:
+    few = split.train.subset(np.arange(2_000))
+    wide = replace(few, columns={f"extra:c{i}": few.columns["industry"] for i in range(2_000)})
+    assert _threads(few) == 1
+    assert _threads(wide) == 2
+    many = split.train.subset(np.arange(len(split.train)).repeat(60))
+    assert _threads(many) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lightgbm_installed", [True, False])
+def test_two_threads_predict_what_one_does(
+    split: Split, monkeypatch: pytest.MonkeyPatch, lightgbm_installed: bool
+) -> None:
+    if not lightgbm_installed:
+        monkeypatch.setitem(sys.modules, "lightgbm", None)
+    fits = {}
+    for cells in (10**12, 0):  # one thread, then two
+        monkeypatch.setattr(baselines, "THREADED_CELLS", cells)
+        fits[cells] = (
+            gbm_baseline(split.train, split.test),
+            optbinning_baseline(split.train, split.test),
+        )
+    for one, two in zip(fits[10**12], fits[0], strict=True):
+        assert one.probabilities is not None and two.probabilities is not None
+        np.testing.assert_array_equal(one.probabilities, two.probabilities)
