@@ -7,6 +7,8 @@ import json
 import pytest
 
 from helpers import DemoWorkspaces
+from icpkit.analysis import lift
+from icpkit.analysis.frame import build_frame
 from icpkit.analysis.lift import LiftResult, LiftRow
 
 pytestmark = pytest.mark.slow
@@ -122,3 +124,28 @@ def test_small_cells_are_flagged_and_shrunk_toward_the_base_rate(analyzed) -> No
     for r in thin:
         assert r.verdict == "not enough evidence"
         assert abs(r.shrunk_rate - result.base_rate) <= abs(r.win_rate - result.base_rate) + 1e-9
+
+
+@pytest.mark.parametrize("pooled", ["all", "half", "intent"])
+def test_the_table_is_the_same_whichever_attributes_are_measured_on_the_pool(
+    demo_workspace: DemoWorkspaces, monkeypatch: pytest.MonkeyPatch, pooled: str
+) -> None:
+    ws = demo_workspace(4_000, 5).ws
+    with ws.connect(read_only=True) as con:
+        frame = build_frame(con, ws.settings.analysis)
+    profiled = [a for a in frame.attributes if a.profiled]
+    with monkeypatch.context() as m:
+        m.setattr(lift, "_numpy_bound", lambda frame, attr: False)
+        alone = lift.lift_table(frame, ws.settings.analysis)  # every attribute on this thread
+    held = sorted(sum(len(c.accounts) for c in frame.cuts[a.name]) for a in profiled)
+    threshold = {"all": 0, "half": held[len(held) // 2], "intent": held[-1] + 1}[pooled]
+    monkeypatch.setattr(lift, "_POOLED_ACCOUNTS", threshold)
+    on_pool = [a for a in profiled if lift._numpy_bound(frame, a)]
+    expected = {"all": len(profiled), "intent": sum(a.family == "intent" for a in profiled)}
+    if pooled == "half":
+        assert 0 < len(on_pool) < len(profiled)
+    else:
+        assert len(on_pool) == expected[pooled] > 0
+    result = lift.lift_table(frame, ws.settings.analysis)
+    assert repr(result.rows) == repr(alone.rows)
+    assert result.information_value == alone.information_value
