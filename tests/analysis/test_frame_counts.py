@@ -12,6 +12,7 @@ import duckdb
 import numpy as np
 import pytest
 
+from icpkit.analysis import frame as frame_module
 from icpkit.analysis.frame import (
     Attribute,
     Frame,
@@ -82,6 +83,38 @@ def test_counts_per_value_and_account_equal_a_group_by(demo_workspace) -> None: 
         intent = [a for a in frame.attributes if a.family == "intent"]
         assert intent and len(intent) < len(frame.attributes)  # signals and account facts
         _assert_counts_are_a_group_by(con, frame)
+
+
+@pytest.mark.parametrize("held", ["read straight", "through the table"])
+def test_unmapped_columns_count_the_same_read_straight_or_through_their_table(  # type: ignore[no-untyped-def]
+    demo_workspace, monkeypatch: pytest.MonkeyPatch, held: str
+) -> None:
+    # Few accounts x columns are read from their query; more go through ``frame_accounts``.
+    written: list[bool] = []
+    write = frame_module._Layout.accounts_written
+
+    def spy(layout: frame_module._Layout, con: duckdb.DuckDBPyConnection) -> None:
+        written.append(bool(layout.account_query))
+        write(layout, con)
+
+    monkeypatch.setattr(frame_module._Layout, "accounts_written", spy)
+    lay_out = frame_module._frame_values
+
+    def shuffled(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> frame_module._Layout:
+        # The accounts' rows come in any order: each must still meet its own deals.
+        layout = lay_out(con, attrs)
+        layout.account_query = f"SELECT * FROM ({layout.account_query}) ORDER BY hash(idx)"
+        return layout
+
+    monkeypatch.setattr(frame_module, "_frame_values", shuffled)
+    if held == "through the table":
+        monkeypatch.setattr(frame_module, "_HELD_CELLS", 0)
+    ws = Workspace.open(demo_workspace(800, 5).root)
+    with ws.connect(read_only=True) as con:
+        frame = build_frame(con, ws.settings.analysis)
+        assert any(a.name.startswith("extra:") for a in frame.attributes)
+        _assert_counts_are_a_group_by(con, frame)
+    assert any(written) == (held == "through the table")
 
 
 def test_counts_equal_a_group_by_when_scans_may_reorder_rows(demo_workspace) -> None:  # type: ignore[no-untyped-def]
@@ -415,7 +448,7 @@ def test_unmapped_columns_are_read_once_per_account_and_counted_per_deal(demo_wo
         layout = _frame_values(con, attrs)
         assert set(layout.accounts) == {layout.columns[a.name] for a in unmapped}
         held, accounts = con.execute(
-            "SELECT count(*), count(DISTINCT idx) FROM frame_accounts"
+            f"SELECT count(*), count(DISTINCT idx) FROM ({layout.account_query})"
         ).fetchall()[0]
         assert (
             held == accounts == con.execute("SELECT count(*) FROM account_index").fetchall()[0][0]
