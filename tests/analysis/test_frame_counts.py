@@ -10,6 +10,7 @@ import json
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from icpkit.analysis import frame as frame_module
@@ -19,7 +20,6 @@ from icpkit.analysis.frame import (
     _case_codes,
     _coded,
     _frame_values,
-    _unordered,
     build_frame,
     discover_attributes,
     extra_read_once,
@@ -29,12 +29,13 @@ from icpkit.analysis.frame import (
     read_signal_ages,
     tier_codes,
 )
-from icpkit.attributes import DETAIL_SQL
+from icpkit.attributes import DETAIL_SQL, extra
 from icpkit.attributes.base import FRAME, Definition
 from icpkit.attributes.labels import detail_kind
 from icpkit.attributes.registry import definition_of
 from icpkit.config import AnalysisSettings
 from icpkit.learn import points
+from icpkit.store.db import arrow_table, unordered
 from icpkit.workspace import Workspace
 
 Counts = dict[str, dict[int, tuple[int, int]]]
@@ -85,7 +86,7 @@ def test_counts_per_value_and_account_equal_a_group_by(demo_workspace) -> None: 
         _assert_counts_are_a_group_by(con, frame)
 
 
-@pytest.mark.parametrize("held", ["read straight", "through the table"])
+@pytest.mark.parametrize("held", ["read straight", "through the table", "with the profiles"])
 def test_unmapped_columns_count_the_same_read_straight_or_through_their_table(  # type: ignore[no-untyped-def]
     demo_workspace, monkeypatch: pytest.MonkeyPatch, held: str
 ) -> None:
@@ -108,13 +109,21 @@ def test_unmapped_columns_count_the_same_read_straight_or_through_their_table(  
 
     monkeypatch.setattr(frame_module, "_frame_values", shuffled)
     if held == "through the table":
-        monkeypatch.setattr(frame_module, "_HELD_CELLS", 0)
+        monkeypatch.setattr(frame_module, "HELD_CELLS", 0)
+    # A wide export's values, read (in any order) with the columns' profiles, taken from them.
+    monkeypatch.setattr(extra, "HELD_KEYS", 0 if held == "with the profiles" else 10**6)
+    queried: list[str] = []
+    monkeypatch.setattr(
+        frame_module, "arrow_table", lambda con, q: queried.append(q) or arrow_table(con, q)
+    )
     ws = Workspace.open(demo_workspace(800, 5).root)
     with ws.connect(read_only=True) as con:
         frame = build_frame(con, ws.settings.analysis)
         assert any(a.name.startswith("extra:") for a in frame.attributes)
         _assert_counts_are_a_group_by(con, frame)
     assert any(written) == (held == "through the table")
+    straight = any("account_index i JOIN" in q and "json_transform" in q for q in queried)
+    assert straight == (held == "read straight")
 
 
 def test_counts_equal_a_group_by_when_scans_may_reorder_rows(demo_workspace) -> None:  # type: ignore[no-untyped-def]
@@ -471,7 +480,19 @@ def test_rows_read_unordered_only_on_the_connection_that_asks() -> None:
             c.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
         )
 
-    with _unordered(con):
+    with unordered(con):
         assert not kept(con)
         assert kept(other)
     assert kept(con)
+
+
+def test_a_null_is_coded_as_the_value_it_stands_for() -> None:
+    values = pa.chunked_array([["a", None, "(missing)"], [None, "b"]])
+    coded = frame_module._encoded(values, "(missing)")
+    assert coded is not None
+    codes, names = coded
+    assert [names[c] for c in codes] == ["a", "(missing)", "(missing)", "(missing)", "b"]
+    assert len(set(names)) == len(names)  # the literal and the NULLs: one value
+    coded = frame_module._encoded(pa.chunked_array([["a", None]]), "(missing)")
+    assert coded is not None and [coded[1][c] for c in coded[0]] == ["a", "(missing)"]
+    assert frame_module._encoded(values) is None  # NULL with nothing it stands for

@@ -212,10 +212,15 @@ def _profiles_key_by_key(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int,
     return out
 
 
-def test_profiles_of_many_keys_are_each_keys_values_read_alone() -> None:
+@pytest.mark.parametrize("held", [False, True], ids=["counted in SQL", "held"])
+def test_profiles_of_many_keys_are_each_keys_values_read_alone(
+    monkeypatch: pytest.MonkeyPatch, held: bool
+) -> None:
     """Many keys are read from one parse of each document into a struct: every key's profile
     is what reading that key alone gives, whatever the keys' names and the values' types, an
-    account that repeats a key counting its first value, as a path reads it."""
+    account that repeats a key counting its first value, as a path reads it; whether counted
+    in SQL or from the values held for the analysis frame (a wide export's)."""
+    monkeypatch.setattr(extra, "HELD_KEYS", 0 if held else 10**6)
     keys = [f"Custom {i}" for i in range(40)] + [
         'Say "hi"',
         "back\\slash",
@@ -235,6 +240,7 @@ def test_profiles_of_many_keys_are_each_keys_values_read_alone() -> None:
         doc["Custom 3"] = i % 3  # numbers, as a JSON export may hold them
         doc["Custom 4"] = {"nested": [i % 2, "x"]}
         doc["Custom 5"] = [True, None] if i % 2 else False
+        doc["Custom 6"] = ["e\u0301", "👍🏽", "ß", ""][i % 4]  # characters, not bytes or glyphs
         docs.append(json.dumps(doc, ensure_ascii=i % 2 == 0))
     docs += [None, "[1, 2]", '"text"', "null", "{}", '{"Custom 0": "first", "Custom 0": "second"}']
     con = duckdb.connect()
@@ -244,6 +250,7 @@ def test_profiles_of_many_keys_are_each_keys_values_read_alone() -> None:
         for p in column_profiles(con)
     }
     assert got == _profiles_key_by_key(con)
+    assert (read_account_columns(con).held is not None) == held
     # The account repeating a key counts once, with its first value.
     assert got["Custom 0"][0] == sum(1 for i in range(120) if i % 7) + 1
 

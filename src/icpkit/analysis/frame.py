@@ -17,9 +17,8 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -43,16 +42,19 @@ from icpkit.attributes import (
 )
 from icpkit.attributes.extra import (
     FREE_TEXT,
+    HELD_CELLS,
     TOO_MANY_VALUES,
     AccountColumns,
+    HeldValues,
     account_slices,
     extra_columns,
     extra_keys,
+    held_values,
     profiles_read_once,
     struct_fields,
 )
 from icpkit.config import AnalysisSettings
-from icpkit.store.db import arrow_table, literal
+from icpkit.store.db import arrow_table, literal, unordered
 
 if TYPE_CHECKING:  # the windows' module loads scipy: the frame does not need it to count
     from icpkit.analysis.windows import SignalAges
@@ -372,7 +374,11 @@ def _build_frame(
     ordered = arrow_table(con, "SELECT account_key FROM account_index ORDER BY idx")
     keys: list[str] = ordered.column(0).to_pylist()
     layout = _frame_values(con, attrs)
-    by_deal = _DealOrder.of(con, layout, len(keys)) if layout.columns or layout.signals else None
+    by_deal = (
+        _DealOrder.of(con, layout, keys, held_values(con))
+        if layout.columns or layout.signals
+        else None
+    )
     signals = _SignalValues.of(con, by_deal, layout) if by_deal and layout.signals else None
     counted: dict[str, _Runs | Future[_Runs]] = {}
     per_account = frozenset(layout.accounts)
@@ -559,15 +565,21 @@ class _DealOrder:
     by_number: np.ndarray  # per deal number, its account's index (-1: not read, see Frame)
     per_account: tuple[str, ...] = ()  # the columns of ``frame_accounts``
     account_rows: np.ndarray | None = None  # per deal in scan order, its row there
+    null_as: str = "None"  # the value a NULL there stands for
     # Columns of ``frame_accounts`` read with others and not yet asked for.
     _read_ahead: dict[str, pa.ChunkedArray] = field(default_factory=dict)
 
     @classmethod
     def of(
-        cls, con: duckdb.DuckDBPyConnection, layout: _Layout, accounts: int
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        layout: _Layout,
+        accounts: list[str],
+        held: HeldValues | None = None,
     ) -> _DealOrder | None:
         """The order of the scan, or None when scans may not keep the table's order.
-        ``accounts``: how many the store holds (``account_index``)."""
+        ``accounts``: the keys of ``account_index`` by index; ``held``: the accounts' values
+        read with the columns' profiles, taken when they hold every column asked for."""
         kept = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
         if not kept[0][0]:
             return None
@@ -585,26 +597,36 @@ class _DealOrder:
         text = _text_columns(con, "frame_values")
         rows = None
         read: dict[str, pa.ChunkedArray] = {}
+        null_as = "None"
         if layout.accounts:
-            if accounts * len(layout.accounts) <= _HELD_CELLS:
+            taken = _held_columns(layout, held, accounts)
+            if taken is not None:
+                held_idx, read = taken
+                text |= set(read)
+                null_as = MISSING
+            elif len(accounts) * len(layout.accounts) <= HELD_CELLS:
                 # Read from their query, not written to a table and read back: 1,000 columns
                 # of 31,250 accounts, 2.6 s against 3.5 s and 0.5 s.
-                with _unordered(con):
+                with unordered(con):
                     table = arrow_table(con, layout.account_query)
                 read = {c: table.column(c) for c in layout.accounts}
                 text |= {c for c, values in read.items() if _is_text(values)}
-                held = table.column("idx").to_numpy().astype(np.int64)
+                held_idx = table.column("idx").to_numpy().astype(np.int64)
             else:
                 layout.accounts_written(con)
                 text |= _text_columns(con, "frame_accounts")
-                held = _numbers(con, "SELECT idx FROM frame_accounts")["idx"].astype(np.int64)
-            at = np.full(int(max(held.max(initial=-1), idx.max(initial=-1))) + 1, -1, np.int64)
-            at[held] = np.arange(held.size)
+                held_idx = _numbers(con, "SELECT idx FROM frame_accounts")["idx"].astype(np.int64)
+            top = int(max(held_idx.max(initial=-1), idx.max(initial=-1)))
+            at = np.full(top + 1, -1, np.int64)
+            indexed = held_idx >= 0
+            at[held_idx[indexed]] = np.flatnonzero(indexed)
             rows = at[idx]
             if rows.size and rows.min() < 0:  # a deal whose account has no row: read by SQL
                 return None
         narrowed = idx[order].astype(narrow)
-        return cls(order, narrowed, won, text, dated, by_number, layout.accounts, rows, read)
+        return cls(
+            order, narrowed, won, text, dated, by_number, layout.accounts, rows, null_as, read
+        )
 
     def codes(
         self, con: duckdb.DuckDBPyConnection, column: str, names: list[str] | None = None
@@ -620,7 +642,7 @@ class _DealOrder:
         elif names is not None:
             coded = (_numbers(con, f"SELECT {column} FROM {table}")[column], names)
         elif column in self.text and per_account:
-            coded = _encoded(self._account_text(con, column))
+            coded = _encoded(self._account_text(con, column), self.null_as)
         elif column in self.text:
             coded = _encoded(arrow_table(con, f"SELECT {_text(column)} FROM {table}").column(0))
         else:
@@ -637,7 +659,7 @@ class _DealOrder:
         return (codes, values) if codes.size == self.order.size else None
 
     def _account_text(self, con: duckdb.DuckDBPyConnection, column: str) -> pa.ChunkedArray:
-        """The text ``column`` of ``frame_accounts`` (NULL read as 'None'): read already with
+        """The text ``column`` of ``frame_accounts`` (NULL as ``null_as``): read already with
         the others (see :meth:`of`), else read now together with the next text columns
         there: a query per column cost more than its reading (1,000 columns of 31,250
         accounts: 2.1 s against 1.0 s)."""
@@ -647,7 +669,7 @@ class _DealOrder:
             listed = ", ".join(f"{_text(c)} AS {c}" for c in chunk)
             table = arrow_table(con, f"SELECT {listed} FROM frame_accounts")
             self._read_ahead.update({c: table.column(c) for c in chunk})
-        return self._read_ahead.pop(column).fill_null("None")
+        return self._read_ahead.pop(column)
 
     def count(self, codes: np.ndarray, names: list[str]) -> _Runs:
         """Wins and deals per (value, account) of the deals' value codes (in scan order;
@@ -683,20 +705,47 @@ def _code_type(names: int) -> type[np.integer]:
     return np.uint8 if names <= 2**8 else np.uint16 if names <= 2**16 else np.int64
 
 
+def _held_columns(
+    layout: _Layout, held: HeldValues | None, accounts: list[str]
+) -> tuple[np.ndarray, dict[str, pa.ChunkedArray]] | None:
+    """The columns of ``frame_accounts`` from the values ``held`` (each column's key's; NULL
+    where its SQL reads ``(missing)``) and the account index of each row (-1: none): None
+    unless every column is an unmapped column's text and held."""
+    if held is None or any(c not in layout.account_keys for c in layout.accounts):
+        return None
+    if any(layout.account_keys[c] not in held.columns for c in layout.accounts):
+        return None
+    columns = held.take()
+    position = pc.index_in(held.accounts, value_set=pa.array(accounts, pa.string()))
+    # -1: an account without closed deals, not in the index. The values are not copied to
+    # leave those out or to fill their NULLs: a third of a second and a second at 1,000
+    # columns of 31,250 accounts (see _DealOrder.codes).
+    idx = pc.fill_null(position, -1).to_numpy().astype(np.int64)
+    return idx, {c: columns[layout.account_keys[c]] for c in layout.accounts}
+
+
 def _is_text(values: pa.ChunkedArray) -> bool:
     return bool(pa.types.is_string(values.type) or pa.types.is_large_string(values.type))
 
 
-def _encoded(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]] | None:
-    """Each row's code and the names of the codes; None when the values are not text or
-    hold NULL (read as 'None' in SQL, see :func:`_text`)."""
+def _encoded(
+    values: pa.ChunkedArray, null_as: str | None = None
+) -> tuple[np.ndarray, list[str]] | None:
+    """Each row's code and the names of the codes, a NULL coded as the value ``null_as``;
+    None when the values are not text, or hold NULL without a ``null_as`` (read as 'None'
+    in SQL, see :func:`_text`)."""
     if not _is_text(values):
         return None
-    if values.null_count:
+    if values.null_count and null_as is None:
         return None
     encoded = values.combine_chunks().dictionary_encode()
     names = [str(v) for v in encoded.dictionary.to_pylist()]
-    return encoded.indices.to_numpy(zero_copy_only=False), names
+    codes = encoded.indices
+    if codes.null_count and null_as is not None:
+        if null_as not in names:
+            names.append(null_as)
+        codes = pc.fill_null(codes, names.index(null_as))
+    return codes.to_numpy(zero_copy_only=False), names
 
 
 def _text(column: str) -> str:
@@ -745,6 +794,8 @@ class _Layout:
     signals: dict[str, tuple[int, str]]
     accounts: tuple[str, ...] = ()  # columns of ``frame_accounts``, a row an account
     account_query: str = ""  # the SELECT of ``frame_accounts`` (see accounts_written)
+    # Per column of ``frame_accounts`` that is an unmapped column's text: that column's key.
+    account_keys: dict[str, str] = field(default_factory=dict)
     written: bool = False  # whether ``frame_accounts`` is written
 
     def accounts_written(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -754,7 +805,7 @@ class _Layout:
             return
         # Rows in any order (found by ``idx``), so the slices are parsed side by side: kept
         # in order, DuckDB reads them one after another.
-        with _unordered(con):
+        with unordered(con):
             con.execute(f"CREATE OR REPLACE TEMP TABLE frame_accounts AS {self.account_query}")
         self.written = True
 
@@ -832,10 +883,6 @@ def _case_codes(sql: str, order: tuple[str, ...]) -> str | None:
 
 # Text columns of ``frame_accounts`` read in one query.
 _READ_TOGETHER = 64
-# Accounts x columns held in memory at once when the accounts' values are read straight from
-# their query (about 8 bytes each: 1,000 columns of 31,250 accounts, 251 MiB); beyond, they
-# are written to ``frame_accounts`` and read from it a few columns at a time.
-_HELD_CELLS = 40_000_000
 
 # The SQL type of codes of each width :func:`_code_type` gives.
 _CODE_SQL: dict[type[np.integer], str] = {
@@ -861,6 +908,7 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
     selects: list[str] = []
     account_selects: list[str] = []
     account_columns: list[str] = []
+    account_keys: dict[str, str] = {}
     joins: list[str] = []
     columns: dict[str, str] = {}
     names: dict[str, list[str]] = {}
@@ -888,6 +936,9 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
         target = account_selects if per_account else selects
         if per_account:
             account_columns.append(f"v{i}")
+            key = _path_key(_EXTRA_VALUE.findall(sql)[0])
+            if key is not None and not attr.order:
+                account_keys[f"v{i}"] = key
         if attr.order:
             target.append(f", {_coded(sql, attr.order)} AS v{i}")
             names[f"v{i}"] = [_UNLISTED, *attr.order]
@@ -928,19 +979,7 @@ def _frame_values(con: duckdb.DuckDBPyConnection, attrs: list[Attribute]) -> _La
                          JOIN accounts a ON a.account_key = c.account_key"""
             )
         con.execute(f"CREATE OR REPLACE TEMP TABLE frame_signals AS {' UNION ALL '.join(per_sql)}")
-    return _Layout(columns, names, signals, tuple(account_columns), account_query)
-
-
-@contextmanager
-def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Within the block, statements on ``con`` need not keep the order of the rows they read
-    (set for this connection only: the setting is otherwise the database's, and other
-    connections may be reading meanwhile)."""
-    con.execute("SET SESSION preserve_insertion_order = false")
-    try:
-        yield
-    finally:
-        con.execute("RESET SESSION preserve_insertion_order")
+    return _Layout(columns, names, signals, tuple(account_columns), account_query, account_keys)
 
 
 # An unmapped column's value as an attribute reads it (icpkit.attributes.kinds).

@@ -8,12 +8,16 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from icpkit.config import AnalysisSettings
-from icpkit.store.db import json_path, literal
+from icpkit.store.db import arrow_table, json_path, literal, unordered
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 TOO_MANY_VALUES = "too many values to compare"
 FREE_TEXT = "free text"
@@ -92,21 +96,106 @@ def identifier_reason(profile: ColumnProfile) -> str | None:
     return None
 
 
+@dataclass
+class HeldValues:
+    """Every account's value of each key of its JSON ``extra`` (as ``json_transform`` reads
+    it to VARCHAR; NULL where it has none), read once for the keys' profiles and kept for
+    the analysis frame, which takes them (:meth:`take`): a wide export's documents are then
+    parsed once, not once for the profiles and again for the frame."""
+
+    accounts: pa.ChunkedArray  # account_key, a row an account
+    columns: dict[str, pa.ChunkedArray]  # per key
+
+    def take(self) -> dict[str, pa.ChunkedArray]:
+        """The values, given once: their memory goes with them."""
+        columns, self.columns = self.columns, {}
+        return columns
+
+
 @dataclass(frozen=True)
 class AccountColumns:
     """What one read of the accounts' JSON ``extra`` found: every key (the unmapped columns
     and research answers files reported, null-only ones included) and the profile of each
-    key with values."""
+    key with values; for a wide export, every account's values too (``held``)."""
 
     keys: list[str]
     profiles: list[ColumnProfile]
+    held: HeldValues | None = field(default=None, compare=False, repr=False)
+
+
+# From this many keys the values are read and held (see HeldValues) while accounts x keys
+# stay within HELD_CELLS: about 8 bytes each in memory (1,000 keys of 31,250 accounts: 251
+# MiB); the analysis frame reads no more of them at once either.
+HELD_KEYS = 64
+HELD_CELLS = 40_000_000
+_ACCOUNT = "__account"
 
 
 def read_account_columns(con: duckdb.DuckDBPyConnection) -> AccountColumns:
     """The keys of the accounts' JSON and their profiles, in one read."""
     slices = account_slices(con)
     keys = _keys(con, slices)
+    if _holds(con, keys):
+        held = _held_values(con, keys, slices)
+        return AccountColumns(keys, _profiles_of(keys, held), held)
     return AccountColumns(keys, _column_profiles(con, keys, slices))
+
+
+def held_values(con: duckdb.DuckDBPyConnection) -> HeldValues | None:
+    """The values a :func:`profiles_read_once` block read with the profiles of ``con``'s
+    store and kept, or None."""
+    read = _READ.get()
+    entry = read.get(_store_of(con)) if read is not None else None
+    done = entry[1] if entry is not None else None
+    return done.held if isinstance(done, AccountColumns) else None
+
+
+def _holds(con: duckdb.DuckDBPyConnection, keys: list[str]) -> bool:
+    """Whether the accounts' values of ``keys`` are read and held (see HeldValues)."""
+    if len(keys) < HELD_KEYS or not struct_fields([*keys, _ACCOUNT]):
+        return False
+    accounts = con.execute("SELECT count(*) FROM accounts").fetchall()[0][0]
+    return int(accounts) * len(keys) <= HELD_CELLS
+
+
+def _held_values(con: duckdb.DuckDBPyConnection, keys: list[str], slices: list[str]) -> HeldValues:
+    """Every account's values of ``keys``, its JSON parsed once into a struct whose fields
+    are the keys, the ``slices`` side by side (rows in any order: each holds its key)."""
+    spec = literal(json.dumps(dict.fromkeys(keys, "VARCHAR")))
+    query = " UNION ALL ".join(
+        f"""SELECT account_key AS {_ACCOUNT}, unnest(json_transform(extra, {spec}))
+            FROM accounts WHERE {part}"""
+        for part in slices
+    )
+    with unordered(con):
+        table = arrow_table(con, query)
+    return HeldValues(table.column(0), dict(zip(keys, table.columns[1:], strict=True)))
+
+
+def _profiles_of(keys: list[str], held: HeldValues) -> list[ColumnProfile]:
+    """The profile of each key with values, from the values held (as :func:`_column_profiles`
+    counts them in SQL)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    profiles = []
+    for key in keys:
+        counted = pc.value_counts(held.columns[key].drop_null())
+        if len(counted) == 0:
+            continue
+        holders = counted.field("counts").to_numpy().astype(np.int64)
+        lengths = pc.utf8_length(counted.field("values")).to_numpy().astype(np.int64)
+        accounts = int(holders.sum())
+        profiles.append(
+            ColumnProfile(
+                key,
+                accounts,
+                len(holders),
+                int(holders[holders == 1].sum()),
+                int(lengths @ holders) / accounts,
+            )
+        )
+    return profiles
 
 
 # What a ``profiles_read_once`` block read already, or will take from a read elsewhere, by

@@ -8,7 +8,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -380,6 +380,18 @@ def arrow_table(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
     fetch = getattr(relation, "to_arrow_table", None) or relation.arrow  # duckdb < 1.4
     table = fetch()
     return table if isinstance(table, pa.Table) else table.read_all()
+
+
+@contextlib.contextmanager
+def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Within the block, statements on ``con`` need not keep the order of the rows they read
+    (set for this connection only: the setting is otherwise the database's, and other
+    connections may be reading meanwhile)."""
+    con.execute("SET SESSION preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute("RESET SESSION preserve_insertion_order")
 
 
 def literal(text: str) -> str:
