@@ -616,6 +616,8 @@ class Workspace:
 
         Deriving twice on unchanged data changes nothing: no new version, no spurious diff.
         """
+        from functools import partial
+
         from icpkit.analysis.frame import (
             build_frame,
             no_usable_deals_reason,
@@ -641,7 +643,7 @@ class Workspace:
         with ThreadPoolExecutor(max_workers=3) as pool:
             loading = pool.submit(_load_learning)
             learning = pool.submit(self._learn_persona)
-            columns = pool.submit(self._read_beside, read_account_columns)
+            columns = pool.submit(self._read_beside, partial(read_account_columns, hold=True))
             # One connection for the frame and the points: the deals it prepared serve both.
             with self.connect(read_only=True) as con:
                 frame = build_frame(con, analysis, ages=False, account_columns=columns.result)

@@ -335,7 +335,7 @@ def build_frame(
     ``account_columns``: the accounts' unmapped columns as read on another connection
     (beside this one's preparation), asked for once discovery needs them."""
     # Discovery and the columns left out read the same profiles.
-    with profiles_read_once(con, account_columns):
+    with profiles_read_once(con, account_columns, hold=True):
         frame = _build_frame(con, settings, tiers, where, as_of)
     if ages:
         frame.signal_ages = frame_signal_ages(con, frame)

@@ -131,11 +131,12 @@ HELD_CELLS = 40_000_000
 _ACCOUNT = "__account"
 
 
-def read_account_columns(con: duckdb.DuckDBPyConnection) -> AccountColumns:
-    """The keys of the accounts' JSON and their profiles, in one read."""
+def read_account_columns(con: duckdb.DuckDBPyConnection, *, hold: bool = False) -> AccountColumns:
+    """The keys of the accounts' JSON and their profiles, in one read; with ``hold``, for
+    an analysis frame to come, a wide export's values are held (see HeldValues)."""
     slices = account_slices(con)
     keys = _keys(con, slices)
-    if _holds(con, keys):
+    if hold and _holds(con, keys):
         held = _held_values(con, keys, slices)
         return AccountColumns(keys, _profiles_of(keys, held), held)
     return AccountColumns(keys, _column_profiles(con, keys, slices))
@@ -202,12 +203,15 @@ def _profiles_of(keys: list[str], held: HeldValues) -> list[ColumnProfile]:
 # store (see _store_of; the connection held, so that an id stays its own).
 _Entry = tuple[duckdb.DuckDBPyConnection, AccountColumns | Callable[[], AccountColumns]]
 _READ: ContextVar[dict[int | str, _Entry] | None] = ContextVar("column_profiles_read", default=None)
+_HOLD: ContextVar[bool] = ContextVar("column_values_held", default=False)
 
 
 @contextmanager
 def profiles_read_once(
     con: duckdb.DuckDBPyConnection | None = None,
     given: Callable[[], AccountColumns] | None = None,
+    *,
+    hold: bool | None = None,
 ) -> Iterator[None]:
     """Within the block each store's column profiles are read once, whichever of its
     connections asks (an in-memory database's, once per connection): for work that reads
@@ -216,15 +220,19 @@ def profiles_read_once(
     columns it leaves out; a report's sections each open a connection of their own). A block
     inside another shares the outer one's profiles.
     ``given``: what a read on another connection to the same store gives (made beside this
-    connection's other work), taken as ``con``'s when the block first asks for them."""
+    connection's other work), taken as ``con``'s when the block first asks for them.
+    ``hold``: a read within the block holds a wide export's values for the frame it builds
+    (see HeldValues); None: as the block around it says, else not."""
     outer = _READ.get()
     read = outer if outer is not None else {}
     token = _READ.set(read)
+    holding = _HOLD.set(_HOLD.get() if hold is None else hold)
     if con is not None and given is not None:
         read.setdefault(_store_of(con), (con, given))
     try:
         yield
     finally:
+        _HOLD.reset(holding)
         _READ.reset(token)
 
 
@@ -252,7 +260,7 @@ def _read_once(con: duckdb.DuckDBPyConnection) -> AccountColumns:
     store = _store_of(con)
     entry = read.get(store)
     if entry is None:
-        done = read_account_columns(con)
+        done = read_account_columns(con, hold=_HOLD.get())
     else:
         got = entry[1]
         done = got if isinstance(got, AccountColumns) else got()
