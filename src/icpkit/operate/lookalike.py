@@ -235,8 +235,7 @@ def find_lookalikes(
                 f"than a random choice of as many accounts would ({_weighed()}; permutation "
                 f"test, p = {p_value:.2f}): no lookalikes are ranked"
             )
-        keep = np.isin(np.asarray(accounts["account_key"].to_pylist(), dtype=object), tier1)
-        reference = accounts.filter(pa.array(keep))
+        reference = accounts.filter(_among(accounts["account_key"], tier1))
         others = create_view(con, read.path, icp)
         name = "a.name" if "name" in others else "NULL::VARCHAR"
         reader = _batches(con, _candidates_sql(icp, analysis, name))
@@ -285,6 +284,13 @@ def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatchReader:
     relation = con.sql(sql)
     fetch = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
     return fetch(BATCH_ROWS)
+
+
+def _among(keys: pa.Array | pa.ChunkedArray, wanted: Sequence[str] | set[str]) -> pa.Array:
+    """Whether each of ``keys`` is one of ``wanted``, by hashing: numpy's isin compares an
+    object array with each wanted key in turn (100,000 accounts and 5,000 customers: 5 s)."""
+    among = pc.is_in(keys, value_set=pa.array(list(wanted), pa.string()))
+    return among.combine_chunks() if isinstance(among, pa.ChunkedArray) else among
 
 
 def _columns(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
@@ -341,7 +347,7 @@ def separation_p_value(
     the same sum with the Tier 1 labels shuffled among the accounts (a permutation test;
     stops early once the answer is clearly above ``SEPARATION_ALPHA``)."""
     cols = _columns(accounts)
-    is_tier1 = np.isin(np.asarray(cols["account_key"].to_pylist(), dtype=object), list(tier1))
+    is_tier1 = _among(cols["account_key"], tier1).to_numpy(zero_copy_only=False)
     coded: list[tuple[np.ndarray, int]] = []
     for name in (*(band(n) for n in numeric_attributes()), *categorical_attributes()):
         values = [MISSING if v is None else str(v) for v in cols[name].to_pylist()]
@@ -395,7 +401,7 @@ def fit_encoder(accounts: pa.Table, tier1: set[str]) -> Encoder:
     """Weights, scales and vocabularies from the workspace's accounts (``tier1``: the keys of
     the Tier 1 customers among them)."""
     cols = _columns(accounts)
-    is_tier1 = np.isin(np.asarray(cols["account_key"].to_pylist(), dtype=object), list(tier1))
+    is_tier1 = _among(cols["account_key"], tier1).to_numpy(zero_copy_only=False)
     weights: dict[str, float] = {}
     centre: dict[str, float] = {}
     scale: dict[str, float] = {}

@@ -264,7 +264,10 @@ def _challengers(
     train_keys = set(
         k for (k,) in con.execute(f"SELECT deal_key FROM deals WHERE {train_where}").fetchall()
     )
-    train = matrix.subset(np.isin(matrix.deal_keys, list(train_keys)))
+    # By hashing: numpy's isin compares an object array with each key in turn (37,000 deals
+    # and 28,000 keys: 11 s).
+    in_train = np.fromiter(map(train_keys.__contains__, matrix.deal_keys), bool, len(matrix))
+    train = matrix.subset(in_train)
     position = {k: i for i, k in enumerate(matrix.deal_keys)}
     test_rows = matrix.subset(np.array([position[k] for k in test.keys]))
     # An attribute with one value in training (all missing, as stack_density is without a
