@@ -235,6 +235,7 @@ def test_optbinning_scorecard_is_the_one_pandas_text_columns_give(split: Split) 
     np.testing.assert_array_equal(baseline.probabilities, expected)
 
 
+@pytest.mark.slow
 def test_challengers_use_two_threads_on_many_deals_or_many_attributes(split: Split) -> None:
     few = split.train.subset(np.arange(2_000))
     wide = replace(few, columns={f"extra:c{i}": few.columns["industry"] for i in range(2_000)})
