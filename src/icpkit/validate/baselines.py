@@ -294,9 +294,8 @@ def _one_hot(
     train_columns: list[np.ndarray] = []
     test_columns: list[np.ndarray] = []
     for name in names:
-        seen = sorted(train.levels(name))
-        codes = train.codes(name, seen)[0]
-        seen = [seen[i] for i in np.unique(codes).tolist()]  # an ordinal's order lists unseen
+        codes, levels = train.codes(name)  # an ordinal's levels list values unseen too
+        seen = sorted(levels[i] for i in np.unique(codes).tolist())
         train_columns.append(train.codes(name, seen)[0] + offset)
         test_codes = test.codes(name, seen)[0]
         test_columns.append(np.where(test_codes < 0, -1, test_codes + offset))
@@ -309,7 +308,7 @@ def _csr(columns: list[np.ndarray], width: int) -> sparse.csr_matrix:
     for that row (-1: none); each row's entries ascend, as the encoder writes them."""
     from scipy import sparse
 
-    cells = np.column_stack(columns) if columns else np.zeros((0, 0), dtype=np.int64)
+    cells = np.column_stack(columns)
     present = cells >= 0
     indptr = np.concatenate([[0], np.cumsum(present.sum(axis=1))])
     indices = cells[present]  # row by row, in column order
