@@ -14,6 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from icpkit.attributes import MISSING
 from icpkit.cli import operate
 from icpkit.operate import lookalike
 from icpkit.operate.lookalike import (
@@ -122,7 +123,6 @@ def test_the_answer_does_not_depend_on_the_batch_size(
     demo: Demo, hits: list[Lookalike], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(lookalike, "BATCH_ROWS", 997)
-    monkeypatch.setattr(lookalike, "BLOCK_CELLS", 50_000)
     again = demo.ws.lookalikes(demo.universe.path, top=TOP, k=K)
     assert [h.account_key for h in again] == [h.account_key for h in hits]
 
@@ -186,6 +186,61 @@ def test_the_squared_distance_is_the_weighted_count_of_differences() -> None:
     assert d2(0, 2) == pytest.approx(1.0)  # one standard deviation of log employees
     # Unknown industry is half a difference; an unknown stack stands at the tools' shares.
     assert d2(0, 3) == pytest.approx(2.0**2 + 1.0 + 0.5 * 0.7**2)
+
+
+def _brute_force(x: np.ndarray, reference: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k smallest squared distances to the reference, comparing it with every one."""
+    d2 = ((x[:, None, :] - reference[None, :, :]) ** 2).sum(axis=2)
+    return np.sort(d2, axis=1)[:, :k]
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_the_tree_finds_the_nearest_customers_a_full_comparison_finds(k: int) -> None:
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(k)
+    # Encoded accounts look like this: two standardized numbers, one-hot categories, tools;
+    # many rows tie on their categories and some repeat whole.
+    numbers = rng.normal(size=(600, 2)) * [0.7, 0.6]
+    onehot = np.eye(6)[rng.integers(0, 6, 600)] * 0.3
+    tools = (rng.random((600, 4)) < 0.3) * 0.1
+    points = np.hstack([numbers, onehot, tools]).astype(np.float32)
+    points[500:] = points[:100]
+    reference, x = points[:250], points[250:]
+    distances, near = lookalike._query(cKDTree(reference.astype(np.float64)), x, k)
+    expected = _brute_force(x.astype(np.float64), reference.astype(np.float64), k)
+    # Row i's answer is row i's, nearest first, and the indices point at those customers.
+    np.testing.assert_allclose(distances**2, expected, rtol=0, atol=1e-12)
+    assert (np.diff(distances, axis=1) >= 0).all()
+    found = ((x[:, None, :].astype(np.float64) - reference[near].astype(np.float64)) ** 2).sum(2)
+    np.testing.assert_allclose(found, expected, rtol=0, atol=1e-12)
+
+
+def test_levels_are_the_sorted_distinct_values_with_unknown_as_missing() -> None:
+    values = pa.array(["b", None, "Ä", "a", "b", "B", "😀", "a b", None, "a"], pa.string())
+    levels, index = lookalike._levels(values)
+    expected = np.unique(
+        np.array([MISSING if v is None else v for v in values.to_pylist()], dtype=str),
+        return_inverse=True,
+    )
+    assert levels.to_pylist() == expected[0].tolist()
+    assert index.tolist() == expected[1].ravel().tolist()
+    _, numbers = lookalike._levels(pa.array([3, 1, None, 3], pa.int64()))
+    assert numbers.tolist() == [2, 1, 0, 2]  # numbers as text; '(missing)' sorts first
+
+
+def test_each_tool_of_a_stack_counts_once_and_unknown_stacks_are_told_apart() -> None:
+    stacks = pa.array(
+        [["Slack", "HubSpot", "Slack"], None, [], ["HubSpot", None], ["Zendesk"]],
+        pa.list_(pa.string()),
+    )
+    tools, account, tool, unknown = lookalike._stack_pairs(stacks)
+    assert tools.to_pylist() == ["HubSpot", "Slack", "Zendesk"]
+    pairs = sorted(zip(account.tolist(), [tools[t].as_py() for t in tool], strict=True))
+    assert pairs == [(0, "HubSpot"), (0, "Slack"), (3, "HubSpot"), (4, "Zendesk")]
+    assert unknown.tolist() == [False, True, False, False, False]
+    nothing = lookalike._stack_pairs(pa.array([None, []], pa.list_(pa.string())))
+    assert len(nothing[0]) == 0 and nothing[3].tolist() == [True, False]
 
 
 def test_shared_traits_are_those_most_neighbours_hold_too() -> None:

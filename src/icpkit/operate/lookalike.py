@@ -12,9 +12,11 @@ deviations), and
 
     similarity = 1 - distance^2 / total weight        (1: alike on everything that matters)
 
-A company ranks by its mean similarity to its k nearest Tier 1 customers. The universe is
-read in Arrow batches and only a running top-N is kept, so its size is bounded by disk, not
-memory. Existing customers and accounts matching an ICP exclusion never appear::
+A company ranks by its mean similarity to its k nearest Tier 1 customers, found exactly in
+a k-d tree of them (comparing every company with every customer took over ten minutes for
+350,000 companies and 85,000 customers). The universe is read in Arrow batches and only a
+running top-N is kept, so its size is bounded by disk, not memory. Existing customers and
+accounts matching an ICP exclusion never appear::
 
     hits = ws.lookalikes(Path("universe.parquet"), top=100)
     print(hits[0].account_key, hits[0].explain())
@@ -23,9 +25,11 @@ memory. Existing customers and accounts matching an ICP exclusion never appear::
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
+import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +60,8 @@ from icpkit.output.files import sweep_stale, temp_prefix
 from icpkit.store.db import arrow_table, attach_read_only, identifier
 
 BATCH_ROWS = 65_536
-# Distances are computed for blocks of rows x Tier 1 customers of at most this many cells.
-BLOCK_CELLS = 4_000_000
+# Threads looking up a batch's rows in the tree of Tier 1 customers.
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 MAX_TOOLS = 300
 # Attributes weighing less than this share of the heaviest one are not named as shared.
 NAMED_SHARE = 0.1
@@ -308,15 +312,46 @@ def _columns(batch: pa.RecordBatch | pa.Table) -> dict[str, Any]:
     return cols
 
 
-def _iv(labels: Sequence[Any], tier1: np.ndarray) -> float:
+def _levels(values: pa.Array, missing: str = MISSING) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of ``values`` (``missing`` for an unknown one) in sorted order, and
+    each row's index among them."""
+    text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
+    encoded = pc.dictionary_encode(pc.fill_null(text, missing))
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return encoded.dictionary.take(order), rank[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def _iv(values: pa.Array, tier1: np.ndarray) -> float:
     """Information value of one attribute's values for Tier 1 against the other accounts."""
-    codes, index = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
-    won = np.bincount(index[tier1], minlength=len(codes))
-    lost = np.bincount(index[~tier1], minlength=len(codes))
-    if len(codes) < 2 or won.sum() == 0 or lost.sum() == 0:
+    levels, index = _levels(values)
+    won = np.bincount(index[tier1], minlength=len(levels))
+    lost = np.bincount(index[~tier1], minlength=len(levels))
+    if len(levels) < 2 or won.sum() == 0 or lost.sum() == 0:
         return 0.0
     _, value = information_value(won, lost)
     return 0.0 if math.isnan(value) else float(value)
+
+
+def _stack_pairs(stacks: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """The tools of the accounts' ``stacks`` (sorted), and each (account, tool) pair once, even
+    where a stack lists a tool twice: (tools, account, tool), with whether each stack is
+    unknown."""
+    unknown = np.asarray(pc.is_null(stacks).to_numpy(zero_copy_only=False), dtype=bool)
+    flat = pc.list_flatten(stacks)
+    parents = pc.list_parent_indices(stacks)
+    named = pc.is_valid(flat)
+    flat, parents = flat.filter(named), parents.filter(named)
+    if len(flat) == 0:
+        none = np.zeros(0, dtype=np.int64)
+        return pa.array([], pa.string()), none, none, unknown
+    tools, codes = _levels(flat)
+    n = len(tools)
+    pairs = np.sort(parents.to_numpy(zero_copy_only=False).astype(np.int64) * n + codes)
+    # Sorted, each pair once (numpy's unique hashes its input first: six times the time).
+    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]
+    return tools, pairs // n, pairs % n, unknown
 
 
 def _iv_rows(won: np.ndarray, lost: np.ndarray, smoothing: float = 0.5) -> np.ndarray:
@@ -348,36 +383,36 @@ def separation_p_value(
     stops early once the answer is clearly above ``SEPARATION_ALPHA``)."""
     cols = _columns(accounts)
     is_tier1 = _among(cols["account_key"], tier1).to_numpy(zero_copy_only=False)
-    coded: list[tuple[np.ndarray, int]] = []
+    # Every attribute's levels numbered after the previous one's, so that one count of the
+    # Tier 1 accounts' codes gives every attribute's table; the others' are the rest.
+    codes: list[np.ndarray] = []
+    sizes: list[int] = []
     for name in (*(band(n) for n in numeric_attributes()), *categorical_attributes()):
-        values = [MISSING if v is None else str(v) for v in cols[name].to_pylist()]
-        levels, index = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
+        levels, index = _levels(cols[name])
         if len(levels) > 1:
-            coded.append((index.ravel(), len(levels)))
-    stacks = cols["technologies"]
-    flat = pc.list_flatten(stacks)
-    unknown = np.asarray(pc.is_null(stacks).to_numpy(zero_copy_only=False), dtype=bool)
-    account = tool = np.zeros(0, dtype=np.int64)
-    n_tools = 0
-    if len(flat):
-        parents = pc.list_parent_indices(stacks).to_numpy(zero_copy_only=False)
-        names, codes = np.unique(np.asarray(flat.to_pylist(), dtype=object).astype(str),
-                                 return_inverse=True)  # fmt: skip
-        n_tools = len(names)
-        pairs = np.unique(parents.astype(np.int64) * n_tools + codes.ravel())
-        account, tool = pairs // n_tools, pairs % n_tools
+            codes.append(index + sum(sizes))
+            sizes.append(len(levels))
+    stacked = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+    bounds = np.cumsum([0, *sizes])
+    everyone = np.bincount(stacked, minlength=bounds[-1])
+    tools, account, tool, unknown = _stack_pairs(cols["technologies"])
+    n_tools = len(tools)
+    users = np.bincount(tool, minlength=n_tools)
+    known, unknowns = int((~unknown).sum()), int(unknown.sum())
 
     def statistic(flags: np.ndarray) -> float:
         total = 0.0
-        for index, k in coded:
-            won = np.bincount(index[flags], minlength=k)
-            lost = np.bincount(index[~flags], minlength=k)
+        won_all = np.bincount(stacked, weights=np.tile(flags, len(sizes)), minlength=bounds[-1])
+        lost_all = everyone - won_all
+        for lo, hi in itertools.pairwise(bounds):
+            won, lost = won_all[lo:hi], lost_all[lo:hi]
             total += float(_iv_rows(won[None, :], lost[None, :])[0])
         if n_tools:
-            uses_1 = np.bincount(tool[flags[account]], minlength=n_tools)
-            uses_0 = np.bincount(tool[~flags[account]], minlength=n_tools)
-            known_1, known_0 = int((flags & ~unknown).sum()), int((~flags & ~unknown).sum())
-            unknown_1, unknown_0 = int((flags & unknown).sum()), int((~flags & unknown).sum())
+            uses_1 = np.bincount(tool, weights=flags[account], minlength=n_tools)
+            uses_0 = users - uses_1
+            unknown_1 = int((flags & unknown).sum())
+            known_1 = int(flags.sum()) - unknown_1
+            known_0, unknown_0 = known - known_1, unknowns - unknown_1
             won = np.column_stack([uses_1, known_1 - uses_1, np.full(n_tools, unknown_1)])
             lost = np.column_stack([uses_0, known_0 - uses_0, np.full(n_tools, unknown_0)])
             values = np.sort(_iv_rows(won, lost))[::-1][:MAX_TOOLS]
@@ -410,12 +445,12 @@ def fit_encoder(accounts: pa.Table, tier1: set[str]) -> Encoder:
         known = logs[~np.isnan(logs)]
         centre[name] = float(known.mean()) if known.size else 0.0
         scale[name] = float(known.std()) if known.size > 1 and known.std() > 0 else 1.0
-        weights[name] = _iv(cols[band(name)].to_pylist(), is_tier1)
+        weights[name] = _iv(cols[band(name)], is_tier1)
     vocab: dict[str, list[str]] = {}
     for name in categorical_attributes():
-        values = cols[name].to_pylist()
-        vocab[name] = sorted({v for v in values if v is not None})
-        weights[name] = _iv([MISSING if v is None else v for v in values], is_tier1)
+        values = cols[name]
+        vocab[name] = pc.unique(values.drop_null()).sort().to_pylist()
+        weights[name] = _iv(values, is_tier1)
     tools, tool_weights, share = _tool_weights(cols["technologies"], is_tier1)
     weights.update({f"tech:{t}": w for t, w in zip(tools, tool_weights, strict=True)})
     if sum(weights.values()) <= 0:
@@ -431,16 +466,10 @@ def _tool_weights(
 ) -> tuple[list[str], list[float], np.ndarray]:
     """The tools worth a column (the MAX_TOOLS most telling), each tool's information value
     (uses it / does not / stack unknown, Tier 1 against the rest) and share of users."""
-    flat = pc.list_flatten(stacks)
-    parents = pc.list_parent_indices(stacks).to_numpy(zero_copy_only=False)
-    if len(flat) == 0:
+    tools, account, tool, unknown = _stack_pairs(stacks)
+    names = tools.to_pylist()
+    if not names:
         return [], [], np.zeros(0)
-    names, codes = np.unique(np.asarray(flat.to_pylist(), dtype=object).astype(str),
-                             return_inverse=True)  # fmt: skip
-    # Each (account, tool) once, even when a stack lists a tool twice.
-    pairs = np.unique(parents.astype(np.int64) * len(names) + codes)
-    account, tool = pairs // len(names), pairs % len(names)
-    unknown = np.asarray(pc.is_null(stacks).to_numpy(zero_copy_only=False), dtype=bool)
     uses_1 = np.bincount(tool[is_tier1[account]], minlength=len(names))
     uses_0 = np.bincount(tool[~is_tier1[account]], minlength=len(names))
     known_1 = int((is_tier1 & ~unknown).sum())
@@ -455,7 +484,7 @@ def _tool_weights(
     order = sorted(range(len(names)), key=lambda j: (-values[j], names[j]))[:MAX_TOOLS]
     order = [j for j in order if values[j] > 0]
     share = (uses_1 + uses_0)[order] / max(1, known_1 + known_0)
-    return [str(names[j]) for j in order], [values[j] for j in order], share.astype(float)
+    return [names[j] for j in order], [values[j] for j in order], share.astype(float)
 
 
 @dataclass(order=True)
@@ -466,57 +495,52 @@ class _Hit:
     neighbours: list[tuple[int, float]] = field(compare=False)
 
 
-def _blocks(n: int, width: int) -> Iterator[slice]:
-    step = max(256, BLOCK_CELLS // max(1, width))
-    for start in range(0, n, step):
-        yield slice(start, min(n, start + step))
-
-
 def _nearest(
     reader: pa.RecordBatchReader, encoder: Encoder, reference: pa.Table, top: int, k: int
 ) -> list[_Hit]:
     """The ``top`` rows of ``reader`` with the highest mean similarity to their ``k`` nearest
     reference accounts, each with those neighbours (index, similarity)."""
-    ref = encoder.encode(_columns(reference))
-    ref_norm = (ref * ref).sum(axis=1)
-    k = min(k, ref.shape[0])
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(encoder.encode(_columns(reference)).astype(np.float64))
+    k = min(k, reference.num_rows)
     total = encoder.total
     heap: list[_Hit] = []
     seen = 0
     for batch in reader:
         cols = _columns(batch)
-        x = encoder.encode(cols)
-        for part in _blocks(x.shape[0], ref.shape[0]):
-            block = x[part]
-            d2 = (block * block).sum(axis=1)[:, None] + ref_norm[None, :] - 2.0 * (block @ ref.T)
-            sims = np.clip(1.0 - np.maximum(d2, 0.0) / total, 0.0, 1.0)
-            if k < sims.shape[1]:
-                near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            else:
-                near = np.tile(np.arange(sims.shape[1]), (sims.shape[0], 1))
-            near_sims = np.take_along_axis(sims, near, axis=1)
-            scores = near_sims.mean(axis=1)
-            floor = heap[0].score if len(heap) >= top else -1.0
-            candidates = np.flatnonzero(scores >= floor)
-            if candidates.size > top:
-                candidates = candidates[np.argpartition(-scores[candidates], top - 1)[:top]]
-            for i in candidates.tolist():
-                row_index = part.start + i
-                hit = _Hit(
-                    float(scores[i]),
-                    -(seen + row_index),
-                    {name: _cell(cols[name], row_index) for name in cols},
-                    sorted(
-                        zip(near[i].tolist(), near_sims[i].tolist(), strict=True),
-                        key=lambda pair: -pair[1],
-                    ),
-                )
-                if len(heap) < top:
-                    heapq.heappush(heap, hit)
-                elif hit > heap[0]:
-                    heapq.heapreplace(heap, hit)
-        seen += x.shape[0]
+        distances, near = _query(tree, encoder.encode(cols), k)
+        near_sims = np.clip(1.0 - distances * distances / total, 0.0, 1.0)
+        scores = near_sims.mean(axis=1)
+        floor = heap[0].score if len(heap) >= top else -1.0
+        candidates = np.flatnonzero(scores >= floor)
+        if candidates.size > top:
+            candidates = candidates[np.argpartition(-scores[candidates], top - 1)[:top]]
+        for i in candidates.tolist():
+            hit = _Hit(
+                float(scores[i]),
+                -(seen + i),
+                {name: _cell(cols[name], i) for name in cols},
+                list(zip(near[i].tolist(), near_sims[i].tolist(), strict=True)),
+            )
+            if len(heap) < top:
+                heapq.heappush(heap, hit)
+            elif hit > heap[0]:
+                heapq.heapreplace(heap, hit)
+        seen += batch.num_rows
     return sorted(heap, reverse=True)
+
+
+def _query(tree: Any, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distances to the ``k`` nearest points of ``tree`` and their indices, nearest first,
+    for each row of ``x``. The rows are looked up in the order of their coordinates, so that
+    neighbouring lookups walk the same branches (a third of the time in the file's order)."""
+    order = np.lexsort(x.T[::-1])
+    distances, near = tree.query(x[order].astype(np.float64), k=[*range(1, k + 1)],
+                                 workers=_WORKERS)  # fmt: skip
+    found_d, found_i = np.empty_like(distances), np.empty_like(near)
+    found_d[order], found_i[order] = distances, near
+    return found_d, found_i
 
 
 def _cell(column: Any, i: int) -> Any:
