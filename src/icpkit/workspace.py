@@ -495,13 +495,17 @@ class Workspace:
 
     def segments(self, by: str) -> SegmentTable:
         """The segment table of one attribute (see icpkit.analysis.segments)."""
+        return self.segment_tables([by])[0]
+
+    def segment_tables(self, names: Sequence[str]) -> list[SegmentTable]:
+        """The segment tables of several attributes, on one reading of the closed deals."""
         from icpkit.analysis.frame import discover_attributes, prepare
-        from icpkit.analysis.segments import segment_table
+        from icpkit.analysis.segments import segment_tables
 
         with self.connect(read_only=True) as con:
             prepare(con)
             attributes = discover_attributes(con, self.settings.analysis)
-            return segment_table(con, attributes, by, self.settings.analysis)
+            return segment_tables(con, attributes, names, self.settings.analysis)
 
     def clusters(self) -> ClusterResult:
         """Won customers grouped on head count, industry and stack: candidate ICPs, each with
@@ -1744,7 +1748,7 @@ class Workspace:
             icp,
             self.versions,
             self.lift,
-            self.segments,
+            self.segment_tables,
             self.tiers,
             self.summary,
             lambda: self.connect(read_only=True),

@@ -6,10 +6,14 @@ import math
 import random
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from helpers import DemoWorkspaces
-from icpkit.analysis.segments import _segment
+from icpkit.analysis import segments, stats
+from icpkit.analysis.segments import Interval, Segment, _Rows, _segment, _sums_in_order
+from icpkit.analysis.segments import prepare as segments_prepare
 from icpkit.config import AnalysisSettings
 from icpkit.workspace import Workspace
 
@@ -109,21 +113,135 @@ def test_funding_recency_is_an_alias_of_the_funding_signal(ws: Workspace) -> Non
     assert not math.isnan(table.segments[0].win_rate.value)
 
 
+Row = tuple[object, str, bool, float | None, int | None, bool, bool]
+
+
+def _rows(rows: list[Row]) -> _Rows:
+    """Rows (value, account, won, amount, cycle days, expanded, churned) as the store gives
+    them to a segment table."""
+    names = ["value", "account_key", "won", "amount", "cycle_days", "expanded", "churned"]
+    types = [None, pa.string(), pa.bool_(), pa.float64(), pa.int32(), pa.bool_(), pa.bool_()]
+    return _Rows.of(
+        pa.table(
+            {
+                n: pa.array([r[i] for r in rows], t)
+                for i, (n, t) in enumerate(zip(names, types, strict=True))
+            }
+        )
+    )
+
+
+def _by_hand(value: str, rows: list[Row], settings: AnalysisSettings) -> Segment:
+    """A bucket's figures worked out row by row, in plain Python: the specification."""
+    accounts = sorted({str(r[1]) for r in rows})
+    deals = np.array([sum(1 for r in rows if r[1] == a) for a in accounts], dtype=float)
+    wins = np.array([sum(1 for r in rows if r[1] == a and r[2]) for a in accounts], dtype=float)
+    rate = stats.clustered_rate(wins, deals)
+    won = [r for r in rows if r[2]]
+    amounts: dict[str, list[float]] = {}
+    for r in won:
+        if r[3] is not None:
+            amounts.setdefault(str(r[1]), []).append(float(r[3]))
+    sums = np.array([sum(sorted(v)) for _, v in sorted(amounts.items())])
+    counts = np.array([len(v) for _, v in sorted(amounts.items())], dtype=float)
+    if not amounts:
+        acv = Interval(math.nan, math.nan, math.nan)
+    elif len(sums) < 2:
+        acv = Interval(float(sums.sum() / counts.sum()), math.nan, math.nan)
+    else:
+        low, high = stats.bootstrap_accounts_ci(
+            lambda i: float(sums[i].sum() / counts[i].sum()), len(sums), n_boot=400
+        )
+        acv = Interval(float(sums.sum() / counts.sum()), low, high)
+    median = stats.median_ci(np.array([r[4] for r in won if r[4] is not None], dtype=float))
+    customers = {str(r[1]): (r[5], r[6]) for r in won}
+
+    def rate_of(n: int) -> Interval:
+        if not customers:
+            return Interval(math.nan, math.nan, math.nan)
+        low, high = stats.wilson_interval(n, len(customers))
+        return Interval(n / len(customers), low, high)
+
+    return Segment(
+        value=value,
+        deals=len(rows),
+        wins=len(won),
+        accounts=len(accounts),
+        win_rate=Interval(rate.rate, rate.low, rate.high),
+        avg_acv=acv,
+        median_cycle_days=Interval(*median),
+        expansion_rate=rate_of(sum(1 for e, _ in customers.values() if e)),
+        churn_rate=rate_of(sum(1 for _, c in customers.values() if c)),
+        thin=len(rows) < settings.min_closed_deals,
+    )
+
+
+def _random_rows(seed: int, values: list[object]) -> list[Row]:
+    rng = random.Random(seed)
+    # Keys in an order no sort by bytes and by characters could disagree on, and whales
+    # with a dozen won deals whose amounts differ by orders of magnitude, so that the order
+    # in which they are added shows in the last bit.
+    keys = [f"acct-{i:02}" for i in range(40)] + ["Ärzte", "zeta", "Zeta", "😀 co", "a"]
+    flags = {k: (rng.random() < 0.2, rng.random() < 0.1) for k in keys}
+    rows: list[Row] = []
+    for _ in range(600):
+        account = rng.choice(keys[:5]) if rng.random() < 0.2 else rng.choice(keys)
+        amount = rng.choice([None, 1e16, 1_000.0, 12_345.67, 99.5, 0.1, 3.0])
+        cycle = rng.choice([None, 30, 90, 200])
+        value = rng.choice(values)
+        rows.append((value, account, rng.random() < 0.4, amount, cycle, *flags[account]))
+    return rows
+
+
+@pytest.mark.parametrize(
+    "values", [["Software", "Retail", "(missing)"], [1, 2, None], [True, False]]
+)
+def test_a_buckets_figures_are_those_worked_out_row_by_row(values: list[object]) -> None:
+    rows = _random_rows(len(values), values)
+    settings = AnalysisSettings()
+    read = _rows(rows)
+    assert sorted(read.buckets) == sorted({str(v) for v in values})  # 1 -> '1', None -> 'None'
+    for value, where in read.buckets.items():
+        bucket = [r for r in rows if str(r[0]) == value]
+        assert repr(_segment(value, read, where, settings)) == repr(
+            _by_hand(value, bucket, settings)
+        )
+
+
 def test_a_buckets_figures_do_not_follow_the_order_rows_come_in() -> None:
     # A scan may return a segment's rows in any order; its intervals (the average ACV's
     # comes from resampling accounts) must be the same whatever it is. Expanded and churned
     # are an account's, the same on each of its rows.
-    rng = random.Random(5)
-    flags = {f"acct-{i:02}": (rng.random() < 0.2, rng.random() < 0.1) for i in range(60)}
-    rows = []
-    for _ in range(400):
-        account = rng.choice(sorted(flags))
-        amount = rng.choice([None, 1_000.0, 12_345.67, 99.5, 0.1])
-        cycle = rng.choice([None, 30, 90, 200])
-        rows.append((account, rng.random() < 0.4, amount, cycle, *flags[account]))
+    rows = _random_rows(5, ["Software"])
     settings = AnalysisSettings()
-    first = repr(_segment("Software", rows, settings))
+    read = _rows(rows)
+    first = repr(_segment("Software", read, read.buckets["Software"], settings))
     assert "nan" not in first.split("avg_acv")[1].split(")")[0]  # an interval was drawn
+    rng = random.Random(5)
     for _ in range(5):
         rng.shuffle(rows)
-        assert repr(_segment("Software", rows, settings)) == first
+        again = _rows(rows)
+        assert repr(_segment("Software", again, again.buckets["Software"], settings)) == first
+
+
+def test_runs_are_summed_left_to_right_as_python_sums_a_list() -> None:
+    values = np.array([1e16] + [1.0] * 11 + [2.0, 1e16, 3.0])
+    starts, counts = np.array([0, 12, 13]), np.array([12, 1, 2])
+    sums = _sums_in_order(values, starts, counts)
+    assert sums.tolist() == [
+        sum(values[a : a + n].tolist()) for a, n in zip(starts, counts, strict=True)
+    ]
+    assert sums[0] == 1e16  # numpy's pairwise sum gives 1e16 + 8 here
+
+
+@pytest.mark.slow
+def test_several_tables_are_each_the_one_asked_alone(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ["employees", "industry", "funding_recency"]
+    alone = [repr(ws.segments(name)) for name in names]
+    prepared = []
+    monkeypatch.setattr(segments, "prepare", lambda con: prepared.append(segments_prepare(con)))
+    together = [repr(t) for t in ws.segment_tables(names)]
+    assert together == alone
+    assert prepared == []  # the workspace's preparation is used by every table

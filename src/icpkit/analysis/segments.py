@@ -9,16 +9,20 @@ of the five metrics, or says that none does, or that the data are too thin.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from icpkit.analysis import stats
-from icpkit.analysis.frame import Attribute, prepare
+from icpkit.analysis.frame import Attribute, prepare, prepared_token
 from icpkit.attributes import MISSING, NONE_SEEN
 from icpkit.config import AnalysisSettings
 from icpkit.errors import IcpkitError
+from icpkit.store.db import arrow_table
 
 METRICS = ("win_rate", "avg_acv", "median_cycle_days", "expansion_rate", "churn_rate")
 # Higher is better, except for the sales cycle and churn.
@@ -90,57 +94,130 @@ def segment_table(
     settings: AnalysisSettings,
 ) -> SegmentTable:
     """The segment table of attribute ``by`` (an attribute name, or an alias)."""
-    name = ALIASES.get(by, by)
-    attr = next((a for a in attributes if a.name == name), None)
-    if attr is None:
-        known = ", ".join(a.name for a in attributes)
-        raise SegmentError(f"no attribute {by!r} in this workspace; known: {known}")
-    prepare(con)
-    rows = con.execute(
-        f"""WITH expanded AS (
-              SELECT DISTINCT account_key FROM deals WHERE outcome = 'won' AND is_expansion)
-            SELECT {attr.sql} AS value, c.account_key, c.won, c.amount, c.cycle_days,
-                   c.account_key IN (SELECT account_key FROM expanded) AS expanded,
-                   coalesce(a.churned, false) AS churned
-            FROM closed c JOIN accounts a USING (account_key) {attr.join}"""
-    ).fetchall()
-    by_value: dict[str, list[tuple[str, bool, float | None, int | None, bool, bool]]] = {}
-    for value, *rest in rows:
-        by_value.setdefault(str(value), []).append(tuple(rest))  # type: ignore[arg-type]
-    order = [v for v in attr.order if v in by_value] or sorted(
-        by_value, key=lambda v: (v == MISSING, -len(by_value[v]), v)
+    return segment_tables(con, attributes, [by], settings)[0]
+
+
+def segment_tables(
+    con: duckdb.DuckDBPyConnection,
+    attributes: list[Attribute],
+    names: Sequence[str],
+    settings: AnalysisSettings,
+) -> list[SegmentTable]:
+    """The segment tables of the attributes ``names`` (names or aliases), in that order, on
+    one preparation of the closed deals (the connection's own, when it has one)."""
+    chosen = []
+    for by in names:
+        name = ALIASES.get(by, by)
+        attr = next((a for a in attributes if a.name == name), None)
+        if attr is None:
+            known = ", ".join(a.name for a in attributes)
+            raise SegmentError(f"no attribute {by!r} in this workspace; known: {known}")
+        chosen.append(attr)
+    if prepared_token(con) is None:
+        prepare(con)
+    return [_table(con, attr, settings) for attr in chosen]
+
+
+def _table(
+    con: duckdb.DuckDBPyConnection, attr: Attribute, settings: AnalysisSettings
+) -> SegmentTable:
+    rows = _Rows.read(con, attr)
+    order = [v for v in attr.order if v in rows.buckets] or sorted(
+        rows.buckets, key=lambda v: (v == MISSING, -len(rows.buckets[v]), v)
     )
-    segments = [_segment(value, by_value[value], settings) for value in order]
+    segments = [_segment(value, rows, rows.buckets[value], settings) for value in order]
     leader, verdict = _leader(segments, settings)
     return SegmentTable(attr.name, segments, leader, verdict)
 
 
-def _segment(
-    value: str,
-    rows: list[tuple[str, bool, float | None, int | None, bool, bool]],
-    settings: AnalysisSettings,
-) -> Segment:
-    accounts = sorted({r[0] for r in rows})
-    index = {a: i for i, a in enumerate(accounts)}
-    wins = np.zeros(len(accounts))
-    deals = np.zeros(len(accounts))
-    for account, won, *_ in rows:
-        deals[index[account]] += 1
-        wins[index[account]] += won
+@dataclass(frozen=True)
+class _Rows:
+    """The closed deals with their bucket of one attribute, as columns: the account's rank
+    among the accounts' keys in sorted order, won, amount and cycle (NaN unknown), whether
+    the account expanded or churned; and the rows of each bucket (its value as text)."""
+
+    account: np.ndarray
+    won: np.ndarray
+    amount: np.ndarray
+    cycle_days: np.ndarray
+    expanded: np.ndarray
+    churned: np.ndarray
+    buckets: dict[str, np.ndarray]
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, attr: Attribute) -> _Rows:
+        """The closed deals of the prepared connection ``con``, bucketed by ``attr``."""
+        return cls.of(
+            arrow_table(
+                con,
+                f"""WITH expanded AS (
+                  SELECT DISTINCT account_key FROM deals WHERE outcome = 'won' AND is_expansion)
+                SELECT {attr.sql} AS value, c.account_key, c.won, c.amount, c.cycle_days,
+                       c.account_key IN (SELECT account_key FROM expanded) AS expanded,
+                       coalesce(a.churned, false) AS churned
+                FROM closed c JOIN accounts a USING (account_key) {attr.join}""",
+            )
+        )
+
+    @classmethod
+    def of(cls, table: pa.Table) -> _Rows:
+        """The rows of ``table`` (value, account_key, won, amount, cycle_days, expanded,
+        churned)."""
+        # A bucket is its value as Python writes it (str), whatever the value's type.
+        values = pc.dictionary_encode(table["value"].combine_chunks(), null_encoding="encode")
+        labels: dict[str, int] = {}
+        bucket_of = np.array(
+            [labels.setdefault(str(v), len(labels)) for v in values.dictionary.to_pylist()],
+            dtype=np.int64,
+        )
+        codes = bucket_of[values.indices.to_numpy(zero_copy_only=False)]
+        order = np.argsort(codes, kind="stable")
+        ends = np.cumsum(np.bincount(codes, minlength=len(labels)))
+        parts = np.split(order, ends[:-1]) if labels else []
+        keys = pc.dictionary_encode(table["account_key"].combine_chunks())
+        ranked = pc.sort_indices(keys.dictionary).to_numpy()
+        rank = np.empty(len(ranked), dtype=np.int64)
+        rank[ranked] = np.arange(len(ranked))
+        return cls(
+            account=rank[keys.indices.to_numpy(zero_copy_only=False)],
+            won=_flags(table["won"]),
+            amount=_numbers(table["amount"]),
+            cycle_days=_numbers(table["cycle_days"]),
+            expanded=_flags(table["expanded"]),
+            churned=_flags(table["churned"]),
+            buckets=dict(zip(labels, parts, strict=True)),
+        )
+
+
+def _flags(column: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(column.to_numpy(), dtype=bool)
+
+
+def _numbers(column: pa.ChunkedArray) -> np.ndarray:
+    """Numbers as floats, NaN for unknown ones."""
+    return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+
+
+def _segment(value: str, all_rows: _Rows, rows: np.ndarray, settings: AnalysisSettings) -> Segment:
+    accounts, index = np.unique(all_rows.account[rows], return_inverse=True)
+    deals = np.bincount(index, minlength=len(accounts)).astype(float)
+    won = all_rows.won[rows]
+    wins = np.bincount(index, weights=won, minlength=len(accounts))
     rate = stats.clustered_rate(wins, deals)
-    won_rows = [r for r in rows if r[1]]
-    acv_by_account: dict[str, list[float]] = {}
-    for account, _won, amount, *_ in won_rows:
-        if amount is not None:
-            acv_by_account.setdefault(account, []).append(float(amount))
-    # In the accounts' order and each account's amounts in theirs, not the order a scan
-    # returned the rows in: the resampling draws positions, so its interval follows the order.
-    acv = _mean_acv({a: sorted(v) for a, v in sorted(acv_by_account.items())})
-    cycles = np.array([r[3] for r in won_rows if r[3] is not None], dtype=float)
-    median, low, high = stats.median_ci(cycles)
-    customers = {r[0]: (r[4], r[5]) for r in won_rows}
-    expanded = sum(1 for e, _ in customers.values() if e)
-    churned = sum(1 for _, c in customers.values() if c)
+    won_rows = rows[won]
+    # Each account's amounts in ascending order, the accounts in their keys' order, not the
+    # order a scan returned the rows in: the resampling draws positions, so its interval
+    # follows the order.
+    priced = won_rows[~np.isnan(all_rows.amount[won_rows])]
+    amounts, account = all_rows.amount[priced], all_rows.account[priced]
+    by_account = np.lexsort((amounts, account))
+    _, starts, counts = np.unique(account[by_account], return_index=True, return_counts=True)
+    acv = _mean_acv(_sums_in_order(amounts[by_account], starts, counts), counts.astype(float))
+    median, low, high = stats.median_ci(all_rows.cycle_days[won_rows])
+    _, first = np.unique(all_rows.account[won_rows], return_index=True)
+    customers = won_rows[first]
+    expanded = int(all_rows.expanded[customers].sum())
+    churned = int(all_rows.churned[customers].sum())
     return Segment(
         value=value,
         deals=len(rows),
@@ -155,12 +232,21 @@ def _segment(
     )
 
 
-def _mean_acv(by_account: dict[str, list[float]]) -> Interval:
-    """Mean ACV of won deals, its interval from resampling accounts."""
-    if not by_account:
+def _sums_in_order(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The sum of each run ``values[start:start + count]``, added left to right as Python's
+    ``sum`` adds a list (numpy's own sum pairs terms up, which can differ in the last bit)."""
+    sums = np.zeros(len(starts))
+    for step in range(int(counts.max()) if len(counts) else 0):
+        longer = counts > step
+        sums[longer] += values[starts[longer] + step]
+    return sums
+
+
+def _mean_acv(sums: np.ndarray, counts: np.ndarray) -> Interval:
+    """Mean ACV of won deals from each account's sum and count, its interval from resampling
+    accounts."""
+    if not len(sums):
         return _nan()
-    sums = np.array([sum(v) for v in by_account.values()])
-    counts = np.array([len(v) for v in by_account.values()], dtype=float)
     mean = float(sums.sum() / counts.sum())
     if len(sums) < 2:
         return Interval(mean, math.nan, math.nan)

@@ -9,7 +9,7 @@ of the whole report.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +62,7 @@ class Sources:
     icp: ICP | None
     versions: VersionStore
     lift: Callable[[], LiftResult]
-    segments: Callable[[str], SegmentTable]
+    segments: Callable[[Sequence[str]], list[SegmentTable]]
     tiers: Callable[[], TierResult]
     summary: Callable[[], Mapping[str, Any]]
     connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -135,7 +135,7 @@ def gather(src: Sources, *, backtest: BacktestResult | None = None) -> ReportDat
     lift: LiftResult | None = src.lift()
     tiers: TierResult | None = src.tiers()
     warnings += lift.warnings if lift is not None else []
-    segments = [src.segments(name) for name in segment_attributes(lift)]
+    segments = src.segments(segment_attributes(lift))
 
     validation = Validation()
     if backtest is None and src.backtest is not None:
