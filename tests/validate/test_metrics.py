@@ -148,6 +148,42 @@ def test_metric_with_ci_pairs_the_value_on_all_deals_with_its_interval() -> None
     assert metrics.metric_with_ci(metrics.pr_auc, y, score, accounts, n_boot=100, seed=1) == pr
 
 
+@pytest.mark.parametrize("n_boot", [1, 100, 700])
+def test_several_scores_get_the_intervals_each_gets_alone(
+    n_boot: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    y, tied = _tied_data(3_000)
+    rng = np.random.default_rng(4)
+    accounts = rng.integers(0, 900, y.size)
+    scores = [
+        tied,  # ten values, many ties
+        tied + rng.normal(0, 1, y.size),  # every deal its own score
+        np.zeros(y.size),  # all tied
+        -tied,
+    ]
+    # Resamples drawn in chunks of a few: the chunks of the scores differ in size.
+    monkeypatch.setattr(metrics, "_CHUNK_CELLS", 2_500)
+    together = metrics.rank_metrics_with_ci(y, scores, accounts, n_boot=n_boot, seed=3)
+    alone = [
+        (
+            metrics.auc_with_ci(y, s, accounts, n_boot=n_boot, seed=3),
+            metrics.pr_auc_with_ci(y, s, accounts, n_boot=n_boot, seed=3),
+        )
+        for s in scores
+    ]
+    assert repr(together) == repr(alone)  # bit for bit, NaN where the metric has none
+
+
+def test_several_scores_without_two_accounts_or_with_nan() -> None:
+    y, score = _tied_data(40)
+    [(auc, pr)] = metrics.rank_metrics_with_ci(y, [score], np.zeros(y.size), n_boot=50)
+    assert auc.value == metrics.roc_auc(y, score) and math.isnan(auc.low)
+    assert pr.value == metrics.pr_auc(y, score) and math.isnan(pr.high)
+    assert metrics.rank_metrics_with_ci(y, [], np.arange(y.size)) == []
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.rank_metrics_with_ci(y, [np.full(y.size, np.nan)], np.arange(y.size))
+
+
 def test_bootstrap_rejects_arrays_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="clusters has 3 entries, y has 4"):
         metrics.bootstrap_ci(metrics.roc_auc, np.array([0, 1, 0, 1]), np.zeros(4), np.arange(3))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import numpy as np
@@ -177,14 +177,9 @@ def run_backtest(
     y, clusters = test.won.astype(np.int64), test.account_codes
 
     def row(name: str, score: np.ndarray, seconds: float, note: str = "") -> ModelRow:
-        return ModelRow(
-            name,
-            metrics.auc_with_ci(y, score, clusters, n_boot=n_boot, seed=seed),
-            metrics.pr_auc_with_ci(y, score, clusters, n_boot=n_boot, seed=seed),
-            seconds,
-            note,
-            scores=np.asarray(score, dtype=np.float64),
-        )
+        # Measured once every model has its scores (``_measured``).
+        scores = np.asarray(score, dtype=np.float64)
+        return ModelRow(name, NOT_MEASURED, NOT_MEASURED, seconds, note, scores=scores)
 
     notes = list(card.notes) + frame.history.notes()
     if undated := _undated_churn(con, train_where):
@@ -216,6 +211,7 @@ def run_backtest(
         if not np.isnan(truth).any():
             models.append(row("true win probability (generator)", truth, 0.0))
 
+    models = _measured(models, y, clusters, n_boot, seed)
     tier_rows = metrics.tier_table(y, scores.tier, test.cycle_days, clusters)
     lift = metrics.tier_lift(y, scores.tier, clusters, n_boot=n_boot, seed=seed)
     top = sum(r.wins for r in tier_rows if r.tier in ("A", "B")) / max(int(y.sum()), 1)
@@ -238,6 +234,22 @@ def run_backtest(
         leaks=leaks,
         notes=notes,
     )
+
+
+def _measured(
+    models: list[ModelRow], y: np.ndarray, clusters: np.ndarray, n_boot: int, seed: int
+) -> list[ModelRow]:
+    """The models with their AUCs and intervals, every model on the same resamples of the
+    accounts (drawn once for all)."""
+    scored = [m.scores for m in models if m.scores is not None]
+    found = iter(metrics.rank_metrics_with_ci(y, scored, clusters, n_boot=n_boot, seed=seed))
+    out = []
+    for model in models:
+        if model.scores is not None:
+            auc, pr_auc = next(found)
+            model = replace(model, auc=auc, pr_auc=pr_auc)
+        out.append(model)
+    return out
 
 
 def _undated_churn(con: duckdb.DuckDBPyConnection, train_where: str) -> int:

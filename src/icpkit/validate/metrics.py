@@ -178,18 +178,85 @@ def _weighted_replicates(
     """A rank metric per resample without gathering rows: a resample weights each deal by how
     often its account was drawn, so its won and total weight per tie group of scores is a
     sparse product of the (tie group x account) deal counts with the draw counts."""
+    won, deals = _tie_tables(y, score, codes, n_clusters)
+    per_chunk = max(1, _CHUNK_CELLS // max(won.shape))
+    out: list[np.ndarray] = []
+    for counts in _cluster_counts(n_clusters, n_boot, seed, per_chunk):
+        drawn = np.ascontiguousarray(counts.T)
+        out.append(kernel(np.asarray(won @ drawn), np.asarray(deals @ drawn)))
+    return np.concatenate(out)
+
+
+def _tie_tables(
+    y: np.ndarray, score: np.ndarray, codes: np.ndarray, n_clusters: int
+) -> tuple[sparse.csr_array, sparse.csr_array]:
+    """Won and all deals per (tie group of scores, best first) x account: a resample's
+    weights per tie group are these times how often it drew each account."""
     groups, group_of_row = np.unique(-score, return_inverse=True)  # best score first
     # Rows in score order keep the product's writes sequential.
     cells = (group_of_row.ravel(), codes)
     shape = (groups.size, n_clusters)
     won = sparse.csr_array((y.astype(float), cells), shape=shape)
     deals = sparse.csr_array((np.ones(y.size), cells), shape=shape)
-    per_chunk = max(1, _CHUNK_CELLS // max(shape))
-    out: list[np.ndarray] = []
-    for counts in _cluster_counts(n_clusters, n_boot, seed, per_chunk):
+    return won, deals
+
+
+def rank_metrics_with_ci(
+    y: np.ndarray,
+    scores: Sequence[np.ndarray],
+    clusters: np.ndarray,
+    *,
+    n_boot: int = 500,
+    level: float = 0.95,
+    seed: int = 0,
+) -> list[tuple[MetricCI, MetricCI]]:
+    """ROC AUC and PR AUC of each of ``scores`` on the same deals, with their account-bootstrap
+    intervals: what ``auc_with_ci`` and ``pr_auc_with_ci`` give one score at a time, every
+    resample drawn once for all of them (a backtest's models drew each one ten times)."""
+    _check_level(level)
+    yy = _outcomes(y)
+    values = [np.asarray(score, dtype=float).ravel() for score in scores]
+    for s in values:
+        _same_length(yy, score=s, clusters=np.asarray(clusters).ravel())
+    points = [(roc_auc(y, score), pr_auc(y, score)) for score in scores]
+    codes, n_clusters = _cluster_codes(clusters)
+    if n_clusters < 2 or n_boot < 1 or not values:
+        return [(MetricCI(a, math.nan, math.nan), MetricCI(p, math.nan, math.nan))
+                for a, p in points]  # fmt: skip
+    if any(np.isnan(s).any() for s in values):
+        raise ValueError("score holds NaN")
+    tables = [_tie_tables(yy, s, codes, n_clusters) for s in values]
+    # Each score takes the resamples in the chunks it would take alone (the kernels' sums
+    # can differ in the last bit with the chunk's width), cut from one stream of draws.
+    widths = [max(1, _CHUNK_CELLS // max(won.shape)) for won, _ in tables]
+    held: list[list[np.ndarray]] = [[] for _ in tables]
+    aucs: list[list[np.ndarray]] = [[] for _ in tables]
+    aps: list[list[np.ndarray]] = [[] for _ in tables]
+
+    def measure(i: int, counts: np.ndarray) -> None:
+        won, deals = tables[i]
         drawn = np.ascontiguousarray(counts.T)
-        out.append(kernel(np.asarray(won @ drawn), np.asarray(deals @ drawn)))
-    return np.concatenate(out)
+        pos, total = np.asarray(won @ drawn), np.asarray(deals @ drawn)
+        aucs[i].append(_auc_kernel(pos.copy(), total.copy()))
+        aps[i].append(_ap_kernel(pos, total))
+
+    for counts in _cluster_counts(n_clusters, n_boot, seed, min(widths)):
+        for i, width in enumerate(widths):
+            held[i].append(counts)
+            while sum(len(c) for c in held[i]) >= width:
+                block = np.concatenate(held[i])
+                measure(i, block[:width])
+                held[i] = [block[width:]] if len(block) > width else []
+    for i, rest in enumerate(held):
+        if rest:
+            measure(i, np.concatenate(rest))
+    return [
+        (
+            MetricCI(a, *_percentiles(np.concatenate(auc), level)),
+            MetricCI(p, *_percentiles(np.concatenate(ap), level)),
+        )
+        for (a, p), auc, ap in zip(points, aucs, aps, strict=True)
+    ]
 
 
 def _gathered_replicates(
