@@ -500,12 +500,23 @@ class Workspace:
     def segment_tables(self, names: Sequence[str]) -> list[SegmentTable]:
         """The segment tables of several attributes, on one reading of the closed deals."""
         from icpkit.analysis.frame import discover_attributes, prepare
-        from icpkit.analysis.segments import segment_tables
+        from icpkit.analysis.segments import ALIASES, SegmentError, segment_tables
+        from icpkit.attributes import definition_of
 
+        analysis = self.settings.analysis
+        # Only the definitions the names belong to are asked for their attributes; a name
+        # none of them has is told apart from all the workspace's attributes.
+        owners = [definition_of(ALIASES.get(name, name)) for name in names]
+        known = [owner for owner in owners if owner is not None]
         with self.connect(read_only=True) as con:
             prepare(con)
-            attributes = discover_attributes(con, self.settings.analysis)
-            return segment_tables(con, attributes, names, self.settings.analysis)
+            if len(known) == len(owners):
+                asked = discover_attributes(con, analysis, known)
+                try:
+                    return segment_tables(con, asked, names, analysis)
+                except SegmentError:
+                    pass
+            return segment_tables(con, discover_attributes(con, analysis), names, analysis)
 
     def clusters(self) -> ClusterResult:
         """Won customers grouped on head count, industry and stack: candidate ICPs, each with

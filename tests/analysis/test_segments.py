@@ -11,9 +11,17 @@ import pyarrow as pa
 import pytest
 
 from helpers import DemoWorkspaces
-from icpkit.analysis import segments, stats
-from icpkit.analysis.segments import Interval, Segment, _Rows, _segment, _sums_in_order
+from icpkit.analysis import frame, segments, stats
+from icpkit.analysis.segments import (
+    Interval,
+    Segment,
+    SegmentError,
+    _Rows,
+    _segment,
+    _sums_in_order,
+)
 from icpkit.analysis.segments import prepare as segments_prepare
+from icpkit.attributes import definition_of
 from icpkit.config import AnalysisSettings
 from icpkit.workspace import Workspace
 
@@ -245,3 +253,29 @@ def test_several_tables_are_each_the_one_asked_alone(
     together = [repr(t) for t in ws.segment_tables(names)]
     assert together == alone
     assert prepared == []  # the workspace's preparation is used by every table
+
+
+@pytest.mark.slow
+def test_a_table_asks_only_its_own_definition_for_its_attributes(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A table of employees need not read the profiles of 1,000 custom columns.
+    with ws.connect(read_only=True) as con:
+        segments_prepare(con)
+        every = frame.discover_attributes(con, ws.settings.analysis)
+        expected = repr(segments.segment_table(con, every, "employees", ws.settings.analysis))
+    asked: list[object] = []
+    real = frame.discover_attributes
+
+    def discover(con: object, settings: AnalysisSettings, among: object = None) -> object:
+        asked.append(among)
+        return real(con, settings, among)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(frame, "discover_attributes", discover)
+    assert repr(ws.segments("employees")) == expected
+    assert asked == [[definition_of("employees")]]
+    # A name its definition does not find is told apart from every attribute there is.
+    asked.clear()
+    with pytest.raises(SegmentError, match=r"no attribute 'tech:Nonexistent'.*industry"):
+        ws.segments("tech:Nonexistent")
+    assert asked == [[definition_of("tech:Nonexistent")], None]
