@@ -194,26 +194,34 @@ def _brute_force(x: np.ndarray, reference: np.ndarray, k: int) -> np.ndarray:
     return np.sort(d2, axis=1)[:, :k]
 
 
-@pytest.mark.parametrize("k", [1, 3, 5])
-def test_the_tree_finds_the_nearest_customers_a_full_comparison_finds(k: int) -> None:
-    from scipy.spatial import cKDTree
-
-    rng = np.random.default_rng(k)
-    # Encoded accounts look like this: two standardized numbers, one-hot categories, tools;
-    # many rows tie on their categories and some repeat whole.
-    numbers = rng.normal(size=(600, 2)) * [0.7, 0.6]
-    onehot = np.eye(6)[rng.integers(0, 6, 600)] * 0.3
-    tools = (rng.random((600, 4)) < 0.3) * 0.1
+def _accounts(n: int, seed: int, kinds: int | None = None) -> np.ndarray:
+    """Vectors as encoded accounts look: two standardized numbers, one-hot categories, tools;
+    with ``kinds``, only that many distinct vectors (a CRM that records little)."""
+    rng = np.random.default_rng(seed)
+    numbers = rng.normal(size=(n, 2)) * [0.7, 0.6]
+    onehot = np.eye(6)[rng.integers(0, 6, n)] * 0.3
+    tools = (rng.random((n, 4)) < 0.3) * 0.1
     points = np.hstack([numbers, onehot, tools]).astype(np.float32)
-    points[500:] = points[:100]
-    reference, x = points[:250], points[250:]
-    distances, near = lookalike._query(cKDTree(reference.astype(np.float64)), x, k)
+    if kinds is not None:
+        points = points[rng.integers(0, kinds, n)]
+    return points
+
+
+@pytest.mark.parametrize(("k", "kinds"), [(1, None), (3, None), (5, None), (5, 3), (7, 1), (4, 40)])
+def test_the_nearest_customers_are_those_a_full_comparison_finds(k: int, kinds: int | None) -> None:
+    reference = _accounts(250, k, kinds)
+    x = np.vstack([_accounts(300, k + 1), reference[:50]])  # some rows repeat a customer
+    distances, near = lookalike.Customers.of(reference).nearest(x, k)
     expected = _brute_force(x.astype(np.float64), reference.astype(np.float64), k)
-    # Row i's answer is row i's, nearest first, and the indices point at those customers.
+    # Row i's answer is row i's, nearest first; the indices name k different customers at
+    # those distances, so a vector many customers share counts once for each of them.
     np.testing.assert_allclose(distances**2, expected, rtol=0, atol=1e-12)
     assert (np.diff(distances, axis=1) >= 0).all()
     found = ((x[:, None, :].astype(np.float64) - reference[near].astype(np.float64)) ** 2).sum(2)
     np.testing.assert_allclose(found, expected, rtol=0, atol=1e-12)
+    assert all(len(set(row)) == k for row in near.tolist())
+    empty = lookalike.Customers.of(reference).nearest(x[:0], k)
+    assert empty[0].shape == (0, k) and empty[1].shape == (0, k)
 
 
 def test_levels_are_the_sorted_distinct_values_with_unknown_as_missing() -> None:
