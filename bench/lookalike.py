@@ -58,7 +58,6 @@ print(json.dumps({{"hits": len(hits), "precision": sum(is_icp[h.account_key] for
 PEER = """
 import json, time
 import numpy as np
-from scipy.spatial import cKDTree
 from sklearn.neighbors import NearestNeighbors
 from icpkit.operate import lookalike as L
 from icpkit.operate.universe import create_view, open_universe, scratch
@@ -82,7 +81,7 @@ started = time.perf_counter()
 distances, _ = NearestNeighbors(n_neighbors=min(5, len(reference))).fit(reference).kneighbors(rows)
 took = time.perf_counter() - started
 started = time.perf_counter()
-tree, _ = L._query(cKDTree(reference.astype(np.float64)), rows, min(5, len(reference)))
+tree, _ = L.Customers.of(reference).nearest(rows, min(5, len(reference)))
 tree_took = time.perf_counter() - started
 print(json.dumps({{"candidates": len(candidates), "rows": len(rows), "seconds": took,
                   "tree_seconds": tree_took,
