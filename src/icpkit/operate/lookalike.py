@@ -533,8 +533,8 @@ def _nearest(
 class Customers:
     """The Tier 1 customers' distinct vectors in a k-d tree, and the customers of each (by
     index, in order): a CRM that records little about its customers gives thousands of them
-    one vector, which the tree could not split (85,000 customers in 300 vectors: 100x the
-    time of a tree of the 300)."""
+    one vector, which a tree of every customer cannot split (85,000 customers in 300 vectors,
+    350,000 companies: 54 s, against 1.5 s for a tree of the 300)."""
 
     tree: Any
     starts: np.ndarray  # where each vector's customers begin in ``members``
