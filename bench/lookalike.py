@@ -56,7 +56,8 @@ print(json.dumps({{"hits": len(hits), "precision": sum(is_icp[h.account_key] for
 """
 
 PEER = """
-import json, time
+import json, tempfile, time
+from pathlib import Path
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from icpkit.operate import lookalike as L
@@ -71,11 +72,11 @@ attach_read_only(con, ws.store_path)
 accounts = arrow_table(con, L._select(settings.analysis, "ws.accounts", "TRUE"))
 encoder = L.fit_encoder(accounts, set(tier1))
 reference = encoder.encode(L._columns(accounts.filter(L._among(accounts["account_key"], tier1))))
-read = open_universe(__import__("pathlib").Path({universe!r}), settings, ws.store_path, icp,
-                     workdir=ws.root)
-create_view(con, read.path, icp)
-sql = L._candidates_sql(icp, settings.analysis, "NULL::VARCHAR")
-candidates = np.vstack([encoder.encode(L._columns(b)) for b in L._batches(con, sql)])
+with tempfile.TemporaryDirectory() as tmp:  # a raw export is read into a copy here
+    read = open_universe(Path({universe!r}), settings, ws.store_path, icp, workdir=Path(tmp))
+    create_view(con, read.path, icp)
+    sql = L._candidates_sql(icp, settings.analysis, "NULL::VARCHAR")
+    candidates = np.vstack([encoder.encode(L._columns(b)) for b in L._batches(con, sql)])
 rows = candidates[: {peer_rows}]
 started = time.perf_counter()
 distances, _ = NearestNeighbors(n_neighbors=min(5, len(reference))).fit(reference).kneighbors(rows)
