@@ -355,3 +355,42 @@ def test_retiring_companies_keeps_an_account_a_deal_still_points_to(
         ("globex.com",),
     ]
     assert any("1 kept because deals, signals or contacts point to them" in n for n in report.notes)
+
+
+@pytest.mark.slow
+def test_a_stub_account_goes_when_its_last_deal_names_another_company(
+    query: Query, ws: Workspace, write: Write
+) -> None:
+    path = write("deals.csv", export(first_export()))
+    ingest(ws, path)
+    stubs = {k for (k,) in query(ws, "SELECT account_key FROM accounts WHERE origin = 'stub'")}
+    assert stubs == {f"name:{c.lower()}" for c in COMPANIES}
+    # A month later every deal of Acme's is recorded under Initech; the old rows retire.
+    retire_missing(ws)
+    moved = [(*row[:5], "Initech" if row[5] == "Acme" else row[5]) for row in first_export()]
+    path.write_text(export(moved))
+    ingest(ws, path)
+    stubs = {k for (k,) in query(ws, "SELECT account_key FROM accounts WHERE origin = 'stub'")}
+    assert stubs == {f"name:{c.lower()}" for c in COMPANIES if c != "Acme"}
+    assert query(ws, "SELECT count(*) FROM deals WHERE account_key = 'name:initech'") == [(8,)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("other", ["signals", "contacts"])
+def test_a_stub_account_a_signal_or_contact_names_stays_when_its_deals_move(
+    query: Query, ws: Workspace, write: Write, other: str
+) -> None:
+    path = write("deals.csv", export(first_export()))
+    ingest(ws, path)
+    if other == "signals":
+        text = "Company name,Signal Type,Signal Date\nAcme,web_visit,2024-02-01\n"
+    else:
+        text = "First Name,Last Name,Company Name\nAda,Byron,Acme\n"
+    ingest(ws, write(f"{other}.csv", text))
+    assert query(ws, f"SELECT account_key FROM {other}") == [("name:acme",)]
+    retire_missing(ws)
+    moved = [(*row[:5], "Initech" if row[5] == "Acme" else row[5]) for row in first_export()]
+    path.write_text(export(moved))
+    ingest(ws, path)
+    stubs = {k for (k,) in query(ws, "SELECT account_key FROM accounts WHERE origin = 'stub'")}
+    assert stubs == {f"name:{c.lower()}" for c in COMPANIES}
