@@ -893,16 +893,16 @@ def relink(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("DELETE FROM accounts WHERE account_key IN (SELECT old_key FROM renames)")
     con.execute("DROP TABLE renames")
-    # Stubs nothing points to any more. The few stubs are what the rows are looked up in,
-    # not the millions of rows' keys in a table of their own (1M deals and 2M signals:
-    # 0.04 s against 0.1-0.24 s).
+    # Stubs nothing points to any more: one anti join, whose smaller side DuckDB hashes (a
+    # few stubs against 1M deals and 2M signals: 0.05 s, where a NOT IN per table hashed
+    # every row's account for 0.07-0.24 s; as fast as those when every account is a stub).
     con.execute(
-        """DELETE FROM accounts WHERE origin = 'stub' AND account_key NOT IN (
-               SELECT r.account_key FROM (SELECT account_key FROM deals
-                                          UNION ALL SELECT account_key FROM signals
-                                          UNION ALL SELECT account_key FROM contacts) r
-               SEMI JOIN (SELECT account_key FROM accounts WHERE origin = 'stub') s
-                 USING (account_key))"""
+        """DELETE FROM accounts WHERE account_key IN (
+               SELECT s.account_key
+               FROM (SELECT account_key FROM accounts WHERE origin = 'stub') s
+               ANTI JOIN (SELECT account_key FROM deals
+                          UNION ALL SELECT account_key FROM signals
+                          UNION ALL SELECT account_key FROM contacts) r USING (account_key))"""
     )
 
 
