@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,6 +39,11 @@ STORE_NAME = "workspace.duckdb"
 LOCK_WAIT_SECONDS = 600.0
 ENV_LOCK_WAIT = "ICP_LOCK_WAIT"
 _POLL_SECONDS = 0.2
+# One store file opened at a time in this process. DuckDB shares one database per file
+# among a process's connections and gives it out before its Python functions are in place:
+# a connection opened while another thread opens the same file can fail at its first
+# Arrow read ("python_arrow_scan does not exist"; 15 of 1,000 tries of three threads).
+_OPENING = threading.Lock()
 _LOCKED = re.compile(r"Could not set lock on file.*?\(PID (\d+)\)", re.S)
 _DAMAGED = (
     "not a valid DuckDB database file",
@@ -191,12 +197,14 @@ def _open_waiting(
 
     def attempt() -> duckdb.DuckDBPyConnection:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            with _OPENING:
+                return duckdb.connect(str(path), read_only=read_only)
         except duckdb.ConnectionException as exc:
             # This process has the file open the other way already (a notebook holding a
             # writer): share that connection's database instead.
             if read_only and "different configuration" in str(exc):
-                return duckdb.connect(str(path))
+                with _OPENING:
+                    return duckdb.connect(str(path))
             raise explain(exc, path) from exc
 
     return _while_locked(attempt, path, wait, notice)
